@@ -1,0 +1,58 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RcAspNet.Diagnostics;
+using RcAspNet.Stores;
+
+namespace RcAspNet.Caching;
+
+/// <summary>
+/// The caches an application configured: the default one and the named ones (<c>Rc:Caches</c>), each a namespace on
+/// a store. Named caches share the default store unless they configure their own. Owns and disposes the stores.
+/// </summary>
+internal sealed class CacheRegistry : IAsyncDisposable
+{
+    private readonly Dictionary<string, CacheNamespace> _named = new(StringComparer.Ordinal);
+    private readonly List<IRcStore> _stores = [];
+
+    public CacheRegistry(IOptions<RcOptions> options, TimeProvider time, RcMetrics metrics, ILoggerFactory loggerFactory, IEnumerable<IRcRouter> routers)
+    {
+        var settings = options.Value;
+        var factory = new StoreFactory(settings, time, metrics, loggerFactory, routers.LastOrDefault());
+        var logger = loggerFactory.CreateLogger("RcAspNet.Caching");
+        Options = settings;
+        var store = factory.Create(settings.Store, settings.Redis, settings.Router, settings.Shards);
+        _stores.Add(store);
+        Default = new CacheNamespace(store, settings.Namespace, settings.DefaultExpiration, settings, time, logger);
+        foreach (var (name, cache) in settings.Caches)
+        {
+            var own = store;
+            if (cache.Store is { } kind)
+            {
+                own = factory.Create(kind, cache.Redis, cache.Router ?? RcRouterKind.Crc32, cache.Shards);
+                _stores.Add(own);
+            }
+
+            _named[name] = new CacheNamespace(own, cache.Namespace ?? $"{settings.Namespace}{name}:", cache.DefaultExpiration ?? settings.DefaultExpiration, settings, time, logger);
+        }
+    }
+
+    public RcOptions Options { get; }
+
+    public CacheNamespace Default { get; }
+
+    public IReadOnlyCollection<string> Names => _named.Keys;
+
+    public IReadOnlyList<IRcStore> Stores => _stores;
+
+    public CacheNamespace Get(string name) => _named.TryGetValue(name, out var cache)
+        ? cache
+        : throw new InvalidOperationException($"No cache is named '{name}'; configure it under {Options.ConfigurationPath}:Caches:{name}.");
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var store in _stores)
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

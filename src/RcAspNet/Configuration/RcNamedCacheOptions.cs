@@ -1,0 +1,36 @@
+namespace RcAspNet;
+
+/// <summary>
+/// A named cache (<c>Rc:Caches:{name}</c>). Unset settings are those of the default cache; a cache that sets
+/// <see cref="Store"/> gets a store of its own, otherwise it shares the default cache's store under its own namespace.
+/// </summary>
+public sealed class RcNamedCacheOptions
+{
+    /// <summary>Gets or sets the namespace of this cache.</summary>
+    /// <value>The default is the default cache's namespace followed by the cache name and a colon.</value>
+    public string? Namespace { get; set; }
+
+    /// <summary>Gets or sets the lifetime of an entry written without an expiration.</summary>
+    /// <value>The default is <see cref="RcOptions.DefaultExpiration"/>.</value>
+    public TimeSpan? DefaultExpiration { get; set; }
+
+    /// <summary>Gets or sets the results returned but never stored, as JSON text.</summary>
+    /// <value>The default is <see cref="RcOptions.BypassValues"/>.</value>
+    public List<string>? BypassValues { get; set; }
+
+    /// <summary>Gets or sets the store of this cache, if it is not the default cache's store.</summary>
+    /// <value>The default is the default cache's store.</value>
+    public RcStoreKind? Store { get; set; }
+
+    /// <summary>Gets or sets the StackExchange.Redis configuration string, for <see cref="RcStoreKind.Redis"/>.</summary>
+    /// <value>The default is none.</value>
+    public string? Redis { get; set; }
+
+    /// <summary>Gets or sets the router, for <see cref="RcStoreKind.Sharded"/>.</summary>
+    /// <value>The default is <see cref="RcRouterKind.Crc32"/>.</value>
+    public RcRouterKind? Router { get; set; }
+
+    /// <summary>Gets the shards, for <see cref="RcStoreKind.Sharded"/>.</summary>
+    /// <value>The default is none.</value>
+    public Dictionary<string, RcShardOptions> Shards { get; } = new(StringComparer.Ordinal);
+}

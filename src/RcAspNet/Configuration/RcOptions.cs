@@ -1,0 +1,83 @@
+namespace RcAspNet;
+
+/// <summary>
+/// Settings of RcAspNet, bound from the <c>Rc</c> section of configuration and described by <c>appsettings.schema.json</c>.
+/// </summary>
+public sealed class RcOptions
+{
+    /// <summary>The configuration section that <c>AddRcCache(IConfiguration)</c> expects: <c>Rc</c>.</summary>
+    public const string SectionName = "Rc";
+
+    /// <summary>Gets or sets where entries are kept.</summary>
+    /// <value>The default is <see cref="RcStoreKind.Memory"/>.</value>
+    public RcStoreKind Store { get; set; } = RcStoreKind.Memory;
+
+    /// <summary>Gets or sets the prefix of every key, concatenated with no separator (rc's <c>namespace</c>).</summary>
+    /// <value>The default is the empty string.</value>
+    public string Namespace { get; set; } = "";
+
+    /// <summary>Gets or sets the lifetime of an entry written without an expiration (rc's <c>default_expire</c>).</summary>
+    /// <value>The default is 3 days.</value>
+    public TimeSpan DefaultExpiration { get; set; } = TimeSpan.FromDays(3);
+
+    /// <summary>Gets or sets the StackExchange.Redis configuration string, for <see cref="RcStoreKind.Redis"/>. A Redis Cluster works too.</summary>
+    /// <value>The default is none.</value>
+    public string? Redis { get; set; }
+
+    /// <summary>Gets or sets how a sharded store routes keys.</summary>
+    /// <value>The default is <see cref="RcRouterKind.Crc32"/>.</value>
+    public RcRouterKind Router { get; set; } = RcRouterKind.Crc32;
+
+    /// <summary>Gets the Redis servers of a sharded store, by shard name (rc's host names).</summary>
+    /// <value>The default is none.</value>
+    public Dictionary<string, RcShardOptions> Shards { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Gets the results that are returned but never stored (rc's <c>bypass_values</c>), each written as JSON text:
+    /// <c>null</c>, <c>[]</c>, <c>""</c>, <c>0</c>.
+    /// </summary>
+    /// <value>The default is none.</value>
+    public List<string> BypassValues { get; } = [];
+
+    /// <summary>Gets or sets what a store failure does to the caller.</summary>
+    /// <value>The default is <see cref="RcFailureMode.Degrade"/>.</value>
+    public RcFailureMode FailureMode { get; set; } = RcFailureMode.Degrade;
+
+    /// <summary>Gets or sets how long one Redis operation may take before it counts as failed.</summary>
+    /// <value>The default is 500 milliseconds.</value>
+    public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Gets or sets how many failures in a row open a server's circuit, so that calls skip it instead of waiting.</summary>
+    /// <value>The default is 5.</value>
+    public int CircuitBreakerThreshold { get; set; } = 5;
+
+    /// <summary>Gets or sets how long an open circuit skips its server before one call probes it again.</summary>
+    /// <value>The default is 5 seconds.</value>
+    public TimeSpan CircuitBreakDuration { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Gets or sets the longest key accepted, in characters, before the namespace is added.</summary>
+    /// <value>The default is 1024.</value>
+    public int MaximumKeyLength { get; set; } = 1024;
+
+    /// <summary>Gets or sets the largest value stored, in bytes; a larger one is not stored, and this is logged.</summary>
+    /// <value>The default is 8388608 (8 MiB).</value>
+    public int MaximumValueSize { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>Gets or sets the bound of the memory store, in bytes of keys and values; past it, the least recently used entries go.</summary>
+    /// <value>The default is 209715200 (200 MiB).</value>
+    public long MemorySizeLimit { get; set; } = 200L * 1024 * 1024;
+
+    /// <summary>Gets or sets the response header that tells whether <c>[RcCached]</c> served a hit (<c>HIT</c>) or ran the handler (<c>MISS</c>); empty to send none.</summary>
+    /// <value>The default is <c>X-Cache</c>.</value>
+    public string CacheStatusHeader { get; set; } = "X-Cache";
+
+    /// <summary>Gets the named caches (rc's <c>models_cache</c>, <c>templates_cache</c>), each resolved as a keyed <c>IRcCache</c>.</summary>
+    /// <value>The default is none.</value>
+    public Dictionary<string, RcNamedCacheOptions> Caches { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Gets the configuration path these options were bound from, for error messages.</summary>
+    internal string ConfigurationPath { get; set; } = SectionName;
+
+    /// <summary>Gets the settings that could not be bound (unknown names, values of the wrong kind), as messages.</summary>
+    internal List<string> BindingErrors { get; } = [];
+}

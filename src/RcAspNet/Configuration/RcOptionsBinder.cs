@@ -1,0 +1,126 @@
+using System.ComponentModel;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Reflection;
+using Microsoft.Extensions.Configuration;
+
+namespace RcAspNet.Configuration;
+
+/// <summary>
+/// Binds the <c>Rc</c> section without letting one bad setting hide the others: every value is checked against the
+/// shape of <see cref="RcOptions"/> first, an unknown setting or a value of the wrong kind becomes an error that names
+/// its path and what is allowed, and the remaining settings are bound. The validator reports all errors at once.
+/// </summary>
+internal static class RcOptionsBinder
+{
+    public static void Bind(IConfiguration configuration, RcOptions options)
+    {
+        var path = configuration is IConfigurationSection section ? section.Path : RcOptions.SectionName;
+        options.ConfigurationPath = path;
+        var accepted = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, value) in configuration.AsEnumerable(makePathsRelative: true))
+        {
+            if (value is null)
+            {
+                continue;
+            }
+
+            var error = Check(key, value);
+            if (error is null)
+            {
+                accepted[key] = value;
+            }
+            else
+            {
+                options.BindingErrors.Add($"{path}:{key}: {error}");
+            }
+        }
+
+        new ConfigurationBuilder().AddInMemoryCollection(accepted).Build().Bind(options);
+    }
+
+    /// <summary>Returns why a value cannot be bound at <paramref name="key"/>, or <see langword="null"/> when it can.</summary>
+    private static string? Check(string key, string value)
+    {
+        var type = typeof(RcOptions);
+        var segments = key.Split(ConfigurationPath.KeyDelimiter);
+        for (var i = 0; i < segments.Length; i++)
+        {
+            if (Element(type, typeof(Dictionary<,>)) is { } dictionaryValue)
+            {
+                type = dictionaryValue;
+            }
+            else if (Element(type, typeof(List<>)) is { } listItem)
+            {
+                if (!int.TryParse(segments[i], NumberStyles.None, CultureInfo.InvariantCulture, out _))
+                {
+                    return "a list takes items numbered 0, 1, 2...";
+                }
+
+                type = listItem;
+            }
+            else
+            {
+                var property = Settings(type).FirstOrDefault(p => string.Equals(p.Name, segments[i], StringComparison.OrdinalIgnoreCase));
+                if (property is null)
+                {
+                    return $"'{segments[i]}' is not a setting here; the settings are {string.Join(", ", Settings(type).Select(static p => p.Name))}.";
+                }
+
+                type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            }
+        }
+
+        return CheckValue(type, value);
+    }
+
+    private static string? CheckValue(Type type, string value)
+    {
+        if (type == typeof(string))
+        {
+            return null;
+        }
+
+        if (type.IsEnum)
+        {
+            return Enum.GetNames(type).Any(n => string.Equals(n, value.Trim(), StringComparison.OrdinalIgnoreCase))
+                ? null
+                : $"'{value}' is not allowed; use one of {string.Join(", ", Enum.GetNames(type))}.";
+        }
+
+        if (!type.IsPrimitive && type != typeof(TimeSpan))
+        {
+            return "this setting is a section, not a value.";
+        }
+
+        try
+        {
+            var converted = TypeDescriptor.GetConverter(type).ConvertFromInvariantString(value);
+            return converted is null ? Describe(type, value) : null;
+        }
+        catch (Exception ex) when (ex is FormatException or ArgumentException or NotSupportedException or OverflowException)
+        {
+            return Describe(type, value);
+        }
+    }
+
+    private static string Describe(Type type, string value) => type == typeof(TimeSpan)
+        ? $"'{value}' is not a duration; write d.hh:mm:ss[.fff], such as 00:00:00.250 or 3.00:00:00."
+        : type == typeof(bool)
+            ? $"'{value}' is not true or false."
+            : $"'{value}' is not a whole number.";
+
+    private static Type? Element(Type type, Type generic)
+    {
+        if (!type.IsGenericType || type.GetGenericTypeDefinition() != generic)
+        {
+            return null;
+        }
+
+        return type.GetGenericArguments()[^1];
+    }
+
+    [UnconditionalSuppressMessage("Trimming", "IL2070", Justification = "RcOptions and its nested option types are rooted by the library.")]
+    internal static IEnumerable<PropertyInfo> Settings(Type type) =>
+        type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(static p => p.GetMethod?.IsPublic == true);
+}

@@ -1,0 +1,157 @@
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+
+namespace RcAspNet.Configuration;
+
+/// <summary>Checks <see cref="RcOptions"/> at start-up and reports every wrong setting in one message, each by its path.</summary>
+internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RcOptions options)
+    {
+        var errors = new List<string>(options.BindingErrors);
+        var path = options.ConfigurationPath;
+        CheckStore(errors, path, options.Store, options.Redis, options.Router, options.Shards);
+        Positive(errors, $"{path}:DefaultExpiration", options.DefaultExpiration);
+        Positive(errors, $"{path}:OperationTimeout", options.OperationTimeout);
+        Positive(errors, $"{path}:CircuitBreakDuration", options.CircuitBreakDuration);
+        AtLeastOne(errors, $"{path}:CircuitBreakerThreshold", options.CircuitBreakerThreshold);
+        AtLeastOne(errors, $"{path}:MaximumKeyLength", options.MaximumKeyLength);
+        AtLeastOne(errors, $"{path}:MaximumValueSize", options.MaximumValueSize);
+        AtLeastOne(errors, $"{path}:MemorySizeLimit", options.MemorySizeLimit);
+        CheckBypassValues(errors, $"{path}:BypassValues", options.BypassValues);
+        if (options.CacheStatusHeader.Any(static c => c <= ' ' || c > '~' || c == ':'))
+        {
+            errors.Add($"{path}:CacheStatusHeader: '{options.CacheStatusHeader}' is not a valid header name.");
+        }
+
+        foreach (var (cacheName, cache) in options.Caches)
+        {
+            var cachePath = $"{path}:Caches:{cacheName}";
+            if (cache.Store is { } store)
+            {
+                CheckStore(errors, cachePath, store, cache.Redis, cache.Router ?? RcRouterKind.Crc32, cache.Shards);
+            }
+            else if (cache.Redis is not null || cache.Router is not null || cache.Shards.Count > 0)
+            {
+                errors.Add($"{cachePath}: Redis, Router and Shards apply only to a cache with a Store of its own; set {cachePath}:Store.");
+            }
+
+            if (cache.DefaultExpiration is { } expiration)
+            {
+                Positive(errors, $"{cachePath}:DefaultExpiration", expiration);
+            }
+
+            if (cache.BypassValues is { } bypass)
+            {
+                CheckBypassValues(errors, $"{cachePath}:BypassValues", bypass);
+            }
+        }
+
+        return errors.Count == 0
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail($"RcAspNet is not configured correctly: {string.Join(" ", errors)}");
+    }
+
+    private static void CheckStore(List<string> errors, string path, RcStoreKind store, string? redis, RcRouterKind router, Dictionary<string, RcShardOptions> shards)
+    {
+        if (!Enum.IsDefined(store))
+        {
+            errors.Add($"{path}:Store: '{store}' is not allowed; use one of {string.Join(", ", Enum.GetNames<RcStoreKind>())}.");
+        }
+
+        if (!Enum.IsDefined(router))
+        {
+            errors.Add($"{path}:Router: '{router}' is not allowed; use one of {string.Join(", ", Enum.GetNames<RcRouterKind>())}.");
+        }
+
+        if (store == RcStoreKind.Redis && string.IsNullOrWhiteSpace(redis))
+        {
+            errors.Add($"{path}:Redis: Store=Redis needs a StackExchange.Redis configuration string, such as 127.0.0.1:6379.");
+        }
+
+        if (store == RcStoreKind.Redis && !string.IsNullOrWhiteSpace(redis))
+        {
+            try
+            {
+                StackExchange.Redis.ConfigurationOptions.Parse(redis);
+            }
+            catch (ArgumentException ex)
+            {
+                errors.Add($"{path}:Redis: not a valid StackExchange.Redis configuration string ({ex.Message})");
+            }
+        }
+
+        if (store == RcStoreKind.Sharded && shards.Count == 0)
+        {
+            errors.Add($"{path}:Shards: Store=Sharded needs at least one shard, such as {path}:Shards:cache01:Port=6379.");
+        }
+
+        if (store != RcStoreKind.Sharded)
+        {
+            return;
+        }
+
+        foreach (var (shardName, shard) in shards)
+        {
+            var shardPath = $"{path}:Shards:{shardName}";
+            if (shard.UnixSocketPath is not null)
+            {
+                errors.Add($"{shardPath}:UnixSocketPath: connecting through a unix socket needs StackExchange.Redis 2.x; this build pins 1.2.6. Use Host and Port.");
+            }
+
+            if (string.IsNullOrWhiteSpace(shard.Host))
+            {
+                errors.Add($"{shardPath}:Host: must not be empty.");
+            }
+
+            if (shard.Port is < 1 or > 65535)
+            {
+                errors.Add($"{shardPath}:Port: {shard.Port} is out of range; a port is 1 to 65535.");
+            }
+
+            if (shard.Db < 0)
+            {
+                errors.Add($"{shardPath}:Db: {shard.Db} is negative; a database number is 0 or more.");
+            }
+        }
+
+        if (router == RcRouterKind.Ketama)
+        {
+            foreach (var clash in shards.GroupBy(static s => KetamaRouter.Identity(s.Value)).Where(static g => g.Count() > 1))
+            {
+                errors.Add($"{path}:Shards: {string.Join(" and ", clash.Select(static s => s.Key))} have the same host, port and db; Ketama places shards by those, so each must differ.");
+            }
+        }
+    }
+
+    private static void CheckBypassValues(List<string> errors, string path, List<string> values)
+    {
+        for (var i = 0; i < values.Count; i++)
+        {
+            try
+            {
+                using var _ = JsonDocument.Parse(values[i]);
+            }
+            catch (JsonException)
+            {
+                errors.Add($"{path}:{i}: '{values[i]}' is not JSON text; write null, [], \"\", 0 or another JSON value.");
+            }
+        }
+    }
+
+    private static void Positive(List<string> errors, string path, TimeSpan value)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            errors.Add($"{path}: {value} is not positive; a duration must be greater than zero.");
+        }
+    }
+
+    private static void AtLeastOne(List<string> errors, string path, long value)
+    {
+        if (value < 1)
+        {
+            errors.Add($"{path}: {value} must be at least 1.");
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using Microsoft.Extensions.Caching.Distributed;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using RcAspNet;
+using RcAspNet.Caching;
+using RcAspNet.Configuration;
+using RcAspNet.Diagnostics;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers RcAspNet.</summary>
+public static class RcServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds RcAspNet configured from the <c>Rc</c> section: <see cref="IDistributedCache"/> and
+    /// <see cref="IBufferDistributedCache"/> (replacing an earlier registration), <c>IRcCache</c> and its named
+    /// caches as keyed services, and the request-scoped <c>IRcBatch</c>. Settings are validated at start-up.
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <param name="configuration">The <c>Rc</c> section itself, or a configuration root, whose <c>Rc</c> section is then used.</param>
+    public static IServiceCollection AddRcCache(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        var section = configuration is IConfigurationSection ? configuration : configuration.GetSection(RcOptions.SectionName);
+        services.AddOptions<RcOptions>().Configure(options => RcOptionsBinder.Bind(section, options));
+        return services.AddRcCacheCore();
+    }
+
+    /// <summary>Adds RcAspNet configured in code; see <see cref="AddRcCache(IServiceCollection, IConfiguration)"/>.</summary>
+    /// <param name="services">The services.</param>
+    /// <param name="configure">Sets the options.</param>
+    public static IServiceCollection AddRcCache(this IServiceCollection services, Action<RcOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        services.AddOptions<RcOptions>().Configure(configure);
+        return services.AddRcCacheCore();
+    }
+
+    private static IServiceCollection AddRcCacheCore(this IServiceCollection services)
+    {
+        services.AddOptions<RcOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RcOptions>, RcOptionsValidator>());
+        services.AddMetrics();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<RcMetrics>();
+        services.TryAddSingleton<CacheRegistry>();
+        services.TryAddSingleton(static sp => new RcDistributedCache(sp.GetRequiredService<CacheRegistry>().Default));
+        services.AddSingleton<IDistributedCache>(static sp => sp.GetRequiredService<RcDistributedCache>());
+        services.TryAddSingleton<IBufferDistributedCache>(static sp => sp.GetRequiredService<RcDistributedCache>());
+        return services;
+    }
+}

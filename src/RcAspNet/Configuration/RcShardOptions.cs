@@ -1,0 +1,32 @@
+namespace RcAspNet;
+
+/// <summary>One Redis server of a sharded store, as in rc's <c>CacheCluster</c> hosts.</summary>
+public sealed class RcShardOptions
+{
+    /// <summary>Gets or sets the host name or address.</summary>
+    /// <value>The default is <c>localhost</c>, as in rc.</value>
+    public string Host { get; set; } = "localhost";
+
+    /// <summary>Gets or sets the TCP port.</summary>
+    /// <value>The default is 6379.</value>
+    public int Port { get; set; } = 6379;
+
+    /// <summary>Gets or sets the database number.</summary>
+    /// <value>The default is 0.</value>
+    public int Db { get; set; }
+
+    /// <summary>Gets or sets the password, if the server requires one.</summary>
+    /// <value>The default is none.</value>
+    public string? Password { get; set; }
+
+    /// <summary>Gets or sets whether the connection uses TLS.</summary>
+    /// <value>The default is <see langword="false"/>.</value>
+    public bool Ssl { get; set; }
+
+    /// <summary>
+    /// Gets or sets rc's <c>unix_socket_path</c>. It takes part in the ketama ring identity, so a .NET client can route
+    /// exactly as a Python client configured with a socket path does; connecting through it needs StackExchange.Redis 2.x.
+    /// </summary>
+    /// <value>The default is none.</value>
+    public string? UnixSocketPath { get; set; }
+}

@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace RcAspNet.Diagnostics;
+
+/// <summary>
+/// The instruments of one service provider's <see cref="RcDiagnostics.MeterName"/> meter. Tags are low-cardinality
+/// only: store kind, shard name, operation, and the kind of error or circuit state. Never a key.
+/// </summary>
+internal sealed class RcMetrics
+{
+    internal static readonly ActivitySource ActivitySource = new(RcDiagnostics.ActivitySourceName);
+
+    private readonly Counter<long> _hits;
+    private readonly Counter<long> _misses;
+    private readonly Counter<long> _errors;
+    private readonly Counter<long> _timeouts;
+    private readonly Counter<long> _circuitChanges;
+    private readonly Histogram<double> _duration;
+    private readonly Histogram<int> _batchSize;
+    private readonly Histogram<int> _batchRoundTrips;
+
+    public RcMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(RcDiagnostics.MeterName);
+        _hits = meter.CreateCounter<long>("rc.cache.hits", "{entry}", "Reads that found an entry.");
+        _misses = meter.CreateCounter<long>("rc.cache.misses", "{entry}", "Reads that found nothing, or nothing usable.");
+        _errors = meter.CreateCounter<long>("rc.store.errors", "{operation}", "Store operations that failed, by error type.");
+        _timeouts = meter.CreateCounter<long>("rc.store.timeouts", "{operation}", "Store operations that took longer than the operation timeout.");
+        _circuitChanges = meter.CreateCounter<long>("rc.circuit.state_changes", "{change}", "Circuit breaker transitions, by new state.");
+        _duration = meter.CreateHistogram<double>("rc.store.operation.duration", "s", "Duration of store operations.");
+        _batchSize = meter.CreateHistogram<int>("rc.batch.size", "{lookup}", "Lookups resolved by one batch flush.");
+        _batchRoundTrips = meter.CreateHistogram<int>("rc.batch.round_trips", "{round_trip}", "Store round trips of one batch flush.");
+    }
+
+    /// <summary>A provider-free instance, for stores built outside DI (tests, benchmarks).</summary>
+    public static RcMetrics Unlisted { get; } = new(new StandaloneMeterFactory());
+
+    public void Lookup(string store, string shard, string operation, int hits, int misses)
+    {
+        if (hits > 0 && _hits.Enabled)
+        {
+            _hits.Add(hits, Tags(store, shard, operation));
+        }
+
+        if (misses > 0 && _misses.Enabled)
+        {
+            _misses.Add(misses, Tags(store, shard, operation));
+        }
+    }
+
+    public void Error(string store, string shard, string operation, string errorType)
+    {
+        if (_errors.Enabled)
+        {
+            var tags = Tags(store, shard, operation);
+            tags.Add("error.type", errorType);
+            _errors.Add(1, tags);
+        }
+    }
+
+    public void Timeout(string store, string shard, string operation)
+    {
+        if (_timeouts.Enabled)
+        {
+            _timeouts.Add(1, Tags(store, shard, operation));
+        }
+    }
+
+    public void CircuitChanged(string store, string shard, string state)
+    {
+        var tags = new TagList { { "rc.store", store }, { "rc.shard", shard }, { "rc.circuit.state", state } };
+        _circuitChanges.Add(1, tags);
+    }
+
+    public bool DurationEnabled => _duration.Enabled;
+
+    public void Duration(string store, string shard, string operation, long startTimestamp)
+    {
+        if (_duration.Enabled)
+        {
+            _duration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, Tags(store, shard, operation));
+        }
+    }
+
+    public void BatchFlushed(string store, int lookups, int roundTrips)
+    {
+        _batchSize.Record(lookups, new KeyValuePair<string, object?>("rc.store", store));
+        _batchRoundTrips.Record(roundTrips, new KeyValuePair<string, object?>("rc.store", store));
+    }
+
+    public static Activity? StartActivity(string store, string shard, string operation)
+    {
+        var activity = ActivitySource.StartActivity(operation, ActivityKind.Client);
+        if (activity is not null)
+        {
+            activity.SetTag("rc.store", store);
+            activity.SetTag("rc.shard", shard);
+            activity.SetTag("db.system", store == "memory" ? "memory" : "redis");
+        }
+
+        return activity;
+    }
+
+    private static TagList Tags(string store, string shard, string operation) =>
+        new() { { "rc.store", store }, { "rc.shard", shard }, { "rc.operation", operation } };
+
+    private sealed class StandaloneMeterFactory : IMeterFactory
+    {
+        public Meter Create(MeterOptions options) => new(options);
+
+        public void Dispose()
+        {
+        }
+    }
+}

@@ -1,0 +1,8 @@
+namespace RcAspNet.Stores;
+
+internal enum CircuitState
+{
+    Closed,
+    Open,
+    HalfOpen,
+}

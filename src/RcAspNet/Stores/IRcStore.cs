@@ -1,0 +1,53 @@
+using StackExchange.Redis;
+
+namespace RcAspNet.Stores;
+
+/// <summary>
+/// Where bytes live: keyed by the namespaced key, each entry with a time to live. A store knows nothing of
+/// serialization, sliding expiration or HTTP; failures are handled inside it according to <see cref="RcFailureMode"/>.
+/// </summary>
+internal interface IRcStore : IAsyncDisposable
+{
+    /// <summary>Gets the kind of store, a low-cardinality telemetry tag: memory, redis, sharded or null.</summary>
+    string Kind { get; }
+
+    /// <summary>Gets whether arrays returned by reads are the store's own (memory) and must be copied before they reach user code.</summary>
+    bool SharesBuffers { get; }
+
+    /// <summary>Returns the Redis connections by shard name, for raw commands (rc's <c>get_client</c>); empty for in-process stores.</summary>
+    ValueTask<IReadOnlyDictionary<string, IConnectionMultiplexer>> GetConnectionsAsync(CancellationToken cancellationToken);
+
+    ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>Reads many keys, answering in input order with <see langword="null"/> for misses; no keys, no round trip.</summary>
+    ValueTask<byte[]?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken);
+
+    ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken);
+
+    /// <summary>Writes many entries in one pipelined write per server.</summary>
+    ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, CancellationToken cancellationToken);
+
+    /// <summary>Writes the entry only if the key holds nothing; returns whether it was written.</summary>
+    ValueTask<bool> AddAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken);
+
+    ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken);
+
+    ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken);
+
+    ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>Sets a new time to live on an existing entry; returns whether the key existed.</summary>
+    ValueTask<bool> ExpireAsync(string key, TimeSpan timeToLive, CancellationToken cancellationToken);
+
+    /// <summary>Sets a new time to live without waiting for the answer (a sliding entry's renewal on read).</summary>
+    void ExpireInBackground(string key, TimeSpan timeToLive);
+
+    /// <summary>Adds <paramref name="delta"/> to an integer entry; a new entry starts at 0 and lives <paramref name="timeToLive"/>.</summary>
+    ValueTask<long> IncrementAsync(string key, long delta, TimeSpan timeToLive, CancellationToken cancellationToken);
+
+    /// <summary>Deletes every key that starts with <paramref name="prefix"/> (SCAN and DEL in batches, never KEYS); returns how many.</summary>
+    ValueTask<long> ClearAsync(string prefix, CancellationToken cancellationToken);
+
+    /// <summary>Pings every server; one status per shard.</summary>
+    ValueTask<IReadOnlyList<ShardStatus>> CheckHealthAsync(CancellationToken cancellationToken);
+}

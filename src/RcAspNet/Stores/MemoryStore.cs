@@ -1,0 +1,338 @@
+using System.Buffers.Text;
+using System.Collections.Concurrent;
+using RcAspNet.Diagnostics;
+using StackExchange.Redis;
+
+namespace RcAspNet.Stores;
+
+/// <summary>
+/// The embedded store: entries in process, with TTLs that behave as Redis's do (a read after the deadline misses, a
+/// new TTL replaces the old one, a write replaces both value and TTL), bounded by a size limit past which the least
+/// recently read entries are evicted. Time comes from the injected <see cref="TimeProvider"/>.
+/// </summary>
+internal sealed class MemoryStore : IRcStore
+{
+    private const int EntryOverhead = 64;
+    private const string Shard = "memory";
+
+    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time;
+    private readonly RcMetrics _metrics;
+    private readonly long _sizeLimit;
+    private readonly Lock _compactionLock = new();
+    private long _size;
+
+    public MemoryStore(long sizeLimit, TimeProvider time, RcMetrics metrics)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(sizeLimit, 1);
+        _sizeLimit = sizeLimit;
+        _time = time;
+        _metrics = metrics;
+    }
+
+    public string Kind => "memory";
+
+    public bool SharesBuffers => true;
+
+    public ValueTask<IReadOnlyDictionary<string, IConnectionMultiplexer>> GetConnectionsAsync(CancellationToken cancellationToken) =>
+        new(new Dictionary<string, IConnectionMultiplexer>());
+
+    /// <summary>Gets the bytes of keys and values held now, expired entries not yet removed included.</summary>
+    internal long Size => Interlocked.Read(ref _size);
+
+    internal int Count => _entries.Count;
+
+    public ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var value = Read(key, Now());
+        _metrics.Lookup(Kind, Shard, "get", value is null ? 0 : 1, value is null ? 1 : 0);
+        return new(value);
+    }
+
+    public ValueTask<byte[]?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var now = Now();
+        var values = new byte[]?[keys.Count];
+        var hits = 0;
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = Read(keys[i], now);
+            hits += values[i] is null ? 0 : 1;
+        }
+
+        _metrics.Lookup(Kind, Shard, "get_many", hits, values.Length - hits);
+        return new(values);
+    }
+
+    public ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Write(key, value, timeToLive, onlyIfAbsent: false);
+        return default;
+    }
+
+    public ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        foreach (var entry in entries)
+        {
+            Write(entry.Key, entry.Value, entry.TimeToLive, onlyIfAbsent: false);
+        }
+
+        return default;
+    }
+
+    public ValueTask<bool> AddAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(Write(key, value, timeToLive, onlyIfAbsent: true));
+    }
+
+    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(Remove(key, Now()));
+    }
+
+    public ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var now = Now();
+        long removed = 0;
+        foreach (var key in keys)
+        {
+            removed += Remove(key, now) ? 1 : 0;
+        }
+
+        return new(removed);
+    }
+
+    public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(_entries.TryGetValue(key, out var entry) && entry.IsLive(Now()));
+    }
+
+    public ValueTask<bool> ExpireAsync(string key, TimeSpan timeToLive, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(Expire(key, timeToLive));
+    }
+
+    public void ExpireInBackground(string key, TimeSpan timeToLive) => Expire(key, timeToLive);
+
+    public ValueTask<long> IncrementAsync(string key, long delta, TimeSpan timeToLive, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        while (true)
+        {
+            var now = Now();
+            if (_entries.TryGetValue(key, out var current) && current.IsLive(now))
+            {
+                if (!Utf8Parser.TryParse(current.Value, out long number, out var consumed) || consumed != current.Value.Length)
+                {
+                    throw new InvalidOperationException("The entry does not hold an integer.");
+                }
+
+                var next = checked(number + delta);
+                var replacement = new Entry(key, FormatInteger(next), current.ExpiresAt) { LastRead = now };
+                if (_entries.TryUpdate(key, replacement, current))
+                {
+                    Interlocked.Add(ref _size, replacement.Size - current.Size);
+                    return new(next);
+                }
+            }
+            else if (Replace(key, current, new Entry(key, FormatInteger(delta), Deadline(now, timeToLive)) { LastRead = now }))
+            {
+                return new(delta);
+            }
+        }
+    }
+
+    public ValueTask<long> ClearAsync(string prefix, CancellationToken cancellationToken)
+    {
+        long removed = 0;
+        foreach (var pair in _entries)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (pair.Key.StartsWith(prefix, StringComparison.Ordinal) && _entries.TryRemove(pair))
+            {
+                Interlocked.Add(ref _size, -pair.Value.Size);
+                removed++;
+            }
+        }
+
+        return new(removed);
+    }
+
+    public ValueTask<IReadOnlyList<ShardStatus>> CheckHealthAsync(CancellationToken cancellationToken) =>
+        new([new ShardStatus(Shard, true, TimeSpan.Zero, null)]);
+
+    public ValueTask DisposeAsync()
+    {
+        _entries.Clear();
+        Interlocked.Exchange(ref _size, 0);
+        return default;
+    }
+
+    private long Now() => _time.GetUtcNow().UtcTicks;
+
+    private static long Deadline(long now, TimeSpan timeToLive) => now + Math.Max(timeToLive.Ticks, TimeSpan.TicksPerMillisecond);
+
+    private byte[]? Read(string key, long now)
+    {
+        if (!_entries.TryGetValue(key, out var entry))
+        {
+            return null;
+        }
+
+        if (!entry.IsLive(now))
+        {
+            RemoveEntry(entry);
+            return null;
+        }
+
+        entry.LastRead = now;
+        return entry.Value;
+    }
+
+    private bool Write(string key, byte[] value, TimeSpan timeToLive, bool onlyIfAbsent)
+    {
+        var now = Now();
+        var entry = new Entry(key, value.AsSpan().ToArray(), Deadline(now, timeToLive)) { LastRead = now };
+        if (entry.Size > _sizeLimit)
+        {
+            // Larger than the whole store: like a write Redis refuses, nothing of the key remains.
+            Remove(key, now);
+            return false;
+        }
+
+        while (true)
+        {
+            _entries.TryGetValue(key, out var current);
+            if (onlyIfAbsent && current is not null && current.IsLive(now))
+            {
+                return false;
+            }
+
+            if (Replace(key, current, entry))
+            {
+                break;
+            }
+        }
+
+        if (Interlocked.Read(ref _size) > _sizeLimit)
+        {
+            Compact(now);
+        }
+
+        return true;
+    }
+
+    private bool Replace(string key, Entry? current, Entry replacement)
+    {
+        if (current is null ? !_entries.TryAdd(key, replacement) : !_entries.TryUpdate(key, replacement, current))
+        {
+            return false;
+        }
+
+        Interlocked.Add(ref _size, replacement.Size - (current?.Size ?? 0));
+        return true;
+    }
+
+    private bool Expire(string key, TimeSpan timeToLive)
+    {
+        var now = Now();
+        if (!_entries.TryGetValue(key, out var entry) || !entry.IsLive(now))
+        {
+            return false;
+        }
+
+        entry.ExpiresAt = Deadline(now, timeToLive);
+        return true;
+    }
+
+    private bool Remove(string key, long now) =>
+        _entries.TryGetValue(key, out var entry) && RemoveEntry(entry) && entry.IsLive(now);
+
+    private bool RemoveEntry(Entry entry)
+    {
+        if (!_entries.TryRemove(new KeyValuePair<string, Entry>(entry.Key, entry)))
+        {
+            return false;
+        }
+
+        Interlocked.Add(ref _size, -entry.Size);
+        return true;
+    }
+
+    /// <summary>Drops expired entries, then the least recently read, until the store holds at most 90% of its limit.</summary>
+    private void Compact(long now)
+    {
+        lock (_compactionLock)
+        {
+            if (Interlocked.Read(ref _size) <= _sizeLimit)
+            {
+                return;
+            }
+
+            var live = new List<Entry>(_entries.Count);
+            foreach (var pair in _entries)
+            {
+                if (pair.Value.IsLive(now))
+                {
+                    live.Add(pair.Value);
+                }
+                else
+                {
+                    RemoveEntry(pair.Value);
+                }
+            }
+
+            var target = _sizeLimit / 10 * 9;
+            if (Interlocked.Read(ref _size) <= target)
+            {
+                return;
+            }
+
+            live.Sort(static (a, b) => a.LastRead.CompareTo(b.LastRead));
+            foreach (var entry in live)
+            {
+                if (Interlocked.Read(ref _size) <= target)
+                {
+                    break;
+                }
+
+                RemoveEntry(entry);
+            }
+        }
+    }
+
+    private static byte[] FormatInteger(long value)
+    {
+        Span<byte> buffer = stackalloc byte[20];
+        Utf8Formatter.TryFormat(value, buffer, out var written);
+        return buffer[..written].ToArray();
+    }
+
+    private sealed class Entry(string key, byte[] value, long expiresAt)
+    {
+        public string Key { get; } = key;
+
+        public byte[] Value { get; } = value;
+
+        public long Size { get; } = EntryOverhead + (key.Length * 2L) + value.Length;
+
+        public long ExpiresAt
+        {
+            get => Volatile.Read(ref expiresAt);
+            set => Volatile.Write(ref expiresAt, value);
+        }
+
+        public long LastRead { get; set; }
+
+        public bool IsLive(long now) => now < ExpiresAt;
+    }
+}

@@ -1,0 +1,46 @@
+using StackExchange.Redis;
+
+namespace RcAspNet.Stores;
+
+/// <summary>rc's <c>NullCache</c>: stores nothing, every read misses, no operation throws.</summary>
+internal sealed class NullStore : IRcStore
+{
+    public static NullStore Instance { get; } = new();
+
+    public string Kind => "null";
+
+    public bool SharesBuffers => false;
+
+    public ValueTask<IReadOnlyDictionary<string, IConnectionMultiplexer>> GetConnectionsAsync(CancellationToken cancellationToken) =>
+        new(new Dictionary<string, IConnectionMultiplexer>());
+
+    public ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken) => default;
+
+    public ValueTask<byte[]?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) => new(new byte[]?[keys.Count]);
+
+    public ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken) => default;
+
+    public ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, CancellationToken cancellationToken) => default;
+
+    public ValueTask<bool> AddAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken) => new(true);
+
+    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken) => default;
+
+    public ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) => default;
+
+    public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken) => default;
+
+    public ValueTask<bool> ExpireAsync(string key, TimeSpan timeToLive, CancellationToken cancellationToken) => default;
+
+    public void ExpireInBackground(string key, TimeSpan timeToLive)
+    {
+    }
+
+    public ValueTask<long> IncrementAsync(string key, long delta, TimeSpan timeToLive, CancellationToken cancellationToken) => new(delta);
+
+    public ValueTask<long> ClearAsync(string prefix, CancellationToken cancellationToken) => default;
+
+    public ValueTask<IReadOnlyList<ShardStatus>> CheckHealthAsync(CancellationToken cancellationToken) => new([]);
+
+    public ValueTask DisposeAsync() => default;
+}

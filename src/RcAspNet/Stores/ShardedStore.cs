@@ -1,0 +1,138 @@
+using StackExchange.Redis;
+
+namespace RcAspNet.Stores;
+
+/// <summary>
+/// rc's <c>CacheCluster</c>: independent Redis servers, each key on the shard its router picks. A multi-key call
+/// groups its keys per shard and runs the shards in parallel (one MGET, one pipelined write, one DEL each), answering
+/// in input order. A failing shard fails only its own keys.
+/// </summary>
+internal sealed class ShardedStore : IRcStore
+{
+    private readonly IRcRouter _router;
+    private readonly IRcStore[] _shards;
+
+    /// <param name="router">Routes each key to an index of <paramref name="shards"/>.</param>
+    /// <param name="shards">One store per shard, in the order of <see cref="IRcRouter.Shards"/>.</param>
+    public ShardedStore(IRcRouter router, IRcStore[] shards)
+    {
+        if (router.Shards.Count != shards.Length)
+        {
+            throw new ArgumentException("The router must route to exactly the configured shards.", nameof(router));
+        }
+
+        _router = router;
+        _shards = shards;
+    }
+
+    public string Kind => "sharded";
+
+    public bool SharesBuffers => false;
+
+    internal IReadOnlyList<IRcStore> Shards => _shards;
+
+    internal IRcRouter Router => _router;
+
+    public ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken) => ShardOf(key).GetAsync(key, cancellationToken);
+
+    public async ValueTask<byte[]?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
+        var groups = Group(keys, static k => k);
+        if (groups.Length == 1)
+        {
+            return await _shards[groups[0].Shard].GetManyAsync(keys, cancellationToken).ConfigureAwait(false);
+        }
+
+        var result = new byte[]?[keys.Count];
+        var replies = await Task.WhenAll(groups.Select(g => _shards[g.Shard].GetManyAsync(g.Items, cancellationToken).AsTask())).ConfigureAwait(false);
+        for (var g = 0; g < groups.Length; g++)
+        {
+            for (var j = 0; j < groups[g].Indexes.Count; j++)
+            {
+                result[groups[g].Indexes[j]] = replies[g][j];
+            }
+        }
+
+        return result;
+    }
+
+    public ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken) =>
+        ShardOf(key).SetAsync(key, value, timeToLive, cancellationToken);
+
+    public async ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, CancellationToken cancellationToken) =>
+        await Task.WhenAll(Group(entries, static e => e.Key).Select(g => _shards[g.Shard].SetManyAsync(g.Items, cancellationToken).AsTask())).ConfigureAwait(false);
+
+    public ValueTask<bool> AddAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken) =>
+        ShardOf(key).AddAsync(key, value, timeToLive, cancellationToken);
+
+    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken) => ShardOf(key).DeleteAsync(key, cancellationToken);
+
+    public async ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
+        (await Task.WhenAll(Group(keys, static k => k).Select(g => _shards[g.Shard].DeleteManyAsync(g.Items, cancellationToken).AsTask())).ConfigureAwait(false)).Sum();
+
+    public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken) => ShardOf(key).ExistsAsync(key, cancellationToken);
+
+    public ValueTask<bool> ExpireAsync(string key, TimeSpan timeToLive, CancellationToken cancellationToken) =>
+        ShardOf(key).ExpireAsync(key, timeToLive, cancellationToken);
+
+    public void ExpireInBackground(string key, TimeSpan timeToLive) => ShardOf(key).ExpireInBackground(key, timeToLive);
+
+    public ValueTask<long> IncrementAsync(string key, long delta, TimeSpan timeToLive, CancellationToken cancellationToken) =>
+        ShardOf(key).IncrementAsync(key, delta, timeToLive, cancellationToken);
+
+    public async ValueTask<long> ClearAsync(string prefix, CancellationToken cancellationToken) =>
+        (await Task.WhenAll(_shards.Select(s => s.ClearAsync(prefix, cancellationToken).AsTask())).ConfigureAwait(false)).Sum();
+
+    public async ValueTask<IReadOnlyList<ShardStatus>> CheckHealthAsync(CancellationToken cancellationToken) =>
+        (await Task.WhenAll(_shards.Select(s => s.CheckHealthAsync(cancellationToken).AsTask())).ConfigureAwait(false)).SelectMany(static s => s).ToArray();
+
+    public async ValueTask<IReadOnlyDictionary<string, IConnectionMultiplexer>> GetConnectionsAsync(CancellationToken cancellationToken) =>
+        (await Task.WhenAll(_shards.Select(s => s.GetConnectionsAsync(cancellationToken).AsTask())).ConfigureAwait(false))
+            .SelectMany(static c => c)
+            .ToDictionary(static c => c.Key, static c => c.Value, StringComparer.Ordinal);
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var shard in _shards)
+        {
+            await shard.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private IRcStore ShardOf(string key) => _shards[_router.GetShard(key)];
+
+    private ShardGroup<T>[] Group<T>(IReadOnlyList<T> items, Func<T, string> keyOf)
+    {
+        var groups = new ShardGroup<T>?[_shards.Length];
+        var count = 0;
+        for (var i = 0; i < items.Count; i++)
+        {
+            var shard = _router.GetShard(keyOf(items[i]));
+            var group = groups[shard] ??= new ShardGroup<T>(shard);
+            count += group.Items.Count == 0 ? 1 : 0;
+            group.Items.Add(items[i]);
+            group.Indexes.Add(i);
+        }
+
+        var result = new ShardGroup<T>[count];
+        var next = 0;
+        foreach (var group in groups)
+        {
+            if (group is not null)
+            {
+                result[next++] = group;
+            }
+        }
+
+        return result;
+    }
+
+    private sealed class ShardGroup<T>(int shard)
+    {
+        public int Shard { get; } = shard;
+
+        public List<T> Items { get; } = [];
+
+        public List<int> Indexes { get; } = [];
+    }
+}

@@ -1,0 +1,44 @@
+using Microsoft.Extensions.Logging;
+using RcAspNet.Diagnostics;
+using StackExchange.Redis;
+
+namespace RcAspNet.Stores;
+
+/// <summary>Builds the store a configuration names. Connections are made lazily, on first use, so an absent server never breaks start-up.</summary>
+internal sealed class StoreFactory(RcOptions options, TimeProvider time, RcMetrics metrics, ILoggerFactory loggerFactory, IRcRouter? customRouter = null)
+{
+    public IRcStore Create(RcStoreKind kind, string? redis, RcRouterKind router, IReadOnlyDictionary<string, RcShardOptions> shards) => kind switch
+    {
+        RcStoreKind.Memory => new MemoryStore(options.MemorySizeLimit, time, metrics),
+        RcStoreKind.Null => NullStore.Instance,
+        RcStoreKind.Redis => new RedisStore(ConfigurationOptions.Parse(redis!), "redis", "redis", options, time, metrics, Logger()),
+        RcStoreKind.Sharded => CreateSharded(router, shards),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown store kind."),
+    };
+
+    public ShardedStore CreateSharded(RcRouterKind router, IReadOnlyDictionary<string, RcShardOptions> shards)
+    {
+        var routing = customRouter ?? (router == RcRouterKind.Ketama ? new KetamaRouter(shards) : new Crc32Router(shards.Keys));
+        var stores = routing.Shards
+            .Select(name => shards.TryGetValue(name, out var shard)
+                ? (IRcStore)new RedisStore(Configuration(shard), "sharded", name, options, time, metrics, Logger())
+                : throw new InvalidOperationException($"The router routes to '{name}', which is not a configured shard."))
+            .ToArray();
+        return new ShardedStore(routing, stores);
+    }
+
+    public static ConfigurationOptions Configuration(RcShardOptions shard)
+    {
+        var configuration = new ConfigurationOptions
+        {
+            AbortOnConnectFail = false,
+            DefaultDatabase = shard.Db,
+            Password = shard.Password,
+            Ssl = shard.Ssl,
+        };
+        configuration.EndPoints.Add(shard.Host, shard.Port);
+        return configuration;
+    }
+
+    private ILogger Logger() => loggerFactory.CreateLogger("RcAspNet.Stores.RedisStore");
+}

@@ -1,0 +1,251 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace RcAspNet.Tests.Infrastructure;
+
+/// <summary>A real redis-server process on a free loopback port, stopped on dispose (or when the test run ends).</summary>
+public sealed class RedisServer : IAsyncDisposable
+{
+    private static readonly List<Process> Running = [];
+    private readonly string[] _extraArgs;
+    private readonly string _directory;
+    private Process _process;
+
+    static RedisServer() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+    {
+        lock (Running)
+        {
+            foreach (var process in Running)
+            {
+                try
+                {
+                    process.Kill();
+                }
+                catch (InvalidOperationException)
+                {
+                }
+            }
+        }
+    };
+
+    private RedisServer(int port, string[] extraArgs)
+    {
+        Port = port;
+        _extraArgs = extraArgs;
+        _directory = Directory.CreateTempSubdirectory("rc-redis-").FullName;
+        _process = Launch();
+    }
+
+    public int Port { get; }
+
+    public string EndPoint => $"127.0.0.1:{Port}";
+
+    /// <summary>Starts a server and waits until it answers PING.</summary>
+    public static async Task<RedisServer> StartAsync(params string[] extraArgs)
+    {
+        var server = new RedisServer(FreePort(), extraArgs);
+        await server.WaitUntilUpAsync();
+        return server;
+    }
+
+    /// <summary>Sends one command and returns the raw RESP reply, for assertions made by Redis itself (INFO commandstats).</summary>
+    public async Task<string> CommandAsync(params string[] args)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, Port);
+        var stream = client.GetStream();
+        var request = new StringBuilder().Append('*').Append(args.Length).Append("\r\n");
+        foreach (var arg in args)
+        {
+            request.Append('$').Append(Encoding.UTF8.GetByteCount(arg)).Append("\r\n").Append(arg).Append("\r\n");
+        }
+
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(request.ToString()));
+        return await ReadReplyAsync(stream);
+    }
+
+    /// <summary>How many times each command ran since the last reset, from INFO commandstats.</summary>
+    public async Task<Dictionary<string, long>> CommandStatsAsync()
+    {
+        var info = await CommandAsync("INFO", "commandstats");
+        var stats = new Dictionary<string, long>(StringComparer.OrdinalIgnoreCase);
+        foreach (var line in info.Split('\n'))
+        {
+            // cmdstat_get:calls=3,usec=...
+            if (line.StartsWith("cmdstat_", StringComparison.Ordinal))
+            {
+                var name = line["cmdstat_".Length..line.IndexOf(':', StringComparison.Ordinal)];
+                var calls = line[(line.IndexOf("calls=", StringComparison.Ordinal) + 6)..];
+                stats[name] = long.Parse(calls[..calls.IndexOf(',', StringComparison.Ordinal)], CultureInfo.InvariantCulture);
+            }
+        }
+
+        return stats;
+    }
+
+    public Task ResetStatsAsync() => CommandAsync("CONFIG", "RESETSTAT");
+
+    /// <summary>Kills the process, as a crash would.</summary>
+    public void Kill()
+    {
+        _process.Kill();
+        _process.WaitForExit();
+    }
+
+    /// <summary>Starts the process again on the same port (empty: it saves nothing).</summary>
+    public async Task RestartAsync()
+    {
+        if (!_process.HasExited)
+        {
+            Kill();
+        }
+
+        _process = Launch();
+        await WaitUntilUpAsync();
+    }
+
+    /// <summary>Freezes the process (SIGSTOP), as a hung server would be: connections stay open, nothing answers.</summary>
+    public void Pause() => Signal("STOP");
+
+    public void Resume() => Signal("CONT");
+
+    public ValueTask DisposeAsync()
+    {
+        try
+        {
+            Resume();
+            Kill();
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        lock (Running)
+        {
+            Running.Remove(_process);
+        }
+
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private Process Launch()
+    {
+        var info = new ProcessStartInfo("redis-server")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = _directory,
+        };
+        foreach (var arg in new[] { "--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _directory }.Concat(_extraArgs))
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        Process process;
+        try
+        {
+            process = Process.Start(info)!;
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new InvalidOperationException("redis-server is not installed: the tests need it (apt-get install -y redis-server; .ci/run does this).", ex);
+        }
+
+        process.OutputDataReceived += static (_, _) => { };
+        process.ErrorDataReceived += static (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        lock (Running)
+        {
+            Running.Add(process);
+        }
+
+        return process;
+    }
+
+    private async Task WaitUntilUpAsync()
+    {
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            try
+            {
+                if ((await CommandAsync("PING")).Contains("PONG", StringComparison.Ordinal))
+                {
+                    return;
+                }
+            }
+            catch (SocketException)
+            {
+            }
+
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"redis-server on port {Port} exited with code {_process.ExitCode}.");
+            }
+
+            await Task.Delay(25);
+        }
+
+        throw new TimeoutException($"redis-server on port {Port} did not answer PING.");
+    }
+
+    private void Signal(string signal)
+    {
+        using var kill = Process.Start("kill", ["-" + signal, _process.Id.ToString(CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static async Task<string> ReadReplyAsync(NetworkStream stream)
+    {
+        var buffer = new byte[64 * 1024];
+        var text = new StringBuilder();
+        do
+        {
+            var read = await stream.ReadAsync(buffer);
+            if (read == 0)
+            {
+                break;
+            }
+
+            text.Append(Encoding.UTF8.GetString(buffer, 0, read));
+        }
+        while (!IsComplete(text.ToString()));
+
+        return text.ToString();
+    }
+
+    private static bool IsComplete(string reply)
+    {
+        if (reply.Length == 0 || !reply.EndsWith("\r\n", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        if (reply[0] != '$')
+        {
+            return true;
+        }
+
+        var header = reply.IndexOf("\r\n", StringComparison.Ordinal);
+        var length = int.Parse(reply[1..header], CultureInfo.InvariantCulture);
+        return length < 0 || Encoding.UTF8.GetByteCount(reply) >= header + 2 + length + 2;
+    }
+}
