@@ -9,7 +9,7 @@ namespace RcAspNet.Caching;
 /// The caches an application configured: the default one and the named ones (<c>Rc:Caches</c>), each a namespace on
 /// a store. Named caches share the default store unless they configure their own. Owns and disposes the stores.
 /// </summary>
-internal sealed class CacheRegistry : IAsyncDisposable
+internal sealed class CacheRegistry : IDisposable, IAsyncDisposable
 {
     private readonly Dictionary<string, CacheNamespace> _named = new(StringComparer.Ordinal);
     private readonly List<IRcStore> _stores = [];
@@ -47,6 +47,14 @@ internal sealed class CacheRegistry : IAsyncDisposable
     public CacheNamespace Get(string name) => _named.TryGetValue(name, out var cache)
         ? cache
         : throw new InvalidOperationException($"No cache is named '{name}'; configure it under {Options.ConfigurationPath}:Caches:{name}.");
+
+    public void Dispose()
+    {
+        foreach (var store in _stores)
+        {
+            store.Dispose();
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {

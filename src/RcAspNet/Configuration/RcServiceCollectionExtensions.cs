@@ -43,6 +43,7 @@ public static class RcServiceCollectionExtensions
     {
         services.AddOptions<RcOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RcOptions>, RcOptionsValidator>());
+        services.AddLogging();
         services.AddMetrics();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<RcMetrics>();

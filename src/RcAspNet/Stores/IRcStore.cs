@@ -6,7 +6,7 @@ namespace RcAspNet.Stores;
 /// Where bytes live: keyed by the namespaced key, each entry with a time to live. A store knows nothing of
 /// serialization, sliding expiration or HTTP; failures are handled inside it according to <see cref="RcFailureMode"/>.
 /// </summary>
-internal interface IRcStore : IAsyncDisposable
+internal interface IRcStore : IDisposable, IAsyncDisposable
 {
     /// <summary>Gets the kind of store, a low-cardinality telemetry tag: memory, redis, sharded or null.</summary>
     string Kind { get; }

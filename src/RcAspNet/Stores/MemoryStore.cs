@@ -170,10 +170,15 @@ internal sealed class MemoryStore : IRcStore
     public ValueTask<IReadOnlyList<ShardStatus>> CheckHealthAsync(CancellationToken cancellationToken) =>
         new([new ShardStatus(Shard, true, TimeSpan.Zero, null)]);
 
-    public ValueTask DisposeAsync()
+    public void Dispose()
     {
         _entries.Clear();
         Interlocked.Exchange(ref _size, 0);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
         return default;
     }
 

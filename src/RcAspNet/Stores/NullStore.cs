@@ -42,5 +42,9 @@ internal sealed class NullStore : IRcStore
 
     public ValueTask<IReadOnlyList<ShardStatus>> CheckHealthAsync(CancellationToken cancellationToken) => new([]);
 
+    public void Dispose()
+    {
+    }
+
     public ValueTask DisposeAsync() => default;
 }

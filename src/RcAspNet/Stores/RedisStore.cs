@@ -230,18 +230,14 @@ internal sealed partial class RedisStore : IRcStore
         return new Dictionary<string, IConnectionMultiplexer> { [_shard] = database.Multiplexer };
     }
 
+    public void Dispose() => _connection?.Dispose();
+
     public async ValueTask DisposeAsync()
     {
-        Task<ConnectionMultiplexer>? connecting;
-        lock (_connectLock)
+        if (_connection is { } connection)
         {
-            connecting = _connecting;
-        }
-
-        if (connecting is { IsCompletedSuccessfully: true })
-        {
-            await connecting.Result.CloseAsync(allowCommandsToComplete: false).ConfigureAwait(false);
-            connecting.Result.Dispose();
+            await connection.CloseAsync(allowCommandsToComplete: false).ConfigureAwait(false);
+            connection.Dispose();
         }
     }
 

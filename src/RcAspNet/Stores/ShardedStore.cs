@@ -91,6 +91,14 @@ internal sealed class ShardedStore : IRcStore
             .SelectMany(static c => c)
             .ToDictionary(static c => c.Key, static c => c.Value, StringComparer.Ordinal);
 
+    public void Dispose()
+    {
+        foreach (var shard in _shards)
+        {
+            shard.Dispose();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var shard in _shards)

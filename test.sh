@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs the whole test suite. The tests start their own redis-server processes and drive Debian's chromium,
+# so this installs them first when they are missing (Debian/Ubuntu, as root or with sudo).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v redis-cli >/dev/null || missing+=(redis-tools)
+command -v chromium >/dev/null || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "Installing ${missing[*]}..."
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+dotnet test RcAspNet.sln "$@"

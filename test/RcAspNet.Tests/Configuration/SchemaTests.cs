@@ -1,0 +1,157 @@
+using System.Collections;
+using System.ComponentModel;
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using System.Xml.Linq;
+using RcAspNet.Configuration;
+using RcAspNet.Tests.Infrastructure;
+
+namespace RcAspNet.Tests.Configuration;
+
+/// <summary>appsettings.schema.json, the options classes and their XML docs say the same thing.</summary>
+public sealed class SchemaTests
+{
+    private static readonly JsonElement Schema = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Data", "appsettings.schema.json"))).RootElement;
+    private static readonly XDocument Docs = XDocument.Load(Path.Combine(AppContext.BaseDirectory, "RcAspNet.xml"));
+
+    public static TheoryData<string, Type> Definitions => new()
+    {
+        { "Rc", typeof(RcOptions) },
+        { "shard", typeof(RcShardOptions) },
+        { "namedCache", typeof(RcNamedCacheOptions) },
+    };
+
+    private static JsonElement Definition(string name) => Schema.GetProperty("definitions").GetProperty(name);
+
+    [Theory]
+    [MemberData(nameof(Definitions))]
+    public void Schema_ListsExactlyTheSettingsOfTheOptionsClass(string definition, Type type)
+    {
+        var inSchema = Definition(definition).GetProperty("properties").EnumerateObject().Select(static p => p.Name).Order().ToArray();
+        var inClass = RcOptionsBinder.Settings(type).Select(static p => p.Name).Order().ToArray();
+        Assert.Equal(inClass, inSchema);
+        Assert.False(Definition(definition).GetProperty("additionalProperties").GetBoolean());
+    }
+
+    [Theory]
+    [MemberData(nameof(Definitions))]
+    public void Schema_DescribesEverySetting(string definition, Type type)
+    {
+        _ = type;
+        foreach (var property in Definition(definition).GetProperty("properties").EnumerateObject())
+        {
+            var described = property.Value.TryGetProperty("description", out _)
+                || (property.Value.TryGetProperty("$ref", out var reference) && Resolve(reference.GetString()!).TryGetProperty("description", out _));
+            Assert.True(described, $"{definition}.{property.Name} has no description.");
+        }
+    }
+
+    [Theory]
+    [InlineData("Rc", typeof(RcOptions))]
+    [InlineData("shard", typeof(RcShardOptions))]
+    public void SchemaDefaults_AreTheDefaultsOfTheOptionsClass(string definition, Type type)
+    {
+        var instance = Activator.CreateInstance(type)!;
+        foreach (var property in RcOptionsBinder.Settings(type).Where(static p => p.CanWrite))
+        {
+            var schema = Definition(definition).GetProperty("properties").GetProperty(property.Name);
+            Assert.True(schema.TryGetProperty("default", out var expected), $"{definition}.{property.Name} has no default in the schema.");
+            Assert.Equal(Convert(expected, property.PropertyType), property.GetValue(instance));
+        }
+    }
+
+    [Theory]
+    [InlineData(typeof(RcOptions))]
+    [InlineData(typeof(RcShardOptions))]
+    [InlineData(typeof(RcNamedCacheOptions))]
+    public void XmlDocs_StateTheDefaultOfEverySetting(Type type)
+    {
+        var instance = Activator.CreateInstance(type)!;
+        foreach (var property in RcOptionsBinder.Settings(type))
+        {
+            var member = Docs.Descendants("member").Single(m => (string?)m.Attribute("name") == $"P:{type.FullName}.{property.Name}");
+            var value = member.Element("value")?.ToString(SaveOptions.DisableFormatting);
+            Assert.True(value is not null && value.Contains("The default is", StringComparison.Ordinal), $"{type.Name}.{property.Name} documents no default.");
+            if (type != typeof(RcNamedCacheOptions))
+            {
+                Assert.Contains(Words(property.GetValue(instance)), value, StringComparison.Ordinal);
+            }
+        }
+    }
+
+    [Fact]
+    public void Schema_UsesOnlyKeywordsTheValidatorEnforces() =>
+        Assert.Empty(new JsonSchemaValidator(Schema).UnknownKeywords());
+
+    [Fact]
+    public void Validator_RejectsWrongSettings()
+    {
+        var errors = new JsonSchemaValidator(Schema).Validate(JsonDocument.Parse("""
+            { "Rc": { "Store": "Memcached", "Stor": 1, "OperationTimeout": "fast", "Shards": { "a": { "Port": 70000 } } } }
+            """).RootElement);
+        Assert.Equal(4, errors.Count);
+    }
+
+    [Fact]
+    public void SampleAppSettings_AreValidAgainstTheSchema()
+    {
+        var root = RepositoryRoot();
+        var files = Directory.GetFiles(Path.Combine(root, "samples"), "appsettings*.json", SearchOption.AllDirectories)
+            .Where(static f => !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}", StringComparison.Ordinal) && !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            .ToArray();
+        Assert.NotEmpty(files);
+        var validator = new JsonSchemaValidator(Schema);
+        foreach (var file in files)
+        {
+            using var document = JsonDocument.Parse(File.ReadAllText(file), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            Assert.True(document.RootElement.TryGetProperty("Rc", out _), $"{file} has no Rc section.");
+            Assert.Empty(validator.Validate(document.RootElement));
+        }
+    }
+
+    internal static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "RcAspNet.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory?.FullName ?? throw new InvalidOperationException("RcAspNet.sln not found above the test binaries.");
+    }
+
+    private static JsonElement Resolve(string reference)
+    {
+        var target = Schema;
+        foreach (var part in reference.TrimStart('#', '/').Split('/'))
+        {
+            target = target.GetProperty(part);
+        }
+
+        return target;
+    }
+
+    private static object? Convert(JsonElement value, Type type) => value.ValueKind switch
+    {
+        JsonValueKind.Null => null,
+        JsonValueKind.True or JsonValueKind.False => value.GetBoolean(),
+        _ => TypeDescriptor.GetConverter(Nullable.GetUnderlyingType(type) ?? type).ConvertFromInvariantString(value.ToString()),
+    };
+
+    /// <summary>How the XML docs write a default.</summary>
+    private static string Words(object? value) => value switch
+    {
+        null => "none",
+        ICollection { Count: 0 } => "none",
+        "" => "the empty string",
+        string s => s,
+        bool b => b ? "langword=\"true\"" : "langword=\"false\"",
+        Enum e => $"F:{e.GetType().FullName}.{e}",
+        TimeSpan { TotalDays: >= 1 } t when t.TotalDays % 1 == 0 => $"{t.TotalDays} days",
+        TimeSpan { TotalSeconds: >= 1 } t when t.TotalSeconds % 1 == 0 => $"{t.TotalSeconds} seconds",
+        TimeSpan t => $"{t.TotalMilliseconds} milliseconds",
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => throw new NotSupportedException(value.GetType().Name),
+    };
+}

@@ -1,0 +1,88 @@
+using RcAspNet.Diagnostics;
+using RcAspNet.Stores;
+using RcAspNet.Tests.Infrastructure;
+
+namespace RcAspNet.Tests.Stores;
+
+public sealed class MemoryStoreTests
+{
+    private static readonly TimeSpan Long = TimeSpan.FromHours(1);
+
+    [Fact]
+    public async Task SizeLimit_IsNeverExceededAfterAWrite()
+    {
+        var time = new ManualTimeProvider();
+        var store = new MemoryStore(100_000, time, RcMetrics.Unlisted);
+        for (var i = 0; i < 500; i++)
+        {
+            await store.SetAsync($"k{i}", new byte[1000], Long, default);
+            Assert.InRange(store.Size, 0, 100_000);
+        }
+
+        Assert.InRange(store.Count, 50, 100);
+    }
+
+    [Fact]
+    public async Task Eviction_DropsTheLeastRecentlyReadFirst()
+    {
+        var time = new ManualTimeProvider();
+        var store = new MemoryStore(20_000, time, RcMetrics.Unlisted);
+        for (var i = 0; i < 15; i++)
+        {
+            await store.SetAsync($"k{i}", new byte[1000], Long, default);
+            time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        Assert.NotNull(await store.GetAsync("k0", default));
+        time.Advance(TimeSpan.FromSeconds(1));
+        for (var i = 15; i < 25; i++)
+        {
+            await store.SetAsync($"k{i}", new byte[1000], Long, default);
+        }
+
+        Assert.NotNull(await store.GetAsync("k0", default));
+        Assert.Null(await store.GetAsync("k1", default));
+        Assert.NotNull(await store.GetAsync("k24", default));
+    }
+
+    [Fact]
+    public async Task Eviction_DropsExpiredEntriesBeforeLiveOnes()
+    {
+        var time = new ManualTimeProvider();
+        var store = new MemoryStore(20_000, time, RcMetrics.Unlisted);
+        for (var i = 0; i < 10; i++)
+        {
+            await store.SetAsync($"short{i}", new byte[1000], TimeSpan.FromSeconds(1), default);
+        }
+
+        await store.SetAsync("live", new byte[1000], Long, default);
+        time.Advance(TimeSpan.FromSeconds(2));
+        for (var i = 0; i < 10; i++)
+        {
+            await store.SetAsync($"new{i}", new byte[1000], Long, default);
+        }
+
+        Assert.NotNull(await store.GetAsync("live", default));
+        Assert.InRange(store.Count, 11, 11);
+    }
+
+    [Fact]
+    public async Task ValueLargerThanTheStore_IsNotStoredAndRemovesTheOldValue()
+    {
+        var store = new MemoryStore(10_000, new ManualTimeProvider(), RcMetrics.Unlisted);
+        await store.SetAsync("big", [1], Long, default);
+        await store.SetAsync("big", new byte[20_000], Long, default);
+        Assert.Null(await store.GetAsync("big", default));
+        Assert.Equal(0, store.Size);
+    }
+
+    [Fact]
+    public async Task Set_CopiesTheCallersArray()
+    {
+        var store = new MemoryStore(10_000, new ManualTimeProvider(), RcMetrics.Unlisted);
+        var value = new byte[] { 1, 2 };
+        await store.SetAsync("copy", value, Long, default);
+        value[0] = 9;
+        Assert.Equal([1, 2], (await store.GetAsync("copy", default))!);
+    }
+}
