@@ -107,12 +107,12 @@ internal sealed partial class CacheNamespace
         return Store.SetAsync(namespaced, Layout(value, timing), timing.TimeToLive, cancellationToken);
     }
 
-    /// <summary>Writes many entries; oversized ones are not stored and their keys are deleted.</summary>
-    public async ValueTask SetManyAsync(IReadOnlyList<(string Key, byte[] Value)> items, EntryTiming timing, CancellationToken cancellationToken)
+    /// <summary>Writes many entries in one pipelined write per server; oversized ones are not stored and their keys are deleted.</summary>
+    public async ValueTask SetManyAsync(IReadOnlyList<(string Key, byte[] Value, EntryTiming Timing)> items, CancellationToken cancellationToken)
     {
         var entries = new List<StoreEntry>(items.Count);
         List<string>? refused = null;
-        foreach (var (key, value) in items)
+        foreach (var (key, value, timing) in items)
         {
             var namespaced = Key(key, nameof(items));
             if (value.Length > _maximumValueSize)

@@ -6,15 +6,15 @@ using RcAspNet.Stores;
 namespace RcAspNet.Caching;
 
 /// <summary>
-/// The caches an application configured: the default one and the named ones (<c>Rc:Caches</c>), each a namespace on
-/// a store. Named caches share the default store unless they configure their own. Owns and disposes the stores.
+/// The caches an application configured: the default one and the named ones (<c>Rc:Caches</c>), each a typed cache over
+/// a namespace on a store. Named caches share the default store unless they configure their own. Owns and disposes the stores.
 /// </summary>
 internal sealed class CacheRegistry : IDisposable, IAsyncDisposable
 {
-    private readonly Dictionary<string, CacheNamespace> _named = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, RcCache> _named = new(StringComparer.Ordinal);
     private readonly List<IRcStore> _stores = [];
 
-    public CacheRegistry(IOptions<RcOptions> options, TimeProvider time, RcMetrics metrics, ILoggerFactory loggerFactory, IEnumerable<IRcRouter> routers)
+    public CacheRegistry(IOptions<RcOptions> options, IRcSerializer serializer, TimeProvider time, RcMetrics metrics, ILoggerFactory loggerFactory, IEnumerable<IRcRouter> routers)
     {
         var settings = options.Value;
         var factory = new StoreFactory(settings, time, metrics, loggerFactory, routers.LastOrDefault());
@@ -22,7 +22,7 @@ internal sealed class CacheRegistry : IDisposable, IAsyncDisposable
         Options = settings;
         var store = factory.Create(settings.Store, settings.Redis, settings.Router, settings.Shards);
         _stores.Add(store);
-        Default = new CacheNamespace(store, settings.Namespace, settings.DefaultExpiration, settings, time, logger);
+        Default = new RcCache(new CacheNamespace(store, settings.Namespace, settings.DefaultExpiration, settings, time, logger), serializer, settings.BypassValues, logger);
         foreach (var (name, cache) in settings.Caches)
         {
             var own = store;
@@ -32,19 +32,20 @@ internal sealed class CacheRegistry : IDisposable, IAsyncDisposable
                 _stores.Add(own);
             }
 
-            _named[name] = new CacheNamespace(own, cache.Namespace ?? $"{settings.Namespace}{name}:", cache.DefaultExpiration ?? settings.DefaultExpiration, settings, time, logger);
+            var keyspace = new CacheNamespace(own, cache.Namespace ?? $"{settings.Namespace}{name}:", cache.DefaultExpiration ?? settings.DefaultExpiration, settings, time, logger);
+            _named[name] = new RcCache(keyspace, serializer, cache.BypassValues ?? settings.BypassValues, logger);
         }
     }
 
     public RcOptions Options { get; }
 
-    public CacheNamespace Default { get; }
+    public RcCache Default { get; }
 
     public IReadOnlyCollection<string> Names => _named.Keys;
 
     public IReadOnlyList<IRcStore> Stores => _stores;
 
-    public CacheNamespace Get(string name) => _named.TryGetValue(name, out var cache)
+    public RcCache Get(string name) => _named.TryGetValue(name, out var cache)
         ? cache
         : throw new InvalidOperationException($"No cache is named '{name}'; configure it under {Options.ConfigurationPath}:Caches:{name}.");
 

@@ -71,7 +71,11 @@ public sealed class RcOptions
     /// <value>The default is <c>X-Cache</c>.</value>
     public string CacheStatusHeader { get; set; } = "X-Cache";
 
-    /// <summary>Gets the named caches (rc's <c>models_cache</c>, <c>templates_cache</c>), each resolved as a keyed <c>IRcCache</c>.</summary>
+    /// <summary>Gets or sets how many single loaders of one batch flush run at once (load-many loaders run once per flush).</summary>
+    /// <value>The default is 4.</value>
+    public int BatchConcurrency { get; set; } = 4;
+
+    /// <summary>Gets the named caches (rc's <c>models_cache</c>, <c>templates_cache</c>), each resolved as a keyed <see cref="IRcCache"/>.</summary>
     /// <value>The default is none.</value>
     public Dictionary<string, RcNamedCacheOptions> Caches { get; } = new(StringComparer.Ordinal);
 

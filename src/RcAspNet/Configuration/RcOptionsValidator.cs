@@ -18,6 +18,7 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
         AtLeastOne(errors, $"{path}:MaximumKeyLength", options.MaximumKeyLength);
         AtLeastOne(errors, $"{path}:MaximumValueSize", options.MaximumValueSize);
         AtLeastOne(errors, $"{path}:MemorySizeLimit", options.MemorySizeLimit);
+        AtLeastOne(errors, $"{path}:BatchConcurrency", options.BatchConcurrency);
         CheckBypassValues(errors, $"{path}:BypassValues", options.BypassValues);
         if (options.CacheStatusHeader.Any(static c => c <= ' ' || c > '~' || c == ':'))
         {

@@ -1,8 +1,10 @@
+using System.Text.Json;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using RcAspNet;
+using RcAspNet.Batching;
 using RcAspNet.Caching;
 using RcAspNet.Configuration;
 using RcAspNet.Diagnostics;
@@ -14,8 +16,8 @@ public static class RcServiceCollectionExtensions
 {
     /// <summary>
     /// Adds RcAspNet configured from the <c>Rc</c> section: <see cref="IDistributedCache"/> and
-    /// <see cref="IBufferDistributedCache"/> (replacing an earlier registration), <c>IRcCache</c> and its named
-    /// caches as keyed services, and the request-scoped <c>IRcBatch</c>. Settings are validated at start-up.
+    /// <see cref="IBufferDistributedCache"/> (replacing an earlier registration), <see cref="IRcCache"/> and its named
+    /// caches as keyed services, and the request-scoped <see cref="IRcBatch"/>. Settings are validated at start-up.
     /// </summary>
     /// <param name="services">The services.</param>
     /// <param name="configuration">The <c>Rc</c> section itself, or a configuration root, whose <c>Rc</c> section is then used.</param>
@@ -47,8 +49,13 @@ public static class RcServiceCollectionExtensions
         services.AddMetrics();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<RcMetrics>();
+        services.TryAddSingleton<IRcSerializer>(static sp => new RcJsonSerializer(sp.GetRequiredService<IOptionsMonitor<JsonSerializerOptions>>().Get(RcJsonSerializer.OptionsName)));
         services.TryAddSingleton<CacheRegistry>();
-        services.TryAddSingleton(static sp => new RcDistributedCache(sp.GetRequiredService<CacheRegistry>().Default));
+        services.TryAddSingleton<IRcCache>(static sp => sp.GetRequiredService<CacheRegistry>().Default);
+        services.TryAddKeyedSingleton<IRcCache>(KeyedService.AnyKey, static (sp, name) => sp.GetRequiredService<CacheRegistry>().Get(
+            name as string ?? throw new InvalidOperationException("A named IRcCache is resolved by its name, a string.")));
+        services.TryAddScoped<IRcBatch, RcBatch>();
+        services.TryAddSingleton(static sp => new RcDistributedCache(sp.GetRequiredService<CacheRegistry>().Default.Keyspace));
         services.AddSingleton<IDistributedCache>(static sp => sp.GetRequiredService<RcDistributedCache>());
         services.TryAddSingleton<IBufferDistributedCache>(static sp => sp.GetRequiredService<RcDistributedCache>());
         return services;

@@ -48,6 +48,9 @@ internal interface IRcStore : IDisposable, IAsyncDisposable
     /// <summary>Deletes every key that starts with <paramref name="prefix"/> (SCAN and DEL in batches, never KEYS); returns how many.</summary>
     ValueTask<long> ClearAsync(string prefix, CancellationToken cancellationToken);
 
+    /// <summary>Returns how many servers a multi-key call over <paramref name="keys"/> talks to: the round trips it costs.</summary>
+    int RoundTrips(IReadOnlyList<string> keys);
+
     /// <summary>Pings every server; one status per shard.</summary>
     ValueTask<IReadOnlyList<ShardStatus>> CheckHealthAsync(CancellationToken cancellationToken);
 }

@@ -167,6 +167,8 @@ internal sealed class MemoryStore : IRcStore
         return new(removed);
     }
 
+    public int RoundTrips(IReadOnlyList<string> keys) => 0;
+
     public ValueTask<IReadOnlyList<ShardStatus>> CheckHealthAsync(CancellationToken cancellationToken) =>
         new([new ShardStatus(Shard, true, TimeSpan.Zero, null)]);
 

@@ -40,6 +40,8 @@ internal sealed class NullStore : IRcStore
 
     public ValueTask<long> ClearAsync(string prefix, CancellationToken cancellationToken) => default;
 
+    public int RoundTrips(IReadOnlyList<string> keys) => 0;
+
     public ValueTask<IReadOnlyList<ShardStatus>> CheckHealthAsync(CancellationToken cancellationToken) => new([]);
 
     public void Dispose()

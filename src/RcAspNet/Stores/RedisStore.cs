@@ -188,6 +188,8 @@ internal sealed partial class RedisStore : IRcStore
         return totals.Sum();
     }
 
+    public int RoundTrips(IReadOnlyList<string> keys) => keys.Count == 0 ? 0 : 1;
+
     public async ValueTask<IReadOnlyList<ShardStatus>> CheckHealthAsync(CancellationToken cancellationToken)
     {
         try

@@ -83,6 +83,8 @@ internal sealed class ShardedStore : IRcStore
     public async ValueTask<long> ClearAsync(string prefix, CancellationToken cancellationToken) =>
         (await Task.WhenAll(_shards.Select(s => s.ClearAsync(prefix, cancellationToken).AsTask())).ConfigureAwait(false)).Sum();
 
+    public int RoundTrips(IReadOnlyList<string> keys) => keys.Select(_router.GetShard).Distinct().Count();
+
     public async ValueTask<IReadOnlyList<ShardStatus>> CheckHealthAsync(CancellationToken cancellationToken) =>
         (await Task.WhenAll(_shards.Select(s => s.CheckHealthAsync(cancellationToken).AsTask())).ConfigureAwait(false)).SelectMany(static s => s).ToArray();
 

@@ -1,0 +1,27 @@
+namespace RcAspNet;
+
+/// <summary>
+/// rc's <c>batch_mode</c>, scoped to the request: lookups queued here resolve together, with one MGET per server for
+/// all of them, their misses loaded (single loaders concurrently, up to <see cref="RcOptions.BatchConcurrency"/>;
+/// load-many loaders once per flush) and written back in one pipelined write per server. Awaiting any handle, or
+/// <see cref="FlushAsync"/>, resolves everything queued so far. Handles still queued when the request ends fault.
+/// </summary>
+public interface IRcBatch
+{
+    /// <summary>Gets how many lookups wait for the next flush.</summary>
+    int PendingCount { get; }
+
+    /// <summary>Queues a lookup of <paramref name="key"/>; on a miss, <paramref name="loader"/> provides the value.</summary>
+    RcPromise<T> Load<T>(string key, Func<CancellationToken, ValueTask<T>> loader, RcEntryOptions? options = null);
+
+    /// <summary>
+    /// Queues a lookup of the result of <paramref name="name"/> for <paramref name="argument"/> (key <see cref="RcKey.For"/>).
+    /// On a flush, all misses queued with the same <paramref name="loadMany"/> are loaded by one call of it, given their
+    /// arguments; an argument it leaves out of its answer resolves to <see langword="default"/> and is not stored.
+    /// </summary>
+    RcPromise<T> Load<TArg, T>(string name, TArg argument, Func<IReadOnlyList<TArg>, CancellationToken, ValueTask<IReadOnlyDictionary<TArg, T>>> loadMany, RcEntryOptions? options = null)
+        where TArg : notnull;
+
+    /// <summary>Resolves every queued lookup. Lookups queued while it runs (by loaders) go to the next flush.</summary>
+    Task FlushAsync(CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,191 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RcAspNet.Caching;
+using RcAspNet.Diagnostics;
+
+namespace RcAspNet.Batching;
+
+/// <summary>The request-scoped <see cref="IRcBatch"/> over the default cache.</summary>
+internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
+{
+    private readonly RcCache _cache;
+    private readonly RcMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly int _concurrency;
+    private readonly Lock _lock = new();
+    private List<BatchEntry> _queue = [];
+    private Dictionary<string, BatchEntry> _queued = new(StringComparer.Ordinal);
+    private bool _disposed;
+
+    public RcBatch(IServiceProvider services, CacheRegistry registry, RcMetrics metrics, IOptions<RcOptions> options, ILogger<RcBatch> logger)
+    {
+        if (ReferenceEquals(services, services.GetService<IServiceScopeFactory>()))
+        {
+            throw new InvalidOperationException(
+                "IRcBatch is scoped to a request: resolve it in a request, or in a scope of your own (IServiceScopeFactory.CreateAsyncScope()) outside one.");
+        }
+
+        _cache = registry.Default;
+        _metrics = metrics;
+        _logger = logger;
+        _concurrency = options.Value.BatchConcurrency;
+    }
+
+    public int PendingCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _queue.Count;
+            }
+        }
+    }
+
+    public RcPromise<T> Load<T>(string key, Func<CancellationToken, ValueTask<T>> loader, RcEntryOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(loader);
+        return Enqueue(_cache.Keyspace.Key(key), () => new SingleEntry<T>(key, options, loader));
+    }
+
+    public RcPromise<T> Load<TArg, T>(string name, TArg argument, Func<IReadOnlyList<TArg>, CancellationToken, ValueTask<IReadOnlyDictionary<TArg, T>>> loadMany, RcEntryOptions? options = null)
+        where TArg : notnull
+    {
+        ArgumentNullException.ThrowIfNull(argument);
+        ArgumentNullException.ThrowIfNull(loadMany);
+        var key = RcKey.For(name, argument);
+        return Enqueue(_cache.Keyspace.Key(key), () => new ManyEntry<TArg, T>(key, options, argument, loadMany));
+    }
+
+    public async Task FlushAsync(CancellationToken cancellationToken = default)
+    {
+        List<BatchEntry> entries;
+        lock (_lock)
+        {
+            if (_queue.Count == 0)
+            {
+                return;
+            }
+
+            entries = _queue;
+            _queue = [];
+            _queued = new Dictionary<string, BatchEntry>(StringComparer.Ordinal);
+        }
+
+        try
+        {
+            await ResolveAsync(entries, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // Cancellation, or a failure this flush did not expect: no handle may stay pending.
+            foreach (var entry in entries)
+            {
+                entry.Fail(ex);
+            }
+
+            throw;
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        List<BatchEntry> abandoned;
+        lock (_lock)
+        {
+            _disposed = true;
+            abandoned = _queue;
+            _queue = [];
+        }
+
+        foreach (var entry in abandoned)
+        {
+            entry.Fail(new InvalidOperationException(
+                "The request ended before this batched lookup was flushed: await its handle, or IRcBatch.FlushAsync(), before the response is complete."));
+        }
+
+        return default;
+    }
+
+    private RcPromise<T> Enqueue<T>(string namespacedKey, Func<BatchEntry<T>> create)
+    {
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+
+            // A key queued twice is fetched and loaded once: the second lookup shares the first one's handle.
+            if (!_queued.TryGetValue(namespacedKey, out var existing) || existing is not BatchEntry<T> entry)
+            {
+                entry = create();
+                _queue.Add(entry);
+                _queued.TryAdd(namespacedKey, entry);
+            }
+
+            return new RcPromise<T>(entry.Task, FlushAsync);
+        }
+    }
+
+    private async Task ResolveAsync(List<BatchEntry> entries, CancellationToken cancellationToken)
+    {
+        var keyspace = _cache.Keyspace;
+        var keys = entries.Select(static e => e.Key).Distinct(StringComparer.Ordinal).ToArray();
+        var namespaced = keys.Select(k => keyspace.Key(k)).ToArray();
+        var roundTrips = keyspace.Store.RoundTrips(namespaced);
+
+        ReadOnlyMemory<byte>?[] values;
+        try
+        {
+            values = await keyspace.GetManyAsync(keys, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RcCacheException ex)
+        {
+            // The store failed (FailureMode Throw): the loaders still answer.
+            LogStoreFailed(_logger, ex);
+            values = new ReadOnlyMemory<byte>?[keys.Length];
+        }
+
+        var byKey = new Dictionary<string, ReadOnlyMemory<byte>?>(keys.Length, StringComparer.Ordinal);
+        for (var i = 0; i < keys.Length; i++)
+        {
+            byKey[keys[i]] = values[i];
+        }
+
+        var misses = entries.Where(e => byKey[e.Key] is not { } bytes || !e.TryResolve(_cache, bytes.Span)).ToArray();
+        var writes = new List<(string, byte[], EntryTiming)>();
+        if (misses.Length > 0)
+        {
+            var loads = misses.GroupBy(static e => e.LoaderIdentity).Select(static g => g.ToArray()).ToArray();
+            await Parallel.ForEachAsync(
+                loads,
+                new ParallelOptions { MaxDegreeOfParallelism = _concurrency, CancellationToken = cancellationToken },
+                async (group, token) =>
+                {
+                    var loaded = await group[0].LoadAsync(_cache, group, token).ConfigureAwait(false);
+                    lock (writes)
+                    {
+                        writes.AddRange(loaded.Select(w => (w.Entry.Key, w.Bytes, _cache.Timing(w.Entry.Options))));
+                    }
+                }).ConfigureAwait(false);
+        }
+
+        if (writes.Count > 0)
+        {
+            roundTrips += keyspace.Store.RoundTrips(writes.Select(w => keyspace.Key(w.Item1)).ToArray());
+            try
+            {
+                await keyspace.SetManyAsync(writes, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (RcCacheException ex)
+            {
+                LogStoreFailed(_logger, ex);
+            }
+        }
+
+        _metrics.BatchFlushed(keyspace.Store.Kind, entries.Count, roundTrips);
+    }
+
+    [LoggerMessage(EventId = 400, EventName = "RcBatchStoreFailed", Level = LogLevel.Warning,
+        Message = "A batch flush could not use the store; its lookups were answered by their loaders.")]
+    private static partial void LogStoreFailed(ILogger logger, Exception exception);
+}

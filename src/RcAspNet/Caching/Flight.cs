@@ -1,0 +1,77 @@
+namespace RcAspNet.Caching;
+
+/// <summary>
+/// One factory run that concurrent misses of a key share. Each caller waits with its own token; the factory's token
+/// is cancelled only when every caller has left.
+/// </summary>
+internal sealed class Flight<T>
+{
+    private readonly TaskCompletionSource<T> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _cancellation = new();
+    private int _waiters = 1;
+
+    public CancellationToken Token => _cancellation.Token;
+
+    public Task<T> Task => _result.Task;
+
+    /// <summary>Joins a flight that still has callers; a flight whose callers all left is being cancelled and cannot be joined.</summary>
+    public bool TryJoin()
+    {
+        var waiters = Volatile.Read(ref _waiters);
+        while (waiters > 0)
+        {
+            var seen = Interlocked.CompareExchange(ref _waiters, waiters + 1, waiters);
+            if (seen == waiters)
+            {
+                return true;
+            }
+
+            waiters = seen;
+        }
+
+        return false;
+    }
+
+    public async Task RunAsync(Func<CancellationToken, Task<T>> work)
+    {
+        try
+        {
+            _result.TrySetResult(await work(_cancellation.Token).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException ex)
+        {
+            _result.TrySetCanceled(ex.CancellationToken);
+        }
+        catch (Exception ex)
+        {
+            _result.TrySetException(ex);
+        }
+        finally
+        {
+            _cancellation.Dispose();
+        }
+    }
+
+    public async ValueTask<T> WaitAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !Task.IsCompleted)
+        {
+            if (Interlocked.Decrement(ref _waiters) == 0)
+            {
+                try
+                {
+                    await _cancellation.CancelAsync().ConfigureAwait(false);
+                }
+                catch (ObjectDisposedException)
+                {
+                }
+            }
+
+            throw;
+        }
+    }
+}

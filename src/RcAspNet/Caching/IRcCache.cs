@@ -1,0 +1,61 @@
+using StackExchange.Redis;
+
+namespace RcAspNet;
+
+/// <summary>
+/// rc's <c>Cache</c> for application code: typed values under a namespace, serialized by <see cref="IRcSerializer"/>.
+/// Inject it, or a named cache with <c>[FromKeyedServices("name")] IRcCache</c>. Reads of missing or unreadable
+/// entries return <see langword="default"/>; ask for <c>int?</c> rather than <c>int</c> to tell a miss from a zero.
+/// </summary>
+public interface IRcCache
+{
+    /// <summary>Gets the prefix of every key of this cache.</summary>
+    string Namespace { get; }
+
+    /// <summary>Returns the value under <paramref name="key"/>, or <see langword="default"/>.</summary>
+    ValueTask<T?> GetAsync<T>(string key, CancellationToken cancellationToken = default);
+
+    /// <summary>Returns the values under <paramref name="keys"/> in their order, <see langword="default"/> for misses (rc's <c>get_many</c>): one round trip per server.</summary>
+    ValueTask<IReadOnlyList<T?>> GetManyAsync<T>(IReadOnlyList<string> keys, CancellationToken cancellationToken = default);
+
+    /// <summary>Stores <paramref name="value"/> under <paramref name="key"/>.</summary>
+    ValueTask SetAsync<T>(string key, T value, RcEntryOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Stores every pair, in one pipelined write per server.</summary>
+    ValueTask SetManyAsync<T>(IReadOnlyCollection<KeyValuePair<string, T>> items, RcEntryOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Stores <paramref name="value"/> only if <paramref name="key"/> holds nothing; returns whether it did.</summary>
+    ValueTask<bool> AddAsync<T>(string key, T value, RcEntryOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes the entry; returns whether there was one.</summary>
+    ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes the entries; returns how many there were.</summary>
+    ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default);
+
+    /// <summary>Returns whether <paramref name="key"/> holds an entry.</summary>
+    ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default);
+
+    /// <summary>Adds <paramref name="delta"/> to the integer under <paramref name="key"/>; a new counter starts at 0 and lives for the entry's expiration.</summary>
+    ValueTask<long> IncrementAsync(string key, long delta = 1, RcEntryOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Gives an existing entry a new lifetime; returns whether it existed.</summary>
+    ValueTask<bool> TouchAsync(string key, TimeSpan expiration, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes every entry of this namespace (SCAN and DEL in batches, never KEYS); returns how many. A cache without a namespace refuses.</summary>
+    ValueTask<long> ClearAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Returns the value under <paramref name="key"/>; on a miss, runs <paramref name="factory"/>, stores its result
+    /// (unless it is a bypass value) and returns it (rc's <c>@cache.cache()</c>). Concurrent misses of one key in this
+    /// process run the factory once. Build a function's key with <see cref="RcKey.For"/>. A key the cache would
+    /// refuse (empty, too long) skips the cache.
+    /// </summary>
+    ValueTask<T> GetOrSetAsync<T>(string key, Func<CancellationToken, ValueTask<T>> factory, RcEntryOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes the result of <paramref name="name"/> called with <paramref name="args"/> (rc's <c>invalidate</c>): the entry under <see cref="RcKey.For"/>.</summary>
+    ValueTask<bool> InvalidateAsync(string name, params object?[] args);
+
+    /// <summary>Returns the Redis connections behind this cache by shard name, for raw commands (rc's <c>get_client</c>); empty for the memory store.</summary>
+    ValueTask<IReadOnlyDictionary<string, IConnectionMultiplexer>> GetConnectionsAsync(CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,216 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace RcAspNet.Caching;
+
+/// <summary>The typed cache over one namespace: serialization, bypass values and stampede protection on top of <see cref="CacheNamespace"/>.</summary>
+internal sealed partial class RcCache : IRcCache
+{
+    private readonly ConcurrentDictionary<string, object> _flights = new(StringComparer.Ordinal);
+    private readonly byte[][] _bypass;
+    private readonly ILogger _logger;
+
+    public RcCache(CacheNamespace keyspace, IRcSerializer serializer, IReadOnlyList<string> bypassValues, ILogger logger)
+    {
+        Keyspace = keyspace;
+        Serializer = serializer;
+        _bypass = bypassValues.Select(static v => PythonJson.Format(System.Text.Encoding.UTF8.GetBytes(v))).ToArray();
+        _logger = logger;
+    }
+
+    public string Namespace => Keyspace.Prefix;
+
+    internal CacheNamespace Keyspace { get; }
+
+    internal IRcSerializer Serializer { get; }
+
+    public async ValueTask<T?> GetAsync<T>(string key, CancellationToken cancellationToken = default)
+    {
+        var value = await Keyspace.GetAsync(key, cancellationToken).ConfigureAwait(false);
+        return value is { } bytes && TryDeserialize(bytes.Span, out T? result) ? result : default;
+    }
+
+    public async ValueTask<IReadOnlyList<T?>> GetManyAsync<T>(IReadOnlyList<string> keys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        var values = await Keyspace.GetManyAsync(keys, cancellationToken).ConfigureAwait(false);
+        var results = new T?[values.Length];
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (values[i] is { } bytes && TryDeserialize(bytes.Span, out T? result))
+            {
+                results[i] = result;
+            }
+        }
+
+        return results;
+    }
+
+    public ValueTask SetAsync<T>(string key, T value, RcEntryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var bytes = Serializer.Serialize(value);
+        return IsBypass(bytes, options) ? default : Keyspace.SetAsync(key, bytes, Timing(options), cancellationToken);
+    }
+
+    public ValueTask SetManyAsync<T>(IReadOnlyCollection<KeyValuePair<string, T>> items, RcEntryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        var timing = Timing(options);
+        var entries = new List<(string, byte[], EntryTiming)>(items.Count);
+        foreach (var (key, value) in items)
+        {
+            var bytes = Serializer.Serialize(value);
+            if (!IsBypass(bytes, options))
+            {
+                entries.Add((key, bytes, timing));
+            }
+        }
+
+        return Keyspace.SetManyAsync(entries, cancellationToken);
+    }
+
+    public ValueTask<bool> AddAsync<T>(string key, T value, RcEntryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var bytes = Serializer.Serialize(value);
+        return IsBypass(bytes, options) ? new(false) : Keyspace.AddAsync(key, bytes, Timing(options), cancellationToken);
+    }
+
+    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default) =>
+        Keyspace.Store.DeleteAsync(Keyspace.Key(key), cancellationToken);
+
+    public ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        return Keyspace.Store.DeleteManyAsync(keys.Select(k => Keyspace.Key(k, nameof(keys))).ToArray(), cancellationToken);
+    }
+
+    public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default) =>
+        Keyspace.Store.ExistsAsync(Keyspace.Key(key), cancellationToken);
+
+    public ValueTask<long> IncrementAsync(string key, long delta = 1, RcEntryOptions? options = null, CancellationToken cancellationToken = default) =>
+        Keyspace.Store.IncrementAsync(Keyspace.Key(key), delta, Timing(options).TimeToLive, cancellationToken);
+
+    public ValueTask<bool> TouchAsync(string key, TimeSpan expiration, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(expiration, TimeSpan.Zero);
+        return Keyspace.Store.ExpireAsync(Keyspace.Key(key), expiration, cancellationToken);
+    }
+
+    public ValueTask<long> ClearAsync(CancellationToken cancellationToken = default) => Keyspace.Prefix.Length == 0
+        ? throw new InvalidOperationException("This cache has no namespace: clearing it would delete every key of its servers. Give it a Namespace.")
+        : Keyspace.Store.ClearAsync(Keyspace.Prefix, cancellationToken);
+
+    public async ValueTask<T> GetOrSetAsync<T>(string key, Func<CancellationToken, ValueTask<T>> factory, RcEntryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        if (!Keyspace.IsValidKey(key))
+        {
+            // Cache-aside never fails on a key the cache cannot hold: it runs the factory, as HybridCache does.
+            LogKeyBypassed(_logger, key?.Length ?? 0);
+            return await factory(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (await Keyspace.GetAsync(key, cancellationToken).ConfigureAwait(false) is { } bytes && TryDeserialize(bytes.Span, out T? hit))
+        {
+            return hit!;
+        }
+
+        var namespaced = Keyspace.Key(key);
+        while (true)
+        {
+            if (_flights.TryGetValue(namespaced, out var running))
+            {
+                if (running is Flight<T> shared && shared.TryJoin())
+                {
+                    return await shared.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                // A flight of another type, or one being cancelled: load on our own.
+                return await LoadAndStoreAsync(key, factory, options, cancellationToken).ConfigureAwait(false);
+            }
+
+            var flight = new Flight<T>();
+            if (_flights.TryAdd(namespaced, flight))
+            {
+                _ = RunFlightAsync(namespaced, flight, key, factory, options);
+                return await flight.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public ValueTask<bool> InvalidateAsync(string name, params object?[] args) => DeleteAsync(RcKey.For(name, args));
+
+    public ValueTask<IReadOnlyDictionary<string, IConnectionMultiplexer>> GetConnectionsAsync(CancellationToken cancellationToken = default) =>
+        Keyspace.Store.GetConnectionsAsync(cancellationToken);
+
+    internal EntryTiming Timing(RcEntryOptions? options)
+    {
+        var expiration = options?.Expiration ?? Keyspace.DefaultExpiration;
+        return expiration > TimeSpan.Zero
+            ? EntryTiming.For(expiration)
+            : throw new ArgumentOutOfRangeException(nameof(options), expiration, "RcEntryOptions.Expiration must be positive.");
+    }
+
+    /// <summary>Whether serialized bytes equal one of the bypass values (the call's, else the configured ones).</summary>
+    internal bool IsBypass(byte[] bytes, RcEntryOptions? options)
+    {
+        if (options?.BypassValues is { } values)
+        {
+            foreach (var value in values)
+            {
+                if (bytes.AsSpan().SequenceEqual(Serializer.Serialize(value)))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        foreach (var bypass in _bypass)
+        {
+            if (bytes.AsSpan().SequenceEqual(bypass))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Reads an entry; bytes that are not a <typeparamref name="T"/> (corrupt, or an older type) are a miss, logged without the key.</summary>
+    internal bool TryDeserialize<T>(ReadOnlySpan<byte> bytes, out T? value)
+    {
+        try
+        {
+            value = Serializer.Deserialize<T>(bytes);
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogUnreadableEntry(_logger, Keyspace.Prefix, typeof(T).Name, ex.GetType().Name);
+            value = default;
+            return false;
+        }
+    }
+
+    private async Task RunFlightAsync<T>(string namespaced, Flight<T> flight, string key, Func<CancellationToken, ValueTask<T>> factory, RcEntryOptions? options)
+    {
+        try
+        {
+            await flight.RunAsync(token => LoadAndStoreAsync(key, factory, options, token).AsTask()).ConfigureAwait(false);
+        }
+        finally
+        {
+            _flights.TryRemove(new KeyValuePair<string, object>(namespaced, flight));
+        }
+    }
+
+    private async ValueTask<T> LoadAndStoreAsync<T>(string key, Func<CancellationToken, ValueTask<T>> factory, RcEntryOptions? options, CancellationToken cancellationToken)
+    {
+        var value = await factory(cancellationToken).ConfigureAwait(false);
+        await SetAsync(key, value, options, CancellationToken.None).ConfigureAwait(false);
+        return value;
+    }
+}

@@ -1,0 +1,34 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace RcAspNet.Tests.Infrastructure;
+
+/// <summary>A service provider with AddRcCache, as an application builds it.</summary>
+public static class TestServices
+{
+    public static ServiceProvider Build(Action<RcOptions> configure, Action<IServiceCollection>? more = null)
+    {
+        var services = new ServiceCollection();
+        services.AddRcCache(configure);
+        more?.Invoke(services);
+        var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true, ValidateOnBuild = true });
+        _ = provider.GetRequiredService<IOptions<RcOptions>>().Value;
+        return provider;
+    }
+
+    public static void Redis(RcOptions options, RedisServer server)
+    {
+        options.Store = RcStoreKind.Redis;
+        options.Redis = server.EndPoint;
+    }
+
+    public static void Sharded(RcOptions options, IReadOnlyList<RedisServer> servers, RcRouterKind router = RcRouterKind.Crc32)
+    {
+        options.Store = RcStoreKind.Sharded;
+        options.Router = router;
+        for (var i = 0; i < servers.Count; i++)
+        {
+            options.Shards[$"cache0{i + 1}"] = new RcShardOptions { Host = "127.0.0.1", Port = servers[i].Port };
+        }
+    }
+}
