@@ -1,0 +1,297 @@
+using Microsoft.Extensions.DependencyInjection;
+using RcAspNet.Tests.Infrastructure;
+
+namespace RcAspNet.Tests.Batching;
+
+/// <summary>Servers of the batch tests' own, so that Redis's command counters see only these tests.</summary>
+public sealed class BatchServers : IAsyncLifetime
+{
+    public RedisServer[] Shards { get; private set; } = [];
+
+    public RedisServer Single { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        var servers = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => RedisServer.StartAsync()));
+        Shards = servers[..3];
+        Single = servers[3];
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var server in Shards.Append(Single))
+        {
+            await server.DisposeAsync();
+        }
+    }
+}
+
+public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServers>
+{
+    public sealed record Post(int Id, string Title);
+
+    private ServiceProvider Sharded(Action<RcOptions>? more = null) => TestServices.Build(o =>
+    {
+        TestServices.Sharded(o, servers.Shards);
+        o.Namespace = SharedRedis.UniqueNamespace();
+        more?.Invoke(o);
+    });
+
+    private async Task ResetAsync()
+    {
+        foreach (var server in servers.Shards.Append(servers.Single))
+        {
+            await server.ResetStatsAsync();
+        }
+    }
+
+    private static async Task<long> CallsAsync(RedisServer server, params string[] commands)
+    {
+        var stats = await server.CommandStatsAsync();
+        return commands.Sum(c => stats.GetValueOrDefault(c));
+    }
+
+    private static async Task<long> KeysAsync(RedisServer server, string ns) =>
+        (await server.CommandAsync("KEYS", ns + "*")).Split('\n').Count(static l => l.StartsWith('$'));
+
+    [Fact]
+    public async Task Flush_WarmLookups_OneMgetPerShardAndNoLoader()
+    {
+        await using var services = Sharded();
+        var cache = services.GetRequiredService<IRcCache>();
+        await cache.SetManyAsync(Enumerable.Range(1, 30).Select(i => new KeyValuePair<string, Post>(RcKey.For("Post", i), new Post(i, $"t{i}"))).ToArray());
+        await ResetAsync();
+
+        await using var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        var loads = 0;
+        var promises = Enumerable.Range(1, 30).Select(i => batch.Load(RcKey.For("Post", i), _ => { loads++; return ValueTask.FromResult(new Post(0, "")); })).ToArray();
+        await batch.FlushAsync();
+
+        Assert.Equal(Enumerable.Range(1, 30).Select(static i => new Post(i, $"t{i}")), promises.Select(static p => p.Value));
+        Assert.Equal(0, loads);
+        foreach (var server in servers.Shards)
+        {
+            Assert.Equal(1, await CallsAsync(server, "mget"));
+            Assert.Equal(0, await CallsAsync(server, "get", "set", "psetex", "setex"));
+        }
+    }
+
+    [Fact]
+    public async Task Flush_ColdLookups_LoadEachMissAndWriteBackOncePerShard()
+    {
+        await using var services = Sharded();
+        var ns = services.GetRequiredService<IRcCache>().Namespace;
+        await ResetAsync();
+        await using (var scope = services.CreateAsyncScope())
+        {
+            var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+            var promises = Enumerable.Range(1, 30).Select(i => batch.Load("Post", i, (ids, _) =>
+                ValueTask.FromResult<IReadOnlyDictionary<int, Post>>(ids.ToDictionary(static id => id, static id => new Post(id, "loaded"))))).ToArray();
+            await batch.FlushAsync();
+            Assert.All(promises, static p => Assert.Equal("loaded", p.Value.Title));
+        }
+
+        long written = 0;
+        foreach (var server in servers.Shards)
+        {
+            var keys = await KeysAsync(server, ns);
+            Assert.Equal(1, await CallsAsync(server, "mget"));
+            Assert.Equal(keys, await CallsAsync(server, "set", "psetex", "setex"));
+            written += keys;
+        }
+
+        Assert.Equal(30, written);
+    }
+
+    [Fact]
+    public async Task LoadMany_LoadsEveryMissOfAFlushInOneCall()
+    {
+        await using var services = Sharded();
+        await using var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        var calls = new List<int[]>();
+        ValueTask<IReadOnlyDictionary<int, Post>> Load(IReadOnlyList<int> ids, CancellationToken token)
+        {
+            calls.Add([.. ids]);
+            return ValueTask.FromResult<IReadOnlyDictionary<int, Post>>(ids.Where(static i => i != 3).ToDictionary(static i => i, static i => new Post(i, "p")));
+        }
+
+        var promises = Enumerable.Range(1, 5).Select(i => batch.Load<int, Post>("Post", i, Load)).ToArray();
+        await batch.FlushAsync();
+        var call = Assert.Single(calls);
+        Assert.Equal([1, 2, 3, 4, 5], call.Order());
+        Assert.Null(promises[2].Value);
+        Assert.Equal(5, promises[4].Value.Id);
+        Assert.False(await services.GetRequiredService<IRcCache>().ExistsAsync(RcKey.For("Post", 3)));
+    }
+
+    [Fact]
+    public async Task SingleRedis_OneMgetForTheWholeFlush()
+    {
+        await using var services = TestServices.Build(o =>
+        {
+            TestServices.Redis(o, servers.Single);
+            o.Namespace = SharedRedis.UniqueNamespace();
+        });
+        await ResetAsync();
+        await using var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        var promises = Enumerable.Range(0, 50).Select(i => batch.Load($"k{i}", _ => ValueTask.FromResult(i))).ToArray();
+        Assert.Equal(49, await promises[49]);
+        Assert.Equal(1, await CallsAsync(servers.Single, "mget"));
+        Assert.Equal(50, await CallsAsync(servers.Single, "set", "psetex", "setex"));
+        Assert.Equal(Enumerable.Range(0, 50), promises.Select(static p => p.Value));
+    }
+
+    [Fact]
+    public async Task Flush_NothingQueued_MakesNoRoundTrip()
+    {
+        await using var services = Sharded();
+        await ResetAsync();
+        await using var scope = services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<IRcBatch>().FlushAsync();
+        foreach (var server in servers.Shards)
+        {
+            Assert.Equal(0, await CallsAsync(server, "mget", "get"));
+        }
+    }
+
+    [Fact]
+    public async Task DuplicateKey_IsFetchedAndLoadedOnce()
+    {
+        await using var services = Sharded();
+        await using var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        var loads = 0;
+        var first = batch.Load("same", _ => ValueTask.FromResult(++loads));
+        var second = batch.Load("same", _ => ValueTask.FromResult(++loads));
+        Assert.Equal(1, batch.PendingCount);
+        await batch.FlushAsync();
+        Assert.Equal(1, loads);
+        Assert.Equal(1, first.Value);
+        Assert.Equal(1, second.Value);
+    }
+
+    [Fact]
+    public async Task Loader_ThatBatchLoads_GoesToTheNextFlushWithoutDeadlock()
+    {
+        await using var services = Sharded();
+        await using var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        var outer = batch.Load("outer", async _ => await batch.Load("inner", _ => ValueTask.FromResult(20)) + 1);
+        var timeout = Task.Delay(TimeSpan.FromSeconds(10));
+        var flush = batch.FlushAsync();
+        Assert.Same(flush, await Task.WhenAny(flush, timeout));
+        Assert.Equal(21, outer.Value);
+        Assert.Equal(20, await services.GetRequiredService<IRcCache>().GetAsync<int>("inner"));
+    }
+
+    [Fact]
+    public async Task LoaderThatThrows_FaultsOnlyItsOwnHandle()
+    {
+        await using var services = Sharded();
+        await using var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        var good = batch.Load("good", _ => ValueTask.FromResult(1));
+        var bad = batch.Load<int>("bad", _ => throw new InvalidOperationException("no such row"));
+        await batch.FlushAsync();
+        Assert.Equal(1, good.Value);
+        Assert.Equal("no such row", Assert.Throws<InvalidOperationException>(() => bad.Value).Message);
+        Assert.False(await services.GetRequiredService<IRcCache>().ExistsAsync("bad"));
+    }
+
+    [Theory]
+    [InlineData(RcFailureMode.Degrade)]
+    [InlineData(RcFailureMode.Throw)]
+    public async Task StoreDown_LoadersStillAnswer(RcFailureMode mode)
+    {
+        await using var services = TestServices.Build(o =>
+        {
+            o.Store = RcStoreKind.Redis;
+            o.Redis = "127.0.0.1:1,connectTimeout=200";
+            o.OperationTimeout = TimeSpan.FromMilliseconds(300);
+            o.FailureMode = mode;
+        });
+        await using var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        var promises = Enumerable.Range(0, 3).Select(i => batch.Load($"k{i}", _ => ValueTask.FromResult(i))).ToArray();
+        await batch.FlushAsync();
+        Assert.Equal([0, 1, 2], promises.Select(static p => p.Value));
+    }
+
+    [Fact]
+    public async Task AwaitingOneHandle_ResolvesEveryQueuedLookup()
+    {
+        await using var services = Sharded();
+        await using var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        var first = batch.Load("a", _ => ValueTask.FromResult("A"));
+        var second = batch.Load("b", _ => ValueTask.FromResult("B"));
+        Assert.False(second.IsResolved);
+        Assert.Throws<InvalidOperationException>(() => second.Value);
+        Assert.Equal("A", await first);
+        Assert.True(second.IsResolved);
+        Assert.Equal("B", second.Value);
+        Assert.Equal(0, batch.PendingCount);
+    }
+
+    [Fact]
+    public async Task BypassValue_IsNotWrittenBack()
+    {
+        await using var services = Sharded(static o => o.BypassValues.Add("null"));
+        await using (var scope = services.CreateAsyncScope())
+        {
+            var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+            var promise = batch.Load<Post?>("missing-post", _ => ValueTask.FromResult<Post?>(null));
+            Assert.Null(await promise);
+        }
+
+        Assert.False(await services.GetRequiredService<IRcCache>().ExistsAsync("missing-post"));
+    }
+
+    [Fact]
+    public async Task UnreadableEntry_IsLoadedAgain()
+    {
+        await using var services = Sharded();
+        await services.GetRequiredService<IRcCache>().SetAsync("corrupt", "not a post");
+        await using var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        Assert.Equal(new Post(1, "fresh"), await batch.Load("corrupt", _ => ValueTask.FromResult(new Post(1, "fresh"))));
+    }
+
+    [Fact]
+    public async Task ScopeEnded_PendingHandleFaultsWithAClearMessage()
+    {
+        await using var services = Sharded();
+        RcPromise<int> orphan;
+        await using (var scope = services.CreateAsyncScope())
+        {
+            orphan = scope.ServiceProvider.GetRequiredService<IRcBatch>().Load("orphan", _ => ValueTask.FromResult(1));
+        }
+
+        Assert.True(orphan.IsResolved);
+        var error = Assert.Throws<InvalidOperationException>(() => orphan.Value);
+        Assert.Contains("request ended before this batched lookup was flushed", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ResolvedOutsideAScope_IsAClearError()
+    {
+        // Without scope validation (as in production), the root provider would hand out one batch to every thread.
+        await using var root = new ServiceCollection().AddRcCache(static _ => { }).BuildServiceProvider();
+        var error = Assert.Throws<InvalidOperationException>(() => root.GetRequiredService<IRcBatch>());
+        Assert.Contains("scoped to a request", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MemoryStore_BatchesToo()
+    {
+        await using var services = TestServices.Build(static o => o.Namespace = "m:");
+        await using var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        var promise = batch.Load("x", _ => ValueTask.FromResult(5));
+        Assert.Equal(5, await promise);
+        Assert.Equal(5, await services.GetRequiredService<IRcCache>().GetAsync<int>("x"));
+    }
+}
