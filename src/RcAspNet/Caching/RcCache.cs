@@ -9,13 +9,15 @@ internal sealed partial class RcCache : IRcCache
 {
     private readonly ConcurrentDictionary<string, object> _flights = new(StringComparer.Ordinal);
     private readonly byte[][] _bypass;
+    private readonly byte[][] _bypassTexts;
     private readonly ILogger _logger;
 
     public RcCache(CacheNamespace keyspace, IRcSerializer serializer, IReadOnlyList<string> bypassValues, ILogger logger)
     {
         Keyspace = keyspace;
         Serializer = serializer;
-        _bypass = bypassValues.Select(static v => PythonJson.Format(System.Text.Encoding.UTF8.GetBytes(v))).ToArray();
+        _bypassTexts = bypassValues.Select(static v => System.Text.Encoding.UTF8.GetBytes(v.Trim())).ToArray();
+        _bypass = _bypassTexts.Select(static v => PythonJson.Format(v)).ToArray();
         _logger = logger;
     }
 
@@ -101,9 +103,30 @@ internal sealed partial class RcCache : IRcCache
         ? throw new InvalidOperationException("This cache has no namespace: clearing it would delete every key of its servers. Give it a Namespace.")
         : Keyspace.Store.ClearAsync(Keyspace.Prefix, cancellationToken);
 
-    public async ValueTask<T> GetOrSetAsync<T>(string key, Func<CancellationToken, ValueTask<T>> factory, RcEntryOptions? options = null, CancellationToken cancellationToken = default)
+    public ValueTask<T> GetOrSetAsync<T>(string key, Func<CancellationToken, ValueTask<T>> factory, RcEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(factory);
+        return GetOrSetCoreAsync(key, factory, options, Encode, TryDeserialize, cancellationToken);
+
+        byte[]? Encode(T value)
+        {
+            var bytes = Serializer.Serialize(value);
+            return IsBypass(bytes, options) ? null : bytes;
+        }
+    }
+
+    /// <summary>
+    /// Cache-aside with stampede protection over any encoding: <paramref name="encode"/> returns the bytes to store,
+    /// or null to store nothing; <paramref name="decode"/> reads a hit, false for unreadable bytes (a miss).
+    /// </summary>
+    internal async ValueTask<T> GetOrSetCoreAsync<T>(
+        string key,
+        Func<CancellationToken, ValueTask<T>> factory,
+        RcEntryOptions? options,
+        Func<T, byte[]?> encode,
+        Decoder<T> decode,
+        CancellationToken cancellationToken)
+    {
         if (!Keyspace.IsValidKey(key))
         {
             // Cache-aside never fails on a key the cache cannot hold: it runs the factory, as HybridCache does.
@@ -111,7 +134,7 @@ internal sealed partial class RcCache : IRcCache
             return await factory(cancellationToken).ConfigureAwait(false);
         }
 
-        if (await Keyspace.GetAsync(key, cancellationToken).ConfigureAwait(false) is { } bytes && TryDeserialize(bytes.Span, out T? hit))
+        if (await Keyspace.GetAsync(key, cancellationToken).ConfigureAwait(false) is { } bytes && decode(bytes.Span, out var hit))
         {
             return hit!;
         }
@@ -127,13 +150,13 @@ internal sealed partial class RcCache : IRcCache
                 }
 
                 // A flight of another type, or one being cancelled: load on our own.
-                return await LoadAndStoreAsync(key, factory, options, cancellationToken).ConfigureAwait(false);
+                return await LoadAndStoreAsync(key, factory, options, encode, cancellationToken).ConfigureAwait(false);
             }
 
             var flight = new Flight<T>();
             if (_flights.TryAdd(namespaced, flight))
             {
-                _ = RunFlightAsync(namespaced, flight, key, factory, options);
+                _ = RunFlightAsync(namespaced, flight, token => LoadAndStoreAsync(key, factory, options, encode, token).AsTask());
                 return await flight.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
         }
@@ -179,6 +202,28 @@ internal sealed partial class RcCache : IRcCache
         return false;
     }
 
+    /// <summary>Whether a rendered response body is a configured bypass value (as JSON text, in either spacing).</summary>
+    internal bool IsBypassBody(ReadOnlySpan<byte> body)
+    {
+        foreach (var bypass in _bypass)
+        {
+            if (body.SequenceEqual(bypass))
+            {
+                return true;
+            }
+        }
+
+        foreach (var text in _bypassTexts)
+        {
+            if (body.SequenceEqual(text))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Reads an entry; bytes that are not a <typeparamref name="T"/> (corrupt, or an older type) are a miss, logged without the key.</summary>
     internal bool TryDeserialize<T>(ReadOnlySpan<byte> bytes, out T? value)
     {
@@ -195,11 +240,11 @@ internal sealed partial class RcCache : IRcCache
         }
     }
 
-    private async Task RunFlightAsync<T>(string namespaced, Flight<T> flight, string key, Func<CancellationToken, ValueTask<T>> factory, RcEntryOptions? options)
+    private async Task RunFlightAsync<T>(string namespaced, Flight<T> flight, Func<CancellationToken, Task<T>> work)
     {
         try
         {
-            await flight.RunAsync(token => LoadAndStoreAsync(key, factory, options, token).AsTask()).ConfigureAwait(false);
+            await flight.RunAsync(work).ConfigureAwait(false);
         }
         finally
         {
@@ -207,10 +252,17 @@ internal sealed partial class RcCache : IRcCache
         }
     }
 
-    private async ValueTask<T> LoadAndStoreAsync<T>(string key, Func<CancellationToken, ValueTask<T>> factory, RcEntryOptions? options, CancellationToken cancellationToken)
+    private async ValueTask<T> LoadAndStoreAsync<T>(string key, Func<CancellationToken, ValueTask<T>> factory, RcEntryOptions? options, Func<T, byte[]?> encode, CancellationToken cancellationToken)
     {
         var value = await factory(cancellationToken).ConfigureAwait(false);
-        await SetAsync(key, value, options, CancellationToken.None).ConfigureAwait(false);
+        if (encode(value) is { } bytes)
+        {
+            await Keyspace.SetAsync(key, bytes, Timing(options), CancellationToken.None).ConfigureAwait(false);
+        }
+
         return value;
     }
 }
+
+/// <summary>Reads cached bytes as a <typeparamref name="T"/>; false when they are not one.</summary>
+internal delegate bool Decoder<T>(ReadOnlySpan<byte> bytes, out T? value);

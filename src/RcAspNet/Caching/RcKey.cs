@@ -10,7 +10,8 @@ namespace RcAspNet;
 /// <c>null</c>; booleans <c>true</c>/<c>false</c>; numbers invariant and shortest (<c>42</c>, <c>-1.5</c>, decimals
 /// without trailing zeros); <see cref="DateTime"/> and <see cref="DateTimeOffset"/> ISO 8601 round-trip (local times
 /// as UTC); <see cref="DateOnly"/> <c>yyyy-MM-dd</c>; <see cref="TimeOnly"/> and <see cref="TimeSpan"/> invariant;
-/// <see cref="Guid"/> <c>D</c>; enums by member name (flags joined with <c>|</c>). So <c>f("a b")</c> is
+/// <see cref="Guid"/> <c>D</c>; enums by member name (flags joined with <c>|</c>); arrays and lists as
+/// <c>[1,2,3]</c>. So <c>f("a b")</c> is
 /// <c>f "a b"</c> and <c>f("a", "b")</c> is <c>f "a" "b"</c>.
 /// </summary>
 public static class RcKey
@@ -60,10 +61,40 @@ public static class RcKey
         TimeSpan t => key.Append(t.ToString("c", CultureInfo.InvariantCulture)),
         Guid g => key.Append(g.ToString("D")),
         Enum e => key.Append(e.ToString().Replace(", ", "|", StringComparison.Ordinal)),
+        System.Collections.IEnumerable items => AppendList(key, items, paramName),
         _ => throw new ArgumentException(
             $"An argument of type {arg.GetType().Name} has no stable key form; pass a string, number, boolean, date, Guid, enum or null.",
             paramName),
     };
+
+    /// <summary>Whether values of <paramref name="type"/> have a key form.</summary>
+    internal static bool IsKeyType(Type type)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        if (type.IsArray)
+        {
+            return IsKeyType(type.GetElementType()!);
+        }
+
+        return type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal) || type == typeof(Half)
+            || type == typeof(Int128) || type == typeof(UInt128) || type == typeof(BigInteger)
+            || type == typeof(DateTime) || type == typeof(DateTimeOffset) || type == typeof(DateOnly) || type == typeof(TimeOnly)
+            || type == typeof(TimeSpan) || type == typeof(Guid)
+            || (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(List<>) && IsKeyType(type.GetGenericArguments()[0]));
+    }
+
+    private static StringBuilder AppendList(StringBuilder key, System.Collections.IEnumerable items, string paramName)
+    {
+        key.Append('[');
+        var first = true;
+        foreach (var item in items)
+        {
+            Append(first ? key : key.Append(','), item, paramName);
+            first = false;
+        }
+
+        return key.Append(']');
+    }
 
     private static string Word(string value, string paramName)
     {

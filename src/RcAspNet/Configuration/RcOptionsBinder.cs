@@ -26,6 +26,11 @@ internal static class RcOptionsBinder
             }
 
             var error = Check(key, value);
+            if (error is null && value.Length == 0 && configuration.GetSection(key).GetChildren().Any())
+            {
+                continue;
+            }
+
             if (error is null)
             {
                 accepted[key] = value;
@@ -90,7 +95,8 @@ internal static class RcOptionsBinder
 
         if (!type.IsPrimitive && type != typeof(TimeSpan))
         {
-            return "this setting is a section, not a value.";
+            // Some providers give a section an empty value beside its children; only a real value is wrong.
+            return value.Length == 0 ? null : "this setting is a section, not a value.";
         }
 
         try

@@ -8,6 +8,8 @@ using RcAspNet.Batching;
 using RcAspNet.Caching;
 using RcAspNet.Configuration;
 using RcAspNet.Diagnostics;
+using RcAspNet.Endpoints;
+using Microsoft.AspNetCore.Hosting;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -55,6 +57,7 @@ public static class RcServiceCollectionExtensions
         services.TryAddKeyedSingleton<IRcCache>(KeyedService.AnyKey, static (sp, name) => sp.GetRequiredService<CacheRegistry>().Get(
             name as string ?? throw new InvalidOperationException("A named IRcCache is resolved by its name, a string.")));
         services.TryAddScoped<IRcBatch, RcBatch>();
+        services.TryAddEnumerable(ServiceDescriptor.Transient<IStartupFilter, RcCachedStartupFilter>());
         services.TryAddSingleton(static sp => new RcDistributedCache(sp.GetRequiredService<CacheRegistry>().Default.Keyspace));
         services.AddSingleton<IDistributedCache>(static sp => sp.GetRequiredService<RcDistributedCache>());
         services.TryAddSingleton<IBufferDistributedCache>(static sp => sp.GetRequiredService<RcDistributedCache>());

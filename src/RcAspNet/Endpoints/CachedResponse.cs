@@ -1,0 +1,64 @@
+using System.Buffers.Binary;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+
+namespace RcAspNet.Endpoints;
+
+/// <summary>
+/// A rendered response: status, content type and body bytes, written again as they were. Stored as
+/// <c>01 | status (u16) | content-type length (u16) | content type (UTF-8) | body</c>. Headers are not stored, so
+/// no entry ever carries <c>Set-Cookie</c>.
+/// </summary>
+internal sealed class CachedResponse(int statusCode, string? contentType, byte[] body) : IResult
+{
+    private const byte Version = 1;
+
+    public int StatusCode { get; } = statusCode;
+
+    public string? ContentType { get; } = contentType;
+
+    public byte[] Body { get; } = body;
+
+    /// <summary>Gets whether the handler set a cookie: such a response is personal and is never stored.</summary>
+    public bool SetsCookie { get; init; }
+
+    public Task ExecuteAsync(HttpContext httpContext)
+    {
+        var response = httpContext.Response;
+        response.StatusCode = StatusCode;
+        response.ContentType = ContentType;
+        response.ContentLength = Body.Length;
+        return HttpMethods.IsHead(httpContext.Request.Method) ? Task.CompletedTask : response.Body.WriteAsync(Body).AsTask();
+    }
+
+    public byte[] Encode()
+    {
+        var type = Encoding.UTF8.GetBytes(ContentType ?? "");
+        var bytes = new byte[5 + type.Length + Body.Length];
+        bytes[0] = Version;
+        BinaryPrimitives.WriteUInt16BigEndian(bytes.AsSpan(1), (ushort)StatusCode);
+        BinaryPrimitives.WriteUInt16BigEndian(bytes.AsSpan(3), (ushort)type.Length);
+        type.CopyTo(bytes, 5);
+        Body.CopyTo(bytes, 5 + type.Length);
+        return bytes;
+    }
+
+    public static bool TryDecode(ReadOnlySpan<byte> bytes, out CachedResponse? response)
+    {
+        response = null;
+        if (bytes.Length < 5 || bytes[0] != Version)
+        {
+            return false;
+        }
+
+        var typeLength = BinaryPrimitives.ReadUInt16BigEndian(bytes[3..]);
+        if (bytes.Length < 5 + typeLength)
+        {
+            return false;
+        }
+
+        var type = typeLength == 0 ? null : Encoding.UTF8.GetString(bytes.Slice(5, typeLength));
+        response = new CachedResponse(BinaryPrimitives.ReadUInt16BigEndian(bytes[1..]), type, bytes[(5 + typeLength)..].ToArray());
+        return true;
+    }
+}

@@ -1,0 +1,313 @@
+using System.Reflection;
+using System.Security.Claims;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.Abstractions;
+using Microsoft.AspNetCore.Mvc.Controllers;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+using RcAspNet.Caching;
+
+namespace RcAspNet.Endpoints;
+
+/// <summary>
+/// The endpoint filter behind <see cref="RcCachedAttribute"/>, for minimal APIs and MVC actions alike. Built once
+/// per endpoint (where every check that can fail at start-up does), it keys each GET or HEAD request by the
+/// endpoint's identity and bound arguments, renders a miss into bytes, stores it when it is a success, and answers a
+/// hit with the same status, content type and bytes.
+/// </summary>
+internal sealed partial class RcCachedFilter
+{
+    private static readonly HashSet<Type> Contextual =
+    [
+        typeof(HttpContext), typeof(HttpRequest), typeof(HttpResponse), typeof(ClaimsPrincipal),
+    ];
+
+    private static readonly HashSet<Type> NotKeyed =
+    [
+        typeof(CancellationToken), typeof(IFormFile), typeof(IFormFileCollection), typeof(IFormCollection),
+        typeof(Stream), typeof(System.IO.Pipelines.PipeReader),
+    ];
+
+    private readonly EndpointFilterDelegate _next;
+    private readonly RcCache _cache;
+    private readonly RcCachedAttribute _settings;
+    private readonly RcEntryOptions _entryOptions;
+    private readonly string _identity;
+    private readonly int[] _keyArguments;
+    private readonly ActionDescriptor? _action;
+    private readonly string? _statusHeader;
+    private readonly ILogger _logger;
+
+    private RcCachedFilter(EndpointFilterDelegate next, RcCache cache, RcCachedAttribute settings, string identity, int[] keyArguments, ActionDescriptor? action, string statusHeader, ILogger logger)
+    {
+        _next = next;
+        _cache = cache;
+        _settings = settings;
+        _entryOptions = new RcEntryOptions { Expiration = settings.Expire > 0 ? TimeSpan.FromSeconds(settings.Expire) : null };
+        _identity = identity;
+        _keyArguments = keyArguments;
+        _action = action;
+        _statusHeader = statusHeader.Length == 0 ? null : statusHeader;
+        _logger = logger;
+    }
+
+    /// <summary>Builds the filter of one endpoint, or throws naming the endpoint when it can never be cached safely.</summary>
+    public static EndpointFilterDelegate Create(EndpointBuilder endpoint, EndpointFilterFactoryContext context, EndpointFilterDelegate next)
+    {
+        var services = context.ApplicationServices;
+        var name = endpoint.DisplayName ?? context.MethodInfo.Name;
+        var registry = services.GetService<CacheRegistry>()
+            ?? throw new InvalidOperationException($"Endpoint '{name}' caches its results, but RcAspNet is not registered: call services.AddRcCache(...).");
+        var settings = endpoint.Metadata.OfType<RcCachedAttribute>().LastOrDefault() ?? new RcCachedAttribute();
+        var methods = endpoint.Metadata.OfType<IHttpMethodMetadata>().LastOrDefault()?.HttpMethods;
+        if (methods is { Count: > 0 } && !methods.Any(static m => HttpMethods.IsGet(m) || HttpMethods.IsHead(m)))
+        {
+            return context.MethodInfo.GetCustomAttribute<RcCachedAttribute>() is null
+                ? next
+                : throw new InvalidOperationException($"Endpoint '{name}' has [RcCached] but answers only {string.Join(", ", methods)}: only GET and HEAD requests are cached.");
+        }
+
+        CheckReturnType(name, context.MethodInfo.ReturnType);
+        var keyArguments = KeyArguments(name, context.MethodInfo, settings, services.GetService<IServiceProviderIsService>());
+        var cache = settings.Cache is null ? registry.Default : registry.Get(settings.Cache);
+        var action = endpoint.Metadata.OfType<ActionDescriptor>().LastOrDefault();
+        var options = services.GetRequiredService<IOptions<RcOptions>>().Value;
+        var filter = new RcCachedFilter(next, cache, settings, Identity(endpoint, settings, methods, action), keyArguments, action, options.CacheStatusHeader, services.GetRequiredService<ILoggerFactory>().CreateLogger<RcCachedFilter>());
+        return filter.InvokeAsync;
+    }
+
+    private async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context)
+    {
+        var http = context.HttpContext;
+        if (!HttpMethods.IsGet(http.Request.Method) && !HttpMethods.IsHead(http.Request.Method))
+        {
+            return await _next(context).ConfigureAwait(false);
+        }
+
+        var authenticated = http.User.Identity?.IsAuthenticated == true || http.Request.Headers.ContainsKey(HeaderNames.Authorization);
+        if (authenticated && !_settings.VaryByUser && !_settings.Public)
+        {
+            // A user's result is neither served from nor stored in a shared cache unless the endpoint opted in.
+            SetStatus(http, "MISS");
+            return await _next(context).ConfigureAwait(false);
+        }
+
+        string key;
+        try
+        {
+            key = Key(context);
+        }
+        catch (ArgumentException ex)
+        {
+            LogUnkeyable(_logger, _identity, ex.Message);
+            SetStatus(http, "MISS");
+            return await _next(context).ConfigureAwait(false);
+        }
+
+        CachedResponse? rendered = null;
+        try
+        {
+            var response = await _cache.GetOrSetCoreAsync(
+                key,
+                async _ => rendered = await RenderAsync(await _next(context).ConfigureAwait(false), http).ConfigureAwait(false),
+                _entryOptions,
+                Encode,
+                CachedResponse.TryDecode,
+                http.RequestAborted).ConfigureAwait(false);
+            SetStatus(http, rendered is null ? "HIT" : "MISS");
+            return response;
+        }
+        catch (Exception ex) when (ex is RcCacheException || (ex is OperationCanceledException && !http.RequestAborted.IsCancellationRequested))
+        {
+            // The cache failed, or a request whose handler run this one was sharing went away: answer uncached.
+            LogCacheSkipped(_logger, _identity, ex.GetType().Name);
+            SetStatus(http, "MISS");
+            return rendered ?? await _next(context).ConfigureAwait(false);
+        }
+    }
+
+    private string Key(EndpointFilterInvocationContext context)
+    {
+        var key = new StringBuilder(_identity);
+        foreach (var index in _keyArguments)
+        {
+            RcKey.Append(key.Append(' '), context.Arguments[index]);
+        }
+
+        if (_settings.VaryByUser)
+        {
+            var user = context.HttpContext.User;
+            var id = user.Identity?.IsAuthenticated == true ? user.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? user.Identity.Name : null;
+            if (id is null && context.HttpContext.Request.Headers.ContainsKey(HeaderNames.Authorization))
+            {
+                throw new ArgumentException("The request carries credentials but no authenticated user: a per-user key cannot be made.");
+            }
+
+            RcKey.Append(key.Append(' '), id);
+        }
+
+        return key.ToString();
+    }
+
+    private byte[]? Encode(CachedResponse response) =>
+        response.StatusCode is >= 200 and < 300 && !response.SetsCookie && !_cache.IsBypassBody(response.Body) ? response.Encode() : null;
+
+    /// <summary>Executes the handler's result into a buffer, as the framework would have written it.</summary>
+    private async Task<CachedResponse> RenderAsync(object? result, HttpContext http)
+    {
+        var bodyFeature = http.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
+        using var buffer = new MemoryStream();
+        http.Features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(buffer));
+        try
+        {
+            await ExecuteAsync(result, http).ConfigureAwait(false);
+        }
+        finally
+        {
+            http.Features.Set(bodyFeature);
+        }
+
+        return new CachedResponse(http.Response.StatusCode, http.Response.ContentType, buffer.ToArray())
+        {
+            SetsCookie = http.Response.Headers.ContainsKey(HeaderNames.SetCookie),
+        };
+    }
+
+    private Task ExecuteAsync(object? result, HttpContext http)
+    {
+        if (_action is not null)
+        {
+            var actionResult = result as IActionResult ?? (result is IResult r ? new HttpResultAction(r) : new ObjectResult(result));
+            return actionResult.ExecuteResultAsync(new ActionContext(http, http.GetRouteData(), _action));
+        }
+
+        switch (result)
+        {
+            case IResult r:
+                return r.ExecuteAsync(http);
+            case string text:
+                http.Response.ContentType = "text/plain; charset=utf-8";
+                return http.Response.WriteAsync(text);
+            default:
+                return http.Response.WriteAsJsonAsync(result, result?.GetType() ?? typeof(object));
+        }
+    }
+
+    private void SetStatus(HttpContext http, string status)
+    {
+        if (_statusHeader is not null && !http.Response.HasStarted)
+        {
+            http.Response.Headers[_statusHeader] = status;
+        }
+    }
+
+    private static string Identity(EndpointBuilder endpoint, RcCachedAttribute settings, IReadOnlyList<string>? methods, ActionDescriptor? action)
+    {
+        var identity = settings.KeyPrefix
+            ?? endpoint.Metadata.OfType<IEndpointNameMetadata>().LastOrDefault()?.EndpointName
+            ?? (action is ControllerActionDescriptor controller ? $"{controller.ControllerName}.{controller.ActionName}" : null)
+            ?? $"{(methods is { Count: > 0 } ? string.Join(",", methods) : "*")}:{(endpoint as RouteEndpointBuilder)?.RoutePattern.RawText ?? endpoint.DisplayName}";
+        return new string(identity.Select(static c => char.IsWhiteSpace(c) ? '_' : c).ToArray());
+    }
+
+    private static void CheckReturnType(string endpoint, Type declared)
+    {
+        var type = declared;
+        if (type.IsGenericType && (type.GetGenericTypeDefinition() == typeof(Task<>) || type.GetGenericTypeDefinition() == typeof(ValueTask<>)))
+        {
+            type = type.GetGenericArguments()[0];
+        }
+
+        if (!CanCarryData(type))
+        {
+            throw new InvalidOperationException(
+                $"Endpoint '{endpoint}' cannot be cached: its handler returns {declared.Name}, which never carries a cacheable result. Remove [RcCached] or .CacheResult() from it.");
+        }
+    }
+
+    private static bool CanCarryData(Type type)
+    {
+        if (type == typeof(void) || type == typeof(Task) || type == typeof(ValueTask) || typeof(Stream).IsAssignableFrom(type)
+            || (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(IAsyncEnumerable<>)))
+        {
+            return false;
+        }
+
+        if (type.IsGenericType && type.GetGenericTypeDefinition().FullName?.StartsWith("Microsoft.AspNetCore.Http.HttpResults.Results`", StringComparison.Ordinal) == true)
+        {
+            return type.GetGenericArguments().Any(CanCarryData);
+        }
+
+        if (!typeof(IResult).IsAssignableFrom(type) || type.IsInterface || type.IsAbstract)
+        {
+            // A value, IResult, IActionResult or ActionResult<T>: decided on what each call returns.
+            return true;
+        }
+
+        return type == typeof(ContentHttpResult) || type == typeof(Utf8ContentHttpResult)
+            || (type.IsGenericType && (type.GetGenericTypeDefinition() == typeof(Ok<>) || type.GetGenericTypeDefinition() == typeof(JsonHttpResult<>)))
+            || type.Namespace != typeof(Ok).Namespace;
+    }
+
+    private static int[] KeyArguments(string endpoint, MethodInfo method, RcCachedAttribute settings, IServiceProviderIsService? isService)
+    {
+        var keyed = new List<int>();
+        var parameters = method.GetParameters();
+        for (var i = 0; i < parameters.Length; i++)
+        {
+            var parameter = parameters[i];
+            var type = parameter.ParameterType;
+            if (Contextual.Contains(type))
+            {
+                if (!settings.VaryByUser && !settings.Public)
+                {
+                    throw new InvalidOperationException(
+                        $"Endpoint '{endpoint}' takes {type.Name} '{parameter.Name}', so its result may depend on the user: set VaryByUser (cache per user) or Public (the same for everyone) on [RcCached].");
+                }
+
+                continue;
+            }
+
+            if (NotKeyed.Contains(type)
+                || parameter.IsDefined(typeof(FromServicesAttribute))
+                || parameter.IsDefined(typeof(FromKeyedServicesAttribute))
+                || parameter.IsDefined(typeof(FromBodyAttribute))
+                || (isService?.IsService(type) == true && !RcKey.IsKeyType(type)))
+            {
+                continue;
+            }
+
+            if (!RcKey.IsKeyType(type))
+            {
+                throw new InvalidOperationException(
+                    $"Endpoint '{endpoint}' cannot be cached: its parameter '{parameter.Name}' of type {type.Name} has no key form. Bind simple values (strings, numbers, dates, enums, Guids, arrays of them), or mark services [FromServices].");
+            }
+
+            keyed.Add(i);
+        }
+
+        return [.. keyed];
+    }
+
+    [LoggerMessage(EventId = 500, EventName = "RcCachedUnkeyable", Level = LogLevel.Debug,
+        Message = "A request to {Endpoint} was not cached: {Reason}")]
+    private static partial void LogUnkeyable(ILogger logger, string endpoint, string reason);
+
+    [LoggerMessage(EventId = 501, EventName = "RcCachedSkipped", Level = LogLevel.Warning,
+        Message = "A request to {Endpoint} was answered without the cache ({Error}).")]
+    private static partial void LogCacheSkipped(ILogger logger, string endpoint, string error);
+
+    /// <summary>Runs an <see cref="IResult"/> where MVC expects an <see cref="IActionResult"/>.</summary>
+    private sealed class HttpResultAction(IResult result) : IActionResult
+    {
+        public Task ExecuteResultAsync(ActionContext context) => result.ExecuteAsync(context.HttpContext);
+    }
+}

@@ -1,0 +1,23 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using RcAspNet.TestApp;
+
+namespace RcAspNet.Tests.Infrastructure;
+
+/// <summary>The [RcCached] test app, with settings of the test's choosing laid over its appsettings.</summary>
+public sealed class TestAppFactory(Dictionary<string, string?> settings) : WebApplicationFactory<Counters>
+{
+    public Counters Counters => Services.GetRequiredService<Counters>();
+
+    public IRcCache Cache => Services.GetRequiredService<IRcCache>();
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Development");
+        foreach (var (key, value) in settings)
+        {
+            builder.UseSetting(key, value);
+        }
+    }
+}
