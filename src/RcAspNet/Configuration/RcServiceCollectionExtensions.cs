@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -9,7 +10,6 @@ using RcAspNet.Caching;
 using RcAspNet.Configuration;
 using RcAspNet.Diagnostics;
 using RcAspNet.Endpoints;
-using Microsoft.AspNetCore.Hosting;
 
 namespace Microsoft.Extensions.DependencyInjection;
 

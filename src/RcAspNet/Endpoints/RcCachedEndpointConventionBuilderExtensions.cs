@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Http;
 using RcAspNet;
 using RcAspNet.Endpoints;
 

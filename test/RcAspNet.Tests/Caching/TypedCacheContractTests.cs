@@ -1,5 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using RcAspNet.Caching;
 using RcAspNet.Tests.Infrastructure;
 
 namespace RcAspNet.Tests.Caching;

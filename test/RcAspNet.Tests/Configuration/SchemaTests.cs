@@ -1,7 +1,6 @@
 using System.Collections;
 using System.ComponentModel;
 using System.Globalization;
-using System.Reflection;
 using System.Text.Json;
 using System.Xml.Linq;
 using RcAspNet.Configuration;
