@@ -1,0 +1,107 @@
+using System.Data.Common;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace BlogApp.Tests.Infrastructure;
+
+/// <summary>The blog on a database file of its own, with its settings overridden and its SQL counted.</summary>
+public sealed partial class BlogFactory(Dictionary<string, string?>? settings = null) : WebApplicationFactory<Program>
+{
+    private readonly string _database = Path.Combine(Path.GetTempPath(), $"blog-{Guid.NewGuid():N}.db");
+
+    public SqlCounter Sql { get; } = new();
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Development");
+        builder.UseSetting("ConnectionStrings:Blog", $"Data Source={_database}");
+        builder.UseSetting("Rc:Namespace", $"blog{Guid.NewGuid():N}:");
+        foreach (var (key, value) in settings ?? [])
+        {
+            builder.UseSetting(key, value);
+        }
+
+        builder.ConfigureTestServices(services => services.ConfigureDbContext<BlogDb>(o => o.AddInterceptors(Sql)));
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        File.Delete(_database);
+    }
+
+    /// <summary>Adds a post through the form, as a browser would: GET / for the token, then POST /add.</summary>
+    public async Task<HttpResponseMessage> AddAsync(HttpClient client, string title, string content)
+    {
+        var token = Token(await client.GetStringAsync("/"));
+        return await client.PostAsync("/add", Form(("title", title), ("content", content), ("__RequestVerificationToken", token)));
+    }
+
+    /// <summary>Updates a post through its form, with a token from /antiforgery as the page's script fetches it.</summary>
+    public static async Task<HttpResponseMessage> UpdateAsync(HttpClient client, int id, string title, string content)
+    {
+        var token = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync("/antiforgery")).RootElement.GetProperty("value").GetString()!;
+        return await client.PostAsync($"/post/{id}", Form(("title", title), ("content", content), ("__RequestVerificationToken", token)));
+    }
+
+    public HttpClient Browser() => CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+
+    public static FormUrlEncodedContent Form(params (string Name, string Value)[] fields) =>
+        new(fields.Select(static f => new KeyValuePair<string, string>(f.Name, f.Value)));
+
+    public static string Token(string html) => TokenPattern().Match(html).Groups[1].Value;
+
+    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
+    private static partial Regex TokenPattern();
+}
+
+/// <summary>Counts the SQL commands EF Core sends.</summary>
+public sealed class SqlCounter : DbCommandInterceptor
+{
+    private int _count;
+
+    public int Count => Volatile.Read(ref _count);
+
+    public void Reset() => Interlocked.Exchange(ref _count, 0);
+
+    public override InterceptionResult<DbDataReader> ReaderExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result)
+    {
+        Interlocked.Increment(ref _count);
+        return result;
+    }
+
+    public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _count);
+        return ValueTask.FromResult(result);
+    }
+
+    public override InterceptionResult<int> NonQueryExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<int> result)
+    {
+        Interlocked.Increment(ref _count);
+        return result;
+    }
+
+    public override ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(DbCommand command, CommandEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _count);
+        return ValueTask.FromResult(result);
+    }
+
+    public override InterceptionResult<object> ScalarExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<object> result)
+    {
+        Interlocked.Increment(ref _count);
+        return result;
+    }
+
+    public override ValueTask<InterceptionResult<object>> ScalarExecutingAsync(DbCommand command, CommandEventData eventData, InterceptionResult<object> result, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _count);
+        return ValueTask.FromResult(result);
+    }
+}
