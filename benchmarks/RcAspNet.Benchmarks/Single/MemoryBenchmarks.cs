@@ -43,11 +43,7 @@ public class MemoryBenchmarks
     }
 
     [GlobalCleanup]
-    public async Task CleanupAsync()
-    {
-        await _fixture.DisposeAsync();
-        _framework.Dispose();
-    }
+    public async Task CleanupAsync() => await _fixture.DisposeAsync();
 
     [Benchmark(Baseline = true, Description = "MemoryDistributedCache.GetAsync")]
     [BenchmarkCategory("Get")]

@@ -44,9 +44,12 @@ public sealed class RedisServer : IAsyncDisposable
     public string EndPoint => $"127.0.0.1:{Port}";
 
     /// <summary>Starts a server and waits until it answers PING.</summary>
-    public static async Task<RedisServer> StartAsync(params string[] extraArgs)
+    public static Task<RedisServer> StartAsync(params string[] extraArgs) => StartOnAsync(FreePort(), extraArgs);
+
+    /// <summary>Starts a server on <paramref name="port"/> (one from <see cref="FreePort"/>, say) and waits until it answers PING.</summary>
+    public static async Task<RedisServer> StartOnAsync(int port, params string[] extraArgs)
     {
-        var server = new RedisServer(FreePort(), extraArgs);
+        var server = new RedisServer(port, extraArgs);
         await server.WaitUntilUpAsync();
         return server;
     }
@@ -209,7 +212,8 @@ public sealed class RedisServer : IAsyncDisposable
         kill.WaitForExit();
     }
 
-    private static int FreePort()
+    /// <summary>A loopback port nothing listens on now.</summary>
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
