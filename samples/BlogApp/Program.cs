@@ -12,6 +12,7 @@ builder.Services.AddRcCache(builder.Configuration.GetSection("Rc"));
 builder.Services.AddDbContext<BlogDb>(o => o.UseSqlite(builder.Configuration.GetConnectionString("Blog")));
 builder.Services.AddScoped<Posts>();
 builder.Services.AddAntiforgery();
+builder.Services.AddHealthChecks().AddRcHealthCheck();
 var postCaching = builder.Configuration.GetValue("Blog:PostCaching", PostCaching.RcCached);
 if (postCaching == PostCaching.OutputCache)
 {
@@ -74,6 +75,9 @@ app.MapPost("/post/{id:int}", async (int id, [FromForm] string? title, [FromForm
     await posts.UpdateAsync(id, title!, content!, ct);
     return Results.Redirect("/");
 });
+
+// Healthy when every cache server answers, Degraded when some do (their keys are misses), Unhealthy when none does.
+app.MapHealthChecks("/health");
 
 // The visitor's own antiforgery token, for the form of a cached page.
 app.MapGet("/antiforgery", (IAntiforgery antiforgery, HttpContext http) =>
