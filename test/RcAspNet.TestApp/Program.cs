@@ -87,6 +87,22 @@ public static class Program
 
         cached.MapGet("/templates/{id:int}", [RcCached(Cache = "templates")] (int id, Counters counters) => $"template {id} #{counters.Next("templates")}");
 
+        // The request-scoped batch: what a request queues is its own, and what it leaves queued faults when it ends.
+        app.MapGet("/batch/{count:int}", async (int count, bool? flush, IRcBatch batch, Counters counters) =>
+        {
+            var before = batch.PendingCount;
+            var promises = Enumerable.Range(0, count).Select(i => batch.Load($"batch:{i}", _ => ValueTask.FromResult(i * 10))).ToArray();
+            var queued = batch.PendingCount;
+            if (flush == false)
+            {
+                counters.Abandoned.AddRange(promises.Select(static p => (Action)(() => _ = p.Value)));
+                return Results.Json(new { before, queued, values = Array.Empty<int>() });
+            }
+
+            await batch.FlushAsync();
+            return Results.Json(new { before, queued, values = promises.Select(static p => p.Value).ToArray() });
+        });
+
         app.MapControllers().CacheResult();
         app.Run();
     }
@@ -102,6 +118,9 @@ public sealed class Counters
     public int Next(string name) => _counts.AddOrUpdate(name, 1, static (_, n) => n + 1);
 
     public int Get(string name) => _counts.GetValueOrDefault(name);
+
+    /// <summary>Reads of batched lookups a request left queued.</summary>
+    public List<Action> Abandoned { get; } = [];
 }
 
 [ApiController]

@@ -184,8 +184,4 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
 
         _metrics.BatchFlushed(keyspace.Store.Kind, entries.Count, roundTrips);
     }
-
-    [LoggerMessage(EventId = 400, EventName = "RcBatchStoreFailed", Level = LogLevel.Warning,
-        Message = "A batch flush could not use the store; its lookups were answered by their loaders.")]
-    private static partial void LogStoreFailed(ILogger logger, Exception exception);
 }

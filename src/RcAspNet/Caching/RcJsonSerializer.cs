@@ -7,21 +7,26 @@ namespace RcAspNet.Caching;
 /// <summary>
 /// The default <see cref="IRcSerializer"/>: System.Text.Json with the web defaults, written in the text Python's
 /// <c>json.dumps</c> produces (rc's <c>JSONSerializer</c>), so either side reads and writes the other's entries.
-/// Configure the named <see cref="JsonSerializerOptions"/> <see cref="OptionsName"/> to add a
-/// <c>JsonSerializerContext</c> for trimmed and AOT apps. No type names are read from the store.
+/// <c>services.ConfigureRcJson(...)</c> changes its options, to add a <c>JsonSerializerContext</c> for trimmed and
+/// AOT apps, say. No type names are read from the store.
 /// </summary>
 internal sealed class RcJsonSerializer : IRcSerializer
 {
-    /// <summary>The name of the <see cref="JsonSerializerOptions"/> this serializer uses.</summary>
-    public const string OptionsName = "RcAspNet";
-
     private readonly JsonSerializerOptions _options;
 
-    public RcJsonSerializer(JsonSerializerOptions? options = null)
+    /// <param name="configure">Changes the options, which start from the web defaults.</param>
+    public RcJsonSerializer(Action<JsonSerializerOptions>? configure = null)
     {
-        _options = new JsonSerializerOptions(options ?? new JsonSerializerOptions(JsonSerializerDefaults.Web));
+        _options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        configure?.Invoke(_options);
         _options.TypeInfoResolver ??= new DefaultJsonTypeInfoResolver();
         _options.MakeReadOnly();
+    }
+
+    /// <summary>What <c>ConfigureRcJson</c> registered.</summary>
+    internal sealed class Setup
+    {
+        public Action<JsonSerializerOptions>? Configure { get; set; }
     }
 
     public byte[] Serialize<T>(T value)

@@ -43,6 +43,21 @@ public static class RcServiceCollectionExtensions
         return services.AddRcCacheCore();
     }
 
+    /// <summary>
+    /// Configures the <see cref="JsonSerializerOptions"/> of the default <see cref="IRcSerializer"/>, which start from
+    /// the web defaults: for example <c>o.TypeInfoResolverChain.Insert(0, AppJsonContext.Default)</c>, so that a
+    /// trimmed or AOT app serializes its cached types with its source-generated <c>JsonSerializerContext</c>.
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <param name="configure">Changes the options.</param>
+    public static IServiceCollection ConfigureRcJson(this IServiceCollection services, Action<JsonSerializerOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        services.Configure<RcJsonSerializer.Setup>(setup => setup.Configure += configure);
+        return services;
+    }
+
     private static IServiceCollection AddRcCacheCore(this IServiceCollection services)
     {
         services.AddOptions<RcOptions>().ValidateOnStart();
@@ -51,7 +66,7 @@ public static class RcServiceCollectionExtensions
         services.AddMetrics();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<RcMetrics>();
-        services.TryAddSingleton<IRcSerializer>(static sp => new RcJsonSerializer(sp.GetRequiredService<IOptionsMonitor<JsonSerializerOptions>>().Get(RcJsonSerializer.OptionsName)));
+        services.TryAddSingleton<IRcSerializer>(static sp => new RcJsonSerializer(sp.GetRequiredService<IOptions<RcJsonSerializer.Setup>>().Value.Configure));
         services.TryAddSingleton<CacheRegistry>();
         services.TryAddSingleton<IRcCache>(static sp => sp.GetRequiredService<CacheRegistry>().Default);
         services.TryAddKeyedSingleton<IRcCache>(KeyedService.AnyKey, static (sp, name) => sp.GetRequiredService<CacheRegistry>().Get(

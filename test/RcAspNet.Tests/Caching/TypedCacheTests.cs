@@ -1,0 +1,83 @@
+using System.Text.Json.Serialization;
+using Microsoft.Extensions.DependencyInjection;
+using RcAspNet.Tests.Infrastructure;
+
+namespace RcAspNet.Tests.Caching;
+
+public sealed record Snake(int PostId, string PostTitle);
+
+public sealed record NotInTheContext(int Id);
+
+[JsonSerializable(typeof(Snake))]
+public sealed partial class SnakeContext : JsonSerializerContext;
+
+/// <summary>Typed-cache behaviour that does not depend on the store.</summary>
+public sealed class TypedCacheTests
+{
+    [Fact]
+    public async Task JsonSerializerContext_IsHonoured_ReflectionIsNotUsed()
+    {
+        await using var services = TestServices.Build(static o => o.Namespace = "json:", static s => s.ConfigureRcJson(static o => o.TypeInfoResolver = SnakeContext.Default));
+        var cache = services.GetRequiredService<IRcCache>();
+        await cache.SetAsync("post", new Snake(1, "Hi"));
+        Assert.Equal(new Snake(1, "Hi"), await cache.GetAsync<Snake>("post"));
+        Assert.Equal("{\"postId\": 1, \"postTitle\": \"Hi\"}", System.Text.Encoding.UTF8.GetString((await services.GetRequiredService<Microsoft.Extensions.Caching.Distributed.IDistributedCache>().GetAsync("post"))!));
+        await Assert.ThrowsAsync<NotSupportedException>(async () => await cache.SetAsync("other", new NotInTheContext(1)));
+    }
+
+    [Fact]
+    public async Task NamedCache_WithAStoreOfItsOwn_KeepsItsEntriesThere()
+    {
+        var server = await SharedRedis.Single;
+        var ns = SharedRedis.UniqueNamespace();
+        await using var services = TestServices.Build(o =>
+        {
+            o.Namespace = ns;
+            o.Caches["remote"] = new RcNamedCacheOptions { Store = RcStoreKind.Redis, Redis = server.EndPoint, Namespace = ns, DefaultExpiration = TimeSpan.FromSeconds(90) };
+        });
+        var remote = services.GetRequiredKeyedService<IRcCache>("remote");
+        await remote.SetAsync("k", 1);
+        Assert.Equal(":1\r\n", await server.CommandAsync("EXISTS", ns + "k"));
+        Assert.InRange(long.Parse((await server.CommandAsync("PTTL", ns + "k")).Trim(':', '\r', '\n'), System.Globalization.CultureInfo.InvariantCulture), 80_000, 90_000);
+        Assert.Null(await services.GetRequiredService<IRcCache>().GetAsync<int?>("k"));
+    }
+
+    [Fact]
+    public async Task NullArguments_AreArgumentErrorsNamingTheParameter()
+    {
+        await using var services = TestServices.Build(static o => o.Namespace = "n:");
+        var cache = services.GetRequiredService<IRcCache>();
+        Assert.Equal("key", (await Assert.ThrowsAsync<ArgumentNullException>(async () => await cache.GetAsync<int>(null!))).ParamName);
+        Assert.Equal("key", (await Assert.ThrowsAsync<ArgumentNullException>(async () => await cache.SetAsync(null!, 1))).ParamName);
+        Assert.Equal("keys", (await Assert.ThrowsAsync<ArgumentNullException>(async () => await cache.GetManyAsync<int>(null!))).ParamName);
+        Assert.Equal("items", (await Assert.ThrowsAsync<ArgumentNullException>(async () => await cache.SetManyAsync<int>(null!))).ParamName);
+        Assert.Equal("factory", (await Assert.ThrowsAsync<ArgumentNullException>(async () => await cache.GetOrSetAsync<int>("k", null!))).ParamName);
+        Assert.Equal("key", (await Assert.ThrowsAsync<ArgumentException>(async () => await cache.DeleteAsync(""))).ParamName);
+        Assert.Equal("expiration", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await cache.TouchAsync("k", TimeSpan.Zero))).ParamName);
+        Assert.Equal("name", (await Assert.ThrowsAsync<ArgumentNullException>(async () => await cache.InvalidateAsync(null!))).ParamName);
+    }
+
+    [Fact]
+    public async Task NullStore_StoresNothingAndNeverThrows()
+    {
+        await using var services = TestServices.Build(static o => (o.Store, o.Namespace) = (RcStoreKind.Null, "null:"));
+        var cache = services.GetRequiredService<IRcCache>();
+        await cache.SetAsync("k", 1);
+        Assert.Null(await cache.GetAsync<int?>("k"));
+        Assert.Equal([null, null], await cache.GetManyAsync<int?>(["k", "j"]));
+        await cache.SetManyAsync<int>([new("k", 1)]);
+        Assert.True(await cache.AddAsync("k", 1));
+        Assert.False(await cache.DeleteAsync("k"));
+        Assert.Equal(0, await cache.DeleteManyAsync(["k"]));
+        Assert.False(await cache.ExistsAsync("k"));
+        Assert.Equal(5, await cache.IncrementAsync("k", 5));
+        Assert.False(await cache.TouchAsync("k", TimeSpan.FromMinutes(1)));
+        Assert.Equal(0, await cache.ClearAsync());
+        Assert.Equal(2, await cache.GetOrSetAsync("k", _ => ValueTask.FromResult(2)));
+        Assert.Empty(await cache.GetConnectionsAsync());
+        await using var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        Assert.Equal(3, await batch.Load("b", _ => ValueTask.FromResult(3)));
+        Assert.Empty(await services.GetRequiredService<RcAspNet.Caching.CacheRegistry>().Default.Keyspace.Store.CheckHealthAsync(default));
+    }
+}
