@@ -23,7 +23,28 @@ internal static class Callers
         return Task.WhenAll(callers);
     }
 
+    /// <inheritdoc cref="RunAsync(Func{int, ValueTask})"/>
+    public static Task RunAsync<T>(Func<int, ValueTask<T>> operation)
+    {
+        var callers = new Task[Count];
+        for (var caller = 0; caller < callers.Length; caller++)
+        {
+            var id = caller;
+            callers[caller] = Task.Run(() => CallAsync(id, operation));
+        }
+
+        return Task.WhenAll(callers);
+    }
+
     private static async Task CallAsync(int caller, Func<int, ValueTask> operation)
+    {
+        for (var round = 0; round < Rounds; round++)
+        {
+            await operation(caller);
+        }
+    }
+
+    private static async Task CallAsync<T>(int caller, Func<int, ValueTask<T>> operation)
     {
         for (var round = 0; round < Rounds; round++)
         {

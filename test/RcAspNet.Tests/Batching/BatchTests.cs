@@ -158,6 +158,18 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
     }
 
     [Fact]
+    public async Task GetMany_NoKeys_MakesNoRoundTrip()
+    {
+        await using var services = Sharded();
+        await ResetAsync();
+        Assert.Empty(await services.GetRequiredService<IRcCache>().GetManyAsync<int>([]));
+        foreach (var server in servers.Shards)
+        {
+            Assert.Empty((await server.CommandStatsAsync()).Keys.Except(["ping"]));
+        }
+    }
+
+    [Fact]
     public async Task DuplicateKey_IsFetchedAndLoadedOnce()
     {
         await using var services = Sharded();

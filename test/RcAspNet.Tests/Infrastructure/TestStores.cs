@@ -35,15 +35,6 @@ public static class TestStores
         return Create(Options(o => (o.Store, o.Redis) = (RcStoreKind.Redis, cluster.Configuration)));
     }
 
-    internal static RcOptions ShardedOptions(IReadOnlyList<RedisServer> servers, RcRouterKind router, Action<RcOptions>? configure = null) => Options(o =>
-    {
-        o.Store = RcStoreKind.Sharded;
-        o.Router = router;
-        for (var i = 0; i < servers.Count; i++)
-        {
-            o.Shards[$"cache0{i + 1}"] = new RcShardOptions { Host = "127.0.0.1", Port = servers[i].Port };
-        }
-
-        configure?.Invoke(o);
-    });
+    internal static RcOptions ShardedOptions(IReadOnlyList<RedisServer> servers, RcRouterKind router) =>
+        Options(o => TestServices.Sharded(o, servers, router));
 }
