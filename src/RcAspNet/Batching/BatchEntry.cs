@@ -3,9 +3,11 @@ using RcAspNet.Caching;
 namespace RcAspNet.Batching;
 
 /// <summary>One queued lookup: its key, how to load it on a miss, and the promise to resolve.</summary>
-internal abstract class BatchEntry(string key, RcEntryOptions? options)
+internal abstract class BatchEntry(string key, string namespacedKey, RcEntryOptions? options)
 {
     public string Key { get; } = key;
+
+    public string NamespacedKey { get; } = namespacedKey;
 
     public RcEntryOptions? Options { get; } = options;
 
@@ -21,11 +23,15 @@ internal abstract class BatchEntry(string key, RcEntryOptions? options)
     public abstract Task<IReadOnlyList<(BatchEntry Entry, byte[] Bytes)>> LoadAsync(RcCache cache, IReadOnlyList<BatchEntry> entries, CancellationToken cancellationToken);
 }
 
-internal abstract class BatchEntry<T>(string key, RcEntryOptions? options) : BatchEntry(key, options)
+internal abstract class BatchEntry<T> : BatchEntry
 {
     private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public Task<T> Task => _completion.Task;
+    protected BatchEntry(string key, string namespacedKey, RcEntryOptions? options, Func<CancellationToken, Task> flush)
+        : base(key, namespacedKey, options) => Promise = new RcPromise<T>(_completion.Task, flush);
+
+    /// <summary>Gets the handle every lookup of this key in this flush shares.</summary>
+    public RcPromise<T> Promise { get; }
 
     public override bool TryResolve(RcCache cache, ReadOnlySpan<byte> bytes)
     {
@@ -53,7 +59,8 @@ internal abstract class BatchEntry<T>(string key, RcEntryOptions? options) : Bat
 }
 
 /// <summary>A lookup whose miss is loaded by its own loader.</summary>
-internal sealed class SingleEntry<T>(string key, RcEntryOptions? options, Func<CancellationToken, ValueTask<T>> loader) : BatchEntry<T>(key, options)
+internal sealed class SingleEntry<T>(string key, string namespacedKey, RcEntryOptions? options, Func<CancellationToken, Task> flush, Func<CancellationToken, ValueTask<T>> loader)
+    : BatchEntry<T>(key, namespacedKey, options, flush)
 {
     public override object LoaderIdentity => this;
 
@@ -73,8 +80,14 @@ internal sealed class SingleEntry<T>(string key, RcEntryOptions? options, Func<C
 }
 
 /// <summary>A lookup whose miss is loaded, with every other miss of the same loader, by one call of it.</summary>
-internal sealed class ManyEntry<TArg, T>(string key, RcEntryOptions? options, TArg argument, Func<IReadOnlyList<TArg>, CancellationToken, ValueTask<IReadOnlyDictionary<TArg, T>>> loadMany)
-    : BatchEntry<T>(key, options)
+internal sealed class ManyEntry<TArg, T>(
+    string key,
+    string namespacedKey,
+    RcEntryOptions? options,
+    Func<CancellationToken, Task> flush,
+    TArg argument,
+    Func<IReadOnlyList<TArg>, CancellationToken, ValueTask<IReadOnlyDictionary<TArg, T>>> loadMany)
+    : BatchEntry<T>(key, namespacedKey, options, flush)
     where TArg : notnull
 {
     public TArg Argument { get; } = argument;

@@ -14,6 +14,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly int _concurrency;
     private readonly Lock _lock = new();
+    private readonly Func<CancellationToken, Task> _flush;
     private List<BatchEntry> _queue = [];
     private Dictionary<string, BatchEntry> _queued = new(StringComparer.Ordinal);
     private bool _disposed;
@@ -30,6 +31,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         _metrics = metrics;
         _logger = logger;
         _concurrency = options.Value.BatchConcurrency;
+        _flush = FlushAsync;
     }
 
     public int PendingCount
@@ -46,7 +48,11 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     public RcPromise<T> Load<T>(string key, Func<CancellationToken, ValueTask<T>> loader, RcEntryOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(loader);
-        return Enqueue(_cache.Keyspace.Key(key), () => new SingleEntry<T>(key, options, loader));
+        var namespaced = _cache.Keyspace.Key(key);
+        lock (_lock)
+        {
+            return Queued<T>(namespaced) ?? Enqueue(new SingleEntry<T>(key, namespaced, options, _flush, loader));
+        }
     }
 
     public RcPromise<T> Load<TArg, T>(string name, TArg argument, Func<IReadOnlyList<TArg>, CancellationToken, ValueTask<IReadOnlyDictionary<TArg, T>>> loadMany, RcEntryOptions? options = null)
@@ -55,7 +61,11 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(argument);
         ArgumentNullException.ThrowIfNull(loadMany);
         var key = RcKey.For(name, argument);
-        return Enqueue(_cache.Keyspace.Key(key), () => new ManyEntry<TArg, T>(key, options, argument, loadMany));
+        var namespaced = _cache.Keyspace.Key(key);
+        lock (_lock)
+        {
+            return Queued<T>(namespaced) ?? Enqueue(new ManyEntry<TArg, T>(key, namespaced, options, _flush, argument, loadMany));
+        }
     }
 
     public async Task FlushAsync(CancellationToken cancellationToken = default)
@@ -108,52 +118,52 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         return default;
     }
 
-    private RcPromise<T> Enqueue<T>(string namespacedKey, Func<BatchEntry<T>> create)
+    /// <summary>A key queued twice is fetched and loaded once: the second lookup shares the first one's handle.</summary>
+    private RcPromise<T>? Queued<T>(string namespacedKey)
     {
-        lock (_lock)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _queued.TryGetValue(namespacedKey, out var existing) && existing is BatchEntry<T> entry ? entry.Promise : null;
+    }
 
-            // A key queued twice is fetched and loaded once: the second lookup shares the first one's handle.
-            if (!_queued.TryGetValue(namespacedKey, out var existing) || existing is not BatchEntry<T> entry)
-            {
-                entry = create();
-                _queue.Add(entry);
-                _queued.TryAdd(namespacedKey, entry);
-            }
-
-            return new RcPromise<T>(entry.Task, FlushAsync);
-        }
+    private RcPromise<T> Enqueue<T>(BatchEntry<T> entry)
+    {
+        _queue.Add(entry);
+        _queued.TryAdd(entry.NamespacedKey, entry);
+        return entry.Promise;
     }
 
     private async Task ResolveAsync(List<BatchEntry> entries, CancellationToken cancellationToken)
     {
         var keyspace = _cache.Keyspace;
-        var keys = entries.Select(static e => e.Key).Distinct(StringComparer.Ordinal).ToArray();
-        var namespaced = keys.Select(k => keyspace.Key(k)).ToArray();
-        var roundTrips = keyspace.Store.RoundTrips(namespaced);
+        var namespaced = new string[entries.Count];
+        for (var i = 0; i < namespaced.Length; i++)
+        {
+            namespaced[i] = entries[i].NamespacedKey;
+        }
 
         ReadOnlyMemory<byte>?[] values;
         try
         {
-            values = await keyspace.GetManyAsync(keys, cancellationToken).ConfigureAwait(false);
+            values = await keyspace.GetManyNamespacedAsync(namespaced, cancellationToken).ConfigureAwait(false);
         }
         catch (RcCacheException ex)
         {
             // The store failed (FailureMode Throw): the loaders still answer.
             LogStoreFailed(_logger, ex);
-            values = new ReadOnlyMemory<byte>?[keys.Length];
+            values = new ReadOnlyMemory<byte>?[namespaced.Length];
         }
 
-        var byKey = new Dictionary<string, ReadOnlyMemory<byte>?>(keys.Length, StringComparer.Ordinal);
-        for (var i = 0; i < keys.Length; i++)
+        List<BatchEntry>? misses = null;
+        for (var i = 0; i < values.Length; i++)
         {
-            byKey[keys[i]] = values[i];
+            if (values[i] is not { } bytes || !entries[i].TryResolve(_cache, bytes.Span))
+            {
+                (misses ??= []).Add(entries[i]);
+            }
         }
 
-        var misses = entries.Where(e => byKey[e.Key] is not { } bytes || !e.TryResolve(_cache, bytes.Span)).ToArray();
         var writes = new List<(string, byte[], EntryTiming)>();
-        if (misses.Length > 0)
+        if (misses is not null)
         {
             var loads = misses.GroupBy(static e => e.LoaderIdentity).Select(static g => g.ToArray()).ToArray();
             await Parallel.ForEachAsync(
@@ -164,17 +174,16 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
                     var loaded = await group[0].LoadAsync(_cache, group, token).ConfigureAwait(false);
                     lock (writes)
                     {
-                        writes.AddRange(loaded.Select(w => (w.Entry.Key, w.Bytes, _cache.Timing(w.Entry.Options))));
+                        writes.AddRange(loaded.Select(w => (w.Entry.NamespacedKey, w.Bytes, _cache.Timing(w.Entry.Options))));
                     }
                 }).ConfigureAwait(false);
         }
 
         if (writes.Count > 0)
         {
-            roundTrips += keyspace.Store.RoundTrips(writes.Select(w => keyspace.Key(w.Item1)).ToArray());
             try
             {
-                await keyspace.SetManyAsync(writes, CancellationToken.None).ConfigureAwait(false);
+                await keyspace.SetManyNamespacedAsync(writes, CancellationToken.None).ConfigureAwait(false);
             }
             catch (RcCacheException ex)
             {
@@ -182,6 +191,10 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
             }
         }
 
-        _metrics.BatchFlushed(keyspace.Store.Kind, entries.Count, roundTrips);
+        if (_metrics.BatchEnabled)
+        {
+            var roundTrips = keyspace.Store.RoundTrips(namespaced) + keyspace.Store.RoundTrips(writes.ConvertAll(static w => w.Item1));
+            _metrics.BatchFlushed(keyspace.Store.Kind, entries.Count, roundTrips);
+        }
     }
 }

@@ -60,7 +60,7 @@ internal sealed partial class CacheNamespace
         return Unwrap(namespaced, entry);
     }
 
-    public async ValueTask<ReadOnlyMemory<byte>?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    public ValueTask<ReadOnlyMemory<byte>?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
     {
         var namespaced = new string[keys.Count];
         for (var i = 0; i < namespaced.Length; i++)
@@ -68,6 +68,12 @@ internal sealed partial class CacheNamespace
             namespaced[i] = Key(keys[i], nameof(keys));
         }
 
+        return GetManyNamespacedAsync(namespaced, cancellationToken);
+    }
+
+    /// <summary>Reads keys that already carry the namespace (checked by <see cref="Key"/>).</summary>
+    public async ValueTask<ReadOnlyMemory<byte>?[]> GetManyNamespacedAsync(string[] namespaced, CancellationToken cancellationToken)
+    {
         var entries = await Store.GetManyAsync(namespaced, cancellationToken).ConfigureAwait(false);
         var values = new ReadOnlyMemory<byte>?[entries.Length];
         for (var i = 0; i < values.Length; i++)
@@ -108,13 +114,24 @@ internal sealed partial class CacheNamespace
     }
 
     /// <summary>Writes many entries in one pipelined write per server; oversized ones are not stored and their keys are deleted.</summary>
-    public async ValueTask SetManyAsync(IReadOnlyList<(string Key, byte[] Value, EntryTiming Timing)> items, CancellationToken cancellationToken)
+    public ValueTask SetManyAsync(IReadOnlyList<(string Key, byte[] Value, EntryTiming Timing)> items, CancellationToken cancellationToken)
+    {
+        var namespaced = new (string, byte[], EntryTiming)[items.Count];
+        for (var i = 0; i < namespaced.Length; i++)
+        {
+            namespaced[i] = (Key(items[i].Key, nameof(items)), items[i].Value, items[i].Timing);
+        }
+
+        return SetManyNamespacedAsync(namespaced, cancellationToken);
+    }
+
+    /// <summary>Writes entries whose keys already carry the namespace.</summary>
+    public async ValueTask SetManyNamespacedAsync(IReadOnlyList<(string Key, byte[] Value, EntryTiming Timing)> items, CancellationToken cancellationToken)
     {
         var entries = new List<StoreEntry>(items.Count);
         List<string>? refused = null;
-        foreach (var (key, value, timing) in items)
+        foreach (var (namespaced, value, timing) in items)
         {
-            var namespaced = Key(key, nameof(items));
             if (value.Length > _maximumValueSize)
             {
                 LogValueTooLarge(_logger, value.Length, _maximumValueSize);

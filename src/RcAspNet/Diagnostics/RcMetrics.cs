@@ -83,6 +83,8 @@ internal sealed class RcMetrics
         }
     }
 
+    public bool BatchEnabled => _batchSize.Enabled || _batchRoundTrips.Enabled;
+
     public void BatchFlushed(string store, int lookups, int roundTrips)
     {
         _batchSize.Record(lookups, new KeyValuePair<string, object?>("rc.store", store));
