@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using RcAspNet.Stores;
 
@@ -13,6 +14,7 @@ internal sealed partial class CacheNamespace
     private readonly int _maximumKeyLength;
     private readonly int _maximumValueSize;
     private readonly ILogger _logger;
+    private readonly RenewalThrottle _renewals;
 
     public CacheNamespace(IRcStore store, string prefix, TimeSpan defaultExpiration, RcOptions options, TimeProvider time, ILogger logger)
     {
@@ -23,6 +25,7 @@ internal sealed partial class CacheNamespace
         _maximumKeyLength = options.MaximumKeyLength;
         _maximumValueSize = options.MaximumValueSize;
         _logger = logger;
+        _renewals = new RenewalThrottle(time);
     }
 
     public IRcStore Store { get; }
@@ -53,6 +56,7 @@ internal sealed partial class CacheNamespace
     /// <summary>Returns whether a key would be accepted (the cache-aside paths skip the cache for one that would not).</summary>
     public bool IsValidKey(string? key) => !string.IsNullOrEmpty(key) && key.Length <= _maximumKeyLength;
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ReadOnlyMemory<byte>?> GetAsync(string key, CancellationToken cancellationToken)
     {
         var namespaced = Key(key);
@@ -168,7 +172,7 @@ internal sealed partial class CacheNamespace
         : value;
 
     /// <summary>The value of an entry as read, renewing it in the background when it is sliding.</summary>
-    private ReadOnlyMemory<byte>? Unwrap(string namespacedKey, byte[]? entry)
+    public ReadOnlyMemory<byte>? Unwrap(string namespacedKey, byte[]? entry)
     {
         if (entry is null)
         {
@@ -180,13 +184,17 @@ internal sealed partial class CacheNamespace
             case EntryKind.Plain:
                 return entry;
             case EntryKind.Wrapped when sliding > TimeSpan.Zero:
-                var ttl = EntryTiming.Renewal(sliding, absolute, Time.GetUtcNow());
-                if (ttl <= TimeSpan.Zero)
+                var untilDeadline = absolute is { } deadline ? deadline - Time.GetUtcNow() : TimeSpan.MaxValue;
+                if (untilDeadline <= TimeSpan.Zero)
                 {
                     return null;
                 }
 
-                Store.ExpireInBackground(namespacedKey, ttl);
+                if (_renewals.Renewal(namespacedKey, sliding, untilDeadline) is var ttl && ttl > TimeSpan.Zero)
+                {
+                    Store.ExpireInBackground(namespacedKey, ttl);
+                }
+
                 return entry.AsMemory(EntryEnvelope.HeaderSize);
             case EntryKind.Wrapped:
                 return entry.AsMemory(EntryEnvelope.HeaderSize);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
@@ -27,6 +28,7 @@ internal sealed partial class RcCache : IRcCache
 
     internal IRcSerializer Serializer { get; }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<T?> GetAsync<T>(string key, CancellationToken cancellationToken = default)
     {
         var value = await Keyspace.GetAsync(key, cancellationToken).ConfigureAwait(false);
@@ -119,6 +121,7 @@ internal sealed partial class RcCache : IRcCache
     /// Cache-aside with stampede protection over any encoding: <paramref name="encode"/> returns the bytes to store,
     /// or null to store nothing; <paramref name="decode"/> reads a hit, false for unreadable bytes (a miss).
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     internal async ValueTask<T> GetOrSetCoreAsync<T>(
         string key,
         Func<CancellationToken, ValueTask<T>> factory,

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Caching.Distributed;
 
@@ -18,16 +19,20 @@ internal sealed class RcDistributedCache(CacheNamespace keyspace) : IBufferDistr
 
     public async Task<byte[]?> GetAsync(string key, CancellationToken token = default)
     {
-        var value = await keyspace.GetAsync(key, token).ConfigureAwait(false);
-        return value is { } bytes ? Detach(bytes) : null;
+        var namespaced = keyspace.Key(key);
+        var entry = await keyspace.Store.GetAsync(namespaced, token).ConfigureAwait(false);
+        return keyspace.Unwrap(namespaced, entry) is { } value ? Detach(value) : null;
     }
 
     public bool TryGet(string key, IBufferWriter<byte> destination) => TryGetAsync(key, destination).AsTask().GetAwaiter().GetResult();
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> TryGetAsync(string key, IBufferWriter<byte> destination, CancellationToken token = default)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        if (await keyspace.GetAsync(key, token).ConfigureAwait(false) is not { } value)
+        var namespaced = keyspace.Key(key);
+        var entry = await keyspace.Store.GetAsync(namespaced, token).ConfigureAwait(false);
+        if (keyspace.Unwrap(namespaced, entry) is not { } value)
         {
             return false;
         }

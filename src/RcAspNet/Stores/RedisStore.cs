@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using RcAspNet.Diagnostics;
@@ -25,6 +26,7 @@ internal sealed partial class RedisStore : IRcStore
     private readonly RcMetrics _metrics;
     private readonly ILogger _logger;
     private readonly CircuitBreaker _circuit;
+    private readonly Deadlines _deadlines;
     private readonly Lock _connectLock = new();
     private Task<ConnectionMultiplexer>? _connecting;
     private ConnectionMultiplexer? _connection;
@@ -43,6 +45,7 @@ internal sealed partial class RedisStore : IRcStore
         _metrics = metrics;
         _logger = logger;
         _circuit = new CircuitBreaker(options.CircuitBreakerThreshold, options.CircuitBreakDuration, time, OnCircuitChanged);
+        _deadlines = new Deadlines(options.OperationTimeout, time);
     }
 
     public string Kind => _kind;
@@ -53,6 +56,7 @@ internal sealed partial class RedisStore : IRcStore
 
     internal CircuitState CircuitState => _circuit.State;
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken)
     {
         var value = await ExecuteAsync("get", key, static (db, key) => db.StringGetAsync(key), RedisValue.Null, cancellationToken, read: true).ConfigureAwait(false);
@@ -247,6 +251,7 @@ internal sealed partial class RedisStore : IRcStore
     /// timeout, honouring the caller's token. On failure it returns <paramref name="fallback"/> (Degrade) or throws
     /// <see cref="RcCacheException"/> (Throw); data of a foreign type under a read key is always a miss.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<T> ExecuteAsync<TState, T>(
         string operation,
         TState state,
@@ -268,7 +273,9 @@ internal sealed partial class RedisStore : IRcStore
         {
             var database = _database;
             task = database is not null ? command(database, state) : ConnectThenRunAsync(state, command, cancellationToken);
-            var result = task.IsCompleted ? await task.ConfigureAwait(false) : await task.WaitAsync(_timeout, _time, cancellationToken).ConfigureAwait(false);
+            var result = task.IsCompleted ? await task.ConfigureAwait(false)
+                : cancellationToken.CanBeCanceled ? await task.WaitAsync(_timeout, _time, cancellationToken).ConfigureAwait(false)
+                : await task.WaitAsync(_deadlines.Next()).ConfigureAwait(false);
             _circuit.OnSuccess();
             _metrics.Duration(_kind, _shard, operation, started);
             return result;
@@ -279,8 +286,9 @@ internal sealed partial class RedisStore : IRcStore
             Observe(task);
             throw;
         }
-        catch (TimeoutException ex)
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
+            // Our own deadline passed (the caller's token is handled above).
             Observe(task);
             _circuit.OnFailure();
             _metrics.Timeout(_kind, _shard, operation);
@@ -359,6 +367,10 @@ internal sealed partial class RedisStore : IRcStore
         try
         {
             var connection = await ConnectionMultiplexer.ConnectAsync(_configuration).ConfigureAwait(false);
+#pragma warning disable CS0618 // Obsolete in 2.x, where it is a no-op: replies there already complete unordered.
+            // 1.2.6 otherwise runs every caller's continuation on one ordered-completion thread, which caps throughput.
+            connection.PreserveAsyncOrder = false;
+#pragma warning restore CS0618
             _connection = connection;
             return connection;
         }

@@ -11,10 +11,12 @@ internal sealed class ShardedStore : IRcStore
 {
     private readonly IRcRouter _router;
     private readonly IRcStore[] _shards;
+    private readonly IDisposable? _sockets;
 
     /// <param name="router">Routes each key to an index of <paramref name="shards"/>.</param>
     /// <param name="shards">One store per shard, in the order of <see cref="IRcRouter.Shards"/>.</param>
-    public ShardedStore(IRcRouter router, IRcStore[] shards)
+    /// <param name="sockets">What the shards' connections share, disposed after them.</param>
+    public ShardedStore(IRcRouter router, IRcStore[] shards, IDisposable? sockets = null)
     {
         if (router.Shards.Count != shards.Length)
         {
@@ -23,6 +25,7 @@ internal sealed class ShardedStore : IRcStore
 
         _router = router;
         _shards = shards;
+        _sockets = sockets;
     }
 
     public string Kind => "sharded";
@@ -99,6 +102,8 @@ internal sealed class ShardedStore : IRcStore
         {
             shard.Dispose();
         }
+
+        _sockets?.Dispose();
     }
 
     public async ValueTask DisposeAsync()
@@ -107,6 +112,8 @@ internal sealed class ShardedStore : IRcStore
         {
             await shard.DisposeAsync().ConfigureAwait(false);
         }
+
+        _sockets?.Dispose();
     }
 
     private IRcStore ShardOf(string key) => _shards[_router.GetShard(key)];

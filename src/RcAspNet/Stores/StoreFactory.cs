@@ -4,9 +4,14 @@ using StackExchange.Redis;
 
 namespace RcAspNet.Stores;
 
-/// <summary>Builds the store a configuration names. Connections are made lazily, on first use, so an absent server never breaks start-up.</summary>
+/// <summary>
+/// Builds the store a configuration names. Connections are made lazily, on first use, so an absent server never
+/// breaks start-up. The shards of a sharded store share one <see cref="SocketManager"/> rather than keep reader
+/// threads each.
+/// </summary>
 internal sealed class StoreFactory(RcOptions options, TimeProvider time, RcMetrics metrics, ILoggerFactory loggerFactory, IRcRouter? customRouter = null)
 {
+
     public IRcStore Create(RcStoreKind kind, string? redis, RcRouterKind router, IReadOnlyDictionary<string, RcShardOptions> shards) => kind switch
     {
         RcStoreKind.Memory => new MemoryStore(options.MemorySizeLimit, time, metrics),
@@ -19,15 +24,16 @@ internal sealed class StoreFactory(RcOptions options, TimeProvider time, RcMetri
     public ShardedStore CreateSharded(RcRouterKind router, IReadOnlyDictionary<string, RcShardOptions> shards)
     {
         var routing = customRouter ?? (router == RcRouterKind.Ketama ? new KetamaRouter(shards) : new Crc32Router(shards.Keys));
+        var sockets = new SocketManager("RcAspNet shards");
         var stores = routing.Shards
             .Select(name => shards.TryGetValue(name, out var shard)
-                ? (IRcStore)new RedisStore(Configuration(shard), "sharded", name, options, time, metrics, Logger())
+                ? (IRcStore)new RedisStore(Configuration(shard, sockets), "sharded", name, options, time, metrics, Logger())
                 : throw new InvalidOperationException($"The router routes to '{name}', which is not a configured shard."))
             .ToArray();
-        return new ShardedStore(routing, stores);
+        return new ShardedStore(routing, stores, sockets);
     }
 
-    public static ConfigurationOptions Configuration(RcShardOptions shard)
+    public static ConfigurationOptions Configuration(RcShardOptions shard, SocketManager? sockets = null)
     {
         var configuration = new ConfigurationOptions
         {
@@ -35,10 +41,12 @@ internal sealed class StoreFactory(RcOptions options, TimeProvider time, RcMetri
             DefaultDatabase = shard.Db,
             Password = shard.Password,
             Ssl = shard.Ssl,
+            SocketManager = sockets,
         };
         configuration.EndPoints.Add(shard.Host, shard.Port);
         return configuration;
     }
+
 
     private ILogger Logger() => loggerFactory.CreateLogger("RcAspNet.Stores.RedisStore");
 }

@@ -87,6 +87,24 @@ public sealed class RedisLayoutTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Get_HotSlidingEntry_IsRenewedOncePerHundredthOfItsWindow()
+    {
+        await Cache.SetAsync("hot", [1], new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(10) });
+        await Server.ResetStatsAsync();
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal([1], (await Cache.GetAsync("hot"))!);
+        }
+
+        await WaitForAsync(async () => Renewals(await Server.CommandStatsAsync()) > 0);
+        var stats = await Server.CommandStatsAsync();
+        Assert.Equal(20, stats["get"]);
+        Assert.Equal(1, Renewals(stats));
+        var pttl = long.Parse((await Server.CommandAsync("PTTL", "blog:hot")).Trim(':', '\r', '\n'), CultureInfo.InvariantCulture);
+        Assert.InRange(pttl, 600_000, 606_000);
+    }
+
+    [Fact]
     public async Task ValueWrittenByRc_IsReadAsItsExactBytes()
     {
         // What rc's Cache(namespace="blog:").set("post:9", {"title": "Hi"}) leaves: SETEX blog:post:9 259200 '{"title": "Hi"}'.
