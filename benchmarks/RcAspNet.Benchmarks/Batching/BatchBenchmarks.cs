@@ -1,3 +1,4 @@
+using System.Text.Json;
 using BenchmarkDotNet.Attributes;
 using Microsoft.Extensions.DependencyInjection;
 using RcAspNet.Benchmarks.Infrastructure;
@@ -10,7 +11,9 @@ namespace RcAspNet.Benchmarks.Batching;
 /// Many keys at once, every one a hit: the request-scoped batch collector (a scope, N Loads, one FlushAsync) against
 /// the raw client's single MGET of the same keys on one server, and against the same N lookups made one after
 /// another and all at once through the typed cache. With 3 shards the library spreads the keys over three servers,
-/// while the baseline still reads them all from one. Target 3.
+/// while the baseline still reads them all from one. Two more raw rows show the floors of what the library must do
+/// beyond one MGET: turn each value into a string (System.Text.Json), and, with 3 shards, one MGET per shard in
+/// parallel. Target 3.
 /// </summary>
 [MemoryDiagnoser]
 public class BatchBenchmarks
@@ -21,10 +24,13 @@ public class BatchBenchmarks
     private static readonly Func<CancellationToken, ValueTask<string>> Loader =
         static _ => ValueTask.FromException<string>(new InvalidOperationException("A benchmark entry was missing: every lookup must be a hit."));
 
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
     private Fixture _fixture = null!;
     private IDatabase _raw = null!;
     private string[] _keys = null!;
     private RedisKey[] _rawKeys = null!;
+    private (IDatabase Database, RedisKey[] Keys)[] _rawShards = null!;
 
     [Params(1, 10, 100, 1000)]
     public int BatchSize { get; set; }
@@ -39,6 +45,9 @@ public class BatchBenchmarks
         _raw = _fixture.Raw[0];
         _keys = Enumerable.Range(0, BatchSize).Select(static i => $"item:{i}").ToArray();
         _rawKeys = _keys.Select(static k => (RedisKey)(Keys.RcNamespace + k)).ToArray();
+        _rawShards = _fixture.Router is { } router
+            ? _rawKeys.GroupBy(k => router.GetShard(k!)).Select(g => (_fixture.Raw[g.Key], g.ToArray())).ToArray()
+            : [(_raw, _rawKeys)];
 
         // The library's entries, wherever its store puts them; and the same keys and bytes on the first server for the raw client.
         await _fixture.Typed.SetManyAsync(_keys.Select(static k => KeyValuePair.Create(k, Value)).ToArray());
@@ -47,6 +56,8 @@ public class BatchBenchmarks
 
         var expected = BatchSize * Value.Length;
         Entries.Check((await Raw_Mget()).All(static v => !v.IsNull), "raw MGET");
+        Entries.Check(await Raw_MgetDeserialize() == expected, "raw MGET + deserialize");
+        Entries.Check(await Raw_MgetPerShard() == BatchSize, "raw MGET per shard");
         Entries.Check(await Rc_Batch() == expected, "Rc batch");
         Entries.Check((await Rc_GetMany()).Sum(static v => v?.Length ?? 0) == expected, "Rc GetManyAsync");
         Entries.Check(await Rc_Sequential() == expected, "Rc sequential GetAsync");
@@ -58,6 +69,41 @@ public class BatchBenchmarks
 
     [Benchmark(Baseline = true, Description = "raw client: one MGET, one server")]
     public Task<RedisValue[]> Raw_Mget() => _raw.StringGetAsync(_rawKeys);
+
+    [Benchmark(Description = "raw client: one MGET, one server, + deserialize each value")]
+    public async Task<int> Raw_MgetDeserialize()
+    {
+        var length = 0;
+        foreach (var value in await _raw.StringGetAsync(_rawKeys))
+        {
+            length += JsonSerializer.Deserialize<string>((byte[])value!, Json)!.Length;
+        }
+
+        return length;
+    }
+
+    [Benchmark(Description = "raw client: one MGET per shard, in parallel")]
+    public async Task<int> Raw_MgetPerShard()
+    {
+        if (_rawShards.Length == 1)
+        {
+            return (await _raw.StringGetAsync(_rawKeys)).Length;
+        }
+
+        var replies = new Task<RedisValue[]>[_rawShards.Length];
+        for (var s = 0; s < replies.Length; s++)
+        {
+            replies[s] = _rawShards[s].Database.StringGetAsync(_rawShards[s].Keys);
+        }
+
+        var count = 0;
+        foreach (var reply in await Task.WhenAll(replies))
+        {
+            count += reply.Length;
+        }
+
+        return count;
+    }
 
     [Benchmark(Description = "Rc: IRcBatch, N Load + FlushAsync (scope included)")]
     public async Task<int> Rc_Batch()
