@@ -19,16 +19,17 @@ internal abstract class BatchEntry(string key, string namespacedKey, RcEntryOpti
 
     public abstract void Fail(Exception error);
 
+    /// <summary>Marks the entry as taken by a flush, for callers that await it meanwhile.</summary>
+    public abstract void TakenBy(Task flush);
+
     /// <summary>Loads <paramref name="entries"/> (misses that share this entry's loader), resolves them, and returns what to write back.</summary>
     public abstract Task<IReadOnlyList<(BatchEntry Entry, byte[] Bytes)>> LoadAsync(RcCache cache, IReadOnlyList<BatchEntry> entries, CancellationToken cancellationToken);
 }
 
 internal abstract class BatchEntry<T> : BatchEntry
 {
-    private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
     protected BatchEntry(string key, string namespacedKey, RcEntryOptions? options, Func<CancellationToken, Task> flush)
-        : base(key, namespacedKey, options) => Promise = new RcPromise<T>(_completion.Task, flush);
+        : base(key, namespacedKey, options) => Promise = new RcPromise<T>(flush);
 
     /// <summary>Gets the handle every lookup of this key in this flush shares.</summary>
     public RcPromise<T> Promise { get; }
@@ -40,22 +41,24 @@ internal abstract class BatchEntry<T> : BatchEntry
             return false;
         }
 
-        _completion.TrySetResult(value!);
+        Promise.SetResult(value!);
         return true;
     }
 
-    public override void Fail(Exception error) => _completion.TrySetException(error);
+    public override void Fail(Exception error) => Promise.SetError(error);
+
+    public override void TakenBy(Task flush) => Promise.Flushing = flush;
 
     /// <summary>Resolves with a loaded value and returns its bytes to write back, or null for a bypass value.</summary>
     protected byte[]? Resolve(RcCache cache, T value)
     {
-        _completion.TrySetResult(value);
+        Promise.SetResult(value);
         var bytes = cache.Serializer.Serialize(value);
         return cache.IsBypass(bytes, Options) ? null : bytes;
     }
 
     /// <summary>Resolves with <see langword="default"/>, storing nothing: the loader had no value.</summary>
-    protected void ResolveMissing() => _completion.TrySetResult(default!);
+    protected void ResolveMissing() => Promise.SetResult(default!);
 }
 
 /// <summary>A lookup whose miss is loaded by its own loader.</summary>

@@ -83,9 +83,16 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
             _queued = new Dictionary<string, BatchEntry>(StringComparer.Ordinal);
         }
 
+        var taken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        foreach (var entry in entries)
+        {
+            entry.TakenBy(taken.Task);
+        }
+
         try
         {
             await ResolveAsync(entries, cancellationToken).ConfigureAwait(false);
+            taken.SetResult();
         }
         catch (Exception ex)
         {
@@ -95,6 +102,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
                 entry.Fail(ex);
             }
 
+            taken.SetResult();
             throw;
         }
     }

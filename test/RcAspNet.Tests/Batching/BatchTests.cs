@@ -249,6 +249,27 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
     }
 
     [Fact]
+    public async Task AwaitingAHandleWhileItsFlushRuns_WaitsForThatFlush()
+    {
+        await using var services = Sharded();
+        await using var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        var gate = new TaskCompletionSource();
+        var slow = batch.Load("slow", async _ =>
+        {
+            await gate.Task;
+            return 1;
+        });
+        var flush = batch.FlushAsync();
+        var awaiting = Task.Run(async () => await slow);
+        await Task.Delay(100);
+        Assert.False(awaiting.IsCompleted);
+        gate.SetResult();
+        Assert.Equal(1, await awaiting);
+        await flush;
+    }
+
+    [Fact]
     public async Task BypassValue_IsNotWrittenBack()
     {
         await using var services = Sharded(static o => o.BypassValues.Add("null"));
