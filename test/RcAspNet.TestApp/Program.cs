@@ -15,6 +15,7 @@ public static class Program
         var builder = WebApplication.CreateBuilder(args);
         builder.Services.AddRcCache(builder.Configuration.GetSection("Rc"));
         builder.Services.AddSingleton<Counters>();
+        builder.Services.AddScoped<Expensive>();
         builder.Services.AddControllers();
         builder.Services.AddAuthentication("Test").AddScheme<AuthenticationSchemeOptions, TestAuthentication>("Test", null);
         builder.Services.AddAuthorization();
@@ -31,6 +32,8 @@ public static class Program
             ? Results.NotFound()
             : Results.Content($"<h1>Post {id}</h1><p>{n}</p>", "text/html; charset=utf-8"))
             .WithName("ShowPost");
+
+        cached.MapGet("/front/{id:int}", [RcCached] (int id, string? q, Expensive expensive, Counters counters) => $"front {id} {q} #{counters.Next("front")}");
 
         cached.MapGet("/items/{id:int}", async Task<Item> (int id, Counters counters) =>
         {
@@ -109,6 +112,12 @@ public static class Program
 }
 
 public sealed record Item(int Id, string Name, int Version);
+
+/// <summary>A scoped service that counts how often it is built: a hit answered before binding builds none.</summary>
+public sealed class Expensive
+{
+    public Expensive(Counters counters) => counters.Next("expensive");
+}
 
 /// <summary>Counts handler runs, so tests can tell a hit from a miss.</summary>
 public sealed class Counters

@@ -119,7 +119,8 @@ internal sealed partial class RcCache : IRcCache
 
     /// <summary>
     /// Cache-aside with stampede protection over any encoding: <paramref name="encode"/> returns the bytes to store,
-    /// or null to store nothing; <paramref name="decode"/> reads a hit, false for unreadable bytes (a miss).
+    /// or null to store nothing; <paramref name="decode"/> reads a hit, false for unreadable bytes (a miss);
+    /// <paramref name="knownMiss"/> skips the read when the caller has just read the key and found nothing.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     internal async ValueTask<T> GetOrSetCoreAsync<T>(
@@ -128,7 +129,8 @@ internal sealed partial class RcCache : IRcCache
         RcEntryOptions? options,
         Func<T, byte[]?> encode,
         Decoder<T> decode,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        bool knownMiss = false)
     {
         if (!Keyspace.IsValidKey(key))
         {
@@ -137,7 +139,7 @@ internal sealed partial class RcCache : IRcCache
             return await factory(cancellationToken).ConfigureAwait(false);
         }
 
-        if (await Keyspace.GetAsync(key, cancellationToken).ConfigureAwait(false) is { } bytes && decode(bytes.Span, out var hit))
+        if (!knownMiss && await Keyspace.GetAsync(key, cancellationToken).ConfigureAwait(false) is { } bytes && decode(bytes.Span, out var hit))
         {
             return hit!;
         }

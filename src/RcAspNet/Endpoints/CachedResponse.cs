@@ -9,7 +9,7 @@ namespace RcAspNet.Endpoints;
 /// <c>01 | status (u16) | content-type length (u16) | content type (UTF-8) | body</c>. Headers are not stored, so
 /// no entry ever carries <c>Set-Cookie</c>.
 /// </summary>
-internal sealed class CachedResponse(int statusCode, string? contentType, byte[] body) : IResult
+internal sealed class CachedResponse(int statusCode, string? contentType, ReadOnlyMemory<byte> body) : IResult
 {
     private const byte Version = 1;
 
@@ -17,7 +17,7 @@ internal sealed class CachedResponse(int statusCode, string? contentType, byte[]
 
     public string? ContentType { get; } = contentType;
 
-    public byte[] Body { get; } = body;
+    public ReadOnlyMemory<byte> Body { get; } = body;
 
     /// <summary>Gets whether the handler set a cookie: such a response is personal and is never stored.</summary>
     public bool SetsCookie { get; init; }
@@ -39,13 +39,29 @@ internal sealed class CachedResponse(int statusCode, string? contentType, byte[]
         BinaryPrimitives.WriteUInt16BigEndian(bytes.AsSpan(1), (ushort)StatusCode);
         BinaryPrimitives.WriteUInt16BigEndian(bytes.AsSpan(3), (ushort)type.Length);
         type.CopyTo(bytes, 5);
-        Body.CopyTo(bytes, 5 + type.Length);
+        Body.Span.CopyTo(bytes.AsSpan(5 + type.Length));
         return bytes;
     }
 
+    /// <summary>Reads a stored response, copying its body out of <paramref name="bytes"/>.</summary>
     public static bool TryDecode(ReadOnlySpan<byte> bytes, out CachedResponse? response)
     {
-        response = null;
+        var read = TryRead(bytes, out var status, out var type, out var bodyStart);
+        response = read ? new CachedResponse(status, type, bytes[bodyStart..].ToArray()) : null;
+        return read;
+    }
+
+    /// <summary>Reads a stored response whose body stays in <paramref name="bytes"/>.</summary>
+    public static bool TryDecode(ReadOnlyMemory<byte> bytes, out CachedResponse? response)
+    {
+        var read = TryRead(bytes.Span, out var status, out var type, out var bodyStart);
+        response = read ? new CachedResponse(status, type, bytes[bodyStart..]) : null;
+        return read;
+    }
+
+    private static bool TryRead(ReadOnlySpan<byte> bytes, out int status, out string? type, out int bodyStart)
+    {
+        (status, type, bodyStart) = (0, null, 0);
         if (bytes.Length < 5 || bytes[0] != Version)
         {
             return false;
@@ -57,8 +73,9 @@ internal sealed class CachedResponse(int statusCode, string? contentType, byte[]
             return false;
         }
 
-        var type = typeLength == 0 ? null : Encoding.UTF8.GetString(bytes.Slice(5, typeLength));
-        response = new CachedResponse(BinaryPrimitives.ReadUInt16BigEndian(bytes[1..]), type, bytes[(5 + typeLength)..].ToArray());
+        status = BinaryPrimitives.ReadUInt16BigEndian(bytes[1..]);
+        type = typeLength == 0 ? null : Encoding.UTF8.GetString(bytes.Slice(5, typeLength));
+        bodyStart = 5 + typeLength;
         return true;
     }
 }

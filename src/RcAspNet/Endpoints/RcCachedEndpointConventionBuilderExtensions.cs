@@ -43,6 +43,8 @@ public static class RcCachedEndpointConventionBuilderExtensions
         }
 
         endpoint.Metadata.Add(RcCachedMarker.Instance);
-        endpoint.FilterFactories.Add((context, next) => RcCachedFilter.Create(endpoint, context, next));
+        var front = new RcCachedFront();
+        endpoint.FilterFactories.Add((context, next) => RcCachedFilter.Create(endpoint, context, next, front));
+        endpoint.RequestDelegate = endpoint.RequestDelegate is { } inner ? front.Wrap(inner) : null;
     }
 }

@@ -45,6 +45,7 @@ internal sealed partial class RcCachedFilter
     private readonly ActionDescriptor? _action;
     private readonly string? _statusHeader;
     private readonly ILogger _logger;
+    private RequestKeyReader? _reader;
 
     private RcCachedFilter(EndpointFilterDelegate next, RcCache cache, RcCachedAttribute settings, string identity, int[] keyArguments, ActionDescriptor? action, string statusHeader, ILogger logger)
     {
@@ -59,8 +60,12 @@ internal sealed partial class RcCachedFilter
         _logger = logger;
     }
 
-    /// <summary>Builds the filter of one endpoint, or throws naming the endpoint when it can never be cached safely.</summary>
-    public static EndpointFilterDelegate Create(EndpointBuilder endpoint, EndpointFilterFactoryContext context, EndpointFilterDelegate next)
+    /// <summary>
+    /// Builds the filter of one endpoint, or throws naming the endpoint when it can never be cached safely. When the
+    /// endpoint's key arguments can be read from the request itself, <paramref name="front"/> is given the filter, to
+    /// answer hits before parameter binding.
+    /// </summary>
+    public static EndpointFilterDelegate Create(EndpointBuilder endpoint, EndpointFilterFactoryContext context, EndpointFilterDelegate next, RcCachedFront front)
     {
         var services = context.ApplicationServices;
         var name = endpoint.DisplayName ?? context.MethodInfo.Name;
@@ -81,6 +86,12 @@ internal sealed partial class RcCachedFilter
         var action = endpoint.Metadata.OfType<ActionDescriptor>().LastOrDefault();
         var options = services.GetRequiredService<IOptions<RcOptions>>().Value;
         var filter = new RcCachedFilter(next, cache, settings, Identity(endpoint, settings, methods, action), keyArguments, action, options.CacheStatusHeader, services.GetRequiredService<ILoggerFactory>().CreateLogger<RcCachedFilter>());
+        if (action is null && RequestKeyReader.Create(context.MethodInfo, keyArguments, (endpoint as RouteEndpointBuilder)?.RoutePattern) is { } reader)
+        {
+            filter._reader = reader;
+            front.Filter = filter;
+        }
+
         return filter.InvokeAsync;
     }
 
@@ -92,15 +103,14 @@ internal sealed partial class RcCachedFilter
             return await _next(context).ConfigureAwait(false);
         }
 
-        var authenticated = http.User.Identity?.IsAuthenticated == true || http.Request.Headers.ContainsKey(HeaderNames.Authorization);
-        if (authenticated && !_settings.VaryByUser && !_settings.Public)
+        if (!MayUseCache(http))
         {
             // A user's result is neither served from nor stored in a shared cache unless the endpoint opted in.
             SetStatus(http, "MISS");
             return await _next(context).ConfigureAwait(false);
         }
 
-        string key;
+        string? key;
         try
         {
             key = Key(context);
@@ -108,6 +118,11 @@ internal sealed partial class RcCachedFilter
         catch (ArgumentException ex)
         {
             LogUnkeyable(_logger, _identity, ex.Message);
+            key = null;
+        }
+
+        if (key is null)
+        {
             SetStatus(http, "MISS");
             return await _next(context).ConfigureAwait(false);
         }
@@ -120,8 +135,9 @@ internal sealed partial class RcCachedFilter
                 async _ => rendered = await RenderAsync(await _next(context).ConfigureAwait(false), http).ConfigureAwait(false),
                 _entryOptions,
                 Encode,
-                CachedResponse.TryDecode,
-                http.RequestAborted).ConfigureAwait(false);
+                static (ReadOnlySpan<byte> bytes, out CachedResponse? response) => CachedResponse.TryDecode(bytes, out response),
+                http.RequestAborted,
+                knownMiss: http.Items.TryGetValue(KnownMiss, out var missed) && key.Equals(missed as string, StringComparison.Ordinal)).ConfigureAwait(false);
             SetStatus(http, rendered is null ? "HIT" : "MISS");
             return response;
         }
@@ -134,7 +150,68 @@ internal sealed partial class RcCachedFilter
         }
     }
 
-    private string Key(EndpointFilterInvocationContext context)
+    /// <summary>
+    /// Answers a hit before parameter binding, from arguments read off the request; false to let the request go on to
+    /// binding and the filter (a miss, or a request this path does not vouch for).
+    /// </summary>
+    public async ValueTask<bool> TryAnswerAsync(HttpContext http)
+    {
+        if ((!HttpMethods.IsGet(http.Request.Method) && !HttpMethods.IsHead(http.Request.Method)) || !MayUseCache(http))
+        {
+            return false;
+        }
+
+        var key = new StringBuilder(_identity);
+        if (!_reader!.TryAppend(http, key) || !TryAppendUser(http, key) || !_cache.Keyspace.IsValidKey(key.ToString()))
+        {
+            return false;
+        }
+
+        var text = key.ToString();
+        try
+        {
+            if (await _cache.Keyspace.GetAsync(text, http.RequestAborted).ConfigureAwait(false) is { } bytes && CachedResponse.TryDecode(bytes, out var response))
+            {
+                SetStatus(http, "HIT");
+                await response!.ExecuteAsync(http).ConfigureAwait(false);
+                return true;
+            }
+        }
+        catch (RcCacheException)
+        {
+            return false;
+        }
+
+        // The filter will find the same key: it need not read it again.
+        http.Items[KnownMiss] = text;
+        return false;
+    }
+
+    private static readonly object KnownMiss = new();
+
+    private bool MayUseCache(HttpContext http) =>
+        _settings.VaryByUser || _settings.Public || (http.User.Identity?.IsAuthenticated != true && !http.Request.Headers.ContainsKey(HeaderNames.Authorization));
+
+    private bool TryAppendUser(HttpContext http, StringBuilder key)
+    {
+        if (!_settings.VaryByUser)
+        {
+            return true;
+        }
+
+        var user = http.User;
+        var id = user.Identity?.IsAuthenticated == true ? user.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? user.Identity.Name : null;
+        if (id is null && http.Request.Headers.ContainsKey(HeaderNames.Authorization))
+        {
+            // The request carries credentials but no authenticated user: a per-user key cannot be made.
+            return false;
+        }
+
+        RcKey.Append(key.Append(' '), id);
+        return true;
+    }
+
+    private string? Key(EndpointFilterInvocationContext context)
     {
         var key = new StringBuilder(_identity);
         foreach (var index in _keyArguments)
@@ -142,23 +219,11 @@ internal sealed partial class RcCachedFilter
             RcKey.Append(key.Append(' '), context.Arguments[index]);
         }
 
-        if (_settings.VaryByUser)
-        {
-            var user = context.HttpContext.User;
-            var id = user.Identity?.IsAuthenticated == true ? user.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? user.Identity.Name : null;
-            if (id is null && context.HttpContext.Request.Headers.ContainsKey(HeaderNames.Authorization))
-            {
-                throw new ArgumentException("The request carries credentials but no authenticated user: a per-user key cannot be made.");
-            }
-
-            RcKey.Append(key.Append(' '), id);
-        }
-
-        return key.ToString();
+        return TryAppendUser(context.HttpContext, key) ? key.ToString() : null;
     }
 
     private byte[]? Encode(CachedResponse response) =>
-        response.StatusCode is >= 200 and < 300 && !response.SetsCookie && !_cache.IsBypassBody(response.Body) ? response.Encode() : null;
+        response.StatusCode is >= 200 and < 300 && !response.SetsCookie && !_cache.IsBypassBody(response.Body.Span) ? response.Encode() : null;
 
     /// <summary>Executes the handler's result into a buffer, as the framework would have written it.</summary>
     private async Task<CachedResponse> RenderAsync(object? result, HttpContext http)

@@ -63,6 +63,24 @@ public abstract class RcCachedTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Hit_IsAnsweredBeforeParameterBinding()
+    {
+        await GetAsync("/front/3?q=x");
+        var hit = await GetAsync("/front/3?q=x");
+        var other = await GetAsync("/front/3?q=y");
+        await GetAsync("/front/3");
+        var noQueryAgain = await GetAsync("/front/3");
+        Assert.Equal("front 3 x #1", hit.Body);
+        Assert.Equal("HIT", CacheStatus(hit.Response));
+        Assert.Equal("front 3 y #2", other.Body);
+        Assert.Equal("front 3  #3", noQueryAgain.Body);
+        Assert.Equal(3, App.Counters.Get("front"));
+        Assert.Equal(3, App.Counters.Get("expensive"));
+        Assert.True(await App.Cache.ExistsAsync(RcKey.For("GET:/front/{id:int}", 3, "x")));
+        Assert.True(await App.Cache.ExistsAsync(RcKey.For("GET:/front/{id:int}", 3, null)));
+    }
+
+    [Fact]
     public async Task DifferentArguments_MakeDifferentEntries()
     {
         await GetAsync("/hello/bob");
