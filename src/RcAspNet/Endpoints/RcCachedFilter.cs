@@ -170,7 +170,9 @@ internal sealed partial class RcCachedFilter
         var text = key.ToString();
         try
         {
-            if (await _cache.Keyspace.GetAsync(text, http.RequestAborted).ConfigureAwait(false) is { } bytes && CachedResponse.TryDecode(bytes, out var response))
+            // No request token: the read is bounded by Rc:OperationTimeout, and an uncancellable read shares the
+            // store's deadline tokens instead of arming a timer of its own.
+            if (await _cache.Keyspace.GetAsync(text, CancellationToken.None).ConfigureAwait(false) is { } bytes && CachedResponse.TryDecode(bytes, out var response))
             {
                 SetStatus(http, "HIT");
                 await response!.ExecuteAsync(http).ConfigureAwait(false);
