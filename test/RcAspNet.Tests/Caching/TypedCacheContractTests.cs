@@ -160,7 +160,7 @@ public abstract class TypedCacheContractTests : IAsyncLifetime
             await gate.Task;
             return 42;
         }).AsTask()).ToArray();
-        await Task.Delay(100);
+        await Task.Delay(300);
         gate.SetResult();
         Assert.All(await Task.WhenAll(callers), static v => Assert.Equal(42, v));
         Assert.Equal(1, calls);
@@ -189,14 +189,17 @@ public abstract class TypedCacheContractTests : IAsyncLifetime
     public async Task GetOrSet_OneWaiterCancelled_OthersStillGetTheResult()
     {
         var gate = new TaskCompletionSource();
+        var started = new TaskCompletionSource();
         var factoryCancelled = false;
         using var cancel = new CancellationTokenSource();
         var first = Cache.GetOrSetAsync("cancel-one", async token =>
         {
+            started.SetResult();
             await gate.Task;
             factoryCancelled = token.IsCancellationRequested;
             return 9;
         }, cancellationToken: cancel.Token).AsTask();
+        await started.Task;
         var second = Cache.GetOrSetAsync("cancel-one", _ => ValueTask.FromResult(-1)).AsTask();
         await Task.Delay(50);
         await cancel.CancelAsync();
