@@ -73,8 +73,6 @@ internal sealed class RcMetrics
         _circuitChanges.Add(1, tags);
     }
 
-    public bool DurationEnabled => _duration.Enabled;
-
     public void Duration(string store, string shard, string operation, long startTimestamp)
     {
         if (_duration.Enabled)

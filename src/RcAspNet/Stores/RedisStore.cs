@@ -50,8 +50,6 @@ internal sealed partial class RedisStore : IRcStore
 
     public string Kind => _kind;
 
-    public string Shard => _shard;
-
     public bool SharesBuffers => false;
 
     internal CircuitState CircuitState => _circuit.State;
