@@ -64,6 +64,13 @@ internal sealed partial class CacheNamespace
         return Unwrap(namespaced, entry);
     }
 
+    /// <summary>Reads on the calling thread, never waiting on the thread pool.</summary>
+    public ReadOnlyMemory<byte>? Get(string key)
+    {
+        var namespaced = Key(key);
+        return Unwrap(namespaced, Store.Get(namespaced));
+    }
+
     public ValueTask<ReadOnlyMemory<byte>?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
     {
         var namespaced = new string[keys.Count];
@@ -92,16 +99,43 @@ internal sealed partial class CacheNamespace
     public async ValueTask RefreshAsync(string key, CancellationToken cancellationToken)
     {
         var namespaced = Key(key);
-        var entry = await Store.GetAsync(namespaced, cancellationToken).ConfigureAwait(false);
-        if (entry is not null
-            && EntryEnvelope.Read(entry, out var sliding, out var absolute) == EntryKind.Wrapped
-            && sliding > TimeSpan.Zero
-            && EntryTiming.Renewal(sliding, absolute, Time.GetUtcNow()) is var ttl
-            && ttl > TimeSpan.Zero)
+        if (Renewal(await Store.GetAsync(namespaced, cancellationToken).ConfigureAwait(false)) is var ttl && ttl > TimeSpan.Zero)
         {
             await Store.ExpireAsync(namespaced, ttl, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    /// <summary>The time to live a refresh renews <paramref name="entry"/> to: its full window if it is sliding, else zero.</summary>
+    private TimeSpan Renewal(byte[]? entry) =>
+        entry is not null && EntryEnvelope.Read(entry, out var sliding, out var absolute) == EntryKind.Wrapped && sliding > TimeSpan.Zero
+            ? EntryTiming.Renewal(sliding, absolute, Time.GetUtcNow())
+            : TimeSpan.Zero;
+
+    /// <summary>Reads an entry only to renew it, if it is sliding, on the calling thread.</summary>
+    public void Refresh(string key)
+    {
+        var namespaced = Key(key);
+        if (Renewal(Store.Get(namespaced)) is var ttl && ttl > TimeSpan.Zero)
+        {
+            Store.Expire(namespaced, ttl);
+        }
+    }
+
+    /// <summary>Writes on the calling thread, never waiting on the thread pool.</summary>
+    public void Set(string key, byte[] value, EntryTiming timing)
+    {
+        var namespaced = Key(key);
+        if (value.Length > _maximumValueSize)
+        {
+            LogValueTooLarge(_logger, value.Length, _maximumValueSize);
+            Store.Delete(namespaced);
+            return;
+        }
+
+        Store.Set(namespaced, Layout(value, timing), timing.TimeToLive);
+    }
+
+    public bool Delete(string key) => Store.Delete(Key(key));
 
     public ValueTask SetAsync(string key, byte[] value, EntryTiming timing, CancellationToken cancellationToken)
     {

@@ -95,9 +95,9 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
         foreach (var (shardName, shard) in shards)
         {
             var shardPath = $"{path}:Shards:{shardName}";
-            if (shard.UnixSocketPath is not null)
+            if (shard.UnixSocketPath is { } socketPath && !Path.IsPathFullyQualified(socketPath))
             {
-                errors.Add($"{shardPath}:UnixSocketPath: connecting through a unix socket needs StackExchange.Redis 2.x; this build pins 1.2.6. Use Host and Port.");
+                errors.Add($"{shardPath}:UnixSocketPath: '{socketPath}' is not an absolute path.");
             }
 
             if (string.IsNullOrWhiteSpace(shard.Host))

@@ -24,8 +24,9 @@ public sealed class RcShardOptions
     public bool Ssl { get; set; }
 
     /// <summary>
-    /// Gets or sets rc's <c>unix_socket_path</c>. It takes part in the ketama ring identity, so a .NET client can route
-    /// exactly as a Python client configured with a socket path does; connecting through it needs StackExchange.Redis 2.x.
+    /// Gets or sets rc's <c>unix_socket_path</c>: when set, the shard is reached through this unix socket instead of
+    /// <see cref="Host"/> and <see cref="Port"/>, as redis-py does. It also takes part in the ketama ring identity, so
+    /// a .NET client routes exactly as a Python client configured with a socket path does.
     /// </summary>
     /// <value>The default is none.</value>
     public string? UnixSocketPath { get; set; }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.IO.Hashing;
 using RcAspNet.Routing;
 
 namespace RcAspNet;
@@ -35,7 +36,7 @@ public sealed class Crc32Router : IRcRouter
     public int GetShard(string key)
     {
         ArgumentNullException.ThrowIfNull(key);
-        var hash = (int)RouterHelpers.HashUtf8(key, static bytes => Crc32.Compute(bytes));
+        var hash = (int)RouterHelpers.HashUtf8(key, static bytes => Crc32.HashToUInt32(bytes));
         var count = _shards.Length;
         var pos = hash % count;
         return pos < 0 ? pos + count : pos;

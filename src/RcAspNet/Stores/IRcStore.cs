@@ -19,10 +19,16 @@ internal interface IRcStore : IDisposable, IAsyncDisposable
 
     ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken);
 
+    /// <summary>Reads a key on the calling thread, never waiting on the thread pool (for the synchronous members of <c>IDistributedCache</c>).</summary>
+    byte[]? Get(string key);
+
     /// <summary>Reads many keys, answering in input order with <see langword="null"/> for misses; no keys, no round trip.</summary>
     ValueTask<byte[]?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken);
 
     ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken);
+
+    /// <summary>Writes on the calling thread, never waiting on the thread pool.</summary>
+    void Set(string key, byte[] value, TimeSpan timeToLive);
 
     /// <summary>Writes many entries in one pipelined write per server.</summary>
     ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, CancellationToken cancellationToken);
@@ -32,12 +38,18 @@ internal interface IRcStore : IDisposable, IAsyncDisposable
 
     ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken);
 
+    /// <summary>Deletes on the calling thread, never waiting on the thread pool.</summary>
+    bool Delete(string key);
+
     ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken);
 
     ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken);
 
     /// <summary>Sets a new time to live on an existing entry; returns whether the key existed.</summary>
     ValueTask<bool> ExpireAsync(string key, TimeSpan timeToLive, CancellationToken cancellationToken);
+
+    /// <summary>Sets a new time to live on the calling thread, never waiting on the thread pool.</summary>
+    bool Expire(string key, TimeSpan timeToLive);
 
     /// <summary>Sets a new time to live without waiting for the answer (a sliding entry's renewal on read).</summary>
     void ExpireInBackground(string key, TimeSpan timeToLive);

@@ -50,6 +50,13 @@ internal sealed class MemoryStore : IRcStore
         return new(value);
     }
 
+    public byte[]? Get(string key)
+    {
+        var value = Read(key, Now());
+        _metrics.Lookup(Kind, Shard, "get", value is null ? 0 : 1, value is null ? 1 : 0);
+        return value;
+    }
+
     public ValueTask<byte[]?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -73,6 +80,8 @@ internal sealed class MemoryStore : IRcStore
         return default;
     }
 
+    public void Set(string key, byte[] value, TimeSpan timeToLive) => Write(key, value, timeToLive, onlyIfAbsent: false);
+
     public ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -95,6 +104,8 @@ internal sealed class MemoryStore : IRcStore
         cancellationToken.ThrowIfCancellationRequested();
         return new(Remove(key, Now()));
     }
+
+    public bool Delete(string key) => Remove(key, Now());
 
     public ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
     {
@@ -120,6 +131,8 @@ internal sealed class MemoryStore : IRcStore
         cancellationToken.ThrowIfCancellationRequested();
         return new(Expire(key, timeToLive));
     }
+
+    bool IRcStore.Expire(string key, TimeSpan timeToLive) => Expire(key, timeToLive);
 
     public void ExpireInBackground(string key, TimeSpan timeToLive) => Expire(key, timeToLive);
 

@@ -16,9 +16,15 @@ internal sealed class NullStore : IRcStore
 
     public ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken) => default;
 
+    public byte[]? Get(string key) => null;
+
     public ValueTask<byte[]?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) => new(new byte[]?[keys.Count]);
 
     public ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken) => default;
+
+    public void Set(string key, byte[] value, TimeSpan timeToLive)
+    {
+    }
 
     public ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, CancellationToken cancellationToken) => default;
 
@@ -26,11 +32,15 @@ internal sealed class NullStore : IRcStore
 
     public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken) => default;
 
+    public bool Delete(string key) => false;
+
     public ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) => default;
 
     public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken) => default;
 
     public ValueTask<bool> ExpireAsync(string key, TimeSpan timeToLive, CancellationToken cancellationToken) => default;
+
+    public bool Expire(string key, TimeSpan timeToLive) => false;
 
     public void ExpireInBackground(string key, TimeSpan timeToLive)
     {

@@ -11,12 +11,10 @@ internal sealed class ShardedStore : IRcStore
 {
     private readonly IRcRouter _router;
     private readonly IRcStore[] _shards;
-    private readonly IDisposable? _sockets;
 
     /// <param name="router">Routes each key to an index of <paramref name="shards"/>.</param>
     /// <param name="shards">One store per shard, in the order of <see cref="IRcRouter.Shards"/>.</param>
-    /// <param name="sockets">What the shards' connections share, disposed after them.</param>
-    public ShardedStore(IRcRouter router, IRcStore[] shards, IDisposable? sockets = null)
+    public ShardedStore(IRcRouter router, IRcStore[] shards)
     {
         if (router.Shards.Count != shards.Length)
         {
@@ -25,7 +23,6 @@ internal sealed class ShardedStore : IRcStore
 
         _router = router;
         _shards = shards;
-        _sockets = sockets;
     }
 
     public string Kind => "sharded";
@@ -37,6 +34,8 @@ internal sealed class ShardedStore : IRcStore
     internal IRcRouter Router => _router;
 
     public ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken) => ShardOf(key).GetAsync(key, cancellationToken);
+
+    public byte[]? Get(string key) => ShardOf(key).Get(key);
 
     public async ValueTask<byte[]?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
     {
@@ -62,6 +61,8 @@ internal sealed class ShardedStore : IRcStore
     public ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken) =>
         ShardOf(key).SetAsync(key, value, timeToLive, cancellationToken);
 
+    public void Set(string key, byte[] value, TimeSpan timeToLive) => ShardOf(key).Set(key, value, timeToLive);
+
     public async ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, CancellationToken cancellationToken) =>
         await Task.WhenAll(Group(entries, static e => e.Key).Select(g => _shards[g.Shard].SetManyAsync(g.Items, cancellationToken).AsTask())).ConfigureAwait(false);
 
@@ -70,6 +71,8 @@ internal sealed class ShardedStore : IRcStore
 
     public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken) => ShardOf(key).DeleteAsync(key, cancellationToken);
 
+    public bool Delete(string key) => ShardOf(key).Delete(key);
+
     public async ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
         (await Task.WhenAll(Group(keys, static k => k).Select(g => _shards[g.Shard].DeleteManyAsync(g.Items, cancellationToken).AsTask())).ConfigureAwait(false)).Sum();
 
@@ -77,6 +80,8 @@ internal sealed class ShardedStore : IRcStore
 
     public ValueTask<bool> ExpireAsync(string key, TimeSpan timeToLive, CancellationToken cancellationToken) =>
         ShardOf(key).ExpireAsync(key, timeToLive, cancellationToken);
+
+    public bool Expire(string key, TimeSpan timeToLive) => ShardOf(key).Expire(key, timeToLive);
 
     public void ExpireInBackground(string key, TimeSpan timeToLive) => ShardOf(key).ExpireInBackground(key, timeToLive);
 
@@ -103,7 +108,6 @@ internal sealed class ShardedStore : IRcStore
             shard.Dispose();
         }
 
-        _sockets?.Dispose();
     }
 
     public async ValueTask DisposeAsync()
@@ -113,7 +117,6 @@ internal sealed class ShardedStore : IRcStore
             await shard.DisposeAsync().ConfigureAwait(false);
         }
 
-        _sockets?.Dispose();
     }
 
     private IRcStore ShardOf(string key) => _shards[_router.GetShard(key)];

@@ -1,17 +1,16 @@
 using Microsoft.Extensions.Logging;
 using RcAspNet.Diagnostics;
+using RcAspNet.Stores.Redis;
 using StackExchange.Redis;
 
 namespace RcAspNet.Stores;
 
 /// <summary>
 /// Builds the store a configuration names. Connections are made lazily, on first use, so an absent server never
-/// breaks start-up. The shards of a sharded store share one <see cref="SocketManager"/> rather than keep reader
-/// threads each.
+/// breaks start-up.
 /// </summary>
 internal sealed class StoreFactory(RcOptions options, TimeProvider time, RcMetrics metrics, ILoggerFactory loggerFactory, IRcRouter? customRouter = null)
 {
-
     public IRcStore Create(RcStoreKind kind, string? redis, RcRouterKind router, IReadOnlyDictionary<string, RcShardOptions> shards) => kind switch
     {
         RcStoreKind.Memory => new MemoryStore(options.MemorySizeLimit, time, metrics),
@@ -24,16 +23,16 @@ internal sealed class StoreFactory(RcOptions options, TimeProvider time, RcMetri
     public ShardedStore CreateSharded(RcRouterKind router, IReadOnlyDictionary<string, RcShardOptions> shards)
     {
         var routing = customRouter ?? (router == RcRouterKind.Ketama ? new KetamaRouter(shards) : new Crc32Router(shards.Keys));
-        var sockets = new SocketManager("RcAspNet shards");
         var stores = routing.Shards
             .Select(name => shards.TryGetValue(name, out var shard)
-                ? (IRcStore)new RedisStore(Configuration(shard, sockets), "sharded", name, options, time, metrics, Logger())
+                ? (IRcStore)new RedisStore(Configuration(shard), "sharded", name, options, time, metrics, Logger())
                 : throw new InvalidOperationException($"The router routes to '{name}', which is not a configured shard."))
             .ToArray();
-        return new ShardedStore(routing, stores, sockets);
+        return new ShardedStore(routing, stores);
     }
 
-    public static ConfigurationOptions Configuration(RcShardOptions shard, SocketManager? sockets = null)
+    /// <summary>The client configuration of one shard: its unix socket when it has one (as rc's redis-py connects), else host and port.</summary>
+    public static ConfigurationOptions Configuration(RcShardOptions shard)
     {
         var configuration = new ConfigurationOptions
         {
@@ -41,12 +40,18 @@ internal sealed class StoreFactory(RcOptions options, TimeProvider time, RcMetri
             DefaultDatabase = shard.Db,
             Password = shard.Password,
             Ssl = shard.Ssl,
-            SocketManager = sockets,
         };
-        configuration.EndPoints.Add(shard.Host, shard.Port);
+        if (shard.UnixSocketPath is { Length: > 0 } path)
+        {
+            configuration.EndPoints.Add(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+        }
+        else
+        {
+            configuration.EndPoints.Add(shard.Host, shard.Port);
+        }
+
         return configuration;
     }
-
 
     private ILogger Logger() => loggerFactory.CreateLogger("RcAspNet.Stores.RedisStore");
 }

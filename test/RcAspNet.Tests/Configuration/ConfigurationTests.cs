@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using RcAspNet.Caching;
 using RcAspNet.Stores;
+using RcAspNet.Stores.Redis;
 
 namespace RcAspNet.Tests.Configuration;
 

@@ -1,5 +1,6 @@
 using System.Text;
 using RcAspNet.Stores;
+using RcAspNet.Stores.Redis;
 using RcAspNet.Tests.Infrastructure;
 
 namespace RcAspNet.Tests.Stores;

@@ -1,8 +1,7 @@
-namespace RcAspNet.Stores;
+namespace RcAspNet.Stores.Redis;
 
 internal enum CircuitState
 {
     Closed,
     Open,
-    HalfOpen,
 }

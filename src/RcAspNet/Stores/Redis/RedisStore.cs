@@ -1,17 +1,20 @@
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using RcAspNet.Diagnostics;
 using StackExchange.Redis;
 
-namespace RcAspNet.Stores;
+namespace RcAspNet.Stores.Redis;
 
 /// <summary>
-/// One Redis server or one Redis Cluster behind one lazily connected <see cref="ConnectionMultiplexer"/>. Every
-/// operation is bounded by the operation timeout and guarded by a circuit breaker; a failure is degraded to a miss
-/// or a dropped write, or surfaced, as <see cref="RcFailureMode"/> says. Against a cluster, multi-key commands are
-/// split by hash slot, so they never fail with CROSSSLOT.
+/// One Redis server or one Redis Cluster. Asynchronous operations go through one lazily connected
+/// <see cref="ConnectionMultiplexer"/>; synchronous ones through a <see cref="BlockingRedisClient"/> on the caller's
+/// thread, so that they never wait on the thread pool. Every operation is bounded by the operation timeout and guarded
+/// by a circuit breaker; a failure is degraded to a miss or a dropped write, or surfaced, as <see cref="RcFailureMode"/>
+/// says. Against a cluster, multi-key commands are split by hash slot, so they never fail with CROSSSLOT.
 /// </summary>
 internal sealed partial class RedisStore : IRcStore
 {
@@ -27,6 +30,7 @@ internal sealed partial class RedisStore : IRcStore
     private readonly ILogger _logger;
     private readonly CircuitBreaker _circuit;
     private readonly Deadlines _deadlines;
+    private readonly BlockingRedisClient _blocking;
     private readonly Lock _connectLock = new();
     private Task<ConnectionMultiplexer>? _connecting;
     private ConnectionMultiplexer? _connection;
@@ -44,8 +48,11 @@ internal sealed partial class RedisStore : IRcStore
         _time = time;
         _metrics = metrics;
         _logger = logger;
-        _circuit = new CircuitBreaker(options.CircuitBreakerThreshold, options.CircuitBreakDuration, time, OnCircuitChanged);
-        _deadlines = new Deadlines(options.OperationTimeout, time);
+        _circuit = new CircuitBreaker(options.CircuitBreakerThreshold, options.CircuitBreakDuration, time, ProbeAsync, OnCircuitChanged);
+        _deadlines = new Deadlines(options.OperationTimeout);
+        _blocking = new BlockingRedisClient(
+            _configuration.EndPoints,
+            new RespSettings(_configuration.User, _configuration.Password, _configuration.DefaultDatabase ?? 0, _configuration.Ssl, _configuration.SslHost, _configuration.SslProtocols ?? System.Security.Authentication.SslProtocols.None));
     }
 
     public string Kind => _kind;
@@ -59,6 +66,13 @@ internal sealed partial class RedisStore : IRcStore
     {
         var value = await ExecuteAsync("get", key, static (db, key) => db.StringGetAsync(key), RedisValue.Null, cancellationToken, read: true).ConfigureAwait(false);
         _metrics.Lookup(_kind, _shard, "get", value.IsNull ? 0 : 1, value.IsNull ? 1 : 0);
+        return value;
+    }
+
+    public byte[]? Get(string key)
+    {
+        var value = ExecuteSync("get", key, static (client, key, deadline) => client.Get(key, deadline), null, read: true);
+        _metrics.Lookup(_kind, _shard, "get", value is null ? 0 : 1, value is null ? 1 : 0);
         return value;
     }
 
@@ -88,6 +102,13 @@ internal sealed partial class RedisStore : IRcStore
     public async ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken) =>
         await ExecuteAsync("set", (key, value, timeToLive), static (db, s) => db.StringSetAsync(s.key, s.value, Ttl(s.timeToLive)), false, cancellationToken).ConfigureAwait(false);
 
+    public void Set(string key, byte[] value, TimeSpan timeToLive) =>
+        ExecuteSync("set", (key, value, timeToLive), static (client, s, deadline) =>
+        {
+            client.Set(s.key, s.value, Milliseconds(s.timeToLive), deadline);
+            return true;
+        }, false);
+
     public async ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, CancellationToken cancellationToken)
     {
         if (entries.Count > 0)
@@ -102,6 +123,9 @@ internal sealed partial class RedisStore : IRcStore
     public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken) =>
         ExecuteAsync("delete", key, static (db, key) => db.KeyDeleteAsync(key), false, cancellationToken);
 
+    public bool Delete(string key) =>
+        ExecuteSync("delete", key, static (client, key, deadline) => client.Delete(key, deadline), false);
+
     public ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
         keys.Count == 0 ? default : ExecuteAsync("delete_many", (store: this, keys), static (db, s) => s.store.DeleteManyCoreAsync(db, s.keys), 0L, cancellationToken);
 
@@ -111,10 +135,21 @@ internal sealed partial class RedisStore : IRcStore
     public ValueTask<bool> ExpireAsync(string key, TimeSpan timeToLive, CancellationToken cancellationToken) =>
         ExecuteAsync("expire", (key, timeToLive), static (db, s) => db.KeyExpireAsync(s.key, Ttl(s.timeToLive)), false, cancellationToken);
 
+    public bool Expire(string key, TimeSpan timeToLive) =>
+        ExecuteSync("expire", (key, timeToLive), static (client, s, deadline) => client.Expire(s.key, Milliseconds(s.timeToLive), deadline), false);
+
     public void ExpireInBackground(string key, TimeSpan timeToLive)
     {
         var database = _database;
-        if (database is null || !_circuit.TryEnter())
+        if (database is null)
+        {
+            // Nothing asynchronous has connected yet (an application that only reads synchronously): connect now, for
+            // the next renewal. This one is skipped; the entry still has the lifetime of its last write or renewal.
+            _ = GetDatabaseAsync(CancellationToken.None).AsTask().ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
+            return;
+        }
+
+        if (!_circuit.TryEnter())
         {
             return;
         }
@@ -143,50 +178,6 @@ internal sealed partial class RedisStore : IRcStore
         {
             return Fail("clear", 0L, "connection", ex);
         }
-    }
-
-    private async Task<long> ClearCoreAsync(string prefix, CancellationToken cancellationToken)
-    {
-        var database = await GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        var pattern = EscapeGlob(prefix) + "*";
-        if (!IsCluster(database.Multiplexer))
-        {
-            long removed = 0;
-            var cursor = 0L;
-            do
-            {
-                var page = await ExecuteAsync("scan", (cursor, pattern), static (db, s) => db.ExecuteAsync("SCAN", s.cursor, "MATCH", s.pattern, "COUNT", ScanPageSize), null, cancellationToken).ConfigureAwait(false)
-                    ?? throw new RcCacheException($"Clearing '{_shard}' failed: SCAN did not answer.") { Shard = _shard };
-                var parts = (RedisResult[])page!;
-                cursor = long.Parse((string)parts[0]!, System.Globalization.CultureInfo.InvariantCulture);
-                var keys = ((RedisKey[])parts[1]!).Select(static k => (string)k!).ToArray();
-                removed += await DeleteManyAsync(keys, cancellationToken).ConfigureAwait(false);
-            }
-            while (cursor != 0);
-
-            return removed;
-        }
-
-        // StackExchange.Redis 1.2.6 has no async SCAN against one cluster node: page with IServer.Keys on a thread
-        // of its own, so that no pool thread blocks on the network.
-        var connection = database.Multiplexer;
-        var masters = connection.GetEndPoints().Select(ep => connection.GetServer(ep)).Where(static s => s.IsConnected && !s.IsSlave).ToArray();
-        var totals = await Task.WhenAll(masters.Select(server => Task.Factory.StartNew(
-            () =>
-            {
-                long removed = 0;
-                foreach (var page in server.Keys(0, pattern, ScanPageSize).Select(static k => (string)k!).Chunk(ScanPageSize))
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    removed += DeleteManyAsync(page, cancellationToken).AsTask().GetAwaiter().GetResult();
-                }
-
-                return removed;
-            },
-            cancellationToken,
-            TaskCreationOptions.LongRunning,
-            TaskScheduler.Default))).ConfigureAwait(false);
-        return totals.Sum();
     }
 
     public int RoundTrips(IReadOnlyList<string> keys) => keys.Count == 0 ? 0 : 1;
@@ -233,10 +224,15 @@ internal sealed partial class RedisStore : IRcStore
         return new Dictionary<string, IConnectionMultiplexer> { [_shard] = database.Multiplexer };
     }
 
-    public void Dispose() => _connection?.Dispose();
+    public void Dispose()
+    {
+        _blocking.Dispose();
+        _connection?.Dispose();
+    }
 
     public async ValueTask DisposeAsync()
     {
+        _blocking.Dispose();
         if (_connection is { } connection)
         {
             await connection.CloseAsync(allowCommandsToComplete: false).ConfigureAwait(false);
@@ -271,47 +267,88 @@ internal sealed partial class RedisStore : IRcStore
         {
             var database = _database;
             task = database is not null ? command(database, state) : ConnectThenRunAsync(state, command, cancellationToken);
-            var result = task.IsCompleted ? await task.ConfigureAwait(false)
-                : cancellationToken.CanBeCanceled ? await task.WaitAsync(_timeout, _time, cancellationToken).ConfigureAwait(false)
-                : await task.WaitAsync(_deadlines.Next()).ConfigureAwait(false);
+            T result;
+            if (task.IsCompleted)
+            {
+                result = await task.ConfigureAwait(false);
+            }
+            else if (!cancellationToken.CanBeCanceled)
+            {
+                result = await task.WaitAsync(_deadlines.Next()).ConfigureAwait(false);
+            }
+            else
+            {
+                using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _deadlines.Next());
+                result = await task.WaitAsync(either.Token).ConfigureAwait(false);
+            }
+
             _circuit.OnSuccess();
             _metrics.Duration(_kind, _shard, operation, started);
             return result;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            _circuit.OnAbandoned();
             Observe(task);
             throw;
         }
-        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        catch (Exception ex) when (IsFailure(ex))
         {
-            // Our own deadline passed (the caller's token is handled above).
             Observe(task);
-            _circuit.OnFailure();
-            _metrics.Timeout(_kind, _shard, operation);
-            activity?.SetStatus(ActivityStatusCode.Error, "timeout");
-            return Fail(operation, fallback, "timeout", ex);
+            return Failed(operation, fallback, ex, read, activity);
         }
-        catch (RedisServerException ex) when (read && ex.Message.StartsWith("WRONGTYPE", StringComparison.Ordinal))
+    }
+
+    /// <summary>Runs one command on the caller's thread, with the same circuit, timeout and failure handling as <see cref="ExecuteAsync"/>.</summary>
+    private T ExecuteSync<TState, T>(string operation, TState state, Func<BlockingRedisClient, TState, long, T> command, T fallback, bool read = false)
+    {
+        if (!_circuit.TryEnter())
         {
+            return Fail(operation, fallback, "circuit_open", null);
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        using var activity = RcMetrics.StartActivity(_kind, _shard, operation);
+        try
+        {
+            var result = command(_blocking, state, started + (long)(_timeout.TotalSeconds * Stopwatch.Frequency));
             _circuit.OnSuccess();
-            _metrics.Error(_kind, _shard, operation, "foreign_data");
-            LogForeignData(_logger, _shard, operation);
-            return fallback;
+            _metrics.Duration(_kind, _shard, operation, started);
+            return result;
         }
-        catch (RedisServerException ex)
+        catch (Exception ex) when (IsFailure(ex))
         {
-            // The server answered: it is healthy, but refused this command (out of memory, wrong type of value).
-            _circuit.OnSuccess();
-            activity?.SetStatus(ActivityStatusCode.Error, "server");
-            return Fail(operation, fallback, "server", ex);
+            return Failed(operation, fallback, ex, read, activity);
         }
-        catch (Exception ex) when (ex is RedisException or IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException)
+    }
+
+    private static bool IsFailure(Exception ex) =>
+        ex is TimeoutException or OperationCanceledException or RedisException or RespErrorException or IOException or SocketException or ObjectDisposedException or InvalidOperationException;
+
+    /// <summary>Counts a failed operation against the circuit and in telemetry, then degrades or throws.</summary>
+    private T Failed<T>(string operation, T fallback, Exception ex, bool read, Activity? activity)
+    {
+        switch (ex)
         {
-            _circuit.OnFailure();
-            activity?.SetStatus(ActivityStatusCode.Error, "connection");
-            return Fail(operation, fallback, "connection", ex);
+            case TimeoutException or OperationCanceledException:
+                // Our own deadline passed (the caller's token is handled before this).
+                _circuit.OnTimeout();
+                _metrics.Timeout(_kind, _shard, operation);
+                activity?.SetStatus(ActivityStatusCode.Error, "timeout");
+                return Fail(operation, fallback, "timeout", ex);
+            case RedisServerException or RespErrorException when read && ex.Message.StartsWith("WRONGTYPE", StringComparison.Ordinal):
+                _circuit.OnSuccess();
+                _metrics.Error(_kind, _shard, operation, "foreign_data");
+                LogForeignData(_logger, _shard, operation);
+                return fallback;
+            case RedisServerException or RespErrorException:
+                // The server answered: it is healthy, but refused this command (out of memory, wrong type of value).
+                _circuit.OnSuccess();
+                activity?.SetStatus(ActivityStatusCode.Error, "server");
+                return Fail(operation, fallback, "server", ex);
+            default:
+                _circuit.OnFailure();
+                activity?.SetStatus(ActivityStatusCode.Error, "connection");
+                return Fail(operation, fallback, "connection", ex);
         }
     }
 
@@ -331,13 +368,20 @@ internal sealed partial class RedisStore : IRcStore
         {
             throw new RcCacheException(
                 errorType == "circuit_open"
-                    ? $"The cache server '{_shard}' is skipped: its circuit is open after repeated failures."
+                    ? $"The cache server '{_shard}' is skipped: its circuit is open after a failure."
                     : $"The cache operation '{operation}' on '{_shard}' failed ({errorType}).",
                 exception)
             { Shard = _shard };
         }
 
         return fallback;
+    }
+
+    /// <summary>The circuit's probe: one PING, waited for as long as the client itself allows (a frozen server's reply arrives the moment it resumes).</summary>
+    private async Task ProbeAsync()
+    {
+        var database = await GetDatabaseAsync(CancellationToken.None).ConfigureAwait(false);
+        await database.PingAsync().ConfigureAwait(false);
     }
 
     private async Task<T> ConnectThenRunAsync<TState, T>(TState state, Func<IDatabase, TState, Task<T>> command, CancellationToken cancellationToken) =>
@@ -364,13 +408,7 @@ internal sealed partial class RedisStore : IRcStore
     {
         try
         {
-            var connection = await ConnectionMultiplexer.ConnectAsync(_configuration).ConfigureAwait(false);
-#pragma warning disable CS0618 // Obsolete in 2.x, where it is a no-op: replies there already complete unordered.
-            // 1.2.6 otherwise runs every caller's continuation on one ordered-completion thread, which caps throughput.
-            connection.PreserveAsyncOrder = false;
-#pragma warning restore CS0618
-            _connection = connection;
-            return connection;
+            return _connection = await ConnectionMultiplexer.ConnectAsync(_configuration).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -403,6 +441,36 @@ internal sealed partial class RedisStore : IRcStore
         return topology == 2;
     }
 
+    private async Task<long> ClearCoreAsync(string prefix, CancellationToken cancellationToken)
+    {
+        var database = await GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        var connection = database.Multiplexer;
+        var pattern = EscapeGlob(prefix) + "*";
+        var primaries = IsCluster(connection)
+            ? connection.GetEndPoints().Select(ep => connection.GetServer(ep)).Where(static s => s.IsConnected && !s.IsReplica).ToArray()
+            : [connection.GetServer(connection.GetEndPoints().First(ep => connection.GetServer(ep) is { IsConnected: true, IsReplica: false }))];
+        var totals = await Task.WhenAll(primaries.Select(server => ClearServerAsync(server, database.Database, pattern, cancellationToken))).ConfigureAwait(false);
+        return totals.Sum();
+    }
+
+    /// <summary>SCAN one primary with the client's cursor, deleting each page as it comes.</summary>
+    private async Task<long> ClearServerAsync(IServer server, int database, string pattern, CancellationToken cancellationToken)
+    {
+        long removed = 0;
+        var page = new List<string>(ScanPageSize);
+        await foreach (var key in server.KeysAsync(database, pattern, ScanPageSize).WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            page.Add(key!);
+            if (page.Count == ScanPageSize)
+            {
+                removed += await DeleteManyAsync([.. page], cancellationToken).ConfigureAwait(false);
+                page.Clear();
+            }
+        }
+
+        return page.Count == 0 ? removed : removed + await DeleteManyAsync([.. page], cancellationToken).ConfigureAwait(false);
+    }
+
     private async Task<RedisValue[]?> GetManyCoreAsync(IDatabase db, IReadOnlyList<string> keys)
     {
         if (!IsCluster(db.Multiplexer))
@@ -411,7 +479,7 @@ internal sealed partial class RedisStore : IRcStore
         }
 
         var values = new RedisValue[keys.Count];
-        var groups = GroupBySlot(db.Multiplexer, keys);
+        var groups = GroupBySlot(keys);
         var replies = await Task.WhenAll(groups.Select(g => db.StringGetAsync(g.Select(i => (RedisKey)keys[i]).ToArray()))).ConfigureAwait(false);
         for (var g = 0; g < groups.Length; g++)
         {
@@ -446,8 +514,7 @@ internal sealed partial class RedisStore : IRcStore
             return await db.KeyDeleteAsync(ToRedisKeys(keys)).ConfigureAwait(false);
         }
 
-        var groups = GroupBySlot(db.Multiplexer, keys);
-        var counts = await Task.WhenAll(groups.Select(g => db.KeyDeleteAsync(g.Select(i => (RedisKey)keys[i]).ToArray()))).ConfigureAwait(false);
+        var counts = await Task.WhenAll(GroupBySlot(keys).Select(g => db.KeyDeleteAsync(g.Select(i => (RedisKey)keys[i]).ToArray()))).ConfigureAwait(false);
         return counts.Sum();
     }
 
@@ -463,12 +530,12 @@ internal sealed partial class RedisStore : IRcStore
         return value;
     }
 
-    private static int[][] GroupBySlot(IConnectionMultiplexer connection, IReadOnlyList<string> keys)
+    private static int[][] GroupBySlot(IReadOnlyList<string> keys)
     {
         var groups = new Dictionary<int, List<int>>();
         for (var i = 0; i < keys.Count; i++)
         {
-            var slot = connection.HashSlot(keys[i]);
+            var slot = HashSlot.Of(keys[i]);
             if (!groups.TryGetValue(slot, out var group))
             {
                 groups[slot] = group = [];
@@ -492,8 +559,9 @@ internal sealed partial class RedisStore : IRcStore
     }
 
     /// <summary>Redis takes whole milliseconds, at least one.</summary>
-    private static TimeSpan Ttl(TimeSpan timeToLive) =>
-        TimeSpan.FromMilliseconds(Math.Max(1, Math.Ceiling(timeToLive.TotalMilliseconds)));
+    private static TimeSpan Ttl(TimeSpan timeToLive) => TimeSpan.FromMilliseconds(Milliseconds(timeToLive));
+
+    private static long Milliseconds(TimeSpan timeToLive) => Math.Max(1, (long)Math.Ceiling(timeToLive.TotalMilliseconds));
 
     private static string EscapeGlob(string prefix)
     {
@@ -523,7 +591,7 @@ internal sealed partial class RedisStore : IRcStore
 
     private void OnCircuitChanged(CircuitState state)
     {
-        var name = state switch { CircuitState.Open => "open", CircuitState.HalfOpen => "half_open", _ => "closed" };
+        var name = state == CircuitState.Open ? "open" : "closed";
         _metrics.CircuitChanged(_kind, _shard, name);
         LogCircuitChanged(_logger, _shard, name);
     }

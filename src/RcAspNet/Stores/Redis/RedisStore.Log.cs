@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace RcAspNet.Stores;
+namespace RcAspNet.Stores.Redis;
 
 internal sealed partial class RedisStore
 {

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+
+namespace RcAspNet.Stores.Redis;
+
+/// <summary>
+/// Cancellation tokens that bound asynchronous operations without a timer each and without the thread pool: every
+/// operation that starts within the same slot (a sixteenth of the timeout, at most 4 ms) shares one token, which
+/// <see cref="DeadlineThread"/> cancels one timeout and one slot after the slot opened. An operation's deadline falls
+/// between one timeout and one timeout plus a slot after it starts.
+/// </summary>
+internal sealed class Deadlines
+{
+    private readonly long _timeout;
+    private readonly long _slot;
+    private Slot? _current;
+
+    public Deadlines(TimeSpan timeout)
+    {
+        _timeout = (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        _slot = Math.Clamp(_timeout / 16, Stopwatch.Frequency / 1000, Stopwatch.Frequency / 250);
+    }
+
+    public CancellationToken Next()
+    {
+        var now = Stopwatch.GetTimestamp();
+        var current = Volatile.Read(ref _current);
+        if (current is not null && now < current.OpenUntil)
+        {
+            return current.Source.Token;
+        }
+
+        var next = new Slot(now + _slot, now + _slot + _timeout, new CancellationTokenSource());
+        var seen = Interlocked.CompareExchange(ref _current, next, current);
+        if (!ReferenceEquals(seen, current))
+        {
+            // Another caller opened the slot first.
+            return seen!.Source.Token;
+        }
+
+        DeadlineThread.Schedule(next.Due, next.Source);
+        return next.Source.Token;
+    }
+
+    private sealed record Slot(long OpenUntil, long Due, CancellationTokenSource Source);
+}
+
+/// <summary>
+/// One background thread, shared by the process, that cancels deadline tokens when they are due. It cancels with
+/// <see cref="CancellationTokenSource.CancelAsync"/>: the token reads as cancelled at once, even while the thread pool
+/// is starved, and its callbacks (the awaiting callers) run on the pool, never on this thread.
+/// </summary>
+internal static class DeadlineThread
+{
+    private static readonly PriorityQueue<CancellationTokenSource, long> Due = new();
+    private static readonly object Gate = new(); // Monitor.Wait needs a monitor, not a Lock
+    private static Thread? _thread;
+
+    public static void Schedule(long due, CancellationTokenSource source)
+    {
+        lock (Gate)
+        {
+            var wake = !Due.TryPeek(out _, out var earliest) || due < earliest;
+            Due.Enqueue(source, due);
+            if (_thread is null)
+            {
+                _thread = new Thread(Run) { IsBackground = true, Name = "RcAspNet deadlines" };
+                _thread.Start();
+            }
+            else if (wake)
+            {
+                Monitor.Pulse(Gate);
+            }
+        }
+    }
+
+    private static void Run()
+    {
+        var expired = new List<CancellationTokenSource>();
+        while (true)
+        {
+            lock (Gate)
+            {
+                while (true)
+                {
+                    var now = Stopwatch.GetTimestamp();
+                    while (Due.TryPeek(out _, out var due) && due <= now)
+                    {
+                        expired.Add(Due.Dequeue());
+                    }
+
+                    if (expired.Count > 0)
+                    {
+                        break;
+                    }
+
+                    if (Due.TryPeek(out _, out var next))
+                    {
+                        Monitor.Wait(Gate, Stopwatch.GetElapsedTime(now, next) + TimeSpan.FromTicks(1));
+                    }
+                    else
+                    {
+                        Monitor.Wait(Gate);
+                    }
+                }
+            }
+
+            foreach (var source in expired)
+            {
+                _ = source.CancelAsync();
+            }
+
+            expired.Clear();
+        }
+    }
+}
