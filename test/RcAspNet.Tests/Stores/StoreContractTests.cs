@@ -1,6 +1,5 @@
 using System.Text;
 using RcAspNet.Stores;
-using RcAspNet.Stores.Redis;
 using RcAspNet.Tests.Infrastructure;
 
 namespace RcAspNet.Tests.Stores;
