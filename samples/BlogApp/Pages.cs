@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Antiforgery;
@@ -20,51 +21,72 @@ public static class Pages
             html.Append($"  <li><a href=\"/post/{post.Id}\">{E(post.Title)}</a></li>\n");
         }
 
-        return html.Append("</ul>\n").Append(Foot).ToString();
+        return html.Append("</ul>\n<p><a href=\"/stats\">Cache statistics</a></p>\n").Append(Foot).ToString();
     }
 
     /// <summary>
     /// The post page. [RcCached] shares it with every visitor, and an antiforgery token belongs to one, so the page
-    /// carries none: its form asks /antiforgery for the visitor's own token before it is sent.
+    /// carries no form: it links to the visitor's own edit page.
     /// </summary>
-    public static string Post(PostView post)
-    {
-        var html = Head(post.Title)
-            .Append($"<h1>{E(post.Title)}</h1>\n<p>{E(post.Content)}</p>\n")
-            .Append($"<form action=\"/post/{post.Id}\" method=\"post\" data-antiforgery>\n")
-            .Append("<input type=\"hidden\" name=\"__RequestVerificationToken\" value=\"\">\n");
-        Fields(html, null, null, "Update");
-        return html.Append("</form>\n").Append(FetchToken).Append(Foot).ToString();
-    }
+    public static string Post(PostView post) => Head(post.Title)
+        .Append($"<h1>{E(post.Title)}</h1>\n<p>{E(post.Content)}</p>\n")
+        .Append($"<p><a href=\"/post/{post.Id}/edit\">Edit</a> · <a href=\"/\">All posts</a></p>\n")
+        .Append(Foot).ToString();
 
-    /// <summary>The post form again, with what was typed and why it was refused (not cached: it is one visitor's).</summary>
-    public static string EditPost(PostView post, AntiforgeryTokenSet token, string error, string? title, string? content)
+    /// <summary>The edit form of one visitor, with that visitor's antiforgery token (never cached); after a refusal, with what was typed and why.</summary>
+    public static string EditPost(PostView post, AntiforgeryTokenSet token, string? error = null, string? title = null, string? content = null)
     {
-        var html = Head(post.Title).Append($"<h1>{E(post.Title)}</h1>\n<p>{E(post.Content)}</p>\n");
+        var html = Head($"Edit: {post.Title}").Append($"<h1>Edit: {E(post.Title)}</h1>\n");
         Error(html, error);
         html.Append($"<form action=\"/post/{post.Id}\" method=\"post\">\n");
         Token(html, token);
-        Fields(html, title, content, "Update");
-        return html.Append("</form>\n").Append(Foot).ToString();
+        Fields(html, title ?? post.Title, content ?? post.Content, "Update");
+        return html.Append("</form>\n").Append($"<p><a href=\"/post/{post.Id}\">Back to the post</a></p>\n").Append(Foot).ToString();
+    }
+
+    /// <summary>The caches' figures as three small bar charts: the hit ratio of each cache, and each shard's round trips and errors.</summary>
+    public static string Stats(CacheStats.Snapshot stats)
+    {
+        var html = Head("Cache statistics").Append("<h1>Cache statistics</h1>\n");
+        html.Append("<h2>Hit ratio by cache</h2>\n");
+        Chart(html, "hit-ratio", [.. stats.Caches.Select(static c => (c.Cache, c.HitRatio, string.Create(CultureInfo.InvariantCulture, $"{c.HitRatio * 100:0}% ({c.Hits} hits, {c.Misses} misses)")))]);
+        var trips = Math.Max(1, stats.Shards.Select(static s => s.RoundTrips).DefaultIfEmpty().Max());
+        html.Append("<h2>Store round trips by shard</h2>\n");
+        Chart(html, "round-trips", [.. stats.Shards.Select(s => (s.Shard, (double)s.RoundTrips / trips, $"{s.RoundTrips}"))]);
+        var errors = Math.Max(1, stats.Shards.Select(static s => s.Errors).DefaultIfEmpty().Max());
+        html.Append("<h2>Errors by shard</h2>\n");
+        Chart(html, "errors", [.. stats.Shards.Select(s => (s.Shard, (double)s.Errors / errors, $"{s.Errors}"))]);
+        return html.Append("<p><a href=\"/\">All posts</a></p>\n").Append(Foot).ToString();
+    }
+
+    /// <summary>A horizontal bar per line: its label, a bar as long as its share (0 to 1), and its figure in words.</summary>
+    private static void Chart(StringBuilder html, string id, (string Label, double Share, string Text)[] lines)
+    {
+        if (lines.Length == 0)
+        {
+            html.Append($"<p id=\"{id}\">Nothing yet.</p>\n");
+            return;
+        }
+
+        const int Row = 24;
+        html.Append($"<svg id=\"{id}\" role=\"img\" width=\"560\" height=\"{lines.Length * Row}\" xmlns=\"http://www.w3.org/2000/svg\">\n");
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var (label, share, text) = lines[i];
+            var y = i * Row;
+            var width = (int)Math.Round(Math.Clamp(share, 0, 1) * 300);
+            html.Append(CultureInfo.InvariantCulture, $"  <g><title>{E(label)}: {E(text)}</title>")
+                .Append($"<text x=\"0\" y=\"{y + 16}\" font-size=\"13\">{E(label)}</text>")
+                .Append($"<rect x=\"130\" y=\"{y + 4}\" width=\"{width}\" height=\"16\" fill=\"#3b7dd8\"/>")
+                .Append($"<text x=\"{138 + width}\" y=\"{y + 16}\" font-size=\"13\">{E(text)}</text></g>\n");
+        }
+
+        html.Append("</svg>\n");
     }
 
     public static string NotFound() => Head("Not found").Append("<h1>Not found</h1>\n<p><a href=\"/\">All posts</a></p>\n").Append(Foot).ToString();
 
     private const string Foot = "</body>\n</html>\n";
-
-    private const string FetchToken = """
-        <script>
-        for (const form of document.querySelectorAll("form[data-antiforgery]")) {
-          form.addEventListener("submit", async event => {
-            event.preventDefault();
-            const token = await (await fetch("/antiforgery", { credentials: "same-origin" })).json();
-            form.elements[token.field].value = token.value;
-            form.submit();
-          });
-        }
-        </script>
-
-        """;
 
     private static StringBuilder Head(string title) =>
         new StringBuilder("<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n").Append($"<title>{E(title)}</title>\n</head>\n<body>\n");

@@ -13,10 +13,17 @@ builder.Services.AddDbContext<BlogDb>(o => o.UseSqlite(builder.Configuration.Get
 builder.Services.AddScoped<Posts>();
 builder.Services.AddAntiforgery();
 builder.Services.AddHealthChecks().AddRcHealthCheck();
+builder.Services.AddSingleton<CacheStats>();
 var postCaching = builder.Configuration.GetValue("Blog:PostCaching", PostCaching.RcCached);
-if (postCaching == PostCaching.OutputCache)
+if (postCaching is PostCaching.OutputCache or PostCaching.OutputCacheRedis)
 {
     builder.Services.AddOutputCache();
+}
+
+if (postCaching == PostCaching.OutputCacheRedis)
+{
+    // The framework's output cache on Redis, a baseline of the load tests in benchmarks/http.
+    builder.Services.AddStackExchangeRedisOutputCache(o => o.Configuration = builder.Configuration["Rc:Redis"]);
 }
 
 var app = builder.Build();
@@ -27,12 +34,16 @@ await using (var scope = app.Services.CreateAsyncScope())
     await Seed.RunAsync(db, app.Configuration.GetValue<int>("Blog:SeedPosts"));
 }
 
-if (postCaching == PostCaching.OutputCache)
+app.Services.GetRequiredService<CacheStats>();
+if (postCaching is PostCaching.OutputCache or PostCaching.OutputCacheRedis)
 {
     app.UseOutputCache();
 }
 
 app.UseAntiforgery();
+
+// Serves every [RcCached] endpoint: the attribute on a handler and this line are all it takes.
+app.UseRcCache();
 
 // GET /: every post, looked up through the request's batch (one MGET per shard on a warm cache, no SQL).
 app.MapGet("/", async (Posts posts, IAntiforgery antiforgery, HttpContext http, CancellationToken ct) =>
@@ -50,15 +61,21 @@ app.MapPost("/add", async ([FromForm] string? title, [FromForm] string? content,
     return Results.Redirect("/");
 });
 
-// GET /post/{id}: the page is cached by [RcCached] under "ShowPost {id}"; an update invalidates it.
+// GET /post/{id}: the page is cached by [RcCached] in the pages cache under "ShowPost {id}", tagged post:{id}.
 var showPost = postCaching == PostCaching.RcCached
-    ? app.MapGet("/post/{id:int}", ShowPost.Handler).CacheResult()
+    ? app.MapGet("/post/{id:int}", ShowPost.Handler)
     : app.MapGet("/post/{id:int}", ShowPost.Uncached);
 showPost.WithName("ShowPost");
-if (postCaching == PostCaching.OutputCache)
+if (postCaching is PostCaching.OutputCache or PostCaching.OutputCacheRedis)
 {
     showPost.CacheOutput(); // The framework's own output cache, a baseline of the load tests in benchmarks/http.
 }
+
+// GET /post/{id}/edit: the visitor's own form, with the visitor's own antiforgery token; never cached.
+app.MapGet("/post/{id:int}/edit", async (int id, Posts posts, IAntiforgery antiforgery, HttpContext http, CancellationToken ct) =>
+    await posts.GetByIdAsync(id, ct) is { } post
+        ? Results.Content(Pages.EditPost(post, antiforgery.GetAndStoreTokens(http)), "text/html; charset=utf-8")
+        : Results.Content(Pages.NotFound(), "text/html; charset=utf-8", statusCode: 404));
 
 app.MapPost("/post/{id:int}", async (int id, [FromForm] string? title, [FromForm] string? content, Posts posts, IAntiforgery antiforgery, HttpContext http, CancellationToken ct) =>
 {
@@ -73,25 +90,23 @@ app.MapPost("/post/{id:int}", async (int id, [FromForm] string? title, [FromForm
     }
 
     await posts.UpdateAsync(id, title!, content!, ct);
-    return Results.Redirect("/");
+    return Results.Redirect($"/post/{id}");
 });
 
 // Healthy when every cache server answers, Degraded when some do (their keys are misses), Unhealthy when none does.
 app.MapHealthChecks("/health");
 
-// The visitor's own antiforgery token, for the form of a cached page.
-app.MapGet("/antiforgery", (IAntiforgery antiforgery, HttpContext http) =>
+// What the caches did for this process so far, drawn from RcAspNet's own metrics; per visitor, never cached.
+app.MapGet("/stats", (CacheStats stats, HttpContext http) =>
 {
-    var token = antiforgery.GetAndStoreTokens(http);
     http.Response.Headers.CacheControl = "no-store";
-    return Results.Json(new { field = token.FormFieldName, value = token.RequestToken });
+    return Results.Content(Pages.Stats(stats.Read()), "text/html; charset=utf-8");
 });
 
 // A small JSON API, cached by [RcCached] as well.
-var api = app.MapGroup("/api").CacheResult();
-api.MapGet("/posts", [RcCached(Expire = 600)] async (Posts posts, CancellationToken ct) =>
+app.MapGet("/api/posts", [RcCached(Expire = 600, Cache = "pages", Tags = [Posts.ListTag])] async (Posts posts, CancellationToken ct) =>
     await posts.GetManyAsync(await posts.GetAllIdsAsync(ct), ct)).WithName("ApiPosts");
-api.MapGet("/posts/{id:int}", [RcCached(Expire = 600)] async (int id, Posts posts, CancellationToken ct) =>
+app.MapGet("/api/posts/{id:int}", [RcCached(Expire = 600, Cache = "pages", Tags = ["post:{id}"])] async (int id, Posts posts, CancellationToken ct) =>
     await posts.GetByIdAsync(id, ct) is { } post ? Results.Ok(post) : Results.NotFound()).WithName("ApiPost");
 
 // Plain IDistributedCache, as an existing app uses it: the Atom feed, rendered at most once a minute.
@@ -112,7 +127,7 @@ app.Run();
 /// <summary>The post page's handler, with its [RcCached] settings.</summary>
 internal static class ShowPost
 {
-    [RcCached(Expire = 600)]
+    [RcCached(Expire = 600, Cache = "pages", Tags = ["post:{id}"])]
     public static Task<IResult> Handler(int id, Posts posts, CancellationToken ct) => Uncached(id, posts, ct);
 
     /// <summary>The same page without [RcCached], for the load tests' baselines.</summary>
@@ -122,12 +137,17 @@ internal static class ShowPost
             : Results.Content(Pages.NotFound(), "text/html; charset=utf-8", statusCode: 404);
 }
 
-/// <summary>How GET /post/{id} is cached (Blog:PostCaching): RcCached, the lesson; None and OutputCache, baselines of the load tests.</summary>
+/// <summary>How GET /post/{id} is cached (Blog:PostCaching): RcCached, the lesson; the others are baselines of the load tests.</summary>
 internal enum PostCaching
 {
     RcCached,
     None,
+
+    /// <summary>ASP.NET Core's output cache, in memory.</summary>
     OutputCache,
+
+    /// <summary>ASP.NET Core's output cache on its Redis store (Rc:Redis).</summary>
+    OutputCacheRedis,
 }
 
 public partial class Program;

@@ -74,4 +74,32 @@ public sealed class BlogRedisTests
             }
         }
     }
+
+    [Fact]
+    public async Task Stats_DrawsEveryShardsRoundTripsAndTheCachesHitRatios()
+    {
+        var (blog, servers) = await StartAsync(3);
+        try
+        {
+            using var client = blog.Browser();
+            await client.GetStringAsync("/");
+            await client.GetStringAsync("/post/1");
+            await client.GetStringAsync("/post/1");
+            var html = await client.GetStringAsync("/stats");
+            Assert.Matches("<title>pages: 50% \\(1 hits, 1 misses\\)</title>", html);
+            foreach (var shard in new[] { "cache01", "cache02", "cache03" })
+            {
+                Assert.Matches($"<svg id=\"round-trips\"[^$]*<title>{shard}: [1-9]\\d*</title>", html);
+                Assert.Matches($"<svg id=\"errors\"[^$]*<title>{shard}: 0</title>", html);
+            }
+        }
+        finally
+        {
+            await blog.DisposeAsync();
+            foreach (var server in servers)
+            {
+                await server.DisposeAsync();
+            }
+        }
+    }
 }

@@ -69,16 +69,51 @@ public sealed class BlogRoutesTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Post_ShowsTitleContentAndUpdateForm_EncodingUserText()
+    public async Task Post_ShowsTitleContentAndAnEditLink_EncodingUserText()
     {
         using var client = _blog.Browser();
         await _blog.AddAsync(client, "<script>alert(1)</script>", "a & b");
         var html = await client.GetStringAsync("/post/1");
         Assert.Contains("<h1>&lt;script&gt;alert(1)&lt;/script&gt;</h1>", html, StringComparison.Ordinal);
         Assert.Contains("<p>a &amp; b</p>", html, StringComparison.Ordinal);
-        Assert.DoesNotContain("<script>alert", html, StringComparison.Ordinal);
-        Assert.Contains("<form action=\"/post/1\" method=\"post\"", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("<script", html, StringComparison.Ordinal);
+        Assert.Contains("<a href=\"/post/1/edit\">Edit</a>", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("<form", html, StringComparison.Ordinal);
         Assert.Contains("&lt;script&gt;", await client.GetStringAsync("/"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EditPage_CarriesEachVisitorsOwnTokenAndIsNeverCached()
+    {
+        using var alice = _blog.Browser();
+        using var bob = _blog.Browser();
+        await _blog.AddAsync(alice, "Editable", "text");
+        var first = await alice.GetAsync("/post/1/edit");
+        var again = await alice.GetAsync("/post/1/edit");
+        var html = await first.Content.ReadAsStringAsync();
+        Assert.Contains("<form action=\"/post/1\" method=\"post\">", html, StringComparison.Ordinal);
+        Assert.Contains("value=\"Editable\"", html, StringComparison.Ordinal);
+        Assert.False(again.Headers.Contains("X-Cache"));
+        Assert.NotEqual(BlogFactory.Token(html), BlogFactory.Token(await bob.GetStringAsync("/post/1/edit")));
+        Assert.Equal(HttpStatusCode.NotFound, (await alice.GetAsync("/post/9/edit")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Stats_DrawsHitRatioByCacheAndRoundTripsAndErrorsByShard()
+    {
+        using var client = _blog.Browser();
+        await _blog.AddAsync(client, "Counted", "c");
+        await client.GetStringAsync("/post/1");
+        await client.GetStringAsync("/post/1");
+        var stats = await client.GetAsync("/stats");
+        var html = await stats.Content.ReadAsStringAsync();
+        Assert.Equal("no-store", stats.Headers.CacheControl?.ToString());
+        Assert.False(stats.Headers.Contains("X-Cache"));
+        Assert.Contains("<svg id=\"hit-ratio\"", html, StringComparison.Ordinal);
+        Assert.Matches("<title>default: \\d+% \\(\\d+ hits, \\d+ misses\\)</title>", html);
+        Assert.Matches("<title>pages: 50% \\(1 hits, 1 misses\\)</title>", html);
+        // The embedded store makes no round trips; BlogRedisTests draws the shards of a Redis fleet.
+        Assert.Contains("Store round trips by shard</h2>\n<p id=\"round-trips\">Nothing yet.</p>", html, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -51,20 +51,56 @@ public sealed class BrowserTests : IAsyncLifetime
         await page.ClickAsync("input[type=submit][value=Post]");
         await page.WaitForURLAsync(_baseUrl + "/");
 
-        await page.ClickAsync("text=Written in Chromium");
-        await page.WaitForURLAsync(_baseUrl + "/post/1");
+        var first = await page.RunAndWaitForResponseAsync(() => page.ClickAsync("text=Written in Chromium"), _baseUrl + "/post/1");
         Assert.Equal("Written in Chromium", await page.InnerTextAsync("h1"));
         Assert.Equal("Through the add form.", await page.InnerTextAsync("p"));
 
-        // The page came from [RcCached]: the form fetches its own antiforgery token before it is sent.
-        await page.FillAsync("#title", "Edited in Chromium");
-        await page.FillAsync("#content", "Through the update form.");
-        await page.ClickAsync("input[type=submit][value=Update]");
-        await page.WaitForURLAsync(_baseUrl + "/");
+        // The page viewed twice: rendered once, then served by [RcCached].
+        var second = await page.ReloadAsync();
+        Assert.Equal("MISS", await first.HeaderValueAsync("x-cache"));
+        Assert.Equal("HIT", await second!.HeaderValueAsync("x-cache"));
 
+        // The cached page links to the visitor's own edit page, whose form carries the visitor's token: no script.
+        await page.ClickAsync("text=Edit");
+        await page.WaitForURLAsync(_baseUrl + "/post/1/edit");
+        await page.FillAsync("#title", "Edited in Chromium");
+        await page.FillAsync("#content", "Through the edit form.");
+        await page.ClickAsync("input[type=submit][value=Update]");
+        await page.WaitForURLAsync(_baseUrl + "/post/1");
+        Assert.Equal("Edited in Chromium", await page.InnerTextAsync("h1"));
+        Assert.Equal("Through the edit form.", await page.InnerTextAsync("p"));
+
+        await page.GotoAsync(_baseUrl + "/");
         Assert.Equal("Edited in Chromium", await page.InnerTextAsync("li a"));
-        await page.ClickAsync("text=Edited in Chromium");
-        Assert.Equal("Through the update form.", await page.InnerTextAsync("p"));
+    }
+
+    [Fact]
+    public async Task EditingWorksWithJavaScriptOff()
+    {
+        await using var context = await _browser!.NewContextAsync(new BrowserNewContextOptions { JavaScriptEnabled = false });
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(_baseUrl + "/");
+        await page.FillAsync("#title", "No script");
+        await page.FillAsync("#content", "Forms only.");
+        await page.ClickAsync("input[type=submit][value=Post]");
+        await page.ClickAsync("text=No script");
+        await page.ClickAsync("text=Edit");
+        await page.FillAsync("#title", "Still no script");
+        await page.ClickAsync("input[type=submit][value=Update]");
+        await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/post/\\d+$"));
+        Assert.Equal("Still no script", await page.InnerTextAsync("h1"));
+    }
+
+    [Fact]
+    public async Task StatsPageDrawsTheCachesAsCharts()
+    {
+        var page = await _browser!.NewPageAsync();
+        await page.GotoAsync(_baseUrl + "/");
+        await page.GotoAsync(_baseUrl + "/stats");
+        Assert.Equal("Cache statistics", await page.TitleAsync());
+        Assert.True(await page.Locator("svg#hit-ratio rect").CountAsync() >= 1);
+        var bar = await page.Locator("svg#hit-ratio rect").First.BoundingBoxAsync();
+        Assert.NotNull(bar);
     }
 
     private static string Chromium()

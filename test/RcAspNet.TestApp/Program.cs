@@ -17,14 +17,17 @@ public static class Program
         builder.Services.AddSingleton<Counters>();
         builder.Services.AddScoped<Expensive>();
         builder.Services.AddControllers();
+        builder.Services.AddRazorPages();
         builder.Services.AddAuthentication("Test").AddScheme<AuthenticationSchemeOptions, TestAuthentication>("Test", null);
         builder.Services.AddAuthorization();
 
         var app = builder.Build();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseRcCache();
 
-        var cached = app.MapGroup("").CacheResult();
+        // [RcCached] alone: the attribute on the handler and UseRcCache() above are all it takes.
+        var cached = app;
 
         cached.MapGet("/hello/{name}", [RcCached] (string name, Counters counters) => $"Hello {name} #{counters.Next("hello")}");
 
@@ -35,13 +38,16 @@ public static class Program
 
         cached.MapGet("/front/{id:int}", [RcCached] (int id, string? q, Expensive expensive, Counters counters) => $"front {id} {q} #{counters.Next("front")}");
 
-        cached.MapGet("/items/{id:int}", async Task<Item> (int id, Counters counters) =>
+        // Routes without the attribute, cached by .CacheResult() on their group.
+        var group = app.MapGroup("").CacheResult();
+
+        group.MapGet("/items/{id:int}", async Task<Item> (int id, Counters counters) =>
         {
             await Task.Yield();
             return new Item(id, $"item {id}", counters.Next("items"));
         }).WithName("GetItem");
 
-        cached.MapGet("/typed/{id:int}", Results<Ok<Item>, NotFound> (int id, Counters counters) =>
+        group.MapGet("/typed/{id:int}", Results<Ok<Item>, NotFound> (int id, Counters counters) =>
             counters.Next("typed") is var n && id < 0 ? TypedResults.NotFound() : TypedResults.Ok(new Item(id, "typed", n)));
 
         cached.MapGet("/search", [RcCached(KeyPrefix = "Search")] (string? q, int page, int[]? tag, [FromHeader(Name = "X-Tenant")] string? tenant, Counters counters) =>
@@ -49,7 +55,7 @@ public static class Program
 
         cached.MapMethods("/page/{name}", ["GET", "HEAD"], [RcCached] (string name, Counters counters) => $"Page {name} #{counters.Next("page")}");
 
-        cached.MapPost("/hello/{name}", (string name, Counters counters) => $"Posted {name} #{counters.Next("post-hello")}");
+        group.MapPost("/hello/{name}", (string name, Counters counters) => $"Posted {name} #{counters.Next("post-hello")}");
 
         cached.MapGet("/me", [RcCached(VaryByUser = true)] (ClaimsPrincipal user, Counters counters) =>
             $"{user.Identity?.Name ?? "anonymous"} #{counters.Next("me")}");
@@ -86,9 +92,59 @@ public static class Program
             return Results.Problem("broken");
         });
 
-        cached.MapGet("/short", [RcCached(Expire = 1)] (Counters counters) => $"short #{counters.Next("short")}");
+        cached.MapGet("/short", [RcCached(Expire = 60)] (Counters counters) => $"short #{counters.Next("short")}");
 
         cached.MapGet("/templates/{id:int}", [RcCached(Cache = "templates")] (int id, Counters counters) => $"template {id} #{counters.Next("templates")}");
+
+        // Tags: every entry of /tagged carries "items", and "item:{id}" with its own id.
+        cached.MapGet("/tagged/{id:int}", [RcCached(Tags = ["items", "item:{id}"])] (int id, Counters counters) => $"tagged {id} #{counters.Next("tagged")}");
+
+        // A handler that stops between reading its data and returning, for the tag race: the test invalidates meanwhile.
+        cached.MapGet("/gated/{id:int}", [RcCached(Tags = ["gated"])] async (int id, Counters counters) =>
+        {
+            var data = counters.Data;
+            if (counters.Gate is { } gate)
+            {
+                counters.Entered.TrySetResult();
+                await gate.Task;
+            }
+
+            return $"gated {id} v{data}";
+        });
+
+        cached.MapGet("/form", [RcCached] ([FromForm] string? name, Counters counters) => $"form {name} #{counters.Next("form")}").DisableAntiforgery();
+
+        cached.MapGet("/status", [RcCached(Public = true)] (Counters counters) => $"status #{counters.Next("status")}");
+
+        // Each supported kind of key argument: the handler answers with the key of the value it was bound to, which
+        // the test looks up in the cache, proving that the key read from the request is the key of the bound value.
+        MapKind<string>(app, "string");
+        MapKind<int>(app, "int");
+        MapKind<long>(app, "long");
+        MapKind<short>(app, "short");
+        MapKind<byte>(app, "byte");
+        MapKind<uint>(app, "uint");
+        MapKind<bool>(app, "bool");
+        MapKind<char>(app, "char");
+        MapKind<double>(app, "double");
+        MapKind<float>(app, "float");
+        MapKind<decimal>(app, "decimal");
+        MapKind<Half>(app, "half");
+        MapKind<Int128>(app, "int128");
+        MapKind<Guid>(app, "guid");
+        MapKind<DateTime>(app, "datetime");
+        MapKind<DateTimeOffset>(app, "datetimeoffset");
+        MapKind<DateOnly>(app, "dateonly");
+        MapKind<TimeOnly>(app, "timeonly");
+        MapKind<TimeSpan>(app, "timespan");
+        MapKind<Access>(app, "enum");
+        MapKind<int?>(app, "nullable");
+        MapKind<int[]>(app, "array");
+        MapKind<string[]>(app, "strings");
+        app.MapGet("/kind/nullarray", (int[]? v) => RcKey.For("kind.nullarray", v)).CacheResult(static s => s.KeyPrefix = "kind.nullarray");
+        app.MapGet("/kind/header", ([FromHeader(Name = "X-Value")] string v) => RcKey.For("kind.header", v)).CacheResult(static s => s.KeyPrefix = "kind.header");
+        app.MapGet("/kind/default", (int v = 7) => RcKey.For("kind.default", v)).CacheResult(static s => s.KeyPrefix = "kind.default");
+        app.MapGet("/kind/route/{v:guid}", (Guid v) => RcKey.For("kind.route", v)).CacheResult(static s => s.KeyPrefix = "kind.route");
 
         // The request-scoped batch: what a request queues is its own, and what it leaves queued faults when it ends.
         app.MapGet("/batch/{count:int}", async (int count, bool? flush, IRcBatch batch, Counters counters) =>
@@ -106,9 +162,21 @@ public static class Program
             return Results.Json(new { before, queued, values = promises.Select(static p => p.Value).ToArray() });
         });
 
-        app.MapControllers().CacheResult();
+        app.MapControllers();
+        app.MapRazorPages();
         app.Run();
     }
+
+    private static void MapKind<T>(WebApplication app, string name) =>
+        app.MapGet($"/kind/{name}", (T v) => RcKey.For($"kind.{name}", v)).CacheResult(s => s.KeyPrefix = $"kind.{name}");
+}
+
+[Flags]
+public enum Access
+{
+    None = 0,
+    Read = 1,
+    Write = 2,
 }
 
 public sealed record Item(int Id, string Name, int Version);
@@ -130,6 +198,15 @@ public sealed class Counters
 
     /// <summary>Reads of batched lookups a request left queued.</summary>
     public List<Action> Abandoned { get; } = [];
+
+    /// <summary>Gets or sets what the gated handler reads, as it would read a database.</summary>
+    public int Data { get; set; } = 1;
+
+    /// <summary>Gets or sets what the gated handler waits for after it has read its data; null to not wait.</summary>
+    public TaskCompletionSource? Gate { get; set; }
+
+    /// <summary>Gets what the gated handler completes once it has read its data and waits.</summary>
+    public TaskCompletionSource Entered { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
 [ApiController]
@@ -146,6 +223,36 @@ public sealed class MvcItemsController(Counters counters) : ControllerBase
 
     [HttpPost("items/{id:int}")]
     public IActionResult Post(int id) => Ok(counters.Next("mvc-post") + id);
+}
+
+/// <summary>Each kind of key argument through MVC model binding: the action answers with the key of what it was bound to.</summary>
+[Route("mvc/kind")]
+[RcCached]
+public sealed class MvcKindsController : Controller
+{
+    [HttpGet("int")]
+    public string Int(int v) => RcKey.For("MvcKinds.Int", v);
+
+    [HttpGet("decimal")]
+    public string Decimal(decimal v) => RcKey.For("MvcKinds.Decimal", v);
+
+    [HttpGet("datetime")]
+    public string DateTime(DateTime v) => RcKey.For("MvcKinds.DateTime", v);
+
+    [HttpGet("guid/{v}")]
+    public string Guid(Guid v) => RcKey.For("MvcKinds.Guid", v);
+
+    [HttpGet("enum")]
+    public string Enum(Access v) => RcKey.For("MvcKinds.Enum", v);
+
+    [HttpGet("bool")]
+    public string Bool(bool v) => RcKey.For("MvcKinds.Bool", v);
+
+    [HttpGet("array")]
+    public string Array([FromQuery] int[] v) => RcKey.For("MvcKinds.Array", v);
+
+    [HttpGet("header")]
+    public string Header([FromHeader(Name = "X-Value")] string? v) => RcKey.For("MvcKinds.Header", v);
 }
 
 /// <summary>Authenticates a request carrying X-Test-User as that user.</summary>

@@ -170,7 +170,23 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
             }
         }
 
-        var writes = new List<(string, byte[], EntryTiming)>();
+        // A tag's version is read before the values that carry it are loaded: an invalidation in between must win.
+        TagVersions? versions = null;
+        var tags = misses?.SelectMany(static e => e.Options?.Tags ?? []).Distinct(StringComparer.Ordinal).ToArray() ?? [];
+        if (tags.Length > 0)
+        {
+            try
+            {
+                versions = await keyspace.ReadTagVersionsAsync(tags, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RcCacheException ex)
+            {
+                // Without the versions, tagged values cannot be written safely: they are answered, not stored.
+                LogStoreFailed(_logger, ex);
+            }
+        }
+
+        var writes = new List<PendingWrite>();
         if (misses is not null)
         {
             var loads = misses.GroupBy(static e => e.LoaderIdentity).Select(static g => g.ToArray()).ToArray();
@@ -182,7 +198,9 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
                     var loaded = await group[0].LoadAsync(_cache, group, token).ConfigureAwait(false);
                     lock (writes)
                     {
-                        writes.AddRange(loaded.Select(w => (w.Entry.NamespacedKey, w.Bytes, _cache.Timing(w.Entry.Options))));
+                        writes.AddRange(loaded
+                            .Where(w => versions is not null || w.Entry.Options?.Tags is not { Count: > 0 })
+                            .Select(w => new PendingWrite(w.Entry.NamespacedKey, w.Bytes, _cache.Timing(w.Entry.Options), w.Entry.Options?.Tags)));
                     }
                 }).ConfigureAwait(false);
         }
@@ -191,7 +209,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         {
             try
             {
-                await keyspace.SetManyNamespacedAsync(writes, CancellationToken.None).ConfigureAwait(false);
+                await keyspace.SetManyNamespacedAsync(writes, versions, CancellationToken.None).ConfigureAwait(false);
             }
             catch (RcCacheException ex)
             {
@@ -201,7 +219,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
 
         if (_metrics.BatchEnabled)
         {
-            var roundTrips = keyspace.Store.RoundTrips(namespaced) + keyspace.Store.RoundTrips(writes.ConvertAll(static w => w.Item1));
+            var roundTrips = keyspace.Store.RoundTrips(namespaced) + keyspace.Store.RoundTrips(writes.ConvertAll(static w => w.Key));
             _metrics.BatchFlushed(keyspace.Store.Kind, entries.Count, roundTrips);
         }
     }

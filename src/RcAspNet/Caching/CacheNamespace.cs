@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
+using RcAspNet.Diagnostics;
 using RcAspNet.Stores;
 
 namespace RcAspNet.Caching;
@@ -11,13 +12,21 @@ namespace RcAspNet.Caching;
 /// </summary>
 internal sealed partial class CacheNamespace
 {
+    /// <summary>
+    /// How long an invalidation's version token outlives it. A tagged write that read the version before and finishes
+    /// after the token expired sees a change and removes its own entry, so this only has to outlast slow factories.
+    /// </summary>
+    private static readonly TimeSpan TagVersionLifetime = TimeSpan.FromDays(1);
+
     private readonly int _maximumKeyLength;
     private readonly int _maximumValueSize;
     private readonly ILogger _logger;
+    private readonly RcMetrics _metrics;
     private readonly RenewalThrottle _renewals;
 
-    public CacheNamespace(IRcStore store, string prefix, TimeSpan defaultExpiration, RcOptions options, TimeProvider time, ILogger logger)
+    public CacheNamespace(string name, IRcStore store, string prefix, TimeSpan defaultExpiration, RcOptions options, TimeProvider time, RcMetrics metrics, ILogger logger)
     {
+        Name = name;
         Store = store;
         Prefix = prefix;
         DefaultExpiration = defaultExpiration;
@@ -25,8 +34,12 @@ internal sealed partial class CacheNamespace
         _maximumKeyLength = options.MaximumKeyLength;
         _maximumValueSize = options.MaximumValueSize;
         _logger = logger;
+        _metrics = metrics;
         _renewals = new RenewalThrottle(time);
     }
+
+    /// <summary>Gets the name of the cache this namespace belongs to (<c>default</c>, or a name under <c>Rc:Caches</c>), a telemetry tag.</summary>
+    public string Name { get; }
 
     public IRcStore Store { get; }
 
@@ -60,15 +73,18 @@ internal sealed partial class CacheNamespace
     public async ValueTask<ReadOnlyMemory<byte>?> GetAsync(string key, CancellationToken cancellationToken)
     {
         var namespaced = Key(key);
-        var entry = await Store.GetAsync(namespaced, cancellationToken).ConfigureAwait(false);
-        return Unwrap(namespaced, entry);
+        var value = Unwrap(namespaced, await Store.GetAsync(namespaced, cancellationToken).ConfigureAwait(false));
+        Count(value is null ? 0 : 1, 1);
+        return value;
     }
 
     /// <summary>Reads on the calling thread, never waiting on the thread pool.</summary>
     public ReadOnlyMemory<byte>? Get(string key)
     {
         var namespaced = Key(key);
-        return Unwrap(namespaced, Store.Get(namespaced));
+        var value = Unwrap(namespaced, Store.Get(namespaced));
+        Count(value is null ? 0 : 1, 1);
+        return value;
     }
 
     public ValueTask<ReadOnlyMemory<byte>?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
@@ -87,11 +103,14 @@ internal sealed partial class CacheNamespace
     {
         var entries = await Store.GetManyAsync(namespaced, cancellationToken).ConfigureAwait(false);
         var values = new ReadOnlyMemory<byte>?[entries.Length];
+        var hits = 0;
         for (var i = 0; i < values.Length; i++)
         {
             values[i] = Unwrap(namespaced[i], entries[i]);
+            hits += values[i] is null ? 0 : 1;
         }
 
+        Count(hits, values.Length);
         return values;
     }
 
@@ -151,33 +170,40 @@ internal sealed partial class CacheNamespace
         return Store.SetAsync(namespaced, Layout(value, timing), timing.TimeToLive, cancellationToken);
     }
 
-    /// <summary>Writes many entries in one pipelined write per server; oversized ones are not stored and their keys are deleted.</summary>
-    public ValueTask SetManyAsync(IReadOnlyList<(string Key, byte[] Value, EntryTiming Timing)> items, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes many entries in one pipelined write per server; oversized ones are not stored and their keys are deleted.
+    /// Entries with tags are registered under them as <see cref="SetTaggedAsync"/> does, against <paramref name="versions"/>.
+    /// </summary>
+    public ValueTask SetManyAsync(IReadOnlyList<PendingWrite> items, TagVersions? versions, CancellationToken cancellationToken)
     {
-        var namespaced = new (string, byte[], EntryTiming)[items.Count];
+        var namespaced = new PendingWrite[items.Count];
         for (var i = 0; i < namespaced.Length; i++)
         {
-            namespaced[i] = (Key(items[i].Key, nameof(items)), items[i].Value, items[i].Timing);
+            namespaced[i] = items[i] with { Key = Key(items[i].Key, nameof(items)) };
         }
 
-        return SetManyNamespacedAsync(namespaced, cancellationToken);
+        return SetManyNamespacedAsync(namespaced, versions, cancellationToken);
     }
 
     /// <summary>Writes entries whose keys already carry the namespace.</summary>
-    public async ValueTask SetManyNamespacedAsync(IReadOnlyList<(string Key, byte[] Value, EntryTiming Timing)> items, CancellationToken cancellationToken)
+    public async ValueTask SetManyNamespacedAsync(IReadOnlyList<PendingWrite> items, TagVersions? versions, CancellationToken cancellationToken)
     {
         var entries = new List<StoreEntry>(items.Count);
         List<string>? refused = null;
-        foreach (var (namespaced, value, timing) in items)
+        List<TaggedKey>? tagged = null;
+        foreach (var (namespaced, value, timing, tags) in items)
         {
             if (value.Length > _maximumValueSize)
             {
                 LogValueTooLarge(_logger, value.Length, _maximumValueSize);
                 (refused ??= []).Add(namespaced);
+                continue;
             }
-            else
+
+            entries.Add(new StoreEntry(namespaced, Layout(value, timing), timing.TimeToLive));
+            if (tags is { Count: > 0 })
             {
-                entries.Add(new StoreEntry(namespaced, Layout(value, timing), timing.TimeToLive));
+                (tagged ??= []).Add(new TaggedKey(namespaced, ExpiresAt(timing), tags));
             }
         }
 
@@ -186,19 +212,125 @@ internal sealed partial class CacheNamespace
         {
             await Store.DeleteManyAsync(refused, cancellationToken).ConfigureAwait(false);
         }
+
+        if (tagged is not null)
+        {
+            await RegisterTagsAsync(tagged, versions ?? throw new InvalidOperationException("Tagged writes need the tags' versions read before their values were computed."), cancellationToken).ConfigureAwait(false);
+        }
     }
 
-    public ValueTask<bool> AddAsync(string key, byte[] value, EntryTiming timing, CancellationToken cancellationToken)
+    public async ValueTask<bool> AddAsync(string key, byte[] value, EntryTiming timing, IReadOnlyList<string>? tags, TagVersions? versions, CancellationToken cancellationToken)
     {
         var namespaced = Key(key);
         if (value.Length > _maximumValueSize)
         {
             LogValueTooLarge(_logger, value.Length, _maximumValueSize);
-            return new(false);
+            return false;
         }
 
-        return Store.AddAsync(namespaced, Layout(value, timing), timing.TimeToLive, cancellationToken);
+        var added = await Store.AddAsync(namespaced, Layout(value, timing), timing.TimeToLive, cancellationToken).ConfigureAwait(false);
+        if (added && tags is { Count: > 0 } && versions is not null)
+        {
+            await RegisterTagsAsync([new TaggedKey(namespaced, ExpiresAt(timing), tags)], versions, cancellationToken).ConfigureAwait(false);
+        }
+
+        return added;
     }
+
+    /// <summary>Where the store keeps <paramref name="tag"/> of this namespace.</summary>
+    public TagKeys TagKeys(string tag)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(tag);
+        if (tag.Length > _maximumKeyLength)
+        {
+            throw new ArgumentException($"A tag must be at most {_maximumKeyLength} characters long (Rc:MaximumKeyLength); this one has {tag.Length}.", nameof(tag));
+        }
+
+        var root = string.Concat(Prefix, "{rc-tag:", tag, "}");
+        return new TagKeys(root + ":version", root + ":keys", root);
+    }
+
+    /// <summary>Reads the versions of <paramref name="tags"/>, before a value that will carry them is computed.</summary>
+    public async ValueTask<TagVersions> ReadTagVersionsAsync(IEnumerable<string> tags, CancellationToken cancellationToken)
+    {
+        var names = tags.Distinct(StringComparer.Ordinal).ToArray();
+        var keys = Array.ConvertAll(names, TagKeys);
+        return new TagVersions(names, keys, await Store.GetTagVersionsAsync(keys, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>
+    /// Writes an entry that carries tags: the entry, then (on each tag's server) its membership and a second read of
+    /// the tag's version. When a tag was invalidated since <paramref name="versions"/> were read, the value may predate
+    /// the invalidation, so the entry is removed: once this returns, an invalidated entry is not readable.
+    /// </summary>
+    public async ValueTask SetTaggedAsync(string key, byte[] value, EntryTiming timing, IReadOnlyList<string> tags, TagVersions versions, CancellationToken cancellationToken)
+    {
+        var namespaced = Key(key);
+        if (value.Length > _maximumValueSize)
+        {
+            LogValueTooLarge(_logger, value.Length, _maximumValueSize);
+            await Store.DeleteAsync(namespaced, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        await Store.SetAsync(namespaced, Layout(value, timing), timing.TimeToLive, cancellationToken).ConfigureAwait(false);
+        await RegisterTagsAsync([new TaggedKey(namespaced, ExpiresAt(timing), tags)], versions, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Removes every entry of this namespace that carries <paramref name="tag"/>, on every server; returns how many there were.</summary>
+    public async ValueTask<long> InvalidateTagAsync(string tag, CancellationToken cancellationToken)
+    {
+        var members = await Store.BumpTagAsync(TagKeys(tag), TagVersionLifetime, cancellationToken).ConfigureAwait(false);
+        return members.Length == 0 ? 0 : await Store.DeleteManyAsync(members, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Registers written entries under their tags, then removes those whose tag was invalidated since <paramref name="versions"/>.</summary>
+    private async ValueTask RegisterTagsAsync(IReadOnlyList<TaggedKey> written, TagVersions versions, CancellationToken cancellationToken)
+    {
+        var byTag = new Dictionary<string, List<TagMember>>(StringComparer.Ordinal);
+        foreach (var entry in written)
+        {
+            foreach (var tag in entry.Tags)
+            {
+                if (!byTag.TryGetValue(tag, out var members))
+                {
+                    byTag[tag] = members = [];
+                }
+
+                members.Add(new TagMember(entry.Key, entry.ExpiresAt));
+            }
+        }
+
+        var stale = new HashSet<string>(StringComparer.Ordinal);
+        try
+        {
+            var checks = await Task.WhenAll(byTag.Select(async pair =>
+                (Members: pair.Value, Unchanged: await Store.TagAsync(versions.KeysOf(pair.Key), pair.Value, versions.VersionOf(pair.Key), cancellationToken).ConfigureAwait(false)))).ConfigureAwait(false);
+            foreach (var (members, unchanged) in checks)
+            {
+                if (!unchanged)
+                {
+                    stale.UnionWith(members.Select(static m => m.Key));
+                }
+            }
+        }
+        catch (RcCacheException)
+        {
+            // A membership that may not have been recorded would let an invalidation miss the entry: remove it, then say so.
+            await Store.DeleteManyAsync([.. written.Select(static w => w.Key)], CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+
+        if (stale.Count > 0)
+        {
+            await Store.DeleteManyAsync([.. stale], CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Counts reads: a hit is an entry that could be read, whatever the typed layer then makes of it.</summary>
+    private void Count(int hits, int reads) => _metrics.Lookup(Name, Store.Kind, hits, reads - hits);
+
+    private long ExpiresAt(EntryTiming timing) => Time.GetUtcNow().ToUnixTimeMilliseconds() + (long)Math.Ceiling(timing.TimeToLive.TotalMilliseconds);
 
     private static byte[] Layout(byte[] value, EntryTiming timing) =>
         timing.IsSliding ? EntryEnvelope.Wrap(value, timing.Sliding, timing.Absolute)

@@ -22,7 +22,7 @@ internal sealed class CacheRegistry : IDisposable, IAsyncDisposable
         Options = settings;
         var store = factory.Create(settings.Store, settings.Redis, settings.Router, settings.Shards);
         _stores.Add(store);
-        Default = new RcCache(new CacheNamespace(store, settings.Namespace, settings.DefaultExpiration, settings, time, logger), serializer, settings.BypassValues, logger);
+        Default = new RcCache(new CacheNamespace("default", store, settings.Namespace, settings.DefaultExpiration, settings, time, metrics, logger), serializer, settings.BypassValues, logger);
         foreach (var (name, cache) in settings.Caches)
         {
             var own = store;
@@ -32,7 +32,7 @@ internal sealed class CacheRegistry : IDisposable, IAsyncDisposable
                 _stores.Add(own);
             }
 
-            var keyspace = new CacheNamespace(own, cache.Namespace ?? $"{settings.Namespace}{name}:", cache.DefaultExpiration ?? settings.DefaultExpiration, settings, time, logger);
+            var keyspace = new CacheNamespace(name, own, cache.Namespace ?? $"{settings.Namespace}{name}:", cache.DefaultExpiration ?? settings.DefaultExpiration, settings, time, metrics, logger);
             _named[name] = new RcCache(keyspace, serializer, cache.BypassValues ?? settings.BypassValues, logger);
         }
     }

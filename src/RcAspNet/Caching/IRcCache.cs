@@ -56,6 +56,13 @@ public interface IRcCache
     /// <summary>Deletes the result of <paramref name="name"/> called with <paramref name="args"/> (rc's <c>invalidate</c>): the entry under <see cref="RcKey.For"/>.</summary>
     ValueTask<bool> InvalidateAsync(string name, params object?[] args);
 
+    /// <summary>
+    /// Deletes every entry of this cache that carries <paramref name="tag"/> (<see cref="RcEntryOptions.Tags"/>,
+    /// <c>[RcCached(Tags = ...)]</c>), on every server, whichever node wrote it; returns how many there were. A tagged
+    /// write that races with it never leaves its entry readable once both have returned.
+    /// </summary>
+    ValueTask<long> InvalidateTagAsync(string tag, CancellationToken cancellationToken = default);
+
     /// <summary>Returns the Redis connections behind this cache by shard name, for raw commands (rc's <c>get_client</c>); empty for the memory store.</summary>
     ValueTask<IReadOnlyDictionary<string, IConnectionMultiplexer>> GetConnectionsAsync(CancellationToken cancellationToken = default);
 }

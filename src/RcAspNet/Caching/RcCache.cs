@@ -22,6 +22,9 @@ internal sealed partial class RcCache : IRcCache
         _logger = logger;
     }
 
+    /// <summary>Gets the configured bypass values as JSON text, as written in configuration and as rc's serializer writes them.</summary>
+    internal IEnumerable<byte[]> BypassTexts => _bypass.Concat(_bypassTexts);
+
     public string Namespace => Keyspace.Prefix;
 
     internal CacheNamespace Keyspace { get; }
@@ -51,33 +54,52 @@ internal sealed partial class RcCache : IRcCache
         return results;
     }
 
-    public ValueTask SetAsync<T>(string key, T value, RcEntryOptions? options = null, CancellationToken cancellationToken = default)
+    public async ValueTask SetAsync<T>(string key, T value, RcEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
         var bytes = Serializer.Serialize(value);
-        return IsBypass(bytes, options) ? default : Keyspace.SetAsync(key, bytes, Timing(options), cancellationToken);
+        if (IsBypass(bytes, options))
+        {
+            return;
+        }
+
+        if (options?.Tags is { Count: > 0 } tags)
+        {
+            var versions = await Keyspace.ReadTagVersionsAsync(tags, cancellationToken).ConfigureAwait(false);
+            await Keyspace.SetTaggedAsync(key, bytes, Timing(options), tags, versions, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        await Keyspace.SetAsync(key, bytes, Timing(options), cancellationToken).ConfigureAwait(false);
     }
 
-    public ValueTask SetManyAsync<T>(IReadOnlyCollection<KeyValuePair<string, T>> items, RcEntryOptions? options = null, CancellationToken cancellationToken = default)
+    public async ValueTask SetManyAsync<T>(IReadOnlyCollection<KeyValuePair<string, T>> items, RcEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(items);
         var timing = Timing(options);
-        var entries = new List<(string, byte[], EntryTiming)>(items.Count);
+        var entries = new List<PendingWrite>(items.Count);
         foreach (var (key, value) in items)
         {
             var bytes = Serializer.Serialize(value);
             if (!IsBypass(bytes, options))
             {
-                entries.Add((key, bytes, timing));
+                entries.Add(new PendingWrite(key, bytes, timing, options?.Tags));
             }
         }
 
-        return Keyspace.SetManyAsync(entries, cancellationToken);
+        var versions = options?.Tags is { Count: > 0 } tags && entries.Count > 0 ? await Keyspace.ReadTagVersionsAsync(tags, cancellationToken).ConfigureAwait(false) : null;
+        await Keyspace.SetManyAsync(entries, versions, cancellationToken).ConfigureAwait(false);
     }
 
-    public ValueTask<bool> AddAsync<T>(string key, T value, RcEntryOptions? options = null, CancellationToken cancellationToken = default)
+    public async ValueTask<bool> AddAsync<T>(string key, T value, RcEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
         var bytes = Serializer.Serialize(value);
-        return IsBypass(bytes, options) ? new(false) : Keyspace.AddAsync(key, bytes, Timing(options), cancellationToken);
+        if (IsBypass(bytes, options))
+        {
+            return false;
+        }
+
+        var versions = options?.Tags is { Count: > 0 } tags ? await Keyspace.ReadTagVersionsAsync(tags, cancellationToken).ConfigureAwait(false) : null;
+        return await Keyspace.AddAsync(key, bytes, Timing(options), options?.Tags, versions, cancellationToken).ConfigureAwait(false);
     }
 
     public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default) =>
@@ -108,7 +130,9 @@ internal sealed partial class RcCache : IRcCache
     public ValueTask<T> GetOrSetAsync<T>(string key, Func<CancellationToken, ValueTask<T>> factory, RcEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(factory);
-        return GetOrSetCoreAsync(key, factory, options, Encode, TryDeserialize, cancellationToken);
+        return GetOrSetCoreAsync(key, factory, options, Encode, Decode, cancellationToken);
+
+        bool Decode(ReadOnlyMemory<byte> bytes, out T? value) => TryDeserialize(bytes.Span, out value);
 
         byte[]? Encode(T value)
         {
@@ -120,7 +144,7 @@ internal sealed partial class RcCache : IRcCache
     /// <summary>
     /// Cache-aside with stampede protection over any encoding: <paramref name="encode"/> returns the bytes to store,
     /// or null to store nothing; <paramref name="decode"/> reads a hit, false for unreadable bytes (a miss);
-    /// <paramref name="knownMiss"/> skips the read when the caller has just read the key and found nothing.
+    /// the value carries <see cref="RcEntryOptions.Tags"/> when <paramref name="options"/> has them.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     internal async ValueTask<T> GetOrSetCoreAsync<T>(
@@ -129,8 +153,7 @@ internal sealed partial class RcCache : IRcCache
         RcEntryOptions? options,
         Func<T, byte[]?> encode,
         Decoder<T> decode,
-        CancellationToken cancellationToken,
-        bool knownMiss = false)
+        CancellationToken cancellationToken)
     {
         if (!Keyspace.IsValidKey(key))
         {
@@ -139,7 +162,7 @@ internal sealed partial class RcCache : IRcCache
             return await factory(cancellationToken).ConfigureAwait(false);
         }
 
-        if (!knownMiss && await Keyspace.GetAsync(key, cancellationToken).ConfigureAwait(false) is { } bytes && decode(bytes.Span, out var hit))
+        if (await Keyspace.GetAsync(key, cancellationToken).ConfigureAwait(false) is { } bytes && decode(bytes, out var hit))
         {
             return hit!;
         }
@@ -168,6 +191,8 @@ internal sealed partial class RcCache : IRcCache
     }
 
     public ValueTask<bool> InvalidateAsync(string name, params object?[] args) => DeleteAsync(RcKey.For(name, args));
+
+    public ValueTask<long> InvalidateTagAsync(string tag, CancellationToken cancellationToken = default) => Keyspace.InvalidateTagAsync(tag, cancellationToken);
 
     public ValueTask<IReadOnlyDictionary<string, IConnectionMultiplexer>> GetConnectionsAsync(CancellationToken cancellationToken = default) =>
         Keyspace.Store.GetConnectionsAsync(cancellationToken);
@@ -207,28 +232,6 @@ internal sealed partial class RcCache : IRcCache
         return false;
     }
 
-    /// <summary>Whether a rendered response body is a configured bypass value (as JSON text, in either spacing).</summary>
-    internal bool IsBypassBody(ReadOnlySpan<byte> body)
-    {
-        foreach (var bypass in _bypass)
-        {
-            if (body.SequenceEqual(bypass))
-            {
-                return true;
-            }
-        }
-
-        foreach (var text in _bypassTexts)
-        {
-            if (body.SequenceEqual(text))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
     /// <summary>Reads an entry; bytes that are not a <typeparamref name="T"/> (corrupt, or an older type) are a miss, logged without the key.</summary>
     internal bool TryDeserialize<T>(ReadOnlySpan<byte> bytes, out T? value)
     {
@@ -259,10 +262,19 @@ internal sealed partial class RcCache : IRcCache
 
     private async ValueTask<T> LoadAndStoreAsync<T>(string key, Func<CancellationToken, ValueTask<T>> factory, RcEntryOptions? options, Func<T, byte[]?> encode, CancellationToken cancellationToken)
     {
+        // A tag's version is read before the value is computed: an invalidation in between must win.
+        var versions = options?.Tags is { Count: > 0 } tags ? await Keyspace.ReadTagVersionsAsync(tags, cancellationToken).ConfigureAwait(false) : null;
         var value = await factory(cancellationToken).ConfigureAwait(false);
         if (encode(value) is { } bytes)
         {
-            await Keyspace.SetAsync(key, bytes, Timing(options), CancellationToken.None).ConfigureAwait(false);
+            if (versions is not null)
+            {
+                await Keyspace.SetTaggedAsync(key, bytes, Timing(options), options!.Tags!, versions, CancellationToken.None).ConfigureAwait(false);
+            }
+            else
+            {
+                await Keyspace.SetAsync(key, bytes, Timing(options), CancellationToken.None).ConfigureAwait(false);
+            }
         }
 
         return value;
@@ -270,4 +282,4 @@ internal sealed partial class RcCache : IRcCache
 }
 
 /// <summary>Reads cached bytes as a <typeparamref name="T"/>; false when they are not one.</summary>
-internal delegate bool Decoder<T>(ReadOnlySpan<byte> bytes, out T? value);
+internal delegate bool Decoder<T>(ReadOnlyMemory<byte> bytes, out T? value);

@@ -13,4 +13,12 @@ public sealed class RcEntryOptions
     /// </summary>
     /// <value>The default is the configured bypass values.</value>
     public IReadOnlyList<object?>? BypassValues { get; init; }
+
+    /// <summary>
+    /// Gets the tags of the entry: <see cref="IRcCache.InvalidateTagAsync"/> removes every entry that carries one, on
+    /// every server. A tag belongs to the cache's namespace. Reads of a tagged entry cost what any read costs; a tagged
+    /// write costs two more round trips (the tags' versions before, their bookkeeping after).
+    /// </summary>
+    /// <value>The default is none.</value>
+    public IReadOnlyList<string>? Tags { get; init; }
 }

@@ -5,7 +5,7 @@ namespace RcAspNet.Diagnostics;
 
 /// <summary>
 /// The instruments of one service provider's <see cref="RcDiagnostics.MeterName"/> meter. Tags are low-cardinality
-/// only: store kind, shard name, operation, and the kind of error or circuit state. Never a key.
+/// only: cache name, store kind, shard name, operation, and the kind of error or circuit state. Never a key.
 /// </summary>
 internal sealed class RcMetrics
 {
@@ -36,16 +36,17 @@ internal sealed class RcMetrics
     /// <summary>A provider-free instance, for stores built outside DI (tests, benchmarks).</summary>
     public static RcMetrics Unlisted { get; } = new(new StandaloneMeterFactory());
 
-    public void Lookup(string store, string shard, string operation, int hits, int misses)
+    /// <summary>Reads of one cache (the default one, or a named one) that found a usable entry, and those that did not.</summary>
+    public void Lookup(string cache, string store, int hits, int misses)
     {
         if (hits > 0 && _hits.Enabled)
         {
-            _hits.Add(hits, Tags(store, shard, operation));
+            _hits.Add(hits, new TagList { { "rc.cache", cache }, { "rc.store", store } });
         }
 
         if (misses > 0 && _misses.Enabled)
         {
-            _misses.Add(misses, Tags(store, shard, operation));
+            _misses.Add(misses, new TagList { { "rc.cache", cache }, { "rc.store", store } });
         }
     }
 

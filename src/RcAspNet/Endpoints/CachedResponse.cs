@@ -19,8 +19,8 @@ internal sealed class CachedResponse(int statusCode, string? contentType, ReadOn
 
     public ReadOnlyMemory<byte> Body { get; } = body;
 
-    /// <summary>Gets whether the handler set a cookie: such a response is personal and is never stored.</summary>
-    public bool SetsCookie { get; init; }
+    /// <summary>Gets whether the response may be shared: not one that sets a cookie, is content-encoded, or says it must not be stored.</summary>
+    public bool IsShareable { get; init; } = true;
 
     public Task ExecuteAsync(HttpContext httpContext)
     {
@@ -41,14 +41,6 @@ internal sealed class CachedResponse(int statusCode, string? contentType, ReadOn
         type.CopyTo(bytes, 5);
         Body.Span.CopyTo(bytes.AsSpan(5 + type.Length));
         return bytes;
-    }
-
-    /// <summary>Reads a stored response, copying its body out of <paramref name="bytes"/>.</summary>
-    public static bool TryDecode(ReadOnlySpan<byte> bytes, out CachedResponse? response)
-    {
-        var read = TryRead(bytes, out var status, out var type, out var bodyStart);
-        response = read ? new CachedResponse(status, type, bytes[bodyStart..].ToArray()) : null;
-        return read;
     }
 
     /// <summary>Reads a stored response whose body stays in <paramref name="bytes"/>.</summary>

@@ -1,12 +1,12 @@
 namespace RcAspNet;
 
 /// <summary>
-/// Caches what an endpoint handler returns, keyed by its bound arguments (rc's <c>@cache.cache()</c>). The attribute
-/// only carries settings: the RcCached filter, added by <c>.CacheResult()</c> on a route, a group or
-/// <c>MapControllers()</c>, does the work, for minimal APIs and MVC actions alike. The key is
-/// <see cref="RcKey.For"/> of the endpoint's identity and its arguments, so
-/// <c>IRcCache.InvalidateAsync(identity, args)</c> removes exactly one entry. The identity is <see cref="KeyPrefix"/>,
-/// else the endpoint name (<c>WithName</c>), else <c>Controller.Action</c> for MVC, else method and route pattern.
+/// Caches what an endpoint returns, keyed by its arguments (rc's <c>@cache.cache()</c>): on a minimal-API handler, an
+/// MVC action or controller, or a Razor Page, once the app calls <c>app.UseRcCache()</c>. The attribute only carries
+/// settings; the middleware does the work. The key is <see cref="RcKey.For"/> of the endpoint's identity and its
+/// arguments, so <c>IRcCache.InvalidateAsync(identity, args)</c> removes exactly one entry. The identity is
+/// <see cref="KeyPrefix"/>, else the endpoint name (<c>WithName</c>), else <c>Controller.Action</c> for MVC,
+/// <c>Page:/Path</c> for a page, else method and route pattern.
 /// </summary>
 [AttributeUsage(AttributeTargets.Method | AttributeTargets.Class, Inherited = true, AllowMultiple = false)]
 public sealed class RcCachedAttribute : Attribute
@@ -28,4 +28,13 @@ public sealed class RcCachedAttribute : Attribute
 
     /// <summary>Gets or sets the named cache (<c>Rc:Caches:{name}</c>) that holds the entries; the default cache when unset.</summary>
     public string? Cache { get; set; }
+
+    /// <summary>
+    /// Gets or sets the tags of every entry, removed together by <c>IRcCache.InvalidateTagAsync(tag)</c>. A tag may
+    /// name a key argument in braces: <c>post:{id}</c> is <c>post:42</c> for the request whose <c>id</c> is 42.
+    /// </summary>
+    public string[]? Tags { get; set; }
+
+    /// <summary>Gets whether these settings come from <c>.CacheResult()</c> on a route or group rather than from the handler.</summary>
+    internal bool FromConvention { get; init; }
 }

@@ -1,23 +1,17 @@
 using RcAspNet;
-using RcAspNet.Endpoints;
 
 namespace Microsoft.AspNetCore.Builder;
 
-/// <summary>Adds the RcCached filter to endpoints.</summary>
+/// <summary>Caches endpoints that carry no <see cref="RcCachedAttribute"/> of their own.</summary>
 public static class RcCachedEndpointConventionBuilderExtensions
 {
     /// <summary>
-    /// Caches the results of the endpoints under <paramref name="builder"/> (a route, a group, or <c>MapControllers()</c>),
-    /// keyed by their bound arguments. Settings come from <see cref="RcCachedAttribute"/> on the handler or action,
-    /// else the defaults. Only GET and HEAD requests are cached; other endpoints of a group are left alone.
+    /// Caches the results of the endpoints under <paramref name="builder"/> (a route, a group, or <c>MapControllers()</c>)
+    /// as <c>[RcCached]</c> with its defaults would; an attribute on a handler still wins for that handler. Only GET and
+    /// HEAD requests are cached; other endpoints of a group are left alone. Needs <c>app.UseRcCache()</c>.
     /// </summary>
     public static TBuilder CacheResult<TBuilder>(this TBuilder builder)
-        where TBuilder : IEndpointConventionBuilder
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        builder.Add(static endpoint => AddFilter(endpoint));
-        return builder;
-    }
+        where TBuilder : IEndpointConventionBuilder => builder.CacheResult(static _ => { });
 
     /// <summary>Caches the results of the endpoints under <paramref name="builder"/> with these settings; an <see cref="RcCachedAttribute"/> on a handler still wins for that handler.</summary>
     public static TBuilder CacheResult<TBuilder>(this TBuilder builder, Action<RcCachedAttribute> configure)
@@ -25,26 +19,11 @@ public static class RcCachedEndpointConventionBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
-        var settings = new RcCachedAttribute();
+        var settings = new RcCachedAttribute { FromConvention = true };
         configure(settings);
-        builder.Add(endpoint =>
-        {
-            endpoint.Metadata.Insert(0, settings);
-            AddFilter(endpoint);
-        });
+
+        // First, so that an attribute on the handler, which comes later, wins.
+        builder.Add(endpoint => endpoint.Metadata.Insert(0, settings));
         return builder;
-    }
-
-    private static void AddFilter(EndpointBuilder endpoint)
-    {
-        if (endpoint.Metadata.Contains(RcCachedMarker.Instance))
-        {
-            return;
-        }
-
-        endpoint.Metadata.Add(RcCachedMarker.Instance);
-        var front = new RcCachedFront();
-        endpoint.FilterFactories.Add((context, next) => RcCachedFilter.Create(endpoint, context, next, front));
-        endpoint.RequestDelegate = endpoint.RequestDelegate is { } inner ? front.Wrap(inner) : null;
     }
 }

@@ -1,33 +1,61 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.AspNetCore.Mvc.RazorPages.Infrastructure;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace RcAspNet.Endpoints;
 
 /// <summary>
-/// Builds the application's endpoints once the pipeline is configured, so that every RcCached check (a handler that
-/// can never be cached, one that reads the user without opting in, an [RcCached] the filter was never added to)
-/// stops start-up with a message naming the endpoint, instead of surfacing on a request or not at all.
+/// Once the pipeline is configured, builds the policy of every cached endpoint, so that whatever keeps an endpoint from
+/// being cached (a handler that can never be, one that reads the user without opting in, an argument with no key form,
+/// a pipeline without <c>UseRcCache()</c>) stops start-up with one message that names each endpoint and the fix.
 /// </summary>
 internal sealed class RcCachedStartupFilter : IStartupFilter
 {
     public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
     {
         next(app);
-        if (app.ApplicationServices.GetService<Microsoft.AspNetCore.Routing.EndpointDataSource>() is not { } endpoints)
+        if (app.ApplicationServices.GetService<EndpointDataSource>() is not { } source)
         {
             return;
         }
 
-        var forgotten = endpoints.Endpoints
-            .Where(static e => e.Metadata.GetMetadata<RcCachedAttribute>() is not null && e.Metadata.GetMetadata<RcCachedMarker>() is null)
-            .Select(static e => e.DisplayName)
-            .ToArray();
-        if (forgotten.Length > 0)
+        var policies = app.ApplicationServices.GetRequiredService<CachedEndpointPolicies>();
+        var pages = app.ApplicationServices.GetService<PageLoader>();
+        var errors = new List<string>();
+        var cached = new List<string>();
+        foreach (var endpoint in source.Endpoints)
         {
-            throw new InvalidOperationException(
-                $"[RcCached] is on {string.Join(", ", forgotten.Select(static n => $"'{n}'"))}, but nothing caches it: the attribute only carries settings. " +
-                "Add .CacheResult() to the route, to a group it is mapped in, or to MapControllers().");
+            try
+            {
+                if (policies.Add(Compiled(endpoint, pages)) is { } policy)
+                {
+                    cached.Add(policy.Identity);
+                }
+            }
+            catch (InvalidOperationException ex)
+            {
+                errors.Add(ex.Message);
+            }
+        }
+
+        if (cached.Count > 0 && !policies.MiddlewareAdded)
+        {
+            errors.Add($"[RcCached] is on {string.Join(", ", cached.Select(static n => $"'{n}'"))}, but the pipeline does not serve it: add app.UseRcCache() after UseAuthorization(), where UseOutputCache() would go.");
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new InvalidOperationException(string.Join(Environment.NewLine, errors));
         }
     };
+
+    /// <summary>A Razor Page's endpoint as it is served: compiled, with the attributes of its page and model.</summary>
+    private static Endpoint Compiled(Endpoint endpoint, PageLoader? pages) =>
+        pages is not null && endpoint.Metadata.GetMetadata<PageActionDescriptor>() is { } page && endpoint.Metadata.GetMetadata<CompiledPageActionDescriptor>() is null
+            ? pages.LoadAsync(page, endpoint.Metadata).GetAwaiter().GetResult().Endpoint ?? endpoint
+            : endpoint;
 }

@@ -60,6 +60,19 @@ internal interface IRcStore : IDisposable, IAsyncDisposable
     /// <summary>Deletes every key that starts with <paramref name="prefix"/> (SCAN and DEL in batches, never KEYS); returns how many.</summary>
     ValueTask<long> ClearAsync(string prefix, CancellationToken cancellationToken);
 
+    /// <summary>Reads the version of each tag: the token its last invalidation left, or null.</summary>
+    ValueTask<string?[]> GetTagVersionsAsync(IReadOnlyList<TagKeys> tags, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records <paramref name="members"/> under the tag (dropping members that have expired, and giving the tag the
+    /// lifetime of its longest-lived member), then reads its version, in that order on the tag's server; returns
+    /// whether the version is still <paramref name="expectedVersion"/>.
+    /// </summary>
+    ValueTask<bool> TagAsync(TagKeys tag, IReadOnlyList<TagMember> members, string? expectedVersion, CancellationToken cancellationToken);
+
+    /// <summary>Gives the tag a new version (kept for <paramref name="versionLifetime"/>), then returns its members, in that order on the tag's server.</summary>
+    ValueTask<string[]> BumpTagAsync(TagKeys tag, TimeSpan versionLifetime, CancellationToken cancellationToken);
+
     /// <summary>Returns how many servers a multi-key call over <paramref name="keys"/> talks to: the round trips it costs.</summary>
     int RoundTrips(IReadOnlyList<string> keys);
 

@@ -16,6 +16,7 @@ internal sealed class MemoryStore : IRcStore
     private const string Shard = "memory";
 
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Tag> _tags = new(StringComparer.Ordinal);
     private readonly TimeProvider _time;
     private readonly RcMetrics _metrics;
     private readonly long _sizeLimit;
@@ -46,14 +47,12 @@ internal sealed class MemoryStore : IRcStore
     {
         cancellationToken.ThrowIfCancellationRequested();
         var value = Read(key, Now());
-        _metrics.Lookup(Kind, Shard, "get", value is null ? 0 : 1, value is null ? 1 : 0);
         return new(value);
     }
 
     public byte[]? Get(string key)
     {
         var value = Read(key, Now());
-        _metrics.Lookup(Kind, Shard, "get", value is null ? 0 : 1, value is null ? 1 : 0);
         return value;
     }
 
@@ -68,8 +67,6 @@ internal sealed class MemoryStore : IRcStore
             values[i] = Read(keys[i], now);
             hits += values[i] is null ? 0 : 1;
         }
-
-        _metrics.Lookup(Kind, Shard, "get_many", hits, values.Length - hits);
         return new(values);
     }
 
@@ -166,6 +163,14 @@ internal sealed class MemoryStore : IRcStore
 
     public ValueTask<long> ClearAsync(string prefix, CancellationToken cancellationToken)
     {
+        foreach (var (name, tag) in _tags)
+        {
+            if (name.StartsWith(prefix, StringComparison.Ordinal) && _tags.TryRemove(new KeyValuePair<string, Tag>(name, tag)))
+            {
+                Interlocked.Add(ref _size, -tag.Size);
+            }
+        }
+
         long removed = 0;
         foreach (var pair in _entries)
         {
@@ -180,6 +185,67 @@ internal sealed class MemoryStore : IRcStore
         return new(removed);
     }
 
+    public ValueTask<string?[]> GetTagVersionsAsync(IReadOnlyList<TagKeys> tags, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var versions = new string?[tags.Count];
+        for (var i = 0; i < versions.Length; i++)
+        {
+            if (_tags.TryGetValue(tags[i].Routing, out var tag))
+            {
+                lock (tag)
+                {
+                    versions[i] = tag.VersionAt(now);
+                }
+            }
+        }
+
+        return new(versions);
+    }
+
+    public ValueTask<bool> TagAsync(TagKeys tags, IReadOnlyList<TagMember> members, string? expectedVersion, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var tag = _tags.GetOrAdd(tags.Routing, static _ => new Tag());
+        bool unchanged;
+        long grown;
+        lock (tag)
+        {
+            var before = tag.Size;
+            tag.Prune(now);
+            foreach (var member in members)
+            {
+                tag.Add(member.Key, member.ExpiresAt);
+            }
+
+            unchanged = tag.VersionAt(now) == expectedVersion;
+            grown = tag.Size - before;
+        }
+
+        // Members count against the size limit, as the entries they name do.
+        if (Interlocked.Add(ref _size, grown) > _sizeLimit)
+        {
+            Compact(Now());
+        }
+
+        return new(unchanged);
+    }
+
+    public ValueTask<string[]> BumpTagAsync(TagKeys tags, TimeSpan versionLifetime, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var tag = _tags.GetOrAdd(tags.Routing, static _ => new Tag());
+        lock (tag)
+        {
+            tag.Version = Guid.NewGuid().ToString("N");
+            tag.VersionExpiresAt = now + (long)versionLifetime.TotalMilliseconds;
+            var before = tag.Size;
+            tag.Prune(now);
+            Interlocked.Add(ref _size, tag.Size - before);
+            return new([.. tag.Members.Keys]);
+        }
+    }
+
     public int RoundTrips(IReadOnlyList<string> keys) => 0;
 
     public ValueTask<IReadOnlyList<ShardStatus>> CheckHealthAsync(CancellationToken cancellationToken) =>
@@ -187,6 +253,7 @@ internal sealed class MemoryStore : IRcStore
 
     public void Dispose()
     {
+        _tags.Clear();
         _entries.Clear();
         Interlocked.Exchange(ref _size, 0);
     }
@@ -298,6 +365,21 @@ internal sealed class MemoryStore : IRcStore
                 return;
             }
 
+            var nowMs = new DateTimeOffset(now, TimeSpan.Zero).ToUnixTimeMilliseconds();
+            foreach (var (name, tag) in _tags)
+            {
+                lock (tag)
+                {
+                    var before = tag.Size;
+                    tag.Prune(nowMs);
+                    Interlocked.Add(ref _size, tag.Size - before);
+                    if (tag.IsEmptyAt(nowMs))
+                    {
+                        _tags.TryRemove(new KeyValuePair<string, Tag>(name, tag));
+                    }
+                }
+            }
+
             var live = new List<Entry>(_entries.Count);
             foreach (var pair in _entries)
             {
@@ -335,6 +417,49 @@ internal sealed class MemoryStore : IRcStore
         Span<byte> buffer = stackalloc byte[20];
         Utf8Formatter.TryFormat(value, buffer, out var written);
         return buffer[..written].ToArray();
+    }
+
+    /// <summary>A tag's version and members, as Redis keeps them in a string and a sorted set (Unix milliseconds).</summary>
+    private sealed class Tag
+    {
+        public string? Version { get; set; }
+
+        public long VersionExpiresAt { get; set; }
+
+        public Dictionary<string, long> Members { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Gets the bytes its members take, counted against the store's size limit.</summary>
+        public long Size { get; private set; }
+
+        public bool IsEmptyAt(long now) => Members.Count == 0 && VersionAt(now) is null;
+
+        public string? VersionAt(long now) => now < VersionExpiresAt ? Version : null;
+
+        public void Add(string key, long expiresAt)
+        {
+            if (Members.TryAdd(key, expiresAt))
+            {
+                Size += MemberSize(key);
+            }
+            else
+            {
+                Members[key] = expiresAt;
+            }
+        }
+
+        public void Prune(long now)
+        {
+            foreach (var (key, expiresAt) in Members)
+            {
+                if (expiresAt <= now)
+                {
+                    Members.Remove(key);
+                    Size -= MemberSize(key);
+                }
+            }
+        }
+
+        private static long MemberSize(string key) => (EntryOverhead / 2) + (key.Length * 2L);
     }
 
     private sealed class Entry(string key, byte[] value, long expiresAt)

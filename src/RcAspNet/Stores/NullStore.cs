@@ -50,6 +50,12 @@ internal sealed class NullStore : IRcStore
 
     public ValueTask<long> ClearAsync(string prefix, CancellationToken cancellationToken) => default;
 
+    public ValueTask<string?[]> GetTagVersionsAsync(IReadOnlyList<TagKeys> tags, CancellationToken cancellationToken) => new(new string?[tags.Count]);
+
+    public ValueTask<bool> TagAsync(TagKeys tag, IReadOnlyList<TagMember> members, string? expectedVersion, CancellationToken cancellationToken) => new(true);
+
+    public ValueTask<string[]> BumpTagAsync(TagKeys tag, TimeSpan versionLifetime, CancellationToken cancellationToken) => new([]);
+
     public int RoundTrips(IReadOnlyList<string> keys) => 0;
 
     public ValueTask<IReadOnlyList<ShardStatus>> CheckHealthAsync(CancellationToken cancellationToken) => new([]);

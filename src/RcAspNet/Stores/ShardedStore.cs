@@ -91,6 +91,28 @@ internal sealed class ShardedStore : IRcStore
     public async ValueTask<long> ClearAsync(string prefix, CancellationToken cancellationToken) =>
         (await Task.WhenAll(_shards.Select(s => s.ClearAsync(prefix, cancellationToken).AsTask())).ConfigureAwait(false)).Sum();
 
+    public async ValueTask<string?[]> GetTagVersionsAsync(IReadOnlyList<TagKeys> tags, CancellationToken cancellationToken)
+    {
+        var result = new string?[tags.Count];
+        var groups = Group(tags, static t => t.Routing);
+        var replies = await Task.WhenAll(groups.Select(g => _shards[g.Shard].GetTagVersionsAsync(g.Items, cancellationToken).AsTask())).ConfigureAwait(false);
+        for (var g = 0; g < groups.Length; g++)
+        {
+            for (var j = 0; j < groups[g].Indexes.Count; j++)
+            {
+                result[groups[g].Indexes[j]] = replies[g][j];
+            }
+        }
+
+        return result;
+    }
+
+    public ValueTask<bool> TagAsync(TagKeys tag, IReadOnlyList<TagMember> members, string? expectedVersion, CancellationToken cancellationToken) =>
+        ShardOf(tag.Routing).TagAsync(tag, members, expectedVersion, cancellationToken);
+
+    public ValueTask<string[]> BumpTagAsync(TagKeys tag, TimeSpan versionLifetime, CancellationToken cancellationToken) =>
+        ShardOf(tag.Routing).BumpTagAsync(tag, versionLifetime, cancellationToken);
+
     public int RoundTrips(IReadOnlyList<string> keys) => keys.Select(_router.GetShard).Distinct().Count();
 
     public async ValueTask<IReadOnlyList<ShardStatus>> CheckHealthAsync(CancellationToken cancellationToken) =>

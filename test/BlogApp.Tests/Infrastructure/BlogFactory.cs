@@ -42,10 +42,11 @@ public sealed partial class BlogFactory(Dictionary<string, string?>? settings = 
         return await client.PostAsync("/add", Form(("title", title), ("content", content), ("__RequestVerificationToken", token)));
     }
 
-    /// <summary>Updates a post through its form, with a token from /antiforgery as the page's script fetches it.</summary>
+    /// <summary>Updates a post as a browser would: its edit page for the visitor's token, then the form's POST.</summary>
     public static async Task<HttpResponseMessage> UpdateAsync(HttpClient client, int id, string title, string content)
     {
-        var token = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync("/antiforgery")).RootElement.GetProperty("value").GetString()!;
+        var edit = await client.GetAsync($"/post/{id}/edit");
+        var token = Token(await (edit.IsSuccessStatusCode ? edit.Content.ReadAsStringAsync() : client.GetStringAsync("/")));
         return await client.PostAsync($"/post/{id}", Form(("title", title), ("content", content), ("__RequestVerificationToken", token)));
     }
 

@@ -31,7 +31,7 @@ public abstract class DistributedCacheContractTests : IAsyncLifetime
     {
         _store = await CreateStoreAsync();
         var options = TestStores.Options(o => o.MaximumValueSize = 4 * 1024 * 1024);
-        _cache = new RcDistributedCache(new CacheNamespace(_store, Ns, DefaultExpiration, options, Time, NullLogger.Instance));
+        _cache = new RcDistributedCache(new CacheNamespace("default", _store, Ns, DefaultExpiration, options, Time, RcAspNet.Diagnostics.RcMetrics.Unlisted, NullLogger.Instance));
     }
 
     public async Task DisposeAsync() => await Store.DisposeAsync();
@@ -316,31 +316,62 @@ public sealed class MemoryDistributedCacheTests : DistributedCacheContractTests
     }
 }
 
+/// <summary>
+/// The same contract on real Redis servers, with the same long windows: the app's clock is fake, and passing time
+/// shrinks the TTLs of the test's keys in Redis by as much (<see cref="RedisTime"/>), so nothing waits on the wall clock.
+/// </summary>
 public abstract class RedisDistributedCacheTestsBase : DistributedCacheContractTests
 {
-    protected override TimeSpan Window => TimeSpan.FromMilliseconds(500);
+    private readonly ManualTimeProvider _time = new();
+    private RcOptions _options = null!;
 
-    protected override TimeSpan DefaultExpiration => TimeSpan.FromMilliseconds(500);
+    protected override TimeSpan Window => TimeSpan.FromMinutes(20);
 
-    protected override Task PassAsync(TimeSpan time) => Task.Delay(time);
+    protected override TimeSpan DefaultExpiration => TimeSpan.FromDays(3);
+
+    protected override TimeProvider Time => _time;
+
+    internal override async Task<IRcStore> CreateStoreAsync()
+    {
+        _options = await OptionsAsync();
+        return TestStores.Create(_options, _time);
+    }
+
+    internal abstract Task<RcOptions> OptionsAsync();
+
+    protected override async Task PassAsync(TimeSpan time)
+    {
+        // Renewals are sent without waiting; a PING on the same connections comes back after them.
+        await Store.CheckHealthAsync(default);
+        _time.Advance(time);
+        await RedisTime.PassAsync(RedisTime.ServersOf(_options), Ns, time);
+    }
 }
 
 public sealed class RedisDistributedCacheTests : RedisDistributedCacheTestsBase
 {
-    internal override Task<IRcStore> CreateStoreAsync() => TestStores.RedisAsync();
+    internal override async Task<RcOptions> OptionsAsync()
+    {
+        var server = await SharedRedis.Single;
+        return TestStores.Options(o => TestServices.Redis(o, server));
+    }
 }
 
 public sealed class ShardedCrc32DistributedCacheTests : RedisDistributedCacheTestsBase
 {
-    internal override Task<IRcStore> CreateStoreAsync() => TestStores.ShardedAsync(RcRouterKind.Crc32);
+    internal override async Task<RcOptions> OptionsAsync() => TestStores.ShardedOptions(await SharedRedis.Shards, RcRouterKind.Crc32);
 }
 
 public sealed class ShardedKetamaDistributedCacheTests : RedisDistributedCacheTestsBase
 {
-    internal override Task<IRcStore> CreateStoreAsync() => TestStores.ShardedAsync(RcRouterKind.Ketama);
+    internal override async Task<RcOptions> OptionsAsync() => TestStores.ShardedOptions(await SharedRedis.Shards, RcRouterKind.Ketama);
 }
 
 public sealed class ClusterDistributedCacheTests : RedisDistributedCacheTestsBase
 {
-    internal override Task<IRcStore> CreateStoreAsync() => TestStores.ClusterAsync();
+    internal override async Task<RcOptions> OptionsAsync()
+    {
+        var cluster = await SharedRedis.Cluster;
+        return TestStores.Options(o => (o.Store, o.Redis) = (RcStoreKind.Redis, cluster.Configuration));
+    }
 }

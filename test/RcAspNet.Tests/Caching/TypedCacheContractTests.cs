@@ -6,7 +6,9 @@ namespace RcAspNet.Tests.Caching;
 /// <summary>IRcCache, run against every store.</summary>
 public abstract class TypedCacheContractTests : IAsyncLifetime
 {
+    private readonly ManualTimeProvider _time = new();
     private ServiceProvider? _services;
+    private string _servers = "";
 
     public sealed record Post(int Id, string Title);
 
@@ -19,7 +21,11 @@ public abstract class TypedCacheContractTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var store = await StoreAsync();
-        _services = TestServices.Build(o =>
+        var options = new RcOptions();
+        store(options);
+        _servers = RedisTime.ServersOf(options);
+        _services = TestServices.Build(
+            o =>
         {
             store(o);
             o.Namespace = Ns;
@@ -27,7 +33,18 @@ public abstract class TypedCacheContractTests : IAsyncLifetime
             o.OperationTimeout = TimeSpan.FromSeconds(5);
             o.BypassValues.Add("null");
             o.Caches["templates"] = new RcNamedCacheOptions { Namespace = TemplatesNs, DefaultExpiration = TimeSpan.FromMinutes(1) };
-        });
+        },
+            s => s.AddSingleton<TimeProvider>(_time));
+    }
+
+    /// <summary>Lets time pass: the app's fake clock, and the TTLs of this test's keys in Redis (<see cref="RedisTime"/>).</summary>
+    protected async Task PassAsync(TimeSpan time)
+    {
+        _time.Advance(time);
+        if (_servers.Length > 0)
+        {
+            await RedisTime.PassAsync(_servers, Ns, time);
+        }
     }
 
     public async Task DisposeAsync() => await _services!.DisposeAsync();
@@ -85,9 +102,9 @@ public abstract class TypedCacheContractTests : IAsyncLifetime
     [Fact]
     public async Task Touch_GivesANewLifetime()
     {
-        await Cache.SetAsync("touch", 1, new RcEntryOptions { Expiration = TimeSpan.FromMilliseconds(300) });
+        await Cache.SetAsync("touch", 1, new RcEntryOptions { Expiration = TimeSpan.FromMinutes(1) });
         Assert.True(await Cache.TouchAsync("touch", TimeSpan.FromMinutes(5)));
-        await Task.Delay(500);
+        await PassAsync(TimeSpan.FromMinutes(2));
         Assert.Equal(1, await Cache.GetAsync<int>("touch"));
         Assert.False(await Cache.TouchAsync("gone", TimeSpan.FromMinutes(5)));
     }
@@ -95,8 +112,10 @@ public abstract class TypedCacheContractTests : IAsyncLifetime
     [Fact]
     public async Task Expiration_Expires()
     {
-        await Cache.SetAsync("short", 1, new RcEntryOptions { Expiration = TimeSpan.FromMilliseconds(200) });
-        await Task.Delay(400);
+        await Cache.SetAsync("short", 1, new RcEntryOptions { Expiration = TimeSpan.FromMinutes(1) });
+        await PassAsync(TimeSpan.FromSeconds(59));
+        Assert.True(await Cache.ExistsAsync("short"));
+        await PassAsync(TimeSpan.FromSeconds(2));
         Assert.False(await Cache.ExistsAsync("short"));
     }
 

@@ -12,12 +12,17 @@ public sealed class RcCachedStartupTests
 {
     private sealed record Filter(int Page);
 
-    private static async Task<string> StartupErrorAsync(Action<WebApplication> map)
+    private static async Task<string> StartupErrorAsync(Action<WebApplication> map, bool useRcCache = true)
     {
         var builder = WebApplication.CreateBuilder();
         builder.WebHost.UseTestServer();
         builder.Services.AddRcCache(static _ => { });
         await using var app = builder.Build();
+        if (useRcCache)
+        {
+            app.UseRcCache();
+        }
+
         map(app);
         return (await Assert.ThrowsAsync<InvalidOperationException>(() => app.StartAsync())).Message;
     }
@@ -28,17 +33,92 @@ public sealed class RcCachedStartupTests
         builder.WebHost.UseTestServer();
         builder.Services.AddRcCache(configure);
         var app = builder.Build();
+        app.UseRcCache();
         map(app);
         await app.StartAsync();
         return app;
     }
 
     [Fact]
-    public async Task AttributeWithoutTheFilter_StopsStartUpNamingTheEndpoint()
+    public async Task AttributeAlone_WithUseRcCache_CachesEveryHandler()
     {
-        var message = await StartupErrorAsync(static app => app.MapGet("/forgotten", [RcCached] () => "x"));
-        Assert.Contains("/forgotten", message, StringComparison.Ordinal);
-        Assert.Contains(".CacheResult()", message, StringComparison.Ordinal);
+        var runs = new int[5];
+        await using var app = await StartAsync(static _ => { }, app =>
+        {
+            app.MapGet("/a/{id:int}", [RcCached] (int id) => $"a{id} {++runs[0]}");
+            app.MapGet("/b", [RcCached(Expire = 60)] (string? q) => $"b{q} {++runs[1]}");
+            app.MapGet("/c/{name}", [RcCached(KeyPrefix = "C")] (string name) => $"c{name} {++runs[2]}");
+            app.MapGet("/d", [RcCached(Public = true)] () => $"d {++runs[3]}");
+            app.MapGet("/e/{id:guid}", [RcCached(Tags = ["e"])] (Guid id) => $"e {++runs[4]}");
+        });
+        using var client = app.GetTestClient();
+        foreach (var path in new[] { "/a/1", "/b?q=x", "/c/n", "/d", "/e/9f0c5b43-3d1f-4e0e-9b1e-6f1f6d0f2a11" })
+        {
+            var miss = await client.GetAsync(path);
+            var hit = await client.GetAsync(path);
+            Assert.Equal("MISS", miss.Headers.GetValues("X-Cache").Single());
+            Assert.Equal("HIT", hit.Headers.GetValues("X-Cache").Single());
+            Assert.Equal(await miss.Content.ReadAsStringAsync(), await hit.Content.ReadAsStringAsync());
+        }
+
+        Assert.All(runs, static n => Assert.Equal(1, n));
+    }
+
+    [Fact]
+    public async Task AttributeWithoutUseRcCache_StopsStartUpNamingTheEndpointAndTheFix()
+    {
+        var message = await StartupErrorAsync(static app => app.MapGet("/forgotten", [RcCached] () => "x"), useRcCache: false);
+        Assert.Contains("GET:/forgotten", message, StringComparison.Ordinal);
+        Assert.Contains("app.UseRcCache()", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CacheResultWithoutUseRcCache_StopsStartUp() =>
+        Assert.Contains("app.UseRcCache()", await StartupErrorAsync(static app => app.MapGet("/configured", () => "x").CacheResult(), useRcCache: false), StringComparison.Ordinal);
+
+    [Fact]
+    public async Task TagNamingAnUnknownArgument_StopsStartUp()
+    {
+        var message = await StartupErrorAsync(static app => app.MapGet("/t/{id:int}", [RcCached(Tags = ["item:{slug}"])] (int id) => "x"));
+        Assert.Contains("'{slug}'", message, StringComparison.Ordinal);
+        Assert.Contains("id", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EveryBrokenEndpoint_IsNamedInOneMessage()
+    {
+        var message = await StartupErrorAsync(static app =>
+        {
+            app.MapGet("/one", [RcCached] (HttpContext context) => "x");
+            app.MapGet("/two", [RcCached] () => { });
+        });
+        Assert.Contains("/one", message, StringComparison.Ordinal);
+        Assert.Contains("/two", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UseRcCacheBeforeUseAuthorization_NeverServesAHitWithoutAuthorization()
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.WebHost.UseTestServer();
+        builder.Services.AddRcCache(static _ => { });
+        builder.Services.AddAuthentication("Test").AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, RcAspNet.TestApp.TestAuthentication>("Test", null);
+        builder.Services.AddAuthorization();
+        await using var app = builder.Build();
+        app.UseRouting();
+        app.UseRcCache();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        var runs = 0;
+        app.MapGet("/secret", [RcCached(Public = true)] () => $"secret {++runs}").RequireAuthorization();
+        await app.StartAsync();
+        using var client = app.GetTestClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/secret");
+        request.Headers.Add("X-Test-User", "alice");
+        Assert.Equal("secret 1", await (await client.SendAsync(request)).Content.ReadAsStringAsync());
+
+        var anonymous = await client.GetAsync("/secret");
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, anonymous.StatusCode);
     }
 
     [Fact]
@@ -74,7 +154,7 @@ public sealed class RcCachedStartupTests
 
     [Fact]
     public async Task PostOnlyHandlerWithTheAttribute_StopsStartUp() =>
-        Assert.Contains("only GET and HEAD", await StartupErrorAsync(static app => app.MapPost("/p", [RcCached] () => "x").CacheResult()), StringComparison.Ordinal);
+        Assert.Contains("only GET and HEAD", await StartupErrorAsync(static app => app.MapPost("/p", [RcCached] () => "x")), StringComparison.Ordinal);
 
     [Fact]
     public async Task DeadRedis_LeavesResponsesCorrect()

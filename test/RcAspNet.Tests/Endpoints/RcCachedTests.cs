@@ -7,17 +7,36 @@ namespace RcAspNet.Tests.Endpoints;
 /// <summary>[RcCached] on the test app, run against every store.</summary>
 public abstract class RcCachedTests : IAsyncLifetime
 {
+    private readonly ManualTimeProvider _time = new();
     private TestAppFactory? _app;
+    private string _namespace = "";
+    private string _servers = "";
 
     protected TestAppFactory App => _app!;
 
     public async Task InitializeAsync()
     {
         var settings = await SettingsAsync();
+        _servers = settings.TryGetValue("Rc:Redis", out var redis) ? redis!
+            : string.Join(",", settings.Where(static s => s.Key.EndsWith(":Port", StringComparison.Ordinal)).Select(static s => $"127.0.0.1:{s.Value}"));
         settings["Rc:Namespace"] = SharedRedis.UniqueNamespace();
+
+        // These tests are about behaviour, not faults: a slow moment of a loaded machine must not count as a failure.
+        settings["Rc:OperationTimeout"] = "00:00:10";
         settings["Rc:Caches:templates:Namespace"] = SharedRedis.UniqueNamespace();
-        _app = new TestAppFactory(settings);
+        _namespace = settings["Rc:Namespace"]!;
+        _app = new TestAppFactory(settings, _time);
         _ = _app.Server;
+    }
+
+    /// <summary>Lets time pass: the app's fake clock, and the TTLs of this test's keys in Redis (<see cref="RedisTime"/>).</summary>
+    private async Task PassAsync(TimeSpan time)
+    {
+        _time.Advance(time);
+        if (_servers.Length > 0)
+        {
+            await RedisTime.PassAsync(_servers, _namespace, time);
+        }
     }
 
     public async Task DisposeAsync() => await App.DisposeAsync();
@@ -148,9 +167,10 @@ public abstract class RcCachedTests : IAsyncLifetime
     public async Task Expire_EndsTheEntry()
     {
         await GetAsync("/short");
-        await GetAsync("/short");
-        await Task.Delay(1300);
-        await GetAsync("/short");
+        await PassAsync(TimeSpan.FromSeconds(50));
+        Assert.Equal("HIT", CacheStatus((await GetAsync("/short")).Response));
+        await PassAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal("MISS", CacheStatus((await GetAsync("/short")).Response));
         Assert.Equal(2, App.Counters.Get("short"));
     }
 
@@ -278,6 +298,176 @@ public abstract class RcCachedTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task InvalidateTag_RemovesEveryEntryThatCarriesIt()
+    {
+        await GetAsync("/tagged/1");
+        await GetAsync("/tagged/2");
+        Assert.Equal("HIT", CacheStatus((await GetAsync("/tagged/1")).Response));
+
+        Assert.Equal(1, await App.Cache.InvalidateTagAsync("item:1"));
+        Assert.Equal("MISS", CacheStatus((await GetAsync("/tagged/1")).Response));
+        Assert.Equal("HIT", CacheStatus((await GetAsync("/tagged/2")).Response));
+
+        Assert.Equal(2, await App.Cache.InvalidateTagAsync("items"));
+        Assert.Equal("MISS", CacheStatus((await GetAsync("/tagged/1")).Response));
+        Assert.Equal("MISS", CacheStatus((await GetAsync("/tagged/2")).Response));
+        Assert.Equal(5, App.Counters.Get("tagged"));
+    }
+
+    [Fact]
+    public async Task TagInvalidatedWhileTheEntryIsBeingWritten_LeavesNothingStaleReadable()
+    {
+        App.Counters.Data = 1;
+        App.Counters.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = GetAsync("/gated/1");
+        await App.Counters.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // The handler has read version 1 of its data. The data changes, and its tag is invalidated, before it returns.
+        App.Counters.Data = 2;
+        await App.Cache.InvalidateTagAsync("gated");
+        App.Counters.Gate.SetResult();
+        App.Counters.Gate = null;
+        Assert.Equal("gated 1 v1", (await first).Body);
+
+        var next = await GetAsync("/gated/1");
+        Assert.Equal("MISS", CacheStatus(next.Response));
+        Assert.Equal("gated 1 v2", next.Body);
+        Assert.Equal("HIT", CacheStatus((await GetAsync("/gated/1")).Response));
+    }
+
+    [Theory]
+    [InlineData("string", "a%20b")]
+    [InlineData("string", "%E4%B8%AD")]
+    [InlineData("int", "42")]
+    [InlineData("int", "-7")]
+    [InlineData("int", "%2B42")]
+    [InlineData("long", "9007199254740993")]
+    [InlineData("short", "12")]
+    [InlineData("byte", "255")]
+    [InlineData("uint", "4000000000")]
+    [InlineData("bool", "TRUE")]
+    [InlineData("bool", "false")]
+    [InlineData("char", "x")]
+    [InlineData("double", "1%2C000.5")]
+    [InlineData("double", "1e3")]
+    [InlineData("float", "0.1")]
+    [InlineData("decimal", "1.50")]
+    [InlineData("half", "2.5")]
+    [InlineData("int128", "170141183460469231731687303715884105727")]
+    [InlineData("guid", "9F0C5B43-3D1F-4E0E-9B1E-6F1F6D0F2A11")]
+    [InlineData("guid", "{9f0c5b43-3d1f-4e0e-9b1e-6f1f6d0f2a11}")]
+    [InlineData("datetime", "2026-01-02T03:04:05%2B02:00")]
+    [InlineData("datetime", "2026-01-02")]
+    [InlineData("datetimeoffset", "2026-01-02T03:04:05-05:00")]
+    [InlineData("datetimeoffset", "2026-01-02T03:04:05")]
+    [InlineData("dateonly", "2026-01-02")]
+    [InlineData("timeonly", "13:45")]
+    [InlineData("timespan", "1.02:03:04.5")]
+    [InlineData("enum", "Write")]
+    [InlineData("enum", "3")]
+    [InlineData("enum", "Read,%20Write")]
+    [InlineData("nullable", "5")]
+    [InlineData("nullable", null)]
+    [InlineData("array", "1&v=2&v=3")]
+    [InlineData("array", null)]
+    [InlineData("nullarray", null)]
+    [InlineData("nullarray", "4")]
+    [InlineData("strings", "a&v=b%20c")]
+    [InlineData("default", null)]
+    [InlineData("default", "8")]
+    public async Task KeyReadFromTheRequest_IsTheKeyOfTheBoundArgument(string kind, string? query)
+    {
+        // The handler answers with RcKey.For(identity, the value it was bound to); the entry must be under exactly that key.
+        var path = query is null ? $"/kind/{kind}" : $"/kind/{kind}?v={query}";
+        var miss = await GetAsync(path);
+        Assert.Equal(HttpStatusCode.OK, miss.Response.StatusCode);
+        Assert.True(await App.Cache.ExistsAsync(miss.Body), $"{path} was stored under another key than {miss.Body}");
+        var hit = await GetAsync(path);
+        Assert.Equal("HIT", CacheStatus(hit.Response));
+        Assert.Equal(miss.Body, hit.Body);
+    }
+
+    [Fact]
+    public async Task KeyReadFromTheRequest_IsTheKeyOfTheBoundArgument_ForRouteAndHeaderValues()
+    {
+        foreach (var (path, header) in new[] { ("/kind/route/9f0c5b43-3d1f-4e0e-9b1e-6f1f6d0f2a11", (string?)null), ("/kind/header", "a value") })
+        {
+            using var client = App.CreateClient();
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            if (header is not null)
+            {
+                request.Headers.Add("X-Value", header);
+            }
+
+            var key = await (await client.SendAsync(request)).Content.ReadAsStringAsync();
+            Assert.True(await App.Cache.ExistsAsync(key), $"{path} was stored under another key than {key}");
+        }
+    }
+
+    [Theory]
+    [InlineData("int?v=42")]
+    [InlineData("int?v=%2042%20")]
+    [InlineData("int?v=0x10")]
+    [InlineData("int")]
+    [InlineData("decimal?v=1.50")]
+    [InlineData("datetime?v=2026-01-02T03:04:05Z")]
+    [InlineData("guid/9f0c5b43-3d1f-4e0e-9b1e-6f1f6d0f2a11")]
+    [InlineData("enum?v=write")]
+    [InlineData("enum?v=Read,Write")]
+    [InlineData("bool?v=True")]
+    [InlineData("array?v=1&v=2")]
+    [InlineData("array")]
+    [InlineData("header")]
+    public async Task KeyReadFromTheRequest_IsTheKeyOfTheArgumentMvcBound(string path)
+    {
+        var miss = await GetAsync($"/mvc/kind/{path}");
+        Assert.Equal(HttpStatusCode.OK, miss.Response.StatusCode);
+        Assert.True(await App.Cache.ExistsAsync(miss.Body), $"/mvc/kind/{path} was stored under another key than {miss.Body}");
+        Assert.Equal("HIT", CacheStatus((await GetAsync($"/mvc/kind/{path}")).Response));
+    }
+
+    [Fact]
+    public async Task RazorPage_IsCachedByItsHandlerArgumentAndGetBoundProperty()
+    {
+        var miss = await GetAsync("/greeting/bob?times=2");
+        var hit = await GetAsync("/greeting/bob?times=2");
+        var other = await GetAsync("/greeting/bob?times=3");
+        Assert.Equal("MISS", CacheStatus(miss.Response));
+        Assert.Equal("HIT", CacheStatus(hit.Response));
+        Assert.Equal(miss.Body, hit.Body);
+        Assert.Contains("Greeting bob x2 #1", miss.Body, StringComparison.Ordinal);
+        Assert.Contains("Greeting bob x3 #2", other.Body, StringComparison.Ordinal);
+        Assert.StartsWith("text/html", hit.Response.Content.Headers.ContentType?.ToString(), StringComparison.Ordinal);
+        Assert.True(await App.Cache.ExistsAsync(RcKey.For("Page:/Greeting", "bob", 2)));
+
+        Assert.Equal(2, await App.Cache.InvalidateTagAsync("greetings"));
+        Assert.Equal("MISS", CacheStatus((await GetAsync("/greeting/bob?times=2")).Response));
+    }
+
+    [Fact]
+    public async Task FormValues_AreKeyArguments()
+    {
+        async Task<string> SendAsync(string name)
+        {
+            using var client = App.CreateClient();
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/form") { Content = new FormUrlEncodedContent([new("name", name)]) };
+            return await (await client.SendAsync(request)).Content.ReadAsStringAsync();
+        }
+
+        Assert.Equal("form ann #1", await SendAsync("ann"));
+        Assert.Equal("form bob #2", await SendAsync("bob"));
+        Assert.Equal("form ann #1", await SendAsync("ann"));
+        Assert.True(await App.Cache.ExistsAsync(RcKey.For("GET:/form", "ann")));
+    }
+
+    [Fact]
+    public async Task CacheStatusHeader_SaysHitOrMiss()
+    {
+        Assert.Equal("MISS", CacheStatus((await GetAsync("/status")).Response));
+        Assert.Equal("HIT", CacheStatus((await GetAsync("/status")).Response));
+    }
+
+    [Fact]
     public async Task MvcPost_IsNotCached()
     {
         using var client = App.CreateClient();
@@ -299,6 +489,31 @@ public sealed class RedisRcCachedTests : RcCachedTests
         ["Rc:Store"] = "Redis",
         ["Rc:Redis"] = (await SharedRedis.Single).EndPoint,
     };
+}
+
+public sealed class ClusterRcCachedTests : RcCachedTests
+{
+    protected override async Task<Dictionary<string, string?>> SettingsAsync() => new()
+    {
+        ["Rc:Store"] = "Redis",
+        ["Rc:Redis"] = (await SharedRedis.Cluster).Configuration,
+    };
+}
+
+public sealed class KetamaRcCachedTests : RcCachedTests
+{
+    protected override async Task<Dictionary<string, string?>> SettingsAsync()
+    {
+        var shards = await SharedRedis.Shards;
+        var settings = new Dictionary<string, string?> { ["Rc:Store"] = "Sharded", ["Rc:Router"] = "Ketama" };
+        for (var i = 0; i < shards.Length; i++)
+        {
+            settings[$"Rc:Shards:cache0{i + 1}:Host"] = "127.0.0.1";
+            settings[$"Rc:Shards:cache0{i + 1}:Port"] = shards[i].Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return settings;
+    }
 }
 
 public sealed class ShardedRcCachedTests : RcCachedTests

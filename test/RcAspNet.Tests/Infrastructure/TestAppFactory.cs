@@ -6,7 +6,7 @@ using RcAspNet.TestApp;
 namespace RcAspNet.Tests.Infrastructure;
 
 /// <summary>The [RcCached] test app, with settings of the test's choosing laid over its appsettings.</summary>
-public sealed class TestAppFactory(Dictionary<string, string?> settings) : WebApplicationFactory<Counters>
+public sealed class TestAppFactory(Dictionary<string, string?> settings, TimeProvider? time = null) : WebApplicationFactory<Counters>
 {
     public Counters Counters => Services.GetRequiredService<Counters>();
 
@@ -18,6 +18,11 @@ public sealed class TestAppFactory(Dictionary<string, string?> settings) : WebAp
         foreach (var (key, value) in settings)
         {
             builder.UseSetting(key, value);
+        }
+
+        if (time is not null)
+        {
+            builder.ConfigureServices(s => s.AddSingleton(time));
         }
     }
 }

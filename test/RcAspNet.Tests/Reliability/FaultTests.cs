@@ -107,7 +107,7 @@ public sealed class FaultTests(Xunit.Abstractions.ITestOutputHelper output) : IA
         elapsed.Stop();
         output.WriteLine($"20 reads of a frozen shard: {elapsed.ElapsedMilliseconds} ms in all, {metrics.Sum("rc.store.timeouts")} timeout, then the circuit opened");
         Assert.Equal(1, metrics.Sum("rc.store.timeouts"));
-        Assert.Equal(20, metrics.Sum("rc.cache.misses", static t => t["rc.shard"] == "cache02"));
+        Assert.Equal(20, metrics.Sum("rc.cache.misses", static t => t["rc.cache"] == "default"));
         Assert.Equal(19, metrics.Sum("rc.store.errors", static t => t["error.type"] == "circuit_open"));
         Assert.Equal(1, metrics.Sum("rc.circuit.state_changes", static t => t["rc.circuit.state"] == "open"));
         Assert.True(elapsed.Elapsed < Timeout * 4, $"20 reads of a frozen shard took {elapsed.ElapsedMilliseconds} ms: one timeout, then the open circuit, bound them.");
@@ -305,12 +305,12 @@ public sealed class FaultTests(Xunit.Abstractions.ITestOutputHelper output) : IA
             await batch.FlushAsync();
         }
 
-        Assert.Equal(2, metrics.Sum("rc.cache.hits"));
-        Assert.Equal(33, metrics.Sum("rc.cache.misses"));
+        Assert.Equal(2, metrics.Sum("rc.cache.hits", static t => t["rc.cache"] == "default" && t["rc.store"] == "sharded"));
+        Assert.Equal(33, metrics.Sum("rc.cache.misses", static t => t["rc.cache"] == "default" && t["rc.store"] == "sharded"));
         Assert.True(metrics.Count("rc.store.operation.duration") >= 5);
         Assert.Equal(30, metrics.Sum("rc.batch.size"));
         Assert.Equal(6, metrics.Sum("rc.batch.round_trips"));
-        string[] allowed = ["rc.store", "rc.shard", "rc.operation", "error.type", "rc.circuit.state"];
+        string[] allowed = ["rc.cache", "rc.store", "rc.shard", "rc.operation", "error.type", "rc.circuit.state"];
         Assert.All(metrics.Measurements, m => Assert.Empty(m.Tags.Keys.Except(allowed)));
         Assert.All(metrics.Measurements, static m => Assert.DoesNotContain(m.Tags.Values, static v => v != null && v.StartsWith("f:", StringComparison.Ordinal)));
     }

@@ -8,7 +8,7 @@ namespace RcAspNet.Tests.Stores;
 public abstract class StoreContractTests : IAsyncLifetime
 {
     protected static readonly TimeSpan Long = TimeSpan.FromMinutes(5);
-    protected static readonly TimeSpan Short = TimeSpan.FromMilliseconds(300);
+    protected static readonly TimeSpan Short = TimeSpan.FromSeconds(30);
 
     private IRcStore? _store;
 
@@ -264,27 +264,52 @@ public sealed class MemoryStoreContractTests : StoreContractTests
     }
 }
 
-public abstract class RealTimeStoreContractTests : StoreContractTests
+/// <summary>The contract on real Redis servers: time passes by shrinking the TTLs of the test's keys (<see cref="RedisTime"/>), not by waiting.</summary>
+public abstract class RedisStoreContractTestsBase : StoreContractTests
 {
-    protected override Task PassAsync(TimeSpan time) => Task.Delay(time);
+    private readonly ManualTimeProvider _time = new();
+    private RcOptions _options = null!;
+
+    internal override async Task<IRcStore> CreateStoreAsync()
+    {
+        _options = await OptionsAsync();
+        return TestStores.Create(_options, _time);
+    }
+
+    internal abstract Task<RcOptions> OptionsAsync();
+
+    protected override async Task PassAsync(TimeSpan time)
+    {
+        await Store.CheckHealthAsync(default);
+        _time.Advance(time);
+        await RedisTime.PassAsync(RedisTime.ServersOf(_options), Ns, time);
+    }
 }
 
-public sealed class RedisStoreContractTests : RealTimeStoreContractTests
+public sealed class RedisStoreContractTests : RedisStoreContractTestsBase
 {
-    internal override Task<IRcStore> CreateStoreAsync() => TestStores.RedisAsync();
+    internal override async Task<RcOptions> OptionsAsync()
+    {
+        var server = await SharedRedis.Single;
+        return TestStores.Options(o => TestServices.Redis(o, server));
+    }
 }
 
-public sealed class ShardedCrc32StoreContractTests : RealTimeStoreContractTests
+public sealed class ShardedCrc32StoreContractTests : RedisStoreContractTestsBase
 {
-    internal override Task<IRcStore> CreateStoreAsync() => TestStores.ShardedAsync(RcRouterKind.Crc32);
+    internal override async Task<RcOptions> OptionsAsync() => TestStores.ShardedOptions(await SharedRedis.Shards, RcRouterKind.Crc32);
 }
 
-public sealed class ShardedKetamaStoreContractTests : RealTimeStoreContractTests
+public sealed class ShardedKetamaStoreContractTests : RedisStoreContractTestsBase
 {
-    internal override Task<IRcStore> CreateStoreAsync() => TestStores.ShardedAsync(RcRouterKind.Ketama);
+    internal override async Task<RcOptions> OptionsAsync() => TestStores.ShardedOptions(await SharedRedis.Shards, RcRouterKind.Ketama);
 }
 
-public sealed class ClusterStoreContractTests : RealTimeStoreContractTests
+public sealed class ClusterStoreContractTests : RedisStoreContractTestsBase
 {
-    internal override Task<IRcStore> CreateStoreAsync() => TestStores.ClusterAsync();
+    internal override async Task<RcOptions> OptionsAsync()
+    {
+        var cluster = await SharedRedis.Cluster;
+        return TestStores.Options(o => (o.Store, o.Redis) = (RcStoreKind.Redis, cluster.Configuration));
+    }
 }

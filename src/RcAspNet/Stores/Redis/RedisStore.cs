@@ -64,14 +64,12 @@ internal sealed partial class RedisStore : IRcStore
     public async ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken)
     {
         var value = await ExecuteAsync("get", key, static (db, key) => db.StringGetAsync(key), RedisValue.Null, cancellationToken, read: true).ConfigureAwait(false);
-        _metrics.Lookup(_kind, _shard, "get", value.IsNull ? 0 : 1, value.IsNull ? 1 : 0);
         return value;
     }
 
     public byte[]? Get(string key)
     {
         var value = ExecuteSync("get", key, static (client, key, deadline) => client.Get(key, deadline), null, read: true);
-        _metrics.Lookup(_kind, _shard, "get", value is null ? 0 : 1, value is null ? 1 : 0);
         return value;
     }
 
@@ -93,8 +91,6 @@ internal sealed partial class RedisStore : IRcStore
                 hits += values[i].IsNull ? 0 : 1;
             }
         }
-
-        _metrics.Lookup(_kind, _shard, "get_many", hits, result.Length - hits);
         return result;
     }
 
@@ -178,6 +174,43 @@ internal sealed partial class RedisStore : IRcStore
             return Fail("clear", 0L, "connection", ex);
         }
     }
+
+    public async ValueTask<string?[]> GetTagVersionsAsync(IReadOnlyList<TagKeys> tags, CancellationToken cancellationToken) =>
+        tags.Count == 0 ? [] : await ExecuteAsync(
+            "tag_versions",
+            tags,
+            static async (db, tags) => (await Task.WhenAll(tags.Select(t => db.StringGetAsync(t.Version))).ConfigureAwait(false)).Select(static v => (string?)v).ToArray(),
+            new string?[tags.Count],
+            cancellationToken,
+            read: true).ConfigureAwait(false);
+
+    public ValueTask<bool> TagAsync(TagKeys tag, IReadOnlyList<TagMember> members, string? expectedVersion, CancellationToken cancellationToken) =>
+        ExecuteAsync("tag", (tag, members, expectedVersion, now: _time.GetUtcNow().ToUnixTimeMilliseconds()), static async (db, s) =>
+        {
+            // One pipeline on the tag's server, in this order: what is added before the version is read is seen by any
+            // invalidation that changes the version after.
+            var batch = db.CreateBatch();
+            var lifetime = TimeSpan.FromMilliseconds(Math.Max(1, s.members.Max(static m => m.ExpiresAt) - s.now));
+            var add = batch.SortedSetAddAsync(s.tag.Members, [.. s.members.Select(static m => new SortedSetEntry(m.Key, m.ExpiresAt))]);
+            var prune = batch.SortedSetRemoveRangeByScoreAsync(s.tag.Members, double.NegativeInfinity, s.now);
+            var first = batch.KeyExpireAsync(s.tag.Members, lifetime, ExpireWhen.HasNoExpiry);
+            var longer = batch.KeyExpireAsync(s.tag.Members, lifetime, ExpireWhen.GreaterThanCurrentExpiry);
+            var version = batch.StringGetAsync(s.tag.Version);
+            batch.Execute();
+            await Task.WhenAll(add, prune, first, longer, version).ConfigureAwait(false);
+            return (string?)version.Result == s.expectedVersion;
+        }, false, cancellationToken);
+
+    public ValueTask<string[]> BumpTagAsync(TagKeys tag, TimeSpan versionLifetime, CancellationToken cancellationToken) =>
+        ExecuteAsync("invalidate_tag", (tag, versionLifetime), static async (db, s) =>
+        {
+            var batch = db.CreateBatch();
+            var bump = batch.StringSetAsync(s.tag.Version, Guid.NewGuid().ToString("N"), s.versionLifetime);
+            var members = batch.SortedSetRangeByRankAsync(s.tag.Members);
+            batch.Execute();
+            await bump.ConfigureAwait(false);
+            return (await members.ConfigureAwait(false)).Select(static m => (string)m!).ToArray();
+        }, [], cancellationToken);
 
     public int RoundTrips(IReadOnlyList<string> keys) => keys.Count == 0 ? 0 : 1;
 

@@ -1,0 +1,292 @@
+using System.Reflection;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.Abstractions;
+using Microsoft.AspNetCore.Mvc.Controllers;
+using Microsoft.AspNetCore.Mvc.ModelBinding;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Routing.Patterns;
+using Microsoft.Extensions.DependencyInjection;
+using RcAspNet.Caching;
+
+namespace RcAspNet.Endpoints;
+
+/// <summary>
+/// Builds the <see cref="CachedEndpointPolicy"/> of an endpoint from its metadata: a minimal-API handler (its
+/// <see cref="MethodInfo"/>), an MVC action (its <see cref="ControllerActionDescriptor"/>) or a Razor Page (its
+/// <see cref="CompiledPageActionDescriptor"/>). Everything that can be wrong with an endpoint is found here, at start-up,
+/// and reported with the endpoint's name and the fix.
+/// </summary>
+internal static class CachedEndpointPolicyFactory
+{
+    private static readonly HashSet<Type> Contextual =
+    [
+        typeof(HttpContext), typeof(HttpRequest), typeof(HttpResponse), typeof(ClaimsPrincipal),
+    ];
+
+    private static readonly HashSet<Type> NotKeyed =
+    [
+        typeof(CancellationToken), typeof(IFormFile), typeof(IFormFileCollection), typeof(IFormCollection),
+        typeof(Stream), typeof(System.IO.Pipelines.PipeReader),
+    ];
+
+    /// <summary>Returns the policy of <paramref name="endpoint"/>, or null when it is not cached; throws naming the endpoint when it cannot be.</summary>
+    public static CachedEndpointPolicy? Build(Endpoint endpoint, IServiceProvider services, CacheRegistry registry, RcOptions options)
+    {
+        var settings = endpoint.Metadata.GetOrderedMetadata<RcCachedAttribute>().LastOrDefault();
+        if (settings is null)
+        {
+            return null;
+        }
+
+        var name = endpoint.DisplayName ?? "(unnamed endpoint)";
+        var methods = endpoint.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods;
+        if (methods is { Count: > 0 } && !methods.Any(static m => HttpMethods.IsGet(m) || HttpMethods.IsHead(m)))
+        {
+            return settings.FromConvention
+                ? null
+                : throw new InvalidOperationException($"Endpoint '{name}' has [RcCached] but answers only {string.Join(", ", methods)}: only GET and HEAD requests are cached. Remove the attribute.");
+        }
+
+        var pattern = (endpoint as RouteEndpoint)?.RoutePattern;
+        var problems = new List<string>();
+        var (identity, arguments) = endpoint.Metadata.GetMetadata<CompiledPageActionDescriptor>() is { } page ? Page(page, pattern, settings, problems)
+            : endpoint.Metadata.GetMetadata<ControllerActionDescriptor>() is { } action ? Action(action, pattern, settings, problems)
+            : endpoint.Metadata.GetMetadata<MethodInfo>() is { } handler ? Handler(handler, pattern, settings, services.GetService<IServiceProviderIsService>(), problems)
+            : throw new InvalidOperationException($"Endpoint '{name}' has [RcCached], but RcAspNet caches only minimal-API handlers, MVC actions and Razor Pages.");
+        identity = settings.KeyPrefix
+            ?? endpoint.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName
+            ?? identity
+            ?? $"{(methods is { Count: > 0 } ? string.Join(",", methods) : "*")}:{pattern?.RawText ?? name}";
+        identity = new string([.. identity.Select(static c => char.IsWhiteSpace(c) ? '_' : c)]);
+
+        var names = arguments.Select(static a => a.Parameter).ToArray();
+        var tags = new List<TagTemplate>();
+        foreach (var template in settings.Tags ?? [])
+        {
+            tags.Add(TagTemplate.Parse(template, names, out var error));
+            if (error is not null)
+            {
+                problems.Add(error);
+            }
+        }
+
+        RcCache? cache = null;
+        try
+        {
+            cache = settings.Cache is null ? registry.Default : registry.Get(settings.Cache);
+        }
+        catch (InvalidOperationException ex)
+        {
+            problems.Add(ex.Message);
+        }
+
+        if (settings.Expire < 0)
+        {
+            problems.Add($"Expire is {settings.Expire}; it is a number of seconds, 0 for the cache's default expiration.");
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new InvalidOperationException($"Endpoint '{name}' cannot be cached: {string.Join(" ", problems)}");
+        }
+
+        var users = settings.VaryByUser ? UserRule.PerUser : settings.Public ? UserRule.Everyone : UserRule.Anonymous;
+        return new CachedEndpointPolicy(identity, [.. arguments], users, settings.Expire > 0 ? TimeSpan.FromSeconds(settings.Expire) : null, [.. tags], cache!, options.CacheStatusHeader);
+    }
+
+    private static (string? Identity, List<KeyArgument> Arguments) Handler(MethodInfo method, RoutePattern? pattern, RcCachedAttribute settings, IServiceProviderIsService? isService, List<string> problems)
+    {
+        CheckReturnType(method.ReturnType, problems);
+        var nullability = new NullabilityInfoContext();
+        var arguments = new List<KeyArgument>();
+        foreach (var parameter in method.GetParameters())
+        {
+            var type = parameter.ParameterType;
+            if (IsContextual(type, parameter.Name, settings, problems)
+                || NotKeyed.Contains(type)
+                || parameter.IsDefined(typeof(FromServicesAttribute))
+                || parameter.IsDefined(typeof(FromKeyedServicesAttribute))
+                || parameter.IsDefined(typeof(FromBodyAttribute))
+                || (isService?.IsService(type) == true && !RcKey.IsKeyType(type)))
+            {
+                continue;
+            }
+
+            var (source, name) = parameter.GetCustomAttribute<FromRouteAttribute>() is { } route ? (ArgumentSource.Route, route.Name)
+                : parameter.GetCustomAttribute<FromQueryAttribute>() is { } query ? (ArgumentSource.Query, query.Name)
+                : parameter.GetCustomAttribute<FromHeaderAttribute>() is { } header ? (ArgumentSource.Header, header.Name)
+                : parameter.GetCustomAttribute<FromFormAttribute>() is { } form ? (ArgumentSource.Form, form.Name)
+                : pattern?.GetParameter(parameter.Name!) is not null ? (ArgumentSource.Route, null)
+                : (ArgumentSource.Query, (string?)null);
+            var optional = parameter.HasDefaultValue || Nullable.GetUnderlyingType(type) is not null
+                || (!type.IsValueType && nullability.Create(parameter).WriteState == NullabilityState.Nullable);
+            if (Argument(parameter.Name!, type, source, name ?? parameter.Name!, ArgumentParsers.Minimal, optional, parameter.HasDefaultValue ? parameter.DefaultValue : null, problems) is { } argument)
+            {
+                arguments.Add(argument);
+            }
+        }
+
+        return (null, arguments);
+    }
+
+    private static (string? Identity, List<KeyArgument> Arguments) Action(ControllerActionDescriptor action, RoutePattern? pattern, RcCachedAttribute settings, List<string> problems)
+    {
+        CheckReturnType(action.MethodInfo.ReturnType, problems);
+        var arguments = new List<KeyArgument>();
+        foreach (var parameter in action.Parameters.Concat(action.BoundProperties.Where(static p => BindsOnGet(p.BindingInfo))))
+        {
+            if (MvcArgument(parameter.Name, parameter.ParameterType, parameter.BindingInfo, pattern, settings, problems) is { } argument)
+            {
+                arguments.Add(argument);
+            }
+        }
+
+        return ($"{action.ControllerName}.{action.ActionName}", arguments);
+    }
+
+    private static (string? Identity, List<KeyArgument> Arguments) Page(CompiledPageActionDescriptor page, RoutePattern? pattern, RcCachedAttribute settings, List<string> problems)
+    {
+        var arguments = new List<KeyArgument>();
+        var handler = page.HandlerMethods.FirstOrDefault(static h => h.Name is null && string.Equals(h.HttpMethod, "GET", StringComparison.OrdinalIgnoreCase));
+        foreach (var parameter in handler?.Parameters ?? [])
+        {
+            if (MvcArgument(parameter.Name, parameter.ParameterType, parameter.BindingInfo, pattern, settings, problems) is { } argument)
+            {
+                arguments.Add(argument);
+            }
+        }
+
+        foreach (var property in page.BoundProperties.Where(static p => BindsOnGet(p.BindingInfo)))
+        {
+            if (MvcArgument(property.Name, property.ParameterType, property.BindingInfo, pattern, settings, problems) is { } argument)
+            {
+                arguments.Add(argument);
+            }
+        }
+
+        return ($"Page:{page.ViewEnginePath}", arguments);
+    }
+
+    /// <summary>An argument bound by MVC's model binding: its source as MVC infers it, parsed with the type's converter.</summary>
+    private static KeyArgument? MvcArgument(string parameter, Type type, BindingInfo? binding, RoutePattern? pattern, RcCachedAttribute settings, List<string> problems)
+    {
+        var bindingSource = binding?.BindingSource;
+        if (IsContextual(type, parameter, settings, problems)
+            || NotKeyed.Contains(type)
+            || bindingSource is not null && (bindingSource == BindingSource.Services || bindingSource == BindingSource.Special || bindingSource == BindingSource.Body
+                || bindingSource == BindingSource.FormFile || bindingSource.Id == "FromKeyedServices"))
+        {
+            return null;
+        }
+
+        var name = binding?.BinderModelName ?? parameter;
+        var source = bindingSource == BindingSource.Path ? ArgumentSource.Route
+            : bindingSource == BindingSource.Query ? ArgumentSource.Query
+            : bindingSource == BindingSource.Header ? ArgumentSource.Header
+            : bindingSource == BindingSource.Form ? ArgumentSource.Form
+            : pattern?.GetParameter(name) is not null ? ArgumentSource.RouteThenQuery
+            : ArgumentSource.Query;
+
+        // MVC leaves a value it did not find at the parameter's default.
+        var underlying = Nullable.GetUnderlyingType(type) ?? type;
+        var @default = type.IsValueType && Nullable.GetUnderlyingType(type) is null ? Activator.CreateInstance(type) : null;
+        return Argument(parameter, type, source, name, ArgumentParsers.Mvc, optional: true, underlying == type ? @default : null, problems);
+    }
+
+    private static KeyArgument? Argument(string parameter, Type type, ArgumentSource source, string name, Func<Type, ArgumentParser?> parsers, bool optional, object? @default, List<string> problems)
+    {
+        if (!RcKey.IsKeyType(type))
+        {
+            problems.Add($"its parameter '{parameter}' of type {type.Name} has no key form. Bind simple values (strings, numbers, dates, enums, Guids, arrays of them), or mark services [FromServices].");
+            return null;
+        }
+
+        var underlying = Nullable.GetUnderlyingType(type) ?? type;
+        var element = underlying.IsArray ? underlying.GetElementType()!
+            : underlying.IsGenericType && underlying.GetGenericTypeDefinition() == typeof(List<>) ? underlying.GetGenericArguments()[0]
+            : null;
+        if (element is not null && source is not (ArgumentSource.Query or ArgumentSource.Header))
+        {
+            problems.Add($"its parameter '{parameter}' is a list bound from the {source.ToString().ToLowerInvariant()}; a list argument is read from the query string or a header.");
+            return null;
+        }
+
+        if (parsers(Nullable.GetUnderlyingType(element ?? underlying) ?? element ?? underlying) is not { } parse)
+        {
+            problems.Add($"its parameter '{parameter}' of type {type.Name} cannot be read from the request.");
+            return null;
+        }
+
+        return new KeyArgument(parameter, source, name, parse, element, element is not null && !underlying.IsArray, optional, @default is DBNull ? null : @default);
+    }
+
+    private static bool IsContextual(Type type, string? parameter, RcCachedAttribute settings, List<string> problems)
+    {
+        if (!Contextual.Contains(type))
+        {
+            return false;
+        }
+
+        if (!settings.VaryByUser && !settings.Public)
+        {
+            problems.Add($"it takes {type.Name} '{parameter}', so its result may depend on the user: set VaryByUser (cache per user) or Public (the same for everyone) on [RcCached].");
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether a bound property is bound on GET requests ([BindProperty(SupportsGet = true)]).</summary>
+    private static bool BindsOnGet(BindingInfo? binding)
+    {
+        if (binding?.RequestPredicate is not { } predicate)
+        {
+            return binding is not null;
+        }
+
+        var get = new DefaultHttpContext();
+        get.Request.Method = HttpMethods.Get;
+        return predicate(new ActionContext(get, new RouteData(), new ActionDescriptor()));
+    }
+
+    private static void CheckReturnType(Type declared, List<string> problems)
+    {
+        var type = declared;
+        if (type.IsGenericType && (type.GetGenericTypeDefinition() == typeof(Task<>) || type.GetGenericTypeDefinition() == typeof(ValueTask<>)))
+        {
+            type = type.GetGenericArguments()[0];
+        }
+
+        if (!CanCarryData(type))
+        {
+            problems.Add($"its handler returns {declared.Name}, which never carries a cacheable result. Remove [RcCached] or .CacheResult() from it.");
+        }
+    }
+
+    private static bool CanCarryData(Type type)
+    {
+        if (type == typeof(void) || type == typeof(Task) || type == typeof(ValueTask) || typeof(Stream).IsAssignableFrom(type)
+            || (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(IAsyncEnumerable<>)))
+        {
+            return false;
+        }
+
+        if (type.IsGenericType && type.GetGenericTypeDefinition().FullName?.StartsWith("Microsoft.AspNetCore.Http.HttpResults.Results`", StringComparison.Ordinal) == true)
+        {
+            return type.GetGenericArguments().Any(CanCarryData);
+        }
+
+        if (!typeof(IResult).IsAssignableFrom(type) || type.IsInterface || type.IsAbstract)
+        {
+            // A value, IResult, IActionResult or ActionResult<T>: decided on what each call returns.
+            return true;
+        }
+
+        return type == typeof(ContentHttpResult) || type == typeof(Utf8ContentHttpResult)
+            || (type.IsGenericType && (type.GetGenericTypeDefinition() == typeof(Ok<>) || type.GetGenericTypeDefinition() == typeof(JsonHttpResult<>)))
+            || type.Namespace != typeof(Ok).Namespace;
+    }
+}

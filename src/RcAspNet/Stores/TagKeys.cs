@@ -1,0 +1,11 @@
+namespace RcAspNet.Stores;
+
+/// <summary>
+/// Where a store keeps one tag: its version (a random token, replaced by every invalidation) and its members (the keys
+/// that carry it, each scored by when it expires). Both live on the server of <see cref="Routing"/>, in one slot of a
+/// cluster, so that a pipeline on them runs in order.
+/// </summary>
+internal readonly record struct TagKeys(string Version, string Members, string Routing);
+
+/// <summary>A key that carries a tag, and when it expires (Unix milliseconds).</summary>
+internal readonly record struct TagMember(string Key, long ExpiresAt);

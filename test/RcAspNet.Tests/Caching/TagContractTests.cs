@@ -1,0 +1,232 @@
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+using RcAspNet.Tests.Infrastructure;
+
+namespace RcAspNet.Tests.Caching;
+
+/// <summary>Tags of the typed cache (<see cref="RcEntryOptions.Tags"/>, <see cref="IRcCache.InvalidateTagAsync"/>), run against every store.</summary>
+public abstract class TagContractTests : IAsyncLifetime
+{
+    private readonly List<ServiceProvider> _nodes = [];
+    private Action<RcOptions> _store = null!;
+
+    protected string Ns { get; } = SharedRedis.UniqueNamespace();
+
+    protected IRcCache Cache => Node(0);
+
+    public async Task InitializeAsync()
+    {
+        _store = await StoreAsync();
+        _nodes.Add(Build());
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var node in _nodes)
+        {
+            await node.DisposeAsync();
+        }
+    }
+
+    protected abstract Task<Action<RcOptions>> StoreAsync();
+
+    /// <summary>Gets whether other app instances share the store; the memory store belongs to one, so every "node" is that one.</summary>
+    protected virtual bool HasOtherNodes => true;
+
+    protected IRcCache Node(int index)
+    {
+        if (!HasOtherNodes)
+        {
+            index = 0;
+        }
+
+        while (_nodes.Count <= index)
+        {
+            _nodes.Add(Build());
+        }
+
+        return _nodes[index].GetRequiredService<IRcCache>();
+    }
+
+    private ServiceProvider Build() => TestServices.Build(o =>
+    {
+        _store(o);
+        o.Namespace = Ns;
+        o.FailureMode = RcFailureMode.Throw;
+        o.OperationTimeout = TimeSpan.FromSeconds(10);
+    });
+
+    private static RcEntryOptions Tagged(params string[] tags) => new() { Tags = tags, Expiration = TimeSpan.FromMinutes(10) };
+
+    [Fact]
+    public async Task InvalidateTag_RemovesEveryEntryThatCarriesIt_AndNoOther()
+    {
+        var tagged = Enumerable.Range(0, 40).Select(static i => $"post:{i}").ToArray();
+        await Cache.SetManyAsync(tagged.Select(static k => new KeyValuePair<string, string>(k, k)).ToArray(), Tagged("posts"));
+        await Cache.SetAsync("other", "untagged");
+        await Cache.SetAsync("elsewhere", "other tag", Tagged("comments"));
+
+        Assert.Equal(40, await Cache.InvalidateTagAsync("posts"));
+
+        Assert.All(await Cache.GetManyAsync<string>(tagged), Assert.Null);
+        Assert.Equal("untagged", await Cache.GetAsync<string>("other"));
+        Assert.Equal("other tag", await Cache.GetAsync<string>("elsewhere"));
+        Assert.Equal(0, await Cache.InvalidateTagAsync("posts"));
+    }
+
+    [Fact]
+    public async Task InvalidateTag_RemovesEntriesOtherNodesWrote()
+    {
+        if (!HasOtherNodes)
+        {
+            return;
+        }
+
+        await Node(1).SetAsync("from-1", 1, Tagged("shared"));
+        await Node(2).GetOrSetAsync("from-2", static _ => ValueTask.FromResult(2), Tagged("shared"));
+        Assert.Equal(2, await Node(0).InvalidateTagAsync("shared"));
+        Assert.Null(await Node(1).GetAsync<int?>("from-1"));
+        Assert.Null(await Node(2).GetAsync<int?>("from-2"));
+    }
+
+    [Fact]
+    public async Task EntryWithSeveralTags_GoesWithAnyOfThem()
+    {
+        await Cache.SetAsync("a", 1, Tagged("x", "y"));
+        await Cache.SetAsync("b", 2, Tagged("y"));
+        Assert.Equal(1, await Cache.InvalidateTagAsync("x"));
+        Assert.Null(await Cache.GetAsync<int?>("a"));
+        Assert.Equal(2, await Cache.GetAsync<int?>("b"));
+    }
+
+    [Fact]
+    public async Task GetOrSet_WithTags_RunsTheFactoryAgainAfterTheTagIsInvalidated()
+    {
+        var runs = 0;
+        ValueTask<int> Factory(CancellationToken _) => ValueTask.FromResult(++runs);
+        Assert.Equal(1, await Cache.GetOrSetAsync("counted", Factory, Tagged("t")));
+        Assert.Equal(1, await Cache.GetOrSetAsync("counted", Factory, Tagged("t")));
+        await Cache.InvalidateTagAsync("t");
+        Assert.Equal(2, await Cache.GetOrSetAsync("counted", Factory, Tagged("t")));
+    }
+
+    [Fact]
+    public async Task TagInvalidatedWhileTheFactoryRuns_LeavesNoStaleEntry()
+    {
+        var data = 1;
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var load = Cache.GetOrSetAsync("raced", async _ =>
+        {
+            var read = data;
+            entered.SetResult();
+            await release.Task;
+            return read;
+        }, Tagged("race")).AsTask();
+
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        data = 2;
+        await Node(1).InvalidateTagAsync("race");
+        release.SetResult();
+        Assert.Equal(1, await load);
+
+        Assert.Null(await Cache.GetAsync<int?>("raced"));
+        Assert.Equal(2, await Cache.GetOrSetAsync("raced", _ => ValueTask.FromResult(data), Tagged("race")));
+    }
+
+    [Fact]
+    public async Task WritesRacingInvalidations_NeverLeaveAStaleEntryReadable()
+    {
+        // Writers load the current version of some data and cache it; an updater changes the data and invalidates the
+        // tag. Whatever the interleaving, once both have returned the cache holds nothing, or the current version.
+        var data = 0;
+        for (var round = 0; round < 60; round++)
+        {
+            var key = $"round:{round % 6}";
+            var writers = Enumerable.Range(0, 3).Select(w => Task.Run(async () =>
+                await Node(w % 2).GetOrSetAsync(key, async _ =>
+                {
+                    var read = Volatile.Read(ref data);
+                    await Task.Yield();
+                    return read;
+                }, Tagged("rounds")))).ToArray();
+            var updater = Task.Run(async () =>
+            {
+                Interlocked.Increment(ref data);
+                await Node(1).InvalidateTagAsync("rounds");
+            });
+            await Task.WhenAll([.. writers, updater]);
+
+            var cached = await Cache.GetAsync<int?>(key);
+            Assert.True(cached is null || cached == Volatile.Read(ref data), $"round {round}: the cache holds version {cached} after version {data} was written and its tag invalidated");
+        }
+    }
+
+    [Fact]
+    public async Task TaggedEntriesOfAnotherNamespace_AreNotTouched()
+    {
+        await using var other = TestServices.Build(o =>
+        {
+            _store(o);
+            o.Namespace = SharedRedis.UniqueNamespace();
+        });
+        var otherCache = other.GetRequiredService<IRcCache>();
+        await otherCache.SetAsync("k", 1, Tagged("same"));
+        await Cache.SetAsync("k", 2, Tagged("same"));
+        Assert.Equal(1, await Cache.InvalidateTagAsync("same"));
+        Assert.Equal(1, await otherCache.GetAsync<int?>("k"));
+    }
+
+    [Fact]
+    public async Task Tag_EmptyOrTooLong_IsAnArgumentError()
+    {
+        Assert.Equal("tag", (await Assert.ThrowsAsync<ArgumentException>(async () => await Cache.InvalidateTagAsync(""))).ParamName);
+        Assert.Equal("tag", (await Assert.ThrowsAsync<ArgumentException>(async () => await Cache.InvalidateTagAsync(new string('t', 5000)))).ParamName);
+    }
+}
+
+public sealed class MemoryTagTests : TagContractTests
+{
+    protected override bool HasOtherNodes => false;
+
+    protected override Task<Action<RcOptions>> StoreAsync() => Task.FromResult<Action<RcOptions>>(static _ => { });
+}
+
+public sealed class RedisTagTests : TagContractTests
+{
+    protected override async Task<Action<RcOptions>> StoreAsync()
+    {
+        var server = await SharedRedis.Single;
+        return o => TestServices.Redis(o, server);
+    }
+
+    [Fact]
+    public async Task TagBookkeeping_ExpiresWithItsLongestLivedEntry()
+    {
+        var server = await SharedRedis.Single;
+        await Cache.SetAsync("short", 1, new RcEntryOptions { Tags = ["kept"], Expiration = TimeSpan.FromMinutes(1) });
+        await Cache.SetAsync("long", 1, new RcEntryOptions { Tags = ["kept"], Expiration = TimeSpan.FromMinutes(5) });
+        await Cache.SetAsync("shorter", 1, new RcEntryOptions { Tags = ["kept"], Expiration = TimeSpan.FromMinutes(2) });
+        var pttl = long.Parse((await server.CommandAsync("PTTL", Ns + "{rc-tag:kept}:keys")).Trim(':', '\r', '\n'), CultureInfo.InvariantCulture);
+        Assert.InRange(pttl, (long)TimeSpan.FromMinutes(4).TotalMilliseconds, (long)TimeSpan.FromMinutes(5).TotalMilliseconds);
+        Assert.Equal(":3\r\n", await server.CommandAsync("ZCARD", Ns + "{rc-tag:kept}:keys"));
+    }
+}
+
+public sealed class ShardedTagTests : TagContractTests
+{
+    protected override async Task<Action<RcOptions>> StoreAsync()
+    {
+        var servers = await SharedRedis.Shards;
+        return o => TestServices.Sharded(o, servers);
+    }
+}
+
+public sealed class ClusterTagTests : TagContractTests
+{
+    protected override async Task<Action<RcOptions>> StoreAsync()
+    {
+        var cluster = await SharedRedis.Cluster;
+        return o => (o.Store, o.Redis) = (RcStoreKind.Redis, cluster.Configuration);
+    }
+}
