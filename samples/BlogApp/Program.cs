@@ -104,9 +104,9 @@ app.MapGet("/stats", (CacheStats stats, HttpContext http) =>
 });
 
 // A small JSON API, cached by [RcCached] as well.
-app.MapGet("/api/posts", [RcCached(Expire = 600, Cache = "pages", Tags = [Posts.ListTag])] async (Posts posts, CancellationToken ct) =>
+app.MapGet("/api/posts", [RcCached(ExpirationSeconds = 600, Cache = "pages", Tags = [Posts.ListTag])] async (Posts posts, CancellationToken ct) =>
     await posts.GetManyAsync(await posts.GetAllIdsAsync(ct), ct)).WithName("ApiPosts");
-app.MapGet("/api/posts/{id:int}", [RcCached(Expire = 600, Cache = "pages", Tags = ["post:{id}"])] async (int id, Posts posts, CancellationToken ct) =>
+app.MapGet("/api/posts/{id:int}", [RcCached(ExpirationSeconds = 600, Cache = "pages", Tags = ["post:{id}"])] async (int id, Posts posts, CancellationToken ct) =>
     await posts.GetByIdAsync(id, ct) is { } post ? Results.Ok(post) : Results.NotFound()).WithName("ApiPost");
 
 // Plain IDistributedCache, as an existing app uses it: the Atom feed, rendered at most once a minute.
@@ -127,7 +127,7 @@ app.Run();
 /// <summary>The post page's handler, with its [RcCached] settings.</summary>
 internal static class ShowPost
 {
-    [RcCached(Expire = 600, Cache = "pages", Tags = ["post:{id}"])]
+    [RcCached(ExpirationSeconds = 600, Cache = "pages", Tags = ["post:{id}"])]
     public static Task<IResult> Handler(int id, Posts posts, CancellationToken ct) => Uncached(id, posts, ct);
 
     /// <summary>The same page without [RcCached], for the load tests' baselines.</summary>

@@ -3,14 +3,12 @@ namespace RcAspNet;
 /// <summary>
 /// rc's <c>batch_mode</c>, scoped to the request: lookups queued here resolve together, with one MGET per server for
 /// all of them, their misses loaded (single loaders concurrently, up to <see cref="RcOptions.BatchConcurrency"/>;
-/// load-many loaders once per flush) and written back in one pipelined write per server. Awaiting any handle, or
-/// <see cref="FlushAsync"/>, resolves everything queued so far. Handles still queued when the request ends fault.
+/// load-many loaders once per flush) and written back in one pipelined write per server. <see cref="FlushAsync"/>, or
+/// <see cref="RcPromise{T}.ResolveAsync"/> on any handle, resolves everything queued so far. Handles still queued when
+/// the request ends fault.
 /// </summary>
 public interface IRcBatch
 {
-    /// <summary>Gets how many lookups wait for the next flush.</summary>
-    int PendingCount { get; }
-
     /// <summary>Queues a lookup of <paramref name="key"/>; on a miss, <paramref name="loader"/> provides the value.</summary>
     RcPromise<T> Load<T>(string key, Func<CancellationToken, ValueTask<T>> loader, RcEntryOptions? options = null);
 

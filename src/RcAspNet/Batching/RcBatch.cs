@@ -34,7 +34,8 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         _flush = FlushAsync;
     }
 
-    public int PendingCount
+    /// <summary>Gets how many lookups wait for the next flush.</summary>
+    internal int PendingCount
     {
         get
         {
@@ -48,7 +49,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     public RcPromise<T> Load<T>(string key, Func<CancellationToken, ValueTask<T>> loader, RcEntryOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(loader);
-        var namespaced = _cache.Keyspace.Key(key);
+        var namespaced = _cache.NamespacedKey(key);
         lock (_lock)
         {
             return Queued<T>(namespaced) ?? Enqueue(new SingleEntry<T>(key, namespaced, options, _flush, loader));
@@ -61,7 +62,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(argument);
         ArgumentNullException.ThrowIfNull(loadMany);
         var key = RcKey.For(name, argument);
-        var namespaced = _cache.Keyspace.Key(key);
+        var namespaced = _cache.NamespacedKey(key);
         lock (_lock)
         {
             return Queued<T>(namespaced) ?? Enqueue(new ManyEntry<TArg, T>(key, namespaced, options, _flush, argument, loadMany));
@@ -142,7 +143,6 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
 
     private async Task ResolveAsync(List<BatchEntry> entries, CancellationToken cancellationToken)
     {
-        var keyspace = _cache.Keyspace;
         var namespaced = new string[entries.Count];
         for (var i = 0; i < namespaced.Length; i++)
         {
@@ -152,7 +152,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         ReadOnlyMemory<byte>?[] values;
         try
         {
-            values = await keyspace.GetManyNamespacedAsync(namespaced, cancellationToken).ConfigureAwait(false);
+            values = await _cache.GetManyNamespacedAsync(namespaced, cancellationToken).ConfigureAwait(false);
         }
         catch (RcCacheException ex)
         {
@@ -177,7 +177,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         {
             try
             {
-                versions = await keyspace.ReadTagVersionsAsync(tags, cancellationToken).ConfigureAwait(false);
+                versions = await _cache.ReadTagVersionsAsync(tags, cancellationToken).ConfigureAwait(false);
             }
             catch (RcCacheException ex)
             {
@@ -209,7 +209,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         {
             try
             {
-                await keyspace.SetManyNamespacedAsync(writes, versions, CancellationToken.None).ConfigureAwait(false);
+                await _cache.SetManyNamespacedAsync(writes, versions, CancellationToken.None).ConfigureAwait(false);
             }
             catch (RcCacheException ex)
             {
@@ -219,8 +219,8 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
 
         if (_metrics.BatchEnabled)
         {
-            var roundTrips = keyspace.Store.RoundTrips(namespaced) + keyspace.Store.RoundTrips(writes.ConvertAll(static w => w.Key));
-            _metrics.BatchFlushed(keyspace.Store.Kind, entries.Count, roundTrips);
+            var roundTrips = _cache.RoundTrips(namespaced) + _cache.RoundTrips(writes.ConvertAll(static w => w.Key));
+            _metrics.BatchFlushed(_cache.StoreKind, entries.Count, roundTrips);
         }
     }
 }

@@ -1,9 +1,11 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 
 namespace RcAspNet;
 
-/// <summary>The handle of a batched lookup: await it (which flushes the batch if needed), or read <see cref="Value"/> after a flush.</summary>
+/// <summary>
+/// The handle of a batched lookup (rc's promise): read <see cref="Value"/> after <see cref="IRcBatch.FlushAsync"/>, or
+/// <see cref="ResolveAsync"/>, which flushes the batch when the lookup is still queued.
+/// </summary>
 /// <typeparam name="T">The type of the value.</typeparam>
 public sealed class RcPromise<T>
 {
@@ -39,8 +41,6 @@ public sealed class RcPromise<T>
     /// <summary>Gets the flush this lookup is part of once one has taken it, to wait for.</summary>
     internal Task? Flushing { get; set; }
 
-    /// <summary>Resolves the lookup, flushing the batch if it is still queued.</summary>
-    public TaskAwaiter<T> GetAwaiter() => ResolveAsync().GetAwaiter();
 
     internal void SetResult(T value)
     {
@@ -60,15 +60,16 @@ public sealed class RcPromise<T>
         }
     }
 
-    private async Task<T> ResolveAsync()
+    /// <summary>Returns the value, flushing the batch first when this lookup is still queued (and waiting for the flush that took it, when another caller's did).</summary>
+    public async ValueTask<T> ResolveAsync(CancellationToken cancellationToken = default)
     {
         if (!IsResolved)
         {
-            await (Flushing ?? _flush(CancellationToken.None)).ConfigureAwait(false);
+            await (Flushing ?? _flush(cancellationToken)).WaitAsync(cancellationToken).ConfigureAwait(false);
             if (!IsResolved && Flushing is { } flushing)
             {
                 // Another caller's flush took this lookup first: wait for that one.
-                await flushing.ConfigureAwait(false);
+                await flushing.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
         }
 

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using RcAspNet.Diagnostics;
 using RcAspNet.Stores;
@@ -6,9 +7,10 @@ using RcAspNet.Stores;
 namespace RcAspNet.Caching;
 
 /// <summary>
-/// A namespace on a store, as rc's <c>Cache</c> object is: it checks keys, adds the namespace, lays entries out
-/// (<see cref="EntryEnvelope"/>), renews sliding entries on read and refuses oversized values. Both
-/// <see cref="RcDistributedCache"/> and the typed cache stand on it; it knows nothing of serialization.
+/// A namespace on a store, as rc's <c>Cache</c> object is, and the only way to the store: it checks keys, adds the
+/// namespace, lays entries out (<see cref="EntryEnvelope"/>), renews sliding entries on read, refuses oversized values,
+/// keeps tags, and counts hits and misses. <see cref="RcDistributedCache"/> and the typed cache stand on it; it knows
+/// nothing of serialization or HTTP.
 /// </summary>
 internal sealed partial class CacheNamespace
 {
@@ -18,6 +20,7 @@ internal sealed partial class CacheNamespace
     /// </summary>
     private static readonly TimeSpan TagVersionLifetime = TimeSpan.FromDays(1);
 
+    private readonly IRcStore _store;
     private readonly int _maximumKeyLength;
     private readonly int _maximumValueSize;
     private readonly ILogger _logger;
@@ -27,7 +30,7 @@ internal sealed partial class CacheNamespace
     public CacheNamespace(string name, IRcStore store, string prefix, TimeSpan defaultExpiration, RcOptions options, TimeProvider time, RcMetrics metrics, ILogger logger)
     {
         Name = name;
-        Store = store;
+        _store = store;
         Prefix = prefix;
         DefaultExpiration = defaultExpiration;
         Time = time;
@@ -41,13 +44,14 @@ internal sealed partial class CacheNamespace
     /// <summary>Gets the name of the cache this namespace belongs to (<c>default</c>, or a name under <c>Rc:Caches</c>), a telemetry tag.</summary>
     public string Name { get; }
 
-    public IRcStore Store { get; }
-
     public string Prefix { get; }
 
     public TimeSpan DefaultExpiration { get; }
 
     public TimeProvider Time { get; }
+
+    /// <summary>Gets the kind of the store beneath, a telemetry tag.</summary>
+    public string StoreKind => _store.Kind;
 
     /// <summary>Checks a caller's key and returns it with the namespace.</summary>
     public string Key(string key, string paramName = "key")
@@ -69,11 +73,14 @@ internal sealed partial class CacheNamespace
     /// <summary>Returns whether a key would be accepted (the cache-aside paths skip the cache for one that would not).</summary>
     public bool IsValidKey(string? key) => !string.IsNullOrEmpty(key) && key.Length <= _maximumKeyLength;
 
+    /// <summary>Returns how many store round trips a multi-key call over these namespaced keys costs.</summary>
+    public int RoundTrips(IReadOnlyList<string> namespacedKeys) => _store.RoundTrips(namespacedKeys);
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ReadOnlyMemory<byte>?> GetAsync(string key, CancellationToken cancellationToken)
     {
         var namespaced = Key(key);
-        var value = Unwrap(namespaced, await Store.GetAsync(namespaced, cancellationToken).ConfigureAwait(false));
+        var value = Unwrap(namespaced, await _store.GetAsync(namespaced, cancellationToken).ConfigureAwait(false));
         Count(value is null ? 0 : 1, 1);
         return value;
     }
@@ -82,7 +89,7 @@ internal sealed partial class CacheNamespace
     public ReadOnlyMemory<byte>? Get(string key)
     {
         var namespaced = Key(key);
-        var value = Unwrap(namespaced, Store.Get(namespaced));
+        var value = Unwrap(namespaced, _store.Get(namespaced));
         Count(value is null ? 0 : 1, 1);
         return value;
     }
@@ -101,7 +108,7 @@ internal sealed partial class CacheNamespace
     /// <summary>Reads keys that already carry the namespace (checked by <see cref="Key"/>).</summary>
     public async ValueTask<ReadOnlyMemory<byte>?[]> GetManyNamespacedAsync(string[] namespaced, CancellationToken cancellationToken)
     {
-        var entries = await Store.GetManyAsync(namespaced, cancellationToken).ConfigureAwait(false);
+        var entries = await _store.GetManyAsync(namespaced, cancellationToken).ConfigureAwait(false);
         var values = new ReadOnlyMemory<byte>?[entries.Length];
         var hits = 0;
         for (var i = 0; i < values.Length; i++)
@@ -114,60 +121,56 @@ internal sealed partial class CacheNamespace
         return values;
     }
 
+    /// <summary>The bytes of a read value as an array the caller owns: a fresh array from Redis as it is, anything shared or sliced as a copy.</summary>
+    public byte[] ToOwnedArray(ReadOnlyMemory<byte> value) =>
+        !_store.ReturnsStoredArrays && MemoryMarshal.TryGetArray(value, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : value.ToArray();
+
     /// <summary>Reads an entry only to renew it, if it is sliding, and waits for the renewal.</summary>
     public async ValueTask RefreshAsync(string key, CancellationToken cancellationToken)
     {
         var namespaced = Key(key);
-        if (Renewal(await Store.GetAsync(namespaced, cancellationToken).ConfigureAwait(false)) is var ttl && ttl > TimeSpan.Zero)
+        if (Renewal(await _store.GetAsync(namespaced, cancellationToken).ConfigureAwait(false)) is var ttl && ttl > TimeSpan.Zero)
         {
-            await Store.ExpireAsync(namespaced, ttl, cancellationToken).ConfigureAwait(false);
+            await _store.ExpireAsync(namespaced, ttl, cancellationToken).ConfigureAwait(false);
         }
     }
-
-    /// <summary>The time to live a refresh renews <paramref name="entry"/> to: its full window if it is sliding, else zero.</summary>
-    private TimeSpan Renewal(byte[]? entry) =>
-        entry is not null && EntryEnvelope.Read(entry, out var sliding, out var absolute) == EntryKind.Wrapped && sliding > TimeSpan.Zero
-            ? EntryTiming.Renewal(sliding, absolute, Time.GetUtcNow())
-            : TimeSpan.Zero;
 
     /// <summary>Reads an entry only to renew it, if it is sliding, on the calling thread.</summary>
     public void Refresh(string key)
     {
         var namespaced = Key(key);
-        if (Renewal(Store.Get(namespaced)) is var ttl && ttl > TimeSpan.Zero)
+        if (Renewal(_store.Get(namespaced)) is var ttl && ttl > TimeSpan.Zero)
         {
-            Store.Expire(namespaced, ttl);
+            _store.Expire(namespaced, ttl);
         }
+    }
+
+    public async ValueTask SetAsync(string key, byte[] value, EntryTiming timing, CancellationToken cancellationToken)
+    {
+        var namespaced = Key(key);
+        if (IsOversized(value))
+        {
+            // Not stored; and an older value must not outlive the write that replaced it.
+            await _store.DeleteAsync(namespaced, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        await _store.SetAsync(namespaced, Layout(value, timing), timing.TimeToLive, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Writes on the calling thread, never waiting on the thread pool.</summary>
     public void Set(string key, byte[] value, EntryTiming timing)
     {
         var namespaced = Key(key);
-        if (value.Length > _maximumValueSize)
+        if (IsOversized(value))
         {
-            LogValueTooLarge(_logger, value.Length, _maximumValueSize);
-            Store.Delete(namespaced);
+            _store.Delete(namespaced);
             return;
         }
 
-        Store.Set(namespaced, Layout(value, timing), timing.TimeToLive);
-    }
-
-    public bool Delete(string key) => Store.Delete(Key(key));
-
-    public ValueTask SetAsync(string key, byte[] value, EntryTiming timing, CancellationToken cancellationToken)
-    {
-        var namespaced = Key(key);
-        if (value.Length > _maximumValueSize)
-        {
-            LogValueTooLarge(_logger, value.Length, _maximumValueSize);
-
-            // Not stored; and an older value must not outlive the write that replaced it.
-            return new ValueTask(Store.DeleteAsync(namespaced, cancellationToken).AsTask());
-        }
-
-        return Store.SetAsync(namespaced, Layout(value, timing), timing.TimeToLive, cancellationToken);
+        _store.Set(namespaced, Layout(value, timing), timing.TimeToLive);
     }
 
     /// <summary>
@@ -193,9 +196,8 @@ internal sealed partial class CacheNamespace
         List<TaggedKey>? tagged = null;
         foreach (var (namespaced, value, timing, tags) in items)
         {
-            if (value.Length > _maximumValueSize)
+            if (IsOversized(value))
             {
-                LogValueTooLarge(_logger, value.Length, _maximumValueSize);
                 (refused ??= []).Add(namespaced);
                 continue;
             }
@@ -207,10 +209,10 @@ internal sealed partial class CacheNamespace
             }
         }
 
-        await Store.SetManyAsync(entries, cancellationToken).ConfigureAwait(false);
+        await _store.SetManyAsync(entries, cancellationToken).ConfigureAwait(false);
         if (refused is not null)
         {
-            await Store.DeleteManyAsync(refused, cancellationToken).ConfigureAwait(false);
+            await _store.DeleteManyAsync(refused, cancellationToken).ConfigureAwait(false);
         }
 
         if (tagged is not null)
@@ -219,16 +221,16 @@ internal sealed partial class CacheNamespace
         }
     }
 
+    /// <summary>Writes the entry only if the key holds nothing; returns whether it did.</summary>
     public async ValueTask<bool> AddAsync(string key, byte[] value, EntryTiming timing, IReadOnlyList<string>? tags, TagVersions? versions, CancellationToken cancellationToken)
     {
         var namespaced = Key(key);
-        if (value.Length > _maximumValueSize)
+        if (IsOversized(value))
         {
-            LogValueTooLarge(_logger, value.Length, _maximumValueSize);
             return false;
         }
 
-        var added = await Store.AddAsync(namespaced, Layout(value, timing), timing.TimeToLive, cancellationToken).ConfigureAwait(false);
+        var added = await _store.AddAsync(namespaced, Layout(value, timing), timing.TimeToLive, cancellationToken).ConfigureAwait(false);
         if (added && tags is { Count: > 0 } && versions is not null)
         {
             await RegisterTagsAsync([new TaggedKey(namespaced, ExpiresAt(timing), tags)], versions, cancellationToken).ConfigureAwait(false);
@@ -236,6 +238,35 @@ internal sealed partial class CacheNamespace
 
         return added;
     }
+
+    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken) => _store.DeleteAsync(Key(key), cancellationToken);
+
+    /// <summary>Deletes on the calling thread, never waiting on the thread pool.</summary>
+    public bool Delete(string key) => _store.Delete(Key(key));
+
+    public ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
+        _store.DeleteManyAsync([.. keys.Select(k => Key(k, nameof(keys)))], cancellationToken);
+
+    public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken) => _store.ExistsAsync(Key(key), cancellationToken);
+
+    /// <summary>Adds <paramref name="delta"/> to an integer entry; a new one starts at 0 and lives <paramref name="timeToLive"/>.</summary>
+    public ValueTask<long> IncrementAsync(string key, long delta, TimeSpan timeToLive, CancellationToken cancellationToken) =>
+        _store.IncrementAsync(Key(key), delta, timeToLive, cancellationToken);
+
+    /// <summary>Gives an existing entry a new lifetime; returns whether it existed.</summary>
+    public ValueTask<bool> TouchAsync(string key, TimeSpan timeToLive, CancellationToken cancellationToken) =>
+        _store.ExpireAsync(Key(key), timeToLive, cancellationToken);
+
+    /// <summary>Deletes every entry of this namespace; a namespace without a prefix refuses, as it would empty every server.</summary>
+    public ValueTask<long> ClearAsync(CancellationToken cancellationToken) => Prefix.Length == 0
+        ? throw new InvalidOperationException("This cache has no namespace: clearing it would delete every key of its servers. Give it a Namespace.")
+        : _store.ClearAsync(Prefix, cancellationToken);
+
+    /// <summary>The Redis connections of the store beneath, by shard; an in-process store has none.</summary>
+    public ValueTask<IReadOnlyDictionary<string, StackExchange.Redis.IConnectionMultiplexer>> GetRedisConnectionsAsync(CancellationToken cancellationToken) =>
+        _store is IRedisBackedStore redis
+            ? redis.GetConnectionsAsync(cancellationToken)
+            : throw new NotSupportedException($"The {_store.Kind} store keeps no Redis connections; only Store=Redis and Store=Sharded do.");
 
     /// <summary>Where the store keeps <paramref name="tag"/> of this namespace.</summary>
     public TagKeys TagKeys(string tag)
@@ -255,7 +286,7 @@ internal sealed partial class CacheNamespace
     {
         var names = tags.Distinct(StringComparer.Ordinal).ToArray();
         var keys = Array.ConvertAll(names, TagKeys);
-        return new TagVersions(names, keys, await Store.GetTagVersionsAsync(keys, cancellationToken).ConfigureAwait(false));
+        return new TagVersions(names, keys, await _store.GetTagVersionsAsync(keys, cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>
@@ -266,22 +297,21 @@ internal sealed partial class CacheNamespace
     public async ValueTask SetTaggedAsync(string key, byte[] value, EntryTiming timing, IReadOnlyList<string> tags, TagVersions versions, CancellationToken cancellationToken)
     {
         var namespaced = Key(key);
-        if (value.Length > _maximumValueSize)
+        if (IsOversized(value))
         {
-            LogValueTooLarge(_logger, value.Length, _maximumValueSize);
-            await Store.DeleteAsync(namespaced, cancellationToken).ConfigureAwait(false);
+            await _store.DeleteAsync(namespaced, cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        await Store.SetAsync(namespaced, Layout(value, timing), timing.TimeToLive, cancellationToken).ConfigureAwait(false);
+        await _store.SetAsync(namespaced, Layout(value, timing), timing.TimeToLive, cancellationToken).ConfigureAwait(false);
         await RegisterTagsAsync([new TaggedKey(namespaced, ExpiresAt(timing), tags)], versions, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Removes every entry of this namespace that carries <paramref name="tag"/>, on every server; returns how many there were.</summary>
     public async ValueTask<long> InvalidateTagAsync(string tag, CancellationToken cancellationToken)
     {
-        var members = await Store.BumpTagAsync(TagKeys(tag), TagVersionLifetime, cancellationToken).ConfigureAwait(false);
-        return members.Length == 0 ? 0 : await Store.DeleteManyAsync(members, cancellationToken).ConfigureAwait(false);
+        var members = await _store.BumpTagAsync(TagKeys(tag), TagVersionLifetime, cancellationToken).ConfigureAwait(false);
+        return members.Length == 0 ? 0 : await _store.DeleteManyAsync(members, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Registers written entries under their tags, then removes those whose tag was invalidated since <paramref name="versions"/>.</summary>
@@ -305,7 +335,7 @@ internal sealed partial class CacheNamespace
         try
         {
             var checks = await Task.WhenAll(byTag.Select(async pair =>
-                (Members: pair.Value, Unchanged: await Store.TagAsync(versions.KeysOf(pair.Key), pair.Value, versions.VersionOf(pair.Key), cancellationToken).ConfigureAwait(false)))).ConfigureAwait(false);
+                (Members: pair.Value, Unchanged: await _store.TagAsync(versions.KeysOf(pair.Key), pair.Value, versions.VersionOf(pair.Key), cancellationToken).ConfigureAwait(false)))).ConfigureAwait(false);
             foreach (var (members, unchanged) in checks)
             {
                 if (!unchanged)
@@ -317,20 +347,38 @@ internal sealed partial class CacheNamespace
         catch (RcCacheException)
         {
             // A membership that may not have been recorded would let an invalidation miss the entry: remove it, then say so.
-            await Store.DeleteManyAsync([.. written.Select(static w => w.Key)], CancellationToken.None).ConfigureAwait(false);
+            await _store.DeleteManyAsync([.. written.Select(static w => w.Key)], CancellationToken.None).ConfigureAwait(false);
             throw;
         }
 
         if (stale.Count > 0)
         {
-            await Store.DeleteManyAsync([.. stale], CancellationToken.None).ConfigureAwait(false);
+            await _store.DeleteManyAsync([.. stale], CancellationToken.None).ConfigureAwait(false);
         }
     }
 
+    /// <summary>A value over <c>Rc:MaximumValueSize</c> is never stored; this logs it.</summary>
+    private bool IsOversized(byte[] value)
+    {
+        if (value.Length <= _maximumValueSize)
+        {
+            return false;
+        }
+
+        LogValueTooLarge(_logger, value.Length, _maximumValueSize);
+        return true;
+    }
+
     /// <summary>Counts reads: a hit is an entry that could be read, whatever the typed layer then makes of it.</summary>
-    private void Count(int hits, int reads) => _metrics.Lookup(Name, Store.Kind, hits, reads - hits);
+    private void Count(int hits, int reads) => _metrics.Lookup(Name, _store.Kind, hits, reads - hits);
 
     private long ExpiresAt(EntryTiming timing) => Time.GetUtcNow().ToUnixTimeMilliseconds() + (long)Math.Ceiling(timing.TimeToLive.TotalMilliseconds);
+
+    /// <summary>The time to live a refresh renews <paramref name="entry"/> to: its full window if it is sliding, else zero.</summary>
+    private TimeSpan Renewal(byte[]? entry) =>
+        entry is not null && EntryEnvelope.Read(entry, out var sliding, out var absolute) == EntryKind.Wrapped && sliding > TimeSpan.Zero
+            ? EntryTiming.Renewal(sliding, absolute, Time.GetUtcNow())
+            : TimeSpan.Zero;
 
     private static byte[] Layout(byte[] value, EntryTiming timing) =>
         timing.IsSliding ? EntryEnvelope.Wrap(value, timing.Sliding, timing.Absolute)
@@ -338,7 +386,7 @@ internal sealed partial class CacheNamespace
         : value;
 
     /// <summary>The value of an entry as read, renewing it in the background when it is sliding.</summary>
-    public ReadOnlyMemory<byte>? Unwrap(string namespacedKey, byte[]? entry)
+    private ReadOnlyMemory<byte>? Unwrap(string namespacedKey, byte[]? entry)
     {
         if (entry is null)
         {
@@ -358,14 +406,14 @@ internal sealed partial class CacheNamespace
 
                 if (_renewals.Renewal(namespacedKey, sliding, untilDeadline) is var ttl && ttl > TimeSpan.Zero)
                 {
-                    Store.ExpireInBackground(namespacedKey, ttl);
+                    _store.ExpireInBackground(namespacedKey, ttl);
                 }
 
                 return entry.AsMemory(EntryEnvelope.HeaderSize);
             case EntryKind.Wrapped:
                 return entry.AsMemory(EntryEnvelope.HeaderSize);
             default:
-                LogCorruptEntry(_logger, Store.Kind);
+                LogCorruptEntry(_logger, _store.Kind);
                 return null;
         }
     }

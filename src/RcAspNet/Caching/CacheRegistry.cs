@@ -22,7 +22,8 @@ internal sealed class CacheRegistry : IDisposable, IAsyncDisposable
         Options = settings;
         var store = factory.Create(settings.Store, settings.Redis, settings.Router, settings.Shards);
         _stores.Add(store);
-        Default = new RcCache(new CacheNamespace("default", store, settings.Namespace, settings.DefaultExpiration, settings, time, metrics, logger), serializer, settings.BypassValues, logger);
+        DefaultNamespace = new CacheNamespace("default", store, settings.Namespace, settings.DefaultExpiration, settings, time, metrics, logger);
+        Default = new RcCache(DefaultNamespace, serializer, settings.BypassValues, logger);
         foreach (var (name, cache) in settings.Caches)
         {
             var own = store;
@@ -41,7 +42,8 @@ internal sealed class CacheRegistry : IDisposable, IAsyncDisposable
 
     public RcCache Default { get; }
 
-    public IReadOnlyCollection<string> Names => _named.Keys;
+    /// <summary>Gets the default cache's namespace, which <c>IDistributedCache</c> stands on.</summary>
+    public CacheNamespace DefaultNamespace { get; }
 
     public IReadOnlyList<IRcStore> Stores => _stores;
 

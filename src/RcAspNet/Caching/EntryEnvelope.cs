@@ -60,10 +60,3 @@ internal static class EntryEnvelope
 
     private static bool HasMagic(ReadOnlySpan<byte> value) => value.Length >= 3 && value[0] == 0 && value[1] == (byte)'R' && value[2] == (byte)'C';
 }
-
-internal enum EntryKind
-{
-    Plain,
-    Wrapped,
-    Corrupt,
-}

@@ -1,5 +1,3 @@
-using StackExchange.Redis;
-
 namespace RcAspNet;
 
 /// <summary>
@@ -37,6 +35,8 @@ public interface IRcCache
     ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default);
 
     /// <summary>Adds <paramref name="delta"/> to the integer under <paramref name="key"/>; a new counter starts at 0 and lives for the entry's expiration.</summary>
+    /// <exception cref="InvalidOperationException">The entry holds something other than an integer (on every store, whatever <see cref="RcOptions.FailureMode"/>).</exception>
+    /// <exception cref="OverflowException">The sum does not fit in a 64-bit integer.</exception>
     ValueTask<long> IncrementAsync(string key, long delta = 1, RcEntryOptions? options = null, CancellationToken cancellationToken = default);
 
     /// <summary>Gives an existing entry a new lifetime; returns whether it existed.</summary>
@@ -56,13 +56,13 @@ public interface IRcCache
     /// <summary>Deletes the result of <paramref name="name"/> called with <paramref name="args"/> (rc's <c>invalidate</c>): the entry under <see cref="RcKey.For"/>.</summary>
     ValueTask<bool> InvalidateAsync(string name, params object?[] args);
 
+    /// <summary>Deletes the result of <paramref name="name"/> called with <paramref name="args"/>; see <see cref="InvalidateAsync(string, object?[])"/>.</summary>
+    ValueTask<bool> InvalidateAsync(string name, object?[] args, CancellationToken cancellationToken);
+
     /// <summary>
     /// Deletes every entry of this cache that carries <paramref name="tag"/> (<see cref="RcEntryOptions.Tags"/>,
     /// <c>[RcCached(Tags = ...)]</c>), on every server, whichever node wrote it; returns how many there were. A tagged
     /// write that races with it never leaves its entry readable once both have returned.
     /// </summary>
     ValueTask<long> InvalidateTagAsync(string tag, CancellationToken cancellationToken = default);
-
-    /// <summary>Returns the Redis connections behind this cache by shard name, for raw commands (rc's <c>get_client</c>); empty for the memory store.</summary>
-    ValueTask<IReadOnlyDictionary<string, IConnectionMultiplexer>> GetConnectionsAsync(CancellationToken cancellationToken = default);
 }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
@@ -76,25 +75,6 @@ internal static class PythonJson
         output.Advance(number.Length);
     }
 
-    private static void WriteString(ArrayBufferWriter<byte> output, string value)
-    {
-        var text = new StringBuilder(value.Length + 2).Append('"');
-        foreach (var c in value)
-        {
-            _ = c switch
-            {
-                '"' => text.Append("\\\""),
-                '\\' => text.Append("\\\\"),
-                '\n' => text.Append("\\n"),
-                '\r' => text.Append("\\r"),
-                '\t' => text.Append("\\t"),
-                '\b' => text.Append("\\b"),
-                '\f' => text.Append("\\f"),
-                >= ' ' and <= '~' => text.Append(c),
-                _ => text.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture)),
-            };
-        }
-
-        Write(output, Encoding.ASCII.GetBytes(text.Append('"').ToString()));
-    }
+    private static void WriteString(ArrayBufferWriter<byte> output, string value) =>
+        Write(output, Encoding.ASCII.GetBytes(JsonString.Append(new StringBuilder(value.Length + 2), value, asciiOnly: true).ToString()));
 }

@@ -1,14 +1,13 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
-using StackExchange.Redis;
 
 namespace RcAspNet.Caching;
 
 /// <summary>The typed cache over one namespace: serialization, bypass values and stampede protection on top of <see cref="CacheNamespace"/>.</summary>
 internal sealed partial class RcCache : IRcCache
 {
-    private readonly ConcurrentDictionary<string, object> _flights = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, object> _loads = new(StringComparer.Ordinal);
     private readonly byte[][] _bypass;
     private readonly byte[][] _bypassTexts;
     private readonly ILogger _logger;
@@ -27,7 +26,7 @@ internal sealed partial class RcCache : IRcCache
 
     public string Namespace => Keyspace.Prefix;
 
-    internal CacheNamespace Keyspace { get; }
+    private CacheNamespace Keyspace { get; }
 
     internal IRcSerializer Serializer { get; }
 
@@ -102,30 +101,26 @@ internal sealed partial class RcCache : IRcCache
         return await Keyspace.AddAsync(key, bytes, Timing(options), options?.Tags, versions, cancellationToken).ConfigureAwait(false);
     }
 
-    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default) =>
-        Keyspace.Store.DeleteAsync(Keyspace.Key(key), cancellationToken);
+    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default) => Keyspace.DeleteAsync(key, cancellationToken);
 
     public ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        return Keyspace.Store.DeleteManyAsync(keys.Select(k => Keyspace.Key(k, nameof(keys))).ToArray(), cancellationToken);
+        return Keyspace.DeleteManyAsync(keys, cancellationToken);
     }
 
-    public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default) =>
-        Keyspace.Store.ExistsAsync(Keyspace.Key(key), cancellationToken);
+    public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default) => Keyspace.ExistsAsync(key, cancellationToken);
 
     public ValueTask<long> IncrementAsync(string key, long delta = 1, RcEntryOptions? options = null, CancellationToken cancellationToken = default) =>
-        Keyspace.Store.IncrementAsync(Keyspace.Key(key), delta, Timing(options).TimeToLive, cancellationToken);
+        Keyspace.IncrementAsync(key, delta, Timing(options).TimeToLive, cancellationToken);
 
     public ValueTask<bool> TouchAsync(string key, TimeSpan expiration, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(expiration, TimeSpan.Zero);
-        return Keyspace.Store.ExpireAsync(Keyspace.Key(key), expiration, cancellationToken);
+        return Keyspace.TouchAsync(key, expiration, cancellationToken);
     }
 
-    public ValueTask<long> ClearAsync(CancellationToken cancellationToken = default) => Keyspace.Prefix.Length == 0
-        ? throw new InvalidOperationException("This cache has no namespace: clearing it would delete every key of its servers. Give it a Namespace.")
-        : Keyspace.Store.ClearAsync(Keyspace.Prefix, cancellationToken);
+    public ValueTask<long> ClearAsync(CancellationToken cancellationToken = default) => Keyspace.ClearAsync(cancellationToken);
 
     public ValueTask<T> GetOrSetAsync<T>(string key, Func<CancellationToken, ValueTask<T>> factory, RcEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -170,32 +165,62 @@ internal sealed partial class RcCache : IRcCache
         var namespaced = Keyspace.Key(key);
         while (true)
         {
-            if (_flights.TryGetValue(namespaced, out var running))
+            if (_loads.TryGetValue(namespaced, out var running))
             {
-                if (running is Flight<T> shared && shared.TryJoin())
+                if (running is InFlightLoad<T> shared && shared.TryJoin())
                 {
                     return await shared.WaitAsync(cancellationToken).ConfigureAwait(false);
                 }
 
-                // A flight of another type, or one being cancelled: load on our own.
+                // A load of another type, or one being cancelled: load on our own.
                 return await LoadAndStoreAsync(key, factory, options, encode, cancellationToken).ConfigureAwait(false);
             }
 
-            var flight = new Flight<T>();
-            if (_flights.TryAdd(namespaced, flight))
+            var load = new InFlightLoad<T>();
+            if (_loads.TryAdd(namespaced, load))
             {
-                _ = RunFlightAsync(namespaced, flight, token => LoadAndStoreAsync(key, factory, options, encode, token).AsTask());
-                return await flight.WaitAsync(cancellationToken).ConfigureAwait(false);
+                _ = RunLoadAsync(namespaced, load, token => LoadAndStoreAsync(key, factory, options, encode, token).AsTask());
+                return await load.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
         }
     }
 
     public ValueTask<bool> InvalidateAsync(string name, params object?[] args) => DeleteAsync(RcKey.For(name, args));
 
+    public ValueTask<bool> InvalidateAsync(string name, object?[] args, CancellationToken cancellationToken) => DeleteAsync(RcKey.For(name, args), cancellationToken);
+
     public ValueTask<long> InvalidateTagAsync(string tag, CancellationToken cancellationToken = default) => Keyspace.InvalidateTagAsync(tag, cancellationToken);
 
-    public ValueTask<IReadOnlyDictionary<string, IConnectionMultiplexer>> GetConnectionsAsync(CancellationToken cancellationToken = default) =>
-        Keyspace.Store.GetConnectionsAsync(cancellationToken);
+    /// <summary>The Redis connections beneath this cache, for <c>GetRedisConnectionsAsync</c>.</summary>
+    internal ValueTask<IReadOnlyDictionary<string, StackExchange.Redis.IConnectionMultiplexer>> GetRedisConnectionsAsync(CancellationToken cancellationToken) =>
+        Keyspace.GetRedisConnectionsAsync(cancellationToken);
+
+    /// <summary>Gets the name of this cache (<c>default</c>, or its name under <c>Rc:Caches</c>), a telemetry tag.</summary>
+    internal string Name => Keyspace.Name;
+
+    /// <summary>Gets the kind of the store beneath, a telemetry tag.</summary>
+    internal string StoreKind => Keyspace.StoreKind;
+
+    /// <summary>Whether a key would be accepted (not empty, not over <c>Rc:MaximumKeyLength</c>).</summary>
+    internal bool IsValidKey(string key) => Keyspace.IsValidKey(key);
+
+    /// <summary>The key as the store holds it: checked, with the namespace (the batch queues lookups by it).</summary>
+    internal string NamespacedKey(string key, string paramName = "key") => Keyspace.Key(key, paramName);
+
+    /// <summary>Reads namespaced keys in one round trip per server, for a batch flush.</summary>
+    internal ValueTask<ReadOnlyMemory<byte>?[]> GetManyNamespacedAsync(string[] namespacedKeys, CancellationToken cancellationToken) =>
+        Keyspace.GetManyNamespacedAsync(namespacedKeys, cancellationToken);
+
+    /// <summary>Writes entries under namespaced keys in one pipelined write per server, for a batch flush.</summary>
+    internal ValueTask SetManyNamespacedAsync(IReadOnlyList<PendingWrite> items, TagVersions? versions, CancellationToken cancellationToken) =>
+        Keyspace.SetManyNamespacedAsync(items, versions, cancellationToken);
+
+    /// <summary>Reads the versions of tags before values that carry them are computed.</summary>
+    internal ValueTask<TagVersions> ReadTagVersionsAsync(IEnumerable<string> tags, CancellationToken cancellationToken) =>
+        Keyspace.ReadTagVersionsAsync(tags, cancellationToken);
+
+    /// <summary>How many store round trips a multi-key call over these namespaced keys costs.</summary>
+    internal int RoundTrips(IReadOnlyList<string> namespacedKeys) => Keyspace.RoundTrips(namespacedKeys);
 
     internal EntryTiming Timing(RcEntryOptions? options)
     {
@@ -248,15 +273,15 @@ internal sealed partial class RcCache : IRcCache
         }
     }
 
-    private async Task RunFlightAsync<T>(string namespaced, Flight<T> flight, Func<CancellationToken, Task<T>> work)
+    private async Task RunLoadAsync<T>(string namespaced, InFlightLoad<T> load, Func<CancellationToken, Task<T>> work)
     {
         try
         {
-            await flight.RunAsync(work).ConfigureAwait(false);
+            await load.RunAsync(work).ConfigureAwait(false);
         }
         finally
         {
-            _flights.TryRemove(new KeyValuePair<string, object>(namespaced, flight));
+            _loads.TryRemove(new KeyValuePair<string, object>(namespaced, load));
         }
     }
 
@@ -280,6 +305,3 @@ internal sealed partial class RcCache : IRcCache
         return value;
     }
 }
-
-/// <summary>Reads cached bytes as a <typeparamref name="T"/>; false when they are not one.</summary>
-internal delegate bool Decoder<T>(ReadOnlyMemory<byte> bytes, out T? value);

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Caching.Distributed;
 
 namespace RcAspNet.Caching;
@@ -14,16 +13,10 @@ namespace RcAspNet.Caching;
 /// </summary>
 internal sealed class RcDistributedCache(CacheNamespace keyspace) : IBufferDistributedCache
 {
-    internal CacheNamespace Namespace => keyspace;
+    public byte[]? Get(string key) => keyspace.Get(key) is { } value ? keyspace.ToOwnedArray(value) : null;
 
-    public byte[]? Get(string key) => keyspace.Get(key) is { } value ? Detach(value) : null;
-
-    public async Task<byte[]?> GetAsync(string key, CancellationToken token = default)
-    {
-        var namespaced = keyspace.Key(key);
-        var entry = await keyspace.Store.GetAsync(namespaced, token).ConfigureAwait(false);
-        return keyspace.Unwrap(namespaced, entry) is { } value ? Detach(value) : null;
-    }
+    public async Task<byte[]?> GetAsync(string key, CancellationToken token = default) =>
+        await keyspace.GetAsync(key, token).ConfigureAwait(false) is { } value ? keyspace.ToOwnedArray(value) : null;
 
     public bool TryGet(string key, IBufferWriter<byte> destination)
     {
@@ -41,9 +34,7 @@ internal sealed class RcDistributedCache(CacheNamespace keyspace) : IBufferDistr
     public async ValueTask<bool> TryGetAsync(string key, IBufferWriter<byte> destination, CancellationToken token = default)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        var namespaced = keyspace.Key(key);
-        var entry = await keyspace.Store.GetAsync(namespaced, token).ConfigureAwait(false);
-        if (keyspace.Unwrap(namespaced, entry) is not { } value)
+        if (await keyspace.GetAsync(key, token).ConfigureAwait(false) is not { } value)
         {
             return false;
         }
@@ -88,14 +79,8 @@ internal sealed class RcDistributedCache(CacheNamespace keyspace) : IBufferDistr
 
     public void Remove(string key) => keyspace.Delete(key);
 
-    public Task RemoveAsync(string key, CancellationToken token = default) => keyspace.Store.DeleteAsync(keyspace.Key(key), token).AsTask();
+    public Task RemoveAsync(string key, CancellationToken token = default) => keyspace.DeleteAsync(key, token).AsTask();
 
     private EntryTiming Timing(DistributedCacheEntryOptions options) =>
         EntryTiming.From(options, keyspace.Time.GetUtcNow(), keyspace.DefaultExpiration);
-
-    /// <summary>The caller owns what it gets: a fresh array from Redis as it is, anything shared or sliced as a copy.</summary>
-    private byte[] Detach(ReadOnlyMemory<byte> value) =>
-        !keyspace.Store.SharesBuffers && MemoryMarshal.TryGetArray(value, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
-            ? segment.Array
-            : value.ToArray();
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Numerics;
 using System.Text;
+using RcAspNet.Caching;
 
 namespace RcAspNet;
 
@@ -47,8 +48,8 @@ public static class RcKey
     internal static StringBuilder Append(StringBuilder key, object? arg, string paramName = "args") => arg switch
     {
         null => key.Append("null"),
-        string s => Quote(key, s),
-        char c => Quote(key, c.ToString()),
+        string s => JsonString.Append(key, s, asciiOnly: false),
+        char c => JsonString.Append(key, c.ToString(), asciiOnly: false),
         bool b => key.Append(b ? "true" : "false"),
         decimal m => key.Append((m / 1.000000000000000000000000000000000m).ToString(CultureInfo.InvariantCulture)),
         float or double or Half => key.Append(((IFormattable)arg).ToString(null, CultureInfo.InvariantCulture)),
@@ -105,25 +106,5 @@ public static class RcKey
         }
 
         return value;
-    }
-
-    private static StringBuilder Quote(StringBuilder key, string value)
-    {
-        key.Append('"');
-        foreach (var c in value)
-        {
-            _ = c switch
-            {
-                '"' => key.Append("\\\""),
-                '\\' => key.Append("\\\\"),
-                '\n' => key.Append("\\n"),
-                '\r' => key.Append("\\r"),
-                '\t' => key.Append("\\t"),
-                < ' ' or '\u007f' => key.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture)),
-                _ => key.Append(c),
-            };
-        }
-
-        return key.Append('"');
     }
 }

@@ -118,7 +118,7 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
 
         if (router == RcRouterKind.Ketama)
         {
-            foreach (var clash in shards.GroupBy(static s => KetamaRouter.Identity(s.Value)).Where(static g => g.Count() > 1))
+            foreach (var clash in shards.GroupBy(static s => KetamaRouter.Identity(s.Value.Host, s.Value.Port, s.Value.Db, s.Value.UnixSocketPath)).Where(static g => g.Count() > 1))
             {
                 errors.Add($"{path}:Shards: {string.Join(" and ", clash.Select(static s => s.Key))} have the same host, port and db; Ketama places shards by those, so each must differ.");
             }

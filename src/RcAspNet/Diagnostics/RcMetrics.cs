@@ -11,6 +11,14 @@ internal sealed class RcMetrics
 {
     internal static readonly ActivitySource ActivitySource = new(RcDiagnostics.ActivitySourceName);
 
+    // The tags every instrument and activity uses, spelled once.
+    private const string CacheTag = "rc.cache";
+    private const string StoreTag = "rc.store";
+    private const string ShardTag = "rc.shard";
+    private const string OperationTag = "rc.operation";
+    private const string ErrorTypeTag = "error.type";
+    private const string CircuitStateTag = "rc.circuit.state";
+
     private readonly Counter<long> _hits;
     private readonly Counter<long> _misses;
     private readonly Counter<long> _errors;
@@ -34,19 +42,19 @@ internal sealed class RcMetrics
     }
 
     /// <summary>A provider-free instance, for stores built outside DI (tests, benchmarks).</summary>
-    public static RcMetrics Unlisted { get; } = new(new StandaloneMeterFactory());
+    public static RcMetrics Standalone { get; } = new(new StandaloneMeterFactory());
 
     /// <summary>Reads of one cache (the default one, or a named one) that found a usable entry, and those that did not.</summary>
     public void Lookup(string cache, string store, int hits, int misses)
     {
         if (hits > 0 && _hits.Enabled)
         {
-            _hits.Add(hits, new TagList { { "rc.cache", cache }, { "rc.store", store } });
+            _hits.Add(hits, new TagList { { CacheTag, cache }, { StoreTag, store } });
         }
 
         if (misses > 0 && _misses.Enabled)
         {
-            _misses.Add(misses, new TagList { { "rc.cache", cache }, { "rc.store", store } });
+            _misses.Add(misses, new TagList { { CacheTag, cache }, { StoreTag, store } });
         }
     }
 
@@ -55,7 +63,7 @@ internal sealed class RcMetrics
         if (_errors.Enabled)
         {
             var tags = Tags(store, shard, operation);
-            tags.Add("error.type", errorType);
+            tags.Add(ErrorTypeTag, errorType);
             _errors.Add(1, tags);
         }
     }
@@ -70,7 +78,7 @@ internal sealed class RcMetrics
 
     public void CircuitChanged(string store, string shard, string state)
     {
-        var tags = new TagList { { "rc.store", store }, { "rc.shard", shard }, { "rc.circuit.state", state } };
+        var tags = new TagList { { StoreTag, store }, { ShardTag, shard }, { CircuitStateTag, state } };
         _circuitChanges.Add(1, tags);
     }
 
@@ -86,8 +94,8 @@ internal sealed class RcMetrics
 
     public void BatchFlushed(string store, int lookups, int roundTrips)
     {
-        _batchSize.Record(lookups, new KeyValuePair<string, object?>("rc.store", store));
-        _batchRoundTrips.Record(roundTrips, new KeyValuePair<string, object?>("rc.store", store));
+        _batchSize.Record(lookups, new KeyValuePair<string, object?>(StoreTag, store));
+        _batchRoundTrips.Record(roundTrips, new KeyValuePair<string, object?>(StoreTag, store));
     }
 
     public static Activity? StartActivity(string store, string shard, string operation)
@@ -95,8 +103,8 @@ internal sealed class RcMetrics
         var activity = ActivitySource.StartActivity(operation, ActivityKind.Client);
         if (activity is not null)
         {
-            activity.SetTag("rc.store", store);
-            activity.SetTag("rc.shard", shard);
+            activity.SetTag(StoreTag, store);
+            activity.SetTag(ShardTag, shard);
             activity.SetTag("db.system", store == "memory" ? "memory" : "redis");
         }
 
@@ -104,7 +112,7 @@ internal sealed class RcMetrics
     }
 
     private static TagList Tags(string store, string shard, string operation) =>
-        new() { { "rc.store", store }, { "rc.shard", shard }, { "rc.operation", operation } };
+        new() { { StoreTag, store }, { ShardTag, shard }, { OperationTag, operation } };
 
     private sealed class StandaloneMeterFactory : IMeterFactory
     {

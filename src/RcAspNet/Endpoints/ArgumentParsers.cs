@@ -4,9 +4,6 @@ using System.Numerics;
 
 namespace RcAspNet.Endpoints;
 
-/// <summary>Parses one request value as a parameter's binder would; false when the binder would refuse it.</summary>
-internal delegate bool ArgumentParser(string text, out object? value);
-
 /// <summary>
 /// The parsers of the two binders a key argument may go through, so that a key read from the request is the key of the
 /// value the handler receives. Minimal APIs bind as RequestDelegateFactory does (invariant culture, the styles of its

@@ -19,7 +19,7 @@ internal sealed class CachedEndpointPolicy
     private readonly TimeSpan? _expiration;
     private readonly byte[][] _bypassBodies;
 
-    public CachedEndpointPolicy(string identity, KeyArgument[] arguments, UserRule users, TimeSpan? expiration, TagTemplate[] tags, RcCache cache, string statusHeader)
+    public CachedEndpointPolicy(string identity, KeyArgument[] arguments, RcUserScope users, TimeSpan? expiration, TagTemplate[] tags, RcCache cache, string statusHeader)
     {
         Identity = identity;
         _arguments = arguments;
@@ -39,7 +39,7 @@ internal sealed class CachedEndpointPolicy
     /// <summary>Gets the first word of every key of this endpoint: <c>KeyPrefix</c>, else the endpoint name, else <c>Controller.Action</c>, the page, or method and route.</summary>
     public string Identity { get; }
 
-    public UserRule Users { get; }
+    public RcUserScope Users { get; }
 
     public RcCache Cache { get; }
 
@@ -53,7 +53,7 @@ internal sealed class CachedEndpointPolicy
     /// the endpoint caches per user or says its result is the same for everyone.
     /// </summary>
     public bool MayUseCache(HttpContext http) =>
-        Users != UserRule.Anonymous || (http.User.Identity?.IsAuthenticated != true && !http.Request.Headers.ContainsKey(HeaderNames.Authorization));
+        Users != RcUserScope.AnonymousOnly || (http.User.Identity?.IsAuthenticated != true && !http.Request.Headers.ContainsKey(HeaderNames.Authorization));
 
     /// <summary>
     /// Builds the request's key, <c>RcKey.For(identity, arguments...)</c>, and the options of the entry it would
@@ -79,7 +79,7 @@ internal sealed class CachedEndpointPolicy
             }
         }
 
-        if (Users == UserRule.PerUser && !TryAppendUser(http, builder))
+        if (Users == RcUserScope.PerUser && !TryAppendUser(http, builder))
         {
             return false;
         }
@@ -90,7 +90,7 @@ internal sealed class CachedEndpointPolicy
             options = new RcEntryOptions { Expiration = _expiration, Tags = [.. _tags.Select(t => t.Format(values))] };
         }
 
-        return Cache.Keyspace.IsValidKey(key);
+        return Cache.IsValidKey(key);
     }
 
     /// <summary>Whether a response body is one of the cache's bypass values (JSON text, in either spacing).</summary>
@@ -120,17 +120,4 @@ internal sealed class CachedEndpointPolicy
         RcKey.Append(key.Append(' '), id);
         return true;
     }
-}
-
-/// <summary>Whose requests an endpoint's entries serve.</summary>
-internal enum UserRule
-{
-    /// <summary>Anonymous requests only: a user's request is answered without the cache.</summary>
-    Anonymous,
-
-    /// <summary>Every user, each with entries of their own: the user's identifier is the last key argument.</summary>
-    PerUser,
-
-    /// <summary>Everyone alike: the result does not depend on the user.</summary>
-    Everyone,
 }

@@ -84,9 +84,14 @@ internal static class CachedEndpointPolicyFactory
             problems.Add(ex.Message);
         }
 
-        if (settings.Expire < 0)
+        if (settings.ExpirationSeconds < 0)
         {
-            problems.Add($"Expire is {settings.Expire}; it is a number of seconds, 0 for the cache's default expiration.");
+            problems.Add($"ExpirationSeconds is {settings.ExpirationSeconds}; it is a number of seconds, 0 for the cache's default expiration.");
+        }
+
+        if (!Enum.IsDefined(settings.UserScope))
+        {
+            problems.Add($"UserScope {(int)settings.UserScope} is not one of {string.Join(", ", Enum.GetNames<RcUserScope>())}.");
         }
 
         if (problems.Count > 0)
@@ -94,8 +99,7 @@ internal static class CachedEndpointPolicyFactory
             throw new InvalidOperationException($"Endpoint '{name}' cannot be cached: {string.Join(" ", problems)}");
         }
 
-        var users = settings.VaryByUser ? UserRule.PerUser : settings.Public ? UserRule.Everyone : UserRule.Anonymous;
-        return new CachedEndpointPolicy(identity, [.. arguments], users, settings.Expire > 0 ? TimeSpan.FromSeconds(settings.Expire) : null, [.. tags], cache!, options.CacheStatusHeader);
+        return new CachedEndpointPolicy(identity, [.. arguments], settings.UserScope, settings.ExpirationSeconds > 0 ? TimeSpan.FromSeconds(settings.ExpirationSeconds) : null, [.. tags], cache!, options.CacheStatusHeader);
     }
 
     private static (string? Identity, List<KeyArgument> Arguments) Handler(MethodInfo method, RoutePattern? pattern, RcCachedAttribute settings, IServiceProviderIsService? isService, List<string> problems)
@@ -231,9 +235,9 @@ internal static class CachedEndpointPolicyFactory
             return false;
         }
 
-        if (!settings.VaryByUser && !settings.Public)
+        if (settings.UserScope == RcUserScope.AnonymousOnly)
         {
-            problems.Add($"it takes {type.Name} '{parameter}', so its result may depend on the user: set VaryByUser (cache per user) or Public (the same for everyone) on [RcCached].");
+            problems.Add($"it takes {type.Name} '{parameter}', so its result may depend on the user: set UserScope = RcUserScope.PerUser (cache per user) or RcUserScope.Shared (the same for everyone) on [RcCached].");
         }
 
         return true;

@@ -4,18 +4,6 @@ using Microsoft.Extensions.Primitives;
 
 namespace RcAspNet.Endpoints;
 
-/// <summary>Where the request holds a key argument.</summary>
-internal enum ArgumentSource
-{
-    Route,
-    Query,
-    Header,
-    Form,
-
-    /// <summary>MVC without an explicit source: the route value when there is one, else the query string.</summary>
-    RouteThenQuery,
-}
-
 /// <summary>
 /// One argument of an endpoint's key: which parameter it is, where the request holds it and under which name, and how
 /// the binder parses it. Decided once, at start-up; read on every request before the handler is bound.

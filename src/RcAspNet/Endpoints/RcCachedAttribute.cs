@@ -12,27 +12,26 @@ namespace RcAspNet;
 public sealed class RcCachedAttribute : Attribute
 {
     /// <summary>Gets or sets the lifetime of an entry, in seconds (rc's <c>expire</c>); 0 for the cache's default expiration.</summary>
-    public int Expire { get; set; }
+    /// <value>The default is 0: the cache's <see cref="RcOptions.DefaultExpiration"/>.</value>
+    public int ExpirationSeconds { get; set; }
 
     /// <summary>Gets or sets the identity of the endpoint in its keys (rc's <c>key_prefix</c>); change it, and every older entry is ignored.</summary>
+    /// <value>The default is none: the endpoint name, else <c>Controller.Action</c>, the page, or method and route pattern.</value>
     public string? KeyPrefix { get; set; }
 
-    /// <summary>
-    /// Gets or sets whether requests of an authenticated user are cached per user: the user's identifier
-    /// (<c>NameIdentifier</c>, else the name) becomes the last key argument, <see langword="null"/> when anonymous.
-    /// </summary>
-    public bool VaryByUser { get; set; }
+    /// <summary>Gets or sets whose requests the entries serve: anonymous ones only, each user their own, or everyone alike.</summary>
+    /// <value>The default is <see cref="RcUserScope.AnonymousOnly"/>.</value>
+    public RcUserScope UserScope { get; set; }
 
-    /// <summary>Gets or sets whether the result is the same for every user, so that authenticated requests share it.</summary>
-    public bool Public { get; set; }
-
-    /// <summary>Gets or sets the named cache (<c>Rc:Caches:{name}</c>) that holds the entries; the default cache when unset.</summary>
+    /// <summary>Gets or sets the named cache (<c>Rc:Caches:{name}</c>) that holds the entries.</summary>
+    /// <value>The default is none: the default cache.</value>
     public string? Cache { get; set; }
 
     /// <summary>
     /// Gets or sets the tags of every entry, removed together by <c>IRcCache.InvalidateTagAsync(tag)</c>. A tag may
     /// name a key argument in braces: <c>post:{id}</c> is <c>post:42</c> for the request whose <c>id</c> is 42.
     /// </summary>
+    /// <value>The default is none.</value>
     public string[]? Tags { get; set; }
 
     /// <summary>Gets whether these settings come from <c>.CacheResult()</c> on a route or group rather than from the handler.</summary>

@@ -11,7 +11,7 @@ namespace RcAspNet;
 /// <c>&lt;HostConfig db=D host=H port=P unix_socket_path=U&gt;-i-salt</c>, 4 little-endian words each). A key goes
 /// to the first point strictly greater than the first little-endian word of its MD5, wrapping to the first point.
 /// </summary>
-public sealed class KetamaRouter : IRcRouter
+internal sealed class KetamaRouter : IRcRouter
 {
     private const int DigestsPerShard = 40;
 
@@ -19,14 +19,14 @@ public sealed class KetamaRouter : IRcRouter
     private readonly uint[] _points;
     private readonly int[] _owners;
 
-    /// <summary>Creates a ring over the given shards; a shard's place on the ring depends on its host, port, db and socket path, not its name.</summary>
-    /// <param name="shards">The shards by name; at least one, no two with the same host, port, db and socket path.</param>
-    public KetamaRouter(IEnumerable<KeyValuePair<string, RcShardOptions>> shards)
+    /// <summary>Creates a ring over the given shards; a shard's place on the ring depends on its identity (<see cref="Identity"/>), not its name.</summary>
+    /// <param name="shards">The shards by name, each with its ring identity; at least one, no two with the same identity.</param>
+    public KetamaRouter(IEnumerable<KeyValuePair<string, string>> shards)
     {
         ArgumentNullException.ThrowIfNull(shards);
         var list = shards.ToArray();
         _shards = RouterHelpers.CheckNames(list.Select(static s => s.Key), nameof(shards));
-        var identities = list.Select(static s => Identity(s.Value)).ToArray();
+        var identities = list.Select(static s => s.Value).ToArray();
         if (identities.Distinct(StringComparer.Ordinal).Count() != identities.Length)
         {
             throw new ArgumentException("Ketama places a shard by its host, port, db and socket path: two shards share them.", nameof(shards));
@@ -71,7 +71,7 @@ public sealed class KetamaRouter : IRcRouter
     }
 
     /// <summary>rc's <c>HostConfig.__repr__</c>: the identity a shard has on the ring.</summary>
-    internal static string Identity(RcShardOptions shard) => string.Create(
+    public static string Identity(string host, int port, int db, string? unixSocketPath) => string.Create(
         CultureInfo.InvariantCulture,
-        $"<HostConfig db={shard.Db} host={shard.Host} port={shard.Port} unix_socket_path={shard.UnixSocketPath ?? "None"}>");
+        $"<HostConfig db={db} host={host} port={port} unix_socket_path={unixSocketPath ?? "None"}>");
 }

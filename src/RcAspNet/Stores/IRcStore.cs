@@ -1,5 +1,3 @@
-using StackExchange.Redis;
-
 namespace RcAspNet.Stores;
 
 /// <summary>
@@ -11,11 +9,8 @@ internal interface IRcStore : IDisposable, IAsyncDisposable
     /// <summary>Gets the kind of store, a low-cardinality telemetry tag: memory, redis, sharded or null.</summary>
     string Kind { get; }
 
-    /// <summary>Gets whether arrays returned by reads are the store's own (memory) and must be copied before they reach user code.</summary>
-    bool SharesBuffers { get; }
-
-    /// <summary>Returns the Redis connections by shard name, for raw commands (rc's <c>get_client</c>); empty for in-process stores.</summary>
-    ValueTask<IReadOnlyDictionary<string, IConnectionMultiplexer>> GetConnectionsAsync(CancellationToken cancellationToken);
+    /// <summary>Gets whether arrays returned by reads are the ones the store keeps (memory), to be copied before they reach user code.</summary>
+    bool ReturnsStoredArrays { get; }
 
     ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken);
 

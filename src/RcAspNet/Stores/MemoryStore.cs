@@ -1,7 +1,6 @@
 using System.Buffers.Text;
 using System.Collections.Concurrent;
 using RcAspNet.Diagnostics;
-using StackExchange.Redis;
 
 namespace RcAspNet.Stores;
 
@@ -33,10 +32,8 @@ internal sealed class MemoryStore : IRcStore
 
     public string Kind => "memory";
 
-    public bool SharesBuffers => true;
+    public bool ReturnsStoredArrays => true;
 
-    public ValueTask<IReadOnlyDictionary<string, IConnectionMultiplexer>> GetConnectionsAsync(CancellationToken cancellationToken) =>
-        new(new Dictionary<string, IConnectionMultiplexer>());
 
     /// <summary>Gets the bytes of keys and values held now, expired entries not yet removed included.</summary>
     internal long Size => Interlocked.Read(ref _size);
@@ -143,10 +140,15 @@ internal sealed class MemoryStore : IRcStore
             {
                 if (!Utf8Parser.TryParse(current.Value, out long number, out var consumed) || consumed != current.Value.Length)
                 {
-                    throw new InvalidOperationException("The entry does not hold an integer.");
+                    throw new InvalidOperationException("The entry does not hold an integer, so it cannot be incremented.");
                 }
 
-                var next = checked(number + delta);
+                var next = number + delta;
+                if (((number ^ next) & (delta ^ next)) < 0)
+                {
+                    throw new OverflowException("Incrementing the entry would overflow a 64-bit integer.");
+                }
+
                 var replacement = new Entry(key, FormatInteger(next), current.ExpiresAt) { LastRead = now };
                 if (_entries.TryUpdate(key, replacement, current))
                 {

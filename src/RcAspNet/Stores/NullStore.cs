@@ -1,4 +1,3 @@
-using StackExchange.Redis;
 
 namespace RcAspNet.Stores;
 
@@ -9,10 +8,8 @@ internal sealed class NullStore : IRcStore
 
     public string Kind => "null";
 
-    public bool SharesBuffers => false;
+    public bool ReturnsStoredArrays => false;
 
-    public ValueTask<IReadOnlyDictionary<string, IConnectionMultiplexer>> GetConnectionsAsync(CancellationToken cancellationToken) =>
-        new(new Dictionary<string, IConnectionMultiplexer>());
 
     public ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken) => default;
 

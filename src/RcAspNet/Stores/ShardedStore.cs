@@ -7,7 +7,7 @@ namespace RcAspNet.Stores;
 /// groups its keys per shard and runs the shards in parallel (one MGET, one pipelined write, one DEL each), answering
 /// in input order. A failing shard fails only its own keys.
 /// </summary>
-internal sealed class ShardedStore : IRcStore
+internal sealed class ShardedStore : IRcStore, IRedisBackedStore
 {
     private readonly IRcRouter _router;
     private readonly IRcStore[] _shards;
@@ -27,9 +27,7 @@ internal sealed class ShardedStore : IRcStore
 
     public string Kind => "sharded";
 
-    public bool SharesBuffers => false;
-
-    internal IReadOnlyList<IRcStore> Shards => _shards;
+    public bool ReturnsStoredArrays => false;
 
     internal IRcRouter Router => _router;
 
@@ -119,7 +117,7 @@ internal sealed class ShardedStore : IRcStore
         (await Task.WhenAll(_shards.Select(s => s.CheckHealthAsync(cancellationToken).AsTask())).ConfigureAwait(false)).SelectMany(static s => s).ToArray();
 
     public async ValueTask<IReadOnlyDictionary<string, IConnectionMultiplexer>> GetConnectionsAsync(CancellationToken cancellationToken) =>
-        (await Task.WhenAll(_shards.Select(s => s.GetConnectionsAsync(cancellationToken).AsTask())).ConfigureAwait(false))
+        (await Task.WhenAll(_shards.OfType<IRedisBackedStore>().Select(s => s.GetConnectionsAsync(cancellationToken).AsTask())).ConfigureAwait(false))
             .SelectMany(static c => c)
             .ToDictionary(static c => c.Key, static c => c.Value, StringComparer.Ordinal);
 

@@ -22,7 +22,7 @@ internal sealed class StoreFactory(RcOptions options, TimeProvider time, RcMetri
 
     public ShardedStore CreateSharded(RcRouterKind router, IReadOnlyDictionary<string, RcShardOptions> shards)
     {
-        var routing = customRouter ?? (router == RcRouterKind.Ketama ? new KetamaRouter(shards) : new Crc32Router(shards.Keys));
+        var routing = customRouter ?? (router == RcRouterKind.Ketama ? new KetamaRouter(shards.Select(static s => KeyValuePair.Create(s.Key, KetamaRouter.Identity(s.Value.Host, s.Value.Port, s.Value.Db, s.Value.UnixSocketPath)))) : new Crc32Router(shards.Keys));
         var stores = routing.Shards
             .Select(name => shards.TryGetValue(name, out var shard)
                 ? (IRcStore)new RedisStore(Configuration(shard), "sharded", name, options, time, metrics, Logger())

@@ -6,6 +6,3 @@ namespace RcAspNet.Stores;
 /// cluster, so that a pipeline on them runs in order.
 /// </summary>
 internal readonly record struct TagKeys(string Version, string Members, string Routing);
-
-/// <summary>A key that carries a tag, and when it expires (Unix milliseconds).</summary>
-internal readonly record struct TagMember(string Key, long ExpiresAt);

@@ -138,7 +138,7 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
         await using var scope = services.CreateAsyncScope();
         var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
         var promises = Enumerable.Range(0, 50).Select(i => batch.Load($"k{i}", _ => ValueTask.FromResult(i))).ToArray();
-        Assert.Equal(49, await promises[49]);
+        Assert.Equal(49, await promises[49].ResolveAsync());
         Assert.Equal(1, await CallsAsync(servers.Single, "mget"));
         Assert.Equal(50, await CallsAsync(servers.Single, "set", "psetex", "setex"));
         Assert.Equal(Enumerable.Range(0, 50), promises.Select(static p => p.Value));
@@ -178,7 +178,7 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
         var loads = 0;
         var first = batch.Load("same", _ => ValueTask.FromResult(++loads));
         var second = batch.Load("same", _ => ValueTask.FromResult(++loads));
-        Assert.Equal(1, batch.PendingCount);
+        Assert.Equal(1, ((RcAspNet.Batching.RcBatch)batch).PendingCount);
         await batch.FlushAsync();
         Assert.Equal(1, loads);
         Assert.Equal(1, first.Value);
@@ -191,7 +191,7 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
         await using var services = Sharded();
         await using var scope = services.CreateAsyncScope();
         var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
-        var outer = batch.Load("outer", async _ => await batch.Load("inner", _ => ValueTask.FromResult(20)) + 1);
+        var outer = batch.Load("outer", async _ => await batch.Load("inner", _ => ValueTask.FromResult(20)).ResolveAsync() + 1);
         var timeout = Task.Delay(TimeSpan.FromSeconds(10));
         var flush = batch.FlushAsync();
         Assert.Same(flush, await Task.WhenAny(flush, timeout));
@@ -242,10 +242,10 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
         var second = batch.Load("b", _ => ValueTask.FromResult("B"));
         Assert.False(second.IsResolved);
         Assert.Throws<InvalidOperationException>(() => second.Value);
-        Assert.Equal("A", await first);
+        Assert.Equal("A", await first.ResolveAsync());
         Assert.True(second.IsResolved);
         Assert.Equal("B", second.Value);
-        Assert.Equal(0, batch.PendingCount);
+        Assert.Equal(0, ((RcAspNet.Batching.RcBatch)batch).PendingCount);
     }
 
     [Fact]
@@ -261,7 +261,7 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
             return 1;
         });
         var flush = batch.FlushAsync();
-        var awaiting = Task.Run(async () => await slow);
+        var awaiting = Task.Run(async () => await slow.ResolveAsync());
         await Task.Delay(100);
         Assert.False(awaiting.IsCompleted);
         gate.SetResult();
@@ -277,7 +277,7 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
         {
             var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
             var promise = batch.Load<Post?>("missing-post", _ => ValueTask.FromResult<Post?>(null));
-            Assert.Null(await promise);
+            Assert.Null(await promise.ResolveAsync());
         }
 
         Assert.False(await services.GetRequiredService<IRcCache>().ExistsAsync("missing-post"));
@@ -290,7 +290,7 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
         await services.GetRequiredService<IRcCache>().SetAsync("corrupt", "not a post");
         await using var scope = services.CreateAsyncScope();
         var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
-        Assert.Equal(new Post(1, "fresh"), await batch.Load("corrupt", _ => ValueTask.FromResult(new Post(1, "fresh"))));
+        Assert.Equal(new Post(1, "fresh"), await batch.Load("corrupt", _ => ValueTask.FromResult(new Post(1, "fresh"))).ResolveAsync());
     }
 
     [Fact]
@@ -324,7 +324,7 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
         await using var scope = services.CreateAsyncScope();
         var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
         var promise = batch.Load("x", _ => ValueTask.FromResult(5));
-        Assert.Equal(5, await promise);
+        Assert.Equal(5, await promise.ResolveAsync());
         Assert.Equal(5, await services.GetRequiredService<IRcCache>().GetAsync<int>("x"));
     }
 }

@@ -31,7 +31,7 @@ public abstract class DistributedCacheContractTests : IAsyncLifetime
     {
         _store = await CreateStoreAsync();
         var options = TestStores.Options(o => o.MaximumValueSize = 4 * 1024 * 1024);
-        _cache = new RcDistributedCache(new CacheNamespace("default", _store, Ns, DefaultExpiration, options, Time, RcAspNet.Diagnostics.RcMetrics.Unlisted, NullLogger.Instance));
+        _cache = new RcDistributedCache(new CacheNamespace("default", _store, Ns, DefaultExpiration, options, Time, RcAspNet.Diagnostics.RcMetrics.Standalone, NullLogger.Instance));
     }
 
     public async Task DisposeAsync() => await Store.DisposeAsync();

@@ -23,7 +23,7 @@ public sealed class RedisLayoutTests : IAsyncLifetime
     {
         _server = await RedisServer.StartAsync();
         _store = TestStores.Create(TestStores.Options(o => (o.Store, o.Redis) = (RcStoreKind.Redis, _server.EndPoint)));
-        _cache = new RcDistributedCache(new CacheNamespace("default", _store, Ns, TimeSpan.FromDays(3), TestStores.Options(), TimeProvider.System, RcAspNet.Diagnostics.RcMetrics.Unlisted, NullLogger.Instance));
+        _cache = new RcDistributedCache(new CacheNamespace("default", _store, Ns, TimeSpan.FromDays(3), TestStores.Options(), TimeProvider.System, RcAspNet.Diagnostics.RcMetrics.Standalone, NullLogger.Instance));
         await _cache.GetAsync("warm-up");
     }
 

@@ -286,7 +286,7 @@ public sealed class RedisTypedCacheTests : TypedCacheContractTests
     [Fact]
     public async Task Connections_RunRawCommands()
     {
-        var connections = await Cache.GetConnectionsAsync();
+        var connections = await Cache.GetRedisConnectionsAsync();
         var connection = Assert.Single(connections).Value;
         await Cache.SetAsync("raw", "value");
         Assert.Equal("\"value\"", (string?)await connection.GetDatabase().StringGetAsync(Ns + "raw"));
@@ -302,5 +302,5 @@ public sealed class ShardedTypedCacheTests : TypedCacheContractTests
     }
 
     [Fact]
-    public async Task Connections_AreOnePerShard() => Assert.Equal(3, (await Cache.GetConnectionsAsync()).Count);
+    public async Task Connections_AreOnePerShard() => Assert.Equal(3, (await Cache.GetRedisConnectionsAsync()).Count);
 }

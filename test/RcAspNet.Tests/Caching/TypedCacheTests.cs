@@ -74,10 +74,10 @@ public sealed class TypedCacheTests
         Assert.False(await cache.TouchAsync("k", TimeSpan.FromMinutes(1)));
         Assert.Equal(0, await cache.ClearAsync());
         Assert.Equal(2, await cache.GetOrSetAsync("k", _ => ValueTask.FromResult(2)));
-        Assert.Empty(await cache.GetConnectionsAsync());
+        await Assert.ThrowsAsync<NotSupportedException>(async () => await cache.GetRedisConnectionsAsync());
         await using var scope = services.CreateAsyncScope();
         var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
-        Assert.Equal(3, await batch.Load("b", _ => ValueTask.FromResult(3)));
-        Assert.Empty(await services.GetRequiredService<RcAspNet.Caching.CacheRegistry>().Default.Keyspace.Store.CheckHealthAsync(default));
+        Assert.Equal(3, await batch.Load("b", _ => ValueTask.FromResult(3)).ResolveAsync());
+        Assert.Empty(await services.GetRequiredService<RcAspNet.Caching.CacheRegistry>().Stores[0].CheckHealthAsync(default));
     }
 }

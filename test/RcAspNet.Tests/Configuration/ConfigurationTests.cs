@@ -210,6 +210,6 @@ public sealed class ConfigurationTests
     public void Store_IsTheOneConfigured(string store, Type expected)
     {
         using var host = Build(new() { ["Rc:Store"] = store, ["Rc:Redis"] = "127.0.0.1:1", ["Rc:Shards:a:Port"] = "1" });
-        Assert.IsType(expected, host.Services.GetRequiredService<CacheRegistry>().Default.Keyspace.Store);
+        Assert.IsType(expected, host.Services.GetRequiredService<CacheRegistry>().Stores[0]);
     }
 }

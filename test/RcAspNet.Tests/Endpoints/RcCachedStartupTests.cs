@@ -46,9 +46,9 @@ public sealed class RcCachedStartupTests
         await using var app = await StartAsync(static _ => { }, app =>
         {
             app.MapGet("/a/{id:int}", [RcCached] (int id) => $"a{id} {++runs[0]}");
-            app.MapGet("/b", [RcCached(Expire = 60)] (string? q) => $"b{q} {++runs[1]}");
+            app.MapGet("/b", [RcCached(ExpirationSeconds = 60)] (string? q) => $"b{q} {++runs[1]}");
             app.MapGet("/c/{name}", [RcCached(KeyPrefix = "C")] (string name) => $"c{name} {++runs[2]}");
-            app.MapGet("/d", [RcCached(Public = true)] () => $"d {++runs[3]}");
+            app.MapGet("/d", [RcCached(UserScope = RcUserScope.Shared)] () => $"d {++runs[3]}");
             app.MapGet("/e/{id:guid}", [RcCached(Tags = ["e"])] (Guid id) => $"e {++runs[4]}");
         });
         using var client = app.GetTestClient();
@@ -110,7 +110,7 @@ public sealed class RcCachedStartupTests
         app.UseAuthentication();
         app.UseAuthorization();
         var runs = 0;
-        app.MapGet("/secret", [RcCached(Public = true)] () => $"secret {++runs}").RequireAuthorization();
+        app.MapGet("/secret", [RcCached(UserScope = RcUserScope.Shared)] () => $"secret {++runs}").RequireAuthorization();
         await app.StartAsync();
         using var client = app.GetTestClient();
         using var request = new HttpRequestMessage(HttpMethod.Get, "/secret");
@@ -138,7 +138,7 @@ public sealed class RcCachedStartupTests
     {
         var message = await StartupErrorAsync(static app => app.MapGet("/profile", (ClaimsPrincipal user) => user.Identity?.Name ?? "").CacheResult());
         Assert.Contains("/profile", message, StringComparison.Ordinal);
-        Assert.Contains("VaryByUser", message, StringComparison.Ordinal);
+        Assert.Contains("RcUserScope.PerUser", message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -213,7 +213,7 @@ public abstract class RcCachedTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task VaryByUser_NeverShowsOneUsersResultToAnother()
+    public async Task PerUserScope_NeverShowsOneUsersResultToAnother()
     {
         var alice = await GetAsync("/me", user: "alice");
         var bob = await GetAsync("/me", user: "bob");
@@ -228,7 +228,7 @@ public abstract class RcCachedTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task PublicEndpoint_IsSharedByAuthenticatedUsers()
+    public async Task SharedScope_IsSharedByAuthenticatedUsers()
     {
         await GetAsync("/public", user: "alice");
         var bob = await GetAsync("/public", user: "bob");

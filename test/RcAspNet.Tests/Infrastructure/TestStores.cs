@@ -15,10 +15,10 @@ public static class TestStores
         return options;
     }
 
-    internal static IRcStore Memory(TimeProvider time, long sizeLimit = 64 * 1024 * 1024) => new MemoryStore(sizeLimit, time, RcMetrics.Unlisted);
+    internal static IRcStore Memory(TimeProvider time, long sizeLimit = 64 * 1024 * 1024) => new MemoryStore(sizeLimit, time, RcMetrics.Standalone);
 
     internal static IRcStore Create(RcOptions options, TimeProvider? time = null, RcMetrics? metrics = null) =>
-        new StoreFactory(options, time ?? TimeProvider.System, metrics ?? RcMetrics.Unlisted, NullLoggerFactory.Instance)
+        new StoreFactory(options, time ?? TimeProvider.System, metrics ?? RcMetrics.Standalone, NullLoggerFactory.Instance)
             .Create(options.Store, options.Redis, options.Router, options.Shards);
 
     internal static async Task<IRcStore> RedisAsync()

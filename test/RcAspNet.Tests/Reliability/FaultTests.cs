@@ -47,7 +47,7 @@ public sealed class FaultTests(Xunit.Abstractions.ITestOutputHelper output) : IA
         },
         s => s.AddLogging(b => b.AddProvider(_logs).SetMinimumLevel(LogLevel.Trace)).AddHealthChecks().AddRcHealthCheck());
 
-    private static ShardedStore Sharded(ServiceProvider services) => (ShardedStore)services.GetRequiredService<CacheRegistry>().Default.Keyspace.Store;
+    private static ShardedStore Sharded(ServiceProvider services) => (ShardedStore)services.GetRequiredService<CacheRegistry>().Stores[0];
 
     /// <summary>Keys of the cache (without namespace) that the router puts on shard <paramref name="shard"/>.</summary>
     private static string[] KeysOn(ServiceProvider services, int shard, int count = 5) =>
@@ -249,7 +249,7 @@ public sealed class FaultTests(Xunit.Abstractions.ITestOutputHelper output) : IA
         Assert.True(metrics.Sum("rc.store.errors", static t => t["error.type"] == "server") > 0, "The server refused writes (OOM).");
         Assert.Equal(mode == RcFailureMode.Throw, refused > 0);
         Assert.Equal([1], (await cache.GetAsync("first"))!);
-        Assert.Equal(CircuitState.Closed, ((RedisStore)services.GetRequiredService<CacheRegistry>().Default.Keyspace.Store).CircuitState);
+        Assert.Equal(CircuitState.Closed, ((RedisStore)services.GetRequiredService<CacheRegistry>().Stores[0]).CircuitState);
     }
 
     [Fact]

@@ -29,7 +29,7 @@ public sealed class RouterVectorTests
             .Select(static h => new KeyValuePair<string, RcShardOptions>(Name(h[0]), Shard(h[1])))
             .ToArray();
         IRcRouter router = vector.GetProperty("router").GetString() == "ketama"
-            ? new KetamaRouter(hosts)
+            ? new KetamaRouter(hosts.Select(static h => KeyValuePair.Create(h.Key, KetamaRouter.Identity(h.Value.Host, h.Value.Port, h.Value.Db, h.Value.UnixSocketPath))))
             : new Crc32Router(hosts.Select(static h => h.Key));
 
         var expectations = vector.GetProperty("expect").EnumerateArray().ToArray();
@@ -62,15 +62,15 @@ public sealed class RouterVectorTests
     [Fact]
     public void Ketama_TwoShardsOnOneServer_IsAnArgumentError()
     {
-        var same = new RcShardOptions { Host = "h", Port = 1 };
-        var error = Assert.Throws<ArgumentException>(() => new KetamaRouter([new("a", same), new("b", new RcShardOptions { Host = "h", Port = 1 })]));
+        var same = KetamaRouter.Identity("h", 1, 0, null);
+        var error = Assert.Throws<ArgumentException>(() => new KetamaRouter([new("a", same), new("b", KetamaRouter.Identity("h", 1, 0, null))]));
         Assert.Equal("shards", error.ParamName);
     }
 
     [Fact]
     public void Ketama_IdentityIsRcsHostConfigRepr() => Assert.Equal(
         "<HostConfig db=2 host=10.0.0.1 port=7001 unix_socket_path=None>",
-        KetamaRouter.Identity(new RcShardOptions { Host = "10.0.0.1", Port = 7001, Db = 2 }));
+        KetamaRouter.Identity("10.0.0.1", 7001, 2, null));
 
     [Theory]
     [InlineData(RcRouterKind.Crc32)]

@@ -12,7 +12,7 @@ public sealed class MemoryStoreTests
     public async Task SizeLimit_IsNeverExceededAfterAWrite()
     {
         var time = new ManualTimeProvider();
-        var store = new MemoryStore(100_000, time, RcMetrics.Unlisted);
+        var store = new MemoryStore(100_000, time, RcMetrics.Standalone);
         for (var i = 0; i < 500; i++)
         {
             await store.SetAsync($"k{i}", new byte[1000], Long, default);
@@ -26,7 +26,7 @@ public sealed class MemoryStoreTests
     public async Task Eviction_DropsTheLeastRecentlyReadFirst()
     {
         var time = new ManualTimeProvider();
-        var store = new MemoryStore(20_000, time, RcMetrics.Unlisted);
+        var store = new MemoryStore(20_000, time, RcMetrics.Standalone);
         for (var i = 0; i < 15; i++)
         {
             await store.SetAsync($"k{i}", new byte[1000], Long, default);
@@ -49,7 +49,7 @@ public sealed class MemoryStoreTests
     public async Task Eviction_DropsExpiredEntriesBeforeLiveOnes()
     {
         var time = new ManualTimeProvider();
-        var store = new MemoryStore(20_000, time, RcMetrics.Unlisted);
+        var store = new MemoryStore(20_000, time, RcMetrics.Standalone);
         for (var i = 0; i < 10; i++)
         {
             await store.SetAsync($"short{i}", new byte[1000], TimeSpan.FromSeconds(1), default);
@@ -69,7 +69,7 @@ public sealed class MemoryStoreTests
     [Fact]
     public async Task ValueLargerThanTheStore_IsNotStoredAndRemovesTheOldValue()
     {
-        var store = new MemoryStore(10_000, new ManualTimeProvider(), RcMetrics.Unlisted);
+        var store = new MemoryStore(10_000, new ManualTimeProvider(), RcMetrics.Standalone);
         await store.SetAsync("big", [1], Long, default);
         await store.SetAsync("big", new byte[20_000], Long, default);
         Assert.Null(await store.GetAsync("big", default));
@@ -79,7 +79,7 @@ public sealed class MemoryStoreTests
     [Fact]
     public async Task Set_CopiesTheCallersArray()
     {
-        var store = new MemoryStore(10_000, new ManualTimeProvider(), RcMetrics.Unlisted);
+        var store = new MemoryStore(10_000, new ManualTimeProvider(), RcMetrics.Standalone);
         var value = new byte[] { 1, 2 };
         await store.SetAsync("copy", value, Long, default);
         value[0] = 9;

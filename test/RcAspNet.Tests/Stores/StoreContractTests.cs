@@ -243,6 +243,21 @@ public abstract class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Increment_OfAValueThatIsNotAnInteger_IsAnInvalidOperationOnEveryStore()
+    {
+        await Store.SetAsync(K("text"), "abc"u8.ToArray(), Long, default);
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await Store.IncrementAsync(K("text"), 1, Long, default));
+        Assert.Equal("abc"u8.ToArray(), await Store.GetAsync(K("text"), default));
+    }
+
+    [Fact]
+    public async Task Increment_PastTheLargestInteger_IsAnOverflowOnEveryStore()
+    {
+        await Store.SetAsync(K("big"), Encoding.ASCII.GetBytes(long.MaxValue.ToString(System.Globalization.CultureInfo.InvariantCulture)), Long, default);
+        await Assert.ThrowsAsync<OverflowException>(async () => await Store.IncrementAsync(K("big"), 1, Long, default));
+    }
+
+    [Fact]
     public async Task CheckHealth_ReportsEveryShardUp()
     {
         var statuses = await Store.CheckHealthAsync(default);

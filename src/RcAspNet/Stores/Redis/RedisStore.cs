@@ -15,7 +15,7 @@ namespace RcAspNet.Stores.Redis;
 /// by a circuit breaker; a failure is degraded to a miss or a dropped write, or surfaced, as <see cref="RcFailureMode"/>
 /// says. Against a cluster, multi-key commands are split by hash slot, so they never fail with CROSSSLOT.
 /// </summary>
-internal sealed partial class RedisStore : IRcStore
+internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
 {
     private const int ScanPageSize = 1000;
 
@@ -56,7 +56,7 @@ internal sealed partial class RedisStore : IRcStore
 
     public string Kind => _kind;
 
-    public bool SharesBuffers => false;
+    public bool ReturnsStoredArrays => false;
 
     internal CircuitState CircuitState => _circuit.State;
 
@@ -367,6 +367,13 @@ internal sealed partial class RedisStore : IRcStore
                 _metrics.Timeout(_kind, _shard, operation);
                 activity?.SetStatus(ActivityStatusCode.Error, "timeout");
                 return Fail(operation, fallback, "timeout", ex);
+            case RedisServerException when operation == "increment" && ex.Message.Contains("not an integer", StringComparison.Ordinal):
+                // Not a store failure: the caller asked to count on a value that is not a counter, as on any store.
+                _circuit.OnSuccess();
+                throw new InvalidOperationException("The entry does not hold an integer, so it cannot be incremented.", ex);
+            case RedisServerException when operation == "increment" && ex.Message.Contains("overflow", StringComparison.Ordinal):
+                _circuit.OnSuccess();
+                throw new OverflowException("Incrementing the entry would overflow a 64-bit integer.", ex);
             case RedisServerException or RespErrorException when read && ex.Message.StartsWith("WRONGTYPE", StringComparison.Ordinal):
                 _circuit.OnSuccess();
                 _metrics.Error(_kind, _shard, operation, "foreign_data");

@@ -46,24 +46,3 @@ internal readonly struct RespReply
     /// <summary>Throws <see cref="RespErrorException"/> when the server answered with an error.</summary>
     public RespReply ThrowIfError() => IsError ? throw new RespErrorException(Text!) : this;
 }
-
-internal enum RespKind
-{
-    Null,
-    Simple,
-    Error,
-    Integer,
-    Bulk,
-    Array,
-    Push,
-}
-
-/// <summary>An error reply from Redis (<c>-WRONGTYPE ...</c>, <c>-MOVED ...</c>, <c>-OOM ...</c>): the server is up and answered.</summary>
-internal sealed class RespErrorException(string message) : Exception(message)
-{
-}
-
-/// <summary>Bytes that are not RESP: the connection is closed.</summary>
-internal sealed class RespProtocolException(string message) : IOException(message)
-{
-}

@@ -2,7 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using RcAspNet.Caching;
 
-namespace RcAspNet.Diagnostics;
+namespace RcAspNet;
 
 /// <summary>Pings every shard of every configured store: healthy when all answer, degraded when some do, unhealthy when none does.</summary>
 internal sealed class RcHealthCheck(CacheRegistry registry) : IHealthCheck

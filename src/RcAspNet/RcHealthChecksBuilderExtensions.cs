@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using RcAspNet.Diagnostics;
+using RcAspNet;
 
 namespace Microsoft.Extensions.DependencyInjection;
 

@@ -1,20 +1,18 @@
 namespace RcAspNet.Caching;
 
 /// <summary>
-/// One factory run that concurrent misses of a key share. Each caller waits with its own token; the factory's token
+/// One factory run that concurrent misses of a key share (stampede protection). Each caller waits with its own token; the factory's token
 /// is cancelled only when every caller has left.
 /// </summary>
-internal sealed class Flight<T>
+internal sealed class InFlightLoad<T>
 {
     private readonly TaskCompletionSource<T> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _cancellation = new();
     private int _waiters = 1;
 
-    public CancellationToken Token => _cancellation.Token;
-
     public Task<T> Task => _result.Task;
 
-    /// <summary>Joins a flight that still has callers; a flight whose callers all left is being cancelled and cannot be joined.</summary>
+    /// <summary>Joins a load that still has callers; a load whose callers all left is being cancelled and cannot be joined.</summary>
     public bool TryJoin()
     {
         var waiters = Volatile.Read(ref _waiters);

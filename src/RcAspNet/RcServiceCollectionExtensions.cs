@@ -74,7 +74,7 @@ public static class RcServiceCollectionExtensions
         services.TryAddScoped<IRcBatch, RcBatch>();
         services.TryAddSingleton<CachedEndpointPolicies>();
         services.TryAddEnumerable(ServiceDescriptor.Transient<IStartupFilter, RcCachedStartupFilter>());
-        services.TryAddSingleton(static sp => new RcDistributedCache(sp.GetRequiredService<CacheRegistry>().Default.Keyspace));
+        services.TryAddSingleton(static sp => new RcDistributedCache(sp.GetRequiredService<CacheRegistry>().DefaultNamespace));
         services.AddSingleton<IDistributedCache>(static sp => sp.GetRequiredService<RcDistributedCache>());
         services.TryAddSingleton<IBufferDistributedCache>(static sp => sp.GetRequiredService<RcDistributedCache>());
         return services;

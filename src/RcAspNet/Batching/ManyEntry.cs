@@ -1,0 +1,54 @@
+using RcAspNet.Caching;
+
+namespace RcAspNet.Batching;
+
+/// <summary>A lookup whose miss is loaded, with every other miss of the same loader, by one call of it.</summary>
+internal sealed class ManyEntry<TArg, T>(
+    string key,
+    string namespacedKey,
+    RcEntryOptions? options,
+    Func<CancellationToken, Task> flush,
+    TArg argument,
+    Func<IReadOnlyList<TArg>, CancellationToken, ValueTask<IReadOnlyDictionary<TArg, T>>> loadMany)
+    : BatchEntry<T>(key, namespacedKey, options, flush)
+    where TArg : notnull
+{
+    public TArg Argument { get; } = argument;
+
+    public override object LoaderIdentity => loadMany;
+
+    public override async Task<IReadOnlyList<(BatchEntry Entry, byte[] Bytes)>> LoadAsync(RcCache cache, IReadOnlyList<BatchEntry> entries, CancellationToken cancellationToken)
+    {
+        var mine = entries.Cast<ManyEntry<TArg, T>>().ToArray();
+        IReadOnlyDictionary<TArg, T> values;
+        try
+        {
+            values = await loadMany(mine.Select(static e => e.Argument).Distinct().ToArray(), cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException("A load-many loader returned null instead of a dictionary.");
+        }
+        catch (Exception ex)
+        {
+            foreach (var entry in mine)
+            {
+                entry.Fail(ex);
+            }
+
+            return [];
+        }
+
+        var writes = new List<(BatchEntry, byte[])>(mine.Length);
+        foreach (var entry in mine)
+        {
+            if (!values.TryGetValue(entry.Argument, out var value))
+            {
+                entry.ResolveMissing();
+            }
+            else if (entry.Resolve(cache, value) is { } bytes)
+            {
+                writes.Add((entry, bytes));
+            }
+        }
+
+        return writes;
+    }
+}

@@ -1,0 +1,8 @@
+namespace RcAspNet.Caching;
+
+internal enum EntryKind
+{
+    Plain,
+    Wrapped,
+    Corrupt,
+}
