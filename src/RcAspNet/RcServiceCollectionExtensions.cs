@@ -10,6 +10,7 @@ using RcAspNet.Caching;
 using RcAspNet.Configuration;
 using RcAspNet.Diagnostics;
 using RcAspNet.Endpoints;
+using RcAspNet.Stores;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -67,6 +68,12 @@ public static class RcServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<RcMetrics>();
         services.TryAddSingleton<IRcSerializer>(static sp => new RcJsonSerializer(sp.GetRequiredService<IOptions<RcJsonSerializer.Setup>>().Value.Configure));
+        services.TryAddSingleton(static sp => new StoreFactory(
+            sp.GetRequiredService<IOptions<RcOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<RcMetrics>(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(),
+            sp.GetServices<IRcRouter>().LastOrDefault()));
         services.TryAddSingleton<CacheRegistry>();
         services.TryAddSingleton<IRcCache>(static sp => sp.GetRequiredService<CacheRegistry>().Default);
         services.TryAddKeyedSingleton<IRcCache>(KeyedService.AnyKey, static (sp, name) => sp.GetRequiredService<CacheRegistry>().Get(

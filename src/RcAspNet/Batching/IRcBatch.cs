@@ -9,6 +9,7 @@ namespace RcAspNet;
 /// </summary>
 public interface IRcBatch
 {
+#pragma warning disable RS0026 // Two overloads with optional options: they differ in type parameters, so a call never binds to the wrong one.
     /// <summary>Queues a lookup of <paramref name="key"/>; on a miss, <paramref name="loader"/> provides the value.</summary>
     RcPromise<T> Load<T>(string key, Func<CancellationToken, ValueTask<T>> loader, RcEntryOptions? options = null);
 
@@ -19,6 +20,7 @@ public interface IRcBatch
     /// </summary>
     RcPromise<T> Load<TArg, T>(string name, TArg argument, Func<IReadOnlyList<TArg>, CancellationToken, ValueTask<IReadOnlyDictionary<TArg, T>>> loadMany, RcEntryOptions? options = null)
         where TArg : notnull;
+#pragma warning restore RS0026
 
     /// <summary>Resolves every queued lookup. Lookups queued while it runs (by loaders) go to the next flush.</summary>
     Task FlushAsync(CancellationToken cancellationToken = default);

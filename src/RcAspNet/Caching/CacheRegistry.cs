@@ -14,10 +14,9 @@ internal sealed class CacheRegistry : IDisposable, IAsyncDisposable
     private readonly Dictionary<string, RcCache> _named = new(StringComparer.Ordinal);
     private readonly List<IRcStore> _stores = [];
 
-    public CacheRegistry(IOptions<RcOptions> options, IRcSerializer serializer, TimeProvider time, RcMetrics metrics, ILoggerFactory loggerFactory, IEnumerable<IRcRouter> routers)
+    public CacheRegistry(IOptions<RcOptions> options, StoreFactory factory, IRcSerializer serializer, TimeProvider time, RcMetrics metrics, ILoggerFactory loggerFactory)
     {
         var settings = options.Value;
-        var factory = new StoreFactory(settings, time, metrics, loggerFactory, routers.LastOrDefault());
         var logger = loggerFactory.CreateLogger("RcAspNet.Caching");
         Options = settings;
         var store = factory.Create(settings.Store, settings.Redis, settings.Router, settings.Shards);
