@@ -1,10 +1,16 @@
 using BenchmarkDotNet.Running;
 using RcAspNet.Benchmarks;
+using RcAspNet.Benchmarks.Infrastructure;
 
-// dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- --filter '*'          the full suite
-// dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- --short --filter '*'  a quick check of every benchmark
-// Every other argument is BenchmarkDotNet's own (--filter, --list flat, --join, ...).
+// dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- --filter '*'              the full suite
+// dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- --short --filter '*'      a quick check of every benchmark
+// dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- --job dry --filter '*'    one invocation of each, a smoke test
+// dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -p:RedisClientVersion=3.4.35 -- --filter '*'   on client 3.4.35
+// Every other argument is BenchmarkDotNet's own (--filter, --list flat, --iterationCount 3, --warmupCount 1, ...).
 var isShort = args.Contains("--short", StringComparer.Ordinal);
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(
-    args.Where(static a => a != "--short").ToArray(),
-    BenchmarkConfig.Create(isShort));
+var jobAt = Array.FindIndex(args, static a => a is "--job" or "-j");
+var namedJob = jobAt >= 0 && jobAt + 1 < args.Length ? args[jobAt + 1] : null;
+var rest = args.Where((a, i) => a != "--short" && (jobAt < 0 || (i != jobAt && i != jobAt + 1))).ToArray();
+
+Console.WriteLine($"// StackExchange.Redis {RedisClient.Loaded} (built with RedisClientVersion={RedisClient.Requested})");
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest, BenchmarkConfig.Create(isShort, namedJob));

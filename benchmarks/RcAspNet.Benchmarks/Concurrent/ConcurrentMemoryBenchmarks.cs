@@ -9,7 +9,7 @@ namespace RcAspNet.Benchmarks.Concurrent;
 
 /// <summary>64 concurrent callers on the embedded store, against <see cref="MemoryDistributedCache"/>. Times are per operation.</summary>
 [MemoryDiagnoser]
-[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams)]
 [CategoriesColumn]
 public class ConcurrentMemoryBenchmarks
 {
@@ -32,10 +32,13 @@ public class ConcurrentMemoryBenchmarks
         _payload = Entries.Payload(Payload);
         _options = Entries.Options(Sliding);
 
-        await Framework_Set();
-        await Rc_Set();
-        Entries.Check((await _framework.GetAsync(_keys[^1]))?.Length == Payload, "MemoryDistributedCache.GetAsync");
-        Entries.Check((await _fixture.Cache.GetAsync(_keys[^1]))?.Length == Payload, "Rc GetAsync");
+        await _fixture.SetUpAsync(async () =>
+        {
+            await Framework_Set();
+            await Rc_Set();
+            Entries.Check((await _framework.GetAsync(_keys[^1]))?.Length == Payload, "MemoryDistributedCache.GetAsync");
+            Entries.Check((await _fixture.Cache.GetAsync(_keys[^1]))?.Length == Payload, "Rc GetAsync");
+        });
     }
 
     [GlobalCleanup]

@@ -11,7 +11,7 @@ namespace RcAspNet.Benchmarks.Concurrent;
 /// the same router picks (the connection chosen once per key, outside the measurement). Times are per operation.
 /// </summary>
 [MemoryDiagnoser]
-[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams)]
 [CategoriesColumn]
 public class ConcurrentShardedBenchmarks
 {
@@ -36,10 +36,13 @@ public class ConcurrentShardedBenchmarks
         _payload = Entries.Payload(Payload);
         _options = Entries.Options(Sliding);
 
-        await Raw_Set();
-        await Rc_Set();
-        Entries.Check(((byte[]?)await _raw[^1].StringGetAsync(_rawKeys[^1]))?.Length == Payload, "raw GET");
-        Entries.Check((await _fixture.Cache.GetAsync(_keys[^1]))?.Length == Payload, "Rc GetAsync");
+        await _fixture.SetUpAsync(async () =>
+        {
+            await Raw_Set();
+            await Rc_Set();
+            Entries.Check(((byte[]?)await _raw[^1].StringGetAsync(_rawKeys[^1]))?.Length == Payload, "raw GET");
+            Entries.Check((await _fixture.Cache.GetAsync(_keys[^1]))?.Length == Payload, "Rc GetAsync");
+        });
     }
 
     [GlobalCleanup]

@@ -9,6 +9,6 @@ internal static class Keys
     /// <summary>The raw client's keys.</summary>
     public const string Raw = "rw:";
 
-    /// <summary>The re-created RedisCache pattern's keys (its InstanceName).</summary>
-    public const string Pattern = "mc:";
+    /// <summary>The InstanceName of Microsoft's RedisCache.</summary>
+    public const string Microsoft = "ms:";
 }

@@ -10,7 +10,7 @@ namespace RcAspNet.Benchmarks.Single;
 
 /// <summary>One caller, the embedded store, against the framework's <see cref="MemoryDistributedCache"/>.</summary>
 [MemoryDiagnoser]
-[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams)]
 [CategoriesColumn]
 public class MemoryBenchmarks
 {
@@ -35,11 +35,14 @@ public class MemoryBenchmarks
         _payload = Entries.Payload(Payload);
         _options = Entries.Options(Sliding);
 
-        await Framework_Set();
-        await Rc_Set();
-        Entries.Check((await Framework_Get())?.Length == Payload, "MemoryDistributedCache.GetAsync");
-        Entries.Check((await Rc_Get())?.Length == Payload, "Rc GetAsync");
-        Entries.Check(await Rc_TryGet() && _buffer.WrittenCount == Payload, "Rc TryGetAsync");
+        await _fixture.SetUpAsync(async () =>
+        {
+            await Framework_Set();
+            await Rc_Set();
+            Entries.Check((await Framework_Get())?.Length == Payload, "MemoryDistributedCache.GetAsync");
+            Entries.Check((await Rc_Get())?.Length == Payload, "Rc GetAsync");
+            Entries.Check(await Rc_TryGet() && _buffer.WrittenCount == Payload, "Rc TryGetAsync");
+        });
     }
 
     [GlobalCleanup]

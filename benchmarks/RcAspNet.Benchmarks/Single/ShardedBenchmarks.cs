@@ -11,7 +11,7 @@ namespace RcAspNet.Benchmarks.Single;
 /// shard's connection. Only 1 KiB: payload size shows nothing here that the single-server group does not.
 /// </summary>
 [MemoryDiagnoser]
-[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams)]
 [CategoriesColumn]
 public class ShardedBenchmarks
 {
@@ -37,10 +37,13 @@ public class ShardedBenchmarks
         _payload = Entries.Payload(Payload);
         _options = Entries.Options(Sliding);
 
-        await Raw_Set();
-        await Rc_Set();
-        Entries.Check(((byte[]?)await Raw_Get())?.Length == Payload, "raw GET");
-        Entries.Check((await Rc_Get())?.Length == Payload, "Rc GetAsync");
+        await _fixture.SetUpAsync(async () =>
+        {
+            await Raw_Set();
+            await Rc_Set();
+            Entries.Check(((byte[]?)await Raw_Get())?.Length == Payload, "raw GET");
+            Entries.Check((await Rc_Get())?.Length == Payload, "Rc GetAsync");
+        });
     }
 
     [GlobalCleanup]
