@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
-# Target 5: HTTP load test of samples/BlogApp with wrk, for each store (Redis, then the embedded Memory store) and each
-# way GET /post/{id} is cached (Blog:PostCaching = RcCached, None, OutputCache). Each combination gets a fresh app
-# process, a fresh SQLite database seeded with Blog:SeedPosts posts and, for Redis, an emptied redis-server of its own
-# on a free loopback port. GET /post/1 and GET / are each warmed up, then driven with
-#   wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency
-# and the table of requests/s and p99 latency is printed at the end (wrk's full outputs are kept in $RESULTS).
+# HTTP load test of samples/BlogApp with wrk: GET /post/{id} hits, the ids 1..$POSTS in turn, under each way the post
+# page can be cached. Each run is a label, the sample's Blog:PostCaching and its Rc:Store:
+#   RcCached-embedded   RcCached          on the embedded store (Rc:Store=Memory)
+#   RcCached-Redis      RcCached          on Redis (Rc:Store=Redis)
+#   OutputCache-memory  OutputCache       ASP.NET Core's output cache in memory
+#   OutputCacheRedis    OutputCacheRedis  ASP.NET Core's output cache on Redis (AddStackExchangeRedisOutputCache, Rc:Redis)
+#   None                None              no page cache: the handler runs (its post lookup goes through IRcCache)
+# The output-cache and None runs keep Rc:Store=Memory: their hits never reach RcAspNet's store.
+# Each run gets a fresh app process, a fresh SQLite database seeded with Blog:SeedPosts=$POSTS posts, and an emptied
+# redis-server of the script's own on a free loopback port. Every id is warmed up with wrk for $WARMUP, one response
+# is checked for a hit (X-Cache: HIT for RcCached, an Age header for the output cache), then
+#   wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency -s posts.lua
+# is measured. At the end: a table of requests/s, latency p50/p99 and errors per run, and the ratios of requests/s
+# RcCached-Redis / OutputCache-memory, RcCached-Redis / OutputCacheRedis and RcCached-embedded / OutputCache-memory.
+# wrk's full outputs are kept in $RESULTS.
 #
-# Usage: benchmarks/http/run.sh            (environment: DURATION=10s WARMUP=3s THREADS=2 CONNECTIONS=64 POSTS=50
-#                                            STORES="Redis Memory" MODES="RcCached None OutputCache")
+# Usage: benchmarks/http/run.sh
+#   environment: DURATION=10s WARMUP=3s THREADS=2 CONNECTIONS=64 POSTS=50 RESULTS=artifacts/http-bench
+#                RUNS="RcCached-embedded:RcCached:Memory RcCached-Redis:RcCached:Redis ..." (label:PostCaching:Store)
+#   a smoke check: DURATION=2s WARMUP=1s benchmarks/http/run.sh
 # Needs dotnet, redis-server, redis-cli, wrk and curl. wrk, the app and Redis share this machine's cores: compare rows
-# of one run with each other, not with figures from another machine.
+# of one run with each other, not with figures from another machine, and run it on an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -18,9 +29,8 @@ WARMUP=${WARMUP:-3s}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 POSTS=${POSTS:-50}
-STORES=${STORES:-Redis Memory}
-MODES=${MODES:-RcCached None OutputCache}
 RESULTS=${RESULTS:-artifacts/http-bench}
+RUNS=${RUNS:-RcCached-embedded:RcCached:Memory RcCached-Redis:RcCached:Redis OutputCache-memory:OutputCache:Memory OutputCacheRedis:OutputCacheRedis:Memory None:None:Memory}
 
 for tool in dotnet redis-server redis-cli wrk curl; do
   command -v "$tool" >/dev/null || { echo "run.sh: $tool is not installed (apt-get install -y redis-server redis-tools wrk curl)." >&2; exit 1; }
@@ -61,6 +71,35 @@ free_port() {
   done
 }
 
+# wrk's request generator: GET /post/1, /post/2, ... /post/N, then again; N is the script's argument.
+cat >"$work/posts.lua" <<'LUA'
+local requests = {}
+local count = 0
+local position = 0
+
+function init(args)
+  count = tonumber(args[1])
+  for id = 1, count do
+    requests[id] = wrk.format("GET", "/post/" .. id)
+  end
+end
+
+function request()
+  position = position % count + 1
+  return requests[position]
+end
+LUA
+
+# "850.00us", "1.23ms", "1.02s" -> milliseconds.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.2f", v / 1000 }
+    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.2f", v }
+    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.2f", v * 1000 }
+    else printf "NA"
+  }'
+}
+
 echo "Building samples/BlogApp (Release)..."
 dotnet build -c Release samples/BlogApp -nologo -v quiet >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 app_dir=samples/BlogApp
@@ -76,9 +115,9 @@ for _ in $(seq 100); do
 done
 redis-cli -p "$redis_port" ping >/dev/null || { echo "run.sh: redis-server did not start." >&2; cat "$work/redis.log"; exit 1; }
 
-# start_app STORE MODE: starts BlogApp on a free port with a fresh database; sets app_port.
+# start_app MODE STORE: starts BlogApp on a free port with a fresh database and an emptied Redis; sets app_port.
 start_app() {
-  local store=$1 mode=$2
+  local mode=$1 store=$2
   app_port=$(free_port)
   rm -f "$work"/blog.db*
   redis-cli -p "$redis_port" flushall >/dev/null
@@ -98,7 +137,7 @@ start_app() {
 
   for _ in $(seq 600); do
     if ! kill -0 "$app_pid" 2>/dev/null; then
-      echo "run.sh: BlogApp exited (Store=$store, PostCaching=$mode):" >&2
+      echo "run.sh: BlogApp exited (PostCaching=$mode, Rc:Store=$store):" >&2
       tail -40 "$work/app.log" >&2
       exit 1
     fi
@@ -107,35 +146,62 @@ start_app() {
     fi
     sleep 0.1
   done
-  echo "run.sh: BlogApp did not answer GET /post/1 with 200 within 60 s (Store=$store, PostCaching=$mode):" >&2
+  echo "run.sh: BlogApp did not answer GET /post/1 with 200 within 60 s (PostCaching=$mode, Rc:Store=$store):" >&2
   tail -40 "$work/app.log" >&2
   exit 1
 }
 
+# hit_check MODE URL: what one response says about being served from the cache.
+hit_check() {
+  local mode=$1 url=$2 headers
+  headers=$(curl -s -o /dev/null -D - "$url" | tr -d '\r')
+  case $mode in
+    RcCached) awk -F': ' 'tolower($1) == "x-cache" { print "X-Cache: " $2; found = 1 } END { if (!found) print "no X-Cache" }' <<<"$headers" ;;
+    OutputCache*) awk -F': ' 'tolower($1) == "age" { print "Age: " $2; found = 1 } END { if (!found) print "no Age (miss)" }' <<<"$headers" ;;
+    *) echo "-" ;;
+  esac
+}
+
+declare -A rps_of
 rows=()
-for store in $STORES; do
-  for mode in $MODES; do
-    start_app "$store" "$mode"
-    for path in /post/1 /; do
-      url="http://127.0.0.1:$app_port$path"
-      name="${store}-${mode}-$( [ "$path" = / ] && echo index || echo post1 )"
-      wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$url" >/dev/null
-      wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$url" >"$RESULTS/$name.txt"
-      rps=$(awk '/^Requests\/sec:/ { print $2 }' "$RESULTS/$name.txt")
-      p99=$(awk '$1 == "99%" { print $2 }' "$RESULTS/$name.txt")
-      errors=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { for (i = 4; i <= NF; i += 2) n += $i } END { print n + 0 }' "$RESULTS/$name.txt")
-      cache=$(curl -s -o /dev/null -D - "$url" | awk -F': ' 'tolower($1) == "x-cache" { gsub("\r", "", $2); print $2 }')
-      rows+=("| $store | $mode | GET $path | $rps | $p99 | $errors | ${cache:--} |")
-      echo "Store=$store PostCaching=$mode GET $path: $rps requests/s, p99 $p99, errors $errors"
-    done
-    stop "$app_pid"
-    app_pid=""
-  done
+for run in $RUNS; do
+  IFS=: read -r label mode store <<<"$run"
+  start_app "$mode" "$store"
+  base="http://127.0.0.1:$app_port"
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$work/posts.lua" "$base" -- "$POSTS" >/dev/null
+  check=$(hit_check "$mode" "$base/post/$POSTS")
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$work/posts.lua" "$base" -- "$POSTS" >"$RESULTS/$label.txt"
+  keys=$(redis-cli -p "$redis_port" dbsize)
+  rps=$(awk '/^Requests\/sec:/ { print $2 }' "$RESULTS/$label.txt")
+  p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$RESULTS/$label.txt")")
+  p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$RESULTS/$label.txt")")
+  errors=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { for (i = 4; i <= NF; i += 2) n += $i } END { print n + 0 }' "$RESULTS/$label.txt")
+  rps_of[$label]=$rps
+  rows+=("| $label | $mode | $store | $rps | $p50 | $p99 | $errors | $check | $keys |")
+  echo "$label (PostCaching=$mode, Rc:Store=$store): $rps requests/s, p50 $p50 ms, p99 $p99 ms, errors $errors, $check, $keys Redis keys"
+  stop "$app_pid"
+  app_pid=""
 done
 
+# ratio A B: requests/s of run A over run B, when both ran.
+ratio() {
+  local a=${rps_of[$1]:-} b=${rps_of[$2]:-}
+  if [ -n "$a" ] && [ -n "$b" ]; then
+    awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }'
+  else
+    echo "n/a"
+  fi
+}
+
 echo
-echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency, $POSTS posts, $(nproc) cores; full outputs in $RESULTS/"
+echo "GET /post/{1..$POSTS}, wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency after a $WARMUP warm-up, $(nproc) cores; full outputs in $RESULTS/"
 echo
-echo "| Store | PostCaching | Request | Requests/s | p99 | Errors | X-Cache |"
-echo "| --- | --- | --- | ---: | ---: | ---: | --- |"
+echo "| Run | Blog:PostCaching | Rc:Store | Requests/s | p50 (ms) | p99 (ms) | Errors | Hit check | Redis keys |"
+echo "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: |"
 printf '%s\n' "${rows[@]}"
+echo
+echo "| Ratio of requests/s | |"
+echo "| --- | ---: |"
+echo "| RcCached-Redis / OutputCache-memory | $(ratio RcCached-Redis OutputCache-memory) |"
+echo "| RcCached-Redis / OutputCacheRedis | $(ratio RcCached-Redis OutputCacheRedis) |"
+echo "| RcCached-embedded / OutputCache-memory | $(ratio RcCached-embedded OutputCache-memory) |"
