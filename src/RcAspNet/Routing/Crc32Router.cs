@@ -9,7 +9,7 @@ namespace RcAspNet;
 /// the shard count, indexes the shard names in sorted order. Names that are all integers sort numerically (rc's hosts
 /// are often keyed 0, 1, 2...), other names sort ordinally.
 /// </summary>
-public sealed class Crc32Router : IRcRouter
+internal sealed class Crc32Router : IRcRouter
 {
     private readonly string[] _shards;
 

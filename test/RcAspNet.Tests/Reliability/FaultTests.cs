@@ -11,6 +11,7 @@ using RcAspNet.Tests.Infrastructure;
 namespace RcAspNet.Tests.Reliability;
 
 /// <summary>Faults of real redis-server processes (killed, frozen, absent, full, holding foreign data) and what the cache does about them.</summary>
+[Collection(AloneCollection.Name)]
 public sealed class FaultTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMilliseconds(250);

@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -12,8 +14,10 @@ namespace RcAspNet.Stores.Redis;
 /// One Redis server or one Redis Cluster. Asynchronous operations go through one lazily connected
 /// <see cref="ConnectionMultiplexer"/>; synchronous ones through a <see cref="BlockingRedisClient"/> on the caller's
 /// thread, so that they never wait on the thread pool. Every operation is bounded by the operation timeout and guarded
-/// by a circuit breaker; a failure is degraded to a miss or a dropped write, or surfaced, as <see cref="RcFailureMode"/>
-/// says. Against a cluster, multi-key commands are split by hash slot, so they never fail with CROSSSLOT.
+/// by the circuit of the server it goes to: the server's own, or on a cluster the circuit of the primary that owns the
+/// key's slot, so a frozen primary costs only its own keys. A failure is degraded to a miss or a dropped write, or
+/// surfaced, as <see cref="RcFailureMode"/> says. Against a cluster, multi-key commands are split by hash slot, so they
+/// never fail with CROSSSLOT, and by primary, so one primary's failure fails only its own keys.
 /// </summary>
 internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
 {
@@ -22,18 +26,20 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     private readonly ConfigurationOptions _configuration;
     private readonly string _kind;
     private readonly string _shard;
-    private readonly RcFailureMode _failureMode;
+    private readonly RcOptions _options;
     private readonly TimeSpan _timeout;
     private readonly TimeProvider _time;
     private readonly RcMetrics _metrics;
     private readonly ILogger _logger;
-    private readonly CircuitBreaker _circuit;
+    private readonly RedisNode _server;
+    private readonly ConcurrentDictionary<EndPoint, RedisNode> _nodes = new();
     private readonly Deadlines _deadlines;
     private readonly BlockingRedisClient _blocking;
     private readonly Lock _connectLock = new();
     private Task<ConnectionMultiplexer>? _connecting;
     private ConnectionMultiplexer? _connection;
     private IDatabase? _database;
+    private ClusterSlotMap? _slots;
     private int _topology;
 
     public RedisStore(ConfigurationOptions configuration, string kind, string shard, RcOptions options, TimeProvider time, RcMetrics metrics, ILogger logger)
@@ -42,12 +48,12 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         _configuration.AbortOnConnectFail = false;
         _kind = kind;
         _shard = shard;
-        _failureMode = options.FailureMode;
+        _options = options;
         _timeout = options.OperationTimeout;
         _time = time;
         _metrics = metrics;
         _logger = logger;
-        _circuit = new CircuitBreaker(options.CircuitBreakerThreshold, options.CircuitBreakDuration, time, ProbeAsync, OnCircuitChanged);
+        _server = Node(shard, ProbeServerAsync);
         _deadlines = new Deadlines(options.OperationTimeout);
         _blocking = new BlockingRedisClient(
             _configuration.EndPoints,
@@ -58,80 +64,72 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
 
     public bool ReturnsStoredArrays => false;
 
-    internal CircuitState CircuitState => _circuit.State;
+    /// <summary>Gets the state of the server's circuit (of a cluster before its topology is known).</summary>
+    internal CircuitState CircuitState => _server.Circuit.State;
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken)
-    {
-        var value = await ExecuteAsync("get", key, static (db, key) => db.StringGetAsync(key), RedisValue.Null, cancellationToken, read: true).ConfigureAwait(false);
-        return value;
-    }
+    public async ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken) =>
+        await ExecuteAsync(NodeOf(key), "get", key, static (db, key) => db.StringGetAsync(key), RedisValue.Null, cancellationToken, read: true).ConfigureAwait(false);
 
-    public byte[]? Get(string key)
-    {
-        var value = ExecuteSync("get", key, static (client, key, deadline) => client.Get(key, deadline), null, read: true);
-        return value;
-    }
+    public byte[]? Get(string key) =>
+        ExecuteSync(NodeOf(key), "get", key, static (client, key, deadline) => client.Get(key, deadline), null, read: true);
 
     public async ValueTask<byte[]?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
     {
         var result = new byte[]?[keys.Count];
-        if (keys.Count == 0)
+        await PerNodeAsync(keys, static k => k, async (node, indexes) =>
         {
-            return result;
-        }
-
-        var values = await ExecuteAsync("get_many", (store: this, keys), static (db, s) => s.store.GetManyCoreAsync(db, s.keys), null, cancellationToken, read: true).ConfigureAwait(false);
-        var hits = 0;
-        if (values is not null)
-        {
-            for (var i = 0; i < result.Length; i++)
+            var values = await ExecuteAsync(node, "get_many", (store: this, keys: indexes.Select(i => keys[i]).ToArray()), static (db, s) => GetBySlotAsync(db, s.keys, s.store.IsCluster(db.Multiplexer)), null, cancellationToken, read: true).ConfigureAwait(false);
+            for (var j = 0; values is not null && j < indexes.Length; j++)
             {
-                result[i] = values[i];
-                hits += values[i].IsNull ? 0 : 1;
+                result[indexes[j]] = values[j];
             }
-        }
+        }).ConfigureAwait(false);
         return result;
     }
 
     public async ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken) =>
-        await ExecuteAsync("set", (key, value, timeToLive), static (db, s) => db.StringSetAsync(s.key, s.value, Ttl(s.timeToLive)), false, cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(NodeOf(key), "set", (key, value, timeToLive), static (db, s) => db.StringSetAsync(s.key, s.value, Ttl(s.timeToLive)), false, cancellationToken).ConfigureAwait(false);
 
     public void Set(string key, byte[] value, TimeSpan timeToLive) =>
-        ExecuteSync("set", (key, value, timeToLive), static (client, s, deadline) =>
+        ExecuteSync(NodeOf(key), "set", (key, value, timeToLive), static (client, s, deadline) =>
         {
             client.Set(s.key, s.value, Milliseconds(s.timeToLive), deadline);
             return true;
         }, false);
 
-    public async ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, CancellationToken cancellationToken)
-    {
-        if (entries.Count > 0)
-        {
-            await ExecuteAsync("set_many", entries, static (db, entries) => SetManyCoreAsync(db, entries), false, cancellationToken).ConfigureAwait(false);
-        }
-    }
+    public ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, CancellationToken cancellationToken) =>
+        PerNodeAsync(entries, static e => e.Key, async (node, indexes) =>
+            await ExecuteAsync(node, "set_many", indexes.Select(i => entries[i]).ToArray(), static (db, part) => SetAllAsync(db, part), false, cancellationToken).ConfigureAwait(false));
 
     public ValueTask<bool> AddAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken) =>
-        ExecuteAsync("add", (key, value, timeToLive), static (db, s) => db.StringSetAsync(s.key, s.value, Ttl(s.timeToLive), When.NotExists), false, cancellationToken);
+        ExecuteAsync(NodeOf(key), "add", (key, value, timeToLive), static (db, s) => db.StringSetAsync(s.key, s.value, Ttl(s.timeToLive), When.NotExists), false, cancellationToken);
 
     public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken) =>
-        ExecuteAsync("delete", key, static (db, key) => db.KeyDeleteAsync(key), false, cancellationToken);
+        ExecuteAsync(NodeOf(key), "delete", key, static (db, key) => db.KeyDeleteAsync(key), false, cancellationToken);
 
     public bool Delete(string key) =>
-        ExecuteSync("delete", key, static (client, key, deadline) => client.Delete(key, deadline), false);
+        ExecuteSync(NodeOf(key), "delete", key, static (client, key, deadline) => client.Delete(key, deadline), false);
 
-    public ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
-        keys.Count == 0 ? default : ExecuteAsync("delete_many", (store: this, keys), static (db, s) => s.store.DeleteManyCoreAsync(db, s.keys), 0L, cancellationToken);
+    public async ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
+        long removed = 0;
+        await PerNodeAsync(keys, static k => k, async (node, indexes) =>
+        {
+            var count = await ExecuteAsync(node, "delete_many", (store: this, keys: indexes.Select(i => keys[i]).ToArray()), static (db, s) => DeleteBySlotAsync(db, s.keys, s.store.IsCluster(db.Multiplexer)), 0L, cancellationToken).ConfigureAwait(false);
+            Interlocked.Add(ref removed, count);
+        }).ConfigureAwait(false);
+        return removed;
+    }
 
     public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken) =>
-        ExecuteAsync("exists", key, static (db, key) => db.KeyExistsAsync(key), false, cancellationToken, read: true);
+        ExecuteAsync(NodeOf(key), "exists", key, static (db, key) => db.KeyExistsAsync(key), false, cancellationToken, read: true);
 
     public ValueTask<bool> ExpireAsync(string key, TimeSpan timeToLive, CancellationToken cancellationToken) =>
-        ExecuteAsync("expire", (key, timeToLive), static (db, s) => db.KeyExpireAsync(s.key, Ttl(s.timeToLive)), false, cancellationToken);
+        ExecuteAsync(NodeOf(key), "expire", (key, timeToLive), static (db, s) => db.KeyExpireAsync(s.key, Ttl(s.timeToLive)), false, cancellationToken);
 
     public bool Expire(string key, TimeSpan timeToLive) =>
-        ExecuteSync("expire", (key, timeToLive), static (client, s, deadline) => client.Expire(s.key, Milliseconds(s.timeToLive), deadline), false);
+        ExecuteSync(NodeOf(key), "expire", (key, timeToLive), static (client, s, deadline) => client.Expire(s.key, Milliseconds(s.timeToLive), deadline), false);
 
     public void ExpireInBackground(string key, TimeSpan timeToLive)
     {
@@ -144,7 +142,8 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             return;
         }
 
-        if (!_circuit.TryEnter())
+        var node = NodeOf(key);
+        if (!node.Circuit.TryEnter())
         {
             return;
         }
@@ -155,13 +154,13 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         }
         catch (Exception ex) when (ex is RedisException or InvalidOperationException or ObjectDisposedException)
         {
-            _metrics.Error(_kind, _shard, "expire", "connection");
-            LogOperationFailed(_logger, _shard, "expire", ex);
+            _metrics.Error(_kind, node.Name, "expire", "connection");
+            LogOperationFailed(_logger, node.Name, "expire", ex);
         }
     }
 
     public ValueTask<long> IncrementAsync(string key, long delta, TimeSpan timeToLive, CancellationToken cancellationToken) =>
-        ExecuteAsync("increment", (key, delta, timeToLive), static (db, s) => IncrementCoreAsync(db, s.key, s.delta, s.timeToLive), 0L, cancellationToken);
+        ExecuteAsync(NodeOf(key), "increment", (key, delta, timeToLive), static (db, s) => IncrementCoreAsync(db, s.key, s.delta, s.timeToLive), 0L, cancellationToken);
 
     public async ValueTask<long> ClearAsync(string prefix, CancellationToken cancellationToken)
     {
@@ -171,21 +170,33 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not RcCacheException)
         {
-            return Fail("clear", 0L, "connection", ex);
+            return Fail(_server, "clear", 0L, "connection", ex);
         }
     }
 
-    public async ValueTask<string?[]> GetTagVersionsAsync(IReadOnlyList<TagKeys> tags, CancellationToken cancellationToken) =>
-        tags.Count == 0 ? [] : await ExecuteAsync(
-            "tag_versions",
-            tags,
-            static async (db, tags) => (await Task.WhenAll(tags.Select(t => db.StringGetAsync(t.Version))).ConfigureAwait(false)).Select(static v => (string?)v).ToArray(),
-            new string?[tags.Count],
-            cancellationToken,
-            read: true).ConfigureAwait(false);
+    public async ValueTask<string?[]> GetTagVersionsAsync(IReadOnlyList<TagKeys> tags, CancellationToken cancellationToken)
+    {
+        var versions = new string?[tags.Count];
+        await PerNodeAsync(tags, static t => t.Routing, async (node, indexes) =>
+        {
+            var read = await ExecuteAsync(
+                node,
+                "tag_versions",
+                indexes.Select(i => tags[i]).ToArray(),
+                static async (db, part) => await Task.WhenAll(part.Select(t => db.StringGetAsync(t.Version))).ConfigureAwait(false),
+                null,
+                cancellationToken,
+                read: true).ConfigureAwait(false);
+            for (var j = 0; read is not null && j < indexes.Length; j++)
+            {
+                versions[indexes[j]] = read[j];
+            }
+        }).ConfigureAwait(false);
+        return versions;
+    }
 
     public ValueTask<bool> TagAsync(TagKeys tag, IReadOnlyList<TagMember> members, string? expectedVersion, CancellationToken cancellationToken) =>
-        ExecuteAsync("tag", (tag, members, expectedVersion, now: _time.GetUtcNow().ToUnixTimeMilliseconds()), static async (db, s) =>
+        ExecuteAsync(NodeOf(tag.Routing), "tag", (tag, members, expectedVersion, now: _time.GetUtcNow().ToUnixTimeMilliseconds()), static async (db, s) =>
         {
             // One pipeline on the tag's server, in this order: what is added before the version is read is seen by any
             // invalidation that changes the version after.
@@ -202,7 +213,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         }, false, cancellationToken);
 
     public ValueTask<string[]> BumpTagAsync(TagKeys tag, TimeSpan versionLifetime, CancellationToken cancellationToken) =>
-        ExecuteAsync("invalidate_tag", (tag, versionLifetime), static async (db, s) =>
+        ExecuteAsync(NodeOf(tag.Routing), "invalidate_tag", (tag, versionLifetime), static async (db, s) =>
         {
             var batch = db.CreateBatch();
             var bump = batch.StringSetAsync(s.tag.Version, Guid.NewGuid().ToString("N"), s.versionLifetime);
@@ -212,7 +223,8 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             return (await members.ConfigureAwait(false)).Select(static m => (string)m!).ToArray();
         }, [], cancellationToken);
 
-    public int RoundTrips(IReadOnlyList<string> keys) => keys.Count == 0 ? 0 : 1;
+    public int RoundTrips(IReadOnlyList<string> keys) =>
+        keys.Count == 0 ? 0 : Cluster() is null ? 1 : keys.Select(static k => HashSlot.Of(k)).Distinct().Count();
 
     public async ValueTask<IReadOnlyList<ShardStatus>> CheckHealthAsync(CancellationToken cancellationToken)
     {
@@ -273,12 +285,13 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     }
 
     /// <summary>
-    /// Runs one command (or one pipelined group) against the server: through the circuit, within the operation
-    /// timeout, honouring the caller's token. On failure it returns <paramref name="fallback"/> (Degrade) or throws
-    /// <see cref="RcCacheException"/> (Throw); data of a foreign type under a read key is always a miss.
+    /// Runs one command (or one pipelined group) against <paramref name="node"/>: through its circuit, within the
+    /// operation timeout, honouring the caller's token. On failure it returns <paramref name="fallback"/> (Degrade) or
+    /// throws <see cref="RcCacheException"/> (Throw); data of a foreign type under a read key is always a miss.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<T> ExecuteAsync<TState, T>(
+        RedisNode node,
         string operation,
         TState state,
         Func<IDatabase, TState, Task<T>> command,
@@ -287,13 +300,13 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         bool read = false)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (!_circuit.TryEnter())
+        if (!node.Circuit.TryEnter())
         {
-            return Fail(operation, fallback, "circuit_open", null);
+            return Fail(node, operation, fallback, "circuit_open", null);
         }
 
         var started = Stopwatch.GetTimestamp();
-        using var activity = RcMetrics.StartActivity(_kind, _shard, operation);
+        using var activity = RcMetrics.StartActivity(_kind, node.Name, operation);
         Task<T>? task = null;
         try
         {
@@ -314,8 +327,8 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
                 result = await task.WaitAsync(either.Token).ConfigureAwait(false);
             }
 
-            _circuit.OnSuccess();
-            _metrics.Duration(_kind, _shard, operation, started);
+            node.Circuit.OnSuccess();
+            _metrics.Duration(_kind, node.Name, operation, started);
             return result;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -326,101 +339,165 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         catch (Exception ex) when (IsFailure(ex))
         {
             Observe(task);
-            return Failed(operation, fallback, ex, read, activity);
+            return Failed(node, operation, fallback, ex, read, activity);
         }
     }
 
     /// <summary>Runs one command on the caller's thread, with the same circuit, timeout and failure handling as <see cref="ExecuteAsync"/>.</summary>
-    private T ExecuteSync<TState, T>(string operation, TState state, Func<BlockingRedisClient, TState, long, T> command, T fallback, bool read = false)
+    private T ExecuteSync<TState, T>(RedisNode node, string operation, TState state, Func<BlockingRedisClient, TState, long, T> command, T fallback, bool read = false)
     {
-        if (!_circuit.TryEnter())
+        if (!node.Circuit.TryEnter())
         {
-            return Fail(operation, fallback, "circuit_open", null);
+            return Fail(node, operation, fallback, "circuit_open", null);
         }
 
         var started = Stopwatch.GetTimestamp();
-        using var activity = RcMetrics.StartActivity(_kind, _shard, operation);
+        using var activity = RcMetrics.StartActivity(_kind, node.Name, operation);
         try
         {
             var result = command(_blocking, state, started + (long)(_timeout.TotalSeconds * Stopwatch.Frequency));
-            _circuit.OnSuccess();
-            _metrics.Duration(_kind, _shard, operation, started);
+            node.Circuit.OnSuccess();
+            _metrics.Duration(_kind, node.Name, operation, started);
             return result;
         }
         catch (Exception ex) when (IsFailure(ex))
         {
-            return Failed(operation, fallback, ex, read, activity);
+            return Failed(node, operation, fallback, ex, read, activity);
         }
     }
 
     private static bool IsFailure(Exception ex) =>
         ex is TimeoutException or OperationCanceledException or RedisException or RespErrorException or IOException or SocketException or ObjectDisposedException or InvalidOperationException;
 
-    /// <summary>Counts a failed operation against the circuit and in telemetry, then degrades or throws.</summary>
-    private T Failed<T>(string operation, T fallback, Exception ex, bool read, Activity? activity)
+    /// <summary>Counts a failed operation against the node's circuit and in telemetry, then degrades or throws.</summary>
+    private T Failed<T>(RedisNode node, string operation, T fallback, Exception ex, bool read, Activity? activity)
     {
         switch (ex)
         {
             case TimeoutException or OperationCanceledException:
                 // Our own deadline passed (the caller's token is handled before this).
-                _circuit.OnTimeout();
-                _metrics.Timeout(_kind, _shard, operation);
+                node.Circuit.OnTimeout();
+                _metrics.Timeout(_kind, node.Name, operation);
                 activity?.SetStatus(ActivityStatusCode.Error, "timeout");
-                return Fail(operation, fallback, "timeout", ex);
+                return Fail(node, operation, fallback, "timeout", ex);
             case RedisServerException when operation == "increment" && ex.Message.Contains("not an integer", StringComparison.Ordinal):
                 // Not a store failure: the caller asked to count on a value that is not a counter, as on any store.
-                _circuit.OnSuccess();
+                node.Circuit.OnSuccess();
                 throw new InvalidOperationException("The entry does not hold an integer, so it cannot be incremented.", ex);
             case RedisServerException when operation == "increment" && ex.Message.Contains("overflow", StringComparison.Ordinal):
-                _circuit.OnSuccess();
+                node.Circuit.OnSuccess();
                 throw new OverflowException("Incrementing the entry would overflow a 64-bit integer.", ex);
             case RedisServerException or RespErrorException when read && ex.Message.StartsWith("WRONGTYPE", StringComparison.Ordinal):
-                _circuit.OnSuccess();
-                _metrics.Error(_kind, _shard, operation, "foreign_data");
-                LogForeignData(_logger, _shard, operation);
+                node.Circuit.OnSuccess();
+                _metrics.Error(_kind, node.Name, operation, "foreign_data");
+                LogForeignData(_logger, node.Name, operation);
                 return fallback;
             case RedisServerException or RespErrorException:
                 // The server answered: it is healthy, but refused this command (out of memory, wrong type of value).
-                _circuit.OnSuccess();
+                node.Circuit.OnSuccess();
                 activity?.SetStatus(ActivityStatusCode.Error, "server");
-                return Fail(operation, fallback, "server", ex);
+                return Fail(node, operation, fallback, "server", ex);
             default:
-                _circuit.OnFailure();
+                node.Circuit.OnFailure();
                 activity?.SetStatus(ActivityStatusCode.Error, "connection");
-                return Fail(operation, fallback, "connection", ex);
+                return Fail(node, operation, fallback, "connection", ex);
         }
     }
 
-    private T Fail<T>(string operation, T fallback, string errorType, Exception? exception)
+    private T Fail<T>(RedisNode node, string operation, T fallback, string errorType, Exception? exception)
     {
-        _metrics.Error(_kind, _shard, operation, errorType);
+        _metrics.Error(_kind, node.Name, operation, errorType);
         if (errorType == "circuit_open")
         {
-            LogCircuitOpenSkip(_logger, _shard, operation);
+            LogCircuitOpenSkip(_logger, node.Name, operation);
         }
         else
         {
-            LogOperationFailed(_logger, _shard, operation, exception);
+            LogOperationFailed(_logger, node.Name, operation, exception);
         }
 
-        if (_failureMode == RcFailureMode.Throw)
+        if (_options.FailureMode == RcFailureMode.Throw)
         {
             throw new RcCacheException(
                 errorType == "circuit_open"
-                    ? $"The cache server '{_shard}' is skipped: its circuit is open after a failure."
-                    : $"The cache operation '{operation}' on '{_shard}' failed ({errorType}).",
+                    ? $"The cache server '{node.Name}' is skipped: its circuit is open after a failure."
+                    : $"The cache operation '{operation}' on '{node.Name}' failed ({errorType}).",
                 exception)
-            { Shard = _shard };
+            { Shard = node.Name };
         }
 
         return fallback;
     }
 
-    /// <summary>The circuit's probe: one PING, waited for as long as the client itself allows (a frozen server's reply arrives the moment it resumes).</summary>
-    private async Task ProbeAsync()
+    /// <summary>
+    /// Runs a multi-key operation once per node that owns some of <paramref name="items"/>, the nodes in parallel, each
+    /// with its own circuit: one node's failure fails only its own items. A single server is one node.
+    /// </summary>
+    private async ValueTask PerNodeAsync<T>(IReadOnlyList<T> items, Func<T, string> keyOf, Func<RedisNode, int[], Task> run)
+    {
+        if (items.Count == 0)
+        {
+            return;
+        }
+
+        if (Cluster() is null)
+        {
+            await run(_server, [.. Enumerable.Range(0, items.Count)]).ConfigureAwait(false);
+            return;
+        }
+
+        var groups = new Dictionary<RedisNode, List<int>>();
+        for (var i = 0; i < items.Count; i++)
+        {
+            var node = NodeOf(keyOf(items[i]));
+            if (!groups.TryGetValue(node, out var group))
+            {
+                groups[node] = group = [];
+            }
+
+            group.Add(i);
+        }
+
+        await Task.WhenAll(groups.Select(g => run(g.Key, [.. g.Value]))).ConfigureAwait(false);
+    }
+
+    /// <summary>The node that serves <paramref name="key"/>: on a cluster, the primary that owns its slot now; else the server.</summary>
+    private RedisNode NodeOf(string key) =>
+        Cluster() is { } slots && slots.OwnerOf(HashSlot.Of(key)) is { } owner
+            ? _nodes.GetOrAdd(owner, static (endPoint, store) => store.Node($"{store._shard}/{endPoint}", () => store.ProbeNodeAsync(endPoint)), this)
+            : _server;
+
+    /// <summary>The slot map of a cluster, or null for a single server and while the topology is not known yet.</summary>
+    private ClusterSlotMap? Cluster()
+    {
+        if (Volatile.Read(ref _slots) is { } slots)
+        {
+            return slots;
+        }
+
+        if (Volatile.Read(ref _topology) == 1 || _connection is not { } connection || !IsCluster(connection))
+        {
+            return null;
+        }
+
+        Interlocked.CompareExchange(ref _slots, new ClusterSlotMap(connection), null);
+        return _slots;
+    }
+
+    private RedisNode Node(string name, Func<Task> probe) =>
+        new(name, new CircuitBreaker(_options.CircuitBreakerThreshold, _options.CircuitBreakDuration, _time, probe, state => OnCircuitChanged(name, state)));
+
+    /// <summary>The server's probe: one PING, waited for as long as the client itself allows (a frozen server's reply arrives the moment it resumes).</summary>
+    private async Task ProbeServerAsync()
     {
         var database = await GetDatabaseAsync(CancellationToken.None).ConfigureAwait(false);
         await database.PingAsync().ConfigureAwait(false);
+    }
+
+    private async Task ProbeNodeAsync(EndPoint endPoint)
+    {
+        var database = await GetDatabaseAsync(CancellationToken.None).ConfigureAwait(false);
+        await database.Multiplexer.GetServer(endPoint).PingAsync().ConfigureAwait(false);
     }
 
     private async Task<T> ConnectThenRunAsync<TState, T>(TState state, Func<IDatabase, TState, Task<T>> command, CancellationToken cancellationToken) =>
@@ -510,15 +587,16 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         return page.Count == 0 ? removed : removed + await DeleteManyAsync([.. page], cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<RedisValue[]?> GetManyCoreAsync(IDatabase db, IReadOnlyList<string> keys)
+    /// <summary>MGET of keys one server holds: one command, or on a cluster node one per hash slot, so that none fails with CROSSSLOT.</summary>
+    private static async Task<RedisValue[]?> GetBySlotAsync(IDatabase db, string[] keys, bool cluster)
     {
-        if (!IsCluster(db.Multiplexer))
+        var groups = cluster ? GroupBySlot(keys) : [];
+        if (groups.Length <= 1)
         {
             return await db.StringGetAsync(ToRedisKeys(keys)).ConfigureAwait(false);
         }
 
-        var values = new RedisValue[keys.Count];
-        var groups = GroupBySlot(keys);
+        var values = new RedisValue[keys.Length];
         var replies = await Task.WhenAll(groups.Select(g => db.StringGetAsync(g.Select(i => (RedisKey)keys[i]).ToArray()))).ConfigureAwait(false);
         for (var g = 0; g < groups.Length; g++)
         {
@@ -531,11 +609,11 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         return values;
     }
 
-    private static async Task<bool> SetManyCoreAsync(IDatabase db, IReadOnlyList<StoreEntry> entries)
+    private static async Task<bool> SetAllAsync(IDatabase db, StoreEntry[] entries)
     {
         // One batch: the SETs leave in one write, back to back, whatever else shares the connection.
         var batch = db.CreateBatch();
-        var writes = new Task<bool>[entries.Count];
+        var writes = new Task<bool>[entries.Length];
         for (var i = 0; i < writes.Length; i++)
         {
             writes[i] = batch.StringSetAsync(entries[i].Key, entries[i].Value, Ttl(entries[i].TimeToLive));
@@ -546,14 +624,15 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         return true;
     }
 
-    private async Task<long> DeleteManyCoreAsync(IDatabase db, IReadOnlyList<string> keys)
+    private static async Task<long> DeleteBySlotAsync(IDatabase db, string[] keys, bool cluster)
     {
-        if (!IsCluster(db.Multiplexer))
+        var groups = cluster ? GroupBySlot(keys) : [];
+        if (groups.Length <= 1)
         {
             return await db.KeyDeleteAsync(ToRedisKeys(keys)).ConfigureAwait(false);
         }
 
-        var counts = await Task.WhenAll(GroupBySlot(keys).Select(g => db.KeyDeleteAsync(g.Select(i => (RedisKey)keys[i]).ToArray()))).ConfigureAwait(false);
+        var counts = await Task.WhenAll(groups.Select(g => db.KeyDeleteAsync(g.Select(i => (RedisKey)keys[i]).ToArray()))).ConfigureAwait(false);
         return counts.Sum();
     }
 
@@ -569,6 +648,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         return value;
     }
 
+    /// <summary>Indexes of <paramref name="keys"/> by hash slot.</summary>
     private static int[][] GroupBySlot(IReadOnlyList<string> keys)
     {
         var groups = new Dictionary<int, List<int>>();
@@ -628,10 +708,10 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     private static void Observe(Task? task) =>
         task?.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
-    private void OnCircuitChanged(CircuitState state)
+    private void OnCircuitChanged(string node, CircuitState state)
     {
         var name = state == CircuitState.Open ? "open" : "closed";
-        _metrics.CircuitChanged(_kind, _shard, name);
-        LogCircuitChanged(_logger, _shard, name);
+        _metrics.CircuitChanged(_kind, node, name);
+        LogCircuitChanged(_logger, node, name);
     }
 }

@@ -232,7 +232,25 @@ internal sealed class RespConnection : IDisposable
                 socket.NoDelay = true;
             }
 
-            // A non-blocking connect bounded by Poll: a blocking one would wait for the kernel's own timeout.
+            if (!OperatingSystem.IsWindows())
+            {
+                // A blocking connect, bounded by the send timeout (Linux applies SO_SNDTIMEO to connect). The socket
+                // must never be made non-blocking: .NET on Unix would then only emulate blocking calls, and an
+                // emulated Receive can wait on a thread-pool work item, which is what these connections avoid.
+                socket.SendTimeout = RemainingMilliseconds(deadline);
+                try
+                {
+                    socket.Connect(endPoint);
+                }
+                catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock or SocketError.InProgress)
+                {
+                    throw new TimeoutException($"Connecting to {endPoint} did not complete within Rc:OperationTimeout.", ex);
+                }
+
+                return socket;
+            }
+
+            // Windows ignores the send timeout on connect: connect without blocking, bounded by Poll.
             socket.Blocking = false;
             try
             {
