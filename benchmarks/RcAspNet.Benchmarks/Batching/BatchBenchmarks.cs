@@ -45,18 +45,17 @@ public class BatchBenchmarks
         _raw = _fixture.Raw[0];
         _keys = Enumerable.Range(0, BatchSize).Select(static i => $"item:{i}").ToArray();
         _rawKeys = _keys.Select(static k => (RedisKey)(Keys.Raw + k)).ToArray();
-        _rawShards = _fixture.Router is null
-            ? [(_raw, _rawKeys)]
-            : _keys.Select((k, i) => (Database: _fixture.RawFor(Keys.RcNamespace + k), Key: _rawKeys[i]))
-                .GroupBy(static e => e.Database)
-                .Select(static g => (g.Key, g.Select(static e => e.Key).ToArray()))
-                .ToArray();
 
         // The library's entries, wherever its store puts them; the same bytes under the raw keys, on the first server
         // for the one-server MGET and on the key's shard for the per-shard MGETs.
         await _fixture.SetUpAsync(async () =>
         {
             await _fixture.Typed.SetManyAsync(_keys.Select(static k => KeyValuePair.Create(k, Value)).ToArray());
+            var holders = await Task.WhenAll(_keys.Select(_fixture.ServerHoldingAsync));
+            _rawShards = holders.Select((database, i) => (Database: database, Key: _rawKeys[i]))
+                .GroupBy(static e => e.Database)
+                .Select(static g => (g.Key, g.Select(static e => e.Key).ToArray()))
+                .ToArray();
             var bytes = JsonSerializer.SerializeToUtf8Bytes(Value, Json);
             await Task.WhenAll(_rawKeys.Select(k => _raw.StringSetAsync(k, bytes, Entries.TimeToLive)));
             await Task.WhenAll(_rawShards.SelectMany(s => s.Keys.Select(k => s.Database.StringSetAsync(k, bytes, Entries.TimeToLive))));

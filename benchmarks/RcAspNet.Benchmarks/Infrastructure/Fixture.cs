@@ -26,18 +26,15 @@ internal sealed class Fixture : IAsyncDisposable
 
     private readonly RedisServer[] _servers;
     private readonly ConnectionMultiplexer[] _connections;
-    private readonly IDatabase[] _rawByShard;
     private readonly MeterListener _storeErrors = new();
     private readonly ConcurrentDictionary<string, long> _failures = new(StringComparer.Ordinal);
     private RedisCache? _microsoft;
 
-    private Fixture(RedisServer[] servers, string[] shardNames, ConnectionMultiplexer[] connections, IRcRouter? router, ServiceProvider services)
+    private Fixture(RedisServer[] servers, ConnectionMultiplexer[] connections, ServiceProvider services)
     {
         _servers = servers;
         _connections = connections;
         Raw = connections.Select(static c => c.GetDatabase()).ToArray();
-        Router = router;
-        _rawByShard = router is null ? Raw : router.Shards.Select(name => Raw[Array.IndexOf(shardNames, name)]).ToArray();
         Services = services;
         Cache = services.GetRequiredService<IBufferDistributedCache>();
         Typed = services.GetRequiredService<IRcCache>();
@@ -54,9 +51,6 @@ internal sealed class Fixture : IAsyncDisposable
 
     /// <summary>Gets the raw client's database of each server, in the order of the shard names (cache01, cache02, ...).</summary>
     public IDatabase[] Raw { get; }
-
-    /// <summary>Gets the router of a sharded store (the raw client routes its own keys with it), or null.</summary>
-    public IRcRouter? Router { get; }
 
     /// <summary>Gets the application's services: <c>AddRcCache</c> and whatever the benchmark added.</summary>
     public ServiceProvider Services { get; }
@@ -107,8 +101,7 @@ internal sealed class Fixture : IAsyncDisposable
             connections[i] = await ConnectionMultiplexer.ConnectAsync(Configuration(servers[i]));
         }
 
-        var router = store == RcStoreKind.Sharded ? new Crc32Router(shardNames) : null;
-        return new Fixture(servers, shardNames, connections, router, provider);
+        return new Fixture(servers, connections, provider);
     }
 
     /// <summary>
@@ -172,8 +165,30 @@ internal sealed class Fixture : IAsyncDisposable
         Entries.Check(commands >= Calls, $"{what}: {Calls} calls ran {commands} Redis commands, fewer than one each");
     }
 
-    /// <summary>The raw client's database for a key: the one server, or the shard the router picks.</summary>
-    public IDatabase RawFor(string key) => Router is null ? Raw[0] : _rawByShard[Router.GetShard(key)];
+    /// <summary>
+    /// The raw client's database of the server on which RcAspNet stored <paramref name="key"/> (under its namespace):
+    /// where the raw client sends its own calls for the same key, so that on shards both spread keys alike. Read back
+    /// from the servers, so no routing is re-implemented here; the key must have been written through RcAspNet first.
+    /// </summary>
+    public async Task<IDatabase> ServerHoldingAsync(string key)
+    {
+        if (Raw.Length == 1)
+        {
+            return Raw[0];
+        }
+
+        var holders = new List<IDatabase>();
+        foreach (var raw in Raw)
+        {
+            if (await raw.KeyExistsAsync(Keys.RcNamespace + key))
+            {
+                holders.Add(raw);
+            }
+        }
+
+        Entries.Check(holders.Count == 1, $"RcAspNet's entry '{key}' is on {holders.Count} servers, not one");
+        return holders[0];
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -33,14 +33,14 @@ public class ShardedBenchmarks
     public async Task SetupAsync()
     {
         _fixture = await Fixture.StartAsync(RcStoreKind.Sharded);
-        _raw = _fixture.RawFor(RawKey);
         _payload = Entries.Payload(Payload);
         _options = Entries.Options(Sliding);
 
         await _fixture.SetUpAsync(async () =>
         {
-            await Raw_Set();
             await Rc_Set();
+            _raw = await _fixture.ServerHoldingAsync(Key);
+            await Raw_Set();
             Entries.Check(((byte[]?)await Raw_Get())?.Length == Payload, "raw GET");
             Entries.Check((await Rc_Get())?.Length == Payload, "Rc GetAsync");
         });
