@@ -19,7 +19,9 @@ internal sealed class CacheRegistry : IDisposable, IAsyncDisposable
         var settings = options.Value;
         var logger = loggerFactory.CreateLogger("RcAspNet.Caching");
         Options = settings;
-        var store = factory.Create(settings.Store, settings.Redis, settings.Router, settings.Shards);
+        // The namespaces on the default store: its own, and those of named caches without a store of their own.
+        var shared = settings.Caches.Where(static c => c.Value.Store is null).Select(c => NamespaceOf(settings, c.Key, c.Value)).Append(settings.Namespace).ToArray();
+        var store = factory.Create(settings.Store, settings.Redis, settings.Router, settings.Shards, shared);
         _stores.Add(store);
         DefaultNamespace = new CacheNamespace("default", store, settings.Namespace, settings.DefaultExpiration, settings, time, metrics, logger);
         Default = new RcCache(DefaultNamespace, serializer, settings.BypassValues, logger);
@@ -28,16 +30,18 @@ internal sealed class CacheRegistry : IDisposable, IAsyncDisposable
             var own = store;
             if (cache.Store is { } kind)
             {
-                own = factory.Create(kind, cache.Redis, cache.Router ?? RcRouterKind.Crc32, cache.Shards);
+                own = factory.Create(kind, cache.Redis, cache.Router ?? RcRouterKind.Crc32, cache.Shards, [NamespaceOf(settings, name, cache)]);
                 _stores.Add(own);
             }
 
-            var keyspace = new CacheNamespace(name, own, cache.Namespace ?? $"{settings.Namespace}{name}:", cache.DefaultExpiration ?? settings.DefaultExpiration, settings, time, metrics, logger);
+            var keyspace = new CacheNamespace(name, own, NamespaceOf(settings, name, cache), cache.DefaultExpiration ?? settings.DefaultExpiration, settings, time, metrics, logger);
             _named[name] = new RcCache(keyspace, serializer, cache.BypassValues ?? settings.BypassValues, logger);
         }
     }
 
     public RcOptions Options { get; }
+
+    private static string NamespaceOf(RcOptions settings, string name, RcNamedCacheOptions cache) => cache.Namespace ?? $"{settings.Namespace}{name}:";
 
     public RcCache Default { get; }
 

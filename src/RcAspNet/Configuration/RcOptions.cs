@@ -47,11 +47,11 @@ public sealed class RcOptions
     /// <value>The default is 500 milliseconds.</value>
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
 
-    /// <summary>Gets or sets how many failures in a row open a server's circuit, so that calls skip it instead of waiting.</summary>
+    /// <summary>Gets or sets how many failures in a row (refused or lost connections) open a server's circuit, so that calls skip it instead of waiting; a timeout opens it at once.</summary>
     /// <value>The default is 5.</value>
     public int CircuitBreakerThreshold { get; set; } = 5;
 
-    /// <summary>Gets or sets how long an open circuit skips its server before one call probes it again.</summary>
+    /// <summary>Gets or sets how often an open circuit probes its server in the background (a PING); the first answer closes it.</summary>
     /// <value>The default is 5 seconds.</value>
     public TimeSpan CircuitBreakDuration { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -63,7 +63,7 @@ public sealed class RcOptions
     /// <value>The default is 8388608 (8 MiB).</value>
     public int MaximumValueSize { get; set; } = 8 * 1024 * 1024;
 
-    /// <summary>Gets or sets the bound of the memory store, in bytes of keys and values; past it, the least recently used entries go.</summary>
+    /// <summary>Gets or sets the bound of the memory store, in bytes of keys and values; past it, entries never read go first, then the least recently read.</summary>
     /// <value>The default is 209715200 (200 MiB).</value>
     public long MemorySizeLimit { get; set; } = 200L * 1024 * 1024;
 
@@ -74,6 +74,10 @@ public sealed class RcOptions
     /// <summary>Gets or sets how many single loaders of one batch flush run at once (load-many loaders run once per flush).</summary>
     /// <value>The default is 4.</value>
     public int BatchConcurrency { get; set; } = 4;
+
+    /// <summary>Gets the near cache settings: an in-process copy of what is read from Redis, kept coherent by Redis.</summary>
+    /// <value>The default is a near cache that is off.</value>
+    public RcNearCacheOptions NearCache { get; } = new();
 
     /// <summary>Gets the named caches (rc's <c>models_cache</c>, <c>templates_cache</c>), each resolved as a keyed <see cref="IRcCache"/>.</summary>
     /// <value>The default is none.</value>

@@ -19,6 +19,7 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
         AtLeastOne(errors, $"{path}:MaximumValueSize", options.MaximumValueSize);
         AtLeastOne(errors, $"{path}:MemorySizeLimit", options.MemorySizeLimit);
         AtLeastOne(errors, $"{path}:BatchConcurrency", options.BatchConcurrency);
+        AtLeastOne(errors, $"{path}:NearCache:MaximumSize", options.NearCache.MaximumSize);
         CheckBypassValues(errors, $"{path}:BypassValues", options.BypassValues);
         if (options.CacheStatusHeader.Any(static c => c <= ' ' || c > '~' || c == ':'))
         {

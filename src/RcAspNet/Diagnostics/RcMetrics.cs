@@ -27,6 +27,8 @@ internal sealed class RcMetrics
     private readonly Histogram<double> _duration;
     private readonly Histogram<int> _batchSize;
     private readonly Histogram<int> _batchRoundTrips;
+    private readonly Counter<long> _nearHits;
+    private readonly Counter<long> _nearInvalidations;
 
     public RcMetrics(IMeterFactory meterFactory)
     {
@@ -39,6 +41,8 @@ internal sealed class RcMetrics
         _duration = meter.CreateHistogram<double>("rc.store.operation.duration", "s", "Duration of store operations.");
         _batchSize = meter.CreateHistogram<int>("rc.batch.size", "{lookup}", "Lookups resolved by one batch flush.");
         _batchRoundTrips = meter.CreateHistogram<int>("rc.batch.round_trips", "{round_trip}", "Store round trips of one batch flush.");
+        _nearHits = meter.CreateCounter<long>("rc.near.hits", "{read}", "Reads the near cache answered without a Redis command.");
+        _nearInvalidations = meter.CreateCounter<long>("rc.near.invalidations", "{key}", "Keys Redis reported changed to the near cache (a flush counts once).");
     }
 
     /// <summary>A provider-free instance, for stores built outside DI (tests, benchmarks).</summary>
@@ -89,6 +93,17 @@ internal sealed class RcMetrics
             _duration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, Tags(store, shard, operation));
         }
     }
+
+    public void NearHit(string store, string shard)
+    {
+        if (_nearHits.Enabled)
+        {
+            _nearHits.Add(1, new TagList { { StoreTag, store }, { ShardTag, shard } });
+        }
+    }
+
+    public void NearInvalidations(string store, string shard, int keys) =>
+        _nearInvalidations.Add(keys, new TagList { { StoreTag, store }, { ShardTag, shard } });
 
     public bool BatchEnabled => _batchSize.Enabled || _batchRoundTrips.Enabled;
 

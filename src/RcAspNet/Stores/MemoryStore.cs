@@ -6,8 +6,9 @@ namespace RcAspNet.Stores;
 
 /// <summary>
 /// The embedded store: entries in process, with TTLs that behave as Redis's do (a read after the deadline misses, a
-/// new TTL replaces the old one, a write replaces both value and TTL), bounded by a size limit past which the least
-/// recently read entries are evicted. Time comes from the injected <see cref="TimeProvider"/>.
+/// new TTL replaces the old one, a write replaces both value and TTL), bounded by a size limit past which entries are
+/// evicted in <see cref="Eviction"/>'s order (never read first, then least recently read). Time comes from the
+/// injected <see cref="TimeProvider"/>.
 /// </summary>
 internal sealed class MemoryStore : IRcStore
 {
@@ -149,14 +150,14 @@ internal sealed class MemoryStore : IRcStore
                     throw new OverflowException("Incrementing the entry would overflow a 64-bit integer.");
                 }
 
-                var replacement = new Entry(key, FormatInteger(next), current.ExpiresAt) { LastRead = now };
+                var replacement = new Entry(key, FormatInteger(next), current.ExpiresAt) { LastUse = now, WasRead = true };
                 if (_entries.TryUpdate(key, replacement, current))
                 {
                     Interlocked.Add(ref _size, replacement.Size - current.Size);
                     return new(next);
                 }
             }
-            else if (Replace(key, current, new Entry(key, FormatInteger(delta), Deadline(now, timeToLive)) { LastRead = now }))
+            else if (Replace(key, current, new Entry(key, FormatInteger(delta), Deadline(now, timeToLive)) { LastUse = now }))
             {
                 return new(delta);
             }
@@ -283,14 +284,15 @@ internal sealed class MemoryStore : IRcStore
             return null;
         }
 
-        entry.LastRead = now;
+        entry.LastUse = now;
+        entry.WasRead = true;
         return entry.Value;
     }
 
     private bool Write(string key, byte[] value, TimeSpan timeToLive, bool onlyIfAbsent)
     {
         var now = Now();
-        var entry = new Entry(key, value.AsSpan().ToArray(), Deadline(now, timeToLive)) { LastRead = now };
+        var entry = new Entry(key, value.AsSpan().ToArray(), Deadline(now, timeToLive)) { LastUse = now };
         if (entry.Size > _sizeLimit)
         {
             // Larger than the whole store: like a write Redis refuses, nothing of the key remains.
@@ -395,22 +397,7 @@ internal sealed class MemoryStore : IRcStore
                 }
             }
 
-            var target = _sizeLimit / 10 * 9;
-            if (Interlocked.Read(ref _size) <= target)
-            {
-                return;
-            }
-
-            live.Sort(static (a, b) => a.LastRead.CompareTo(b.LastRead));
-            foreach (var entry in live)
-            {
-                if (Interlocked.Read(ref _size) <= target)
-                {
-                    break;
-                }
-
-                RemoveEntry(entry);
-            }
+            Eviction.ShrinkTo(live, _sizeLimit / 10 * 9, () => Interlocked.Read(ref _size), entry => RemoveEntry(entry));
         }
     }
 
@@ -464,7 +451,7 @@ internal sealed class MemoryStore : IRcStore
         private static long MemberSize(string key) => (EntryOverhead / 2) + (key.Length * 2L);
     }
 
-    private sealed class Entry(string key, byte[] value, long expiresAt)
+    private sealed class Entry(string key, byte[] value, long expiresAt) : ICachedCopy
     {
         public string Key { get; } = key;
 
@@ -478,7 +465,9 @@ internal sealed class MemoryStore : IRcStore
             set => Volatile.Write(ref expiresAt, value);
         }
 
-        public long LastRead { get; set; }
+        public long LastUse { get; set; }
+
+        public bool WasRead { get; set; }
 
         public bool IsLive(long now) => now < ExpiresAt;
     }

@@ -27,7 +27,7 @@ internal sealed class ShardedStore : IRcStore, IRedisBackedStore
 
     public string Kind => "sharded";
 
-    public bool ReturnsStoredArrays => false;
+    public bool ReturnsStoredArrays => _shards.Any(static s => s.ReturnsStoredArrays);
 
     internal IRcRouter Router => _router;
 

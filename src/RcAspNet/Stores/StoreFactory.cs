@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using RcAspNet.Diagnostics;
+using RcAspNet.Stores.Near;
 using RcAspNet.Stores.Redis;
 using StackExchange.Redis;
 
@@ -7,25 +8,35 @@ namespace RcAspNet.Stores;
 
 /// <summary>
 /// Builds the store a configuration names. Connections are made lazily, on first use, so an absent server never
-/// breaks start-up.
+/// breaks start-up. When the near cache is on, every Redis-backed store it builds shares one <see cref="NearCache"/>.
 /// </summary>
 internal sealed class StoreFactory(RcOptions options, TimeProvider time, RcMetrics metrics, ILoggerFactory loggerFactory, IRcRouter? customRouter = null)
 {
-    public IRcStore Create(RcStoreKind kind, string? redis, RcRouterKind router, IReadOnlyDictionary<string, RcShardOptions> shards) => kind switch
+    private readonly NearCache? _near = options.NearCache.Enabled ? new NearCache(options.NearCache.MaximumSize, time) : null;
+
+    /// <summary>Gets the near cache every Redis-backed store of this factory fills; null when it is off.</summary>
+    public NearCache? Near => _near;
+
+    /// <param name="kind">The kind of store.</param>
+    /// <param name="redis">The client configuration string, for a Redis store.</param>
+    /// <param name="router">The router, for a sharded store.</param>
+    /// <param name="shards">The shards, for a sharded store.</param>
+    /// <param name="namespaces">The namespaces that will live in the store, whose changes the near cache follows.</param>
+    public IRcStore Create(RcStoreKind kind, string? redis, RcRouterKind router, IReadOnlyDictionary<string, RcShardOptions> shards, IReadOnlyCollection<string> namespaces) => kind switch
     {
         RcStoreKind.Memory => new MemoryStore(options.MemorySizeLimit, time, metrics),
         RcStoreKind.Null => NullStore.Instance,
-        RcStoreKind.Redis => new RedisStore(ConfigurationOptions.Parse(redis!), "redis", "redis", options, time, metrics, Logger()),
-        RcStoreKind.Sharded => CreateSharded(router, shards),
+        RcStoreKind.Redis => new RedisStore(ConfigurationOptions.Parse(redis!), "redis", "redis", options, time, metrics, Logger(), _near, namespaces),
+        RcStoreKind.Sharded => CreateSharded(router, shards, namespaces),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown store kind."),
     };
 
-    public ShardedStore CreateSharded(RcRouterKind router, IReadOnlyDictionary<string, RcShardOptions> shards)
+    public ShardedStore CreateSharded(RcRouterKind router, IReadOnlyDictionary<string, RcShardOptions> shards, IReadOnlyCollection<string> namespaces)
     {
         var routing = customRouter ?? (router == RcRouterKind.Ketama ? new KetamaRouter(shards.Select(static s => KeyValuePair.Create(s.Key, KetamaRouter.Identity(s.Value.Host, s.Value.Port, s.Value.Db, s.Value.UnixSocketPath)))) : new Crc32Router(shards.Keys));
         var stores = routing.Shards
             .Select(name => shards.TryGetValue(name, out var shard)
-                ? (IRcStore)new RedisStore(Configuration(shard), "sharded", name, options, time, metrics, Logger())
+                ? (IRcStore)new RedisStore(Configuration(shard), "sharded", name, options, time, metrics, Logger(), _near, namespaces)
                 : throw new InvalidOperationException($"The router routes to '{name}', which is not a configured shard."))
             .ToArray();
         return new ShardedStore(routing, stores);

@@ -375,3 +375,36 @@ public sealed class ClusterDistributedCacheTests : RedisDistributedCacheTestsBas
         return TestStores.Options(o => (o.Store, o.Redis) = (RcStoreKind.Redis, cluster.Configuration));
     }
 }
+
+/// <summary>The same contract with the near cache on: it must change no result.</summary>
+public sealed class RedisNearDistributedCacheTests : RedisDistributedCacheTestsBase
+{
+    internal override async Task<RcOptions> OptionsAsync()
+    {
+        var server = await SharedRedis.Single;
+        return TestStores.Options(o =>
+        {
+            TestServices.Redis(o, server);
+            o.NearCache.Enabled = true;
+        });
+    }
+}
+
+public sealed class ShardedNearDistributedCacheTests : RedisDistributedCacheTestsBase
+{
+    internal override async Task<RcOptions> OptionsAsync()
+    {
+        var options = TestStores.ShardedOptions(await SharedRedis.Shards, RcRouterKind.Crc32);
+        options.NearCache.Enabled = true;
+        return options;
+    }
+}
+
+public sealed class ClusterNearDistributedCacheTests : RedisDistributedCacheTestsBase
+{
+    internal override async Task<RcOptions> OptionsAsync()
+    {
+        var cluster = await SharedRedis.Cluster;
+        return TestStores.Options(o => (o.Store, o.Redis, o.NearCache.Enabled) = (RcStoreKind.Redis, cluster.Configuration, true));
+    }
+}

@@ -491,6 +491,17 @@ public sealed class RedisRcCachedTests : RcCachedTests
     };
 }
 
+/// <summary>The same behaviour with the near cache on: it must change no result.</summary>
+public sealed class RedisNearRcCachedTests : RcCachedTests
+{
+    protected override async Task<Dictionary<string, string?>> SettingsAsync() => new()
+    {
+        ["Rc:Store"] = "Redis",
+        ["Rc:Redis"] = (await SharedRedis.Single).EndPoint,
+        ["Rc:NearCache:Enabled"] = "true",
+    };
+}
+
 public sealed class ClusterRcCachedTests : RcCachedTests
 {
     protected override async Task<Dictionary<string, string?>> SettingsAsync() => new()

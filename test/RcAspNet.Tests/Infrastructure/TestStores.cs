@@ -19,7 +19,7 @@ public static class TestStores
 
     internal static IRcStore Create(RcOptions options, TimeProvider? time = null, RcMetrics? metrics = null) =>
         new StoreFactory(options, time ?? TimeProvider.System, metrics ?? RcMetrics.Standalone, NullLoggerFactory.Instance)
-            .Create(options.Store, options.Redis, options.Router, options.Shards);
+            .Create(options.Store, options.Redis, options.Router, options.Shards, [options.Namespace]);
 
     internal static async Task<IRcStore> RedisAsync()
     {

@@ -43,6 +43,16 @@ internal sealed class BlockingRedisClient : IDisposable
     public byte[]? Get(string key, long deadline) =>
         Run(key, key, deadline, static (c, k, d) => c.Command(2).Arg("GET").Arg(k).CallForBulk(d));
 
+    /// <summary><c>GET</c> and <c>PTTL</c> in one round trip: the value, and how long it lives (negative: no TTL or no key).</summary>
+    public (byte[]? Value, long TimeToLiveMs) GetWithTimeToLive(string key, long deadline) =>
+        Run(key, key, deadline, static (c, k, d) =>
+        {
+            c.Command(2).Arg("GET").Arg(k).Send(d);
+            c.Command(2).Arg("PTTL").Arg(k).Send(d);
+            var value = c.ReadBulk(d);
+            return (value, c.Read(d).ThrowIfError().Integer);
+        });
+
     /// <summary><c>SET key value PX ttl</c>.</summary>
     public void Set(string key, byte[] value, long timeToLiveMs, long deadline) =>
         Run(key, (key, value, timeToLiveMs), deadline, static (c, s, d) =>

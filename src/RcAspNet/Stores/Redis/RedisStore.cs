@@ -6,6 +6,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using RcAspNet.Diagnostics;
+using RcAspNet.Stores.Near;
 using StackExchange.Redis;
 
 namespace RcAspNet.Stores.Redis;
@@ -17,7 +18,9 @@ namespace RcAspNet.Stores.Redis;
 /// by the circuit of the server it goes to: the server's own, or on a cluster the circuit of the primary that owns the
 /// key's slot, so a frozen primary costs only its own keys. A failure is degraded to a miss or a dropped write, or
 /// surfaced, as <see cref="RcFailureMode"/> says. Against a cluster, multi-key commands are split by hash slot, so they
-/// never fail with CROSSSLOT, and by primary, so one primary's failure fails only its own keys.
+/// never fail with CROSSSLOT, and by primary, so one primary's failure fails only its own keys. With a
+/// <see cref="NearCache"/>, single-key reads are answered from a copy while the server's invalidation link vouches for
+/// it, and a write through this store evicts the copy before and after it is sent.
 /// </summary>
 internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
 {
@@ -35,6 +38,9 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     private readonly ConcurrentDictionary<EndPoint, RedisNode> _nodes = new();
     private readonly Deadlines _deadlines;
     private readonly BlockingRedisClient _blocking;
+    private readonly RespSettings _respSettings;
+    private readonly NearCache? _near;
+    private readonly IReadOnlyCollection<string> _trackedPrefixes;
     private readonly Lock _connectLock = new();
     private Task<ConnectionMultiplexer>? _connecting;
     private ConnectionMultiplexer? _connection;
@@ -42,7 +48,16 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     private ClusterSlotMap? _slots;
     private int _topology;
 
-    public RedisStore(ConfigurationOptions configuration, string kind, string shard, RcOptions options, TimeProvider time, RcMetrics metrics, ILogger logger)
+    /// <param name="configuration">The client configuration of the server or cluster.</param>
+    /// <param name="kind">The store kind, a telemetry tag (redis, or sharded for one shard of a sharded store).</param>
+    /// <param name="shard">The shard name, a telemetry tag.</param>
+    /// <param name="options">The operation timeout, circuit settings and failure mode.</param>
+    /// <param name="time">The clock of TTLs and circuit probes.</param>
+    /// <param name="metrics">Where operations are counted.</param>
+    /// <param name="logger">Where failures are logged, without keys.</param>
+    /// <param name="near">The near cache, shared by every store of the application; null when it is off.</param>
+    /// <param name="trackedPrefixes">The namespaces this store holds, whose changes the near cache's links ask Redis to report.</param>
+    public RedisStore(ConfigurationOptions configuration, string kind, string shard, RcOptions options, TimeProvider time, RcMetrics metrics, ILogger logger, NearCache? near = null, IReadOnlyCollection<string>? trackedPrefixes = null)
     {
         _configuration = configuration.Clone();
         _configuration.AbortOnConnectFail = false;
@@ -55,24 +70,72 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         _logger = logger;
         _server = Node(shard, ProbeServerAsync);
         _deadlines = new Deadlines(options.OperationTimeout);
-        _blocking = new BlockingRedisClient(
-            _configuration.EndPoints,
-            new RespSettings(_configuration.User, _configuration.Password, _configuration.DefaultDatabase ?? 0, _configuration.Ssl, _configuration.SslHost, _configuration.SslProtocols ?? System.Security.Authentication.SslProtocols.None));
+        _respSettings = new RespSettings(_configuration.User, _configuration.Password, _configuration.DefaultDatabase ?? 0, _configuration.Ssl, _configuration.SslHost, _configuration.SslProtocols ?? System.Security.Authentication.SslProtocols.None);
+        _blocking = new BlockingRedisClient(_configuration.EndPoints, _respSettings);
+        _near = near;
+        _trackedPrefixes = trackedPrefixes ?? [""];
     }
 
     public string Kind => _kind;
 
-    public bool ReturnsStoredArrays => false;
+    /// <summary>Gets whether reads may return the near cache's own arrays.</summary>
+    public bool ReturnsStoredArrays => _near is not null;
 
     /// <summary>Gets the state of the server's circuit (of a cluster before its topology is known).</summary>
     internal CircuitState CircuitState => _server.Circuit.State;
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken) =>
-        await ExecuteAsync(NodeOf(key), "get", key, static (db, key) => db.StringGetAsync(key), RedisValue.Null, cancellationToken, read: true).ConfigureAwait(false);
+    public ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        var node = NodeOf(key);
+        if (_near is null)
+        {
+            return ReadAsync(node, key, cancellationToken);
+        }
 
-    public byte[]? Get(string key) =>
-        ExecuteSync(NodeOf(key), "get", key, static (client, key, deadline) => client.Get(key, deadline), null, read: true);
+        if (NearLinkOf(node) is not { } link)
+        {
+            return ReadAsync(node, key, cancellationToken);
+        }
+
+        if (_near.TryGet(key, link, out var copy))
+        {
+            _metrics.NearHit(_kind, node.Name);
+            return new(copy);
+        }
+
+        return _near.BeginRead(key, link) is { } read ? ReadIntoNearAsync(node, read, cancellationToken) : ReadAsync(node, key, cancellationToken);
+    }
+
+    public byte[]? Get(string key)
+    {
+        var node = NodeOf(key);
+        if (_near is null || NearLinkOf(node) is not { } link)
+        {
+            return ExecuteSync(node, "get", key, static (client, key, deadline) => client.Get(key, deadline), null, read: true);
+        }
+
+        if (_near.TryGet(key, link, out var copy))
+        {
+            _metrics.NearHit(_kind, node.Name);
+            return copy;
+        }
+
+        if (_near.BeginRead(key, link) is not { } read)
+        {
+            return ExecuteSync(node, "get", key, static (client, key, deadline) => client.Get(key, deadline), null, read: true);
+        }
+
+        try
+        {
+            var (value, ttl) = ExecuteSync(node, "get", key, static (client, key, deadline) => client.GetWithTimeToLive(key, deadline), ((byte[]?)null, -2L), read: true);
+            _near.Complete(read, value, Lifetime(ttl));
+            return value;
+        }
+        finally
+        {
+            _near.Abandon(read);
+        }
+    }
 
     public async ValueTask<byte[]?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
     {
@@ -88,48 +151,87 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         return result;
     }
 
-    public async ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken) =>
+    public async ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken)
+    {
+        Evict(key);
         await ExecuteAsync(NodeOf(key), "set", (key, value, timeToLive), static (db, s) => db.StringSetAsync(s.key, s.value, Ttl(s.timeToLive)), false, cancellationToken).ConfigureAwait(false);
+        Evict(key);
+    }
 
-    public void Set(string key, byte[] value, TimeSpan timeToLive) =>
+    public void Set(string key, byte[] value, TimeSpan timeToLive)
+    {
+        Evict(key);
         ExecuteSync(NodeOf(key), "set", (key, value, timeToLive), static (client, s, deadline) =>
         {
             client.Set(s.key, s.value, Milliseconds(s.timeToLive), deadline);
             return true;
         }, false);
+        Evict(key);
+    }
 
-    public ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, CancellationToken cancellationToken) =>
-        PerNodeAsync(entries, static e => e.Key, async (node, indexes) =>
-            await ExecuteAsync(node, "set_many", indexes.Select(i => entries[i]).ToArray(), static (db, part) => SetAllAsync(db, part), false, cancellationToken).ConfigureAwait(false));
+    public async ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, CancellationToken cancellationToken)
+    {
+        EvictAll(entries, static e => e.Key);
+        await PerNodeAsync(entries, static e => e.Key, async (node, indexes) =>
+            await ExecuteAsync(node, "set_many", indexes.Select(i => entries[i]).ToArray(), static (db, part) => SetAllAsync(db, part), false, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+        EvictAll(entries, static e => e.Key);
+    }
 
-    public ValueTask<bool> AddAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken) =>
-        ExecuteAsync(NodeOf(key), "add", (key, value, timeToLive), static (db, s) => db.StringSetAsync(s.key, s.value, Ttl(s.timeToLive), When.NotExists), false, cancellationToken);
+    public async ValueTask<bool> AddAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken)
+    {
+        Evict(key);
+        var added = await ExecuteAsync(NodeOf(key), "add", (key, value, timeToLive), static (db, s) => db.StringSetAsync(s.key, s.value, Ttl(s.timeToLive), When.NotExists), false, cancellationToken).ConfigureAwait(false);
+        Evict(key);
+        return added;
+    }
 
-    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken) =>
-        ExecuteAsync(NodeOf(key), "delete", key, static (db, key) => db.KeyDeleteAsync(key), false, cancellationToken);
+    public async ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        Evict(key);
+        var deleted = await ExecuteAsync(NodeOf(key), "delete", key, static (db, key) => db.KeyDeleteAsync(key), false, cancellationToken).ConfigureAwait(false);
+        Evict(key);
+        return deleted;
+    }
 
-    public bool Delete(string key) =>
-        ExecuteSync(NodeOf(key), "delete", key, static (client, key, deadline) => client.Delete(key, deadline), false);
+    public bool Delete(string key)
+    {
+        Evict(key);
+        var deleted = ExecuteSync(NodeOf(key), "delete", key, static (client, key, deadline) => client.Delete(key, deadline), false);
+        Evict(key);
+        return deleted;
+    }
 
     public async ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
     {
+        EvictAll(keys, static k => k);
         long removed = 0;
         await PerNodeAsync(keys, static k => k, async (node, indexes) =>
         {
             var count = await ExecuteAsync(node, "delete_many", (store: this, keys: indexes.Select(i => keys[i]).ToArray()), static (db, s) => DeleteBySlotAsync(db, s.keys, s.store.IsCluster(db.Multiplexer)), 0L, cancellationToken).ConfigureAwait(false);
             Interlocked.Add(ref removed, count);
         }).ConfigureAwait(false);
+        EvictAll(keys, static k => k);
         return removed;
     }
 
     public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken) =>
         ExecuteAsync(NodeOf(key), "exists", key, static (db, key) => db.KeyExistsAsync(key), false, cancellationToken, read: true);
 
-    public ValueTask<bool> ExpireAsync(string key, TimeSpan timeToLive, CancellationToken cancellationToken) =>
-        ExecuteAsync(NodeOf(key), "expire", (key, timeToLive), static (db, s) => db.KeyExpireAsync(s.key, Ttl(s.timeToLive)), false, cancellationToken);
+    public async ValueTask<bool> ExpireAsync(string key, TimeSpan timeToLive, CancellationToken cancellationToken)
+    {
+        Evict(key);
+        var existed = await ExecuteAsync(NodeOf(key), "expire", (key, timeToLive), static (db, s) => db.KeyExpireAsync(s.key, Ttl(s.timeToLive)), false, cancellationToken).ConfigureAwait(false);
+        Evict(key);
+        return existed;
+    }
 
-    public bool Expire(string key, TimeSpan timeToLive) =>
-        ExecuteSync(NodeOf(key), "expire", (key, timeToLive), static (client, s, deadline) => client.Expire(s.key, Milliseconds(s.timeToLive), deadline), false);
+    public bool Expire(string key, TimeSpan timeToLive)
+    {
+        Evict(key);
+        var existed = ExecuteSync(NodeOf(key), "expire", (key, timeToLive), static (client, s, deadline) => client.Expire(s.key, Milliseconds(s.timeToLive), deadline), false);
+        Evict(key);
+        return existed;
+    }
 
     public void ExpireInBackground(string key, TimeSpan timeToLive)
     {
@@ -159,8 +261,13 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         }
     }
 
-    public ValueTask<long> IncrementAsync(string key, long delta, TimeSpan timeToLive, CancellationToken cancellationToken) =>
-        ExecuteAsync(NodeOf(key), "increment", (key, delta, timeToLive), static (db, s) => IncrementCoreAsync(db, s.key, s.delta, s.timeToLive), 0L, cancellationToken);
+    public async ValueTask<long> IncrementAsync(string key, long delta, TimeSpan timeToLive, CancellationToken cancellationToken)
+    {
+        Evict(key);
+        var value = await ExecuteAsync(NodeOf(key), "increment", (key, delta, timeToLive), static (db, s) => IncrementCoreAsync(db, s.key, s.delta, s.timeToLive), 0L, cancellationToken).ConfigureAwait(false);
+        Evict(key);
+        return value;
+    }
 
     public async ValueTask<long> ClearAsync(string prefix, CancellationToken cancellationToken)
     {
@@ -270,17 +377,96 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
 
     public void Dispose()
     {
+        DisposeLinks();
         _blocking.Dispose();
         _connection?.Dispose();
     }
 
     public async ValueTask DisposeAsync()
     {
+        DisposeLinks();
         _blocking.Dispose();
         if (_connection is { } connection)
         {
             await connection.CloseAsync(allowCommandsToComplete: false).ConfigureAwait(false);
             connection.Dispose();
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<byte[]?> ReadAsync(RedisNode node, string key, CancellationToken cancellationToken) =>
+        await ExecuteAsync(node, "get", key, static (db, key) => db.StringGetAsync(key), RedisValue.Null, cancellationToken, read: true).ConfigureAwait(false);
+
+    /// <summary>A near miss: GET and PTTL in one round trip, the answer kept for as long as the key lives unless an invalidation overtook it.</summary>
+    private async ValueTask<byte[]?> ReadIntoNearAsync(RedisNode node, NearRead read, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (value, ttl) = await ExecuteAsync(node, "get", read.Key, static (db, key) => GetWithTimeToLiveAsync(db, key), (RedisValue.Null, (TimeSpan?)null), cancellationToken, read: true).ConfigureAwait(false);
+            byte[]? bytes = value;
+            _near!.Complete(read, bytes, ttl ?? TimeSpan.MaxValue);
+            return bytes;
+        }
+        finally
+        {
+            _near!.Abandon(read);
+        }
+    }
+
+    private static async Task<(RedisValue, TimeSpan?)> GetWithTimeToLiveAsync(IDatabase db, string key)
+    {
+        var batch = db.CreateBatch();
+        var value = batch.StringGetAsync(key);
+        var ttl = batch.KeyTimeToLiveAsync(key);
+        batch.Execute();
+        return (await value.ConfigureAwait(false), await ttl.ConfigureAwait(false));
+    }
+
+    /// <summary>The near copy's lifetime from a PTTL reply: -1 is a key without TTL (kept until Redis invalidates it).</summary>
+    private static TimeSpan Lifetime(long ttlMs) => ttlMs == -1 ? TimeSpan.MaxValue : TimeSpan.FromMilliseconds(ttlMs);
+
+    /// <summary>
+    /// The near cache's link to <paramref name="node"/>, made on first use; null while the topology is not known yet
+    /// (a cluster's keys must not be copied through the link of the one node first reached).
+    /// </summary>
+    private InvalidationLink? NearLinkOf(RedisNode node)
+    {
+        if (node.Link is { } link)
+        {
+            return link;
+        }
+
+        if (node == _server && (Cluster() is not null || Volatile.Read(ref _topology) != 1))
+        {
+            return null;
+        }
+
+        var endPoint = node == _server ? _configuration.EndPoints[0] : _nodes.First(n => n.Value == node).Key;
+        return node.LinkOrCreate(() => new InvalidationLink(endPoint, _respSettings, _trackedPrefixes, _timeout, _near!, count => _metrics.NearInvalidations(_kind, node.Name, count), _logger));
+    }
+
+    /// <summary>A write through this node: its own copy goes at once (invalidations from Redis follow for everyone's).</summary>
+    private void Evict(string key) => _near?.Invalidate(key);
+
+    private void EvictAll<T>(IReadOnlyList<T> items, Func<T, string> keyOf)
+    {
+        if (_near is null)
+        {
+            return;
+        }
+
+        foreach (var item in items)
+        {
+            _near.Invalidate(keyOf(item));
+        }
+    }
+
+    private void DisposeLinks()
+    {
+        _server.Link?.Dispose();
+        foreach (var node in _nodes.Values)
+        {
+            node.Link?.Dispose();
         }
     }
 
@@ -308,9 +494,9 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         var started = Stopwatch.GetTimestamp();
         using var activity = RcMetrics.StartActivity(_kind, node.Name, operation);
         Task<T>? task = null;
+        var database = _database;
         try
         {
-            var database = _database;
             task = database is not null ? command(database, state) : ConnectThenRunAsync(state, command, cancellationToken);
             T result;
             if (task.IsCompleted)
@@ -339,7 +525,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         catch (Exception ex) when (IsFailure(ex))
         {
             Observe(task);
-            return Failed(node, operation, fallback, ex, read, activity);
+            return Failed(node, operation, fallback, database is null && ex is TimeoutException or OperationCanceledException ? new ConnectTimeoutException(ex) : ex, read, activity);
         }
     }
 
@@ -374,6 +560,13 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     {
         switch (ex)
         {
+            case ConnectTimeoutException:
+                // Still connecting (a cold process on a busy machine): a slow connect is not a server that stopped
+                // answering, so it counts as a failure toward the threshold instead of opening the circuit at once.
+                node.Circuit.OnFailure();
+                _metrics.Timeout(_kind, node.Name, operation);
+                activity?.SetStatus(ActivityStatusCode.Error, "timeout");
+                return Fail(node, operation, fallback, "timeout", ex);
             case TimeoutException or OperationCanceledException:
                 // Our own deadline passed (the caller's token is handled before this).
                 node.Circuit.OnTimeout();

@@ -128,6 +128,12 @@ internal sealed class RespConnection : IDisposable
     public byte[]? CallForBulk(long deadline)
     {
         Send(deadline);
+        return ReadBulk(deadline);
+    }
+
+    /// <summary>Reads a reply that must be a bulk string or null, without building a <see cref="RespReply"/>.</summary>
+    public byte[]? ReadBulk(long deadline)
+    {
         try
         {
             SkipUnread(deadline);
@@ -159,6 +165,25 @@ internal sealed class RespConnection : IDisposable
             default:
                 IsHealthy = false;
                 throw new RespProtocolException($"Expected a bulk string, got '{(char)type}'.");
+        }
+    }
+
+    /// <summary>Waits up to <paramref name="timeout"/> for something to read; false when nothing came (the connection stays usable).</summary>
+    public bool WaitForData(TimeSpan timeout)
+    {
+        if (_end > _start)
+        {
+            return true;
+        }
+
+        try
+        {
+            return _socket.Poll((int)Math.Clamp(timeout.TotalMicroseconds, 0, int.MaxValue), SelectMode.SelectRead);
+        }
+        catch (SocketException)
+        {
+            IsHealthy = false;
+            throw;
         }
     }
 
@@ -244,7 +269,7 @@ internal sealed class RespConnection : IDisposable
                 }
                 catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock or SocketError.InProgress)
                 {
-                    throw new TimeoutException($"Connecting to {endPoint} did not complete within Rc:OperationTimeout.", ex);
+                    throw new ConnectTimeoutException(new TimeoutException($"Connecting to {endPoint} did not complete within Rc:OperationTimeout.", ex));
                 }
 
                 return socket;
@@ -261,7 +286,7 @@ internal sealed class RespConnection : IDisposable
                 var micros = (int)Math.Min(int.MaxValue, RemainingMilliseconds(deadline) * 1000L);
                 if (!socket.Poll(micros, SelectMode.SelectWrite))
                 {
-                    throw new TimeoutException($"Connecting to {endPoint} did not complete within Rc:OperationTimeout.");
+                    throw new ConnectTimeoutException(new TimeoutException($"Connecting to {endPoint} did not complete within Rc:OperationTimeout."));
                 }
 
                 var error = (SocketError)(int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error)!;
@@ -281,7 +306,8 @@ internal sealed class RespConnection : IDisposable
         }
     }
 
-    private void Send(long deadline)
+    /// <summary>Sends the command started by <see cref="Command"/>; its reply is read by a later <see cref="Read"/>.</summary>
+    public void Send(long deadline)
     {
         try
         {

@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using RcAspNet.Stores.Redis;
+
+namespace RcAspNet.Stores.Near;
+
+/// <summary>
+/// The near cache's line to one Redis server: a connection of its own, read on a thread of its own (never the thread
+/// pool), on which the server pushes an invalidation for every key under the tracked prefixes that anyone changes
+/// (RESP3, <c>CLIENT TRACKING ON BCAST</c>). The link is up only once tracking is on. An error, a closed connection, or a
+/// PING left unanswered for the operation timeout takes it down and moves its epoch on, which invalidates every copy read
+/// through it; then it connects again by itself.
+/// </summary>
+internal sealed partial class InvalidationLink : IDisposable
+{
+    private static readonly TimeSpan PingInterval = TimeSpan.FromSeconds(1);
+
+    private readonly EndPoint _endPoint;
+    private readonly RespSettings _settings;
+    private readonly string[] _prefixes;
+    private readonly TimeSpan _timeout;
+    private readonly NearCache _cache;
+    private readonly Action<int> _invalidated;
+    private readonly ILogger _logger;
+    private volatile bool _disposed;
+    private int _up;
+    private long _epoch;
+    private RespConnection? _connection;
+
+    public InvalidationLink(EndPoint endPoint, RespSettings settings, IReadOnlyCollection<string> prefixes, TimeSpan timeout, NearCache cache, Action<int> invalidated, ILogger logger)
+    {
+        _endPoint = endPoint;
+        _settings = settings;
+        _prefixes = [.. Distinct(prefixes)];
+        _timeout = timeout;
+        _cache = cache;
+        _invalidated = invalidated;
+        _logger = logger;
+        new Thread(Run) { IsBackground = true, Name = $"RcAspNet invalidations from {endPoint}" }.Start();
+    }
+
+    /// <summary>Gets whether the server is tracking for this link now, so that copies read through it may be served.</summary>
+    public bool IsUp => Volatile.Read(ref _up) != 0;
+
+    /// <summary>Gets the link's epoch: it moves on whenever the link goes down or the server flushes, invalidating every older copy.</summary>
+    public long Epoch => Interlocked.Read(ref _epoch);
+
+    public void Dispose()
+    {
+        _disposed = true;
+        Volatile.Read(ref _connection)?.Dispose();
+    }
+
+    /// <summary>Broadcast prefixes must not overlap: a prefix that another one starts covers it.</summary>
+    private static IEnumerable<string> Distinct(IReadOnlyCollection<string> prefixes) =>
+        prefixes.Contains("") ? [] : prefixes.Distinct(StringComparer.Ordinal).Where(p => !prefixes.Any(q => q.Length < p.Length && p.StartsWith(q, StringComparison.Ordinal)));
+
+    private void Run()
+    {
+        var backoff = TimeSpan.FromMilliseconds(50);
+        while (!_disposed)
+        {
+            try
+            {
+                using var connection = RespConnection.Open(_endPoint, _settings, RespConnection.Deadline(_timeout));
+                Volatile.Write(ref _connection, connection);
+                var deadline = RespConnection.Deadline(_timeout);
+                connection.Command(2).Arg("HELLO").Arg(3).Call(deadline).ThrowIfError();
+                var tracking = connection.Command(4 + (2 * _prefixes.Length)).Arg("CLIENT").Arg("TRACKING").Arg("ON").Arg("BCAST");
+                foreach (var prefix in _prefixes)
+                {
+                    tracking.Arg("PREFIX").Arg(prefix);
+                }
+
+                tracking.Call(deadline).ThrowIfError();
+                Up();
+                backoff = TimeSpan.FromMilliseconds(50);
+                Listen(connection);
+            }
+            catch (Exception ex) when (ex is IOException or SocketException or TimeoutException or RespErrorException or ObjectDisposedException)
+            {
+                if (!_disposed)
+                {
+                    LogLinkFailed(_logger, _endPoint.ToString() ?? "", ex.GetType().Name);
+                }
+            }
+            finally
+            {
+                Down();
+                Volatile.Write(ref _connection, null);
+            }
+
+            if (!_disposed)
+            {
+                Thread.Sleep(backoff);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+            }
+        }
+    }
+
+    /// <summary>Reads push messages; a PING after a quiet second proves the server still listens, or takes the link down.</summary>
+    private void Listen(RespConnection connection)
+    {
+        var pingSent = 0L;
+        var nextPing = Stopwatch.GetTimestamp() + (long)(PingInterval.TotalSeconds * Stopwatch.Frequency);
+        while (!_disposed)
+        {
+            var now = Stopwatch.GetTimestamp();
+            var wait = pingSent != 0
+                ? _timeout - Stopwatch.GetElapsedTime(pingSent, now)
+                : Stopwatch.GetElapsedTime(now, nextPing);
+            if (connection.WaitForData(wait > TimeSpan.Zero ? wait : TimeSpan.Zero))
+            {
+                var reply = connection.Read(RespConnection.Deadline(_timeout));
+                if (reply.Kind == RespKind.Push)
+                {
+                    Handle(reply);
+                }
+                else
+                {
+                    pingSent = 0;
+                    nextPing = Stopwatch.GetTimestamp() + (long)(PingInterval.TotalSeconds * Stopwatch.Frequency);
+                }
+            }
+            else if (pingSent == 0)
+            {
+                connection.Command(1).Arg("PING").Send(RespConnection.Deadline(_timeout));
+                pingSent = Stopwatch.GetTimestamp();
+            }
+            else
+            {
+                throw new TimeoutException($"Redis at {_endPoint} did not answer a PING within Rc:OperationTimeout.");
+            }
+        }
+    }
+
+    /// <summary><c>&gt;invalidate [keys]</c>, or <c>&gt;invalidate null</c> when the server flushed.</summary>
+    private void Handle(RespReply push)
+    {
+        if (push.Items is not [var kind, var keys] || kind.AsString() != "invalidate")
+        {
+            return;
+        }
+
+        if (keys.Items is not { } changed)
+        {
+            Interlocked.Increment(ref _epoch);
+            _invalidated(1);
+            return;
+        }
+
+        foreach (var key in changed)
+        {
+            if (key.AsString() is { } name)
+            {
+                _cache.Invalidate(name);
+            }
+        }
+
+        _invalidated(changed.Length);
+    }
+
+    private void Up()
+    {
+        Interlocked.Increment(ref _epoch);
+        Volatile.Write(ref _up, 1);
+        LogLinkUp(_logger, _endPoint.ToString() ?? "");
+    }
+
+    private void Down()
+    {
+        // Down first, then the epoch: a reader that sees the old epoch also sees the link down.
+        if (Interlocked.Exchange(ref _up, 0) == 1)
+        {
+            Interlocked.Increment(ref _epoch);
+            if (!_disposed)
+            {
+                LogLinkDown(_logger, _endPoint.ToString() ?? "");
+            }
+        }
+    }
+}

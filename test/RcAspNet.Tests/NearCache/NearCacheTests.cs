@@ -1,0 +1,294 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Caching.Distributed;
+using Microsoft.Extensions.DependencyInjection;
+using RcAspNet.Stores;
+using RcAspNet.Tests.Infrastructure;
+
+namespace RcAspNet.Tests.NearCache;
+
+/// <summary>
+/// The near cache against real servers of the test's own: a warm hit costs no command, every node sees another node's or
+/// a foreign client's write, a server's restart empties its copies until its link is back, and the bound holds.
+/// </summary>
+public abstract class NearCacheTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+    private readonly List<ServiceProvider> _nodes = [];
+
+    protected RedisServer[] Servers { get; private set; } = [];
+
+    protected string Ns { get; } = SharedRedis.UniqueNamespace();
+
+    public async Task InitializeAsync() => Servers = await StartServersAsync();
+
+    public async Task DisposeAsync()
+    {
+        foreach (var node in _nodes)
+        {
+            await node.DisposeAsync();
+        }
+
+        await StopServersAsync();
+    }
+
+    protected abstract Task<RedisServer[]> StartServersAsync();
+
+    protected abstract Task StopServersAsync();
+
+    protected abstract void Store(RcOptions options);
+
+    /// <summary>An app instance with the near cache on.</summary>
+    protected ServiceProvider Node(long maximumSize = 64 * 1024 * 1024)
+    {
+        var node = TestServices.Build(o =>
+        {
+            Store(o);
+            o.Namespace = Ns;
+            o.OperationTimeout = TimeSpan.FromSeconds(2);
+            o.CircuitBreakDuration = TimeSpan.FromMilliseconds(200);
+            o.NearCache.Enabled = true;
+            o.NearCache.MaximumSize = maximumSize;
+        });
+        _nodes.Add(node);
+        return node;
+    }
+
+    /// <summary>Reads <paramref name="key"/> until the near cache answers it (its link to the key's server is up), as metrics count.</summary>
+    protected static async Task WarmAsync(ServiceProvider node, string key)
+    {
+        using var metrics = new MetricsRecorder(node);
+        var cache = node.GetRequiredService<IDistributedCache>();
+        var deadline = Stopwatch.StartNew();
+        while (metrics.Sum("rc.near.hits") == 0)
+        {
+            Assert.True(deadline.Elapsed < Deadline, "The near cache never answered: its invalidation link did not come up.");
+            Assert.NotNull(await cache.GetAsync(key));
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>Reads until <paramref name="expected"/> comes back; returns how long it took.</summary>
+    protected static async Task<TimeSpan> UntilAsync(IDistributedCache cache, string key, string expected)
+    {
+        var waited = Stopwatch.StartNew();
+        while (await cache.GetStringAsync(key) != expected)
+        {
+            Assert.True(waited.Elapsed < Deadline, $"{key} never read as {expected}.");
+            await Task.Delay(1);
+        }
+
+        return waited.Elapsed;
+    }
+
+    [Fact]
+    public async Task WarmHit_CostsNoRedisCommand()
+    {
+        var node = Node();
+        var cache = node.GetRequiredService<IDistributedCache>();
+        await cache.SetStringAsync("hot", "value");
+        await WarmAsync(node, "hot");
+        await Task.WhenAll(Servers.Select(static s => s.ResetStatsAsync()));
+
+        for (var i = 0; i < 200; i++)
+        {
+            Assert.Equal("value", await cache.GetStringAsync("hot"));
+            Assert.Equal("value"u8.ToArray(), cache.Get("hot"));
+        }
+
+        var reads = (await Task.WhenAll(Servers.Select(static s => s.CommandStatsAsync())))
+            .Sum(static s => s.GetValueOrDefault("get") + s.GetValueOrDefault("pttl") + s.GetValueOrDefault("mget"));
+        Assert.Equal(0, reads);
+    }
+
+    [Fact]
+    public async Task WriteByAnotherNode_IsSeenByEveryNode_AndTheOldValueNeverComesBack()
+    {
+        var a = Node();
+        var b = Node();
+        var cacheA = a.GetRequiredService<IDistributedCache>();
+        var cacheB = b.GetRequiredService<IDistributedCache>();
+        await cacheA.SetStringAsync("shared", "v0");
+        await WarmAsync(a, "shared");
+        await WarmAsync(b, "shared");
+
+        var lags = new List<double>();
+        for (var version = 1; version <= 50; version++)
+        {
+            await cacheB.SetStringAsync("shared", $"v{version}");
+            lags.Add((await UntilAsync(cacheA, "shared", $"v{version}")).TotalMilliseconds);
+            for (var i = 0; i < 5; i++)
+            {
+                Assert.Equal($"v{version}", await cacheA.GetStringAsync("shared"));
+            }
+        }
+
+        lags.Sort();
+        output.WriteLine($"another node's write reached this node's near cache in p50 {lags[25]:0.0} ms, p99 {lags[^1]:0.0} ms (50 writes)");
+    }
+
+    [Fact]
+    public async Task WriteByAForeignClient_IsSeen_AndTheOldValueNeverComesBack()
+    {
+        var node = Node();
+        var cache = node.GetRequiredService<IDistributedCache>();
+        await cache.SetStringAsync("foreign", "before");
+        await WarmAsync(node, "foreign");
+
+        // redis-cli, as a Python rc app or an operator would write it.
+        await RedisCli("SET", Ns + "foreign", "after");
+        await UntilAsync(cache, "foreign", "after");
+        for (var i = 0; i < 50; i++)
+        {
+            Assert.Equal("after", await cache.GetStringAsync("foreign"));
+        }
+
+        await RedisCli("DEL", Ns + "foreign");
+        var deleted = Stopwatch.StartNew();
+        while (await cache.GetAsync("foreign") is not null)
+        {
+            Assert.True(deleted.Elapsed < Deadline, "A deleted key kept being served from the near cache.");
+            await Task.Delay(1);
+        }
+    }
+
+    [Fact]
+    public async Task ServerRestart_EmptiesItsCopies_AndTheyAreUsedAgainOnceItsLinkIsBack()
+    {
+        var node = Node();
+        var cache = node.GetRequiredService<IDistributedCache>();
+        await cache.SetStringAsync("survivor", "old");
+        await WarmAsync(node, "survivor");
+
+        // The server restarts empty: a copy served now would be a value Redis no longer has.
+        var server = ServerOf("survivor");
+        await server.RestartAsync();
+        var restarted = Stopwatch.StartNew();
+        while (await cache.GetStringAsync("survivor") is not null)
+        {
+            Assert.True(restarted.Elapsed < Deadline, "The near cache kept serving a copy of a server that restarted empty.");
+            await Task.Delay(10);
+        }
+
+        // Writes are dropped (Degrade) until the client has reconnected and, on a cluster, the node serves its slots again.
+        while (await cache.GetStringAsync("survivor") != "new")
+        {
+            Assert.True(restarted.Elapsed < Deadline, "Writes never reached the restarted server.");
+            await cache.SetStringAsync("survivor", "new");
+            await Task.Delay(50);
+        }
+
+        await WarmAsync(node, "survivor");
+        Assert.Equal("new", await cache.GetStringAsync("survivor"));
+        output.WriteLine($"near cache in use again {restarted.ElapsedMilliseconds} ms after the server restarted");
+    }
+
+    [Fact]
+    public async Task Size_StaysWithinMaximumSize()
+    {
+        const long Limit = 64 * 1024;
+        var node = Node(Limit);
+        var cache = node.GetRequiredService<IDistributedCache>();
+        await cache.SetStringAsync("first", "x");
+        await WarmAsync(node, "first");
+        var value = new byte[1024];
+        for (var i = 0; i < 400; i++)
+        {
+            await cache.SetAsync($"k{i}", value, new DistributedCacheEntryOptions());
+            Assert.NotNull(await cache.GetAsync($"k{i}"));
+        }
+
+        var near = Near(node);
+        output.WriteLine($"near cache after 400 KiB read: {near.Size} bytes in {near.Count} copies (limit {Limit})");
+        Assert.InRange(near.Size, 1, Limit);
+    }
+
+    [Fact]
+    public async Task SlidingEntry_ReadOnlyFromMemory_StillRenewsInRedis()
+    {
+        var node = Node();
+        var cache = node.GetRequiredService<IDistributedCache>();
+        await cache.SetStringAsync("sliding", "kept", new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromSeconds(3) });
+        await WarmAsync(node, "sliding");
+
+        // Read for longer than the window: renewals must reach Redis although the reads are answered in memory.
+        var reading = Stopwatch.StartNew();
+        while (reading.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            Assert.Equal("kept", await cache.GetStringAsync("sliding"));
+            await Task.Delay(25);
+        }
+
+        var pttl = long.Parse((await ServerOf("sliding").CommandAsync("PTTL", Ns + "sliding")).Trim(':', '\r', '\n'), CultureInfo.InvariantCulture);
+        Assert.InRange(pttl, 1, 3100);
+    }
+
+    protected RedisServer ServerOf(string key)
+    {
+        foreach (var server in Servers)
+        {
+            if (server.CommandAsync("EXISTS", Ns + key).GetAwaiter().GetResult().StartsWith(":1", StringComparison.Ordinal))
+            {
+                return server;
+            }
+        }
+
+        throw new InvalidOperationException($"No server holds {key}.");
+    }
+
+    private static RcAspNet.Stores.Near.NearCache Near(ServiceProvider node) => node.GetRequiredService<StoreFactory>().Near!;
+
+    private async Task RedisCli(params string[] args)
+    {
+        var info = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { "-p", ServerPortFor(args[1]).ToString(CultureInfo.InvariantCulture) }.Concat(args))
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var cli = Process.Start(info)!;
+        await cli.WaitForExitAsync();
+        Assert.Equal(0, cli.ExitCode);
+    }
+
+    private int ServerPortFor(string namespacedKey) => ServerOf(namespacedKey[Ns.Length..]).Port;
+}
+
+public sealed class RedisNearCacheTests(Xunit.Abstractions.ITestOutputHelper output) : NearCacheTests(output)
+{
+    private RedisServer _server = null!;
+
+    protected override async Task<RedisServer[]> StartServersAsync() => [_server = await RedisServer.StartAsync()];
+
+    protected override async Task StopServersAsync() => await _server.DisposeAsync();
+
+    protected override void Store(RcOptions options) => TestServices.Redis(options, _server);
+}
+
+public sealed class ShardedNearCacheTests(Xunit.Abstractions.ITestOutputHelper output) : NearCacheTests(output)
+{
+    private RedisServer[] _shards = [];
+
+    protected override async Task<RedisServer[]> StartServersAsync() => _shards = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => RedisServer.StartAsync()));
+
+    protected override async Task StopServersAsync()
+    {
+        foreach (var shard in _shards)
+        {
+            await shard.DisposeAsync();
+        }
+    }
+
+    protected override void Store(RcOptions options) => TestServices.Sharded(options, _shards);
+}
+
+public sealed class ClusterNearCacheTests(Xunit.Abstractions.ITestOutputHelper output) : NearCacheTests(output)
+{
+    private RedisClusterServers _cluster = null!;
+
+    protected override async Task<RedisServer[]> StartServersAsync() => [.. (_cluster = await RedisClusterServers.StartAsync()).Nodes];
+
+    protected override async Task StopServersAsync() => await _cluster.DisposeAsync();
+
+    protected override void Store(RcOptions options) => (options.Store, options.Redis) = (RcStoreKind.Redis, _cluster.Configuration);
+}
