@@ -1,0 +1,104 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using RcAspNet.Caching;
+using RcAspNet.Stores;
+using RcAspNet.Tests.Infrastructure;
+
+namespace RcAspNet.Tests.Endpoints;
+
+/// <summary>
+/// What a hostile client can do to [RcCached] endpoints: oversized or malformed values and floods of distinct
+/// arguments are answered as the app answers them without a cache, never store an entry under an unbounded key, and
+/// cannot push out the entries other endpoints are reading or grow the embedded store past its limit.
+/// </summary>
+public sealed class HostileInputTests : IAsyncLifetime
+{
+    private const long SizeLimit = 256 * 1024;
+    private TestAppFactory _app = null!;
+
+    public Task InitializeAsync()
+    {
+        _app = new TestAppFactory(new Dictionary<string, string?>
+        {
+            ["Rc:Namespace"] = SharedRedis.UniqueNamespace(),
+            ["Rc:MemorySizeLimit"] = SizeLimit.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Rc:MaximumKeyLength"] = "200",
+        });
+        _ = _app.Server;
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await _app.DisposeAsync();
+
+    private MemoryStore Store => (MemoryStore)_app.Services.GetRequiredService<CacheRegistry>().Stores[0];
+
+    private static string? CacheStatus(HttpResponseMessage response) =>
+        response.Headers.TryGetValues("X-Cache", out var values) ? values.Single() : null;
+
+    [Fact]
+    public async Task OversizedQueryAndHeaderValues_AreAnsweredUncached_AndStoreNothing()
+    {
+        using var client = _app.CreateClient();
+        var huge = new string('q', 100_000);
+        var before = Store.Count;
+
+        var query = await client.GetAsync($"/search?q={huge}&page=1");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/search?q=a&page=1");
+        request.Headers.Add("X-Tenant", new string('t', 50_000));
+        var header = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, query.StatusCode);
+        Assert.Equal("MISS", CacheStatus(query));
+        Assert.Equal(HttpStatusCode.OK, header.StatusCode);
+        Assert.Equal("MISS", CacheStatus(header));
+        Assert.Equal(before, Store.Count);
+    }
+
+    [Theory]
+    [InlineData("/kind/int?v=12x")]
+    [InlineData("/kind/int?v=99999999999999999999")]
+    [InlineData("/kind/guid?v=not-a-guid")]
+    [InlineData("/kind/datetime?v=yesterday")]
+    [InlineData("/kind/int?v=1&v=2")]
+    [InlineData("/kind/int?v=")]
+    [InlineData("/kind/enum?v=Execute")]
+    public async Task MalformedValues_GetTheAppsOwnAnswer_AndStoreNothing(string path)
+    {
+        using var client = _app.CreateClient();
+        var before = Store.Count;
+        var response = await client.GetAsync(path);
+
+        // The binder refuses them, as it would without the cache (its error response replaces every header); the cache
+        // adds no failure of its own and keeps nothing.
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.NotEqual("HIT", CacheStatus(response));
+        Assert.Equal(before, Store.Count);
+    }
+
+    [Fact]
+    public async Task FloodOfDistinctArguments_CannotPushOutWhatOtherEndpointsRead_OrGrowTheStorePastItsLimit()
+    {
+        using var client = _app.CreateClient();
+        var read = new[] { "/hello/ann", "/hello/bob", "/post/1", "/news" };
+        foreach (var path in read)
+        {
+            await client.GetAsync(path);
+            Assert.Equal("HIT", CacheStatus(await client.GetAsync(path)));
+        }
+
+        // Thousands of one-off pages, each stored once and never read again: several times what the store holds.
+        var largest = 0L;
+        for (var i = 0; i < 3000; i++)
+        {
+            var flood = await client.GetAsync($"/page/flood-{i}-{new string('x', 100)}");
+            Assert.Equal(HttpStatusCode.OK, flood.StatusCode);
+            largest = Math.Max(largest, Store.Size);
+        }
+
+        Assert.InRange(largest, 1, SizeLimit);
+        foreach (var path in read)
+        {
+            Assert.Equal("HIT", CacheStatus(await client.GetAsync(path)));
+        }
+    }
+}
