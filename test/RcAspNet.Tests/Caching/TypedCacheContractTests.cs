@@ -304,3 +304,24 @@ public sealed class ShardedTypedCacheTests : TypedCacheContractTests
     [Fact]
     public async Task Connections_AreOnePerShard() => Assert.Equal(3, (await Cache.GetRedisConnectionsAsync()).Count);
 }
+
+public sealed class ShardedCrc32TypedCacheTests : TypedCacheContractTests
+{
+    protected override async Task<Action<RcOptions>> StoreAsync()
+    {
+        var servers = await SharedRedis.Shards;
+        return o => TestServices.Sharded(o, servers, RcRouterKind.Crc32);
+    }
+
+    [Fact]
+    public async Task Connections_AreOnePerShard() => Assert.Equal(3, (await Cache.GetRedisConnectionsAsync()).Count);
+}
+
+public sealed class ClusterTypedCacheTests : TypedCacheContractTests
+{
+    protected override async Task<Action<RcOptions>> StoreAsync()
+    {
+        var cluster = await SharedRedis.Cluster;
+        return o => (o.Store, o.Redis) = (RcStoreKind.Redis, cluster.Configuration);
+    }
+}

@@ -1,0 +1,220 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using RcAspNet.Tests.Infrastructure;
+
+namespace RcAspNet.Tests.Diagnostics;
+
+/// <summary>
+/// Each of RcAspNet's log events, provoked for real: its fixed EventId and EventName and its level, and no record of
+/// RcAspNet at Information or above carries the key.
+/// </summary>
+public sealed class LogEventTests
+{
+    /// <summary>The key (or the key argument of an endpoint) each test uses; it must never reach a log at Information or above.</summary>
+    private const string Key = "customer-4711-secret";
+
+    private readonly LogRecorder _logs = new();
+
+    private ServiceProvider Services(Action<RcOptions> configure) => TestServices.Build(
+        o =>
+        {
+            o.Namespace = SharedRedis.UniqueNamespace();
+            configure(o);
+        },
+        s => s.AddLogging(b => b.AddProvider(_logs).SetMinimumLevel(LogLevel.Trace)));
+
+    /// <summary>A Redis store at a port nothing listens on: every operation fails.</summary>
+    private static void Absent(RcOptions o, RcFailureMode mode = RcFailureMode.Degrade)
+    {
+        o.Store = RcStoreKind.Redis;
+        o.Redis = $"127.0.0.1:{RedisServer.FreePort()}";
+        o.FailureMode = mode;
+        o.CircuitBreakerThreshold = 1;
+    }
+
+    /// <summary>The shared single server, with a timeout no slow moment of a loaded machine reaches.</summary>
+    private static void Single(RcOptions o, RedisServer server)
+    {
+        TestServices.Redis(o, server);
+        o.OperationTimeout = TimeSpan.FromSeconds(10);
+    }
+
+    /// <summary>Starts a small app whose [RcCached] endpoint /hello/{name} logs to the recorder.</summary>
+    private async Task<WebApplication> StartAppAsync(Action<RcOptions> configure, bool authorizationAfterRcCache = false)
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.WebHost.UseTestServer();
+
+        // A rule for this provider, so that a Logging section in appsettings.json cannot hide Debug events from it.
+        builder.Logging.ClearProviders().AddProvider(_logs).AddFilter<LogRecorder>(null, LogLevel.Trace);
+        builder.Services.AddRcCache(o =>
+        {
+            o.Namespace = SharedRedis.UniqueNamespace();
+            configure(o);
+        });
+        builder.Services.AddAuthorization();
+        var app = builder.Build();
+        if (authorizationAfterRcCache)
+        {
+            app.UseRcCache();
+            app.UseAuthorization();
+        }
+        else
+        {
+            app.UseAuthorization();
+            app.UseRcCache();
+        }
+
+        app.MapGet("/hello/{name}", [RcCached] (string name) => $"Hello {name}");
+        app.MapGet("/secure/{name}", [RcCached] (string name) => $"Secure {name}").RequireAuthorization(static p => p.RequireAssertion(static _ => true));
+        await app.StartAsync();
+        return app;
+    }
+
+    private static async Task<string> GetAsync(WebApplication app, string path)
+    {
+        using var client = app.GetTestClient();
+        using var response = await client.GetAsync(path);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await response.Content.ReadAsStringAsync();
+    }
+
+    /// <summary>Checks that the event was logged with its fixed id, name and level, and that no record of RcAspNet at Information or above holds the key.</summary>
+    private void AssertLogged(int id, string name, LogLevel level)
+    {
+        var records = _logs.Records.ToArray();
+        Assert.True(
+            records.Any(r => r.Id.Id == id && r.Id.Name == name && r.Level == level),
+            $"Expected event {id} ({name}) at {level}; logged: {string.Join("; ", records.Select(static r => $"{r.Category} {r.Level} {r.Id.Id} {r.Id.Name}"))}");
+
+        // ASP.NET Core's own request logs name the path; RcAspNet's must not name the key.
+        Assert.All(
+            records.Where(static r => r.Category.StartsWith("RcAspNet", StringComparison.Ordinal) && r.Level >= LogLevel.Information),
+            static r => Assert.DoesNotContain(Key, r.Message, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ValueTooLarge_Is200RcValueTooLarge()
+    {
+        await using var services = Services(static o => o.MaximumValueSize = 64);
+        var cache = services.GetRequiredService<IRcCache>();
+        await cache.SetAsync(Key, new string('v', 500));
+        Assert.False(await cache.ExistsAsync(Key));
+        AssertLogged(200, "RcValueTooLarge", LogLevel.Warning);
+    }
+
+    [Fact]
+    public async Task UnknownEntryHeader_Is201RcCorruptEntry()
+    {
+        var server = await SharedRedis.Single;
+        await using var services = Services(o => Single(o, server));
+        var cache = services.GetRequiredService<IRcCache>();
+
+        // rc's header with a version this library does not know.
+        Assert.Equal("+OK\r\n", await server.CommandAsync("SET", cache.Namespace + Key, "\0RC\u0009" + new string('x', 16) + "\"value\""));
+        Assert.Null(await cache.GetAsync<string>(Key));
+        AssertLogged(201, "RcCorruptEntry", LogLevel.Warning);
+    }
+
+    [Fact]
+    public async Task EntryOfAnotherType_Is300RcUnreadableEntry()
+    {
+        await using var services = Services(static _ => { });
+        var cache = services.GetRequiredService<IRcCache>();
+        await cache.SetAsync(Key, "not a number");
+        Assert.Equal(0, await cache.GetAsync<int>(Key));
+        AssertLogged(300, "RcUnreadableEntry", LogLevel.Warning);
+    }
+
+    [Fact]
+    public async Task KeyTooLongForCacheAside_Is301RcKeyBypassedAtDebug()
+    {
+        await using var services = Services(static o => o.MaximumKeyLength = 16);
+        var cache = services.GetRequiredService<IRcCache>();
+        Assert.Equal(1, await cache.GetOrSetAsync(Key, static _ => ValueTask.FromResult(1)));
+        AssertLogged(301, "RcKeyBypassed", LogLevel.Debug);
+    }
+
+    [Fact]
+    public async Task FailedOperation_Is100RcOperationFailed()
+    {
+        await using var services = Services(static o => Absent(o));
+        Assert.Null(await services.GetRequiredService<IRcCache>().GetAsync<string>(Key));
+        AssertLogged(100, "RcOperationFailed", LogLevel.Warning);
+    }
+
+    [Fact]
+    public async Task CircuitOpening_Is102RcCircuitChanged()
+    {
+        await using var services = Services(static o => Absent(o));
+        Assert.Null(await services.GetRequiredService<IRcCache>().GetAsync<string>(Key));
+        AssertLogged(102, "RcCircuitChanged", LogLevel.Warning);
+        Assert.Contains(_logs.Records, static r => r.Id.Id == 102 && r.Message.EndsWith("is now open.", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task CallSkippedByAnOpenCircuit_Is103RcCircuitOpenSkipAtDebug()
+    {
+        await using var services = Services(static o =>
+        {
+            Absent(o);
+
+            // No probe closes the circuit between the two calls (none could: nothing listens).
+            o.CircuitBreakDuration = TimeSpan.FromMinutes(5);
+        });
+        var cache = services.GetRequiredService<IRcCache>();
+        Assert.Null(await cache.GetAsync<string>(Key));
+        Assert.Null(await cache.GetAsync<string>(Key));
+        AssertLogged(103, "RcCircuitOpenSkip", LogLevel.Debug);
+    }
+
+    [Fact]
+    public async Task KeyHoldingAHash_Is104RcForeignData()
+    {
+        var server = await SharedRedis.Single;
+        await using var services = Services(o => Single(o, server));
+        var cache = services.GetRequiredService<IRcCache>();
+        Assert.Equal(":1\r\n", await server.CommandAsync("HSET", cache.Namespace + Key, "field", "value"));
+        Assert.Null(await cache.GetAsync<string>(Key));
+        AssertLogged(104, "RcForeignData", LogLevel.Warning);
+    }
+
+    [Fact]
+    public async Task BatchFlushWithoutStore_Is400RcBatchStoreFailed()
+    {
+        await using var services = Services(static o => Absent(o, RcFailureMode.Throw));
+        await using var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        var promise = batch.Load(Key, static _ => ValueTask.FromResult(42));
+        await batch.FlushAsync();
+        Assert.Equal(42, promise.Value);
+        AssertLogged(400, "RcBatchStoreFailed", LogLevel.Warning);
+    }
+
+    [Fact]
+    public async Task RequestWhoseKeyIsTooLong_Is500RcCachedUnkeyableAtDebug()
+    {
+        await using var app = await StartAppAsync(static o => o.MaximumKeyLength = 24);
+        Assert.Equal($"Hello {Key}", await GetAsync(app, $"/hello/{Key}"));
+        AssertLogged(500, "RcCachedUnkeyable", LogLevel.Debug);
+    }
+
+    [Fact]
+    public async Task RequestAnsweredWithoutStore_Is501RcCachedSkipped()
+    {
+        await using var app = await StartAppAsync(static o => Absent(o, RcFailureMode.Throw));
+        Assert.Equal($"Hello {Key}", await GetAsync(app, $"/hello/{Key}"));
+        AssertLogged(501, "RcCachedSkipped", LogLevel.Warning);
+    }
+
+    [Fact]
+    public async Task RcCacheBeforeAuthorization_Is502RcCachedBeforeAuthorization()
+    {
+        await using var app = await StartAppAsync(static _ => { }, authorizationAfterRcCache: true);
+        Assert.Equal($"Secure {Key}", await GetAsync(app, $"/secure/{Key}"));
+        AssertLogged(502, "RcCachedBeforeAuthorization", LogLevel.Warning);
+    }
+}
