@@ -79,6 +79,7 @@ public static class RcServiceCollectionExtensions
         services.TryAddKeyedSingleton<IRcCache>(KeyedService.AnyKey, static (sp, name) => sp.GetRequiredService<CacheRegistry>().Get(
             name as string ?? throw new InvalidOperationException("A named IRcCache is resolved by its name, a string.")));
         services.TryAddScoped<IRcBatch, RcBatch>();
+        services.TryAddEnumerable(ServiceDescriptor.Transient<IStartupFilter, RcFailureBudgetStartupFilter>());
         services.TryAddSingleton<CachedEndpointPolicies>();
         services.TryAddEnumerable(ServiceDescriptor.Transient<IStartupFilter, RcCachedStartupFilter>());
         services.TryAddSingleton(static sp => new RcDistributedCache(sp.GetRequiredService<CacheRegistry>().DefaultNamespace));

@@ -8,14 +8,14 @@ namespace RcAspNet.Stores;
 
 /// <summary>
 /// Builds the store a configuration names. Connections are made lazily, on first use, so an absent server never
-/// breaks start-up. When the near cache is on, every Redis-backed store it builds shares one <see cref="NearCache"/>.
+/// breaks start-up. When the near cache is on, every Redis-backed store it builds shares one <see cref="NearCopies"/>.
 /// </summary>
 internal sealed class StoreFactory(RcOptions options, TimeProvider time, RcMetrics metrics, ILoggerFactory loggerFactory, IRcRouter? customRouter = null)
 {
-    private readonly NearCache? _near = options.NearCache.Enabled ? new NearCache(options.NearCache.MaximumSize, time) : null;
+    private readonly NearCopies? _near = options.NearCache.Enabled ? new NearCopies(options.NearCache.MaximumSize, time) : null;
 
     /// <summary>Gets the near cache every Redis-backed store of this factory fills; null when it is off.</summary>
-    public NearCache? Near => _near;
+    public NearCopies? Near => _near;
 
     /// <param name="kind">The kind of store.</param>
     /// <param name="redis">The client configuration string, for a Redis store.</param>

@@ -236,7 +236,7 @@ public abstract class NearCacheTests(Xunit.Abstractions.ITestOutputHelper output
         throw new InvalidOperationException($"No server holds {key}.");
     }
 
-    private static RcAspNet.Stores.Near.NearCache Near(ServiceProvider node) => node.GetRequiredService<StoreFactory>().Near!;
+    private static RcAspNet.Stores.Near.NearCopies Near(ServiceProvider node) => node.GetRequiredService<StoreFactory>().Near!;
 
     private async Task RedisCli(params string[] args)
     {

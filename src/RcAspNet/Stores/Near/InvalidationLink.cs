@@ -21,7 +21,7 @@ internal sealed partial class InvalidationLink : IDisposable
     private readonly RespSettings _settings;
     private readonly string[] _prefixes;
     private readonly TimeSpan _timeout;
-    private readonly NearCache _cache;
+    private readonly NearCopies _cache;
     private readonly Action<int> _invalidated;
     private readonly ILogger _logger;
     private volatile bool _disposed;
@@ -29,7 +29,7 @@ internal sealed partial class InvalidationLink : IDisposable
     private long _epoch;
     private RespConnection? _connection;
 
-    public InvalidationLink(EndPoint endPoint, RespSettings settings, IReadOnlyCollection<string> prefixes, TimeSpan timeout, NearCache cache, Action<int> invalidated, ILogger logger)
+    public InvalidationLink(EndPoint endPoint, RespSettings settings, IReadOnlyCollection<string> prefixes, TimeSpan timeout, NearCopies cache, Action<int> invalidated, ILogger logger)
     {
         _endPoint = endPoint;
         _settings = settings;

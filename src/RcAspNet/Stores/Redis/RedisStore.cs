@@ -19,7 +19,7 @@ namespace RcAspNet.Stores.Redis;
 /// key's slot, so a frozen primary costs only its own keys. A failure is degraded to a miss or a dropped write, or
 /// surfaced, as <see cref="RcFailureMode"/> says. Against a cluster, multi-key commands are split by hash slot, so they
 /// never fail with CROSSSLOT, and by primary, so one primary's failure fails only its own keys. With a
-/// <see cref="NearCache"/>, single-key reads are answered from a copy while the server's invalidation link vouches for
+/// <see cref="NearCopies"/>, single-key reads are answered from a copy while the server's invalidation link vouches for
 /// it, and a write through this store evicts the copy before and after it is sent.
 /// </summary>
 internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
@@ -39,7 +39,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     private readonly Deadlines _deadlines;
     private readonly BlockingRedisClient _blocking;
     private readonly RespSettings _respSettings;
-    private readonly NearCache? _near;
+    private readonly NearCopies? _near;
     private readonly IReadOnlyCollection<string> _trackedPrefixes;
     private readonly Lock _connectLock = new();
     private Task<ConnectionMultiplexer>? _connecting;
@@ -57,7 +57,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     /// <param name="logger">Where failures are logged, without keys.</param>
     /// <param name="near">The near cache, shared by every store of the application; null when it is off.</param>
     /// <param name="trackedPrefixes">The namespaces this store holds, whose changes the near cache's links ask Redis to report.</param>
-    public RedisStore(ConfigurationOptions configuration, string kind, string shard, RcOptions options, TimeProvider time, RcMetrics metrics, ILogger logger, NearCache? near = null, IReadOnlyCollection<string>? trackedPrefixes = null)
+    public RedisStore(ConfigurationOptions configuration, string kind, string shard, RcOptions options, TimeProvider time, RcMetrics metrics, ILogger logger, NearCopies? near = null, IReadOnlyCollection<string>? trackedPrefixes = null)
     {
         _configuration = configuration.Clone();
         _configuration.AbortOnConnectFail = false;
@@ -486,7 +486,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         bool read = false)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (!node.Circuit.TryEnter())
+        if (!node.Circuit.TryEnter() || FailureBudget.HasFailed(node))
         {
             return Fail(node, operation, fallback, "circuit_open", null);
         }
@@ -532,7 +532,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     /// <summary>Runs one command on the caller's thread, with the same circuit, timeout and failure handling as <see cref="ExecuteAsync"/>.</summary>
     private T ExecuteSync<TState, T>(RedisNode node, string operation, TState state, Func<BlockingRedisClient, TState, long, T> command, T fallback, bool read = false)
     {
-        if (!node.Circuit.TryEnter())
+        if (!node.Circuit.TryEnter() || FailureBudget.HasFailed(node))
         {
             return Fail(node, operation, fallback, "circuit_open", null);
         }
@@ -564,12 +564,14 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
                 // Still connecting (a cold process on a busy machine): a slow connect is not a server that stopped
                 // answering, so it counts as a failure toward the threshold instead of opening the circuit at once.
                 node.Circuit.OnFailure();
+                FailureBudget.Spent(node);
                 _metrics.Timeout(_kind, node.Name, operation);
                 activity?.SetStatus(ActivityStatusCode.Error, "timeout");
                 return Fail(node, operation, fallback, "timeout", ex);
             case TimeoutException or OperationCanceledException:
                 // Our own deadline passed (the caller's token is handled before this).
                 node.Circuit.OnTimeout();
+                FailureBudget.Spent(node);
                 _metrics.Timeout(_kind, node.Name, operation);
                 activity?.SetStatus(ActivityStatusCode.Error, "timeout");
                 return Fail(node, operation, fallback, "timeout", ex);
@@ -613,7 +615,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         {
             throw new RcCacheException(
                 errorType == "circuit_open"
-                    ? $"The cache server '{node.Name}' is skipped: its circuit is open after a failure."
+                    ? $"The cache server '{node.Name}' is skipped: its circuit is open after a failure, or it already cost this request a timeout."
                     : $"The cache operation '{operation}' on '{node.Name}' failed ({errorType}).",
                 exception)
             { Shard = node.Name };

@@ -9,7 +9,7 @@ namespace RcAspNet.Stores.Near;
 /// read was sent and the moment its answer is kept (<see cref="BeginRead"/>, <see cref="Complete"/>), so an answer that
 /// an invalidation overtook is never kept.
 /// </summary>
-internal sealed class NearCache(long sizeLimit, TimeProvider time)
+internal sealed class NearCopies(long sizeLimit, TimeProvider time)
 {
     private const int Stripes = 64;
 
