@@ -325,3 +325,16 @@ public sealed class ClusterTypedCacheTests : TypedCacheContractTests
         return o => (o.Store, o.Redis) = (RcStoreKind.Redis, cluster.Configuration);
     }
 }
+
+public sealed class RedisNearTypedCacheTests : TypedCacheContractTests
+{
+    protected override async Task<Action<RcOptions>> StoreAsync()
+    {
+        var server = await SharedRedis.Single;
+        return o =>
+        {
+            TestServices.Redis(o, server);
+            o.NearCache.Enabled = true;
+        };
+    }
+}
