@@ -3,6 +3,8 @@
 # page can be cached. Each run is a label, the sample's Blog:PostCaching and its Rc:Store:
 #   RcCached-embedded   RcCached          on the embedded store (Rc:Store=Memory)
 #   RcCached-Redis      RcCached          on Redis (Rc:Store=Redis)
+#   RcCached-near       RcCached          on Redis with the near cache (Rc:Store=Redis, Rc:NearCache:Enabled=true;
+#                                         the script's store name RedisNear)
 #   OutputCache-memory  OutputCache       ASP.NET Core's output cache in memory
 #   OutputCacheRedis    OutputCacheRedis  ASP.NET Core's output cache on Redis (AddStackExchangeRedisOutputCache, Rc:Redis)
 #   None                None              no page cache: the handler runs (its post lookup goes through IRcCache)
@@ -12,7 +14,8 @@
 # is checked for a hit (X-Cache: HIT for RcCached, an Age header for the output cache), then
 #   wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency -s posts.lua
 # is measured. At the end: a table of requests/s, latency p50/p99 and errors per run, and the ratios of requests/s
-# RcCached-Redis / OutputCache-memory, RcCached-Redis / OutputCacheRedis and RcCached-embedded / OutputCache-memory.
+# RcCached-Redis / OutputCache-memory, RcCached-near / OutputCache-memory, RcCached-Redis / OutputCacheRedis and
+# RcCached-embedded / OutputCache-memory.
 # wrk's full outputs are kept in $RESULTS.
 #
 # Usage: benchmarks/http/run.sh
@@ -30,7 +33,7 @@ THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 POSTS=${POSTS:-50}
 RESULTS=${RESULTS:-artifacts/http-bench}
-RUNS=${RUNS:-RcCached-embedded:RcCached:Memory RcCached-Redis:RcCached:Redis OutputCache-memory:OutputCache:Memory OutputCacheRedis:OutputCacheRedis:Memory None:None:Memory}
+RUNS=${RUNS:-RcCached-embedded:RcCached:Memory RcCached-Redis:RcCached:Redis RcCached-near:RcCached:RedisNear OutputCache-memory:OutputCache:Memory OutputCacheRedis:OutputCacheRedis:Memory None:None:Memory}
 
 for tool in dotnet redis-server redis-cli wrk curl; do
   command -v "$tool" >/dev/null || { echo "run.sh: $tool is not installed (apt-get install -y redis-server redis-tools wrk curl)." >&2; exit 1; }
@@ -59,11 +62,12 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# A loopback port nothing listens on.
+# A loopback port nothing listens on, below the ephemeral range (a client socket's local port there refuses a
+# connection yet cannot be bound).
 free_port() {
   local port
   while true; do
-    port=$((20000 + RANDOM % 40000))
+    port=$((20000 + RANDOM % 12000))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return
@@ -117,7 +121,11 @@ redis-cli -p "$redis_port" ping >/dev/null || { echo "run.sh: redis-server did n
 
 # start_app MODE STORE: starts BlogApp on a free port with a fresh database and an emptied Redis; sets app_port.
 start_app() {
-  local mode=$1 store=$2
+  local mode=$1 store=$2 near=false
+  if [ "$store" = RedisNear ]; then
+    store=Redis
+    near=true
+  fi
   app_port=$(free_port)
   rm -f "$work"/blog.db*
   redis-cli -p "$redis_port" flushall >/dev/null
@@ -128,6 +136,7 @@ start_app() {
       Logging__LogLevel__Default=Warning \
       ConnectionStrings__Blog="Data Source=$work/blog.db" \
       Rc__Store="$store" \
+      Rc__NearCache__Enabled="$near" \
       Rc__Redis="127.0.0.1:$redis_port" \
       Blog__SeedPosts="$POSTS" \
       Blog__PostCaching="$mode" \
@@ -203,5 +212,6 @@ echo
 echo "| Ratio of requests/s | |"
 echo "| --- | ---: |"
 echo "| RcCached-Redis / OutputCache-memory | $(ratio RcCached-Redis OutputCache-memory) |"
+echo "| RcCached-near / OutputCache-memory | $(ratio RcCached-near OutputCache-memory) |"
 echo "| RcCached-Redis / OutputCacheRedis | $(ratio RcCached-Redis OutputCacheRedis) |"
 echo "| RcCached-embedded / OutputCache-memory | $(ratio RcCached-embedded OutputCache-memory) |"
