@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Running;
 using RcAspNet.Benchmarks;
+using RcAspNet.Benchmarks.Coherence;
 using RcAspNet.Benchmarks.Infrastructure;
 
 // dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- --filter '*'              the full suite
@@ -7,6 +8,14 @@ using RcAspNet.Benchmarks.Infrastructure;
 // dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- --job dry --filter '*'    one invocation of each, a smoke test
 // dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -p:RedisClientVersion=3.4.35 -- --filter '*'   on client 3.4.35
 // Every other argument is BenchmarkDotNet's own (--filter, --list flat, --iterationCount 3, --warmupCount 1, ...).
+// dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- coherence [--writes 1000] [--store redis|sharded|cluster|all]
+//   the near cache's coherence, outside BenchmarkDotNet (Coherence/CoherenceCommand.cs)
+if (args is ["coherence", .. var coherenceArgs])
+{
+    Environment.ExitCode = await CoherenceCommand.RunAsync(coherenceArgs);
+    return;
+}
+
 var isShort = args.Contains("--short", StringComparer.Ordinal);
 var jobAt = Array.FindIndex(args, static a => a is "--job" or "-j");
 var namedJob = jobAt >= 0 && jobAt + 1 < args.Length ? args[jobAt + 1] : null;
