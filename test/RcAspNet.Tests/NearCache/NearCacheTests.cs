@@ -128,6 +128,29 @@ public abstract class NearCacheTests(Xunit.Abstractions.ITestOutputHelper output
     }
 
     [Fact]
+    public async Task KeyWithoutTimeToLive_WrittenByAForeignClient_IsServedFromMemory()
+    {
+        var node = Node();
+        var cache = node.GetRequiredService<IDistributedCache>();
+        await cache.SetStringAsync("no-ttl", "x");
+
+        // redis-cli SET without EX: the key has no TTL (PTTL -1), and lives until it changes.
+        await RedisCli("SET", Ns + "no-ttl", "forever");
+        await UntilAsync(cache, "no-ttl", "forever");
+        await WarmAsync(node, "no-ttl");
+        await Task.WhenAll(Servers.Select(static s => s.ResetStatsAsync()));
+
+        for (var i = 0; i < 50; i++)
+        {
+            Assert.Equal("forever", await cache.GetStringAsync("no-ttl"));
+        }
+
+        var reads = (await Task.WhenAll(Servers.Select(static s => s.CommandStatsAsync())))
+            .Sum(static s => s.GetValueOrDefault("get") + s.GetValueOrDefault("pttl"));
+        Assert.Equal(0, reads);
+    }
+
+    [Fact]
     public async Task WriteByAForeignClient_IsSeen_AndTheOldValueNeverComesBack()
     {
         var node = Node();

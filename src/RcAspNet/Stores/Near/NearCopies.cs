@@ -5,20 +5,21 @@ namespace RcAspNet.Stores.Near;
 /// <summary>
 /// The in-process copies of values read from Redis, shared by every Redis-backed store of an application and bounded in
 /// bytes. A copy is served only while the invalidation link of its server is up in the epoch it was read in, and until
-/// the key's TTL in Redis runs out. A read fills it only when no invalidation of the key arrived between the moment the
-/// read was sent and the moment its answer is kept (<see cref="BeginRead"/>, <see cref="Complete"/>), so an answer that
-/// an invalidation overtook is never kept.
+/// the key's TTL in Redis runs out. A read fills it only when nothing says the answer may be out of date by the time it
+/// is kept (<see cref="BeginRead"/>, <see cref="Complete"/>): no invalidation of the key arrived since the read began,
+/// and no other read of the key that overlapped it, or that this node made meanwhile without the near cache
+/// (<see cref="Observe"/>), saw a different value. Two reads on their way at once may be answered in either order, so
+/// when they disagree neither is kept: the node never serves a value older than one it already returned.
 /// </summary>
 internal sealed class NearCopies(long sizeLimit, TimeProvider time)
 {
     private const int Stripes = 64;
 
     private readonly ConcurrentDictionary<string, NearEntry> _entries = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, long> _reads = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ReadsUnderWay> _reads = new(StringComparer.Ordinal); // under the key's stripe
     private readonly object[] _stripes = [.. Enumerable.Range(0, Stripes).Select(static _ => new object())];
     private readonly Lock _compaction = new();
     private long _size;
-    private long _tickets;
 
     /// <summary>Gets the bytes of the copies held now.</summary>
     public long Size => Interlocked.Read(ref _size);
@@ -55,24 +56,37 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
             return null;
         }
 
-        var read = new NearRead(key, link, epoch, Interlocked.Increment(ref _tickets));
-        _reads[key] = read.Ticket;
-        return read;
+        lock (Stripe(key))
+        {
+            if (!_reads.TryGetValue(key, out var reads))
+            {
+                _reads[key] = reads = new ReadsUnderWay();
+            }
+
+            reads.Count++;
+            return new NearRead(key, link, epoch, reads);
+        }
     }
 
-    /// <summary>Keeps what the read found, unless an invalidation arrived since it began, a later read took over, or the link went down.</summary>
+    /// <summary>
+    /// Ends a read with what Redis answered, and keeps it unless an invalidation arrived since it began, a read that
+    /// overlapped it saw another value, or the link went down. Called once per read, before its answer is returned.
+    /// </summary>
     public void Complete(NearRead read, byte[]? value, TimeSpan timeToLive)
     {
         lock (Stripe(read.Key))
         {
-            if (!_reads.TryRemove(new KeyValuePair<string, long>(read.Key, read.Ticket))
-                || value is null || timeToLive <= TimeSpan.Zero || !read.Link.IsUp || read.Link.Epoch != read.Epoch)
+            var reads = read.Reads;
+            End(read);
+            Saw(read.Key, reads, value);
+            if (reads.Disagree || value is null || timeToLive <= TimeSpan.Zero || !read.Link.IsUp || read.Link.Epoch != read.Epoch)
             {
                 return;
             }
 
             var now = time.GetUtcNow().UtcTicks;
-            var entry = new NearEntry(read.Key, value, read.Link, read.Epoch, now + timeToLive.Ticks, now);
+            var expiresAt = timeToLive.Ticks >= long.MaxValue - now ? long.MaxValue : now + timeToLive.Ticks;
+            var entry = new NearEntry(read.Key, value, read.Link, read.Epoch, expiresAt, now);
             if (entry.Size > sizeLimit)
             {
                 return;
@@ -94,20 +108,82 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
         }
     }
 
-    /// <summary>Forgets a read that failed or was cancelled.</summary>
-    public void Abandon(NearRead read) => _reads.TryRemove(new KeyValuePair<string, long>(read.Key, read.Ticket));
+    /// <summary>Ends a read that failed or was cancelled: it says nothing about the value.</summary>
+    public void Abandon(NearRead read)
+    {
+        lock (Stripe(read.Key))
+        {
+            End(read);
+        }
+    }
+
+    /// <summary>
+    /// This node read <paramref name="value"/> for <paramref name="key"/> from Redis without the near cache (a
+    /// multi-key read): a copy or a read under way that disagrees with it goes.
+    /// </summary>
+    public void Observe(string key, byte[]? value)
+    {
+        lock (Stripe(key))
+        {
+            if (_reads.TryGetValue(key, out var reads))
+            {
+                Saw(key, reads, value);
+            }
+
+            if (_entries.TryGetValue(key, out var entry) && !Same(entry.Value, value))
+            {
+                Remove(entry);
+            }
+        }
+    }
 
     /// <summary>Redis said <paramref name="key"/> changed (or this node is changing it): its copy and any read under way are dropped.</summary>
     public void Invalidate(string key)
     {
         lock (Stripe(key))
         {
-            _reads.TryRemove(key, out _);
+            if (_reads.Remove(key, out var reads))
+            {
+                // The reads under way keep their record, which keeps none of them; reads begun from now on start anew.
+                reads.Disagree = true;
+            }
+
             if (_entries.TryRemove(key, out var entry))
             {
                 Interlocked.Add(ref _size, -entry.Size);
             }
         }
+    }
+
+    private static bool Same(byte[]? a, byte[]? b) => a is null ? b is null : b is not null && a.AsSpan().SequenceEqual(b);
+
+    /// <summary>Under the key's stripe: one read of the group ended.</summary>
+    private void End(NearRead read)
+    {
+        if (read.End() && --read.Reads.Count == 0 && _reads.TryGetValue(read.Key, out var current) && ReferenceEquals(current, read.Reads))
+        {
+            _reads.Remove(read.Key);
+        }
+    }
+
+    /// <summary>Under the key's stripe: a read of the group saw <paramref name="value"/>; on a disagreement, no read of the group is kept and the copy goes.</summary>
+    private void Saw(string key, ReadsUnderWay reads, byte[]? value)
+    {
+        if (reads.Seen && !Same(reads.Value, value))
+        {
+            reads.Disagree = true;
+            if (_entries.TryRemove(key, out var entry))
+            {
+                Interlocked.Add(ref _size, -entry.Size);
+            }
+
+            if (_reads.TryGetValue(key, out var current) && ReferenceEquals(current, reads))
+            {
+                _reads.Remove(key);
+            }
+        }
+
+        (reads.Seen, reads.Value) = (true, value);
     }
 
     private void Remove(NearEntry entry)

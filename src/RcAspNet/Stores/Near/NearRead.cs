@@ -1,4 +1,18 @@
 namespace RcAspNet.Stores.Near;
 
-/// <summary>A read from Redis begun to fill the near cache: its result is kept only if nothing invalidated the key meanwhile.</summary>
-internal sealed record NearRead(string Key, InvalidationLink Link, long Epoch, long Ticket);
+/// <summary>A read from Redis begun to fill the near cache, one of the <see cref="Reads"/> of its key under way at once.</summary>
+internal sealed class NearRead(string key, InvalidationLink link, long epoch, ReadsUnderWay reads)
+{
+    private int _ended;
+
+    public string Key { get; } = key;
+
+    public InvalidationLink Link { get; } = link;
+
+    public long Epoch { get; } = epoch;
+
+    public ReadsUnderWay Reads { get; } = reads;
+
+    /// <summary>Marks the read ended; true the first time only.</summary>
+    public bool End() => Interlocked.Exchange(ref _ended, 1) == 0;
+}

@@ -131,9 +131,10 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             _near.Complete(read, value, Lifetime(ttl));
             return value;
         }
-        finally
+        catch
         {
             _near.Abandon(read);
+            throw;
         }
     }
 
@@ -145,7 +146,9 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             var values = await ExecuteAsync(node, "get_many", (store: this, keys: indexes.Select(i => keys[i]).ToArray()), static (db, s) => GetBySlotAsync(db, s.keys, s.store.IsCluster(db.Multiplexer)), null, cancellationToken, read: true).ConfigureAwait(false);
             for (var j = 0; values is not null && j < indexes.Length; j++)
             {
-                result[indexes[j]] = values[j];
+                var value = (byte[]?)values[j];
+                result[indexes[j]] = value;
+                _near?.Observe(keys[indexes[j]], value);
             }
         }).ConfigureAwait(false);
         return result;
@@ -407,9 +410,10 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             _near!.Complete(read, bytes, ttl ?? TimeSpan.MaxValue);
             return bytes;
         }
-        finally
+        catch
         {
             _near!.Abandon(read);
+            throw;
         }
     }
 

@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Net;
+using Microsoft.Extensions.Logging.Abstractions;
+using RcAspNet.Stores.Near;
+using RcAspNet.Stores.Redis;
+using RcAspNet.Tests.Infrastructure;
+
+namespace RcAspNet.Tests.NearCache;
+
+/// <summary>
+/// What the near cache keeps when reads of one key overlap, driven step by step over a real invalidation link: two
+/// reads under way at once may be answered in either order, so when they disagree neither is kept, and a node never
+/// serves a value older than one it already returned.
+/// </summary>
+public sealed class NearCopiesTests : IAsyncLifetime
+{
+    private readonly NearCopies _copies = new(1024 * 1024, TimeProvider.System);
+    private InvalidationLink? _link;
+
+    public async Task InitializeAsync()
+    {
+        var server = await SharedRedis.Single;
+        _link = new InvalidationLink(new IPEndPoint(IPAddress.Loopback, server.Port), new RespSettings(null, null, 0, false, null, default), [SharedRedis.UniqueNamespace()], TimeSpan.FromSeconds(2), _copies, static _ => { }, NullLogger.Instance);
+        var deadline = Stopwatch.StartNew();
+        while (!_link.IsUp)
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), "The invalidation link never came up.");
+            await Task.Delay(10);
+        }
+    }
+
+    public Task DisposeAsync()
+    {
+        _link!.Dispose();
+        return Task.CompletedTask;
+    }
+
+    private static readonly TimeSpan Minute = TimeSpan.FromMinutes(1);
+
+    [Fact]
+    public void OneRead_IsKept()
+    {
+        var read = _copies.BeginRead("k", _link!)!;
+        _copies.Complete(read, "v1"u8.ToArray(), Minute);
+
+        Assert.True(_copies.TryGet("k", _link!, out var value));
+        Assert.Equal("v1"u8.ToArray(), value);
+    }
+
+    [Fact]
+    public void OverlappingReadsThatDisagree_KeepNeither_WhicheverEndsLast()
+    {
+        // The later-begun read was answered first, with the old value; the earlier one, sent after a write, with the new.
+        var first = _copies.BeginRead("k", _link!)!;
+        var second = _copies.BeginRead("k", _link!)!;
+        _copies.Complete(second, "old"u8.ToArray(), Minute);
+        _copies.Complete(first, "new"u8.ToArray(), Minute);
+
+        Assert.False(_copies.TryGet("k", _link!, out _));
+
+        // The other order, on another key.
+        first = _copies.BeginRead("j", _link!)!;
+        second = _copies.BeginRead("j", _link!)!;
+        _copies.Complete(first, "new"u8.ToArray(), Minute);
+        _copies.Complete(second, "old"u8.ToArray(), Minute);
+
+        Assert.False(_copies.TryGet("j", _link!, out _));
+    }
+
+    [Fact]
+    public void OverlappingReadsThatAgree_AreKept()
+    {
+        var first = _copies.BeginRead("k", _link!)!;
+        var second = _copies.BeginRead("k", _link!)!;
+        _copies.Complete(second, "same"u8.ToArray(), Minute);
+        _copies.Complete(first, "same"u8.ToArray(), Minute);
+
+        Assert.True(_copies.TryGet("k", _link!, out var value));
+        Assert.Equal("same"u8.ToArray(), value);
+    }
+
+    [Fact]
+    public void AfterADisagreement_ANewReadIsKeptAgain()
+    {
+        var first = _copies.BeginRead("k", _link!)!;
+        var second = _copies.BeginRead("k", _link!)!;
+        _copies.Complete(second, "old"u8.ToArray(), Minute);
+        var third = _copies.BeginRead("k", _link!)!; // begun while the group is still under way: it belongs to it
+        _copies.Complete(first, "new"u8.ToArray(), Minute);
+        _copies.Complete(third, "new"u8.ToArray(), Minute);
+        Assert.False(_copies.TryGet("k", _link!, out _));
+
+        var fourth = _copies.BeginRead("k", _link!)!;
+        _copies.Complete(fourth, "new"u8.ToArray(), Minute);
+        Assert.True(_copies.TryGet("k", _link!, out var value));
+        Assert.Equal("new"u8.ToArray(), value);
+    }
+
+    [Fact]
+    public void InvalidationWhileReadsAreUnderWay_KeepsNoneOfThem_ButNotLaterReads()
+    {
+        var before = _copies.BeginRead("k", _link!)!;
+        _copies.Invalidate("k");
+        var after = _copies.BeginRead("k", _link!)!;
+        _copies.Complete(before, "old"u8.ToArray(), Minute);
+        Assert.False(_copies.TryGet("k", _link!, out _));
+
+        _copies.Complete(after, "new"u8.ToArray(), Minute);
+        Assert.True(_copies.TryGet("k", _link!, out var value));
+        Assert.Equal("new"u8.ToArray(), value);
+    }
+
+    [Fact]
+    public void AMultiKeyReadThatSawANewerValue_DropsTheCopy()
+    {
+        var read = _copies.BeginRead("k", _link!)!;
+        _copies.Complete(read, "old"u8.ToArray(), Minute);
+        _copies.Observe("k", "new"u8.ToArray());
+
+        Assert.False(_copies.TryGet("k", _link!, out _));
+    }
+
+    [Fact]
+    public void AMultiKeyReadThatSawANewerValue_KeepsAReadUnderWayOut()
+    {
+        var read = _copies.BeginRead("k", _link!)!;
+        _copies.Observe("k", "new"u8.ToArray());
+        _copies.Complete(read, "old"u8.ToArray(), Minute);
+
+        Assert.False(_copies.TryGet("k", _link!, out _));
+    }
+
+    [Fact]
+    public void AKeyWithoutTimeToLive_IsKept()
+    {
+        // PTTL -1: the key lives until it changes, and Redis reports the change.
+        var read = _copies.BeginRead("k", _link!)!;
+        _copies.Complete(read, "forever"u8.ToArray(), TimeSpan.MaxValue);
+
+        Assert.True(_copies.TryGet("k", _link!, out var value));
+        Assert.Equal("forever"u8.ToArray(), value);
+    }
+
+    [Fact]
+    public void AReadThatFailed_SaysNothing()
+    {
+        var failed = _copies.BeginRead("k", _link!)!;
+        var other = _copies.BeginRead("k", _link!)!;
+        _copies.Abandon(failed);
+        _copies.Complete(other, "v"u8.ToArray(), Minute);
+
+        Assert.True(_copies.TryGet("k", _link!, out _));
+    }
+}
