@@ -20,6 +20,7 @@
 #
 # Usage: benchmarks/http/run.sh
 #   environment: DURATION=10s WARMUP=3s THREADS=2 CONNECTIONS=64 POSTS=50 RESULTS=artifacts/http-bench
+#                REDIS_CLIENT_VERSION=3.4.35 (builds the app on that StackExchange.Redis instead of the declared one)
 #                RUNS="RcCached-embedded:RcCached:Memory RcCached-Redis:RcCached:Redis ..." (label:PostCaching:Store)
 #   a smoke check: DURATION=2s WARMUP=1s benchmarks/http/run.sh
 # Needs dotnet, redis-server, redis-cli, wrk and curl. wrk, the app and Redis share this machine's cores: compare rows
@@ -105,7 +106,7 @@ to_ms() {
 }
 
 echo "Building samples/BlogApp (Release)..."
-dotnet build -c Release samples/BlogApp -nologo -v quiet >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+dotnet build -c Release samples/BlogApp -nologo -v quiet ${REDIS_CLIENT_VERSION:+-p:RedisClientVersion=$REDIS_CLIENT_VERSION} >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 app_dir=samples/BlogApp
 app_dll=$app_dir/bin/Release/net10.0/BlogApp.dll
 [ -f "$app_dll" ] || { echo "run.sh: $app_dll was not built." >&2; exit 1; }
@@ -203,6 +204,7 @@ ratio() {
 }
 
 echo
+echo "StackExchange.Redis: $(ls "$app_dir"/bin/Release/net10.0/StackExchange.Redis.dll >/dev/null && grep -o '"StackExchange.Redis/[0-9.]*"' "$app_dir"/bin/Release/net10.0/BlogApp.deps.json | head -1 | tr -d '"')"
 echo "GET /post/{1..$POSTS}, wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency after a $WARMUP warm-up, $(nproc) cores; full outputs in $RESULTS/"
 echo
 echo "| Run | Blog:PostCaching | Rc:Store | Requests/s | p50 (ms) | p99 (ms) | Errors | Hit check | Redis keys |"
