@@ -21,6 +21,7 @@
 # Usage: benchmarks/http/run.sh
 #   environment: DURATION=10s WARMUP=3s THREADS=2 CONNECTIONS=64 POSTS=50 RESULTS=artifacts/http-bench
 #                REDIS_CLIENT_VERSION=3.4.35 (builds the app on that StackExchange.Redis instead of the declared one)
+#                ROUNDS=1 (runs the whole set that many times, interleaved; ratios are of each run's median requests/s)
 #                RUNS="RcCached-embedded:RcCached:Memory RcCached-Redis:RcCached:Redis ..." (label:PostCaching:Store)
 #   a smoke check: DURATION=2s WARMUP=1s benchmarks/http/run.sh
 # Needs dotnet, redis-server, redis-cli, wrk and curl. wrk, the app and Redis share this machine's cores: compare rows
@@ -34,6 +35,7 @@ THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 POSTS=${POSTS:-50}
 RESULTS=${RESULTS:-artifacts/http-bench}
+ROUNDS=${ROUNDS:-1}
 RUNS=${RUNS:-RcCached-embedded:RcCached:Memory RcCached-Redis:RcCached:Redis RcCached-near:RcCached:RedisNear OutputCache-memory:OutputCache:Memory OutputCacheRedis:OutputCacheRedis:Memory None:None:Memory}
 
 for tool in dotnet redis-server redis-cli wrk curl; do
@@ -172,25 +174,37 @@ hit_check() {
   esac
 }
 
-declare -A rps_of
+declare -A rps_of rps_all
 rows=()
+for round in $(seq "$ROUNDS"); do
 for run in $RUNS; do
   IFS=: read -r label mode store <<<"$run"
+  out="$RESULTS/$label.txt"
+  [ "$ROUNDS" = 1 ] || out="$RESULTS/$label-$round.txt"
   start_app "$mode" "$store"
   base="http://127.0.0.1:$app_port"
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$work/posts.lua" "$base" -- "$POSTS" >/dev/null
   check=$(hit_check "$mode" "$base/post/$POSTS")
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$work/posts.lua" "$base" -- "$POSTS" >"$RESULTS/$label.txt"
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$work/posts.lua" "$base" -- "$POSTS" >"$out"
   keys=$(redis-cli -p "$redis_port" dbsize)
-  rps=$(awk '/^Requests\/sec:/ { print $2 }' "$RESULTS/$label.txt")
-  p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$RESULTS/$label.txt")")
-  p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$RESULTS/$label.txt")")
-  errors=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { for (i = 4; i <= NF; i += 2) n += $i } END { print n + 0 }' "$RESULTS/$label.txt")
-  rps_of[$label]=$rps
-  rows+=("| $label | $mode | $store | $rps | $p50 | $p99 | $errors | $check | $keys |")
-  echo "$label (PostCaching=$mode, Rc:Store=$store): $rps requests/s, p50 $p50 ms, p99 $p99 ms, errors $errors, $check, $keys Redis keys"
+  rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+  p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
+  p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
+  errors=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { for (i = 4; i <= NF; i += 2) n += $i } END { print n + 0 }' "$out")
+  rps_all[$label]+="$rps "
+  rows+=("| $label | $round | $mode | $store | $rps | $p50 | $p99 | $errors | $check | $keys |")
+  echo "$label, round $round (PostCaching=$mode, Rc:Store=$store): $rps requests/s, p50 $p50 ms, p99 $p99 ms, errors $errors, $check, $keys Redis keys"
   stop "$app_pid"
   app_pid=""
+done
+done
+
+# The median requests/s of each run over the rounds, and its range.
+declare -A range_of
+for label in "${!rps_all[@]}"; do
+  sorted=$(tr ' ' '\n' <<<"${rps_all[$label]}" | grep . | sort -g)
+  rps_of[$label]=$(awk '{ a[NR] = $1 } END { printf "%.2f", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }' <<<"$sorted")
+  range_of[$label]="$(head -1 <<<"$sorted")–$(tail -1 <<<"$sorted")"
 done
 
 # ratio A B: requests/s of run A over run B, when both ran.
@@ -207,11 +221,18 @@ echo
 echo "StackExchange.Redis: $(ls "$app_dir"/bin/Release/net10.0/StackExchange.Redis.dll >/dev/null && grep -o '"StackExchange.Redis/[0-9.]*"' "$app_dir"/bin/Release/net10.0/BlogApp.deps.json | head -1 | tr -d '"')"
 echo "GET /post/{1..$POSTS}, wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency after a $WARMUP warm-up, $(nproc) cores; full outputs in $RESULTS/"
 echo
-echo "| Run | Blog:PostCaching | Rc:Store | Requests/s | p50 (ms) | p99 (ms) | Errors | Hit check | Redis keys |"
-echo "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: |"
+echo "| Run | Round | Blog:PostCaching | Rc:Store | Requests/s | p50 (ms) | p99 (ms) | Errors | Hit check | Redis keys |"
+echo "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | --- | ---: |"
 printf '%s\n' "${rows[@]}"
 echo
-echo "| Ratio of requests/s | |"
+echo "| Run | Median requests/s over $ROUNDS round(s) | Range |"
+echo "| --- | ---: | --- |"
+for run in $RUNS; do
+  label=${run%%:*}
+  echo "| $label | ${rps_of[$label]} | ${range_of[$label]} |"
+done
+echo
+echo "| Ratio of median requests/s | |"
 echo "| --- | ---: |"
 echo "| RcCached-Redis / OutputCache-memory | $(ratio RcCached-Redis OutputCache-memory) |"
 echo "| RcCached-near / OutputCache-memory | $(ratio RcCached-near OutputCache-memory) |"
