@@ -10,6 +10,9 @@ namespace RcAspNet.Tests.Infrastructure;
 public sealed class RedisServer : IAsyncDisposable
 {
     private static readonly List<Process> Running = [];
+    private static readonly int EphemeralPortsStart = ReadEphemeralPortsStart();
+    private static int clusterPortCursor = Random.Shared.Next(10_000);
+    private readonly Queue<string> _output = new();
     private readonly string[] _extraArgs;
     private readonly string _directory;
     private Process _process;
@@ -43,15 +46,45 @@ public sealed class RedisServer : IAsyncDisposable
 
     public string EndPoint => $"127.0.0.1:{Port}";
 
-    /// <summary>Starts a server and waits until it answers PING.</summary>
-    public static Task<RedisServer> StartAsync(params string[] extraArgs) => StartOnAsync(FreePort(), extraArgs);
+    /// <summary>
+    /// Starts a server on a free port and waits until it answers PING. A port can be taken between choosing it and
+    /// redis-server binding it (a cluster node also binds its bus at port + 10000), so a server that exits while
+    /// starting is started again on another port.
+    /// </summary>
+    public static async Task<RedisServer> StartAsync(params string[] extraArgs)
+    {
+        var cluster = extraArgs.Contains("--cluster-enabled");
+        for (var attempt = 1; ; attempt++)
+        {
+            var server = new RedisServer(cluster ? FreeClusterPort() : FreePort(), extraArgs);
+            if (await server.TryWaitUntilUpAsync())
+            {
+                return server;
+            }
+
+            var exit = server.ExitReport();
+            await server.DisposeAsync();
+            if (attempt == 5)
+            {
+                throw new InvalidOperationException($"redis-server exited while starting, {attempt} times; the last time: {exit}");
+            }
+        }
+    }
 
     /// <summary>Starts a server on <paramref name="port"/> (one from <see cref="FreePort"/>, say) and waits until it answers PING.</summary>
     public static async Task<RedisServer> StartOnAsync(int port, params string[] extraArgs)
     {
         var server = new RedisServer(port, extraArgs);
-        await server.WaitUntilUpAsync();
-        return server;
+        try
+        {
+            await server.WaitUntilUpAsync();
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>Sends one command and returns the raw RESP reply, for assertions made by Redis itself (INFO commandstats).</summary>
@@ -168,8 +201,8 @@ public sealed class RedisServer : IAsyncDisposable
             throw new InvalidOperationException("redis-server is not installed: the tests need it (apt-get install -y redis-server; .ci/run does this).", ex);
         }
 
-        process.OutputDataReceived += static (_, _) => { };
-        process.ErrorDataReceived += static (_, _) => { };
+        process.OutputDataReceived += Keep;
+        process.ErrorDataReceived += Keep;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         lock (Running)
@@ -180,7 +213,34 @@ public sealed class RedisServer : IAsyncDisposable
         return process;
     }
 
+    /// <summary>Keeps the last lines redis-server wrote, for the message when it exits while starting.</summary>
+    private void Keep(object sender, DataReceivedEventArgs e)
+    {
+        if (e.Data is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.Enqueue(e.Data);
+            if (_output.Count > 5)
+            {
+                _output.Dequeue();
+            }
+        }
+    }
+
     private async Task WaitUntilUpAsync()
+    {
+        if (!await TryWaitUntilUpAsync())
+        {
+            throw new InvalidOperationException(ExitReport());
+        }
+    }
+
+    /// <summary>Waits until the server answers PING; false if it exits first.</summary>
+    private async Task<bool> TryWaitUntilUpAsync()
     {
         for (var attempt = 0; attempt < 200; attempt++)
         {
@@ -188,22 +248,32 @@ public sealed class RedisServer : IAsyncDisposable
             {
                 if ((await CommandAsync("PING")).Contains("PONG", StringComparison.Ordinal))
                 {
-                    return;
+                    return true;
                 }
             }
-            catch (SocketException)
+            catch (Exception ex) when (ex is SocketException or IOException)
             {
+                // Refused before it listens; reset when it exits after listening (a cluster node whose bus port is taken).
             }
 
             if (_process.HasExited)
             {
-                throw new InvalidOperationException($"redis-server on port {Port} exited with code {_process.ExitCode}.");
+                return false;
             }
 
             await Task.Delay(25);
         }
 
         throw new TimeoutException($"redis-server on port {Port} did not answer PING.");
+    }
+
+    private string ExitReport()
+    {
+        _process.WaitForExit();
+        lock (_output)
+        {
+            return $"redis-server on port {Port} exited with code {_process.ExitCode}: {string.Join(" | ", _output)}";
+        }
     }
 
     private void Signal(string signal)
@@ -218,6 +288,49 @@ public sealed class RedisServer : IAsyncDisposable
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>
+    /// A port for a cluster node, free with its bus port (port + 10000), both below the kernel's ephemeral range so that
+    /// no socket bound to port 0 or connecting out can take them before the node binds them.
+    /// </summary>
+    public static int FreeClusterPort()
+    {
+        var lowest = EphemeralPortsStart - 20_000;
+        while (true)
+        {
+            var port = lowest + (int)((uint)Interlocked.Increment(ref clusterPortCursor) % 10_000);
+            if (IsFree(port) && IsFree(port + 10_000))
+            {
+                return port;
+            }
+        }
+    }
+
+    private static bool IsFree(int port)
+    {
+        try
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Start();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static int ReadEphemeralPortsStart()
+    {
+        try
+        {
+            return int.Parse(File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries)[0], CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return 32_768;
+        }
     }
 
     private static async Task<string> ReadReplyAsync(NetworkStream stream)
