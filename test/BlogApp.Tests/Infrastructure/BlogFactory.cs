@@ -20,6 +20,9 @@ public sealed partial class BlogFactory(Dictionary<string, string?>? settings = 
         builder.UseEnvironment("Development");
         builder.UseSetting("ConnectionStrings:Blog", $"Data Source={_database}");
         builder.UseSetting("Rc:Namespace", $"blog{Guid.NewGuid():N}:");
+
+        // A slow moment of a loaded machine must not turn a call into a timeout that reads as a miss; tests of faults set their own.
+        builder.UseSetting("Rc:OperationTimeout", "00:00:05");
         foreach (var (key, value) in settings ?? [])
         {
             builder.UseSetting(key, value);

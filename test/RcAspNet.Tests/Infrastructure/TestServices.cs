@@ -9,7 +9,12 @@ public static class TestServices
     public static ServiceProvider Build(Action<RcOptions> configure, Action<IServiceCollection>? more = null)
     {
         var services = new ServiceCollection();
-        services.AddRcCache(configure);
+        services.AddRcCache(o =>
+        {
+            // A slow moment of a loaded machine must not turn a call into a timeout that reads as a miss; tests of faults set their own.
+            o.OperationTimeout = TimeSpan.FromSeconds(5);
+            configure(o);
+        });
         more?.Invoke(services);
         var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true, ValidateOnBuild = true });
         _ = provider.GetRequiredService<IOptions<RcOptions>>().Value;
