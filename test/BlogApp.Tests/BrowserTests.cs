@@ -9,6 +9,13 @@ namespace BlogApp.Tests;
 /// <summary>The tutorial in a real browser: Debian's headless Chromium, driven by Playwright, against the blog on Kestrel.</summary>
 public sealed class BrowserTests : IAsyncLifetime
 {
+    /// <summary>
+    /// Waits for a navigation to commit, not for its load event: under a loaded machine, Playwright once missed a load
+    /// event that had fired (only NetworkIdle was seen) and waited out its 30 s. What the test reads next waits for its
+    /// element in the new document anyway.
+    /// </summary>
+    private static readonly PageWaitForURLOptions Committed = new() { WaitUntil = WaitUntilState.Commit };
+
     private readonly BlogFactory _blog = new();
     private IPlaywright? _playwright;
     private IBrowser? _browser;
@@ -49,7 +56,7 @@ public sealed class BrowserTests : IAsyncLifetime
         await page.FillAsync("#title", "Written in Chromium");
         await page.FillAsync("#content", "Through the add form.");
         await page.ClickAsync("input[type=submit][value=Post]");
-        await page.WaitForURLAsync(_baseUrl + "/");
+        await page.WaitForURLAsync(_baseUrl + "/", Committed);
 
         var first = await page.RunAndWaitForResponseAsync(() => page.ClickAsync("text=Written in Chromium"), _baseUrl + "/post/1");
         Assert.Equal("Written in Chromium", await page.InnerTextAsync("h1"));
@@ -62,11 +69,11 @@ public sealed class BrowserTests : IAsyncLifetime
 
         // The cached page links to the visitor's own edit page, whose form carries the visitor's token: no script.
         await page.ClickAsync("text=Edit");
-        await page.WaitForURLAsync(_baseUrl + "/post/1/edit");
+        await page.WaitForURLAsync(_baseUrl + "/post/1/edit", Committed);
         await page.FillAsync("#title", "Edited in Chromium");
         await page.FillAsync("#content", "Through the edit form.");
         await page.ClickAsync("input[type=submit][value=Update]");
-        await page.WaitForURLAsync(_baseUrl + "/post/1");
+        await page.WaitForURLAsync(_baseUrl + "/post/1", Committed);
         Assert.Equal("Edited in Chromium", await page.InnerTextAsync("h1"));
         Assert.Equal("Through the edit form.", await page.InnerTextAsync("p"));
 
@@ -87,7 +94,7 @@ public sealed class BrowserTests : IAsyncLifetime
         await page.ClickAsync("text=Edit");
         await page.FillAsync("#title", "Still no script");
         await page.ClickAsync("input[type=submit][value=Update]");
-        await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/post/\\d+$"));
+        await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/post/\\d+$"), Committed);
         Assert.Equal("Still no script", await page.InnerTextAsync("h1"));
     }
 
