@@ -12,6 +12,9 @@ internal sealed class InFlightLoad<T>
 
     public Task<T> Task => _result.Task;
 
+    /// <summary>Gets how many callers wait for this load now.</summary>
+    public int Waiters => Volatile.Read(ref _waiters);
+
     /// <summary>Joins a load that still has callers; a load whose callers all left is being cancelled and cannot be joined.</summary>
     public bool TryJoin()
     {

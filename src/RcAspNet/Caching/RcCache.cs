@@ -195,6 +195,10 @@ internal sealed partial class RcCache : IRcCache
     internal ValueTask<IReadOnlyDictionary<string, StackExchange.Redis.IConnectionMultiplexer>> GetRedisConnectionsAsync(CancellationToken cancellationToken) =>
         Keyspace.GetRedisConnectionsAsync(cancellationToken);
 
+    /// <summary>How many callers wait for the load of <paramref name="key"/> under way, or 0 when none runs (for tests).</summary>
+    internal int LoadWaiters<T>(string key) =>
+        _loads.TryGetValue(Keyspace.Key(key), out var load) && load is InFlightLoad<T> shared ? shared.Waiters : 0;
+
     /// <summary>Gets the name of this cache (<c>default</c>, or its name under <c>Rc:Caches</c>), a telemetry tag.</summary>
     internal string Name => Keyspace.Name;
 

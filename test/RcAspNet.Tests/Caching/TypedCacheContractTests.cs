@@ -220,7 +220,16 @@ public abstract class TypedCacheContractTests : IAsyncLifetime
         }, cancellationToken: cancel.Token).AsTask();
         await started.Task;
         var second = Cache.GetOrSetAsync("cancel-one", _ => ValueTask.FromResult(-1)).AsTask();
-        await Task.Delay(50);
+
+        // The first caller leaves only once the second has joined its load: on a loaded machine the second's read of
+        // the store can outlast any fixed pause, and it would then find a load being cancelled and run its own.
+        var joining = System.Diagnostics.Stopwatch.StartNew();
+        while (((RcAspNet.Caching.RcCache)Cache).LoadWaiters<int>("cancel-one") < 2)
+        {
+            Assert.True(joining.Elapsed < TimeSpan.FromSeconds(30), "The second caller never joined the first one's load.");
+            await Task.Delay(5);
+        }
+
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
         gate.SetResult();
