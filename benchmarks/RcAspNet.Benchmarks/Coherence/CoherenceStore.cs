@@ -1,5 +1,5 @@
 using System.Globalization;
-using RcAspNet.Benchmarks.Infrastructure;
+using RcAspNet.Tests.Infrastructure;
 using StackExchange.Redis;
 
 namespace RcAspNet.Benchmarks.Coherence;
@@ -11,10 +11,10 @@ namespace RcAspNet.Benchmarks.Coherence;
 /// </summary>
 internal sealed class CoherenceStore : IAsyncDisposable
 {
-    private readonly IDisposable[] _processes;
+    private readonly IAsyncDisposable[] _processes;
     private readonly ConnectionMultiplexer[] _connections;
 
-    private CoherenceStore(string name, Action<RcOptions> configure, IDisposable[] processes, ConnectionMultiplexer[] connections)
+    private CoherenceStore(string name, Action<RcOptions> configure, IAsyncDisposable[] processes, ConnectionMultiplexer[] connections)
     {
         Name = name;
         Configure = configure;
@@ -37,7 +37,7 @@ internal sealed class CoherenceStore : IAsyncDisposable
                 var server = await RedisServer.StartAsync();
                 return new(name, o => (o.Store, o.Redis) = (RcStoreKind.Redis, server.EndPoint), [server], [await ConnectAsync(server.EndPoint)]);
             case "sharded":
-                var shards = await RedisServer.StartManyAsync(3);
+                var shards = await Task.WhenAll(Enumerable.Range(0, 3).Select(static _ => RedisServer.StartAsync()));
                 return new(name, o =>
                 {
                     o.Store = RcStoreKind.Sharded;
@@ -47,7 +47,7 @@ internal sealed class CoherenceStore : IAsyncDisposable
                     }
                 }, shards, await Task.WhenAll(shards.Select(static s => ConnectAsync(s.EndPoint))));
             case "cluster":
-                var cluster = await RedisCluster.StartAsync();
+                var cluster = await RedisClusterServers.StartAsync();
                 return new(name, o => (o.Store, o.Redis) = (RcStoreKind.Redis, cluster.Configuration), [cluster], [await ConnectAsync(cluster.Configuration)]);
             default:
                 throw new ArgumentOutOfRangeException(nameof(name), name, $"Unknown store; expected one of {string.Join(", ", Names)}.");
@@ -106,7 +106,7 @@ internal sealed class CoherenceStore : IAsyncDisposable
 
         foreach (var process in _processes)
         {
-            process.Dispose();
+            await process.DisposeAsync();
         }
     }
 

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.StackExchangeRedis;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using RcAspNet.Tests.Infrastructure;
 using StackExchange.Redis;
 
 namespace RcAspNet.Benchmarks.Infrastructure;
@@ -71,7 +72,7 @@ internal sealed class Fixture : IAsyncDisposable
     {
         RedisClient.CheckBenchmarkProcess();
         var count = store switch { RcStoreKind.Redis => 1, RcStoreKind.Sharded => shards, _ => 0 };
-        var servers = await RedisServer.StartManyAsync(count);
+        var servers = await Task.WhenAll(Enumerable.Range(0, count).Select(static _ => RedisServer.StartAsync()));
         var shardNames = servers.Select(static (_, i) => $"cache{i + 1:00}").ToArray();
 
         var services = new ServiceCollection();
@@ -205,7 +206,7 @@ internal sealed class Fixture : IAsyncDisposable
 
         foreach (var server in _servers)
         {
-            server.Dispose();
+            await server.DisposeAsync();
         }
 
         if (failures > 0)

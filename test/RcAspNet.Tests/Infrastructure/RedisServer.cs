@@ -198,7 +198,7 @@ public sealed class RedisServer : IAsyncDisposable
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
-            throw new InvalidOperationException("redis-server is not installed: the tests need it (apt-get install -y redis-server; .ci/run does this).", ex);
+            throw new InvalidOperationException("redis-server is not installed: the tests and benchmarks need it (apt-get install -y redis-server; .ci/run does this).", ex);
         }
 
         process.OutputDataReceived += Keep;
