@@ -9,7 +9,7 @@ public sealed class BlogRedisTests
 {
     private static async Task<(BlogFactory Blog, RedisServer[] Servers)> StartAsync(int shards)
     {
-        var servers = await Task.WhenAll(Enumerable.Range(0, shards).Select(_ => RedisServer.StartAsync()));
+        var servers = await RedisServer.StartManyAsync(shards);
         var settings = new Dictionary<string, string?> { ["Blog:SeedPosts"] = "50" };
         if (shards == 1)
         {

@@ -42,7 +42,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime, IDisp
         };
         ActivitySource.AddActivityListener(_listener);
 
-        _servers = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => RedisServer.StartAsync()));
+        _servers = await RedisServer.StartManyAsync(3);
         var settings = new Dictionary<string, string?>
         {
             ["Blog:SeedPosts"] = "50",

@@ -37,7 +37,7 @@ internal sealed class CoherenceStore : IAsyncDisposable
                 var server = await RedisServer.StartAsync();
                 return new(name, o => (o.Store, o.Redis) = (RcStoreKind.Redis, server.EndPoint), [server], [await ConnectAsync(server.EndPoint)]);
             case "sharded":
-                var shards = await Task.WhenAll(Enumerable.Range(0, 3).Select(static _ => RedisServer.StartAsync()));
+                var shards = await RedisServer.StartManyAsync(3);
                 return new(name, o =>
                 {
                     o.Store = RcStoreKind.Sharded;

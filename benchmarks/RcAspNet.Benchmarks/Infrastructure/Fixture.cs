@@ -72,7 +72,7 @@ internal sealed class Fixture : IAsyncDisposable
     {
         RedisClient.CheckBenchmarkProcess();
         var count = store switch { RcStoreKind.Redis => 1, RcStoreKind.Sharded => shards, _ => 0 };
-        var servers = await Task.WhenAll(Enumerable.Range(0, count).Select(static _ => RedisServer.StartAsync()));
+        var servers = await RedisServer.StartManyAsync(count);
         var shardNames = servers.Select(static (_, i) => $"cache{i + 1:00}").ToArray();
 
         var services = new ServiceCollection();

@@ -12,7 +12,7 @@ public sealed class BatchServers : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var servers = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => RedisServer.StartAsync()));
+        var servers = await RedisServer.StartManyAsync(4);
         Shards = servers[..3];
         Single = servers[3];
     }

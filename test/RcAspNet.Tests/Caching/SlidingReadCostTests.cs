@@ -72,7 +72,7 @@ public sealed class SlidingReadCostTests(SlidingReadCostTests.Servers servers, X
         public async Task InitializeAsync()
         {
             var single = RedisServer.StartAsync();
-            var shards = Task.WhenAll(Enumerable.Range(0, 3).Select(_ => RedisServer.StartAsync()));
+            var shards = RedisServer.StartManyAsync(3);
             var cluster = RedisClusterServers.StartAsync();
             (_single, _shards, _cluster) = (await single, await shards, await cluster);
         }

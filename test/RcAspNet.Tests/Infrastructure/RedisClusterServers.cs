@@ -72,8 +72,8 @@ public sealed class RedisClusterServers : IAsyncDisposable
     private static async Task<RedisClusterServers> CreateAsync(int replicas, TimeSpan nodeTimeout)
     {
         var timeout = ((long)nodeTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
-        var nodes = await Task.WhenAll(Enumerable.Range(0, Primaries * (1 + replicas)).Select(_ =>
-            RedisServer.StartAsync("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", timeout)));
+        var nodes = await RedisServer.StartManyAsync(
+            Primaries * (1 + replicas), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", timeout);
         var cluster = new RedisClusterServers(nodes);
         try
         {

@@ -71,6 +71,10 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Starts <paramref name="count"/> servers at once, each as <see cref="StartAsync"/> does.</summary>
+    public static Task<RedisServer[]> StartManyAsync(int count, params string[] extraArgs) =>
+        Task.WhenAll(Enumerable.Range(0, count).Select(_ => StartAsync(extraArgs)));
+
     /// <summary>Starts a server on <paramref name="port"/> (one from <see cref="FreePort"/>, say) and waits until it answers PING.</summary>
     public static async Task<RedisServer> StartOnAsync(int port, params string[] extraArgs)
     {

@@ -7,7 +7,7 @@ namespace RcAspNet.Tests.Infrastructure;
 public static class SharedRedis
 {
     private static readonly Lazy<Task<RedisServer>> SingleServer = new(() => RedisServer.StartAsync());
-    private static readonly Lazy<Task<RedisServer[]>> ShardServers = new(() => Task.WhenAll(Enumerable.Range(0, 3).Select(_ => RedisServer.StartAsync())));
+    private static readonly Lazy<Task<RedisServer[]>> ShardServers = new(() => RedisServer.StartManyAsync(3));
     private static readonly Lazy<Task<RedisClusterServers>> ClusterServers = new(RedisClusterServers.StartAsync);
 
     public static Task<RedisServer> Single => SingleServer.Value;

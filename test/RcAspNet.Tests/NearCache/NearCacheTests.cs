@@ -292,7 +292,7 @@ public sealed class ShardedNearCacheTests(Xunit.Abstractions.ITestOutputHelper o
 {
     private RedisServer[] _shards = [];
 
-    protected override async Task<RedisServer[]> StartServersAsync() => _shards = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => RedisServer.StartAsync()));
+    protected override async Task<RedisServer[]> StartServersAsync() => _shards = await RedisServer.StartManyAsync(3);
 
     protected override async Task StopServersAsync()
     {

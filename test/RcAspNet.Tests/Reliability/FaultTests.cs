@@ -30,7 +30,7 @@ public sealed class FaultTests(Xunit.Abstractions.ITestOutputHelper output) : IA
 
     private async Task<RedisServer[]> StartAsync(int count, params string[] args)
     {
-        var servers = await Task.WhenAll(Enumerable.Range(0, count).Select(_ => RedisServer.StartAsync(args)));
+        var servers = await RedisServer.StartManyAsync(count, args);
         _servers.AddRange(servers);
         return servers;
     }

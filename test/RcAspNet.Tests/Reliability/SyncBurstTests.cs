@@ -75,7 +75,7 @@ public sealed class SyncBurstTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task ShardedWithOneShardFrozen_EachSyncCallReturnsWithinTheTimeout_LiveShardsStillHit()
     {
-        var servers = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => RedisServer.StartAsync()));
+        var servers = await RedisServer.StartManyAsync(3);
         _servers.AddRange(servers);
         JsonElement report;
         try
