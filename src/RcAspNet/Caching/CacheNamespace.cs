@@ -9,17 +9,12 @@ namespace RcAspNet.Caching;
 /// <summary>
 /// A namespace on a store, as rc's <c>Cache</c> object is, and the only way to the store: it checks keys, adds the
 /// namespace, lays entries out (<see cref="EntryEnvelope"/>), renews sliding entries on read, refuses oversized values,
-/// keeps tags, and counts hits and misses. <see cref="RcDistributedCache"/> and the typed cache stand on it; it knows
+/// keeps tags (an entry that carries a tag whose invalidation is still kept for delivery is a miss, and is not written),
+/// and counts hits and misses. <see cref="RcDistributedCache"/> and the typed cache stand on it; it knows
 /// nothing of serialization or HTTP.
 /// </summary>
 internal sealed partial class CacheNamespace
 {
-    /// <summary>
-    /// How long an invalidation's version token outlives it. A tagged write that read the version before and finishes
-    /// after the token expired sees a change and removes its own entry, so this only has to outlast slow factories.
-    /// </summary>
-    private static readonly TimeSpan TagVersionLifetime = TimeSpan.FromDays(1);
-
     private readonly IRcStore _store;
     private readonly int _maximumKeyLength;
     private readonly int _maximumValueSize;
@@ -157,7 +152,7 @@ internal sealed partial class CacheNamespace
             return;
         }
 
-        await _store.SetAsync(namespaced, Layout(value, timing), timing.TimeToLive, cancellationToken).ConfigureAwait(false);
+        await _store.SetAsync(namespaced, Layout(value, timing, null), timing.TimeToLive, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Writes on the calling thread, never waiting on the thread pool.</summary>
@@ -170,7 +165,7 @@ internal sealed partial class CacheNamespace
             return;
         }
 
-        _store.Set(namespaced, Layout(value, timing), timing.TimeToLive);
+        _store.Set(namespaced, Layout(value, timing, null), timing.TimeToLive);
     }
 
     /// <summary>
@@ -202,7 +197,12 @@ internal sealed partial class CacheNamespace
                 continue;
             }
 
-            entries.Add(new StoreEntry(namespaced, Layout(value, timing), timing.TimeToLive));
+            if (IsAnyPending(tags))
+            {
+                continue;
+            }
+
+            entries.Add(new StoreEntry(namespaced, Layout(value, timing, tags), timing.TimeToLive));
             if (tags is { Count: > 0 })
             {
                 (tagged ??= []).Add(new TaggedKey(namespaced, ExpiresAt(timing), tags));
@@ -225,12 +225,12 @@ internal sealed partial class CacheNamespace
     public async ValueTask<bool> AddAsync(string key, byte[] value, EntryTiming timing, IReadOnlyList<string>? tags, TagVersions? versions, CancellationToken cancellationToken)
     {
         var namespaced = Key(key);
-        if (IsOversized(value))
+        if (IsOversized(value) || IsAnyPending(tags))
         {
             return false;
         }
 
-        var added = await _store.AddAsync(namespaced, Layout(value, timing), timing.TimeToLive, cancellationToken).ConfigureAwait(false);
+        var added = await _store.AddAsync(namespaced, Layout(value, timing, tags), timing.TimeToLive, cancellationToken).ConfigureAwait(false);
         if (added && tags is { Count: > 0 } && versions is not null)
         {
             await RegisterTagsAsync([new TaggedKey(namespaced, ExpiresAt(timing), tags)], versions, cancellationToken).ConfigureAwait(false);
@@ -239,12 +239,12 @@ internal sealed partial class CacheNamespace
         return added;
     }
 
-    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken) => _store.DeleteAsync(Key(key), cancellationToken);
+    public ValueTask<RcRemovalResult> DeleteAsync(string key, CancellationToken cancellationToken) => _store.DeleteAsync(Key(key), cancellationToken);
 
     /// <summary>Deletes on the calling thread, never waiting on the thread pool.</summary>
-    public bool Delete(string key) => _store.Delete(Key(key));
+    public RcRemovalResult Delete(string key) => _store.Delete(Key(key));
 
-    public ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
+    public ValueTask<RcRemovalResult> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
         _store.DeleteManyAsync([.. keys.Select(k => Key(k, nameof(keys)))], cancellationToken);
 
     public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken) => _store.ExistsAsync(Key(key), cancellationToken);
@@ -258,7 +258,7 @@ internal sealed partial class CacheNamespace
         _store.ExpireAsync(Key(key), timeToLive, cancellationToken);
 
     /// <summary>Deletes every entry of this namespace; a namespace without a prefix refuses, as it would empty every server.</summary>
-    public ValueTask<long> ClearAsync(CancellationToken cancellationToken) => Prefix.Length == 0
+    public ValueTask<RcRemovalResult> ClearAsync(CancellationToken cancellationToken) => Prefix.Length == 0
         ? throw new InvalidOperationException("This cache has no namespace: clearing it would delete every key of its servers. Give it a Namespace.")
         : _store.ClearAsync(Prefix, cancellationToken);
 
@@ -303,16 +303,19 @@ internal sealed partial class CacheNamespace
             return;
         }
 
-        await _store.SetAsync(namespaced, Layout(value, timing), timing.TimeToLive, cancellationToken).ConfigureAwait(false);
+        if (IsAnyPending(tags))
+        {
+            // What was computed is returned, but not stored while an invalidation of its tags is on its way.
+            return;
+        }
+
+        await _store.SetAsync(namespaced, Layout(value, timing, tags), timing.TimeToLive, cancellationToken).ConfigureAwait(false);
         await RegisterTagsAsync([new TaggedKey(namespaced, ExpiresAt(timing), tags)], versions, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Removes every entry of this namespace that carries <paramref name="tag"/>, on every server; returns how many there were.</summary>
-    public async ValueTask<long> InvalidateTagAsync(string tag, CancellationToken cancellationToken)
-    {
-        var members = await _store.BumpTagAsync(TagKeys(tag), TagVersionLifetime, cancellationToken).ConfigureAwait(false);
-        return members.Length == 0 ? 0 : await _store.DeleteManyAsync(members, cancellationToken).ConfigureAwait(false);
-    }
+    /// <summary>Removes every entry of this namespace that carries <paramref name="tag"/>, on every server; returns how many there were, and what is kept for delivery.</summary>
+    public ValueTask<RcRemovalResult> InvalidateTagAsync(string tag, CancellationToken cancellationToken) =>
+        _store.InvalidateTagAsync(TagKeys(tag), cancellationToken);
 
     /// <summary>Registers written entries under their tags, then removes those whose tag was invalidated since <paramref name="versions"/>.</summary>
     private async ValueTask RegisterTagsAsync(IReadOnlyList<TaggedKey> written, TagVersions versions, CancellationToken cancellationToken)
@@ -357,6 +360,25 @@ internal sealed partial class CacheNamespace
         }
     }
 
+    /// <summary>Whether an invalidation of one of <paramref name="tags"/> is kept for delivery, so that an entry carrying it must be neither served nor written.</summary>
+    private bool IsAnyPending(IReadOnlyList<string>? tags)
+    {
+        if (tags is not { Count: > 0 } || !_store.HasPendingTags)
+        {
+            return false;
+        }
+
+        foreach (var tag in tags)
+        {
+            if (_store.IsTagPending(TagKeys(tag)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>A value over <c>Rc:MaximumValueSize</c> is never stored; this logs it.</summary>
     private bool IsOversized(byte[] value)
     {
@@ -376,12 +398,12 @@ internal sealed partial class CacheNamespace
 
     /// <summary>The time to live a refresh renews <paramref name="entry"/> to: its full window if it is sliding, else zero.</summary>
     private TimeSpan Renewal(byte[]? entry) =>
-        entry is not null && EntryEnvelope.Read(entry, out var sliding, out var absolute) == EntryKind.Wrapped && sliding > TimeSpan.Zero
+        entry is not null && EntryEnvelope.Read(entry, out var sliding, out var absolute, out _) == EntryKind.Wrapped && sliding > TimeSpan.Zero
             ? EntryTiming.Renewal(sliding, absolute, Time.GetUtcNow())
             : TimeSpan.Zero;
 
-    private static byte[] Layout(byte[] value, EntryTiming timing) =>
-        timing.IsSliding ? EntryEnvelope.Wrap(value, timing.Sliding, timing.Absolute)
+    private static byte[] Layout(byte[] value, EntryTiming timing, IReadOnlyList<string>? tags) =>
+        timing.IsSliding || tags is { Count: > 0 } ? EntryEnvelope.Wrap(value, timing.IsSliding ? timing.Sliding : TimeSpan.Zero, timing.IsSliding ? timing.Absolute : null, tags)
         : EntryEnvelope.NeedsHeader(value) ? EntryEnvelope.Wrap(value, TimeSpan.Zero, null)
         : value;
 
@@ -393,10 +415,13 @@ internal sealed partial class CacheNamespace
             return null;
         }
 
-        switch (EntryEnvelope.Read(entry, out var sliding, out var absolute))
+        switch (EntryEnvelope.Read(entry, out var sliding, out var absolute, out var valueOffset))
         {
             case EntryKind.Plain:
                 return entry;
+            case EntryKind.Wrapped when valueOffset > EntryEnvelope.HeaderSize && _store.HasPendingTags && EntryEnvelope.CarriesAny(entry, tag => _store.IsTagPending(TagKeys(tag))):
+                // An invalidation of one of its tags has not reached the tag's server yet: it may be what was removed.
+                return null;
             case EntryKind.Wrapped when sliding > TimeSpan.Zero:
                 var untilDeadline = absolute is { } deadline ? deadline - Time.GetUtcNow() : TimeSpan.MaxValue;
                 if (untilDeadline <= TimeSpan.Zero)
@@ -409,9 +434,9 @@ internal sealed partial class CacheNamespace
                     _store.ExpireInBackground(namespacedKey, ttl);
                 }
 
-                return entry.AsMemory(EntryEnvelope.HeaderSize);
+                return entry.AsMemory(valueOffset);
             case EntryKind.Wrapped:
-                return entry.AsMemory(EntryEnvelope.HeaderSize);
+                return entry.AsMemory(valueOffset);
             default:
                 LogCorruptEntry(_logger, _store.Kind);
                 return null;

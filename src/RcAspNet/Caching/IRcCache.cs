@@ -25,11 +25,16 @@ public interface IRcCache
     /// <summary>Stores <paramref name="value"/> only if <paramref name="key"/> holds nothing; returns whether it did.</summary>
     ValueTask<bool> AddAsync<T>(string key, T value, RcEntryOptions? options = null, CancellationToken cancellationToken = default);
 
-    /// <summary>Deletes the entry; returns whether there was one.</summary>
-    ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Deletes the entry; returns whether there was one (<see cref="RcRemovalResult.Removed"/> is 1), or that the removal
+    /// could not reach its server and is kept (<see cref="RcRemovalResult.Pending"/> is 1): it is delivered as soon as
+    /// the server answers, and this node reads nothing from that server until then. With
+    /// <see cref="RcFailureMode.Throw"/>, a kept removal throws <see cref="RcCacheException"/> instead (it stays kept).
+    /// </summary>
+    ValueTask<RcRemovalResult> DeleteAsync(string key, CancellationToken cancellationToken = default);
 
-    /// <summary>Deletes the entries; returns how many there were.</summary>
-    ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default);
+    /// <summary>Deletes the entries; returns how many there were, and how many removals are kept for servers that could not be reached (see <see cref="DeleteAsync"/>).</summary>
+    ValueTask<RcRemovalResult> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default);
 
     /// <summary>Returns whether <paramref name="key"/> holds an entry.</summary>
     ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default);
@@ -42,8 +47,11 @@ public interface IRcCache
     /// <summary>Gives an existing entry a new lifetime; returns whether it existed.</summary>
     ValueTask<bool> TouchAsync(string key, TimeSpan expiration, CancellationToken cancellationToken = default);
 
-    /// <summary>Deletes every entry of this namespace (SCAN and DEL in batches, never KEYS); returns how many. A cache without a namespace refuses.</summary>
-    ValueTask<long> ClearAsync(CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Deletes every entry of this namespace (SCAN and DEL in pages, never KEYS); returns how many, and whether a clear
+    /// is kept for a server that could not be reached. A cache without a namespace refuses.
+    /// </summary>
+    ValueTask<RcRemovalResult> ClearAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Returns the value under <paramref name="key"/>; on a miss, runs <paramref name="factory"/>, stores its result
@@ -53,16 +61,23 @@ public interface IRcCache
     /// </summary>
     ValueTask<T> GetOrSetAsync<T>(string key, Func<CancellationToken, ValueTask<T>> factory, RcEntryOptions? options = null, CancellationToken cancellationToken = default);
 
-    /// <summary>Deletes the result of <paramref name="name"/> called with <paramref name="args"/> (rc's <c>invalidate</c>): the entry under <see cref="RcKey.For"/>.</summary>
-    ValueTask<bool> InvalidateAsync(string name, params object?[] args);
+    /// <summary>
+    /// Deletes the result of <paramref name="name"/> called with <paramref name="args"/> (rc's <c>invalidate</c>): the
+    /// entry under <see cref="RcKey.For"/>. Returns what <see cref="DeleteAsync"/> returns: removed, absent, or kept for
+    /// delivery when its server cannot be reached.
+    /// </summary>
+    ValueTask<RcRemovalResult> InvalidateAsync(string name, params object?[] args);
 
     /// <summary>Deletes the result of <paramref name="name"/> called with <paramref name="args"/>; see <see cref="InvalidateAsync(string, object?[])"/>.</summary>
-    ValueTask<bool> InvalidateAsync(string name, object?[] args, CancellationToken cancellationToken);
+    ValueTask<RcRemovalResult> InvalidateAsync(string name, object?[] args, CancellationToken cancellationToken);
 
     /// <summary>
     /// Deletes every entry of this cache that carries <paramref name="tag"/> (<see cref="RcEntryOptions.Tags"/>,
     /// <c>[RcCached(Tags = ...)]</c>), on every server, whichever node wrote it; returns how many there were. A tagged
-    /// write that races with it never leaves its entry readable once both have returned.
+    /// write that races with it never leaves its entry readable once both have returned. When the tag's server cannot be
+    /// reached, the invalidation is kept (<see cref="RcRemovalResult.Pending"/>): until it is delivered, every entry that
+    /// carries the tag is a miss on this node, on every server, and is not written. Members are deleted a page at a time,
+    /// so a tag of any size never stalls its servers.
     /// </summary>
-    ValueTask<long> InvalidateTagAsync(string tag, CancellationToken cancellationToken = default);
+    ValueTask<RcRemovalResult> InvalidateTagAsync(string tag, CancellationToken cancellationToken = default);
 }

@@ -101,9 +101,9 @@ internal sealed partial class RcCache : IRcCache
         return await Keyspace.AddAsync(key, bytes, Timing(options), options?.Tags, versions, cancellationToken).ConfigureAwait(false);
     }
 
-    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken = default) => Keyspace.DeleteAsync(key, cancellationToken);
+    public ValueTask<RcRemovalResult> DeleteAsync(string key, CancellationToken cancellationToken = default) => Keyspace.DeleteAsync(key, cancellationToken);
 
-    public ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default)
+    public ValueTask<RcRemovalResult> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(keys);
         return Keyspace.DeleteManyAsync(keys, cancellationToken);
@@ -120,7 +120,7 @@ internal sealed partial class RcCache : IRcCache
         return Keyspace.TouchAsync(key, expiration, cancellationToken);
     }
 
-    public ValueTask<long> ClearAsync(CancellationToken cancellationToken = default) => Keyspace.ClearAsync(cancellationToken);
+    public ValueTask<RcRemovalResult> ClearAsync(CancellationToken cancellationToken = default) => Keyspace.ClearAsync(cancellationToken);
 
     public ValueTask<T> GetOrSetAsync<T>(string key, Func<CancellationToken, ValueTask<T>> factory, RcEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -185,11 +185,11 @@ internal sealed partial class RcCache : IRcCache
         }
     }
 
-    public ValueTask<bool> InvalidateAsync(string name, params object?[] args) => DeleteAsync(RcKey.For(name, args));
+    public ValueTask<RcRemovalResult> InvalidateAsync(string name, params object?[] args) => DeleteAsync(RcKey.For(name, args));
 
-    public ValueTask<bool> InvalidateAsync(string name, object?[] args, CancellationToken cancellationToken) => DeleteAsync(RcKey.For(name, args), cancellationToken);
+    public ValueTask<RcRemovalResult> InvalidateAsync(string name, object?[] args, CancellationToken cancellationToken) => DeleteAsync(RcKey.For(name, args), cancellationToken);
 
-    public ValueTask<long> InvalidateTagAsync(string tag, CancellationToken cancellationToken = default) => Keyspace.InvalidateTagAsync(tag, cancellationToken);
+    public ValueTask<RcRemovalResult> InvalidateTagAsync(string tag, CancellationToken cancellationToken = default) => Keyspace.InvalidateTagAsync(tag, cancellationToken);
 
     /// <summary>The Redis connections beneath this cache, for <c>GetRedisConnectionsAsync</c>.</summary>
     internal ValueTask<IReadOnlyDictionary<string, StackExchange.Redis.IConnectionMultiplexer>> GetRedisConnectionsAsync(CancellationToken cancellationToken) =>

@@ -51,9 +51,29 @@ public sealed class RcOptions
     /// <value>The default is 5.</value>
     public int CircuitBreakerThreshold { get; set; } = 5;
 
-    /// <summary>Gets or sets how often an open circuit probes its server in the background (a PING); the first answer closes it.</summary>
+    /// <summary>
+    /// Gets or sets the longest wait between two recoveries of an open circuit. A recovery PINGs the server, verifies it,
+    /// and delivers the removals kept for it; the circuit closes when one succeeds. The first comes 250 milliseconds
+    /// after a failure (at once after a removal was kept), and each failed one doubles the wait, up to this.
+    /// </summary>
     /// <value>The default is 5 seconds.</value>
     public TimeSpan CircuitBreakDuration { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Gets or sets how many removals are kept for one server that could not be reached (keys, and tags counted once).
+    /// Past it, they are replaced by a clear of the store's namespaces on that server (its database, for a store without
+    /// a namespace, as rc's <c>clear()</c> does), delivered before the server serves again.
+    /// </summary>
+    /// <value>The default is 10000.</value>
+    public int PendingRemovalLimit { get; set; } = 10_000;
+
+    /// <summary>
+    /// Gets or sets how long removals are remembered after they were made, to be delivered again to a server that may
+    /// have lost them after acknowledging them: one restarted from its disk (a new <c>run_id</c>), or a cluster replica
+    /// promoted to primary. Cover the cluster's <c>cluster-node-timeout</c> plus the append-only file's fsync interval.
+    /// </summary>
+    /// <value>The default is 30 seconds.</value>
+    public TimeSpan RemovalReplayWindow { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Gets or sets the longest key accepted, in characters, before the namespace is added.</summary>
     /// <value>The default is 1024.</value>

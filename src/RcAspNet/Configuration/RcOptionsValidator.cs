@@ -15,6 +15,8 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
         Positive(errors, $"{path}:OperationTimeout", options.OperationTimeout);
         Positive(errors, $"{path}:CircuitBreakDuration", options.CircuitBreakDuration);
         AtLeastOne(errors, $"{path}:CircuitBreakerThreshold", options.CircuitBreakerThreshold);
+        AtLeastOne(errors, $"{path}:PendingRemovalLimit", options.PendingRemovalLimit);
+        Positive(errors, $"{path}:RemovalReplayWindow", options.RemovalReplayWindow);
         AtLeastOne(errors, $"{path}:MaximumKeyLength", options.MaximumKeyLength);
         AtLeastOne(errors, $"{path}:MaximumValueSize", options.MaximumValueSize);
         AtLeastOne(errors, $"{path}:MemorySizeLimit", options.MemorySizeLimit);

@@ -29,6 +29,9 @@ internal sealed class RcMetrics
     private readonly Histogram<int> _batchRoundTrips;
     private readonly Counter<long> _nearHits;
     private readonly Counter<long> _nearInvalidations;
+    private readonly Counter<long> _removalsDelivered;
+    private readonly Counter<long> _namespacesCleared;
+    private readonly List<Func<IEnumerable<(string Store, string Shard, int Pending)>>> _pendingSources = [];
 
     public RcMetrics(IMeterFactory meterFactory)
     {
@@ -43,6 +46,9 @@ internal sealed class RcMetrics
         _batchRoundTrips = meter.CreateHistogram<int>("rc.batch.round_trips", "{round_trip}", "Store round trips of one batch flush.");
         _nearHits = meter.CreateCounter<long>("rc.near.hits", "{read}", "Reads the near cache answered without a Redis command.");
         _nearInvalidations = meter.CreateCounter<long>("rc.near.invalidations", "{key}", "Keys Redis reported changed to the near cache (a flush counts once).");
+        _removalsDelivered = meter.CreateCounter<long>("rc.removals.delivered_late", "{removal}", "Removals kept for a server that did not answer, delivered once it did.");
+        _namespacesCleared = meter.CreateCounter<long>("rc.removals.namespaces_cleared", "{clear}", "Servers cleared of the store's namespaces because more removals were kept for them than the bound allows.");
+        meter.CreateObservableGauge("rc.removals.pending", ObservePending, "{removal}", "Removals kept for a server until it answers again; it serves nothing of this node meanwhile.");
     }
 
     /// <summary>A provider-free instance, for stores built outside DI (tests, benchmarks).</summary>
@@ -105,6 +111,23 @@ internal sealed class RcMetrics
     public void NearInvalidations(string store, string shard, int keys) =>
         _nearInvalidations.Add(keys, new TagList { { StoreTag, store }, { ShardTag, shard } });
 
+    /// <summary>Adds the servers of a store to the <c>rc.removals.pending</c> gauge, until the returned handle is disposed.</summary>
+    public IDisposable ObservePendingRemovals(Func<IEnumerable<(string Store, string Shard, int Pending)>> source)
+    {
+        lock (_pendingSources)
+        {
+            _pendingSources.Add(source);
+        }
+
+        return new Unobserve(this, source);
+    }
+
+    public void RemovalsDelivered(string store, string shard, int count) =>
+        _removalsDelivered.Add(count, new TagList { { StoreTag, store }, { ShardTag, shard } });
+
+    public void NamespaceCleared(string store, string shard) =>
+        _namespacesCleared.Add(1, new TagList { { StoreTag, store }, { ShardTag, shard } });
+
     public bool BatchEnabled => _batchSize.Enabled || _batchRoundTrips.Enabled;
 
     public void BatchFlushed(string store, int lookups, int roundTrips)
@@ -126,8 +149,36 @@ internal sealed class RcMetrics
         return activity;
     }
 
+    private IEnumerable<Measurement<int>> ObservePending()
+    {
+        Func<IEnumerable<(string Store, string Shard, int Pending)>>[] sources;
+        lock (_pendingSources)
+        {
+            sources = [.. _pendingSources];
+        }
+
+        foreach (var source in sources)
+        {
+            foreach (var (store, shard, pending) in source())
+            {
+                yield return new Measurement<int>(pending, new KeyValuePair<string, object?>(StoreTag, store), new KeyValuePair<string, object?>(ShardTag, shard));
+            }
+        }
+    }
+
     private static TagList Tags(string store, string shard, string operation) =>
         new() { { StoreTag, store }, { ShardTag, shard }, { OperationTag, operation } };
+
+    private sealed class Unobserve(RcMetrics metrics, Func<IEnumerable<(string Store, string Shard, int Pending)>> source) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (metrics._pendingSources)
+            {
+                metrics._pendingSources.Remove(source);
+            }
+        }
+    }
 
     private sealed class StandaloneMeterFactory : IMeterFactory
     {

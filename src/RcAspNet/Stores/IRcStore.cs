@@ -3,6 +3,8 @@ namespace RcAspNet.Stores;
 /// <summary>
 /// Where bytes live: keyed by the namespaced key, each entry with a time to live. A store knows nothing of
 /// serialization, sliding expiration or HTTP; failures are handled inside it according to <see cref="RcFailureMode"/>.
+/// A removal never degrades to silence: one that cannot reach its server is kept and reported pending, and the server
+/// serves nothing of this node until it is delivered.
 /// </summary>
 internal interface IRcStore : IDisposable, IAsyncDisposable
 {
@@ -31,12 +33,12 @@ internal interface IRcStore : IDisposable, IAsyncDisposable
     /// <summary>Writes the entry only if the key holds nothing; returns whether it was written.</summary>
     ValueTask<bool> AddAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken);
 
-    ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken);
+    ValueTask<RcRemovalResult> DeleteAsync(string key, CancellationToken cancellationToken);
 
     /// <summary>Deletes on the calling thread, never waiting on the thread pool.</summary>
-    bool Delete(string key);
+    RcRemovalResult Delete(string key);
 
-    ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken);
+    ValueTask<RcRemovalResult> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken);
 
     ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken);
 
@@ -52,8 +54,8 @@ internal interface IRcStore : IDisposable, IAsyncDisposable
     /// <summary>Adds <paramref name="delta"/> to an integer entry; a new entry starts at 0 and lives <paramref name="timeToLive"/>.</summary>
     ValueTask<long> IncrementAsync(string key, long delta, TimeSpan timeToLive, CancellationToken cancellationToken);
 
-    /// <summary>Deletes every key that starts with <paramref name="prefix"/> (SCAN and DEL in batches, never KEYS); returns how many.</summary>
-    ValueTask<long> ClearAsync(string prefix, CancellationToken cancellationToken);
+    /// <summary>Deletes every key that starts with <paramref name="prefix"/> (SCAN and DEL in pages, never KEYS); returns how many.</summary>
+    ValueTask<RcRemovalResult> ClearAsync(string prefix, CancellationToken cancellationToken);
 
     /// <summary>Reads the version of each tag: the token its last invalidation left, or null.</summary>
     ValueTask<string?[]> GetTagVersionsAsync(IReadOnlyList<TagKeys> tags, CancellationToken cancellationToken);
@@ -65,8 +67,18 @@ internal interface IRcStore : IDisposable, IAsyncDisposable
     /// </summary>
     ValueTask<bool> TagAsync(TagKeys tag, IReadOnlyList<TagMember> members, string? expectedVersion, CancellationToken cancellationToken);
 
-    /// <summary>Gives the tag a new version (kept for <paramref name="versionLifetime"/>), then returns its members, in that order on the tag's server.</summary>
-    ValueTask<string[]> BumpTagAsync(TagKeys tag, TimeSpan versionLifetime, CancellationToken cancellationToken);
+    /// <summary>
+    /// Gives the tag a new version (kept for <see cref="TagKeys.VersionLifetime"/>), then deletes every member it had, a
+    /// page at a time, on their own servers. When the tag's server cannot be reached, the invalidation is kept and
+    /// <see cref="IsTagPending"/> says so until it is delivered.
+    /// </summary>
+    ValueTask<RcRemovalResult> InvalidateTagAsync(TagKeys tag, CancellationToken cancellationToken);
+
+    /// <summary>Gets whether an invalidation of any tag is kept for delivery (read on every tagged hit, so cheap).</summary>
+    bool HasPendingTags { get; }
+
+    /// <summary>Whether an invalidation of <paramref name="tag"/> is kept for delivery: an entry that carries it is a miss until then.</summary>
+    bool IsTagPending(TagKeys tag);
 
     /// <summary>Returns how many servers a multi-key call over <paramref name="keys"/> talks to: the round trips it costs.</summary>
     int RoundTrips(IReadOnlyList<string> keys);

@@ -13,7 +13,6 @@ namespace RcAspNet.Stores;
 internal sealed class MemoryStore : IRcStore
 {
     private const int EntryOverhead = 64;
-    private const string Shard = "memory";
 
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Tag> _tags = new(StringComparer.Ordinal);
@@ -35,6 +34,7 @@ internal sealed class MemoryStore : IRcStore
 
     public bool ReturnsStoredArrays => true;
 
+    public bool HasPendingTags => false;
 
     /// <summary>Gets the bytes of keys and values held now, expired entries not yet removed included.</summary>
     internal long Size => Interlocked.Read(ref _size);
@@ -44,27 +44,21 @@ internal sealed class MemoryStore : IRcStore
     public ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var value = Read(key, Now());
-        return new(value);
+        return new(Read(key, Now()));
     }
 
-    public byte[]? Get(string key)
-    {
-        var value = Read(key, Now());
-        return value;
-    }
+    public byte[]? Get(string key) => Read(key, Now());
 
     public ValueTask<byte[]?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var now = Now();
         var values = new byte[]?[keys.Count];
-        var hits = 0;
         for (var i = 0; i < values.Length; i++)
         {
             values[i] = Read(keys[i], now);
-            hits += values[i] is null ? 0 : 1;
         }
+
         return new(values);
     }
 
@@ -94,25 +88,18 @@ internal sealed class MemoryStore : IRcStore
         return new(Write(key, value, timeToLive, onlyIfAbsent: true));
     }
 
-    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken)
+    public ValueTask<RcRemovalResult> DeleteAsync(string key, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return new(Remove(key, Now()));
+        return new(Delete(key));
     }
 
-    public bool Delete(string key) => Remove(key, Now());
+    public RcRemovalResult Delete(string key) => new(Remove(key, Now()) ? 1 : 0, 0);
 
-    public ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    public ValueTask<RcRemovalResult> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var now = Now();
-        long removed = 0;
-        foreach (var key in keys)
-        {
-            removed += Remove(key, now) ? 1 : 0;
-        }
-
-        return new(removed);
+        return new(new RcRemovalResult(RemoveAll(keys), 0));
     }
 
     public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken)
@@ -164,7 +151,7 @@ internal sealed class MemoryStore : IRcStore
         }
     }
 
-    public ValueTask<long> ClearAsync(string prefix, CancellationToken cancellationToken)
+    public ValueTask<RcRemovalResult> ClearAsync(string prefix, CancellationToken cancellationToken)
     {
         foreach (var (name, tag) in _tags)
         {
@@ -185,7 +172,7 @@ internal sealed class MemoryStore : IRcStore
             }
         }
 
-        return new(removed);
+        return new(new RcRemovalResult(removed, 0));
     }
 
     public ValueTask<string?[]> GetTagVersionsAsync(IReadOnlyList<TagKeys> tags, CancellationToken cancellationToken)
@@ -234,25 +221,29 @@ internal sealed class MemoryStore : IRcStore
         return new(unchanged);
     }
 
-    public ValueTask<string[]> BumpTagAsync(TagKeys tags, TimeSpan versionLifetime, CancellationToken cancellationToken)
+    public ValueTask<RcRemovalResult> InvalidateTagAsync(TagKeys tags, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var tag = _tags.GetOrAdd(tags.Routing, static _ => new Tag());
+        string[] members;
         lock (tag)
         {
             tag.Version = Guid.NewGuid().ToString("N");
-            tag.VersionExpiresAt = now + (long)versionLifetime.TotalMilliseconds;
-            var before = tag.Size;
-            tag.Prune(now);
-            Interlocked.Add(ref _size, tag.Size - before);
-            return new([.. tag.Members.Keys]);
+            tag.VersionExpiresAt = now + (long)TagKeys.VersionLifetime.TotalMilliseconds;
+            members = [.. tag.Members.Keys];
+            Interlocked.Add(ref _size, -tag.Size);
+            tag.Clear();
         }
+
+        return new(new RcRemovalResult(RemoveAll(members), 0));
     }
+
+    public bool IsTagPending(TagKeys tag) => false;
 
     public int RoundTrips(IReadOnlyList<string> keys) => 0;
 
     public ValueTask<IReadOnlyList<ShardStatus>> CheckHealthAsync(CancellationToken cancellationToken) =>
-        new([new ShardStatus(Shard, true, TimeSpan.Zero, null)]);
+        new([new ShardStatus(Kind, true, TimeSpan.Zero, null)]);
 
     public void Dispose()
     {
@@ -345,6 +336,18 @@ internal sealed class MemoryStore : IRcStore
         return true;
     }
 
+    private long RemoveAll(IEnumerable<string> keys)
+    {
+        var now = Now();
+        long removed = 0;
+        foreach (var key in keys)
+        {
+            removed += Remove(key, now) ? 1 : 0;
+        }
+
+        return removed;
+    }
+
     private bool Remove(string key, long now) =>
         _entries.TryGetValue(key, out var entry) && RemoveEntry(entry) && entry.IsLive(now);
 
@@ -434,6 +437,12 @@ internal sealed class MemoryStore : IRcStore
             {
                 Members[key] = expiresAt;
             }
+        }
+
+        public void Clear()
+        {
+            Members.Clear();
+            Size = 0;
         }
 
         public void Prune(long now)

@@ -1,4 +1,3 @@
-
 namespace RcAspNet.Stores;
 
 /// <summary>rc's <c>NullCache</c>: stores nothing, every read misses, no operation throws.</summary>
@@ -9,7 +8,6 @@ internal sealed class NullStore : IRcStore
     public string Kind => "null";
 
     public bool ReturnsStoredArrays => false;
-
 
     public ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken) => default;
 
@@ -27,11 +25,11 @@ internal sealed class NullStore : IRcStore
 
     public ValueTask<bool> AddAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken) => new(true);
 
-    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken) => default;
+    public ValueTask<RcRemovalResult> DeleteAsync(string key, CancellationToken cancellationToken) => default;
 
-    public bool Delete(string key) => false;
+    public RcRemovalResult Delete(string key) => default;
 
-    public ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) => default;
+    public ValueTask<RcRemovalResult> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) => default;
 
     public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken) => default;
 
@@ -45,13 +43,17 @@ internal sealed class NullStore : IRcStore
 
     public ValueTask<long> IncrementAsync(string key, long delta, TimeSpan timeToLive, CancellationToken cancellationToken) => new(delta);
 
-    public ValueTask<long> ClearAsync(string prefix, CancellationToken cancellationToken) => default;
+    public ValueTask<RcRemovalResult> ClearAsync(string prefix, CancellationToken cancellationToken) => default;
 
     public ValueTask<string?[]> GetTagVersionsAsync(IReadOnlyList<TagKeys> tags, CancellationToken cancellationToken) => new(new string?[tags.Count]);
 
     public ValueTask<bool> TagAsync(TagKeys tag, IReadOnlyList<TagMember> members, string? expectedVersion, CancellationToken cancellationToken) => new(true);
 
-    public ValueTask<string[]> BumpTagAsync(TagKeys tag, TimeSpan versionLifetime, CancellationToken cancellationToken) => new([]);
+    public ValueTask<RcRemovalResult> InvalidateTagAsync(TagKeys tag, CancellationToken cancellationToken) => default;
+
+    public bool HasPendingTags => false;
+
+    public bool IsTagPending(TagKeys tag) => false;
 
     public int RoundTrips(IReadOnlyList<string> keys) => 0;
 

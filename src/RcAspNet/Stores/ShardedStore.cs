@@ -5,7 +5,8 @@ namespace RcAspNet.Stores;
 /// <summary>
 /// rc's <c>CacheCluster</c>: independent Redis servers, each key on the shard its router picks. A multi-key call
 /// groups its keys per shard and runs the shards in parallel (one MGET, one pipelined write, one DEL each), answering
-/// in input order. A failing shard fails only its own keys.
+/// in input order. A failing shard fails only its own keys, and keeps its removals until it answers again. A tag lives
+/// on one shard, its members on any: the shard that invalidates it deletes them through this store.
 /// </summary>
 internal sealed class ShardedStore : IRcStore, IRedisBackedStore
 {
@@ -23,11 +24,31 @@ internal sealed class ShardedStore : IRcStore, IRedisBackedStore
 
         _router = router;
         _shards = shards;
+        foreach (var shard in shards.OfType<Redis.RedisStore>())
+        {
+            shard.Owner = this;
+        }
     }
 
     public string Kind => "sharded";
 
     public bool ReturnsStoredArrays => _shards.Any(static s => s.ReturnsStoredArrays);
+
+    public bool HasPendingTags
+    {
+        get
+        {
+            foreach (var shard in _shards)
+            {
+                if (shard.HasPendingTags)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
 
     internal IRcRouter Router => _router;
 
@@ -67,12 +88,12 @@ internal sealed class ShardedStore : IRcStore, IRedisBackedStore
     public ValueTask<bool> AddAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken) =>
         ShardOf(key).AddAsync(key, value, timeToLive, cancellationToken);
 
-    public ValueTask<bool> DeleteAsync(string key, CancellationToken cancellationToken) => ShardOf(key).DeleteAsync(key, cancellationToken);
+    public ValueTask<RcRemovalResult> DeleteAsync(string key, CancellationToken cancellationToken) => ShardOf(key).DeleteAsync(key, cancellationToken);
 
-    public bool Delete(string key) => ShardOf(key).Delete(key);
+    public RcRemovalResult Delete(string key) => ShardOf(key).Delete(key);
 
-    public async ValueTask<long> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
-        (await Task.WhenAll(Group(keys, static k => k).Select(g => _shards[g.Shard].DeleteManyAsync(g.Items, cancellationToken).AsTask())).ConfigureAwait(false)).Sum();
+    public async ValueTask<RcRemovalResult> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
+        Sum(await Task.WhenAll(Group(keys, static k => k).Select(g => _shards[g.Shard].DeleteManyAsync(g.Items, cancellationToken).AsTask())).ConfigureAwait(false));
 
     public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken) => ShardOf(key).ExistsAsync(key, cancellationToken);
 
@@ -86,8 +107,8 @@ internal sealed class ShardedStore : IRcStore, IRedisBackedStore
     public ValueTask<long> IncrementAsync(string key, long delta, TimeSpan timeToLive, CancellationToken cancellationToken) =>
         ShardOf(key).IncrementAsync(key, delta, timeToLive, cancellationToken);
 
-    public async ValueTask<long> ClearAsync(string prefix, CancellationToken cancellationToken) =>
-        (await Task.WhenAll(_shards.Select(s => s.ClearAsync(prefix, cancellationToken).AsTask())).ConfigureAwait(false)).Sum();
+    public async ValueTask<RcRemovalResult> ClearAsync(string prefix, CancellationToken cancellationToken) =>
+        Sum(await Task.WhenAll(_shards.Select(s => s.ClearAsync(prefix, cancellationToken).AsTask())).ConfigureAwait(false));
 
     public async ValueTask<string?[]> GetTagVersionsAsync(IReadOnlyList<TagKeys> tags, CancellationToken cancellationToken)
     {
@@ -108,8 +129,10 @@ internal sealed class ShardedStore : IRcStore, IRedisBackedStore
     public ValueTask<bool> TagAsync(TagKeys tag, IReadOnlyList<TagMember> members, string? expectedVersion, CancellationToken cancellationToken) =>
         ShardOf(tag.Routing).TagAsync(tag, members, expectedVersion, cancellationToken);
 
-    public ValueTask<string[]> BumpTagAsync(TagKeys tag, TimeSpan versionLifetime, CancellationToken cancellationToken) =>
-        ShardOf(tag.Routing).BumpTagAsync(tag, versionLifetime, cancellationToken);
+    public ValueTask<RcRemovalResult> InvalidateTagAsync(TagKeys tag, CancellationToken cancellationToken) =>
+        ShardOf(tag.Routing).InvalidateTagAsync(tag, cancellationToken);
+
+    public bool IsTagPending(TagKeys tag) => ShardOf(tag.Routing).IsTagPending(tag);
 
     public int RoundTrips(IReadOnlyList<string> keys) => keys.Select(_router.GetShard).Distinct().Count();
 
@@ -127,7 +150,6 @@ internal sealed class ShardedStore : IRcStore, IRedisBackedStore
         {
             shard.Dispose();
         }
-
     }
 
     public async ValueTask DisposeAsync()
@@ -136,10 +158,12 @@ internal sealed class ShardedStore : IRcStore, IRedisBackedStore
         {
             await shard.DisposeAsync().ConfigureAwait(false);
         }
-
     }
 
     private IRcStore ShardOf(string key) => _shards[_router.GetShard(key)];
+
+    private static RcRemovalResult Sum(RcRemovalResult[] results) =>
+        new(results.Sum(static r => r.Removed), results.Sum(static r => r.Pending));
 
     private ShardGroup<T>[] Group<T>(IReadOnlyList<T> items, Func<T, string> keyOf)
     {

@@ -66,12 +66,12 @@ public abstract class TagContractTests : IAsyncLifetime
         await Cache.SetAsync("other", "untagged");
         await Cache.SetAsync("elsewhere", "other tag", Tagged("comments"));
 
-        Assert.Equal(40, await Cache.InvalidateTagAsync("posts"));
+        Assert.Equal(new RcRemovalResult(40, 0), await Cache.InvalidateTagAsync("posts"));
 
         Assert.All(await Cache.GetManyAsync<string>(tagged), Assert.Null);
         Assert.Equal("untagged", await Cache.GetAsync<string>("other"));
         Assert.Equal("other tag", await Cache.GetAsync<string>("elsewhere"));
-        Assert.Equal(0, await Cache.InvalidateTagAsync("posts"));
+        Assert.Equal(new RcRemovalResult(0, 0), await Cache.InvalidateTagAsync("posts"));
     }
 
     [Fact]
@@ -84,7 +84,7 @@ public abstract class TagContractTests : IAsyncLifetime
 
         await Node(1).SetAsync("from-1", 1, Tagged("shared"));
         await Node(2).GetOrSetAsync("from-2", static _ => ValueTask.FromResult(2), Tagged("shared"));
-        Assert.Equal(2, await Node(0).InvalidateTagAsync("shared"));
+        Assert.Equal(new RcRemovalResult(2, 0), await Node(0).InvalidateTagAsync("shared"));
         Assert.Null(await Node(1).GetAsync<int?>("from-1"));
         Assert.Null(await Node(2).GetAsync<int?>("from-2"));
     }
@@ -94,7 +94,7 @@ public abstract class TagContractTests : IAsyncLifetime
     {
         await Cache.SetAsync("a", 1, Tagged("x", "y"));
         await Cache.SetAsync("b", 2, Tagged("y"));
-        Assert.Equal(1, await Cache.InvalidateTagAsync("x"));
+        Assert.Equal(new RcRemovalResult(1, 0), await Cache.InvalidateTagAsync("x"));
         Assert.Null(await Cache.GetAsync<int?>("a"));
         Assert.Equal(2, await Cache.GetAsync<int?>("b"));
     }
@@ -173,7 +173,7 @@ public abstract class TagContractTests : IAsyncLifetime
         var otherCache = other.GetRequiredService<IRcCache>();
         await otherCache.SetAsync("k", 1, Tagged("same"));
         await Cache.SetAsync("k", 2, Tagged("same"));
-        Assert.Equal(1, await Cache.InvalidateTagAsync("same"));
+        Assert.Equal(new RcRemovalResult(1, 0), await Cache.InvalidateTagAsync("same"));
         Assert.Equal(1, await otherCache.GetAsync<int?>("k"));
     }
 

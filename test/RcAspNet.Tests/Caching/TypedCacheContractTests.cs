@@ -85,8 +85,8 @@ public abstract class TypedCacheContractTests : IAsyncLifetime
     public async Task DeleteAndDeleteMany_RemoveEntries()
     {
         await Cache.SetManyAsync<int>([new("d1", 1), new("d2", 2), new("d3", 3)]);
-        Assert.True(await Cache.DeleteAsync("d1"));
-        Assert.Equal(2, await Cache.DeleteManyAsync(["d2", "d3", "d4"]));
+        Assert.Equal(new RcRemovalResult(1, 0), await Cache.DeleteAsync("d1"));
+        Assert.Equal(new RcRemovalResult(2, 0), await Cache.DeleteManyAsync(["d2", "d3", "d4"]));
         Assert.False(await Cache.ExistsAsync("d2"));
     }
 
@@ -125,7 +125,7 @@ public abstract class TypedCacheContractTests : IAsyncLifetime
         var templates = _services!.GetRequiredKeyedService<IRcCache>("templates");
         await Cache.SetManyAsync(Enumerable.Range(0, 50).Select(i => new KeyValuePair<string, int>($"k{i}", i)).ToArray());
         await templates.SetAsync("page", "<html>");
-        Assert.Equal(50, await Cache.ClearAsync());
+        Assert.Equal(new RcRemovalResult(50, 0), await Cache.ClearAsync());
         Assert.Equal("<html>", await templates.GetAsync<string>("page"));
     }
 
@@ -146,7 +146,7 @@ public abstract class TypedCacheContractTests : IAsyncLifetime
     {
         await Cache.GetOrSetAsync(RcKey.For("Post.GetById", 1), _ => ValueTask.FromResult(new Post(1, "one")));
         await Cache.GetOrSetAsync(RcKey.For("Post.GetById", 2), _ => ValueTask.FromResult(new Post(2, "two")));
-        Assert.True(await Cache.InvalidateAsync("Post.GetById", 1));
+        Assert.Equal(new RcRemovalResult(1, 0), await Cache.InvalidateAsync("Post.GetById", 1));
         Assert.False(await Cache.ExistsAsync(RcKey.For("Post.GetById", 1)));
         Assert.True(await Cache.ExistsAsync(RcKey.For("Post.GetById", 2)));
     }

@@ -67,12 +67,12 @@ public sealed class TypedCacheTests
         Assert.Equal([null, null], await cache.GetManyAsync<int?>(["k", "j"]));
         await cache.SetManyAsync<int>([new("k", 1)]);
         Assert.True(await cache.AddAsync("k", 1));
-        Assert.False(await cache.DeleteAsync("k"));
-        Assert.Equal(0, await cache.DeleteManyAsync(["k"]));
+        Assert.Equal(new RcRemovalResult(0, 0), await cache.DeleteAsync("k"));
+        Assert.Equal(new RcRemovalResult(0, 0), await cache.DeleteManyAsync(["k"]));
         Assert.False(await cache.ExistsAsync("k"));
         Assert.Equal(5, await cache.IncrementAsync("k", 5));
         Assert.False(await cache.TouchAsync("k", TimeSpan.FromMinutes(1)));
-        Assert.Equal(0, await cache.ClearAsync());
+        Assert.Equal(new RcRemovalResult(0, 0), await cache.ClearAsync());
         Assert.Equal(2, await cache.GetOrSetAsync("k", _ => ValueTask.FromResult(2)));
         await Assert.ThrowsAsync<NotSupportedException>(async () => await cache.GetRedisConnectionsAsync());
         await using var scope = services.CreateAsyncScope();

@@ -146,7 +146,7 @@ public abstract class RcCachedTests : IAsyncLifetime
     {
         await GetAsync("/post/5");
         await GetAsync("/post/6");
-        Assert.True(await App.Cache.InvalidateAsync("ShowPost", 5));
+        Assert.Equal(new RcRemovalResult(1, 0), await App.Cache.InvalidateAsync("ShowPost", 5));
         var again = await GetAsync("/post/5");
         await GetAsync("/post/6");
         Assert.Equal("MISS", CacheStatus(again.Response));
@@ -304,11 +304,11 @@ public abstract class RcCachedTests : IAsyncLifetime
         await GetAsync("/tagged/2");
         Assert.Equal("HIT", CacheStatus((await GetAsync("/tagged/1")).Response));
 
-        Assert.Equal(1, await App.Cache.InvalidateTagAsync("item:1"));
+        Assert.Equal(new RcRemovalResult(1, 0), await App.Cache.InvalidateTagAsync("item:1"));
         Assert.Equal("MISS", CacheStatus((await GetAsync("/tagged/1")).Response));
         Assert.Equal("HIT", CacheStatus((await GetAsync("/tagged/2")).Response));
 
-        Assert.Equal(2, await App.Cache.InvalidateTagAsync("items"));
+        Assert.Equal(new RcRemovalResult(2, 0), await App.Cache.InvalidateTagAsync("items"));
         Assert.Equal("MISS", CacheStatus((await GetAsync("/tagged/1")).Response));
         Assert.Equal("MISS", CacheStatus((await GetAsync("/tagged/2")).Response));
         Assert.Equal(5, App.Counters.Get("tagged"));
@@ -440,7 +440,7 @@ public abstract class RcCachedTests : IAsyncLifetime
         Assert.StartsWith("text/html", hit.Response.Content.Headers.ContentType?.ToString(), StringComparison.Ordinal);
         Assert.True(await App.Cache.ExistsAsync(RcKey.For("Page:/Greeting", "bob", 2)));
 
-        Assert.Equal(2, await App.Cache.InvalidateTagAsync("greetings"));
+        Assert.Equal(new RcRemovalResult(2, 0), await App.Cache.InvalidateTagAsync("greetings"));
         Assert.Equal("MISS", CacheStatus((await GetAsync("/greeting/bob?times=2")).Response));
     }
 

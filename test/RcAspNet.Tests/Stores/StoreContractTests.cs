@@ -167,8 +167,8 @@ public abstract class StoreContractTests : IAsyncLifetime
     public async Task Delete_RemovesAndSaysWhetherItExisted()
     {
         await Store.SetAsync(K("delete"), [1], Long, default);
-        Assert.True(await Store.DeleteAsync(K("delete"), default));
-        Assert.False(await Store.DeleteAsync(K("delete"), default));
+        Assert.Equal(new RcRemovalResult(1, 0), await Store.DeleteAsync(K("delete"), default));
+        Assert.Equal(new RcRemovalResult(0, 0), await Store.DeleteAsync(K("delete"), default));
         Assert.Null(await Store.GetAsync(K("delete"), default));
     }
 
@@ -181,7 +181,7 @@ public abstract class StoreContractTests : IAsyncLifetime
             await Store.SetAsync(key, [1], Long, default);
         }
 
-        Assert.Equal(20, await Store.DeleteManyAsync(keys, default));
+        Assert.Equal(new RcRemovalResult(20, 0), await Store.DeleteManyAsync(keys, default));
         Assert.All(await Store.GetManyAsync(keys, default), Assert.Null);
     }
 
@@ -227,7 +227,7 @@ public abstract class StoreContractTests : IAsyncLifetime
         await Store.SetAsync(K("kept"), [1], Long, default);
         await Store.SetAsync(K("clear*glob"), [1], Long, default);
 
-        Assert.Equal(1500, await Store.ClearAsync(K("clear:"), default));
+        Assert.Equal(new RcRemovalResult(1500, 0), await Store.ClearAsync(K("clear:"), default));
         Assert.All(await Store.GetManyAsync(inside.Select(static e => e.Key).ToArray(), default), Assert.Null);
         Assert.NotNull(await Store.GetAsync(K("kept"), default));
         Assert.NotNull(await Store.GetAsync(K("clear*glob"), default));

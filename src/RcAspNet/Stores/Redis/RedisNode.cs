@@ -1,19 +1,108 @@
+using System.Net;
+using System.Runtime.CompilerServices;
 using RcAspNet.Stores.Near;
 
 namespace RcAspNet.Stores.Redis;
 
-/// <summary>One Redis server as a store's operations see it: its telemetry name, the circuit that guards it, and the near cache's link to it.</summary>
-internal sealed class RedisNode(string name, CircuitBreaker circuit)
+/// <summary>
+/// One Redis server as a store's operations see it: its telemetry name and endpoint, the circuit that guards it, the
+/// removals kept for it, the identity (<c>run_id</c>) it was last verified to have, and the near cache's link to it.
+/// It serves calls only while its circuit is closed, and its circuit closes only once nothing is kept for it and its
+/// identity is verified.
+/// </summary>
+internal sealed class RedisNode
 {
     private InvalidationLink? _link;
+    private int _suspicions;
 
-    /// <summary>Gets the shard tag: the store's shard name, and for a cluster node its endpoint after a slash.</summary>
-    public string Name { get; } = name;
+    /// <param name="name">The shard tag: the store's shard name, and for a cluster node its endpoint after a slash.</param>
+    /// <param name="endPoint">The server's endpoint; null for a store's first node, which follows the configuration.</param>
+    /// <param name="options">The circuit and pending-removal settings.</param>
+    /// <param name="prefixes">The namespaces of the store, cleared on the server when its removals pass their bound.</param>
+    /// <param name="storeTags">The count of tag invalidations kept by every node of the store.</param>
+    /// <param name="time">The clock of the recovery's waits.</param>
+    /// <param name="recover">Brings the node back into service: proves it answers, verifies it, delivers what is kept.</param>
+    /// <param name="changed">Told when the circuit opens or closes.</param>
+    /// <param name="recoveryFailed">Told when a recovery failed, and how long until the next.</param>
+    /// <param name="stopping">Stops the recovery when the store is disposed.</param>
+    public RedisNode(string name, EndPoint? endPoint, RcOptions options, string[] prefixes, StrongBox<int> storeTags, TimeProvider time, Func<RedisNode, Task> recover, Action<RedisNode, CircuitState> changed, Action<RedisNode, Exception, TimeSpan> recoveryFailed, CancellationToken stopping)
+    {
+        Name = name;
+        EndPoint = endPoint;
+        Removals = new RemovalLog(options.PendingRemovalLimit, prefixes, storeTags);
+        Circuit = new CircuitBreaker(
+            options.CircuitBreakerThreshold,
+            options.CircuitBreakDuration,
+            time,
+            Sync,
+            () => recover(this),
+            () => Removals.IsEmpty && !Unverified,
+            state => changed(this, state),
+            (ex, wait) => recoveryFailed(this, ex, wait),
+            stopping);
+    }
 
-    public CircuitBreaker Circuit { get; } = circuit;
+    public string Name { get; }
+
+    public EndPoint? EndPoint { get; }
+
+    /// <summary>Gets the lock under which the circuit's transitions, the removal log and the identity change together.</summary>
+    public Lock Sync { get; } = new();
+
+    public CircuitBreaker Circuit { get; }
+
+    /// <summary>Gets the removals kept for this server (read and changed under <see cref="Sync"/>).</summary>
+    public RemovalLog Removals { get; }
+
+    /// <summary>Gets the <c>run_id</c> the server had when it was last verified; null before it ever was.</summary>
+    public string? RunId { get; private set; }
+
+    /// <summary>Gets whether the server must prove it is the one it was before it serves again (under <see cref="Sync"/>).</summary>
+    public bool Unverified { get; private set; }
+
+    /// <summary>Gets how often the node was suspected, so that an identity read before a suspicion is not trusted after it.</summary>
+    public int Suspicions => Volatile.Read(ref _suspicions);
 
     /// <summary>Gets the near cache's invalidation link to this server, once one was made.</summary>
     public InvalidationLink? Link => Volatile.Read(ref _link);
+
+    /// <summary>Keeps a removal that did not reach the server and holds it out of service; returns whether the log passed its bound.</summary>
+    public bool Keep(Removal removal)
+    {
+        lock (Sync)
+        {
+            var overflowed = Removals.Add(removal);
+            Circuit.Hold();
+            return overflowed;
+        }
+    }
+
+    /// <summary>
+    /// The server may not be the one it was (its connection was lost, or it took over slots of a cluster): it serves no
+    /// call until its identity is read again and, if it changed, recent removals are delivered to it again.
+    /// </summary>
+    public void Suspect()
+    {
+        lock (Sync)
+        {
+            Interlocked.Increment(ref _suspicions);
+            Unverified = true;
+            Circuit.Hold();
+        }
+    }
+
+    /// <summary>Records the server's identity, read after <paramref name="suspicions"/> suspicions; ignored when it was suspected again since.</summary>
+    public void Identify(string runId, int suspicions)
+    {
+        lock (Sync)
+        {
+            if (suspicions == _suspicions)
+            {
+                RunId = runId;
+                Unverified = false;
+            }
+        }
+    }
 
     /// <summary>Makes the link with <paramref name="create"/> the first time; returns the node's link.</summary>
     public InvalidationLink LinkOrCreate(Func<InvalidationLink> create)

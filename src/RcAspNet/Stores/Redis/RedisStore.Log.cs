@@ -4,23 +4,15 @@ namespace RcAspNet.Stores.Redis;
 
 internal sealed partial class RedisStore
 {
-    [LoggerMessage(EventId = 100, EventName = "RcOperationFailed", Level = LogLevel.Warning,
-        Message = "Cache operation {Operation} on {Shard} failed; it is treated as a miss or a dropped write unless FailureMode is Throw.")]
-    private static partial void LogOperationFailed(ILogger logger, string shard, string operation, Exception? exception);
-
-    [LoggerMessage(EventId = 101, EventName = "RcConnectFailed", Level = LogLevel.Warning,
-        Message = "Connecting to cache server {Shard} failed; the next operation tries again.")]
-    private static partial void LogConnectFailed(ILogger logger, string shard, Exception exception);
-
     [LoggerMessage(EventId = 102, EventName = "RcCircuitChanged", Level = LogLevel.Warning,
         Message = "The circuit of cache server {Shard} is now {State}.")]
     private static partial void LogCircuitChanged(ILogger logger, string shard, string state);
 
-    [LoggerMessage(EventId = 103, EventName = "RcCircuitOpenSkip", Level = LogLevel.Debug,
-        Message = "Cache operation {Operation} skipped {Shard}: its circuit is open.")]
-    private static partial void LogCircuitOpenSkip(ILogger logger, string shard, string operation);
+    [LoggerMessage(EventId = 107, EventName = "RcPendingRemovalsOverflowed", Level = LogLevel.Warning,
+        Message = "More than {Limit} removals are kept for cache server {Shard} (Rc:PendingRemovalLimit): they are replaced by a clear of this store's namespaces on it, delivered before it serves again.")]
+    private static partial void LogOverflowed(ILogger logger, string shard, int limit);
 
-    [LoggerMessage(EventId = 104, EventName = "RcForeignData", Level = LogLevel.Warning,
-        Message = "Cache operation {Operation} on {Shard} found a key holding another Redis type; it is treated as a miss.")]
-    private static partial void LogForeignData(ILogger logger, string shard, string operation);
+    [LoggerMessage(EventId = 109, EventName = "RcRecoveryFailed", Level = LogLevel.Debug,
+        Message = "Cache server {Shard} is not back yet ({Error}); its recovery is tried again in {WaitMilliseconds} ms.")]
+    private static partial void LogRecoveryFailed(ILogger logger, string shard, string error, double waitMilliseconds);
 }

@@ -1,0 +1,391 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using RcAspNet.Diagnostics;
+using StackExchange.Redis;
+
+namespace RcAspNet.Stores.Redis;
+
+/// <summary>
+/// How a store's commands reach a server, and what a failure does: a call goes only through a closed circuit and a
+/// request's failure budget, is bounded by the operation timeout (a deadline that a thread of the library's own fires,
+/// so a starved thread pool cannot postpone it), and honours the caller's token. A failure is classified
+/// (<see cref="FailureKind"/>), counted against the circuit and in telemetry, and degraded to a fallback or thrown, as
+/// <see cref="RcFailureMode"/> says. A removal, or a write that would replace a value, that fails or is skipped is
+/// never dropped: it is kept for its server (<see cref="RedisNode.Keep"/>), which serves nothing of this node until it
+/// is delivered.
+/// </summary>
+internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisClient blocking, string kind, RcOptions options, RcMetrics metrics, ILogger logger)
+{
+    private readonly Deadlines _deadlines = new(options.OperationTimeout);
+    private readonly TimeSpan _timeout = options.OperationTimeout;
+
+    /// <summary>Told when a kept removal made a node's log pass its bound (its namespaces are then cleared).</summary>
+    public Action<RedisNode>? Overflowed { get; set; }
+
+    /// <summary>The telemetry name of a failure kind (<c>error.type</c>).</summary>
+    public static string TagOf(FailureKind failure) => failure switch
+    {
+        FailureKind.Timeout => "timeout",
+        FailureKind.Connection => "connection",
+        FailureKind.Server => "server",
+        FailureKind.Skipped => "circuit_open",
+        _ => "foreign_data",
+    };
+
+    /// <summary>
+    /// Runs one command (or one pipelined group) against <paramref name="node"/>. On failure it returns
+    /// <paramref name="fallback"/> (Degrade) or throws <see cref="RcCacheException"/> (Throw); a read of a key that holds
+    /// another Redis type is a miss when <paramref name="wrongTypeIsMiss"/>. When the command does not reach the server
+    /// and <paramref name="keepOnFailure"/> is given, the removal it returns is kept: a write that failed may have left
+    /// the value it was to replace.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<T> RunAsync<TState, T>(
+        RedisNode node,
+        string operation,
+        TState state,
+        Func<IDatabase, TState, Task<T>> command,
+        T fallback,
+        CancellationToken cancellationToken,
+        bool wrongTypeIsMiss = false,
+        Func<TState, Removal>? keepOnFailure = null)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!node.Circuit.TryEnter() || FailureBudget.HasFailed(node))
+        {
+            Keep(node, keepOnFailure?.Invoke(state));
+            return Degrade(node, operation, fallback, FailureKind.Skipped, null);
+        }
+
+        try
+        {
+            return await SendAsync(node, operation, state, command, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The caller gave up: the write may or may not have happened.
+            Keep(node, keepOnFailure?.Invoke(state));
+            throw;
+        }
+        catch (CallFailedException failed)
+        {
+            if (keepOnFailure?.Invoke(state) is { } removal)
+            {
+                await RemoveNowOrKeepAsync(node, removal, failed.Kind).ConfigureAwait(false);
+            }
+
+            return failed.Kind == FailureKind.ForeignData && wrongTypeIsMiss ? fallback : Degrade(node, operation, fallback, failed.Kind, failed.InnerException);
+        }
+    }
+
+    /// <summary>Runs one command on the caller's thread, with the same circuit, timeout and failure handling as <see cref="RunAsync"/>.</summary>
+    public T Run<TState, T>(RedisNode node, string operation, TState state, Func<BlockingRedisClient, TState, long, T> command, T fallback, bool wrongTypeIsMiss = false, Func<TState, Removal>? keepOnFailure = null)
+    {
+        if (!node.Circuit.TryEnter() || FailureBudget.HasFailed(node))
+        {
+            Keep(node, keepOnFailure?.Invoke(state));
+            return Degrade(node, operation, fallback, FailureKind.Skipped, null);
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        using var activity = RcMetrics.StartActivity(kind, node.Name, operation);
+        try
+        {
+            var result = command(blocking, state, started + (long)(_timeout.TotalSeconds * Stopwatch.Frequency));
+            node.Circuit.OnSuccess();
+            metrics.Duration(kind, node.Name, operation, started);
+            return result;
+        }
+        catch (Exception ex) when (IsFailure(ex))
+        {
+            var failure = Classify(node, operation, ex, activity, connecting: false, synchronous: true);
+            if (keepOnFailure?.Invoke(state) is { } removal)
+            {
+                RemoveNowOrKeep(node, removal, failure);
+            }
+
+            return failure == FailureKind.ForeignData && wrongTypeIsMiss ? fallback : Degrade(node, operation, fallback, failure, ex);
+        }
+    }
+
+    /// <summary>
+    /// Runs a removal against <paramref name="node"/>; when it fails or is skipped, it is kept for the server and
+    /// reported pending (Degrade) or thrown (Throw), never dropped.
+    /// </summary>
+    /// <returns>Whether the server answered, with its answer; else what was kept.</returns>
+    public async ValueTask<(bool Delivered, T Answer, RcRemovalResult Kept)> RemoveAsync<TState, T>(RedisNode node, string operation, Removal removal, TState state, Func<IDatabase, TState, Task<T>> command, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!node.Circuit.TryEnter() || FailureBudget.HasFailed(node))
+        {
+            return (false, default!, Kept(node, operation, removal, FailureKind.Skipped, null));
+        }
+
+        try
+        {
+            return (true, await SendAsync(node, operation, state, command, cancellationToken).ConfigureAwait(false), default);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Keep(node, removal);
+            throw;
+        }
+        catch (CallFailedException failed)
+        {
+            return (false, default!, Kept(node, operation, removal, failed.Kind, failed.InnerException));
+        }
+    }
+
+    /// <summary>Deletes one key on the caller's thread, as <see cref="RemoveAsync"/> does.</summary>
+    public RcRemovalResult Remove(RedisNode node, string key)
+    {
+        const string operation = "delete";
+        if (!node.Circuit.TryEnter() || FailureBudget.HasFailed(node))
+        {
+            return Kept(node, operation, Removal.OfKey(key), FailureKind.Skipped, null);
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        using var activity = RcMetrics.StartActivity(kind, node.Name, operation);
+        try
+        {
+            var removed = blocking.Delete(key, started + (long)(_timeout.TotalSeconds * Stopwatch.Frequency));
+            node.Circuit.OnSuccess();
+            metrics.Duration(kind, node.Name, operation, started);
+            return new(removed ? 1 : 0, 0);
+        }
+        catch (Exception ex) when (IsFailure(ex))
+        {
+            return Kept(node, operation, Removal.OfKey(key), Classify(node, operation, ex, activity, connecting: false, synchronous: true), ex);
+        }
+    }
+
+    /// <summary>
+    /// Sends a command of a recovery to a server whose circuit is open, bounded by the operation timeout; a failure is
+    /// thrown, to keep the circuit open.
+    /// </summary>
+    public async Task<T> DeliverAsync<T>(RedisNode node, string operation, Func<IDatabase, Task<T>> command)
+    {
+        var started = Stopwatch.GetTimestamp();
+        using var activity = RcMetrics.StartActivity(kind, node.Name, operation);
+        var database = await topology.GetDatabaseAsync(CancellationToken.None).ConfigureAwait(false);
+        var task = command(database);
+        try
+        {
+            var result = await task.WaitAsync(_deadlines.Next()).ConfigureAwait(false);
+            metrics.Duration(kind, node.Name, operation, started);
+            return result;
+        }
+        catch (Exception ex) when (IsFailure(ex))
+        {
+            Observe(task);
+            activity?.SetStatus(ActivityStatusCode.Error, ex is OperationCanceledException or TimeoutException ? "timeout" : "connection");
+            throw;
+        }
+    }
+
+    /// <summary>Counts a skipped or failed call and returns <paramref name="fallback"/>, or throws it as <see cref="RcCacheException"/> (Throw).</summary>
+    public T Degrade<T>(RedisNode node, string operation, T fallback, FailureKind failure, Exception? exception)
+    {
+        metrics.Error(kind, node.Name, operation, TagOf(failure));
+        if (failure == FailureKind.Skipped)
+        {
+            LogSkipped(logger, node.Name, operation);
+        }
+        else if (failure != FailureKind.ForeignData)
+        {
+            LogOperationFailed(logger, node.Name, operation, exception);
+        }
+
+        if (options.FailureMode == RcFailureMode.Throw && failure != FailureKind.ForeignData)
+        {
+            throw new RcCacheException(
+                failure == FailureKind.Skipped
+                    ? $"The cache server '{node.Name}' is skipped: its circuit is open after a failure or while removals kept for it are delivered, or it already cost this request a timeout."
+                    : $"The cache operation '{operation}' on '{node.Name}' failed ({TagOf(failure)}).",
+                exception)
+            { Shard = node.Name };
+        }
+
+        return fallback;
+    }
+
+    /// <summary>Keeps a removal that did not reach its server; Degrade reports it pending, Throw throws (it stays kept).</summary>
+    public RcRemovalResult Kept(RedisNode node, string operation, Removal removal, FailureKind failure, Exception? exception)
+    {
+        Keep(node, removal);
+        metrics.Error(kind, node.Name, operation, TagOf(failure));
+        if (failure == FailureKind.Skipped)
+        {
+            LogSkipped(logger, node.Name, operation);
+        }
+        else
+        {
+            LogRemovalKept(logger, node.Name, operation, TagOf(failure), exception);
+        }
+        if (options.FailureMode == RcFailureMode.Throw)
+        {
+            throw new RcCacheException($"The removal '{operation}' could not reach cache server '{node.Name}' ({TagOf(failure)}); it is kept and delivered as soon as the server answers, and this node reads nothing from that server until then.", exception)
+            { Shard = node.Name };
+        }
+
+        return new(0, removal.Size);
+    }
+
+    /// <summary>Keeps <paramref name="removal"/> for <paramref name="node"/>, if there is one.</summary>
+    public void Keep(RedisNode node, Removal? removal)
+    {
+        if (removal is not null && node.Keep(removal))
+        {
+            Overflowed?.Invoke(node);
+        }
+    }
+
+    /// <summary>
+    /// A write the server refused (out of memory, say) left the value it was to replace: the server still answers, so
+    /// the removal is sent at once, and kept only if that fails too.
+    /// </summary>
+    private async ValueTask RemoveNowOrKeepAsync(RedisNode node, Removal removal, FailureKind failure)
+    {
+        if (failure == FailureKind.Server)
+        {
+            try
+            {
+                await SendAsync(node, "delete_many", removal.Keys, (db, keys) => RedisCommands.DeleteAsync(db, keys, topology.Kind == TopologyKind.Cluster), CancellationToken.None).ConfigureAwait(false);
+                return;
+            }
+            catch (CallFailedException)
+            {
+            }
+        }
+
+        Keep(node, removal);
+    }
+
+    /// <summary>What <see cref="RemoveNowOrKeepAsync"/> does, on the caller's thread.</summary>
+    private void RemoveNowOrKeep(RedisNode node, Removal removal, FailureKind failure)
+    {
+        if (failure == FailureKind.Server)
+        {
+            try
+            {
+                var deadline = Stopwatch.GetTimestamp() + (long)(_timeout.TotalSeconds * Stopwatch.Frequency);
+                foreach (var key in removal.Keys)
+                {
+                    blocking.Delete(key, deadline);
+                }
+
+                return;
+            }
+            catch (Exception ex) when (IsFailure(ex))
+            {
+            }
+        }
+
+        Keep(node, removal);
+    }
+
+    /// <summary>Sends a command bounded by the operation timeout; a failure is classified and thrown as <see cref="CallFailedException"/>.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<T> SendAsync<TState, T>(RedisNode node, string operation, TState state, Func<IDatabase, TState, Task<T>> command, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        using var activity = RcMetrics.StartActivity(kind, node.Name, operation);
+        Task<T>? task = null;
+        var database = topology.Database;
+        try
+        {
+            task = database is not null ? command(database, state) : ConnectThenRunAsync(state, command, cancellationToken);
+            T result;
+            if (task.IsCompleted)
+            {
+                result = await task.ConfigureAwait(false);
+            }
+            else if (!cancellationToken.CanBeCanceled)
+            {
+                result = await task.WaitAsync(_deadlines.Next()).ConfigureAwait(false);
+            }
+            else
+            {
+                using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _deadlines.Next());
+                result = await task.WaitAsync(either.Token).ConfigureAwait(false);
+            }
+
+            node.Circuit.OnSuccess();
+            metrics.Duration(kind, node.Name, operation, started);
+            return result;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Observe(task);
+            throw;
+        }
+        catch (Exception ex) when (IsFailure(ex))
+        {
+            Observe(task);
+            throw new CallFailedException(Classify(node, operation, ex, activity, connecting: database is null, synchronous: false), ex);
+        }
+    }
+
+    private async Task<T> ConnectThenRunAsync<TState, T>(TState state, Func<IDatabase, TState, Task<T>> command, CancellationToken cancellationToken) =>
+        await command(await topology.GetDatabaseAsync(cancellationToken).ConfigureAwait(false), state).ConfigureAwait(false);
+
+    /// <summary>Counts a failure against the node's circuit and in telemetry; returns its kind, or throws the caller's error (a counter on a value that is not one).</summary>
+    private FailureKind Classify(RedisNode node, string operation, Exception ex, Activity? activity, bool connecting, bool synchronous)
+    {
+        switch (ex)
+        {
+            case ConnectTimeoutException:
+            case TimeoutException or OperationCanceledException when connecting:
+                // Still connecting (a cold process on a busy machine): a slow connect is not a server that stopped
+                // answering, so it counts toward the threshold instead of opening the circuit at once.
+                node.Circuit.OnFailure();
+                FailureBudget.Spent(node);
+                metrics.Timeout(kind, node.Name, operation);
+                activity?.SetStatus(ActivityStatusCode.Error, "timeout");
+                return FailureKind.Timeout;
+            case TimeoutException or OperationCanceledException:
+                // Our own deadline passed (the caller's token is handled before this).
+                node.Circuit.OnTimeout();
+                FailureBudget.Spent(node);
+                metrics.Timeout(kind, node.Name, operation);
+                activity?.SetStatus(ActivityStatusCode.Error, "timeout");
+                return FailureKind.Timeout;
+            case RedisServerException when operation == "increment" && ex.Message.Contains("not an integer", StringComparison.Ordinal):
+                // Not a store failure: the caller asked to count on a value that is not a counter, as on any store.
+                node.Circuit.OnSuccess();
+                throw new InvalidOperationException("The entry does not hold an integer, so it cannot be incremented.", ex);
+            case RedisServerException when operation == "increment" && ex.Message.Contains("overflow", StringComparison.Ordinal):
+                node.Circuit.OnSuccess();
+                throw new OverflowException("Incrementing the entry would overflow a 64-bit integer.", ex);
+            case RedisServerException or RespErrorException when ex.Message.StartsWith("WRONGTYPE", StringComparison.Ordinal):
+                node.Circuit.OnSuccess();
+                metrics.Error(kind, node.Name, operation, TagOf(FailureKind.ForeignData));
+                LogForeignData(logger, node.Name, operation);
+                return FailureKind.ForeignData;
+            case RedisServerException or RespErrorException:
+                // The server answered: it is healthy, but refused this command (out of memory, a command it refuses).
+                node.Circuit.OnSuccess();
+                activity?.SetStatus(ActivityStatusCode.Error, "server");
+                return FailureKind.Server;
+            case IOException or SocketException when synchronous && ex is not SocketException { SocketErrorCode: SocketError.ConnectionRefused }:
+                // A connection of the synchronous client broke under a call: the server may have restarted.
+                node.Suspect();
+                node.Circuit.OnFailure();
+                activity?.SetStatus(ActivityStatusCode.Error, "connection");
+                return FailureKind.Connection;
+            default:
+                node.Circuit.OnFailure();
+                activity?.SetStatus(ActivityStatusCode.Error, "connection");
+                return FailureKind.Connection;
+        }
+    }
+
+    private static bool IsFailure(Exception ex) =>
+        ex is TimeoutException or OperationCanceledException or RedisException or RespErrorException or IOException or SocketException or ObjectDisposedException or InvalidOperationException;
+
+    private static void Observe(Task? task) =>
+        task?.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+}

@@ -1,0 +1,206 @@
+using System.Text;
+using StackExchange.Redis;
+
+namespace RcAspNet.Stores.Redis;
+
+/// <summary>
+/// The commands and pipelines a Redis store sends, each one round trip to one server. Multi-key commands are split by
+/// hash slot on a cluster node, so that none fails with CROSSSLOT. Nothing here handles failure: callers run these
+/// through <see cref="RedisCalls"/>.
+/// </summary>
+internal static class RedisCommands
+{
+    /// <summary>How many members, or scanned keys, one command of a tag invalidation or a clear takes at most.</summary>
+    public const int PageSize = 1000;
+
+    /// <summary>MGET of keys one server holds: one command, or on a cluster node one per hash slot.</summary>
+    public static async Task<RedisValue[]?> GetManyAsync(IDatabase db, string[] keys, bool cluster)
+    {
+        var groups = cluster ? GroupBySlot(keys) : [];
+        if (groups.Length <= 1)
+        {
+            return await db.StringGetAsync(ToRedisKeys(keys)).ConfigureAwait(false);
+        }
+
+        var values = new RedisValue[keys.Length];
+        var replies = await Task.WhenAll(groups.Select(g => db.StringGetAsync(g.Select(i => (RedisKey)keys[i]).ToArray()))).ConfigureAwait(false);
+        for (var g = 0; g < groups.Length; g++)
+        {
+            for (var j = 0; j < groups[g].Length; j++)
+            {
+                values[groups[g][j]] = replies[g][j];
+            }
+        }
+
+        return values;
+    }
+
+    /// <summary>The SETs of many entries in one batch: they leave in one write, back to back, whatever else shares the connection.</summary>
+    public static async Task<bool> SetManyAsync(IDatabase db, StoreEntry[] entries)
+    {
+        var batch = db.CreateBatch();
+        var writes = new Task<bool>[entries.Length];
+        for (var i = 0; i < writes.Length; i++)
+        {
+            writes[i] = batch.StringSetAsync(entries[i].Key, entries[i].Value, Ttl(entries[i].TimeToLive));
+        }
+
+        batch.Execute();
+        await Task.WhenAll(writes).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>DEL of keys one server holds, per hash slot on a cluster node; returns how many existed.</summary>
+    public static async Task<long> DeleteAsync(IDatabase db, string[] keys, bool cluster)
+    {
+        var groups = cluster ? GroupBySlot(keys) : [];
+        if (groups.Length <= 1)
+        {
+            return await db.KeyDeleteAsync(ToRedisKeys(keys)).ConfigureAwait(false);
+        }
+
+        var counts = await Task.WhenAll(groups.Select(g => db.KeyDeleteAsync(g.Select(i => (RedisKey)keys[i]).ToArray()))).ConfigureAwait(false);
+        return counts.Sum();
+    }
+
+    /// <summary><c>GET</c> and <c>PTTL</c> in one round trip, for the near cache.</summary>
+    public static async Task<(RedisValue, TimeSpan?)> GetWithTimeToLiveAsync(IDatabase db, string key)
+    {
+        var batch = db.CreateBatch();
+        var value = batch.StringGetAsync(key);
+        var ttl = batch.KeyTimeToLiveAsync(key);
+        batch.Execute();
+        return (await value.ConfigureAwait(false), await ttl.ConfigureAwait(false));
+    }
+
+    public static async Task<long> IncrementAsync(IDatabase db, string key, long delta, TimeSpan timeToLive)
+    {
+        var value = await db.StringIncrementAsync(key, delta).ConfigureAwait(false);
+        if (value == delta)
+        {
+            // Created by this call (or it held 0): give it a lifetime, as a cache entry must have one.
+            await db.KeyExpireAsync(key, Ttl(timeToLive)).ConfigureAwait(false);
+        }
+
+        return value;
+    }
+
+    /// <summary>
+    /// Records members under a tag (dropping expired ones, giving the tag the lifetime of its longest-lived member),
+    /// then reads its version, in that order in one pipeline: what is added before the version is read is seen by any
+    /// invalidation that changes the version after.
+    /// </summary>
+    public static async Task<bool> TagAsync(IDatabase db, TagKeys tag, IReadOnlyList<TagMember> members, string? expectedVersion, long now)
+    {
+        var batch = db.CreateBatch();
+        var lifetime = TimeSpan.FromMilliseconds(Math.Max(1, members.Max(static m => m.ExpiresAt) - now));
+        var add = batch.SortedSetAddAsync(tag.Members, [.. members.Select(static m => new SortedSetEntry(m.Key, m.ExpiresAt))]);
+        var prune = batch.SortedSetRemoveRangeByScoreAsync(tag.Members, double.NegativeInfinity, now);
+        var first = batch.KeyExpireAsync(tag.Members, lifetime, ExpireWhen.HasNoExpiry);
+        var longer = batch.KeyExpireAsync(tag.Members, lifetime, ExpireWhen.GreaterThanCurrentExpiry);
+        var version = batch.StringGetAsync(tag.Version);
+        batch.Execute();
+        await Task.WhenAll(add, prune, first, longer, version).ConfigureAwait(false);
+        return (string?)version.Result == expectedVersion;
+    }
+
+    /// <summary>
+    /// Gives a tag a new version and moves its members to a set of their own (<c>RENAME</c>, O(1)), in that order in one
+    /// pipeline; returns that set, or null when the tag has no members. Writers that read the new version register
+    /// into a new members set, which the deletion of the moved set never touches.
+    /// </summary>
+    public static async Task<string?> BumpTagAsync(IDatabase db, TagKeys tag, TimeSpan versionLifetime)
+    {
+        var token = Guid.NewGuid().ToString("N");
+        var drain = string.Concat(tag.Members, ":", token);
+        var batch = db.CreateBatch();
+        var bump = batch.StringSetAsync(tag.Version, token, versionLifetime);
+        var move = batch.KeyRenameAsync(tag.Members, drain);
+        batch.Execute();
+        await bump.ConfigureAwait(false);
+        try
+        {
+            await move.ConfigureAwait(false);
+            return drain;
+        }
+        catch (RedisServerException ex) when (ex.Message.Contains("no such key", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Takes up to <see cref="PageSize"/> members out of a moved tag set; none when it is empty (and so gone).</summary>
+    public static async Task<string[]> PopMembersAsync(IDatabase db, string drain) =>
+        [.. (await db.SortedSetPopAsync(drain, PageSize).ConfigureAwait(false)).Select(static m => (string)m.Element!)];
+
+    /// <summary>The next page of a SCAN: up to <see cref="PageSize"/> keys, none when the scan is over.</summary>
+    public static async Task<string[]> NextPageAsync(IAsyncEnumerator<RedisKey> keys)
+    {
+        var page = new List<string>(PageSize);
+        while (page.Count < PageSize && await keys.MoveNextAsync().ConfigureAwait(false))
+        {
+            page.Add(keys.Current!);
+        }
+
+        return [.. page];
+    }
+
+    /// <summary>The <c>run_id</c> of a server, which changes whenever it restarts.</summary>
+    public static async Task<string> RunIdAsync(IServer server)
+    {
+        var info = await server.InfoAsync("server").ConfigureAwait(false);
+        return info.SelectMany(static g => g).FirstOrDefault(static p => p.Key == "run_id").Value
+            ?? throw new InvalidOperationException("INFO server did not report a run_id.");
+    }
+
+    /// <summary>A glob that matches every key starting with <paramref name="prefix"/>.</summary>
+    public static string PrefixPattern(string prefix)
+    {
+        var builder = new StringBuilder(prefix.Length + 8);
+        foreach (var c in prefix)
+        {
+            if (c is '*' or '?' or '[' or ']' or '\\')
+            {
+                builder.Append('\\');
+            }
+
+            builder.Append(c);
+        }
+
+        return builder.Append('*').ToString();
+    }
+
+    /// <summary>Redis takes whole milliseconds, at least one.</summary>
+    public static TimeSpan Ttl(TimeSpan timeToLive) => TimeSpan.FromMilliseconds(Milliseconds(timeToLive));
+
+    public static long Milliseconds(TimeSpan timeToLive) => Math.Max(1, (long)Math.Ceiling(timeToLive.TotalMilliseconds));
+
+    /// <summary>Indexes of <paramref name="keys"/> by hash slot.</summary>
+    public static int[][] GroupBySlot(IReadOnlyList<string> keys)
+    {
+        var groups = new Dictionary<int, List<int>>();
+        for (var i = 0; i < keys.Count; i++)
+        {
+            var slot = HashSlot.Of(keys[i]);
+            if (!groups.TryGetValue(slot, out var group))
+            {
+                groups[slot] = group = [];
+            }
+
+            group.Add(i);
+        }
+
+        return groups.Values.Select(static g => g.ToArray()).ToArray();
+    }
+
+    private static RedisKey[] ToRedisKeys(IReadOnlyList<string> keys)
+    {
+        var redisKeys = new RedisKey[keys.Count];
+        for (var i = 0; i < redisKeys.Length; i++)
+        {
+            redisKeys[i] = keys[i];
+        }
+
+        return redisKeys;
+    }
+}

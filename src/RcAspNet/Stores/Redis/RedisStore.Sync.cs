@@ -1,0 +1,75 @@
+namespace RcAspNet.Stores.Redis;
+
+/// <summary>
+/// The synchronous commands of a Redis store, for the synchronous members of <c>IDistributedCache</c>: each runs on the
+/// caller's thread through the <see cref="BlockingRedisClient"/>, never waiting on the thread pool, with the same
+/// nodes, circuits, removals and near cache as the asynchronous ones.
+/// </summary>
+internal sealed partial class RedisStore
+{
+    public byte[]? Get(string key)
+    {
+        var node = _topology.NodeOf(key);
+        if (_near is null || !node.Circuit.TryEnter() || NearLinkOf(node) is not { } link)
+        {
+            return _calls.Run(node, "get", key, static (client, key, deadline) => client.Get(key, deadline), null, wrongTypeIsMiss: true);
+        }
+
+        if (_near.TryGet(key, link, out var copy))
+        {
+            _metrics.NearHit(_kind, node.Name);
+            return copy;
+        }
+
+        if (_near.BeginRead(key, link) is not { } read)
+        {
+            return _calls.Run(node, "get", key, static (client, key, deadline) => client.Get(key, deadline), null, wrongTypeIsMiss: true);
+        }
+
+        try
+        {
+            var (value, ttl) = _calls.Run(node, "get", key, static (client, key, deadline) => client.GetWithTimeToLive(key, deadline), ((byte[]?)null, -2L), wrongTypeIsMiss: true);
+            _near.Complete(read, value, Lifetime(ttl));
+            return value;
+        }
+        catch
+        {
+            _near.Abandon(read);
+            throw;
+        }
+    }
+
+    public void Set(string key, byte[] value, TimeSpan timeToLive)
+    {
+        Evict(key);
+        _calls.Run(
+            _topology.NodeOf(key),
+            "set",
+            (key, value, timeToLive),
+            static (client, s, deadline) =>
+            {
+                client.Set(s.key, s.value, RedisCommands.Milliseconds(s.timeToLive), deadline);
+                return true;
+            },
+            false,
+            keepOnFailure: static s => Removal.OfKey(s.key));
+        Evict(key);
+    }
+
+    public RcRemovalResult Delete(string key)
+    {
+        Evict(key);
+        _recent.Add(Removal.OfKey(key));
+        var result = _calls.Remove(_topology.NodeOf(key), key);
+        Evict(key);
+        return result;
+    }
+
+    public bool Expire(string key, TimeSpan timeToLive)
+    {
+        Evict(key);
+        var existed = _calls.Run(_topology.NodeOf(key), "expire", (key, timeToLive), static (client, s, deadline) => client.Expire(s.key, RedisCommands.Milliseconds(s.timeToLive), deadline), false);
+        Evict(key);
+        return existed;
+    }
+}

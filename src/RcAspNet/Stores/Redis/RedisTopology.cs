@@ -1,0 +1,203 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace RcAspNet.Stores.Redis;
+
+/// <summary>
+/// The servers of one Redis store and the way to them: one lazily connected <see cref="ConnectionMultiplexer"/>
+/// (failing fast while a server is unreachable, instead of queueing commands until they time out), whether it reaches
+/// one server or a cluster, and a <see cref="RedisNode"/> for each server: the configured one, or on a cluster each
+/// primary, found by the slot map the client keeps. A node whose connection is lost is suspected, since the server
+/// behind it may come back without what it acknowledged; so is a primary that takes over slots.
+/// </summary>
+internal sealed partial class RedisTopology : IAsyncDisposable
+{
+    private readonly ConfigurationOptions _configuration;
+    private readonly string _shard;
+    private readonly TimeSpan _timeout;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Func<string, EndPoint?, RedisNode> _createNode;
+    private readonly Action<IReadOnlyCollection<RedisNode>> _slotsGained;
+    private readonly Action _slotsMoved;
+    private readonly Action<RedisTopology> _connected;
+    private readonly ConcurrentDictionary<EndPoint, RedisNode> _nodes = new();
+    private readonly Lock _connectLock = new();
+    private Task<ConnectionMultiplexer>? _connecting;
+    private ConnectionMultiplexer? _connection;
+    private IDatabase? _database;
+    private ClusterSlotMap? _slots;
+    private int _kind;
+
+    /// <param name="configuration">The client configuration of the server or cluster.</param>
+    /// <param name="shard">The store's shard name, the name of its first node.</param>
+    /// <param name="timeout">How long a connect may take before a call stops waiting for it.</param>
+    /// <param name="time">The clock of that wait.</param>
+    /// <param name="logger">Where failed connects are logged.</param>
+    /// <param name="createNode">Makes the node of a server, by name and endpoint (null for the configured server).</param>
+    /// <param name="slotsGained">Told which cluster primaries take over slots they did not own, before calls are routed to them.</param>
+    /// <param name="slotsMoved">Told once calls are routed by the new owners.</param>
+    /// <param name="connected">Told when the multiplexer has connected.</param>
+    public RedisTopology(ConfigurationOptions configuration, string shard, TimeSpan timeout, TimeProvider time, ILogger logger, Func<string, EndPoint?, RedisNode> createNode, Action<IReadOnlyCollection<RedisNode>> slotsGained, Action slotsMoved, Action<RedisTopology> connected)
+    {
+        _configuration = configuration.Clone();
+        _configuration.AbortOnConnectFail = false;
+
+        // A command for a server that is not connected fails at once, instead of waiting in the client's backlog until
+        // it times out: a dead server then costs a call nothing, and its circuit opens after the threshold.
+        _configuration.BacklogPolicy = BacklogPolicy.FailFast;
+
+        // A recovery reads INFO (the server's run_id), and a clear of a store without a namespace sends FLUSHDB, as rc's
+        // clear() does: commands the client calls administrative.
+        _configuration.AllowAdmin = true;
+        _shard = shard;
+        _timeout = timeout;
+        _time = time;
+        _logger = logger;
+        _createNode = createNode;
+        _slotsGained = slotsGained;
+        _slotsMoved = slotsMoved;
+        _connected = connected;
+        Server = createNode(shard, null);
+    }
+
+    /// <summary>Gets the configured server's node: the one server, or a cluster's calls before its topology is known.</summary>
+    public RedisNode Server { get; }
+
+    public ConfigurationOptions Configuration => _configuration;
+
+    /// <summary>Gets the database once connected; null before.</summary>
+    public IDatabase? Database => _database;
+
+    /// <summary>Gets what the configuration reaches; <see cref="TopologyKind.Unknown"/> until a server has answered.</summary>
+    public TopologyKind Kind
+    {
+        get
+        {
+            var kind = (TopologyKind)Volatile.Read(ref _kind);
+            if (kind != TopologyKind.Unknown || _connection is not { } connection)
+            {
+                return kind;
+            }
+
+            var connected = connection.GetEndPoints().Select(ep => connection.GetServer(ep)).Where(static s => s.IsConnected).ToArray();
+            if (connected.Length == 0)
+            {
+                return TopologyKind.Unknown;
+            }
+
+            kind = connected.Any(static s => s.ServerType == ServerType.Cluster) ? TopologyKind.Cluster : TopologyKind.Server;
+            Volatile.Write(ref _kind, (int)kind);
+            return kind;
+        }
+    }
+
+    /// <summary>Gets every node made so far: the configured server's, then each cluster primary's.</summary>
+    public IEnumerable<RedisNode> Nodes => _nodes.IsEmpty ? [Server] : [Server, .. _nodes.Values];
+
+    /// <summary>The node that serves <paramref name="key"/>: on a cluster, the primary that owns its slot now; else the server.</summary>
+    public RedisNode NodeOf(string key) =>
+        SlotMap() is { } slots && slots.OwnerOf(HashSlot.Of(key)) is { } owner ? NodeAt(owner) : Server;
+
+    /// <summary>The node of a cluster primary, made on first use.</summary>
+    public RedisNode NodeAt(EndPoint endPoint) =>
+        _nodes.GetOrAdd(endPoint, static (endPoint, topology) => topology._createNode($"{topology._shard}/{endPoint}", endPoint), this);
+
+    /// <summary>Gets the cluster's primaries as the client knows them now; on one server, that server.</summary>
+    public IServer[] Primaries(IConnectionMultiplexer connection) => Kind == TopologyKind.Cluster
+        ? connection.GetEndPoints().Select(ep => connection.GetServer(ep)).Where(static s => s.IsConnected && !s.IsReplica).ToArray()
+        : [connection.GetServer(connection.GetEndPoints().First(ep => connection.GetServer(ep) is { IsConnected: true, IsReplica: false }))];
+
+    /// <summary>The server behind <paramref name="node"/>, for commands that go to one server (PING, INFO, SCAN).</summary>
+    public IServer ServerOf(IConnectionMultiplexer connection, RedisNode node) =>
+        node.EndPoint is { } endPoint ? connection.GetServer(endPoint) : Primaries(connection)[0];
+
+    /// <summary>The database, connecting first (waiting no longer than the operation timeout for a connect under way).</summary>
+    public async ValueTask<IDatabase> GetDatabaseAsync(CancellationToken cancellationToken)
+    {
+        if (_database is { } database)
+        {
+            return database;
+        }
+
+        Task<ConnectionMultiplexer> connecting;
+        lock (_connectLock)
+        {
+            connecting = _connecting ??= ConnectAsync();
+        }
+
+        var connection = await connecting.WaitAsync(_timeout, _time, cancellationToken).ConfigureAwait(false);
+        return _database = connection.GetDatabase();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_connection is { } connection)
+        {
+            await connection.CloseAsync(allowCommandsToComplete: false).ConfigureAwait(false);
+            connection.Dispose();
+        }
+    }
+
+    /// <summary>The slot map of a cluster, or null for a single server and while the topology is not known yet.</summary>
+    private ClusterSlotMap? SlotMap()
+    {
+        if (Volatile.Read(ref _slots) is { } slots)
+        {
+            return slots;
+        }
+
+        if (Volatile.Read(ref _kind) == (int)TopologyKind.Server || _connection is not { } connection || Kind != TopologyKind.Cluster)
+        {
+            return null;
+        }
+
+        Interlocked.CompareExchange(ref _slots, new ClusterSlotMap(connection, endPoints => _slotsGained([.. endPoints.Select(NodeAt)]), _slotsMoved), null);
+        return _slots;
+    }
+
+    private async Task<ConnectionMultiplexer> ConnectAsync()
+    {
+        try
+        {
+            var connection = await ConnectionMultiplexer.ConnectAsync(_configuration).ConfigureAwait(false);
+            connection.ConnectionFailed += OnConnectionFailed;
+            _connection = connection;
+            _connected(this);
+            return connection;
+        }
+        catch (Exception ex)
+        {
+            lock (_connectLock)
+            {
+                _connecting = null;
+            }
+
+            LogConnectFailed(_logger, _shard, ex);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A connection to a server was lost (not a connect that failed): the server may come back from its disk, or a
+    /// replica may take its place, without removals it acknowledged, so its node verifies it before it serves again.
+    /// </summary>
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    {
+        if (e.FailureType is ConnectionFailureType.UnableToConnect or ConnectionFailureType.UnableToResolvePhysicalConnection)
+        {
+            return;
+        }
+
+        if (Kind != TopologyKind.Cluster)
+        {
+            Server.Suspect();
+        }
+        else if (e.EndPoint is { } endPoint && _nodes.TryGetValue(endPoint, out var node))
+        {
+            node.Suspect();
+        }
+    }
+}
