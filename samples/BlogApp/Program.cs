@@ -42,6 +42,18 @@ if (postCaching is PostCaching.OutputCache or PostCaching.OutputCacheRedis)
 
 app.UseAntiforgery();
 
+// Browsers may keep a post page but must ask before showing it again: they send the page's ETag in If-None-Match,
+// and an unchanged page costs a 304 answered from the cache. Set before UseRcCache so that hits carry it too.
+app.Use((http, next) =>
+{
+    if (http.Request.Path.StartsWithSegments("/post", StringComparison.Ordinal))
+    {
+        http.Response.Headers.CacheControl = "no-cache";
+    }
+
+    return next(http);
+});
+
 // Serves every [RcCached] endpoint: the attribute on a handler and this line are all it takes.
 app.UseRcCache();
 
