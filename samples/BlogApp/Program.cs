@@ -3,6 +3,9 @@ using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Caching.Distributed;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 using RcAspNet;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -13,6 +16,17 @@ builder.Services.AddDbContext<BlogDb>(o => o.UseSqlite(builder.Configuration.Get
 builder.Services.AddScoped<Posts>();
 builder.Services.AddAntiforgery();
 builder.Services.AddHealthChecks().AddRcHealthCheck();
+
+// Traces and metrics for OpenTelemetry: each request's span with the cache's store operations under it, and the
+// cache's hits, misses and errors. They leave the process only when a collector is named, for example
+// OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4317; /stats reads the same metrics in process either way.
+var telemetry = builder.Services.AddOpenTelemetry()
+    .WithTracing(t => t.AddAspNetCoreInstrumentation().AddRcInstrumentation())
+    .WithMetrics(m => m.AddAspNetCoreInstrumentation().AddRcInstrumentation());
+if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+{
+    telemetry.UseOtlpExporter();
+}
 builder.Services.AddSingleton<CacheStats>();
 var postCaching = builder.Configuration.GetValue("Blog:PostCaching", PostCaching.RcCached);
 if (postCaching is PostCaching.OutputCache or PostCaching.OutputCacheRedis)
