@@ -3,6 +3,9 @@ using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Caching.Distributed;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 using RcAspNet;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -13,6 +16,17 @@ builder.Services.AddDbContext<BlogDb>(o => o.UseSqlite(builder.Configuration.Get
 builder.Services.AddScoped<Posts>();
 builder.Services.AddAntiforgery();
 builder.Services.AddHealthChecks().AddRcHealthCheck();
+
+// Traces and metrics for OpenTelemetry: each request's span with the cache's store operations under it, and the
+// cache's hits, misses and errors. They leave the process only when a collector is named, for example
+// OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4317; /stats reads the same metrics in process either way.
+var telemetry = builder.Services.AddOpenTelemetry()
+    .WithTracing(t => t.AddAspNetCoreInstrumentation().AddRcInstrumentation())
+    .WithMetrics(m => m.AddAspNetCoreInstrumentation().AddRcInstrumentation());
+if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+{
+    telemetry.UseOtlpExporter();
+}
 builder.Services.AddSingleton<CacheStats>();
 var postCaching = builder.Configuration.GetValue("Blog:PostCaching", PostCaching.RcCached);
 if (postCaching is PostCaching.OutputCache or PostCaching.OutputCacheRedis)
@@ -41,6 +55,18 @@ if (postCaching is PostCaching.OutputCache or PostCaching.OutputCacheRedis)
 }
 
 app.UseAntiforgery();
+
+// Browsers may keep a post page but must ask before showing it again: they send the page's ETag in If-None-Match,
+// and an unchanged page costs a 304 answered from the cache. Set before UseRcCache so that hits carry it too.
+app.Use((http, next) =>
+{
+    if (http.Request.Path.StartsWithSegments("/post", StringComparison.Ordinal))
+    {
+        http.Response.Headers.CacheControl = "no-cache";
+    }
+
+    return next(http);
+});
 
 // Serves every [RcCached] endpoint: the attribute on a handler and this line are all it takes.
 app.UseRcCache();

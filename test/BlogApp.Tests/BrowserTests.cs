@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.Json;
 using BlogApp.Tests.Infrastructure;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -79,6 +82,33 @@ public sealed class BrowserTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReloadedPostPageIsRevalidated_AndAnswered304FromTheCache()
+    {
+        var page = await _browser!.NewPageAsync();
+        await page.GotoAsync(_baseUrl + "/");
+        await page.FillAsync("#title", "Kept by the browser");
+        await page.FillAsync("#content", "Revalidated on reload.");
+        await page.ClickAsync("input[type=submit][value=Post]");
+        await Assertions.Expect(page.Locator("li a").First).ToHaveTextAsync("Kept by the browser");
+
+        var first = await page.GotoAsync(_baseUrl + "/post/1");
+        var etag = await first!.HeaderValueAsync("etag");
+        Assert.Equal(200, first.Status);
+        Assert.Equal("no-cache", await first.HeaderValueAsync("cache-control"));
+        Assert.NotNull(etag);
+
+        // Chromium reports a revalidated page as the 200 it kept (Playwright issue 27573), so the status line that
+        // came over the wire is read where DevTools reads it: Network.responseReceivedExtraInfo, by request id.
+        var wire = await WireStatusesAsync(page);
+
+        // The browser kept the page and asks whether it changed: the cache answers 304 without a body or a handler run.
+        var second = await page.ReloadAsync();
+        Assert.Equal(etag, await second!.Request.HeaderValueAsync("if-none-match"));
+        Assert.Equal((304, "HIT"), await wire(_baseUrl + "/post/1"));
+        await Assertions.Expect(page.Locator("h1").First).ToHaveTextAsync("Kept by the browser");
+    }
+
+    [Fact]
     public async Task EditingWorksWithJavaScriptOff()
     {
         await using var context = await _browser!.NewContextAsync(new BrowserNewContextOptions { JavaScriptEnabled = false });
@@ -105,6 +135,41 @@ public sealed class BrowserTests : IAsyncLifetime
         Assert.True(await page.Locator("svg#hit-ratio rect").CountAsync() >= 1);
         var bar = await page.Locator("svg#hit-ratio rect").First.BoundingBoxAsync();
         Assert.NotNull(bar);
+    }
+
+    /// <summary>
+    /// Records, from now on, the status line and X-Cache header of each response as it came over the wire; the
+    /// function returned waits for those of the first response to a URL.
+    /// </summary>
+    private static async Task<Func<string, Task<(int Status, string? Cache)>>> WireStatusesAsync(IPage page)
+    {
+        var urls = new ConcurrentDictionary<string, string>();
+        var answers = new ConcurrentDictionary<string, (int Status, string? Cache)>();
+        var cdp = await page.Context.NewCDPSessionAsync(page);
+        cdp.Event("Network.responseReceived").OnEvent += (_, e) =>
+            urls.TryAdd(e!.Value.GetProperty("requestId").GetString()!, e.Value.GetProperty("response").GetProperty("url").GetString()!);
+        cdp.Event("Network.responseReceivedExtraInfo").OnEvent += (_, e) =>
+        {
+            var headers = e!.Value.GetProperty("headers");
+            var cache = headers.EnumerateObject().FirstOrDefault(static h => h.Name.Equals("x-cache", StringComparison.OrdinalIgnoreCase)).Value;
+            answers.TryAdd(e.Value.GetProperty("requestId").GetString()!, (e.Value.GetProperty("statusCode").GetInt32(), cache.ValueKind == JsonValueKind.String ? cache.GetString() : null));
+        };
+        await cdp.SendAsync("Network.enable");
+        return async url =>
+        {
+            for (var waited = Stopwatch.StartNew(); waited.Elapsed < TimeSpan.FromSeconds(30); await Task.Delay(20))
+            {
+                foreach (var (id, answered) in urls)
+                {
+                    if (answered == url && answers.TryGetValue(id, out var answer))
+                    {
+                        return answer;
+                    }
+                }
+            }
+
+            throw new TimeoutException($"Chromium reported no response from {url} within 30 s.");
+        };
     }
 
     private static string Chromium()

@@ -84,6 +84,13 @@ public static class Program
             return $"cookie #{counters.Next("cookie")}";
         });
 
+        // A handler that sets its own entity tag: the cache keeps it instead of computing one.
+        cached.MapGet("/own-etag/{id:int}", [RcCached(UserScope = RcUserScope.Shared)] (int id, HttpResponse response, Counters counters) =>
+        {
+            response.Headers.ETag = $"\"own-{id}\"";
+            return $"own {id} #{counters.Next("own-etag")}";
+        });
+
         app.MapGet("/configured/{id:int}", (int id, Counters counters) => $"configured {id} #{counters.Next("configured")}")
             .CacheResult(static s => s.KeyPrefix = "Configured");
 

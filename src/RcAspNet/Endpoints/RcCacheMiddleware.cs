@@ -11,6 +11,7 @@ namespace RcAspNet.Endpoints;
 /// <c>app.UseRcCache()</c>. For a GET or HEAD request it builds the key from the endpoint's policy and the request
 /// alone, before the handler's parameters are bound, and answers a hit with one store read; a miss runs the rest of
 /// the pipeline with the response body buffered, stores the response when it is a shareable success, and writes it.
+/// A stored response carries its entity tag, and a request whose <c>If-None-Match</c> matches it gets 304.
 /// Concurrent misses of one key run the handler once. A store failure answers the request as if it were not cached.
 /// </summary>
 internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndpointPolicies policies, ILogger<RcCacheMiddleware> logger)
@@ -68,11 +69,19 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
         try
         {
             // No request token: the handler of a miss runs on this request's HttpContext, so this request waits for it.
+            // What is stored is decided once, as the miss renders: an entry carries its entity tag, any other answer none.
             response = await policy.Cache.GetOrSetCoreAsync(
                 key,
-                async _ => rendered = await RenderAsync(http).ConfigureAwait(false),
+                async _ =>
+                {
+                    var answer = await RenderAsync(http).ConfigureAwait(false);
+                    rendered = storable && answer.StatusCode is >= 200 and < 300 && answer.IsShareable && !policy.IsBypassBody(answer.Body.Span)
+                        ? answer.AsEntry(http.Response.Headers.ETag.Count == 1 ? http.Response.Headers.ETag.ToString() : null)
+                        : answer;
+                    return rendered;
+                },
                 entryOptions,
-                r => storable && r.StatusCode is >= 200 and < 300 && r.IsShareable && !policy.IsBypassBody(r.Body.Span) ? r.Encode() : null,
+                static r => r.EntityTag is null ? null : r.Encode(),
                 CachedResponse.TryDecode,
                 CancellationToken.None).ConfigureAwait(false);
         }

@@ -9,7 +9,8 @@ namespace RcAspNet.Tests.Packaging;
 
 /// <summary>
 /// The library as a user meets it: packed into a folder feed, referenced as a package (not a project) by a web app
-/// made from nothing, built, started, and asked for a cached page and for <c>IDistributedCache</c>.
+/// made from nothing (with OpenTelemetry's SDK and <c>AddRcInstrumentation()</c>), built, started, and asked for a
+/// cached page and for <c>IDistributedCache</c>.
 /// </summary>
 public sealed class PackageTests(Xunit.Abstractions.ITestOutputHelper output) : IDisposable
 {
@@ -55,15 +56,19 @@ public sealed class PackageTests(Xunit.Abstractions.ITestOutputHelper output) : 
               </PropertyGroup>
               <ItemGroup>
                 <PackageReference Include="RcAspNet" Version="{version}" />
+                <PackageReference Include="OpenTelemetry.Extensions.Hosting" Version="1.21.0" />
               </ItemGroup>
             </Project>
             """);
         await File.WriteAllTextAsync(Path.Combine(app, "Program.cs"), """
             using Microsoft.Extensions.Caching.Distributed;
+            using OpenTelemetry.Metrics;
+            using OpenTelemetry.Trace;
             using RcAspNet;
 
             var builder = WebApplication.CreateBuilder(args);
             builder.Services.AddRcCache(builder.Configuration.GetSection("Rc"));
+            builder.Services.AddOpenTelemetry().WithTracing(t => t.AddRcInstrumentation()).WithMetrics(m => m.AddRcInstrumentation());
             var app = builder.Build();
             app.UseRcCache();
 
@@ -145,7 +150,16 @@ public sealed class PackageTests(Xunit.Abstractions.ITestOutputHelper output) : 
         Assert.Equal("MIT", Value("license"));
         Assert.Equal("README.md", Value("readme"));
         Assert.False(string.IsNullOrWhiteSpace(Value("description")));
-        Assert.Contains("StackExchange.Redis", metadata.Descendants().Where(static e => e.Name.LocalName == "dependency").Select(static e => e.Attribute("id")?.Value));
+
+        // What every app that takes the package takes with it: the Redis client, the hashes (rc's CRC-32 router, the
+        // entity tags of [RcCached]) and OpenTelemetry's API package for AddRcInstrumentation() on its builders; the
+        // API, not the SDK, which stays the app's choice. The API at the oldest version with the fix for its
+        // propagation-header advisory, 1.15.3, which on net10.0 brings nothing else; 1.21.0 would bring
+        // System.Diagnostics.DiagnosticSource 11.0.0 into every app, in place of the shared framework's.
+        var dependencies = metadata.Descendants().Where(static e => e.Name.LocalName == "dependency")
+            .ToDictionary(static e => e.Attribute("id")!.Value, static e => e.Attribute("version")!.Value);
+        Assert.Equal(["OpenTelemetry.Api", "StackExchange.Redis", "System.IO.Hashing"], dependencies.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("1.15.3", dependencies["OpenTelemetry.Api"]);
     }
 
     private async Task RunAsync(string file, string[] arguments, string directory)
