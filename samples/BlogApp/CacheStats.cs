@@ -6,39 +6,53 @@ namespace BlogApp;
 
 /// <summary>
 /// What /stats draws, read from RcAspNet's own meter (<see cref="RcDiagnostics.MeterName"/>) with a
-/// <see cref="MeterListener"/>: hits and misses of each cache, store round trips and errors of each shard. It listens
-/// to this app's meter only, so that other apps in the same process do not count.
+/// <see cref="MeterListener"/>: hits and misses of each cache, store round trips and errors of each shard, and the
+/// removals kept for each shard that could not be reached. It listens to this app's meter only, so that other apps in
+/// the same process do not count.
 /// </summary>
 public sealed class CacheStats : IDisposable
 {
     private readonly MeterListener _listener = new();
     private readonly ConcurrentDictionary<(string Instrument, string Name), long> _counts = new();
+    private readonly ConcurrentDictionary<string, long> _pending = new();
 
     public CacheStats(IMeterFactory meters)
     {
         _listener.InstrumentPublished = (instrument, listener) =>
         {
             if (instrument.Meter.Name == RcDiagnostics.MeterName && ReferenceEquals(instrument.Meter.Scope, meters)
-                && instrument.Name is "rc.cache.hits" or "rc.cache.misses" or "rc.store.operation.duration" or "rc.store.errors")
+                && instrument.Name is "rc.cache.hits" or "rc.cache.misses" or "rc.store.operation.duration" or "rc.store.errors" or "rc.removals.pending")
             {
                 listener.EnableMeasurementEvents(instrument);
             }
         };
         _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => Count(instrument.Name, value, tags));
         _listener.SetMeasurementEventCallback<double>((instrument, _, tags, _) => Count(instrument.Name, 1, tags));
+        _listener.SetMeasurementEventCallback<int>((_, value, tags, _) =>
+        {
+            // A gauge: the latest reading of each shard.
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "rc.shard" && tag.Value is string shard)
+                {
+                    _pending[shard] = value;
+                }
+            }
+        });
         _listener.Start();
     }
 
-    /// <summary>Hits and misses by cache; round trips and errors by shard, as counted so far.</summary>
+    /// <summary>Hits and misses by cache; round trips and errors by shard, as counted so far; removals kept by shard, now.</summary>
     public Snapshot Read()
     {
+        _listener.RecordObservableInstruments();
         var counts = _counts.ToArray();
         long Of(string instrument, string name) => counts.Where(c => c.Key == (instrument, name)).Sum(static c => c.Value);
         var caches = counts.Where(static c => c.Key.Instrument is "rc.cache.hits" or "rc.cache.misses").Select(static c => c.Key.Name).Distinct().Order(StringComparer.Ordinal);
-        var shards = counts.Where(static c => c.Key.Instrument is "rc.store.operation.duration" or "rc.store.errors").Select(static c => c.Key.Name).Distinct().Order(StringComparer.Ordinal);
+        var shards = counts.Where(static c => c.Key.Instrument is "rc.store.operation.duration" or "rc.store.errors").Select(static c => c.Key.Name).Concat(_pending.Keys).Distinct().Order(StringComparer.Ordinal);
         return new Snapshot(
             [.. caches.Select(c => new CacheLine(c, Of("rc.cache.hits", c), Of("rc.cache.misses", c)))],
-            [.. shards.Select(s => new ShardLine(s, Of("rc.store.operation.duration", s), Of("rc.store.errors", s)))]);
+            [.. shards.Select(s => new ShardLine(s, Of("rc.store.operation.duration", s), Of("rc.store.errors", s), _pending.GetValueOrDefault(s)))]);
     }
 
     public void Dispose() => _listener.Dispose();
@@ -63,5 +77,5 @@ public sealed class CacheStats : IDisposable
         public double HitRatio => Hits + Misses == 0 ? 0 : (double)Hits / (Hits + Misses);
     }
 
-    public sealed record ShardLine(string Shard, long RoundTrips, long Errors);
+    public sealed record ShardLine(string Shard, long RoundTrips, long Errors, long PendingRemovals);
 }

@@ -44,7 +44,7 @@ public static class Pages
         return html.Append("</form>\n").Append($"<p><a href=\"/post/{post.Id}\">Back to the post</a></p>\n").Append(Foot).ToString();
     }
 
-    /// <summary>The caches' figures as three small bar charts: the hit ratio of each cache, and each shard's round trips and errors.</summary>
+    /// <summary>The caches' figures as small bar charts: the hit ratio of each cache, and each shard's round trips, errors and kept removals.</summary>
     public static string Stats(CacheStats.Snapshot stats)
     {
         var html = Head("Cache statistics").Append("<h1>Cache statistics</h1>\n");
@@ -56,6 +56,9 @@ public static class Pages
         var errors = Math.Max(1, stats.Shards.Select(static s => s.Errors).DefaultIfEmpty().Max());
         html.Append("<h2>Errors by shard</h2>\n");
         Chart(html, "errors", [.. stats.Shards.Select(s => (s.Shard, (double)s.Errors / errors, $"{s.Errors}"))]);
+        var pending = Math.Max(1, stats.Shards.Select(static s => s.PendingRemovals).DefaultIfEmpty().Max());
+        html.Append("<h2>Removals kept for a shard that could not be reached</h2>\n");
+        Chart(html, "pending-removals", [.. stats.Shards.Select(s => (s.Shard, (double)s.PendingRemovals / pending, $"{s.PendingRemovals}"))]);
         return html.Append("<p><a href=\"/\">All posts</a></p>\n").Append(Foot).ToString();
     }
 

@@ -142,7 +142,8 @@ internal sealed partial class CacheNamespace
         }
     }
 
-    public async ValueTask SetAsync(string key, byte[] value, EntryTiming timing, CancellationToken cancellationToken)
+    /// <summary>Writes an entry; <paramref name="replaces"/> when the application replaces a value, rather than filling a miss.</summary>
+    public async ValueTask SetAsync(string key, byte[] value, EntryTiming timing, bool replaces, CancellationToken cancellationToken)
     {
         var namespaced = Key(key);
         if (IsOversized(value))
@@ -152,7 +153,7 @@ internal sealed partial class CacheNamespace
             return;
         }
 
-        await _store.SetAsync(namespaced, Layout(value, timing, null), timing.TimeToLive, cancellationToken).ConfigureAwait(false);
+        await _store.SetAsync(namespaced, Layout(value, timing, null), timing.TimeToLive, replaces, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Writes on the calling thread, never waiting on the thread pool.</summary>
@@ -165,14 +166,14 @@ internal sealed partial class CacheNamespace
             return;
         }
 
-        _store.Set(namespaced, Layout(value, timing, null), timing.TimeToLive);
+        _store.Set(namespaced, Layout(value, timing, null), timing.TimeToLive, replaces: true);
     }
 
     /// <summary>
     /// Writes many entries in one pipelined write per server; oversized ones are not stored and their keys are deleted.
     /// Entries with tags are registered under them as <see cref="SetTaggedAsync"/> does, against <paramref name="versions"/>.
     /// </summary>
-    public ValueTask SetManyAsync(IReadOnlyList<PendingWrite> items, TagVersions? versions, CancellationToken cancellationToken)
+    public ValueTask SetManyAsync(IReadOnlyList<PendingWrite> items, TagVersions? versions, bool replaces, CancellationToken cancellationToken)
     {
         var namespaced = new PendingWrite[items.Count];
         for (var i = 0; i < namespaced.Length; i++)
@@ -180,11 +181,11 @@ internal sealed partial class CacheNamespace
             namespaced[i] = items[i] with { Key = Key(items[i].Key, nameof(items)) };
         }
 
-        return SetManyNamespacedAsync(namespaced, versions, cancellationToken);
+        return SetManyNamespacedAsync(namespaced, versions, replaces, cancellationToken);
     }
 
     /// <summary>Writes entries whose keys already carry the namespace.</summary>
-    public async ValueTask SetManyNamespacedAsync(IReadOnlyList<PendingWrite> items, TagVersions? versions, CancellationToken cancellationToken)
+    public async ValueTask SetManyNamespacedAsync(IReadOnlyList<PendingWrite> items, TagVersions? versions, bool replaces, CancellationToken cancellationToken)
     {
         var entries = new List<StoreEntry>(items.Count);
         List<string>? refused = null;
@@ -209,7 +210,7 @@ internal sealed partial class CacheNamespace
             }
         }
 
-        await _store.SetManyAsync(entries, cancellationToken).ConfigureAwait(false);
+        await _store.SetManyAsync(entries, replaces, cancellationToken).ConfigureAwait(false);
         if (refused is not null)
         {
             await _store.DeleteManyAsync(refused, cancellationToken).ConfigureAwait(false);
@@ -294,7 +295,7 @@ internal sealed partial class CacheNamespace
     /// the tag's version. When a tag was invalidated since <paramref name="versions"/> were read, the value may predate
     /// the invalidation, so the entry is removed: once this returns, an invalidated entry is not readable.
     /// </summary>
-    public async ValueTask SetTaggedAsync(string key, byte[] value, EntryTiming timing, IReadOnlyList<string> tags, TagVersions versions, CancellationToken cancellationToken)
+    public async ValueTask SetTaggedAsync(string key, byte[] value, EntryTiming timing, IReadOnlyList<string> tags, TagVersions versions, bool replaces, CancellationToken cancellationToken)
     {
         var namespaced = Key(key);
         if (IsOversized(value))
@@ -309,7 +310,7 @@ internal sealed partial class CacheNamespace
             return;
         }
 
-        await _store.SetAsync(namespaced, Layout(value, timing, tags), timing.TimeToLive, cancellationToken).ConfigureAwait(false);
+        await _store.SetAsync(namespaced, Layout(value, timing, tags), timing.TimeToLive, replaces, cancellationToken).ConfigureAwait(false);
         await RegisterTagsAsync([new TaggedKey(namespaced, ExpiresAt(timing), tags)], versions, cancellationToken).ConfigureAwait(false);
     }
 

@@ -64,11 +64,11 @@ internal sealed partial class RcCache : IRcCache
         if (options?.Tags is { Count: > 0 } tags)
         {
             var versions = await Keyspace.ReadTagVersionsAsync(tags, cancellationToken).ConfigureAwait(false);
-            await Keyspace.SetTaggedAsync(key, bytes, Timing(options), tags, versions, cancellationToken).ConfigureAwait(false);
+            await Keyspace.SetTaggedAsync(key, bytes, Timing(options), tags, versions, replaces: true, cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        await Keyspace.SetAsync(key, bytes, Timing(options), cancellationToken).ConfigureAwait(false);
+        await Keyspace.SetAsync(key, bytes, Timing(options), replaces: true, cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask SetManyAsync<T>(IReadOnlyCollection<KeyValuePair<string, T>> items, RcEntryOptions? options = null, CancellationToken cancellationToken = default)
@@ -86,7 +86,7 @@ internal sealed partial class RcCache : IRcCache
         }
 
         var versions = options?.Tags is { Count: > 0 } tags && entries.Count > 0 ? await Keyspace.ReadTagVersionsAsync(tags, cancellationToken).ConfigureAwait(false) : null;
-        await Keyspace.SetManyAsync(entries, versions, cancellationToken).ConfigureAwait(false);
+        await Keyspace.SetManyAsync(entries, versions, replaces: true, cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask<bool> AddAsync<T>(string key, T value, RcEntryOptions? options = null, CancellationToken cancellationToken = default)
@@ -217,7 +217,7 @@ internal sealed partial class RcCache : IRcCache
 
     /// <summary>Writes entries under namespaced keys in one pipelined write per server, for a batch flush.</summary>
     internal ValueTask SetManyNamespacedAsync(IReadOnlyList<PendingWrite> items, TagVersions? versions, CancellationToken cancellationToken) =>
-        Keyspace.SetManyNamespacedAsync(items, versions, cancellationToken);
+        Keyspace.SetManyNamespacedAsync(items, versions, replaces: false, cancellationToken);
 
     /// <summary>Reads the versions of tags before values that carry them are computed.</summary>
     internal ValueTask<TagVersions> ReadTagVersionsAsync(IEnumerable<string> tags, CancellationToken cancellationToken) =>
@@ -298,11 +298,11 @@ internal sealed partial class RcCache : IRcCache
         {
             if (versions is not null)
             {
-                await Keyspace.SetTaggedAsync(key, bytes, Timing(options), options!.Tags!, versions, CancellationToken.None).ConfigureAwait(false);
+                await Keyspace.SetTaggedAsync(key, bytes, Timing(options), options!.Tags!, versions, replaces: false, CancellationToken.None).ConfigureAwait(false);
             }
             else
             {
-                await Keyspace.SetAsync(key, bytes, Timing(options), CancellationToken.None).ConfigureAwait(false);
+                await Keyspace.SetAsync(key, bytes, Timing(options), replaces: false, CancellationToken.None).ConfigureAwait(false);
             }
         }
 

@@ -56,7 +56,7 @@ internal sealed class RcDistributedCache(CacheNamespace keyspace) : IBufferDistr
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(value);
         ArgumentNullException.ThrowIfNull(options);
-        return keyspace.SetAsync(key, value, Timing(options), token).AsTask();
+        return keyspace.SetAsync(key, value, Timing(options), replaces: true, token).AsTask();
     }
 
     public void Set(string key, ReadOnlySequence<byte> value, DistributedCacheEntryOptions options)
@@ -70,7 +70,7 @@ internal sealed class RcDistributedCache(CacheNamespace keyspace) : IBufferDistr
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(options);
-        return keyspace.SetAsync(key, value.ToArray(), Timing(options), token);
+        return keyspace.SetAsync(key, value.ToArray(), Timing(options), replaces: true, token);
     }
 
     public void Refresh(string key) => keyspace.Refresh(key);

@@ -22,13 +22,18 @@ internal interface IRcStore : IDisposable, IAsyncDisposable
     /// <summary>Reads many keys, answering in input order with <see langword="null"/> for misses; no keys, no round trip.</summary>
     ValueTask<byte[]?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken);
 
-    ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken);
+    /// <summary>
+    /// Writes an entry. <paramref name="replaces"/> says the application replaces a value (rather than filling a miss):
+    /// a server that loses the write after acknowledging it would serve the value it replaced, so such a write is
+    /// remembered as a removal to deliver again (<c>Rc:RemovalReplayWindow</c>).
+    /// </summary>
+    ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, bool replaces, CancellationToken cancellationToken);
 
     /// <summary>Writes on the calling thread, never waiting on the thread pool.</summary>
-    void Set(string key, byte[] value, TimeSpan timeToLive);
+    void Set(string key, byte[] value, TimeSpan timeToLive, bool replaces);
 
     /// <summary>Writes many entries in one pipelined write per server.</summary>
-    ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, CancellationToken cancellationToken);
+    ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, bool replaces, CancellationToken cancellationToken);
 
     /// <summary>Writes the entry only if the key holds nothing; returns whether it was written.</summary>
     ValueTask<bool> AddAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken);

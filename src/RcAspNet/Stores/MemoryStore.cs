@@ -62,16 +62,16 @@ internal sealed class MemoryStore : IRcStore
         return new(values);
     }
 
-    public ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken)
+    public ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, bool replaces, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         Write(key, value, timeToLive, onlyIfAbsent: false);
         return default;
     }
 
-    public void Set(string key, byte[] value, TimeSpan timeToLive) => Write(key, value, timeToLive, onlyIfAbsent: false);
+    public void Set(string key, byte[] value, TimeSpan timeToLive, bool replaces) => Write(key, value, timeToLive, onlyIfAbsent: false);
 
-    public ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, CancellationToken cancellationToken)
+    public ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, bool replaces, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         foreach (var entry in entries)

@@ -15,13 +15,13 @@ internal sealed class NullStore : IRcStore
 
     public ValueTask<byte[]?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) => new(new byte[]?[keys.Count]);
 
-    public ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken) => default;
+    public ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, bool replaces, CancellationToken cancellationToken) => default;
 
-    public void Set(string key, byte[] value, TimeSpan timeToLive)
+    public void Set(string key, byte[] value, TimeSpan timeToLive, bool replaces)
     {
     }
 
-    public ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, CancellationToken cancellationToken) => default;
+    public ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, bool replaces, CancellationToken cancellationToken) => default;
 
     public ValueTask<bool> AddAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken) => new(true);
 

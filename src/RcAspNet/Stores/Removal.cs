@@ -6,12 +6,13 @@ namespace RcAspNet.Stores;
 /// </summary>
 internal sealed class Removal
 {
-    private Removal(RemovalKind kind, string[] keys, TagKeys tag, string? drain)
+    private Removal(RemovalKind kind, string[] keys, TagKeys tag, string? drain, bool bumped)
     {
         Kind = kind;
         Keys = keys;
         Tag = tag;
         Drain = drain;
+        IsBumped = bumped;
     }
 
     public RemovalKind Kind { get; }
@@ -22,8 +23,14 @@ internal sealed class Removal
     /// <summary>Gets the tag to invalidate, for <see cref="RemovalKind.Tag"/>.</summary>
     public TagKeys Tag { get; }
 
-    /// <summary>Gets the set its members were moved to when the tag's version already changed, for <see cref="RemovalKind.Tag"/>; null when the version must change first.</summary>
+    /// <summary>
+    /// Gets the set the tag's members are moved to, for <see cref="RemovalKind.Tag"/>: named when the removal is made, so
+    /// that a delivery that follows an attempt the server carried out after all (it answered too late) drains the same set.
+    /// </summary>
     public string? Drain { get; }
+
+    /// <summary>Gets whether the tag's version has changed and its members were moved to <see cref="Drain"/>, so that only their deletion is left.</summary>
+    public bool IsBumped { get; }
 
     /// <summary>Gets how much of the pending bound it takes: its keys, or one.</summary>
     public int Size => Kind == RemovalKind.Keys ? Keys.Length : 1;
@@ -31,15 +38,16 @@ internal sealed class Removal
     /// <summary>Gets the key that routes it to its server: its first key, or its tag's.</summary>
     public string Routing => Kind == RemovalKind.Tag ? Tag.Routing : Keys[0];
 
-    public static Removal OfKeys(string[] keys) => new(RemovalKind.Keys, keys, default, null);
+    public static Removal OfKeys(string[] keys) => new(RemovalKind.Keys, keys, default, null, false);
 
-    public static Removal OfKey(string key) => new(RemovalKind.Keys, [key], default, null);
+    public static Removal OfKey(string key) => new(RemovalKind.Keys, [key], default, null, false);
 
-    public static Removal OfTag(TagKeys tag) => new(RemovalKind.Tag, [], tag, null);
+    /// <summary>An invalidation of <paramref name="tag"/>: a new version, and its members moved to a set of this removal's own, then deleted.</summary>
+    public static Removal OfTag(TagKeys tag) => new(RemovalKind.Tag, [], tag, string.Concat(tag.Members, ":", Guid.NewGuid().ToString("N")), false);
 
     /// <summary>Every key under <paramref name="prefixes"/> on the server (an empty prefix: its whole database, as rc's <c>clear()</c> does without a namespace).</summary>
-    public static Removal OfClear(string[] prefixes) => new(RemovalKind.Clear, prefixes, default, null);
+    public static Removal OfClear(string[] prefixes) => new(RemovalKind.Clear, prefixes, default, null, false);
 
-    /// <summary>A tag whose version has changed, but whose members in <paramref name="drain"/> are still to be deleted.</summary>
-    public static Removal OfDrain(TagKeys tag, string drain) => new(RemovalKind.Tag, [], tag, drain);
+    /// <summary>What is left of a tag's invalidation once its version changed: the deletion of the members moved to <see cref="Drain"/>.</summary>
+    public Removal Bumped() => new(RemovalKind.Tag, [], Tag, Drain, true);
 }

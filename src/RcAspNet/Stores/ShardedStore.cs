@@ -77,13 +77,13 @@ internal sealed class ShardedStore : IRcStore, IRedisBackedStore
         return result;
     }
 
-    public ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken) =>
-        ShardOf(key).SetAsync(key, value, timeToLive, cancellationToken);
+    public ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, bool replaces, CancellationToken cancellationToken) =>
+        ShardOf(key).SetAsync(key, value, timeToLive, replaces, cancellationToken);
 
-    public void Set(string key, byte[] value, TimeSpan timeToLive) => ShardOf(key).Set(key, value, timeToLive);
+    public void Set(string key, byte[] value, TimeSpan timeToLive, bool replaces) => ShardOf(key).Set(key, value, timeToLive, replaces);
 
-    public async ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, CancellationToken cancellationToken) =>
-        await Task.WhenAll(Group(entries, static e => e.Key).Select(g => _shards[g.Shard].SetManyAsync(g.Items, cancellationToken).AsTask())).ConfigureAwait(false);
+    public async ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, bool replaces, CancellationToken cancellationToken) =>
+        await Task.WhenAll(Group(entries, static e => e.Key).Select(g => _shards[g.Shard].SetManyAsync(g.Items, replaces, cancellationToken).AsTask())).ConfigureAwait(false);
 
     public ValueTask<bool> AddAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken) =>
         ShardOf(key).AddAsync(key, value, timeToLive, cancellationToken);

@@ -165,8 +165,8 @@ public abstract class DistributedCacheContractTests : IAsyncLifetime
     [Fact]
     public async Task EntryWithAnUnknownHeader_IsAMiss()
     {
-        await Store.SetAsync(Ns + "foreign", [0, (byte)'R', (byte)'C', 77, 1, 2], TimeSpan.FromMinutes(1), default);
-        await Store.SetAsync(Ns + "truncated", [0, (byte)'R', (byte)'C', 1, 1], TimeSpan.FromMinutes(1), default);
+        await Store.SetAsync(Ns + "foreign", [0, (byte)'R', (byte)'C', 77, 1, 2], TimeSpan.FromMinutes(1), true, default);
+        await Store.SetAsync(Ns + "truncated", [0, (byte)'R', (byte)'C', 1, 1], TimeSpan.FromMinutes(1), true, default);
         Assert.Null(await Cache.GetAsync("foreign"));
         Assert.Null(await Cache.GetAsync("truncated"));
     }

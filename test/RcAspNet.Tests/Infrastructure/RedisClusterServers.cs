@@ -22,6 +22,9 @@ public sealed class RedisClusterServers : IAsyncDisposable
     /// <summary>Starts three primaries without replicas and waits for cluster_state:ok.</summary>
     public static Task<RedisClusterServers> StartAsync() => CreateAsync(0, TimeSpan.FromSeconds(2));
 
+    /// <summary>Starts three primaries without replicas, which the others count as failed after <paramref name="nodeTimeout"/> without an answer.</summary>
+    public static Task<RedisClusterServers> StartAsync(TimeSpan nodeTimeout, params string[] extraArgs) => CreateAsync(0, nodeTimeout, extraArgs);
+
     /// <summary>
     /// Starts three primaries, each with one replica, and waits until every node reports cluster_state:ok and every
     /// primary has its replica online. A primary that answers no one for <paramref name="nodeTimeout"/> is failed
@@ -69,11 +72,11 @@ public sealed class RedisClusterServers : IAsyncDisposable
         }
     }
 
-    private static async Task<RedisClusterServers> CreateAsync(int replicas, TimeSpan nodeTimeout)
+    private static async Task<RedisClusterServers> CreateAsync(int replicas, TimeSpan nodeTimeout, params string[] extraArgs)
     {
         var timeout = ((long)nodeTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
         var nodes = await RedisServer.StartManyAsync(
-            Primaries * (1 + replicas), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", timeout);
+            Primaries * (1 + replicas), ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", timeout, .. extraArgs]);
         var cluster = new RedisClusterServers(nodes);
         try
         {

@@ -15,12 +15,12 @@ namespace RcAspNet.Tests.NearCache;
 public sealed class NearCopiesTests : IAsyncLifetime
 {
     private readonly NearCopies _copies = new(1024 * 1024, TimeProvider.System);
-    private InvalidationLink? _link;
+    private ServerLink? _link;
 
     public async Task InitializeAsync()
     {
         var server = await SharedRedis.Single;
-        _link = new InvalidationLink(new IPEndPoint(IPAddress.Loopback, server.Port), new RespSettings(null, null, 0, false, null, default), [SharedRedis.UniqueNamespace()], TimeSpan.FromSeconds(2), _copies, static _ => { }, NullLogger.Instance);
+        _link = new ServerLink(new IPEndPoint(IPAddress.Loopback, server.Port), new RespSettings(null, null, 0, false, null, default), [SharedRedis.UniqueNamespace()], TimeSpan.FromSeconds(2), _copies, static _ => { }, static () => { }, static _ => { }, NullLogger.Instance);
         var deadline = Stopwatch.StartNew();
         while (!_link.IsUp)
         {

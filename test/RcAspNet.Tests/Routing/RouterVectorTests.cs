@@ -82,7 +82,7 @@ public sealed class RouterVectorTests
         await using var store = (ShardedStore)TestStores.Create(options);
         var ns = SharedRedis.UniqueNamespace();
         var keys = Enumerable.Range(0, 60).Select(i => $"{ns}post:{i}").ToArray();
-        await store.SetManyAsync(keys.Select(static k => new StoreEntry(k, [1], TimeSpan.FromMinutes(1))).ToArray(), default);
+        await store.SetManyAsync(keys.Select(static k => new StoreEntry(k, [1], TimeSpan.FromMinutes(1))).ToArray(), true, default);
 
         var byName = options.Shards.ToDictionary(static s => s.Key, s => servers.Single(srv => srv.Port == s.Value.Port));
         var used = new HashSet<string>();

@@ -15,7 +15,7 @@ public sealed class MemoryStoreTests
         var store = new MemoryStore(100_000, time, RcMetrics.Standalone);
         for (var i = 0; i < 500; i++)
         {
-            await store.SetAsync($"k{i}", new byte[1000], Long, default);
+            await store.SetAsync($"k{i}", new byte[1000], Long, true, default);
             Assert.InRange(store.Size, 0, 100_000);
         }
 
@@ -29,7 +29,7 @@ public sealed class MemoryStoreTests
         var store = new MemoryStore(20_000, time, RcMetrics.Standalone);
         for (var i = 0; i < 15; i++)
         {
-            await store.SetAsync($"k{i}", new byte[1000], Long, default);
+            await store.SetAsync($"k{i}", new byte[1000], Long, true, default);
             time.Advance(TimeSpan.FromSeconds(1));
         }
 
@@ -37,7 +37,7 @@ public sealed class MemoryStoreTests
         time.Advance(TimeSpan.FromSeconds(1));
         for (var i = 15; i < 25; i++)
         {
-            await store.SetAsync($"k{i}", new byte[1000], Long, default);
+            await store.SetAsync($"k{i}", new byte[1000], Long, true, default);
         }
 
         Assert.NotNull(await store.GetAsync("k0", default));
@@ -52,14 +52,14 @@ public sealed class MemoryStoreTests
         var store = new MemoryStore(20_000, time, RcMetrics.Standalone);
         for (var i = 0; i < 10; i++)
         {
-            await store.SetAsync($"short{i}", new byte[1000], TimeSpan.FromSeconds(1), default);
+            await store.SetAsync($"short{i}", new byte[1000], TimeSpan.FromSeconds(1), true, default);
         }
 
-        await store.SetAsync("live", new byte[1000], Long, default);
+        await store.SetAsync("live", new byte[1000], Long, true, default);
         time.Advance(TimeSpan.FromSeconds(2));
         for (var i = 0; i < 10; i++)
         {
-            await store.SetAsync($"new{i}", new byte[1000], Long, default);
+            await store.SetAsync($"new{i}", new byte[1000], Long, true, default);
         }
 
         Assert.NotNull(await store.GetAsync("live", default));
@@ -70,8 +70,8 @@ public sealed class MemoryStoreTests
     public async Task ValueLargerThanTheStore_IsNotStoredAndRemovesTheOldValue()
     {
         var store = new MemoryStore(10_000, new ManualTimeProvider(), RcMetrics.Standalone);
-        await store.SetAsync("big", [1], Long, default);
-        await store.SetAsync("big", new byte[20_000], Long, default);
+        await store.SetAsync("big", [1], Long, true, default);
+        await store.SetAsync("big", new byte[20_000], Long, true, default);
         Assert.Null(await store.GetAsync("big", default));
         Assert.Equal(0, store.Size);
     }
@@ -81,7 +81,7 @@ public sealed class MemoryStoreTests
     {
         var store = new MemoryStore(10_000, new ManualTimeProvider(), RcMetrics.Standalone);
         var value = new byte[] { 1, 2 };
-        await store.SetAsync("copy", value, Long, default);
+        await store.SetAsync("copy", value, Long, true, default);
         value[0] = 9;
         Assert.Equal([1, 2], (await store.GetAsync("copy", default))!);
     }

@@ -34,14 +34,14 @@ public abstract class StoreContractTests : IAsyncLifetime
     public async Task Set_ThenGet_ReturnsTheSameBytes()
     {
         var value = new byte[] { 0, 1, 2, 255, 13, 10, 0 };
-        await Store.SetAsync(K("bytes"), value, Long, default);
+        await Store.SetAsync(K("bytes"), value, Long, true, default);
         Assert.Equal(value, await Store.GetAsync(K("bytes"), default));
     }
 
     [Fact]
     public async Task Set_EmptyValue_ReadsBackAsEmptyArray()
     {
-        await Store.SetAsync(K("empty"), [], Long, default);
+        await Store.SetAsync(K("empty"), [], Long, true, default);
         var value = await Store.GetAsync(K("empty"), default);
         Assert.NotNull(value);
         Assert.Empty(value);
@@ -52,7 +52,7 @@ public abstract class StoreContractTests : IAsyncLifetime
     {
         var value = new byte[3 * 1024 * 1024];
         Random.Shared.NextBytes(value);
-        await Store.SetAsync(K("large"), value, Long, default);
+        await Store.SetAsync(K("large"), value, Long, true, default);
         Assert.Equal(value, await Store.GetAsync(K("large"), default));
     }
 
@@ -65,16 +65,16 @@ public abstract class StoreContractTests : IAsyncLifetime
     [InlineData("\0binary\u0001")]
     public async Task Keys_OfAnyShape_RoundTripAndStayDistinct(string key)
     {
-        await Store.SetAsync(K(key), Encoding.UTF8.GetBytes(key), Long, default);
-        await Store.SetAsync(K(key.Trim()) + "x", [1], Long, default);
+        await Store.SetAsync(K(key), Encoding.UTF8.GetBytes(key), Long, true, default);
+        await Store.SetAsync(K(key.Trim()) + "x", [1], Long, true, default);
         Assert.Equal(key, Encoding.UTF8.GetString((await Store.GetAsync(K(key), default))!));
     }
 
     [Fact]
     public async Task Keys_AreCaseSensitive()
     {
-        await Store.SetAsync(K("Case"), [1], Long, default);
-        await Store.SetAsync(K("case"), [2], Long, default);
+        await Store.SetAsync(K("Case"), [1], Long, true, default);
+        await Store.SetAsync(K("case"), [2], Long, true, default);
         Assert.Equal([1], await Store.GetAsync(K("Case"), default));
         Assert.Equal([2], await Store.GetAsync(K("case"), default));
     }
@@ -82,8 +82,8 @@ public abstract class StoreContractTests : IAsyncLifetime
     [Fact]
     public async Task Set_ReplacesValueAndTimeToLive()
     {
-        await Store.SetAsync(K("replace"), [1], Short, default);
-        await Store.SetAsync(K("replace"), [2], Long, default);
+        await Store.SetAsync(K("replace"), [1], Short, true, default);
+        await Store.SetAsync(K("replace"), [2], Long, true, default);
         await PassAsync(Short * 2);
         Assert.Equal([2], await Store.GetAsync(K("replace"), default));
     }
@@ -91,7 +91,7 @@ public abstract class StoreContractTests : IAsyncLifetime
     [Fact]
     public async Task Get_AfterTimeToLive_Misses()
     {
-        await Store.SetAsync(K("ttl"), [1], Short, default);
+        await Store.SetAsync(K("ttl"), [1], Short, true, default);
         Assert.NotNull(await Store.GetAsync(K("ttl"), default));
         await PassAsync(Short * 2);
         Assert.Null(await Store.GetAsync(K("ttl"), default));
@@ -101,7 +101,7 @@ public abstract class StoreContractTests : IAsyncLifetime
     [Fact]
     public async Task Expire_SetsANewTimeToLive()
     {
-        await Store.SetAsync(K("expire"), [1], Long, default);
+        await Store.SetAsync(K("expire"), [1], Long, true, default);
         Assert.True(await Store.ExpireAsync(K("expire"), Short, default));
         await PassAsync(Short * 2);
         Assert.Null(await Store.GetAsync(K("expire"), default));
@@ -113,7 +113,7 @@ public abstract class StoreContractTests : IAsyncLifetime
     [Fact]
     public async Task ExpireInBackground_ExtendsTheEntry()
     {
-        await Store.SetAsync(K("touch"), [1], Short, default);
+        await Store.SetAsync(K("touch"), [1], Short, true, default);
         Store.ExpireInBackground(K("touch"), Long);
         Assert.True(await Store.ExistsAsync(K("touch"), default));
         await PassAsync(Short * 2);
@@ -126,7 +126,7 @@ public abstract class StoreContractTests : IAsyncLifetime
         var keys = Enumerable.Range(0, 40).Select(i => K($"many{i}")).ToArray();
         for (var i = 0; i < keys.Length; i += 2)
         {
-            await Store.SetAsync(keys[i], [(byte)i], Long, default);
+            await Store.SetAsync(keys[i], [(byte)i], Long, true, default);
         }
 
         var values = await Store.GetManyAsync(keys, default);
@@ -143,7 +143,7 @@ public abstract class StoreContractTests : IAsyncLifetime
     [Fact]
     public async Task GetMany_SameKeyTwice_AnswersBoth()
     {
-        await Store.SetAsync(K("twice"), [7], Long, default);
+        await Store.SetAsync(K("twice"), [7], Long, true, default);
         var values = await Store.GetManyAsync([K("twice"), K("other"), K("twice")], default);
         Assert.Equal([7], values[0]);
         Assert.Null(values[1]);
@@ -154,7 +154,7 @@ public abstract class StoreContractTests : IAsyncLifetime
     public async Task SetMany_WritesEveryEntryWithItsTimeToLive()
     {
         var entries = Enumerable.Range(0, 30).Select(i => new StoreEntry(K($"setmany{i}"), [(byte)i], i % 2 == 0 ? Long : Short)).ToArray();
-        await Store.SetManyAsync(entries, default);
+        await Store.SetManyAsync(entries, true, default);
         var values = await Store.GetManyAsync(entries.Select(static e => e.Key).ToArray(), default);
         Assert.All(Enumerable.Range(0, 30), i => Assert.Equal([(byte)i], values[i]!));
 
@@ -166,7 +166,7 @@ public abstract class StoreContractTests : IAsyncLifetime
     [Fact]
     public async Task Delete_RemovesAndSaysWhetherItExisted()
     {
-        await Store.SetAsync(K("delete"), [1], Long, default);
+        await Store.SetAsync(K("delete"), [1], Long, true, default);
         Assert.Equal(new RcRemovalResult(1, 0), await Store.DeleteAsync(K("delete"), default));
         Assert.Equal(new RcRemovalResult(0, 0), await Store.DeleteAsync(K("delete"), default));
         Assert.Null(await Store.GetAsync(K("delete"), default));
@@ -178,7 +178,7 @@ public abstract class StoreContractTests : IAsyncLifetime
         var keys = Enumerable.Range(0, 25).Select(i => K($"delmany{i}")).ToArray();
         foreach (var key in keys.Take(20))
         {
-            await Store.SetAsync(key, [1], Long, default);
+            await Store.SetAsync(key, [1], Long, true, default);
         }
 
         Assert.Equal(new RcRemovalResult(20, 0), await Store.DeleteManyAsync(keys, default));
@@ -223,9 +223,9 @@ public abstract class StoreContractTests : IAsyncLifetime
     public async Task Clear_RemovesOnlyKeysOfThePrefix()
     {
         var inside = Enumerable.Range(0, 1500).Select(i => new StoreEntry(K($"clear:{i}"), [1], Long)).ToArray();
-        await Store.SetManyAsync(inside, default);
-        await Store.SetAsync(K("kept"), [1], Long, default);
-        await Store.SetAsync(K("clear*glob"), [1], Long, default);
+        await Store.SetManyAsync(inside, true, default);
+        await Store.SetAsync(K("kept"), [1], Long, true, default);
+        await Store.SetAsync(K("clear*glob"), [1], Long, true, default);
 
         Assert.Equal(new RcRemovalResult(1500, 0), await Store.ClearAsync(K("clear:"), default));
         Assert.All(await Store.GetManyAsync(inside.Select(static e => e.Key).ToArray(), default), Assert.Null);
@@ -239,13 +239,13 @@ public abstract class StoreContractTests : IAsyncLifetime
         using var cancelled = new CancellationTokenSource();
         await cancelled.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await Store.GetAsync(K("c"), cancelled.Token));
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await Store.SetAsync(K("c"), [1], Long, cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await Store.SetAsync(K("c"), [1], Long, true, cancelled.Token));
     }
 
     [Fact]
     public async Task Increment_OfAValueThatIsNotAnInteger_IsAnInvalidOperationOnEveryStore()
     {
-        await Store.SetAsync(K("text"), "abc"u8.ToArray(), Long, default);
+        await Store.SetAsync(K("text"), "abc"u8.ToArray(), Long, true, default);
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await Store.IncrementAsync(K("text"), 1, Long, default));
         Assert.Equal("abc"u8.ToArray(), await Store.GetAsync(K("text"), default));
     }
@@ -253,7 +253,7 @@ public abstract class StoreContractTests : IAsyncLifetime
     [Fact]
     public async Task Increment_PastTheLargestInteger_IsAnOverflowOnEveryStore()
     {
-        await Store.SetAsync(K("big"), Encoding.ASCII.GetBytes(long.MaxValue.ToString(System.Globalization.CultureInfo.InvariantCulture)), Long, default);
+        await Store.SetAsync(K("big"), Encoding.ASCII.GetBytes(long.MaxValue.ToString(System.Globalization.CultureInfo.InvariantCulture)), Long, true, default);
         await Assert.ThrowsAsync<OverflowException>(async () => await Store.IncrementAsync(K("big"), 1, Long, default));
     }
 

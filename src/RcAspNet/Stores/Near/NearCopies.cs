@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using RcAspNet.Stores.Redis;
 
 namespace RcAspNet.Stores.Near;
 
@@ -27,7 +28,7 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
     public int Count => _entries.Count;
 
     /// <summary>Returns the copy of <paramref name="key"/> when one is valid for <paramref name="link"/> now.</summary>
-    public bool TryGet(string key, InvalidationLink link, out byte[]? value)
+    public bool TryGet(string key, ServerLink link, out byte[]? value)
     {
         value = null;
         if (!_entries.TryGetValue(key, out var entry))
@@ -48,7 +49,7 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
     }
 
     /// <summary>Marks a read of <paramref name="key"/> from Redis as begun; null when the link is down (nothing is kept then).</summary>
-    public NearRead? BeginRead(string key, InvalidationLink link)
+    public NearRead? BeginRead(string key, ServerLink link)
     {
         var epoch = link.Epoch;
         if (!link.IsUp)

@@ -1,7 +1,9 @@
+using RcAspNet.Stores.Redis;
+
 namespace RcAspNet.Stores.Near;
 
 /// <summary>A copy of one Redis value, valid while the link it came through stays up in the same epoch, and until the key's TTL in Redis runs out.</summary>
-internal sealed class NearEntry(string key, byte[] value, InvalidationLink link, long epoch, long expiresAt, long now) : ICachedCopy
+internal sealed class NearEntry(string key, byte[] value, ServerLink link, long epoch, long expiresAt, long now) : ICachedCopy
 {
     private long _lastUse = now;
     private int _read;
@@ -10,7 +12,7 @@ internal sealed class NearEntry(string key, byte[] value, InvalidationLink link,
 
     public byte[] Value { get; } = value;
 
-    public InvalidationLink Link { get; } = link;
+    public ServerLink Link { get; } = link;
 
     public long Epoch { get; } = epoch;
 

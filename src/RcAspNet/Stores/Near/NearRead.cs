@@ -1,13 +1,15 @@
+using RcAspNet.Stores.Redis;
+
 namespace RcAspNet.Stores.Near;
 
 /// <summary>A read from Redis begun to fill the near cache, one of the <see cref="Reads"/> of its key under way at once.</summary>
-internal sealed class NearRead(string key, InvalidationLink link, long epoch, ReadsUnderWay reads)
+internal sealed class NearRead(string key, ServerLink link, long epoch, ReadsUnderWay reads)
 {
     private int _ended;
 
     public string Key { get; } = key;
 
-    public InvalidationLink Link { get; } = link;
+    public ServerLink Link { get; } = link;
 
     public long Epoch { get; } = epoch;
 

@@ -65,7 +65,7 @@ internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider ti
 
                         break;
                     case RemovalKind.Tag when routesHere(removal.Tag.Routing):
-                        replay.Add(Removal.OfTag(removal.Tag));
+                        replay.Add(removal);
                         break;
                     case RemovalKind.Clear:
                         replay.Add(removal);

@@ -105,28 +105,28 @@ internal static class RedisCommands
     }
 
     /// <summary>
-    /// Gives a tag a new version and moves its members to a set of their own (<c>RENAME</c>, O(1)), in that order in one
-    /// pipeline; returns that set, or null when the tag has no members. Writers that read the new version register
-    /// into a new members set, which the deletion of the moved set never touches.
+    /// Gives a tag a new version and moves its members to the invalidation's own set (<c>RENAMENX</c>, O(1)), in that
+    /// order in one pipeline. Writers that read the new version register into a new members set, which the deletion of
+    /// the moved set never touches. Sent again (the first attempt timed out, yet the server carried it out), it moves
+    /// nothing more: the set it names already holds what the first attempt moved.
     /// </summary>
-    public static async Task<string?> BumpTagAsync(IDatabase db, TagKeys tag, TimeSpan versionLifetime)
+    public static async Task<bool> BumpTagAsync(IDatabase db, TagKeys tag, string drain, TimeSpan versionLifetime)
     {
-        var token = Guid.NewGuid().ToString("N");
-        var drain = string.Concat(tag.Members, ":", token);
         var batch = db.CreateBatch();
-        var bump = batch.StringSetAsync(tag.Version, token, versionLifetime);
-        var move = batch.KeyRenameAsync(tag.Members, drain);
+        var bump = batch.StringSetAsync(tag.Version, drain[(tag.Members.Length + 1)..], versionLifetime);
+        var move = batch.KeyRenameAsync(tag.Members, drain, When.NotExists);
         batch.Execute();
         await bump.ConfigureAwait(false);
         try
         {
             await move.ConfigureAwait(false);
-            return drain;
         }
         catch (RedisServerException ex) when (ex.Message.Contains("no such key", StringComparison.OrdinalIgnoreCase))
         {
-            return null;
+            // No members now: none to delete, or the first attempt moved them already.
         }
+
+        return true;
     }
 
     /// <summary>Takes up to <see cref="PageSize"/> members out of a moved tag set; none when it is empty (and so gone).</summary>

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Runtime.CompilerServices;
-using RcAspNet.Stores.Near;
 
 namespace RcAspNet.Stores.Redis;
 
@@ -12,7 +11,7 @@ namespace RcAspNet.Stores.Redis;
 /// </summary>
 internal sealed class RedisNode
 {
-    private InvalidationLink? _link;
+    private ServerLink? _link;
     private int _suspicions;
 
     /// <param name="name">The shard tag: the store's shard name, and for a cluster node its endpoint after a slash.</param>
@@ -60,11 +59,14 @@ internal sealed class RedisNode
     /// <summary>Gets whether the server must prove it is the one it was before it serves again (under <see cref="Sync"/>).</summary>
     public bool Unverified { get; private set; }
 
+    /// <summary>Gets whether recent removals must be delivered to the server again whatever its identity (it took over slots another server served).</summary>
+    public bool MustReplay { get; private set; }
+
     /// <summary>Gets how often the node was suspected, so that an identity read before a suspicion is not trusted after it.</summary>
     public int Suspicions => Volatile.Read(ref _suspicions);
 
     /// <summary>Gets the near cache's invalidation link to this server, once one was made.</summary>
-    public InvalidationLink? Link => Volatile.Read(ref _link);
+    public ServerLink? Link => Volatile.Read(ref _link);
 
     /// <summary>Keeps a removal that did not reach the server and holds it out of service; returns whether the log passed its bound.</summary>
     public bool Keep(Removal removal)
@@ -79,14 +81,16 @@ internal sealed class RedisNode
 
     /// <summary>
     /// The server may not be the one it was (its connection was lost, or it took over slots of a cluster): it serves no
-    /// call until its identity is read again and, if it changed, recent removals are delivered to it again.
+    /// call until its identity is read again and, if it changed (or <paramref name="replay"/>: it serves keys another
+    /// server served), recent removals are delivered to it again.
     /// </summary>
-    public void Suspect()
+    public void Suspect(bool replay = false)
     {
         lock (Sync)
         {
             Interlocked.Increment(ref _suspicions);
             Unverified = true;
+            MustReplay |= replay;
             Circuit.Hold();
         }
     }
@@ -100,12 +104,38 @@ internal sealed class RedisNode
             {
                 RunId = runId;
                 Unverified = false;
+                MustReplay = false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The server's link read its <c>run_id</c>: the first one known is remembered, and another one than the node was
+    /// verified with means the server restarted (or another took its address) and may lack removals it acknowledged.
+    /// </summary>
+    public void Identified(string runId)
+    {
+        lock (Sync)
+        {
+            if (Unverified)
+            {
+                // Its recovery reads the identity again and compares it.
+                return;
+            }
+
+            if (RunId is null)
+            {
+                RunId = runId;
+            }
+            else if (RunId != runId)
+            {
+                Suspect();
             }
         }
     }
 
     /// <summary>Makes the link with <paramref name="create"/> the first time; returns the node's link.</summary>
-    public InvalidationLink LinkOrCreate(Func<InvalidationLink> create)
+    public ServerLink LinkOrCreate(Func<ServerLink> create)
     {
         if (Volatile.Read(ref _link) is { } link)
         {

@@ -3,7 +3,7 @@ using StackExchange.Redis;
 
 namespace RcAspNet.Stores.Redis;
 
-/// <summary>The near cache's part of a Redis store: copies read through a node's invalidation link, and evicted by this node's writes.</summary>
+/// <summary>The links to a Redis store's servers, and the near cache's part: copies read through a node's link, and evicted by this node's writes.</summary>
 internal sealed partial class RedisStore
 {
     /// <summary>A near miss: GET and PTTL in one round trip, the answer kept for as long as the key lives unless an invalidation overtook it.</summary>
@@ -26,24 +26,28 @@ internal sealed partial class RedisStore
     /// <summary>The near copy's lifetime from a PTTL reply: -1 is a key without TTL (kept until Redis invalidates it).</summary>
     private static TimeSpan Lifetime(long ttlMs) => ttlMs == -1 ? TimeSpan.MaxValue : TimeSpan.FromMilliseconds(ttlMs);
 
+    /// <summary>The near cache's link to <paramref name="node"/>: null until the link is made, and then reads go to Redis without the near cache.</summary>
+    private static ServerLink? NearLinkOf(RedisNode node) => node.Link;
+
     /// <summary>
-    /// The near cache's link to <paramref name="node"/>, made on first use; null while the topology is not known yet
-    /// (a cluster's keys must not be copied through the link of the one node first reached).
+    /// Makes the link to <paramref name="node"/>'s server (once it is known: the configured server once connected, a
+    /// cluster primary when first routed to). It suspects the node the moment its connection is lost, and again when it
+    /// finds another <c>run_id</c> than the one the node was verified with; with the near cache, it also carries the
+    /// invalidations that keep the copies coherent.
     /// </summary>
-    private InvalidationLink? NearLinkOf(RedisNode node)
+    private void Link(RedisNode node)
     {
-        if (node.Link is { } link)
-        {
-            return link;
-        }
-
-        if (node.EndPoint is null && _topology.Kind != TopologyKind.Server)
-        {
-            return null;
-        }
-
         var endPoint = node.EndPoint ?? _topology.Configuration.EndPoints[0];
-        return node.LinkOrCreate(() => new InvalidationLink(endPoint, _respSettings, _prefixes, _options.OperationTimeout, _near!, count => _metrics.NearInvalidations(_kind, node.Name, count), _logger));
+        node.LinkOrCreate(() => new ServerLink(
+            endPoint,
+            _respSettings,
+            _prefixes,
+            _options.OperationTimeout,
+            _near,
+            count => _metrics.NearInvalidations(_kind, node.Name, count),
+            () => node.Suspect(),
+            runId => node.Identified(runId),
+            _logger));
     }
 
     /// <summary>A write through this node: its own copy goes at once (invalidations from Redis follow for everyone's).</summary>

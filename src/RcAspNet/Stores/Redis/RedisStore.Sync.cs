@@ -39,9 +39,14 @@ internal sealed partial class RedisStore
         }
     }
 
-    public void Set(string key, byte[] value, TimeSpan timeToLive)
+    public void Set(string key, byte[] value, TimeSpan timeToLive, bool replaces)
     {
         Evict(key);
+        if (replaces)
+        {
+            _recent.Add(Removal.OfKey(key));
+        }
+
         _calls.Run(
             _topology.NodeOf(key),
             "set",

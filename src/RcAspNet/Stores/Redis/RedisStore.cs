@@ -128,16 +128,26 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         return result;
     }
 
-    public async ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken)
+    public async ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, bool replaces, CancellationToken cancellationToken)
     {
         Evict(key);
+        if (replaces)
+        {
+            _recent.Add(Removal.OfKey(key));
+        }
+
         await _calls.RunAsync(_topology.NodeOf(key), "set", (key, value, timeToLive), static (db, s) => db.StringSetAsync(s.key, s.value, RedisCommands.Ttl(s.timeToLive)), false, cancellationToken, keepOnFailure: static s => Removal.OfKey(s.key)).ConfigureAwait(false);
         Evict(key);
     }
 
-    public async ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, CancellationToken cancellationToken)
+    public async ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, bool replaces, CancellationToken cancellationToken)
     {
         EvictAll(entries, static e => e.Key);
+        if (replaces && entries.Count > 0)
+        {
+            _recent.Add(Removal.OfKeys([.. entries.Select(static e => e.Key)]));
+        }
+
         await PerNodeAsync(entries, static e => e.Key, async (node, indexes) =>
             await _calls.RunAsync(node, "set_many", indexes.Select(i => entries[i]).ToArray(), static (db, part) => RedisCommands.SetManyAsync(db, part), false, cancellationToken, keepOnFailure: static part => Removal.OfKeys([.. part.Select(static e => e.Key)])).ConfigureAwait(false)).ConfigureAwait(false);
         EvictAll(entries, static e => e.Key);
@@ -266,7 +276,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         var node = _topology.NodeOf(tag.Routing);
         var removal = Removal.OfTag(tag);
         _recent.Add(removal);
-        var (bumped, drain, kept) = await _calls.RemoveAsync(node, "invalidate_tag", removal, tag, static (db, tag) => RedisCommands.BumpTagAsync(db, tag, TagKeys.VersionLifetime), cancellationToken).ConfigureAwait(false);
+        var (bumped, _, kept) = await _calls.RemoveAsync(node, "invalidate_tag", removal, removal, static (db, r) => RedisCommands.BumpTagAsync(db, r.Tag, r.Drain!, TagKeys.VersionLifetime), cancellationToken).ConfigureAwait(false);
         if (!bumped)
         {
             return kept;
@@ -274,14 +284,15 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
 
         // The version changed: no entry written from now on is stale. Those moved to the drain set are deleted a page
         // at a time, on their own servers, so that neither server nor client holds them all at once.
+        var rest = removal.Bumped();
         long removed = 0;
         long pending = 0;
-        while (drain is not null)
+        while (true)
         {
-            var (popped, page, rest) = await _calls.RemoveAsync(node, "invalidate_tag", Removal.OfDrain(tag, drain), drain, static (db, drain) => RedisCommands.PopMembersAsync(db, drain), cancellationToken).ConfigureAwait(false);
+            var (popped, page, left) = await _calls.RemoveAsync(node, "invalidate_tag", rest, rest.Drain!, static (db, drain) => RedisCommands.PopMembersAsync(db, drain), cancellationToken).ConfigureAwait(false);
             if (!popped)
             {
-                return new(removed, pending + rest.Pending);
+                return new(removed, pending + left.Pending);
             }
 
             if (page.Length == 0)
@@ -309,7 +320,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             if (_topology.Kind != TopologyKind.Cluster)
             {
                 var latency = await database.PingAsync().WaitAsync(_options.OperationTimeout, _time, cancellationToken).ConfigureAwait(false);
-                return [new ShardStatus(_shard, true, latency, null, _topology.Server.Removals.Size)];
+                return [Status(_topology.Server, _shard, latency, null)];
             }
 
             var statuses = new List<ShardStatus>();
@@ -317,15 +328,15 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             {
                 var server = connection.GetServer(endPoint);
                 var name = $"{_shard}/{endPoint}";
-                var pending = server.IsReplica ? 0 : _topology.NodeAt(endPoint).Removals.Size;
+                var node = server.IsReplica ? null : _topology.NodeAt(endPoint);
                 try
                 {
                     var latency = await server.PingAsync().WaitAsync(_options.OperationTimeout, _time, cancellationToken).ConfigureAwait(false);
-                    statuses.Add(new ShardStatus(name, true, latency, null, pending));
+                    statuses.Add(Status(node, name, latency, null));
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
-                    statuses.Add(new ShardStatus(name, false, null, Describe(ex), pending));
+                    statuses.Add(Status(node, name, null, Describe(ex)));
                 }
             }
 
@@ -333,7 +344,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            return [new ShardStatus(_shard, false, null, Describe(ex), PendingRemovals)];
+            return [Status(_topology.Server, _shard, null, Describe(ex))];
         }
     }
 
@@ -429,9 +440,9 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         var node = new RedisNode(name, endPoint, _options, _prefixes, _pendingTags, _time, node => _delivery.RecoverAsync(node), OnCircuitChanged, OnRecoveryFailed, _stopping.Token);
         if (endPoint is not null)
         {
-            // The identity a later one is compared with. (A primary that appears only when it takes over slots is
-            // suspected by OnSlotsGained before a call reaches it.)
-            _ = _delivery.IdentifyAsync(node);
+            // A cluster primary. (One that appears only when it takes over slots is suspected by OnSlotsGained before a
+            // call reaches it.)
+            Link(node);
         }
 
         return node;
@@ -447,18 +458,18 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
 
         foreach (var node in nodes)
         {
-            node.Suspect();
+            node.Suspect(replay: true);
         }
     }
 
     private void OnSlotsMoved() => _delivery.Reroute();
 
-    /// <summary>Reads the configured server's identity once connected, to compare a later one with (a cluster's primaries read theirs when first used).</summary>
+    /// <summary>Links to the configured server once connected (a cluster's primaries are linked when first routed to).</summary>
     private void OnConnected(RedisTopology topology)
     {
         if (topology.Kind != TopologyKind.Cluster)
         {
-            _ = _delivery.IdentifyAsync(topology.Server);
+            Link(topology.Server);
         }
     }
 
@@ -480,6 +491,9 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         DisposeLinks();
         _blocking.Dispose();
     }
+
+    private static ShardStatus Status(RedisNode? node, string name, TimeSpan? latency, string? error) =>
+        new(name, error is null, latency, error, node?.Circuit.TryEnter() ?? true, node?.Removals.Size ?? 0);
 
     private static string Describe(Exception ex) => ex switch
     {

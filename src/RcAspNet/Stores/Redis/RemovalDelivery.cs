@@ -95,25 +95,6 @@ internal sealed partial class RemovalDelivery(
         }
     }
 
-    /// <summary>The identity to compare a later one with, read once a node is known; nothing when it is suspected meanwhile.</summary>
-    public async Task IdentifyAsync(RedisNode node)
-    {
-        var suspicions = node.Suspicions;
-        try
-        {
-            var database = await topology.GetDatabaseAsync(CancellationToken.None).ConfigureAwait(false);
-            var runId = await RedisCommands.RunIdAsync(topology.ServerOf(database.Multiplexer, node)).ConfigureAwait(false);
-            if (node.RunId is null)
-            {
-                node.Identify(runId, suspicions);
-            }
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            // Unknown until the next verification, which then delivers recent removals again to be safe.
-        }
-    }
-
     private void Reroute(RedisNode node)
     {
         List<Removal> moved;
@@ -142,7 +123,13 @@ internal sealed partial class RemovalDelivery(
     {
         var suspicions = node.Suspicions;
         var runId = await calls.DeliverAsync(node, "identify", db => RedisCommands.RunIdAsync(topology.ServerOf(db.Multiplexer, node))).ConfigureAwait(false);
-        if (runId != node.RunId)
+        bool lost;
+        lock (node.Sync)
+        {
+            lost = node.MustReplay || runId != node.RunId;
+        }
+
+        if (lost)
         {
             var replay = recent.For(key => topology.NodeOf(key) == node);
             if (replay is null)
@@ -171,26 +158,25 @@ internal sealed partial class RemovalDelivery(
                 await calls.DeliverAsync(node, "delete_many", db => RedisCommands.DeleteAsync(db, removal.Keys, topology.Kind == TopologyKind.Cluster)).ConfigureAwait(false);
                 break;
             case RemovalKind.Tag:
-                var drain = removal.Drain ?? await calls.DeliverAsync(node, "invalidate_tag", db => RedisCommands.BumpTagAsync(db, removal.Tag, TagKeys.VersionLifetime)).ConfigureAwait(false);
-                if (drain is null)
+                if (!removal.IsBumped)
                 {
-                    break;
+                    await calls.DeliverAsync(node, "invalidate_tag", db => RedisCommands.BumpTagAsync(db, removal.Tag, removal.Drain!, TagKeys.VersionLifetime)).ConfigureAwait(false);
                 }
 
                 try
                 {
-                    while (await calls.DeliverAsync(node, "invalidate_tag", db => RedisCommands.PopMembersAsync(db, drain)).ConfigureAwait(false) is { Length: > 0 } page)
+                    while (await calls.DeliverAsync(node, "invalidate_tag", db => RedisCommands.PopMembersAsync(db, removal.Drain!)).ConfigureAwait(false) is { Length: > 0 } page)
                     {
                         // Members on other servers are removed through their own circuits; those on this one are kept
                         // for it, and delivered by this recovery before it ends.
                         await owner().DeleteManyAsync(page, CancellationToken.None).ConfigureAwait(false);
                     }
                 }
-                catch when (removal.Drain is null)
+                catch when (!removal.IsBumped)
                 {
                     lock (node.Sync)
                     {
-                        node.Removals.Replace(removal, Removal.OfDrain(removal.Tag, drain));
+                        node.Removals.Replace(removal, removal.Bumped());
                     }
 
                     throw;

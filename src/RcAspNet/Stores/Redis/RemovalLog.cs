@@ -4,7 +4,7 @@ namespace RcAspNet.Stores.Redis;
 
 /// <summary>
 /// The removals kept for one server, in the order they were made, bounded by <c>Rc:PendingRemovalLimit</c>: past the
-/// bound, its keys collapse into one clear of the store's namespaces on that server, delivered first. A key or a tag is
+/// bound, its keys collapse into one clear of the store's namespaces on that server, delivered after its tags. A key or a tag is
 /// kept once however often it is removed meanwhile. Every member but <see cref="Size"/> is called under the lock of the
 /// node it belongs to (<see cref="RedisNode.Sync"/>).
 /// </summary>
@@ -25,8 +25,8 @@ internal sealed class RemovalLog(int limit, string[] prefixes, StrongBox<int> st
     /// <summary>Keeps <paramref name="removal"/>; returns true when it passed the bound, so that the keys collapsed into a clear.</summary>
     public bool Add(Removal removal)
     {
-        if (removal.Kind == RemovalKind.Tag && removal.Drain is null
-            && _items.Any(r => r.Kind == RemovalKind.Tag && r.Drain is null && r != _delivering && r.Tag.Routing == removal.Tag.Routing))
+        if (removal.Kind == RemovalKind.Tag && !removal.IsBumped
+            && _items.Any(r => !r.IsBumped && r.Kind == RemovalKind.Tag && r != _delivering && r.Tag.Routing == removal.Tag.Routing))
         {
             // Invalidated again before the first invalidation was delivered: one delivery does for both.
             return false;
@@ -58,8 +58,9 @@ internal sealed class RemovalLog(int limit, string[] prefixes, StrongBox<int> st
             return false;
         }
 
-        // Past the bound: one clear of the namespaces replaces every key kept (tags are kept: a clear of this server
-        // would not find the members of a tag that live on other servers). A removal being delivered stays first.
+        // Past the bound: one clear of the namespaces replaces every key kept. Tags are kept, and delivered before the
+        // clear: their members on other servers are found only through the bookkeeping the clear deletes. A removal
+        // being delivered stays first.
         var first = _delivering is not null ? 1 : 0;
         for (var i = _items.Count - 1; i >= first; i--)
         {
@@ -71,7 +72,7 @@ internal sealed class RemovalLog(int limit, string[] prefixes, StrongBox<int> st
         }
 
         var all = Removal.OfClear(prefixes);
-        _items.Insert(first, all);
+        _items.Add(all);
         Grow(all, 1);
         return true;
     }

@@ -2,18 +2,20 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
-using RcAspNet.Stores.Redis;
+using RcAspNet.Stores.Near;
 
-namespace RcAspNet.Stores.Near;
+namespace RcAspNet.Stores.Redis;
 
 /// <summary>
-/// The near cache's line to one Redis server: a connection of its own, read on a thread of its own (never the thread
-/// pool), on which the server pushes an invalidation for every key under the tracked prefixes that anyone changes
-/// (RESP3, <c>CLIENT TRACKING ON BCAST</c>). The link is up only once tracking is on. An error, a closed connection, or a
-/// PING left unanswered for the operation timeout takes it down and moves its epoch on, which invalidates every copy read
-/// through it; then it connects again by itself.
+/// A store's line to one Redis server: a connection of its own, read on a thread of its own (never the thread pool), so
+/// that what it learns does not wait for a starved pool. It says at once when its connection is lost (<c>lost</c>: the
+/// server may come back from its disk without removals it acknowledged), and which <c>run_id</c> the server has each
+/// time it connects (<c>identified</c>). With the near cache, the server also pushes on it an invalidation for every key
+/// under the tracked prefixes that anyone changes (RESP3, <c>CLIENT TRACKING ON BCAST</c>). The link is up only once it
+/// is ready. An error, a closed connection, or a PING left unanswered for the operation timeout takes it down and moves
+/// its epoch on, which invalidates every copy read through it; then it connects again by itself.
 /// </summary>
-internal sealed partial class InvalidationLink : IDisposable
+internal sealed partial class ServerLink : IDisposable
 {
     private static readonly TimeSpan PingInterval = TimeSpan.FromSeconds(1);
 
@@ -21,15 +23,26 @@ internal sealed partial class InvalidationLink : IDisposable
     private readonly RespSettings _settings;
     private readonly string[] _prefixes;
     private readonly TimeSpan _timeout;
-    private readonly NearCopies _cache;
+    private readonly NearCopies? _cache;
     private readonly Action<int> _invalidated;
+    private readonly Action _lost;
+    private readonly Action<string> _identified;
     private readonly ILogger _logger;
     private volatile bool _disposed;
     private int _up;
     private long _epoch;
     private RespConnection? _connection;
 
-    public InvalidationLink(EndPoint endPoint, RespSettings settings, IReadOnlyCollection<string> prefixes, TimeSpan timeout, NearCopies cache, Action<int> invalidated, ILogger logger)
+    /// <param name="endPoint">The server.</param>
+    /// <param name="settings">How to connect to it.</param>
+    /// <param name="prefixes">The namespaces whose changes the near cache follows.</param>
+    /// <param name="timeout">How long a PING may go unanswered.</param>
+    /// <param name="cache">The near cache; null when it is off, and then nothing is tracked.</param>
+    /// <param name="invalidated">Told how many keys Redis reported changed.</param>
+    /// <param name="lost">Told, on the link's thread, when its connection was lost.</param>
+    /// <param name="identified">Told, on the link's thread, the server's <c>run_id</c> each time the link connects.</param>
+    /// <param name="logger">Where the link's changes are logged.</param>
+    public ServerLink(EndPoint endPoint, RespSettings settings, IReadOnlyCollection<string> prefixes, TimeSpan timeout, NearCopies? cache, Action<int> invalidated, Action lost, Action<string> identified, ILogger logger)
     {
         _endPoint = endPoint;
         _settings = settings;
@@ -37,8 +50,10 @@ internal sealed partial class InvalidationLink : IDisposable
         _timeout = timeout;
         _cache = cache;
         _invalidated = invalidated;
+        _lost = lost;
+        _identified = identified;
         _logger = logger;
-        new Thread(Run) { IsBackground = true, Name = $"RcAspNet invalidations from {endPoint}" }.Start();
+        new Thread(Run) { IsBackground = true, Name = $"RcAspNet link to {endPoint}" }.Start();
     }
 
     /// <summary>Gets whether the server is tracking for this link now, so that copies read through it may be served.</summary>
@@ -67,14 +82,19 @@ internal sealed partial class InvalidationLink : IDisposable
                 using var connection = RespConnection.Open(_endPoint, _settings, RespConnection.Deadline(_timeout));
                 Volatile.Write(ref _connection, connection);
                 var deadline = RespConnection.Deadline(_timeout);
-                connection.Command(2).Arg("HELLO").Arg(3).Call(deadline).ThrowIfError();
-                var tracking = connection.Command(4 + (2 * _prefixes.Length)).Arg("CLIENT").Arg("TRACKING").Arg("ON").Arg("BCAST");
-                foreach (var prefix in _prefixes)
+                _identified(RunId(connection.Command(2).Arg("INFO").Arg("server").Call(deadline).ThrowIfError().AsString()));
+                if (_cache is not null)
                 {
-                    tracking.Arg("PREFIX").Arg(prefix);
+                    connection.Command(2).Arg("HELLO").Arg(3).Call(deadline).ThrowIfError();
+                    var tracking = connection.Command(4 + (2 * _prefixes.Length)).Arg("CLIENT").Arg("TRACKING").Arg("ON").Arg("BCAST");
+                    foreach (var prefix in _prefixes)
+                    {
+                        tracking.Arg("PREFIX").Arg(prefix);
+                    }
+
+                    tracking.Call(deadline).ThrowIfError();
                 }
 
-                tracking.Call(deadline).ThrowIfError();
                 Up();
                 backoff = TimeSpan.FromMilliseconds(50);
                 Listen(connection);
@@ -88,7 +108,11 @@ internal sealed partial class InvalidationLink : IDisposable
             }
             finally
             {
-                Down();
+                if (Down() && !_disposed)
+                {
+                    _lost();
+                }
+
                 Volatile.Write(ref _connection, null);
             }
 
@@ -136,6 +160,11 @@ internal sealed partial class InvalidationLink : IDisposable
         }
     }
 
+    /// <summary>The <c>run_id</c> line of <c>INFO server</c>.</summary>
+    private static string RunId(string? info) =>
+        info?.Split('\n').Select(static l => l.Trim()).FirstOrDefault(static l => l.StartsWith("run_id:", StringComparison.Ordinal))?["run_id:".Length..]
+            ?? throw new RespProtocolException("INFO server did not report a run_id.");
+
     /// <summary><c>&gt;invalidate [keys]</c>, or <c>&gt;invalidate null</c> when the server flushed.</summary>
     private void Handle(RespReply push)
     {
@@ -155,7 +184,7 @@ internal sealed partial class InvalidationLink : IDisposable
         {
             if (key.AsString() is { } name)
             {
-                _cache.Invalidate(name);
+                _cache?.Invalidate(name);
             }
         }
 
@@ -169,16 +198,21 @@ internal sealed partial class InvalidationLink : IDisposable
         LogLinkUp(_logger, _endPoint.ToString() ?? "");
     }
 
-    private void Down()
+    /// <summary>Takes the link down; returns whether it was up.</summary>
+    private bool Down()
     {
         // Down first, then the epoch: a reader that sees the old epoch also sees the link down.
-        if (Interlocked.Exchange(ref _up, 0) == 1)
+        if (Interlocked.Exchange(ref _up, 0) != 1)
         {
-            Interlocked.Increment(ref _epoch);
-            if (!_disposed)
-            {
-                LogLinkDown(_logger, _endPoint.ToString() ?? "");
-            }
+            return false;
         }
+
+        Interlocked.Increment(ref _epoch);
+        if (!_disposed)
+        {
+            LogLinkDown(_logger, _endPoint.ToString() ?? "");
+        }
+
+        return true;
     }
 }

@@ -1,0 +1,387 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Caching.Distributed;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
+using RcAspNet.Caching;
+using RcAspNet.Stores.Redis;
+using RcAspNet.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace RcAspNet.Tests.Reliability;
+
+/// <summary>
+/// Removals made while a server cannot take them, on real redis-server processes: frozen, killed with its data on disk
+/// and restarted from it, restarted from a snapshot that predates removals it had acknowledged, or sent more removals
+/// than the bound keeps; on one server, three shards and a cluster, with the near cache off and on. A blog's worth of
+/// entries is edited as the sample edits it (tags invalidated, entries deleted, replaced, removed synchronously), then
+/// every edited entry is read back through every read path while the fault lasts and once the server serves again:
+/// none may read as it was before the edit.
+/// </summary>
+public sealed class RemovalDeliveryTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly TimeSpan OperationTimeout = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+    private readonly LogRecorder _logs = new();
+    private Fleet? _fleet;
+
+    public static TheoryData<FleetKind, bool> AllFleets => new()
+    {
+        { FleetKind.Redis, false }, { FleetKind.Redis, true },
+        { FleetKind.Shards, false }, { FleetKind.Shards, true },
+        { FleetKind.Cluster, false }, { FleetKind.Cluster, true },
+    };
+
+    /// <summary>The fleets whose servers a test restarts in place (a cluster node restarted alone is a failover's business: <see cref="ClusterFailoverToAReplicaThatMissedRemovals_ServesNoneOfThem"/>).</summary>
+    public static TheoryData<FleetKind, bool> ServerFleets => new()
+    {
+        { FleetKind.Redis, false }, { FleetKind.Redis, true },
+        { FleetKind.Shards, false }, { FleetKind.Shards, true },
+    };
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        if (_fleet is not null)
+        {
+            await _fleet.DisposeAsync();
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(AllFleets))]
+    public async Task EditsDuringAFreeze_AreNeverServedStale(FleetKind kind, bool near)
+    {
+        _fleet = await Fleet.StartAsync(kind);
+        await using var services = Services(near);
+        var blog = new Blog(services);
+        await blog.FillAsync();
+
+        _fleet.Victim.Pause();
+        long pending;
+        int staleDuring;
+        try
+        {
+            pending = await blog.EditAsync();
+            staleDuring = await blog.StaleAsync();
+        }
+        finally
+        {
+            _fleet.Victim.Resume();
+        }
+
+        var back = await ServingAgainAsync(services, blog);
+        var staleAfter = await blog.StaleAsync();
+        output.WriteLine($"{kind}, near cache {(near ? "on" : "off")}: {pending} removals kept during the freeze; stale reads {staleDuring} during it, {staleAfter} after; served again {back.TotalMilliseconds:0} ms after the thaw");
+        Assert.True(pending > 0, "The frozen server was sent no removal: the test froze nothing that was edited.");
+        Assert.Equal(0, staleDuring);
+        Assert.Equal(0, staleAfter);
+        Assert.Contains(_logs.Records, static r => r.Id.Id == 106);
+    }
+
+    [Theory]
+    [MemberData(nameof(ServerFleets))]
+    public async Task EditsWhileADurableServerIsDown_AreNeverServedStale_AfterItRestartsFromItsFile(FleetKind kind, bool near)
+    {
+        _fleet = await Fleet.StartAsync(kind, "--appendonly", "yes");
+        await using var services = Services(near);
+        var blog = new Blog(services);
+        await blog.FillAsync();
+
+        _fleet.Victim.Kill();
+        var pending = await blog.EditAsync();
+        var staleDuring = await blog.StaleAsync();
+        await _fleet.Victim.RestartAsync();
+        var restored = await _fleet.Victim.CommandAsync("DBSIZE");
+        var back = await ServingAgainAsync(services, blog);
+        var staleAfter = await blog.StaleAsync();
+        output.WriteLine($"{kind}, near cache {(near ? "on" : "off")}: {pending} removals kept while it was down; it came back from its append-only file with {restored.Trim()} keys; stale reads {staleDuring} while it was down, {staleAfter} after; served again {back.TotalMilliseconds:0} ms after the restart");
+        Assert.True(pending > 0, "The server that was down was sent no removal.");
+        Assert.Equal(0, staleDuring);
+        Assert.Equal(0, staleAfter);
+    }
+
+    [Theory]
+    [MemberData(nameof(ServerFleets))]
+    public async Task RemovalsAServerAcknowledged_AndLostInARestartFromDisk_AreDeliveredAgain(FleetKind kind, bool near)
+    {
+        _fleet = await Fleet.StartAsync(kind);
+        await using var services = Services(near);
+        var blog = new Blog(services);
+        await blog.FillAsync();
+        await _fleet.Victim.CommandAsync("SAVE");
+
+        // Every removal reaches its server and is acknowledged; then the server restarts from a snapshot taken before.
+        Assert.Equal(0, await blog.EditAsync());
+        Assert.Equal(0, await blog.StaleAsync());
+        _fleet.Victim.Kill();
+        await _fleet.Victim.RestartAsync();
+        var restored = await _fleet.Victim.CommandAsync("DBSIZE");
+        var back = await ServingAgainAsync(services, blog);
+        var staleAfter = await blog.StaleAsync();
+        var replayed = _logs.Records.Where(static r => r.Id.Id == 108).Select(static r => r.Message).ToArray();
+        output.WriteLine($"{kind}, near cache {(near ? "on" : "off")}: restarted from its snapshot with {restored.Trim()} keys; {string.Join(" / ", replayed)}; stale reads after {staleAfter}; served again {back.TotalMilliseconds:0} ms after the restart");
+        Assert.NotEmpty(replayed);
+        Assert.Equal(0, staleAfter);
+    }
+
+    [Theory]
+    [MemberData(nameof(AllFleets))]
+    public async Task MoreRemovalsThanTheBound_ClearTheServersNamespace_BeforeItServesAgain(FleetKind kind, bool near)
+    {
+        _fleet = await Fleet.StartAsync(kind);
+        await using var services = Services(near, static o => o.PendingRemovalLimit = 5);
+        using var metrics = new MetricsRecorder(services);
+        var blog = new Blog(services);
+        await blog.FillAsync();
+
+        _fleet.Victim.Pause();
+        long pending;
+        try
+        {
+            pending = await blog.EditAsync();
+        }
+        finally
+        {
+            _fleet.Victim.Resume();
+        }
+
+        await WaitAsync(async () => await HealthAsync(services) == HealthStatus.Healthy, "the thawed server to serve again");
+        var staleAfter = await blog.StaleAsync();
+        var kept = await blog.UneditedHitsAsync();
+        output.WriteLine($"{kind}, near cache {(near ? "on" : "off")}: {pending} removals reported pending, the bound is 5; {metrics.Sum("rc.removals.namespaces_cleared")} namespace clears; {kept} of {Blog.Posts} unedited entries left; stale reads after {staleAfter}");
+        Assert.Equal(0, staleAfter);
+        Assert.Contains(_logs.Records, static r => r.Id.Id == 107);
+        Assert.True(metrics.Sum("rc.removals.namespaces_cleared") >= 1);
+
+        // The clear took the server's unedited entries too; those of other servers are still there.
+        Assert.InRange(kept, kind == FleetKind.Redis ? 0 : 1, Blog.Posts - 1);
+    }
+
+    [Fact]
+    public async Task RefusedConnections_OpenTheCircuitAtTheThreshold_AndAKeptRemovalHoldsTheServerUntilItIsDelivered()
+    {
+        var port = RedisServer.FreePort();
+        await using var services = TestServices.Build(o =>
+        {
+            (o.Store, o.Redis, o.Namespace) = (RcStoreKind.Redis, $"127.0.0.1:{port},connectTimeout=200", "refused:");
+            o.OperationTimeout = OperationTimeout;
+            o.CircuitBreakerThreshold = 3;
+            o.CircuitBreakDuration = TimeSpan.FromMilliseconds(500);
+        }, s => s.AddHealthChecks().AddRcHealthCheck());
+        var cache = services.GetRequiredService<IRcCache>();
+        var store = (RedisStore)services.GetRequiredService<CacheRegistry>().Stores[0];
+
+        for (var refused = 1; refused < 3; refused++)
+        {
+            Assert.Null(await cache.GetAsync<string>("k"));
+            Assert.Equal(CircuitState.Closed, store.CircuitState);
+        }
+
+        Assert.Null(await cache.GetAsync<string>("k"));
+        Assert.Equal(CircuitState.Open, store.CircuitState);
+        Assert.Equal(new RcRemovalResult(0, 1), await cache.DeleteAsync("removed"));
+        Assert.Equal(1, store.PendingRemovals);
+
+        await using var server = await RedisServer.StartOnAsync(port);
+        await WaitAsync(async () => await HealthAsync(services) == HealthStatus.Healthy, "the server that started late to serve");
+        Assert.Equal(0, store.PendingRemovals);
+        var stats = await server.CommandStatsAsync();
+        Assert.True(stats.GetValueOrDefault("del") + stats.GetValueOrDefault("unlink") >= 1, "The kept removal never reached the server.");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ClusterFailoverToAReplicaThatMissedRemovals_ServesNoneOfThem(bool near)
+    {
+        await using var cluster = await RedisClusterServers.StartWithReplicasAsync(TimeSpan.FromSeconds(2));
+        await using var services = TestServices.Build(o =>
+        {
+            (o.Store, o.Redis, o.Namespace, o.NearCache.Enabled) = (RcStoreKind.Redis, cluster.Configuration, SharedRedis.UniqueNamespace(), near);
+            o.OperationTimeout = OperationTimeout;
+            o.CircuitBreakerThreshold = 3;
+            o.CircuitBreakDuration = TimeSpan.FromSeconds(1);
+        }, s => s.AddLogging(b => b.AddProvider(_logs).SetMinimumLevel(LogLevel.Debug)).AddHealthChecks().AddRcHealthCheck());
+        var blog = new Blog(services);
+        await blog.FillAsync();
+        var view = await RedisClusterServers.NodesAsync(cluster.Nodes[0]);
+        var primary = view.First(static n => n.IsPrimary);
+        var replica = cluster.ServerAt(view.Single(n => n.PrimaryId == primary.Id).Port);
+        await WaitAsync(() => CaughtUpAsync(cluster.ServerAt(primary.Port)), "the replica to have every write");
+
+        // The replica stops reading from its primary, and a value larger than loopback sockets buffer (a few megabytes)
+        // fills the stream to it, so that what follows stays in the primary's own output buffer. The primary
+        // acknowledges the removals, then dies with them.
+        replica.Pause();
+        var junk = Enumerable.Range(0, 1000).Select(static n => $"junk{n}").First(k => primary.Owns(HashSlot.Of(k)));
+        await cluster.ServerAt(primary.Port).CommandAsync("SET", junk, new string('x', 32 * 1024 * 1024));
+        var pending = await blog.EditAsync();
+        var primaryKeys = await cluster.ServerAt(primary.Port).CommandAsync("DBSIZE");
+        cluster.ServerAt(primary.Port).Kill();
+        replica.Resume();
+        var replicaKeys = await replica.CommandAsync("DBSIZE");
+        await replica.CommandAsync("CLUSTER", "FAILOVER", "TAKEOVER");
+
+        // Until the promoted replica serves this node again, and after, no edited entry reads as it was.
+        var stale = 0;
+        var watch = Stopwatch.StartNew();
+        while (await blog.UneditedHitsAsync() < Blog.Posts)
+        {
+            stale += await blog.StaleAsync();
+            Assert.True(watch.Elapsed < Deadline, "The promoted replica's keys did not come back.");
+            await Task.Delay(100);
+        }
+
+        stale += await blog.StaleAsync();
+        output.WriteLine($"near cache {(near ? "on" : "off")}: {pending} removals pending; the primary held {primaryKeys.Trim()} keys after them, its replica {replicaKeys.Trim()}; every key served again {watch.ElapsedMilliseconds} ms after the takeover; {string.Join(" / ", _logs.Records.Where(static r => r.Id.Id == 108).Select(static r => r.Message))}; stale reads {stale}");
+        Assert.True(ParseInteger(replicaKeys) > ParseInteger(primaryKeys), "The replica did not miss the removals: the test lost nothing.");
+        Assert.Equal(0, stale);
+    }
+
+    private static long ParseInteger(string reply) => long.Parse(reply.Trim().TrimStart(':'), CultureInfo.InvariantCulture);
+
+    /// <summary>Whether every replica of <paramref name="primary"/> has acknowledged its whole replication stream.</summary>
+    private static async Task<bool> CaughtUpAsync(RedisServer primary)
+    {
+        var info = await primary.CommandAsync("INFO", "replication");
+        var offset = info.Split('\n').Single(static l => l.StartsWith("master_repl_offset:", StringComparison.Ordinal)).Split(':')[1].Trim();
+        var replicas = info.Split('\n').Where(static l => l.StartsWith("slave", StringComparison.Ordinal) && l.Contains("offset=", StringComparison.Ordinal)).ToArray();
+        return replicas.Length > 0 && replicas.All(l => l.Contains($"offset={offset},", StringComparison.Ordinal));
+    }
+
+    private ServiceProvider Services(bool near, Action<RcOptions>? more = null) => TestServices.Build(
+        o =>
+        {
+            _fleet!.Configure(o);
+            o.Namespace = SharedRedis.UniqueNamespace();
+            o.NearCache.Enabled = near;
+            o.OperationTimeout = OperationTimeout;
+            o.CircuitBreakerThreshold = 3;
+            o.CircuitBreakDuration = TimeSpan.FromSeconds(1);
+            more?.Invoke(o);
+        },
+        s => s.AddLogging(b => b.AddProvider(_logs).SetMinimumLevel(LogLevel.Debug)).AddHealthChecks().AddRcHealthCheck());
+
+    private static async Task<HealthStatus> HealthAsync(ServiceProvider services) =>
+        (await services.GetRequiredService<HealthCheckService>().CheckHealthAsync()).Status;
+
+    /// <summary>Waits until every server serves this node again: the health check says so, and every unedited entry is a hit.</summary>
+    private static async Task<TimeSpan> ServingAgainAsync(ServiceProvider services, Blog blog)
+    {
+        var watch = Stopwatch.StartNew();
+        await WaitAsync(async () => await HealthAsync(services) == HealthStatus.Healthy && await blog.UneditedHitsAsync() == Blog.Posts, "every server to serve again");
+        return watch.Elapsed;
+    }
+
+    private static async Task WaitAsync(Func<Task<bool>> condition, string what)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(watch.Elapsed < Deadline, $"Waited {Deadline.TotalSeconds} s for {what}.");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>
+    /// A blog's entries, spread over every server: pages and API answers tagged by post (and the pages by the list), an
+    /// index tagged by the list, entries deleted or replaced by key, entries written and removed through the
+    /// synchronous IDistributedCache, and unedited entries that show when a server serves again (written as a miss fills
+    /// them: a value the application replaced recently is removed again from a server that restarts, to be safe).
+    /// </summary>
+    private sealed class Blog(IServiceProvider services)
+    {
+        public const int Posts = 30;
+        private readonly IRcCache _cache = services.GetRequiredService<IRcCache>();
+        private readonly IDistributedCache _distributed = services.GetRequiredService<IDistributedCache>();
+
+        private static IEnumerable<string> Edited => Enumerable.Range(0, Posts)
+            .SelectMany(static i => new[] { $"page:{i}", $"api:{i}", $"deleted:{i}", $"replaced:{i}" })
+            .Append("index");
+
+        public async Task FillAsync()
+        {
+            for (var i = 0; i < Posts; i++)
+            {
+                await _cache.GetOrSetAsync($"page:{i}", _ => ValueTask.FromResult($"old page {i}"), Tagged($"post:{i}", "posts"));
+                await _cache.GetOrSetAsync($"api:{i}", _ => ValueTask.FromResult($"old answer {i}"), Tagged($"post:{i}"));
+                await _cache.SetAsync($"deleted:{i}", $"old {i}");
+                await _cache.SetAsync($"replaced:{i}", $"old {i}");
+                await _cache.GetOrSetAsync($"unedited:{i}", _ => ValueTask.FromResult($"unedited {i}"));
+                _distributed.Set($"sync:{i}", Encoding.UTF8.GetBytes($"old {i}"), new DistributedCacheEntryOptions());
+            }
+
+            await _cache.GetOrSetAsync("index", _ => ValueTask.FromResult("old index"), Tagged("posts"));
+
+            // Read twice, as visitors would: the near cache, when it is on, keeps copies.
+            for (var round = 0; round < 2; round++)
+            {
+                var before = await OldAsync();
+                Assert.Equal((Posts * 6) + 1, before);
+            }
+        }
+
+        /// <summary>Edits every post as the sample does, and returns how many removals were reported pending.</summary>
+        public async Task<long> EditAsync()
+        {
+            long pending = 0;
+            for (var i = 0; i < Posts; i++)
+            {
+                pending += (await _cache.InvalidateTagAsync($"post:{i}")).Pending;
+                pending += (await _cache.DeleteAsync($"deleted:{i}")).Pending;
+                await _cache.SetAsync($"replaced:{i}", $"new {i}");
+                _distributed.Remove($"sync:{i}");
+            }
+
+            return pending + (await _cache.InvalidateTagAsync("posts")).Pending;
+        }
+
+        /// <summary>How many edited entries read as they were before the edit, through each read path: one key at a time, many at once, synchronously, and cache-aside.</summary>
+        public async Task<int> StaleAsync()
+        {
+            var stale = 0;
+            foreach (var key in Edited)
+            {
+                stale += IsOld(await _cache.GetAsync<string>(key)) ? 1 : 0;
+            }
+
+            stale += (await _cache.GetManyAsync<string>([.. Edited])).Count(IsOld);
+            for (var i = 0; i < Posts; i++)
+            {
+                stale += _distributed.Get($"sync:{i}") is { } bytes && IsOld(Encoding.UTF8.GetString(bytes)) ? 1 : 0;
+                stale += IsOld(await _cache.GetOrSetAsync($"page:{i}", _ => ValueTask.FromResult($"new page {i}"), Tagged($"post:{i}", "posts"))) ? 1 : 0;
+            }
+
+            return stale;
+        }
+
+        /// <summary>How many of the entries never edited are hits: all of them once every server serves this node.</summary>
+        public async Task<int> UneditedHitsAsync() =>
+            (await _cache.GetManyAsync<string>([.. Enumerable.Range(0, Posts).Select(static i => $"unedited:{i}")])).Count(static v => v is not null);
+
+        private static bool IsOld(string? value) => value?.StartsWith("old", StringComparison.Ordinal) == true;
+
+        private static RcEntryOptions Tagged(params string[] tags) => new() { Tags = tags };
+
+        /// <summary>How many entries read as they were written by <see cref="FillAsync"/>.</summary>
+        private async Task<int> OldAsync()
+        {
+            var old = 0;
+            foreach (var key in Edited)
+            {
+                old += IsOld(await _cache.GetAsync<string>(key)) ? 1 : 0;
+            }
+
+            for (var i = 0; i < Posts; i++)
+            {
+                old += _distributed.Get($"sync:{i}") is { } bytes && IsOld(Encoding.UTF8.GetString(bytes)) ? 1 : 0;
+            }
+
+            return old + (await UneditedHitsAsync());
+        }
+    }
+}
