@@ -74,6 +74,14 @@ public sealed class LogEventTests
         return app;
     }
 
+    private static async Task EventuallyAsync(Func<bool> condition)
+    {
+        for (var waited = 0; !condition() && waited < 300; waited++)
+        {
+            await Task.Delay(100);
+        }
+    }
+
     private static async Task<string> GetAsync(WebApplication app, string path)
     {
         using var client = app.GetTestClient();
@@ -180,6 +188,67 @@ public sealed class LogEventTests
         Assert.Equal(":1\r\n", await server.CommandAsync("HSET", cache.Namespace + Key, "field", "value"));
         Assert.Null(await cache.GetAsync<string>(Key));
         AssertLogged(104, "RcForeignData", LogLevel.Warning);
+    }
+
+    [Fact]
+    public async Task RemovalThatCannotReachItsServer_Is105RcRemovalKept()
+    {
+        await using var services = Services(static o => Absent(o));
+        Assert.Equal(new RcRemovalResult(0, 1), await services.GetRequiredService<IRcCache>().DeleteAsync(Key));
+        AssertLogged(105, "RcRemovalKept", LogLevel.Warning);
+    }
+
+    [Fact]
+    public async Task KeptRemovalDelivered_Is106RcRemovalsDelivered()
+    {
+        var port = RedisServer.FreePort();
+        await using var services = Services(o =>
+        {
+            (o.Store, o.Redis, o.CircuitBreakerThreshold) = (RcStoreKind.Redis, $"127.0.0.1:{port}", 1);
+            o.CircuitBreakDuration = TimeSpan.FromMilliseconds(200);
+        });
+        Assert.Equal(1, (await services.GetRequiredService<IRcCache>().DeleteAsync(Key)).Pending);
+        await using var server = await RedisServer.StartOnAsync(port);
+        await EventuallyAsync(() => _logs.Records.Any(static r => r.Id.Id == 106));
+        AssertLogged(106, "RcRemovalsDelivered", LogLevel.Information);
+    }
+
+    [Fact]
+    public async Task MoreRemovalsThanTheBound_Is107RcPendingRemovalsOverflowed()
+    {
+        await using var services = Services(static o =>
+        {
+            Absent(o);
+            o.PendingRemovalLimit = 2;
+        });
+        Assert.Equal(3, (await services.GetRequiredService<IRcCache>().DeleteManyAsync([Key, Key + "2", Key + "3"])).Pending);
+        AssertLogged(107, "RcPendingRemovalsOverflowed", LogLevel.Warning);
+    }
+
+    [Fact]
+    public async Task RestartedServer_Is108RcServerIdentityChanged()
+    {
+        await using var server = await RedisServer.StartAsync();
+        await using var services = Services(o => (o.Store, o.Redis, o.CircuitBreakDuration) = (RcStoreKind.Redis, server.EndPoint, TimeSpan.FromMilliseconds(200)));
+        var cache = services.GetRequiredService<IRcCache>();
+        await cache.SetAsync(Key, "value");
+        await EventuallyAsync(() => _logs.Records.Any(static r => r.Id.Id == 110));
+        await server.RestartAsync();
+        await EventuallyAsync(() => _logs.Records.Any(static r => r.Id.Id == 108));
+        AssertLogged(108, "RcServerIdentityChanged", LogLevel.Warning);
+    }
+
+    [Fact]
+    public async Task RecoveryOfAServerStillDown_Is109RcRecoveryFailedAtDebug()
+    {
+        await using var services = Services(static o =>
+        {
+            Absent(o);
+            o.CircuitBreakDuration = TimeSpan.FromMilliseconds(200);
+        });
+        Assert.Null(await services.GetRequiredService<IRcCache>().GetAsync<string>(Key));
+        await EventuallyAsync(() => _logs.Records.Any(static r => r.Id.Id == 109));
+        AssertLogged(109, "RcRecoveryFailed", LogLevel.Debug);
     }
 
     [Fact]

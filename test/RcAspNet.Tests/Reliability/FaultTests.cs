@@ -143,6 +143,39 @@ public sealed class FaultTests(Xunit.Abstractions.ITestOutputHelper output) : IA
     }
 
     [Fact]
+    public async Task OneTimeoutOfAStalledButHealthyServer_ClosesItsCircuitWithinAProbe_NotTheBreakDuration()
+    {
+        var servers = await StartAsync(1, "--enable-debug-command", "yes");
+        await using var services = TestServices.Build(o =>
+        {
+            TestServices.Redis(o, servers[0]);
+            o.Namespace = "stall:";
+            o.OperationTimeout = TimeSpan.FromMilliseconds(100);
+            o.CircuitBreakDuration = TimeSpan.FromSeconds(30);
+        });
+        var cache = services.GetRequiredService<IRcCache>();
+        var store = (RedisStore)services.GetRequiredService<CacheRegistry>().Stores[0];
+        await cache.SetAsync("k", 1);
+
+        // The server stops answering for 400 ms (as a CPU-starved one would), then answers again at once.
+        var stall = servers[0].CommandAsync("DEBUG", "SLEEP", "0.4");
+        await Task.Delay(50);
+        Assert.Null(await cache.GetAsync<int?>("k"));
+        Assert.Equal(CircuitState.Open, store.CircuitState);
+        var opened = Stopwatch.StartNew();
+        await stall;
+        var answered = opened.Elapsed;
+        while (store.CircuitState == CircuitState.Open)
+        {
+            Assert.True(opened.Elapsed < TimeSpan.FromSeconds(10), "The circuit stayed open after the server answered again.");
+            await Task.Delay(10);
+        }
+
+        output.WriteLine($"one timeout of a stalled server: its circuit closed {opened.ElapsedMilliseconds} ms after it opened, {(opened.Elapsed - answered).TotalMilliseconds:0} ms after the server answered again (CircuitBreakDuration 30 s)");
+        Assert.Equal(1, await cache.GetAsync<int?>("k"));
+    }
+
+    [Fact]
     public async Task KilledAndRestartedShard_NeverFailsACallAndRecovers()
     {
         var servers = await StartAsync(1);

@@ -1,38 +1,32 @@
+using System.Collections.Concurrent;
+
 namespace RcAspNet.Stores.Redis;
 
 /// <summary>
-/// The removals a store made lately, delivered or kept, remembered for <c>Rc:RemovalReplayWindow</c> so that they can
-/// be delivered again to a server that may have lost them after acknowledging them: one that restarted from its disk
-/// (a new <c>run_id</c>), or a replica that became a primary before it had them. Bounded by
-/// <c>Rc:PendingRemovalLimit</c> keys: when more were made within the window, the window is incomplete, and a replay
-/// clears the server's namespaces instead.
+/// The removals a store made lately, delivered or kept, and the writes that replaced a value, remembered for
+/// <c>Rc:RemovalReplayWindow</c> so that they can be delivered again to a server that may have lost them after
+/// acknowledging them: one that restarted from its disk (a new <c>run_id</c>), or a replica that became a primary before
+/// it had them. Bounded by <c>Rc:PendingRemovalLimit</c> keys: when more were made within the window, the window is
+/// incomplete, and a replay clears the server's namespaces instead. Adding takes no lock; one caller at a time trims.
 /// </summary>
 internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider time)
 {
-    private readonly Queue<(long At, Removal Removal)> _items = new();
-    private readonly Lock _lock = new();
+    private readonly ConcurrentQueue<(long At, Removal Removal)> _items = new();
+    private readonly long _window = (long)(window.TotalSeconds * time.TimestampFrequency);
     private int _size;
+    private int _trimming;
     private long _incompleteUntil;
 
-    /// <summary>Gets whether nothing was removed within the window, read without the lock (a hint).</summary>
-    public bool IsEmpty => Volatile.Read(ref _size) == 0;
+    /// <summary>Gets whether nothing would be delivered again: nothing was removed within the window, and the window lost nothing.</summary>
+    public bool IsEmpty => Volatile.Read(ref _size) == 0 && time.GetTimestamp() >= Interlocked.Read(ref _incompleteUntil);
 
     public void Add(Removal removal)
     {
         var now = time.GetTimestamp();
-        lock (_lock)
+        _items.Enqueue((now, removal));
+        if (Interlocked.Add(ref _size, removal.Size) > limit || (_items.TryPeek(out var oldest) && oldest.At < now - _window))
         {
             Trim(now);
-            _items.Enqueue((now, removal));
-            _size += removal.Size;
-            while (_size > limit && _items.Count > 1)
-            {
-                var (at, dropped) = _items.Dequeue();
-                _size -= dropped.Size;
-                _incompleteUntil = Math.Max(_incompleteUntil, at + Ticks(window));
-            }
-
-            Volatile.Write(ref _size, _size);
         }
     }
 
@@ -43,51 +37,64 @@ internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider ti
     public List<Removal>? For(Func<string, bool> routesHere)
     {
         var now = time.GetTimestamp();
-        lock (_lock)
+        Trim(now);
+        if (now < Interlocked.Read(ref _incompleteUntil))
         {
-            Trim(now);
-            if (now < _incompleteUntil)
-            {
-                return null;
-            }
-
-            var replay = new List<Removal>();
-            foreach (var (_, removal) in _items)
-            {
-                switch (removal.Kind)
-                {
-                    case RemovalKind.Keys:
-                        var keys = removal.Keys.Where(routesHere).ToArray();
-                        if (keys.Length > 0)
-                        {
-                            replay.Add(keys.Length == removal.Keys.Length ? removal : Removal.OfKeys(keys));
-                        }
-
-                        break;
-                    case RemovalKind.Tag when routesHere(removal.Tag.Routing):
-                        replay.Add(removal);
-                        break;
-                    case RemovalKind.Clear:
-                        replay.Add(removal);
-                        break;
-                }
-            }
-
-            return replay;
+            return null;
         }
+
+        var replay = new List<Removal>();
+        foreach (var (at, removal) in _items)
+        {
+            if (at < now - _window)
+            {
+                continue;
+            }
+
+            switch (removal.Kind)
+            {
+                case RemovalKind.Keys:
+                    var keys = removal.Keys.Where(routesHere).ToArray();
+                    if (keys.Length > 0)
+                    {
+                        replay.Add(keys.Length == removal.Keys.Length ? removal : Removal.OfKeys(keys));
+                    }
+
+                    break;
+                case RemovalKind.Tag when routesHere(removal.Tag.Routing):
+                    replay.Add(removal);
+                    break;
+                case RemovalKind.Clear:
+                    replay.Add(removal);
+                    break;
+            }
+        }
+
+        return replay;
     }
 
+    /// <summary>Drops what left the window, then the oldest while over the bound (the window is then incomplete until they would have left it).</summary>
     private void Trim(long now)
     {
-        var oldest = now - Ticks(window);
-        while (_items.TryPeek(out var item) && item.At < oldest)
+        if (Interlocked.CompareExchange(ref _trimming, 1, 0) != 0)
         {
-            _items.Dequeue();
-            _size -= item.Removal.Size;
+            return;
         }
 
-        Volatile.Write(ref _size, _size);
+        try
+        {
+            while (_items.TryPeek(out var oldest) && (oldest.At < now - _window || Volatile.Read(ref _size) > limit) && _items.TryDequeue(out oldest))
+            {
+                Interlocked.Add(ref _size, -oldest.Removal.Size);
+                if (oldest.At >= now - _window && oldest.At + _window > Interlocked.Read(ref _incompleteUntil))
+                {
+                    Interlocked.Exchange(ref _incompleteUntil, oldest.At + _window);
+                }
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _trimming, 0);
+        }
     }
-
-    private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * time.TimestampFrequency);
 }

@@ -11,7 +11,8 @@ namespace RcAspNet.Stores.Redis;
 /// <see cref="RedisTopology"/>, synchronous ones through a <see cref="BlockingRedisClient"/> on the caller's thread
 /// (<c>RedisStore.Sync.cs</c>). Each command goes to the node that serves its key (on a cluster, the primary that owns
 /// its slot) through <see cref="RedisCalls"/>, which bounds it, guards it with the node's circuit and handles its
-/// failure; a removal that does not reach its node is kept there and delivered by <see cref="RemovalDelivery"/>.
+/// failure (the sliding renewal, sent without waiting, is the one command that only checks the circuit); a removal that
+/// does not reach its node is kept there and delivered by <see cref="RemovalDelivery"/>.
 /// Multi-key commands are split by node, so one node's failure fails only its own keys, and by hash slot on a cluster.
 /// With a <see cref="NearCopies"/>, single-key reads are answered from a copy while the node's invalidation link vouches
 /// for it (<c>RedisStore.Near.cs</c>), and a write through this store evicts the copy before and after it is sent.
