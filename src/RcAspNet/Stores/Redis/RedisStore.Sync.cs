@@ -57,7 +57,7 @@ internal sealed partial class RedisStore
                 return true;
             },
             false,
-            keepOnFailure: static s => Removal.OfKey(s.key));
+            keepOnFailure: replaces ? KeyOf : null);
         Evict(key);
     }
 

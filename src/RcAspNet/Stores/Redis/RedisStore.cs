@@ -129,6 +129,11 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         return result;
     }
 
+    /// <summary>
+    /// Writes an entry. A write that replaces a value and does not reach its server leaves the value it replaced there,
+    /// so its key's removal is kept; a write that fills a miss replaced nothing, so one that does not reach its server
+    /// leaves nothing to remove.
+    /// </summary>
     public async ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, bool replaces, CancellationToken cancellationToken)
     {
         Evict(key);
@@ -137,7 +142,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             _recent.Add(Removal.OfKey(key));
         }
 
-        await _calls.RunAsync(_topology.NodeOf(key), "set", (key, value, timeToLive), static (db, s) => db.StringSetAsync(s.key, s.value, RedisCommands.Ttl(s.timeToLive)), false, cancellationToken, keepOnFailure: static s => Removal.OfKey(s.key)).ConfigureAwait(false);
+        await _calls.RunAsync(_topology.NodeOf(key), "set", (key, value, timeToLive), static (db, s) => db.StringSetAsync(s.key, s.value, RedisCommands.Ttl(s.timeToLive)), false, cancellationToken, keepOnFailure: replaces ? KeyOf : null).ConfigureAwait(false);
         Evict(key);
     }
 
@@ -150,7 +155,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         }
 
         await PerNodeAsync(entries, static e => e.Key, async (node, indexes) =>
-            await _calls.RunAsync(node, "set_many", indexes.Select(i => entries[i]).ToArray(), static (db, part) => RedisCommands.SetManyAsync(db, part), false, cancellationToken, keepOnFailure: static part => Removal.OfKeys([.. part.Select(static e => e.Key)])).ConfigureAwait(false)).ConfigureAwait(false);
+            await _calls.RunAsync(node, "set_many", indexes.Select(i => entries[i]).ToArray(), static (db, part) => RedisCommands.SetManyAsync(db, part), false, cancellationToken, keepOnFailure: replaces ? static part => Removal.OfKeys([.. part.Select(static e => e.Key)]) : null).ConfigureAwait(false)).ConfigureAwait(false);
         EvictAll(entries, static e => e.Key);
     }
 
@@ -495,6 +500,9 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
 
     private static ShardStatus Status(RedisNode? node, string name, TimeSpan? latency, string? error) =>
         new(name, error is null, latency, error, node?.Circuit.TryEnter() ?? true, node?.Removals.Size ?? 0);
+
+    /// <summary>The removal a replacing write of one key keeps when it does not reach its server.</summary>
+    private static Removal KeyOf((string Key, byte[] Value, TimeSpan TimeToLive) write) => Removal.OfKey(write.Key);
 
     private static string Describe(Exception ex) => ex switch
     {
