@@ -11,6 +11,7 @@ using RcAspNet.Configuration;
 using RcAspNet.Diagnostics;
 using RcAspNet.Endpoints;
 using RcAspNet.Stores;
+using StackExchange.Redis;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -45,6 +46,23 @@ public static class RcServiceCollectionExtensions
     }
 
     /// <summary>
+    /// Makes <c>Rc:Store=Redis</c> use the application's own <see cref="IConnectionMultiplexer"/> from the services (one
+    /// the app registered, or Aspire's <c>builder.AddRedisClient("cache")</c>) instead of opening one from
+    /// <c>Rc:Redis</c>: no second multiplexer for that server. The library still opens, for that server, its own
+    /// blocking connections for the synchronous members (on demand, as many as run at once) and one link per server,
+    /// each named <c>rcaspnet</c>.
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <param name="serviceKey">The key of a keyed multiplexer (Aspire's <c>AddKeyedRedisClient("name")</c>); null for the one registered without a key.</param>
+    public static IServiceCollection UseRcRedisConnection(this IServiceCollection services, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.Configure<RcOptions>(static o => o.UsesAppConnection = true);
+        services.AddSingleton(new RcAppConnection(serviceKey));
+        return services;
+    }
+
+    /// <summary>
     /// Configures the <see cref="JsonSerializerOptions"/> of the default <see cref="IRcSerializer"/>, which start from
     /// the web defaults: for example <c>o.TypeInfoResolverChain.Insert(0, AppJsonContext.Default)</c>, so that a
     /// trimmed or AOT app serializes its cached types with its source-generated <c>JsonSerializerContext</c>.
@@ -61,7 +79,7 @@ public static class RcServiceCollectionExtensions
 
     private static IServiceCollection AddRcCacheCore(this IServiceCollection services)
     {
-        services.AddOptions<RcOptions>().ValidateOnStart();
+        services.AddOptions<RcOptions>().ValidateOnStart().PostConfigure<IServiceProvider>(static (options, provider) => ReadConnectionString(options, provider.GetService<IConfiguration>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RcOptions>, RcOptionsValidator>());
         services.AddLogging();
         services.AddMetrics();
@@ -73,7 +91,8 @@ public static class RcServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<RcMetrics>(),
             sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(),
-            sp.GetServices<IRcRouter>().LastOrDefault()));
+            sp.GetServices<IRcRouter>().LastOrDefault(),
+            sp.GetService<RcAppConnection>()?.Resolve(sp)));
         services.TryAddSingleton<CacheRegistry>();
         services.TryAddSingleton<IRcCache>(static sp => sp.GetRequiredService<CacheRegistry>().Default);
         services.TryAddKeyedSingleton<IRcCache>(KeyedService.AnyKey, static (sp, name) => sp.GetRequiredService<CacheRegistry>().Get(
@@ -86,5 +105,28 @@ public static class RcServiceCollectionExtensions
         services.AddSingleton<IDistributedCache>(static sp => sp.GetRequiredService<RcDistributedCache>());
         services.TryAddSingleton<IBufferDistributedCache>(static sp => sp.GetRequiredService<RcDistributedCache>());
         return services;
+    }
+
+    /// <summary><c>Rc:RedisConnectionName</c>: the configuration string comes from the application's connection strings.</summary>
+    private static void ReadConnectionString(RcOptions options, IConfiguration? configuration)
+    {
+        if (options.RedisConnectionName is not { } name)
+        {
+            return;
+        }
+
+        var path = $"{options.ConfigurationPath}:RedisConnectionName";
+        if (options.Redis is not null)
+        {
+            options.BindingErrors.Add($"{path}: set either it or {options.ConfigurationPath}:Redis, not both.");
+        }
+        else if (configuration?.GetConnectionString(name) is { Length: > 0 } connectionString)
+        {
+            options.Redis = connectionString;
+        }
+        else
+        {
+            options.BindingErrors.Add($"{path}: no connection string is named '{name}' (ConnectionStrings:{name}).");
+        }
     }
 }

@@ -24,6 +24,14 @@ public sealed class RcOptions
     /// <value>The default is none.</value>
     public string? Redis { get; set; }
 
+    /// <summary>
+    /// Gets or sets the name of a connection string (<c>ConnectionStrings:{name}</c>, as hosting platforms and Aspire's
+    /// <c>AddRedis("name")</c> provide it) that holds the StackExchange.Redis configuration string, for
+    /// <see cref="RcStoreKind.Redis"/>: instead of <see cref="Redis"/>.
+    /// </summary>
+    /// <value>The default is none.</value>
+    public string? RedisConnectionName { get; set; }
+
     /// <summary>Gets or sets how a sharded store routes keys.</summary>
     /// <value>The default is <see cref="RcRouterKind.Crc32"/>.</value>
     public RcRouterKind Router { get; set; } = RcRouterKind.Crc32;
@@ -102,6 +110,9 @@ public sealed class RcOptions
     /// <summary>Gets the named caches (rc's <c>models_cache</c>, <c>templates_cache</c>), each resolved as a keyed <see cref="IRcCache"/>.</summary>
     /// <value>The default is none.</value>
     public Dictionary<string, RcNamedCacheOptions> Caches { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Gets or sets whether <c>UseRcRedisConnection()</c> gave the store the application's own multiplexer.</summary>
+    internal bool UsesAppConnection { get; set; }
 
     /// <summary>Gets the configuration path these options were bound from, for error messages.</summary>
     internal string ConfigurationPath { get; set; } = SectionName;

@@ -10,7 +10,21 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
     {
         var errors = new List<string>(options.BindingErrors);
         var path = options.ConfigurationPath;
-        CheckStore(errors, path, options.Store, options.Redis, options.Router, options.Shards);
+        if (options.UsesAppConnection)
+        {
+            if (options.Store != RcStoreKind.Redis)
+            {
+                errors.Add($"{path}:Store: UseRcRedisConnection() gives a Store=Redis the application's own connection; Store is {options.Store}.");
+            }
+            else if (options.Redis is not null || options.RedisConnectionName is not null)
+            {
+                errors.Add($"{path}:Redis: UseRcRedisConnection() gives the store the application's own connection; remove {path}:Redis and {path}:RedisConnectionName, or the call.");
+            }
+        }
+        else
+        {
+            CheckStore(errors, path, options.Store, options.Redis, options.Router, options.Shards);
+        }
         Positive(errors, $"{path}:DefaultExpiration", options.DefaultExpiration);
         Positive(errors, $"{path}:OperationTimeout", options.OperationTimeout);
         Positive(errors, $"{path}:CircuitBreakDuration", options.CircuitBreakDuration);
@@ -70,7 +84,7 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
 
         if (store == RcStoreKind.Redis && string.IsNullOrWhiteSpace(redis))
         {
-            errors.Add($"{path}:Redis: Store=Redis needs a StackExchange.Redis configuration string, such as 127.0.0.1:6379.");
+            errors.Add($"{path}:Redis: Store=Redis needs a StackExchange.Redis configuration string, such as 127.0.0.1:6379, or {path}:RedisConnectionName naming a connection string, or UseRcRedisConnection().");
         }
 
         if (store == RcStoreKind.Redis && !string.IsNullOrWhiteSpace(redis))

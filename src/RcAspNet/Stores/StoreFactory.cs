@@ -10,7 +10,7 @@ namespace RcAspNet.Stores;
 /// Builds the store a configuration names. Connections are made lazily, on first use, so an absent server never
 /// breaks start-up. When the near cache is on, every Redis-backed store it builds shares one <see cref="NearCopies"/>.
 /// </summary>
-internal sealed class StoreFactory(RcOptions options, TimeProvider time, RcMetrics metrics, ILoggerFactory loggerFactory, IRcRouter? customRouter = null)
+internal sealed class StoreFactory(RcOptions options, TimeProvider time, RcMetrics metrics, ILoggerFactory loggerFactory, IRcRouter? customRouter = null, IConnectionMultiplexer? appConnection = null)
 {
     private readonly NearCopies? _near = options.NearCache.Enabled ? new NearCopies(options.NearCache.MaximumSize, time) : null;
 
@@ -18,7 +18,7 @@ internal sealed class StoreFactory(RcOptions options, TimeProvider time, RcMetri
     public NearCopies? Near => _near;
 
     /// <param name="kind">The kind of store.</param>
-    /// <param name="redis">The client configuration string, for a Redis store.</param>
+    /// <param name="redis">The client configuration string, for a Redis store; null for the application's own connection (<c>UseRcRedisConnection()</c>).</param>
     /// <param name="router">The router, for a sharded store.</param>
     /// <param name="shards">The shards, for a sharded store.</param>
     /// <param name="namespaces">The namespaces that will live in the store, whose changes the near cache follows.</param>
@@ -26,6 +26,8 @@ internal sealed class StoreFactory(RcOptions options, TimeProvider time, RcMetri
     {
         RcStoreKind.Memory => new MemoryStore(options.MemorySizeLimit, time, metrics),
         RcStoreKind.Null => NullStore.Instance,
+        RcStoreKind.Redis when redis is null && appConnection is not null =>
+            new RedisStore(ConfigurationOptions.Parse(appConnection.Configuration), "redis", "redis", options, time, metrics, Logger(), _near, namespaces, appConnection),
         RcStoreKind.Redis => new RedisStore(ConfigurationOptions.Parse(redis!), "redis", "redis", options, time, metrics, Logger(), _near, namespaces),
         RcStoreKind.Sharded => CreateSharded(router, shards, namespaces),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown store kind."),

@@ -61,6 +61,19 @@ internal sealed class BlockingRedisClient : IDisposable
     public bool Delete(string key, long deadline) =>
         Run(key, key, deadline, static (c, k, d) => c.Command(2).Arg("DEL").Arg(k).Call(d).ThrowIfError().Integer > 0);
 
+    /// <summary>The <c>run_id</c> of the server at <paramref name="endPoint"/> (null: the first server configured), from <c>INFO server</c>.</summary>
+    public string RunId(EndPoint? endPoint, long deadline) =>
+        RunAt(endPoint, deadline, static (c, d) => RunIdOf(c.Command(2).Arg("INFO").Arg("server").Call(d).ThrowIfError().AsString()));
+
+    /// <summary><c>FLUSHDB</c> of the configured database on the server at <paramref name="endPoint"/>: rc's <c>clear()</c> of a cache without a namespace.</summary>
+    public void FlushDatabase(EndPoint? endPoint, long deadline) =>
+        RunAt(endPoint, deadline, static (c, d) => c.Command(1).Arg("FLUSHDB").Call(d).ThrowIfError());
+
+    /// <summary>The <c>run_id</c> line of <c>INFO server</c>.</summary>
+    public static string RunIdOf(string? info) =>
+        info?.Split('\n').Select(static l => l.Trim()).FirstOrDefault(static l => l.StartsWith("run_id:", StringComparison.Ordinal))?["run_id:".Length..]
+            ?? throw new RespProtocolException("INFO server did not report a run_id.");
+
     public bool Expire(string key, long timeToLiveMs, long deadline) =>
         Run(key, (key, timeToLiveMs), deadline, static (c, s, d) => c.Command(3).Arg("PEXPIRE").Arg(s.key).Arg(s.timeToLiveMs).Call(d).ThrowIfError().Integer > 0);
 
@@ -73,6 +86,25 @@ internal sealed class BlockingRedisClient : IDisposable
             {
                 connection.Dispose();
             }
+        }
+    }
+
+    /// <summary>Runs a command on one server, not routed by a key.</summary>
+    private T RunAt<T>(EndPoint? endPoint, long deadline, Func<RespConnection, long, T> command)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var target = endPoint ?? _seeds[Volatile.Read(ref _seed)];
+        var connection = Rent(ref target, deadline);
+        try
+        {
+            var result = command(connection, deadline);
+            Return(connection);
+            return result;
+        }
+        catch
+        {
+            Return(connection);
+            throw;
         }
     }
 

@@ -186,6 +186,27 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
         }
     }
 
+    /// <summary>
+    /// Sends a command of a recovery through the library's own blocking client (commands the application's multiplexer
+    /// may not allow, such as INFO), bounded by the operation timeout; a failure is thrown, to keep the circuit open.
+    /// </summary>
+    public T DeliverDirect<T>(RedisNode node, string operation, Func<BlockingRedisClient, long, T> command)
+    {
+        var started = Stopwatch.GetTimestamp();
+        using var activity = RcMetrics.StartActivity(kind, node.Name, operation);
+        try
+        {
+            var result = command(blocking, started + (long)(_timeout.TotalSeconds * Stopwatch.Frequency));
+            metrics.Duration(kind, node.Name, operation, started);
+            return result;
+        }
+        catch (Exception ex) when (IsFailure(ex))
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, ex is TimeoutException ? "timeout" : "connection");
+            throw;
+        }
+    }
+
     /// <summary>Counts a skipped or failed call and returns <paramref name="fallback"/>, or throws it as <see cref="RcCacheException"/> (Throw).</summary>
     public T Degrade<T>(RedisNode node, string operation, T fallback, FailureKind failure, Exception? exception)
     {

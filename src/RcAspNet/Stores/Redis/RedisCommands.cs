@@ -145,14 +145,6 @@ internal static class RedisCommands
         return [.. page];
     }
 
-    /// <summary>The <c>run_id</c> of a server, which changes whenever it restarts.</summary>
-    public static async Task<string> RunIdAsync(IServer server)
-    {
-        var info = await server.InfoAsync("server").ConfigureAwait(false);
-        return info.SelectMany(static g => g).FirstOrDefault(static p => p.Key == "run_id").Value
-            ?? throw new InvalidOperationException("INFO server did not report a run_id.");
-    }
-
     /// <summary>A glob that matches every key starting with <paramref name="prefix"/>.</summary>
     public static string PrefixPattern(string prefix)
     {

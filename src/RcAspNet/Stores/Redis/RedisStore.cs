@@ -46,7 +46,8 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     /// <param name="logger">Where failures are logged, without keys.</param>
     /// <param name="near">The near cache, shared by every store of the application; null when it is off.</param>
     /// <param name="trackedPrefixes">The namespaces this store holds: whose changes the near cache follows, and which a clear of a node deletes.</param>
-    public RedisStore(ConfigurationOptions configuration, string kind, string shard, RcOptions options, TimeProvider time, RcMetrics metrics, ILogger logger, NearCopies? near = null, IReadOnlyCollection<string>? trackedPrefixes = null)
+    /// <param name="shared">The application's own multiplexer, used instead of one of the store's own; null to connect.</param>
+    public RedisStore(ConfigurationOptions configuration, string kind, string shard, RcOptions options, TimeProvider time, RcMetrics metrics, ILogger logger, NearCopies? near = null, IReadOnlyCollection<string>? trackedPrefixes = null, IConnectionMultiplexer? shared = null)
     {
         _kind = kind;
         _shard = shard;
@@ -57,7 +58,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         _near = near;
         _prefixes = [.. (trackedPrefixes ?? [""]).Distinct(StringComparer.Ordinal)];
         _recent = new RecentRemovals(options.RemovalReplayWindow, options.PendingRemovalLimit, time);
-        _topology = new RedisTopology(configuration, shard, options.OperationTimeout, time, logger, CreateNode, OnSlotsGained, OnSlotsMoved, OnConnected);
+        _topology = new RedisTopology(configuration, shard, options.OperationTimeout, time, logger, CreateNode, OnSlotsGained, OnSlotsMoved, OnConnected, shared);
         var settings = _topology.Configuration;
         _respSettings = new RespSettings(settings.User, settings.Password, settings.DefaultDatabase ?? 0, settings.Ssl, settings.SslHost, settings.SslProtocols ?? System.Security.Authentication.SslProtocols.None);
         _blocking = new BlockingRedisClient(settings.EndPoints, _respSettings);

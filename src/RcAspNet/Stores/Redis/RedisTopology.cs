@@ -7,8 +7,8 @@ namespace RcAspNet.Stores.Redis;
 
 /// <summary>
 /// The servers of one Redis store and the way to them: one lazily connected <see cref="ConnectionMultiplexer"/>
-/// (failing fast while a server is unreachable, instead of queueing commands until they time out), whether it reaches
-/// one server or a cluster, and a <see cref="RedisNode"/> for each server: the configured one, or on a cluster each
+/// (failing fast while a server is unreachable, instead of queueing commands until they time out), or the application's
+/// own, whether it reaches one server or a cluster, and a <see cref="RedisNode"/> for each server: the configured one, or on a cluster each
 /// primary, found by the slot map the client keeps. A node whose connection is lost is suspected, since the server
 /// behind it may come back without what it acknowledged; so is a primary that takes over slots.
 /// </summary>
@@ -23,10 +23,11 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     private readonly Action<IReadOnlyCollection<RedisNode>> _slotsGained;
     private readonly Action _slotsMoved;
     private readonly Action<RedisTopology> _connected;
+    private readonly IConnectionMultiplexer? _shared;
     private readonly ConcurrentDictionary<EndPoint, RedisNode> _nodes = new();
     private readonly Lock _connectLock = new();
-    private Task<ConnectionMultiplexer>? _connecting;
-    private ConnectionMultiplexer? _connection;
+    private Task<IConnectionMultiplexer>? _connecting;
+    private IConnectionMultiplexer? _connection;
     private IDatabase? _database;
     private ClusterSlotMap? _slots;
     private int _kind;
@@ -40,18 +41,19 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     /// <param name="slotsGained">Told which cluster primaries take over slots they did not own, before calls are routed to them.</param>
     /// <param name="slotsMoved">Told once calls are routed by the new owners.</param>
     /// <param name="connected">Told when the multiplexer has connected.</param>
-    public RedisTopology(ConfigurationOptions configuration, string shard, TimeSpan timeout, TimeProvider time, ILogger logger, Func<string, EndPoint?, RedisNode> createNode, Action<IReadOnlyCollection<RedisNode>> slotsGained, Action slotsMoved, Action<RedisTopology> connected)
+    /// <param name="shared">
+    /// The application's own multiplexer, used instead of one of the store's own (its configuration is then
+    /// <paramref name="configuration"/>, read from it, which the library's own connections use); null to connect.
+    /// </param>
+    public RedisTopology(ConfigurationOptions configuration, string shard, TimeSpan timeout, TimeProvider time, ILogger logger, Func<string, EndPoint?, RedisNode> createNode, Action<IReadOnlyCollection<RedisNode>> slotsGained, Action slotsMoved, Action<RedisTopology> connected, IConnectionMultiplexer? shared = null)
     {
+        _shared = shared;
         _configuration = configuration.Clone();
         _configuration.AbortOnConnectFail = false;
 
         // A command for a server that is not connected fails at once, instead of waiting in the client's backlog until
         // it times out: a dead server then costs a call nothing, and its circuit opens after the threshold.
         _configuration.BacklogPolicy = BacklogPolicy.FailFast;
-
-        // A recovery reads INFO (the server's run_id), and a clear of a store without a namespace sends FLUSHDB, as rc's
-        // clear() does: commands the client calls administrative.
-        _configuration.AllowAdmin = true;
         _shard = shard;
         _timeout = timeout;
         _time = time;
@@ -122,7 +124,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
             return database;
         }
 
-        Task<ConnectionMultiplexer> connecting;
+        Task<IConnectionMultiplexer> connecting;
         lock (_connectLock)
         {
             connecting = _connecting ??= ConnectAsync();
@@ -134,8 +136,15 @@ internal sealed partial class RedisTopology : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_connection is { } connection)
+        if (_connection is not { } connection)
         {
+            return;
+        }
+
+        connection.ConnectionFailed -= OnConnectionFailed;
+        if (_shared is null)
+        {
+            // The application's own multiplexer is the application's to close.
             await connection.CloseAsync(allowCommandsToComplete: false).ConfigureAwait(false);
             connection.Dispose();
         }
@@ -158,11 +167,11 @@ internal sealed partial class RedisTopology : IAsyncDisposable
         return _slots;
     }
 
-    private async Task<ConnectionMultiplexer> ConnectAsync()
+    private async Task<IConnectionMultiplexer> ConnectAsync()
     {
         try
         {
-            var connection = await ConnectionMultiplexer.ConnectAsync(_configuration).ConfigureAwait(false);
+            var connection = _shared ?? await ConnectionMultiplexer.ConnectAsync(_configuration).ConfigureAwait(false);
             connection.ConnectionFailed += OnConnectionFailed;
             _connection = connection;
             _connected(this);

@@ -122,7 +122,7 @@ internal sealed partial class RemovalDelivery(
     private async Task VerifyAsync(RedisNode node)
     {
         var suspicions = node.Suspicions;
-        var runId = await calls.DeliverAsync(node, "identify", db => RedisCommands.RunIdAsync(topology.ServerOf(db.Multiplexer, node))).ConfigureAwait(false);
+        var runId = calls.DeliverDirect(node, "identify", (client, deadline) => client.RunId(node.EndPoint, deadline));
         bool lost;
         lock (node.Sync)
         {
@@ -198,11 +198,11 @@ internal sealed partial class RemovalDelivery(
         {
             if (prefix.Length == 0)
             {
-                await calls.DeliverAsync(node, "clear", async _ =>
+                calls.DeliverDirect(node, "clear", (client, deadline) =>
                 {
-                    await server.FlushDatabaseAsync(database.Database).ConfigureAwait(false);
+                    client.FlushDatabase(node.EndPoint, deadline);
                     return true;
-                }).ConfigureAwait(false);
+                });
                 continue;
             }
 

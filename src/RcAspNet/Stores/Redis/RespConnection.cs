@@ -32,6 +32,9 @@ internal sealed class RespConnection : IDisposable
         EndPoint = endPoint;
     }
 
+    /// <summary>The name every connection of the library's own carries (<c>CLIENT SETNAME</c>): its synchronous calls' and its links'.</summary>
+    public const string ClientName = "rcaspnet";
+
     public EndPoint EndPoint { get; }
 
     /// <summary>Gets whether the connection can be used again: false after a timeout, an I/O error or a protocol error.</summary>
@@ -67,6 +70,9 @@ internal sealed class RespConnection : IDisposable
                 connection.Command(2).Arg("SELECT").Arg(settings.Database).Call(deadline).ThrowIfError();
             }
 
+            // Named, so that an operator tells the library's own connections from its multiplexer's in CLIENT LIST;
+            // the reply is read with the first command's.
+            connection.Command(3).Arg("CLIENT").Arg("SETNAME").Arg(ClientName).SendWithoutReply(deadline);
             return connection;
         }
         catch

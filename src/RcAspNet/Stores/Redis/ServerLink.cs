@@ -82,7 +82,7 @@ internal sealed partial class ServerLink : IDisposable
                 using var connection = RespConnection.Open(_endPoint, _settings, RespConnection.Deadline(_timeout));
                 Volatile.Write(ref _connection, connection);
                 var deadline = RespConnection.Deadline(_timeout);
-                _identified(RunId(connection.Command(2).Arg("INFO").Arg("server").Call(deadline).ThrowIfError().AsString()));
+                _identified(BlockingRedisClient.RunIdOf(connection.Command(2).Arg("INFO").Arg("server").Call(deadline).ThrowIfError().AsString()));
                 if (_cache is not null)
                 {
                     connection.Command(2).Arg("HELLO").Arg(3).Call(deadline).ThrowIfError();
@@ -159,11 +159,6 @@ internal sealed partial class ServerLink : IDisposable
             }
         }
     }
-
-    /// <summary>The <c>run_id</c> line of <c>INFO server</c>.</summary>
-    private static string RunId(string? info) =>
-        info?.Split('\n').Select(static l => l.Trim()).FirstOrDefault(static l => l.StartsWith("run_id:", StringComparison.Ordinal))?["run_id:".Length..]
-            ?? throw new RespProtocolException("INFO server did not report a run_id.");
 
     /// <summary><c>&gt;invalidate [keys]</c>, or <c>&gt;invalidate null</c> when the server flushed.</summary>
     private void Handle(RespReply push)
