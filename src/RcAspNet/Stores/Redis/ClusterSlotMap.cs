@@ -6,9 +6,10 @@ namespace RcAspNet.Stores.Redis;
 /// <summary>
 /// Which primary owns each hash slot of a Redis Cluster, as the multiplexer last learned it: read from its cluster
 /// configuration (no I/O), rebuilt when it reports a change, and corrected slot by slot when it follows a MOVED reply.
-/// A failed-over or resharded slot so leads to the circuit of the primary that serves it now. Every primary that takes
-/// over slots it did not own is reported (<c>gaining</c>) before the map that routes to it is published: it may lack
-/// removals its predecessor acknowledged. Once it is published, <c>moved</c> is told.
+/// A failed-over or resharded slot so leads to the circuit of the primary that serves it now. A primary that takes over
+/// slots while it owned none (a replica promoted, or a node added) is reported (<c>gaining</c>) before the map that
+/// routes to it is published: it may lack removals its predecessor acknowledged. (Slots resharded between primaries
+/// move with their keys, as the primary that served them had them.) Once the map is published, <c>moved</c> is told.
 /// </summary>
 internal sealed class ClusterSlotMap
 {
@@ -17,7 +18,7 @@ internal sealed class ClusterSlotMap
     private readonly Action _moved;
     private readonly Lock _lock = new();
     private EndPoint?[]? _owners;
-    private EndPoint?[]? _previous;
+    private HashSet<EndPoint> _primaries = [];
 
     public ClusterSlotMap(IConnectionMultiplexer connection, Action<IReadOnlyCollection<EndPoint>> gaining, Action moved)
     {
@@ -33,12 +34,22 @@ internal sealed class ClusterSlotMap
         };
         connection.HashSlotMoved += (_, moved) =>
         {
-            if (Volatile.Read(ref _owners) is { } owners && moved.HashSlot is >= 0 and < HashSlot.Count && !Equals(owners[moved.HashSlot], moved.NewEndPoint))
+            if (Volatile.Read(ref _owners) is not { } owners || moved.HashSlot is < 0 or >= HashSlot.Count || Equals(owners[moved.HashSlot], moved.NewEndPoint))
             {
-                _gaining([moved.NewEndPoint]);
-                owners[moved.HashSlot] = moved.NewEndPoint;
-                _moved();
+                return;
             }
+
+            lock (_lock)
+            {
+                if (_primaries.Add(moved.NewEndPoint))
+                {
+                    _gaining([moved.NewEndPoint]);
+                }
+
+                owners[moved.HashSlot] = moved.NewEndPoint;
+            }
+
+            _moved();
         };
     }
 
@@ -79,35 +90,29 @@ internal sealed class ClusterSlotMap
         return null;
     }
 
-    /// <summary>Publishes a new map, reporting the primaries that own slots now which they did not own in the last one.</summary>
+    /// <summary>Publishes a new map, reporting the primaries that own slots now and owned none in the last one.</summary>
     private void Report(EndPoint?[] owners)
     {
-        HashSet<EndPoint>? gained = null;
+        var primaries = owners.OfType<EndPoint>().ToHashSet();
+        bool changed;
         lock (_lock)
         {
-            if (_previous is { } previous)
-            {
-                for (var slot = 0; slot < owners.Length; slot++)
-                {
-                    if (owners[slot] is { } owner && !Equals(owner, previous[slot]))
-                    {
-                        (gained ??= []).Add(owner);
-                    }
-                }
-            }
+            var first = _primaries.Count == 0;
+            var gained = primaries.Where(p => !_primaries.Contains(p)).ToArray();
 
             // Reported before the map is published, so that no call reaches a primary that took over slots before
             // it is told to verify itself.
-            if (gained is not null)
+            if (!first && gained.Length > 0)
             {
                 _gaining(gained);
             }
 
-            _previous = owners;
+            changed = !first && (Volatile.Read(ref _owners) is not { } old || !old.AsSpan().SequenceEqual(owners));
+            _primaries = primaries;
             Volatile.Write(ref _owners, owners);
         }
 
-        if (gained is not null)
+        if (changed)
         {
             _moved();
         }
