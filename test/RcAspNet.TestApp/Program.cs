@@ -78,6 +78,30 @@ public static class Program
             return id > 0 ? new Item(id, "found", 0) : null;
         });
 
+        // Slow answers that are not stored, for concurrent misses: each visitor's own (a cookie, private), or an error.
+        cached.MapGet("/slow-cookie", [RcCached(UserScope = RcUserScope.Shared)] async (HttpResponse response, Counters counters) =>
+        {
+            var n = counters.Next("slow-cookie");
+            response.Cookies.Append("session", $"s{n}");
+            await Task.Delay(300);
+            return $"cookie #{n}";
+        });
+
+        cached.MapGet("/slow-private", [RcCached(UserScope = RcUserScope.Shared)] async (HttpResponse response, Counters counters) =>
+        {
+            var n = counters.Next("slow-private");
+            response.Headers.CacheControl = "private";
+            await Task.Delay(300);
+            return $"private #{n}";
+        });
+
+        cached.MapGet("/slow-error", [RcCached] async (Counters counters) =>
+        {
+            counters.Next("slow-error");
+            await Task.Delay(300);
+            return Results.StatusCode(503);
+        });
+
         cached.MapGet("/cookie", [RcCached(UserScope = RcUserScope.Shared)] (HttpResponse response, Counters counters) =>
         {
             response.Cookies.Append("session", "s");

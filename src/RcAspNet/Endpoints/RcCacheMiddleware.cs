@@ -12,7 +12,8 @@ namespace RcAspNet.Endpoints;
 /// alone, before the handler's parameters are bound, and answers a hit with one store read; a miss runs the rest of
 /// the pipeline with the response body buffered, stores the response when it is a shareable success, and writes it.
 /// A stored response carries its entity tag, and a request whose <c>If-None-Match</c> matches it gets 304.
-/// Concurrent misses of one key run the handler once. A store failure answers the request as if it were not cached.
+/// Concurrent misses of one key run the handler once, and share its answer only when it is stored (or is an error
+/// anyone would get). A store failure answers the request as if it were not cached.
 /// </summary>
 internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndpointPolicies policies, ILogger<RcCacheMiddleware> logger)
 {
@@ -92,6 +93,24 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
             if (rendered is not null)
             {
                 await rendered.ExecuteAsync(http).ConfigureAwait(false);
+            }
+            else
+            {
+                await next(http).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        if (rendered is null && response.EntityTag is null)
+        {
+            // This request joined another's miss whose answer is not stored: it was made for that request (it sets a
+            // cookie, is private or no-store, or is not a success). An error anyone would get is shared, labelled MISS;
+            // anything else, this request renders for itself.
+            SetStatus(http, policy, "MISS");
+            if (response.StatusCode >= 400 && response.IsShareable)
+            {
+                await response.ExecuteAsync(http).ConfigureAwait(false);
             }
             else
             {

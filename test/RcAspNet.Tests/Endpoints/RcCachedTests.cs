@@ -244,6 +244,34 @@ public abstract class RcCachedTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ConcurrentMisses_OfAnAnswerThatSetsACookie_EachRenderTheirOwn()
+    {
+        var responses = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => GetAsync("/slow-cookie")));
+        Assert.Equal(8, App.Counters.Get("slow-cookie"));
+        Assert.Equal(8, responses.Select(static r => r.Response.Headers.GetValues("Set-Cookie").Single()).Distinct().Count());
+        Assert.All(responses, static r => Assert.Equal("MISS", CacheStatus(r.Response)));
+        Assert.Equal(8, responses.Select(static r => r.Body).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task ConcurrentMisses_OfAPrivateAnswer_EachRenderTheirOwn()
+    {
+        var responses = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => GetAsync("/slow-private")));
+        Assert.Equal(8, App.Counters.Get("slow-private"));
+        Assert.All(responses, static r => Assert.Equal("MISS", CacheStatus(r.Response)));
+        Assert.All(responses, static r => Assert.Equal("private", r.Response.Headers.CacheControl?.ToString()));
+    }
+
+    [Fact]
+    public async Task ConcurrentMisses_OfAnError_AreLabelledMissNeverHit()
+    {
+        var responses = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => GetAsync("/slow-error")));
+        Assert.All(responses, static r => Assert.Equal(HttpStatusCode.ServiceUnavailable, r.Response.StatusCode));
+        Assert.All(responses, static r => Assert.Equal("MISS", CacheStatus(r.Response)));
+        Assert.InRange(App.Counters.Get("slow-error"), 1, 8);
+    }
+
+    [Fact]
     public async Task HeadRequest_IsServedFromTheEntryWithoutABody()
     {
         await GetAsync("/page/head");
