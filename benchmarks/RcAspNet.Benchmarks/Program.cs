@@ -2,6 +2,7 @@ using BenchmarkDotNet.Running;
 using RcAspNet.Benchmarks;
 using RcAspNet.Benchmarks.Coherence;
 using RcAspNet.Benchmarks.Infrastructure;
+using RcAspNet.Benchmarks.Tags;
 
 // dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- --filter '*'              the full suite
 // dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- --short --filter '*'      a quick check of every benchmark
@@ -10,9 +11,17 @@ using RcAspNet.Benchmarks.Infrastructure;
 // Every other argument is BenchmarkDotNet's own (--filter, --list flat, --iterationCount 3, --warmupCount 1, ...).
 // dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- coherence [--writes 1000] [--store redis|sharded|cluster|all]
 //   the near cache's coherence, outside BenchmarkDotNet (Coherence/CoherenceCommand.cs)
+// dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- tags [--members 1000,20000,200000,1000000]
+//   what invalidating a tag of many members costs another client of its server (Tags/BigTagCommand.cs)
 if (args is ["coherence", .. var coherenceArgs])
 {
     Environment.ExitCode = await CoherenceCommand.RunAsync(coherenceArgs);
+    return;
+}
+
+if (args is ["tags", .. var tagArgs])
+{
+    Environment.ExitCode = await BigTagCommand.RunAsync(tagArgs);
     return;
 }
 

@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+using RcAspNet.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace RcAspNet.Benchmarks.Tags;
+
+/// <summary>
+/// <c>tags [--members 1000,20000,200000,1000000]</c>: what invalidating a tag of many members costs everyone else on its
+/// server. For each size, on a redis-server of its own: that many entries carrying one tag, then another client reads a
+/// different key in a loop, first while nothing else happens (its worst GET idle), then while the tag is invalidated
+/// (its worst GET meanwhile, the invalidation's time, and what the process allocated during it). Runs outside
+/// BenchmarkDotNet; prints a Markdown table.
+/// </summary>
+internal static class BigTagCommand
+{
+    private const string Usage = "usage: tags [--members 1000,20000,200000,1000000]";
+
+    public static async Task<int> RunAsync(IReadOnlyList<string> args)
+    {
+        int[] sizes = [1_000, 20_000, 200_000, 1_000_000];
+        if (args is ["--members", var list])
+        {
+            sizes = [.. list.Split(',').Select(static s => int.Parse(s, CultureInfo.InvariantCulture))];
+        }
+        else if (args.Count > 0)
+        {
+            await Console.Error.WriteLineAsync(Usage);
+            return 2;
+        }
+
+        Console.WriteLine($"Invalidating one tag of N members on one redis-server, another client reading another key in a loop; {Environment.ProcessorCount} cores.");
+        Console.WriteLine();
+        Console.WriteLine("| members | invalidation | removed | other client's worst GET, idle | its worst GET during the invalidation | GETs during it | allocated during it |");
+        Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var size in sizes)
+        {
+            Console.WriteLine(await MeasureAsync(size));
+        }
+
+        return 0;
+    }
+
+    private static async Task<string> MeasureAsync(int members)
+    {
+        await using var server = await RedisServer.StartAsync();
+        var services = new ServiceCollection();
+        services.AddRcCache(o =>
+        {
+            (o.Store, o.Redis, o.Namespace) = (RcStoreKind.Redis, server.EndPoint, "big:");
+            o.OperationTimeout = TimeSpan.FromSeconds(30);
+        });
+        await using var provider = services.BuildServiceProvider();
+        var cache = provider.GetRequiredService<IRcCache>();
+        var tagged = new RcEntryOptions { Tags = ["big"], Expiration = TimeSpan.FromHours(1) };
+        for (var start = 0; start < members; start += 10_000)
+        {
+            var batch = Enumerable.Range(start, Math.Min(10_000, members - start)).Select(static i => new KeyValuePair<string, int>($"e{i}", i)).ToArray();
+            await cache.SetManyAsync(batch, tagged);
+        }
+
+        await using var other = await ConnectionMultiplexer.ConnectAsync(server.EndPoint);
+        var db = other.GetDatabase();
+        await db.StringSetAsync("other", "value");
+        var idle = await WorstGetAsync(db, Task.Delay(1000));
+
+        using var stop = new CancellationTokenSource();
+        var watch = Stopwatch.StartNew();
+        var allocated = GC.GetTotalAllocatedBytes(precise: true);
+        var invalidation = cache.InvalidateTagAsync("big").AsTask();
+        var (worst, gets) = await WorstGetAsync(db, invalidation);
+        var took = watch.Elapsed;
+        allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        var removed = await invalidation;
+        return string.Create(CultureInfo.InvariantCulture, $"| {members:N0} | {took.TotalMilliseconds:0} ms | {removed.Removed:N0} | {idle.Worst.TotalMilliseconds:0.0} ms | {worst.TotalMilliseconds:0.0} ms | {gets:N0} | {allocated / (1024.0 * 1024):0.0} MiB |");
+    }
+
+    /// <summary>GETs of another key, one after the other, until <paramref name="until"/> completes: the slowest, and how many.</summary>
+    private static async Task<(TimeSpan Worst, int Gets)> WorstGetAsync(IDatabase db, Task until)
+    {
+        var worst = TimeSpan.Zero;
+        var gets = 0;
+        do
+        {
+            var started = Stopwatch.GetTimestamp();
+            await db.StringGetAsync("other");
+            var took = Stopwatch.GetElapsedTime(started);
+            worst = took > worst ? took : worst;
+            gets++;
+        }
+        while (!until.IsCompleted);
+
+        return (worst, gets);
+    }
+}
