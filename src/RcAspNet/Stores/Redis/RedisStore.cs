@@ -499,6 +499,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     private static string Describe(Exception ex) => ex switch
     {
         TimeoutException => "timeout",
+        _ when RedisCalls.Refusal(ex) is not null => "authentication failed",
         RedisConnectionException => "connection failed",
         _ => ex.GetType().Name,
     };
