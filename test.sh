@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Runs the whole test suite. The tests start their own redis-server processes and drive Debian's chromium,
-# so this installs them first when they are missing (Debian/Ubuntu, as root or with sudo).
+# Runs the whole test suite. The tests start their own redis-server processes (the TLS ones with certificates they
+# make with openssl) and drive Debian's chromium, so this installs them first when they are missing (Debian/Ubuntu,
+# as root or with sudo).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-cli >/dev/null || missing+=(redis-tools)
+command -v openssl >/dev/null || missing+=(openssl)
 command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""

@@ -32,6 +32,15 @@ public sealed class RcOptions
     /// <value>The default is none.</value>
     public string? RedisConnectionName { get; set; }
 
+    /// <summary>
+    /// Gets or sets the path of a certificate authority's certificate (PEM or DER) that Redis servers' TLS certificates
+    /// may be issued by, besides the authorities the machine trusts: a private authority, such as one a managed Redis
+    /// or a company gives its servers certificates from. Every TLS connection of every store is validated against it
+    /// (the certificate's chain and its host name), those of StackExchange.Redis as well as the library's own.
+    /// </summary>
+    /// <value>The default is none: only the authorities the machine trusts.</value>
+    public string? SslCaFile { get; set; }
+
     /// <summary>Gets or sets how a sharded store routes keys.</summary>
     /// <value>The default is <see cref="RcRouterKind.Crc32"/>.</value>
     public RcRouterKind Router { get; set; } = RcRouterKind.Crc32;

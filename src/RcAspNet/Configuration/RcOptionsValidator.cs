@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 
@@ -37,6 +39,7 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
         AtLeastOne(errors, $"{path}:BatchConcurrency", options.BatchConcurrency);
         AtLeastOne(errors, $"{path}:NearCache:MaximumSize", options.NearCache.MaximumSize);
         CheckBypassValues(errors, $"{path}:BypassValues", options.BypassValues);
+        CheckAuthorityFile(errors, $"{path}:SslCaFile", options.SslCaFile);
         if (options.CacheStatusHeader.Any(static c => c <= ' ' || c > '~' || c == ':'))
         {
             errors.Add($"{path}:CacheStatusHeader: '{options.CacheStatusHeader}' is not a valid header name.");
@@ -131,6 +134,18 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
             {
                 errors.Add($"{shardPath}:Db: {shard.Db} is negative; a database number is 0 or more.");
             }
+
+            // Redis authenticates a user only with its password (AUTH user password): a user alone would silently
+            // connect as the default user, or fail on a server that turned the default user off.
+            if (!string.IsNullOrWhiteSpace(shard.User) && string.IsNullOrEmpty(shard.Password))
+            {
+                errors.Add($"{shardPath}:Password: {shardPath}:User is set, so the user's password is needed too.");
+            }
+
+            if (!string.IsNullOrWhiteSpace(shard.SslHost) && !shard.Ssl)
+            {
+                errors.Add($"{shardPath}:SslHost: applies only to a TLS connection; set {shardPath}:Ssl=true, or remove SslHost.");
+            }
         }
 
         if (router == RcRouterKind.Ketama)
@@ -139,6 +154,23 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
             {
                 errors.Add($"{path}:Shards: {string.Join(" and ", clash.Select(static s => s.Key))} have the same host, port and db; Ketama places shards by those, so each must differ.");
             }
+        }
+    }
+
+    private static void CheckAuthorityFile(List<string> errors, string path, string? file)
+    {
+        if (string.IsNullOrEmpty(file))
+        {
+            return;
+        }
+
+        try
+        {
+            using var _ = X509CertificateLoader.LoadCertificateFromFile(file);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException)
+        {
+            errors.Add($"{path}: '{file}' cannot be read as a certificate, PEM or DER ({ex.Message})");
         }
     }
 

@@ -15,13 +15,27 @@ public sealed class RcShardOptions
     /// <value>The default is 0.</value>
     public int Db { get; set; }
 
-    /// <summary>Gets or sets the password, if the server requires one.</summary>
+    /// <summary>
+    /// Gets or sets the ACL user to authenticate as (Redis 6 and newer), with <see cref="Password"/>; none
+    /// authenticates as the default user, with <see cref="Password"/> alone when it is set (<c>requirepass</c>).
+    /// </summary>
+    /// <value>The default is none.</value>
+    public string? User { get; set; }
+
+    /// <summary>Gets or sets the password, if the server requires one: the default user's, or <see cref="User"/>'s.</summary>
     /// <value>The default is none.</value>
     public string? Password { get; set; }
 
     /// <summary>Gets or sets whether the connection uses TLS.</summary>
     /// <value>The default is <see langword="false"/>.</value>
     public bool Ssl { get; set; }
+
+    /// <summary>
+    /// Gets or sets the host name the server's TLS certificate must be issued for, when it is not <see cref="Host"/>
+    /// (a server reached by its address, or through a name its certificate does not carry). Only with <see cref="Ssl"/>.
+    /// </summary>
+    /// <value>The default is none: the certificate must be issued for <see cref="Host"/>.</value>
+    public string? SslHost { get; set; }
 
     /// <summary>
     /// Gets or sets rc's <c>unix_socket_path</c>: when set, the shard is reached through this unix socket instead of

@@ -28,7 +28,7 @@ internal sealed class StoreFactory(RcOptions options, TimeProvider time, RcMetri
         RcStoreKind.Null => NullStore.Instance,
         RcStoreKind.Redis when redis is null && appConnection is not null =>
             new RedisStore(ConfigurationOptions.Parse(appConnection.Configuration), "redis", "redis", options, time, metrics, Logger(), _near, namespaces, appConnection),
-        RcStoreKind.Redis => new RedisStore(ConfigurationOptions.Parse(redis!), "redis", "redis", options, time, metrics, Logger(), _near, namespaces),
+        RcStoreKind.Redis => new RedisStore(Trusting(ConfigurationOptions.Parse(redis!)), "redis", "redis", options, time, metrics, Logger(), _near, namespaces),
         RcStoreKind.Sharded => CreateSharded(router, shards, namespaces),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown store kind."),
     };
@@ -38,22 +38,31 @@ internal sealed class StoreFactory(RcOptions options, TimeProvider time, RcMetri
         var routing = customRouter ?? (router == RcRouterKind.Ketama ? new KetamaRouter(shards.Select(static s => KeyValuePair.Create(s.Key, KetamaRouter.Identity(s.Value.Host, s.Value.Port, s.Value.Db, s.Value.UnixSocketPath)))) : new Crc32Router(shards.Keys));
         var stores = routing.Shards
             .Select(name => shards.TryGetValue(name, out var shard)
-                ? (IRcStore)new RedisStore(Configuration(shard), "sharded", name, options, time, metrics, Logger(), _near, namespaces)
+                ? (IRcStore)new RedisStore(Trusting(Configuration(shard)), "sharded", name, options, time, metrics, Logger(), _near, namespaces)
                 : throw new InvalidOperationException($"The router routes to '{name}', which is not a configured shard."))
             .ToArray();
         return new ShardedStore(routing, stores);
     }
 
-    /// <summary>The client configuration of one shard: its unix socket when it has one (as rc's redis-py connects), else host and port.</summary>
+    /// <summary>
+    /// The client configuration of one shard: its unix socket when it has one (as rc's redis-py connects), else host and
+    /// port; its ACL user and password; TLS, validated against <see cref="RcShardOptions.SslHost"/> when it is set.
+    /// </summary>
     public static ConfigurationOptions Configuration(RcShardOptions shard)
     {
         var configuration = new ConfigurationOptions
         {
             AbortOnConnectFail = false,
             DefaultDatabase = shard.Db,
+            User = shard.User,
             Password = shard.Password,
             Ssl = shard.Ssl,
         };
+        if (!string.IsNullOrEmpty(shard.SslHost))
+        {
+            configuration.SslHost = shard.SslHost;
+        }
+
         if (shard.UnixSocketPath is { Length: > 0 } path)
         {
             configuration.EndPoints.Add(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
@@ -61,6 +70,17 @@ internal sealed class StoreFactory(RcOptions options, TimeProvider time, RcMetri
         else
         {
             configuration.EndPoints.Add(shard.Host, shard.Port);
+        }
+
+        return configuration;
+    }
+
+    /// <summary>Makes the client trust <see cref="RcOptions.SslCaFile"/> too, when it is set (the store's own connections do, from the same setting).</summary>
+    private ConfigurationOptions Trusting(ConfigurationOptions configuration)
+    {
+        if (!string.IsNullOrEmpty(options.SslCaFile))
+        {
+            configuration.TrustIssuer(TrustedAuthority.Load(options.SslCaFile));
         }
 
         return configuration;

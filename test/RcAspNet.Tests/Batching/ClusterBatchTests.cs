@@ -156,4 +156,42 @@ public sealed class ClusterBatchTests : IAsyncLifetime
             Assert.Equal(0, await CallsAsync(node, "get", "getex", "set", "setex", "psetex", "mset", "msetnx"));
         }
     }
+
+    [Fact]
+    public async Task Flush_AsTheStoresFirstCall_LoadsAndStoresEveryKey()
+    {
+        // Before it has connected, the store does not know it reaches a cluster: the keys of this flush span slots
+        // of every node all the same.
+        var keys = Enumerable.Range(1, 12).Select(static i => $"post:{i}").ToArray();
+        await using (var scope = _services!.CreateAsyncScope())
+        {
+            var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+            var promises = keys.Select((k, i) => batch.Load(k, _ => ValueTask.FromResult(new Post(i, k)))).ToArray();
+            await batch.FlushAsync();
+            Assert.Equal(keys.Select(static (k, i) => new Post(i, k)), promises.Select(static p => p.Value));
+        }
+
+        await FlushWarmAsync(keys);
+    }
+
+    [Fact]
+    public async Task DeleteMany_AsTheStoresFirstCall_RemovesEveryKey()
+    {
+        var keys = Enumerable.Range(1, 12).Select(static i => $"post:{i}").ToArray();
+        foreach (var key in keys)
+        {
+            Assert.Equal("+OK\r\n", await NodeOf(key).CommandAsync("SET", Cache.Namespace + key, "x"));
+        }
+
+        Assert.Equal(new RcRemovalResult(keys.Length, 0), await Cache.DeleteManyAsync(keys));
+    }
+
+    /// <summary>The node that owns the slot of <paramref name="key"/>, from the MOVED reply of another node if need be.</summary>
+    private RedisServer NodeOf(string key)
+    {
+        var reply = Cluster.Nodes[0].CommandAsync("GET", Cache.Namespace + key).GetAwaiter().GetResult();
+        return reply.StartsWith("-MOVED ", StringComparison.Ordinal)
+            ? Cluster.ServerAt(int.Parse(reply.Trim()[(reply.LastIndexOf(':') + 1)..], CultureInfo.InvariantCulture))
+            : Cluster.Nodes[0];
+    }
 }

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -60,6 +62,54 @@ public sealed class ConfigurationTests
         Assert.Equal(RcFailureMode.Throw, options.FailureMode);
         Assert.Equal(TimeSpan.FromMilliseconds(250), options.OperationTimeout);
         Assert.Equal("tpl:", options.Caches["templates"].Namespace);
+    }
+
+    [Fact]
+    public void Bind_ShardCredentialsAndTls_AreRead()
+    {
+        // The authority's file must hold a certificate: the validator reads it.
+        var authority = Path.GetTempFileName();
+        using (var key = ECDsa.Create())
+        using (var certificate = new CertificateRequest("CN=Private CA", key, HashAlgorithmName.SHA256).CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1)))
+        {
+            File.WriteAllText(authority, certificate.ExportCertificatePem());
+        }
+
+        using var host = Build(new()
+        {
+            ["Rc:Store"] = "Sharded",
+            ["Rc:SslCaFile"] = authority,
+            ["Rc:Shards:cache01:Host"] = "10.0.0.5",
+            ["Rc:Shards:cache01:User"] = "app",
+            ["Rc:Shards:cache01:Password"] = "secret",
+            ["Rc:Shards:cache01:Ssl"] = "true",
+            ["Rc:Shards:cache01:SslHost"] = "cache01.redis.example",
+        });
+        var options = host.Services.GetRequiredService<IOptions<RcOptions>>().Value;
+        File.Delete(authority);
+        Assert.Equal(authority, options.SslCaFile);
+        var shard = options.Shards["cache01"];
+        Assert.Equal(("app", "secret", true, "cache01.redis.example"), (shard.User, shard.Password, shard.Ssl, shard.SslHost));
+    }
+
+    [Fact]
+    public void ShardConfiguration_CarriesUserPasswordAndTlsHost_ToBothClients()
+    {
+        var configuration = StoreFactory.Configuration(new RcShardOptions { Host = "10.0.0.5", Port = 6380, Db = 2, User = "app", Password = "secret", Ssl = true, SslHost = "cache01.redis.example" });
+        Assert.Equal(("app", "secret", true, "cache01.redis.example", 2), (configuration.User, configuration.Password, configuration.Ssl, configuration.SslHost, configuration.DefaultDatabase));
+
+        // The library's own connections (synchronous calls, the link per server) read the same configuration.
+        var settings = RespSettings.From(configuration, null);
+        Assert.Equal(("app", "secret", 2, true, "cache01.redis.example"), (settings.User, settings.Password, settings.Database, settings.Ssl, settings.SslHost));
+        Assert.Null(settings.CertificateValidation);
+        Assert.DoesNotContain("secret", settings.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RedisConfigurationString_CarriesUserPasswordAndTlsHost_ToTheLibrarysOwnConnections()
+    {
+        var settings = RespSettings.From(StackExchange.Redis.ConfigurationOptions.Parse("10.0.0.5:6380,user=app,password=secret,ssl=true,sslHost=redis.example"), null);
+        Assert.Equal(("app", "secret", true, "redis.example"), (settings.User, settings.Password, settings.Ssl, settings.SslHost));
     }
 
     [Fact]
@@ -152,6 +202,52 @@ public sealed class ConfigurationTests
         Assert.Contains("Rc:Shards:b:Db", message, StringComparison.Ordinal);
         Assert.Contains("Rc:OperationTimeout", message, StringComparison.Ordinal);
         Assert.Contains("Rc:BypassValues:0", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_ShardUserWithoutPassword_FailsNamingThePassword() =>
+        Assert.Contains(
+            "Rc:Shards:cache01:Password: Rc:Shards:cache01:User is set, so the user's password is needed too.",
+            await StartupErrorAsync(new() { ["Rc:Store"] = "Sharded", ["Rc:Shards:cache01:User"] = "app" }),
+            StringComparison.Ordinal);
+
+    [Fact]
+    public async Task Start_SslHostWithoutSsl_Fails() =>
+        Assert.Contains(
+            "Rc:Shards:cache01:SslHost: applies only to a TLS connection; set Rc:Shards:cache01:Ssl=true, or remove SslHost.",
+            await StartupErrorAsync(new() { ["Rc:Store"] = "Sharded", ["Rc:Shards:cache01:SslHost"] = "cache01.redis.example" }),
+            StringComparison.Ordinal);
+
+    [Fact]
+    public async Task Start_SslCaFileThatIsNotACertificate_Fails()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), $"rc-missing-{Guid.NewGuid():N}.crt");
+        var garbage = Path.GetTempFileName();
+        await File.WriteAllTextAsync(garbage, "not a certificate");
+        try
+        {
+            Assert.Contains($"Rc:SslCaFile: '{missing}' cannot be read as a certificate, PEM or DER", await StartupErrorAsync(new() { ["Rc:SslCaFile"] = missing }), StringComparison.Ordinal);
+            Assert.Contains($"Rc:SslCaFile: '{garbage}' cannot be read as a certificate, PEM or DER", await StartupErrorAsync(new() { ["Rc:SslCaFile"] = garbage }), StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(garbage);
+        }
+    }
+
+    [Fact]
+    public async Task Start_WrongShardSettings_NeverEchoThePassword()
+    {
+        var message = await StartupErrorAsync(new()
+        {
+            ["Rc:Store"] = "Sharded",
+            ["Rc:Shards:cache01:Password"] = "hunter2-secret",
+            ["Rc:Shards:cache01:Port"] = "70000",
+            ["Rc:Shards:cache01:SslHost"] = "cache01.redis.example",
+            ["Rc:Shards:cache01:Passwrd"] = "hunter2-secret",
+        });
+        Assert.Contains("Rc:Shards:cache01:Passwrd: 'Passwrd' is not a setting here", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2-secret", message, StringComparison.Ordinal);
     }
 
     [Fact]

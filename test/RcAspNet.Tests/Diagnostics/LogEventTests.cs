@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using RcAspNet.Tests.Infrastructure;
@@ -249,6 +250,15 @@ public sealed class LogEventTests
         Assert.Null(await services.GetRequiredService<IRcCache>().GetAsync<string>(Key));
         await EventuallyAsync(() => _logs.Records.Any(static r => r.Id.Id == 109));
         AssertLogged(109, "RcRecoveryFailed", LogLevel.Debug);
+    }
+
+    [Fact]
+    public async Task RefusedPassword_Is113RcAuthenticationFailed()
+    {
+        await using var server = await RedisServer.StartAsync(new RedisSecurity(null, "right-password"));
+        await using var services = Services(o => (o.Store, o.Redis) = (RcStoreKind.Redis, $"{server.EndPoint},password=wrong-password"));
+        Assert.Null(services.GetRequiredService<IDistributedCache>().Get(Key));
+        AssertLogged(113, "RcAuthenticationFailed", LogLevel.Error);
     }
 
     [Fact]

@@ -13,24 +13,34 @@ public sealed class RedisClusterServers : IAsyncDisposable
     private const int Primaries = 3;
     private static readonly TimeSpan ReadyDeadline = TimeSpan.FromSeconds(30);
 
-    private RedisClusterServers(RedisServer[] nodes) => Nodes = nodes;
+    private RedisClusterServers(RedisServer[] nodes, RedisSecurity? security)
+    {
+        Nodes = nodes;
+        Security = security;
+    }
 
     public IReadOnlyList<RedisServer> Nodes { get; }
 
     public string Configuration => string.Join(",", Nodes.Select(static n => n.EndPoint));
 
+    /// <summary>Gets what every node requires of its clients; null for nothing.</summary>
+    public RedisSecurity? Security { get; }
+
     /// <summary>Starts three primaries without replicas and waits for cluster_state:ok.</summary>
-    public static Task<RedisClusterServers> StartAsync() => CreateAsync(0, TimeSpan.FromSeconds(2));
+    public static Task<RedisClusterServers> StartAsync() => CreateAsync(0, TimeSpan.FromSeconds(2), null);
+
+    /// <summary>Starts three primaries without replicas, each requiring what <paramref name="security"/> says (the cluster bus needs nothing).</summary>
+    public static Task<RedisClusterServers> StartAsync(RedisSecurity security) => CreateAsync(0, TimeSpan.FromSeconds(2), security);
 
     /// <summary>Starts three primaries without replicas, which the others count as failed after <paramref name="nodeTimeout"/> without an answer.</summary>
-    public static Task<RedisClusterServers> StartAsync(TimeSpan nodeTimeout, params string[] extraArgs) => CreateAsync(0, nodeTimeout, extraArgs);
+    public static Task<RedisClusterServers> StartAsync(TimeSpan nodeTimeout, params string[] extraArgs) => CreateAsync(0, nodeTimeout, null, extraArgs);
 
     /// <summary>
     /// Starts three primaries, each with one replica, and waits until every node reports cluster_state:ok and every
     /// primary has its replica online. A primary that answers no one for <paramref name="nodeTimeout"/> is failed
     /// over to its replica: about two node timeouts after it stops, with a node timeout of a second.
     /// </summary>
-    public static Task<RedisClusterServers> StartWithReplicasAsync(TimeSpan nodeTimeout) => CreateAsync(1, nodeTimeout);
+    public static Task<RedisClusterServers> StartWithReplicasAsync(TimeSpan nodeTimeout) => CreateAsync(1, nodeTimeout, null);
 
     /// <summary>The node listening on <paramref name="port"/>.</summary>
     public RedisServer ServerAt(int port) => Nodes.Single(n => n.Port == port);
@@ -58,6 +68,7 @@ public sealed class RedisClusterServers : IAsyncDisposable
     /// </summary>
     public async Task ReshardAsync(ClusterNode from, ClusterNode to, int slots) =>
         await RunRedisCliAsync(
+            Security,
             "--cluster", "reshard", ServerAt(to.Port).EndPoint,
             "--cluster-from", from.Id,
             "--cluster-to", to.Id,
@@ -72,15 +83,15 @@ public sealed class RedisClusterServers : IAsyncDisposable
         }
     }
 
-    private static async Task<RedisClusterServers> CreateAsync(int replicas, TimeSpan nodeTimeout, params string[] extraArgs)
+    private static async Task<RedisClusterServers> CreateAsync(int replicas, TimeSpan nodeTimeout, RedisSecurity? security, params string[] extraArgs)
     {
         var timeout = ((long)nodeTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
         var nodes = await RedisServer.StartManyAsync(
-            Primaries * (1 + replicas), ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", timeout, .. extraArgs]);
-        var cluster = new RedisClusterServers(nodes);
+            Primaries * (1 + replicas), security, ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", timeout, .. extraArgs]);
+        var cluster = new RedisClusterServers(nodes, security);
         try
         {
-            await RunRedisCliAsync([
+            await RunRedisCliAsync(security, [
                 "--cluster", "create", .. nodes.Select(static n => n.EndPoint), "--cluster-replicas", replicas.ToString(CultureInfo.InvariantCulture), "--cluster-yes"]);
             var ready = Stopwatch.StartNew();
             while (!await cluster.IsReadyAsync(replicas))
@@ -138,10 +149,10 @@ public sealed class RedisClusterServers : IAsyncDisposable
         return true;
     }
 
-    private static async Task<string> RunRedisCliAsync(params string[] args)
+    private static async Task<string> RunRedisCliAsync(RedisSecurity? security, params string[] args)
     {
         var info = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in args)
+        foreach (var arg in (security?.CliArgs() ?? []).Concat(args))
         {
             info.ArgumentList.Add(arg);
         }

@@ -1,12 +1,17 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
 namespace RcAspNet.Tests.Infrastructure;
 
-/// <summary>A real redis-server process on a free loopback port, stopped on dispose (or when the test run ends).</summary>
+/// <summary>
+/// A real redis-server process on a free loopback port, stopped on dispose (or when the test run ends); with a
+/// <see cref="RedisSecurity"/>, one that requires a password, an ACL user or TLS, as managed Redis does.
+/// </summary>
 public sealed class RedisServer : IAsyncDisposable
 {
     private static readonly List<Process> Running = [];
@@ -34,15 +39,20 @@ public sealed class RedisServer : IAsyncDisposable
         }
     };
 
-    private RedisServer(int port, string[] extraArgs)
+    private RedisServer(int port, RedisSecurity? security, string[] extraArgs)
     {
         Port = port;
+        Security = security;
         _extraArgs = extraArgs;
         _directory = Directory.CreateTempSubdirectory("rc-redis-").FullName;
         _process = Launch();
     }
 
+    /// <summary>Gets the port: the TLS port of a server that requires TLS (it then listens on no other).</summary>
     public int Port { get; }
+
+    /// <summary>Gets what the server requires of its clients; null for nothing.</summary>
+    public RedisSecurity? Security { get; }
 
     public string EndPoint => $"127.0.0.1:{Port}";
 
@@ -51,12 +61,15 @@ public sealed class RedisServer : IAsyncDisposable
     /// redis-server binding it (a cluster node also binds its bus at port + 10000), so a server that exits while
     /// starting is started again on another port.
     /// </summary>
-    public static async Task<RedisServer> StartAsync(params string[] extraArgs)
+    public static Task<RedisServer> StartAsync(params string[] extraArgs) => StartAsync(null, extraArgs);
+
+    /// <summary>Starts a server that requires what <paramref name="security"/> says, as <see cref="StartAsync(string[])"/> does.</summary>
+    public static async Task<RedisServer> StartAsync(RedisSecurity? security, params string[] extraArgs)
     {
         var cluster = extraArgs.Contains("--cluster-enabled");
         for (var attempt = 1; ; attempt++)
         {
-            var server = new RedisServer(cluster ? FreeClusterPort() : FreePort(), extraArgs);
+            var server = new RedisServer(cluster ? FreeClusterPort() : FreePort(), security, extraArgs);
             if (await server.TryWaitUntilUpAsync())
             {
                 return server;
@@ -72,13 +85,16 @@ public sealed class RedisServer : IAsyncDisposable
     }
 
     /// <summary>Starts <paramref name="count"/> servers at once, each as <see cref="StartAsync"/> does.</summary>
-    public static Task<RedisServer[]> StartManyAsync(int count, params string[] extraArgs) =>
-        Task.WhenAll(Enumerable.Range(0, count).Select(_ => StartAsync(extraArgs)));
+    public static Task<RedisServer[]> StartManyAsync(int count, params string[] extraArgs) => StartManyAsync(count, null, extraArgs);
+
+    /// <summary>Starts <paramref name="count"/> servers at once that require what <paramref name="security"/> says.</summary>
+    public static Task<RedisServer[]> StartManyAsync(int count, RedisSecurity? security, params string[] extraArgs) =>
+        Task.WhenAll(Enumerable.Range(0, count).Select(_ => StartAsync(security, extraArgs)));
 
     /// <summary>Starts a server on <paramref name="port"/> (one from <see cref="FreePort"/>, say) and waits until it answers PING.</summary>
     public static async Task<RedisServer> StartOnAsync(int port, params string[] extraArgs)
     {
-        var server = new RedisServer(port, extraArgs);
+        var server = new RedisServer(port, null, extraArgs);
         try
         {
             await server.WaitUntilUpAsync();
@@ -91,20 +107,25 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends one command and returns the raw RESP reply, for assertions made by Redis itself (INFO commandstats).</summary>
+    /// <summary>
+    /// Sends one command and returns the raw RESP reply, for assertions made by Redis itself (INFO commandstats). On a
+    /// secured server it first authenticates, over TLS validated against the test's own authority.
+    /// </summary>
     public async Task<string> CommandAsync(params string[] args)
     {
         using var client = new TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, Port);
-        var stream = client.GetStream();
-        var request = new StringBuilder().Append('*').Append(args.Length).Append("\r\n");
-        foreach (var arg in args)
+        await using var stream = await OpenAsync(client.GetStream());
+        if (Security?.Password is { } password)
         {
-            request.Append('$').Append(Encoding.UTF8.GetByteCount(arg)).Append("\r\n").Append(arg).Append("\r\n");
+            var auth = await SendAsync(stream, Security.User is { } user ? ["AUTH", user, password] : ["AUTH", password]);
+            if (!auth.StartsWith('+'))
+            {
+                throw new InvalidOperationException($"The server on port {Port} refused the harness's credentials: {auth}");
+            }
         }
 
-        await stream.WriteAsync(Encoding.UTF8.GetBytes(request.ToString()));
-        return await ReadReplyAsync(stream);
+        return await SendAsync(stream, args);
     }
 
     /// <summary>How many times each command ran since the last reset, from INFO commandstats, without this harness's own INFO and CONFIG RESETSTAT.</summary>
@@ -190,7 +211,8 @@ public sealed class RedisServer : IAsyncDisposable
             RedirectStandardError = true,
             WorkingDirectory = _directory,
         };
-        foreach (var arg in new[] { "--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _directory }.Concat(_extraArgs))
+        var listen = Security?.ServerArgs(Port) ?? ["--port", Port.ToString(CultureInfo.InvariantCulture)];
+        foreach (var arg in listen.Concat(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _directory]).Concat(_extraArgs))
         {
             info.ArgumentList.Add(arg);
         }
@@ -233,6 +255,33 @@ public sealed class RedisServer : IAsyncDisposable
                 _output.Dequeue();
             }
         }
+    }
+
+    private static async Task<string> SendAsync(Stream stream, string[] args)
+    {
+        var request = new StringBuilder().Append('*').Append(args.Length).Append("\r\n");
+        foreach (var arg in args)
+        {
+            request.Append('$').Append(Encoding.UTF8.GetByteCount(arg)).Append("\r\n").Append(arg).Append("\r\n");
+        }
+
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(request.ToString()));
+        return await ReadReplyAsync(stream);
+    }
+
+    /// <summary>The stream to talk over: TLS that trusts only the test's authority and checks its host name, when the server requires TLS.</summary>
+    private async Task<Stream> OpenAsync(NetworkStream network)
+    {
+        if (Security?.Tls is not { } tls)
+        {
+            return network;
+        }
+
+        var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+        policy.CustomTrustStore.Add(tls.LoadAuthority());
+        var stream = new SslStream(network, leaveInnerStreamOpen: false);
+        await stream.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = tls.HostName, CertificateChainPolicy = policy });
+        return stream;
     }
 
     private async Task WaitUntilUpAsync()
@@ -337,7 +386,7 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
-    private static async Task<string> ReadReplyAsync(NetworkStream stream)
+    private static async Task<string> ReadReplyAsync(Stream stream)
     {
         var buffer = new byte[64 * 1024];
         var text = new StringBuilder();

@@ -39,10 +39,10 @@ public sealed class MetricsRecorder : IDisposable
         Measurements.Enqueue((instrument.Name, value, tags.ToArray().ToDictionary(static t => t.Key, static t => t.Value?.ToString())));
 }
 
-/// <summary>Keeps every log record, to check what reaches the logs.</summary>
+/// <summary>Keeps every log record, to check what reaches the logs: its message, and its exception as a log provider prints it.</summary>
 public sealed class LogRecorder : ILoggerProvider
 {
-    public ConcurrentQueue<(string Category, LogLevel Level, EventId Id, string Message)> Records { get; } = new();
+    public ConcurrentQueue<(string Category, LogLevel Level, EventId Id, string Message, string? Exception)> Records { get; } = new();
 
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
 
@@ -58,6 +58,6 @@ public sealed class LogRecorder : ILoggerProvider
         public bool IsEnabled(LogLevel logLevel) => true;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            recorder.Records.Enqueue((category, logLevel, eventId, formatter(state, exception)));
+            recorder.Records.Enqueue((category, logLevel, eventId, formatter(state, exception), exception?.ToString()));
     }
 }

@@ -130,12 +130,19 @@ public abstract class NearCacheTests(Xunit.Abstractions.ITestOutputHelper output
     [Fact]
     public async Task KeyWithoutTimeToLive_WrittenByAForeignClient_IsServedFromMemory()
     {
+        // A barrier written by another node before this one exists (so that no invalidation of it is on its way to this
+        // one), then copied: once this node reads the barrier's next value, every invalidation before it has reached it.
+        var writer = Node().GetRequiredService<IDistributedCache>();
+        await writer.SetStringAsync("barrier", "b1");
+        await writer.SetStringAsync("no-ttl", "x");
         var node = Node();
         var cache = node.GetRequiredService<IDistributedCache>();
-        await cache.SetStringAsync("no-ttl", "x");
+        await WarmAsync(node, "barrier");
 
         // redis-cli SET without EX: the key has no TTL (PTTL -1), and lives until it changes.
         await RedisCli("SET", Ns + "no-ttl", "forever");
+        await RedisCli("SET", Ns + "barrier", "b2");
+        await UntilAsync(cache, "barrier", "b2");
         await UntilAsync(cache, "no-ttl", "forever");
         await WarmAsync(node, "no-ttl");
         await Task.WhenAll(Servers.Select(static s => s.ResetStatsAsync()));

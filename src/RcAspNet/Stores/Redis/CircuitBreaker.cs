@@ -44,6 +44,12 @@ internal sealed class CircuitBreaker(
     /// <summary>The server did not answer within the operation timeout.</summary>
     public void OnTimeout() => Open(FirstWait);
 
+    /// <summary>
+    /// The server refused this node's credentials, or its certificate was not accepted: every call would fail the same
+    /// way, so it opens at once, as for a timeout, and recoveries ask the server again.
+    /// </summary>
+    public void OnRefused() => Open(FirstWait);
+
     /// <summary>The call failed without waiting (a refused or lost connection).</summary>
     public void OnFailure()
     {

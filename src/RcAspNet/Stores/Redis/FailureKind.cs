@@ -12,6 +12,9 @@ internal enum FailureKind
     /// <summary>The server answered with an error (out of memory, a command it refuses).</summary>
     Server,
 
+    /// <summary>The server refused this node's user name or password, or its TLS certificate was not accepted.</summary>
+    Authentication,
+
     /// <summary>Not sent: the server's circuit is open, or it already cost the request a timeout.</summary>
     Skipped,
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using System.Security.Authentication;
 using Microsoft.Extensions.Logging;
 using RcAspNet.Diagnostics;
 using StackExchange.Redis;
@@ -30,6 +31,7 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
         FailureKind.Timeout => "timeout",
         FailureKind.Connection => "connection",
         FailureKind.Server => "server",
+        FailureKind.Authentication => "authentication",
         FailureKind.Skipped => "circuit_open",
         _ => "foreign_data",
     };
@@ -170,10 +172,12 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
     {
         var started = Stopwatch.GetTimestamp();
         using var activity = RcMetrics.StartActivity(kind, node.Name, operation);
-        var database = await topology.GetDatabaseAsync(CancellationToken.None).ConfigureAwait(false);
-        var task = command(database);
+        Task<T>? task = null;
         try
         {
+            // Inside the try: a command that finds no connected server to go to throws before it is sent.
+            var database = await topology.GetDatabaseAsync(CancellationToken.None).ConfigureAwait(false);
+            task = command(database);
             var result = await task.WaitAsync(_deadlines.Next()).ConfigureAwait(false);
             metrics.Duration(kind, node.Name, operation, started);
             return result;
@@ -181,7 +185,16 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
         catch (Exception ex) when (IsFailure(ex))
         {
             Observe(task);
-            activity?.SetStatus(ActivityStatusCode.Error, ex is OperationCanceledException or TimeoutException ? "timeout" : "connection");
+
+            // A server that refuses this node's credentials may fail a recovery before any command reaches it (the
+            // client has no connected server to send to): its link says why.
+            var refused = Refusal(ex) is not null ? ex : node.Link?.Refusal;
+            if (refused is not null)
+            {
+                Report(node, refused);
+            }
+
+            activity?.SetStatus(ActivityStatusCode.Error, ex is OperationCanceledException or TimeoutException ? "timeout" : refused is not null ? "authentication" : "connection");
             throw;
         }
     }
@@ -223,9 +236,12 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
         if (options.FailureMode == RcFailureMode.Throw && failure != FailureKind.ForeignData)
         {
             throw new RcCacheException(
-                failure == FailureKind.Skipped
-                    ? $"The cache server '{node.Name}' is skipped: its circuit is open after a failure or while removals kept for it are delivered, or it already cost this request a timeout."
-                    : $"The cache operation '{operation}' on '{node.Name}' failed ({TagOf(failure)}).",
+                failure switch
+                {
+                    FailureKind.Skipped => $"The cache server '{node.Name}' is skipped: its circuit is open after a failure or while removals kept for it are delivered, or it already cost this request a timeout.",
+                    FailureKind.Authentication => $"The cache operation '{operation}' on '{node.Name}' failed (authentication): the server refused this node's user name or password, or its TLS certificate was not accepted.",
+                    _ => $"The cache operation '{operation}' on '{node.Name}' failed ({TagOf(failure)}).",
+                },
                 exception)
             { Shard = node.Name };
         }
@@ -374,6 +390,8 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
                 metrics.Timeout(kind, node.Name, operation);
                 activity?.SetStatus(ActivityStatusCode.Error, "timeout");
                 return FailureKind.Timeout;
+            case not null when Refusal(ex) is not null:
+                return Refused(node, ex, activity);
             case RedisServerException when operation == "increment" && ex.Message.Contains("not an integer", StringComparison.Ordinal):
                 // Not a store failure: the caller asked to count on a value that is not a counter, as on any store.
                 node.Circuit.OnSuccess();
@@ -397,6 +415,9 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
                 node.Circuit.OnFailure();
                 activity?.SetStatus(ActivityStatusCode.Error, "connection");
                 return FailureKind.Connection;
+            case not null when node.Link?.Refusal is { } refusal:
+                // The client has no connection to send on, and the server's link knows why: it refuses this node.
+                return Refused(node, refusal, activity);
             default:
                 node.Circuit.OnFailure();
                 activity?.SetStatus(ActivityStatusCode.Error, "connection");
@@ -404,8 +425,48 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
         }
     }
 
+    /// <summary>Every call would be refused the same way: the circuit opens at once, and the refusal is reported once.</summary>
+    private FailureKind Refused(RedisNode node, Exception refusal, Activity? activity)
+    {
+        node.Circuit.OnRefused();
+        activity?.SetStatus(ActivityStatusCode.Error, "authentication");
+        Report(node, refusal);
+        return FailureKind.Authentication;
+    }
+
+    /// <summary>
+    /// Why the server did not let this node in, or null when <paramref name="ex"/> is another failure: its TLS certificate
+    /// was not accepted (not issued by a trusted authority, or not for the host name), or it refused the user name or
+    /// password (<c>WRONGPASS</c>, <c>NOAUTH</c>; StackExchange.Redis reports both as an authentication failure).
+    /// </summary>
+    internal static string? Refusal(Exception ex)
+    {
+        var refused = false;
+        for (var e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is AuthenticationException)
+            {
+                return "its TLS certificate was not accepted (not issued by an authority this node trusts, or not for the host name it was reached by)";
+            }
+
+            refused |= e is RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure }
+                || (e is RedisServerException or RespErrorException && (e.Message.StartsWith("WRONGPASS", StringComparison.Ordinal) || e.Message.StartsWith("NOAUTH", StringComparison.Ordinal)));
+        }
+
+        return refused ? "it refused this node's user name or password" : null;
+    }
+
+    /// <summary>Logs a refusal once per server, until the server serves again; the credentials themselves are never logged.</summary>
+    private void Report(RedisNode node, Exception refusal)
+    {
+        if (node.FirstRefusal())
+        {
+            LogAuthenticationFailed(logger, node.Name, Refusal(refusal)!, refusal);
+        }
+    }
+
     private static bool IsFailure(Exception ex) =>
-        ex is TimeoutException or OperationCanceledException or RedisException or RespErrorException or IOException or SocketException or ObjectDisposedException or InvalidOperationException;
+        ex is TimeoutException or OperationCanceledException or RedisException or RespErrorException or IOException or SocketException or ObjectDisposedException or InvalidOperationException or AuthenticationException;
 
     private static void Observe(Task? task) =>
         task?.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);

@@ -5,8 +5,9 @@ namespace RcAspNet.Stores.Redis;
 
 /// <summary>
 /// The commands and pipelines a Redis store sends, each one round trip to one server. Multi-key commands are split by
-/// hash slot on a cluster node, so that none fails with CROSSSLOT. Nothing here handles failure: callers run these
-/// through <see cref="RedisCalls"/>.
+/// hash slot on a cluster node, so that none fails with CROSSSLOT; so are those of a call that began before the store
+/// knew it reaches a cluster (its first, before it connected), which the client refuses whole. Nothing here handles
+/// failure: callers run these through <see cref="RedisCalls"/>.
 /// </summary>
 internal static class RedisCommands
 {
@@ -19,7 +20,14 @@ internal static class RedisCommands
         var groups = cluster ? GroupBySlot(keys) : [];
         if (groups.Length <= 1)
         {
-            return await db.StringGetAsync(ToRedisKeys(keys)).ConfigureAwait(false);
+            try
+            {
+                return await db.StringGetAsync(ToRedisKeys(keys)).ConfigureAwait(false);
+            }
+            catch (RedisCommandException) when (!cluster)
+            {
+                return await GetManyAsync(db, keys, cluster: true).ConfigureAwait(false);
+            }
         }
 
         var values = new RedisValue[keys.Length];
@@ -56,7 +64,14 @@ internal static class RedisCommands
         var groups = cluster ? GroupBySlot(keys) : [];
         if (groups.Length <= 1)
         {
-            return await db.KeyDeleteAsync(ToRedisKeys(keys)).ConfigureAwait(false);
+            try
+            {
+                return await db.KeyDeleteAsync(ToRedisKeys(keys)).ConfigureAwait(false);
+            }
+            catch (RedisCommandException) when (!cluster)
+            {
+                return await DeleteAsync(db, keys, cluster: true).ConfigureAwait(false);
+            }
         }
 
         var counts = await Task.WhenAll(groups.Select(g => db.KeyDeleteAsync(g.Select(i => (RedisKey)keys[i]).ToArray()))).ConfigureAwait(false);

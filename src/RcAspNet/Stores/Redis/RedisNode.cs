@@ -13,6 +13,7 @@ internal sealed class RedisNode
 {
     private ServerLink? _link;
     private int _suspicions;
+    private int _refusalReported;
 
     /// <param name="name">The shard tag: the store's shard name, and for a cluster node its endpoint after a slash.</param>
     /// <param name="endPoint">The server's endpoint; null for a store's first node, which follows the configuration.</param>
@@ -36,7 +37,16 @@ internal sealed class RedisNode
             Sync,
             () => recover(this),
             () => Removals.IsEmpty && !Unverified,
-            state => changed(this, state),
+            state =>
+            {
+                if (state == CircuitState.Closed)
+                {
+                    // The server accepts this node again: a later refusal is news.
+                    Volatile.Write(ref _refusalReported, 0);
+                }
+
+                changed(this, state);
+            },
             (ex, wait) => recoveryFailed(this, ex, wait),
             stopping);
     }
@@ -67,6 +77,12 @@ internal sealed class RedisNode
 
     /// <summary>Gets the near cache's invalidation link to this server, once one was made.</summary>
     public ServerLink? Link => Volatile.Read(ref _link);
+
+    /// <summary>
+    /// Returns true for the first refusal of this node's credentials or of the server's certificate since the server
+    /// last served (its circuit closed), so that it is reported once, not once per call or recovery.
+    /// </summary>
+    public bool FirstRefusal() => Interlocked.Exchange(ref _refusalReported, 1) == 0;
 
     /// <summary>Keeps a removal that did not reach the server and holds it out of service; returns whether the log passed its bound.</summary>
     public bool Keep(Removal removal)

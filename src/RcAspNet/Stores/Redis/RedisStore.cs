@@ -60,7 +60,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         _recent = new RecentRemovals(options.RemovalReplayWindow, options.PendingRemovalLimit, time);
         _topology = new RedisTopology(configuration, shard, options.OperationTimeout, time, logger, CreateNode, OnSlotsGained, OnSlotsMoved, OnConnected, shared);
         var settings = _topology.Configuration;
-        _respSettings = new RespSettings(settings.User, settings.Password, settings.DefaultDatabase ?? 0, settings.Ssl, settings.SslHost, settings.SslProtocols ?? System.Security.Authentication.SslProtocols.None);
+        _respSettings = RespSettings.From(settings, options.SslCaFile);
         _blocking = new BlockingRedisClient(settings.EndPoints, _respSettings);
         _calls = new RedisCalls(_topology, _blocking, kind, options, metrics, logger) { Overflowed = OnOverflowed };
         _delivery = new RemovalDelivery(_topology, _calls, _recent, _prefixes, () => Owner ?? this, kind, metrics, logger);
@@ -508,6 +508,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     private static string Describe(Exception ex) => ex switch
     {
         TimeoutException => "timeout",
+        _ when RedisCalls.Refusal(ex) is not null => "authentication failed",
         RedisConnectionException => "connection failed",
         _ => ex.GetType().Name,
     };

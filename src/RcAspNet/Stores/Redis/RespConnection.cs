@@ -40,7 +40,12 @@ internal sealed class RespConnection : IDisposable
     /// <summary>Gets whether the connection can be used again: false after a timeout, an I/O error or a protocol error.</summary>
     public bool IsHealthy { get; private set; } = true;
 
-    /// <summary>Connects, negotiates TLS when asked, authenticates and selects the database, all before <paramref name="deadline"/>.</summary>
+    /// <summary>
+    /// Connects, negotiates TLS when asked (the server's certificate validated as <see cref="RespSettings.CertificateValidation"/>
+    /// says, its host name always checked), authenticates and selects the database, all before <paramref name="deadline"/>.
+    /// A certificate that is not trusted throws <see cref="System.Security.Authentication.AuthenticationException"/>, and
+    /// credentials the server refuses throw <see cref="RespErrorException"/> (<c>WRONGPASS</c>).
+    /// </summary>
     public static RespConnection Open(EndPoint endPoint, RespSettings settings, long deadline)
     {
         var socket = Connect(endPoint, deadline);
@@ -55,6 +60,7 @@ internal sealed class RespConnection : IDisposable
                 {
                     TargetHost = settings.SslHost ?? (endPoint as DnsEndPoint)?.Host ?? (endPoint as IPEndPoint)?.Address.ToString(),
                     EnabledSslProtocols = settings.SslProtocols,
+                    RemoteCertificateValidationCallback = settings.CertificateValidation,
                 });
             }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using Microsoft.Extensions.Logging;
 using RcAspNet.Stores.Near;
 
@@ -32,6 +33,7 @@ internal sealed partial class ServerLink : IDisposable
     private int _up;
     private long _epoch;
     private RespConnection? _connection;
+    private Exception? _refusal;
 
     /// <param name="endPoint">The server.</param>
     /// <param name="settings">How to connect to it.</param>
@@ -62,6 +64,12 @@ internal sealed partial class ServerLink : IDisposable
     /// <summary>Gets the link's epoch: it moves on whenever the link goes down or the server flushes, invalidating every older copy.</summary>
     public long Epoch => Interlocked.Read(ref _epoch);
 
+    /// <summary>
+    /// Gets why the server would not let the link in at its last attempt (it refused the credentials, or the TLS
+    /// certificate was not accepted); null once the link got in, or failed for another reason.
+    /// </summary>
+    public Exception? Refusal => Volatile.Read(ref _refusal);
+
     public void Dispose()
     {
         _disposed = true;
@@ -80,6 +88,7 @@ internal sealed partial class ServerLink : IDisposable
             try
             {
                 using var connection = RespConnection.Open(_endPoint, _settings, RespConnection.Deadline(_timeout));
+                Volatile.Write(ref _refusal, null);
                 Volatile.Write(ref _connection, connection);
                 var deadline = RespConnection.Deadline(_timeout);
                 _identified(BlockingRedisClient.RunIdOf(connection.Command(2).Arg("INFO").Arg("server").Call(deadline).ThrowIfError().AsString()));
@@ -99,8 +108,9 @@ internal sealed partial class ServerLink : IDisposable
                 backoff = TimeSpan.FromMilliseconds(50);
                 Listen(connection);
             }
-            catch (Exception ex) when (ex is IOException or SocketException or TimeoutException or RespErrorException or ObjectDisposedException)
+            catch (Exception ex) when (ex is IOException or SocketException or TimeoutException or RespErrorException or ObjectDisposedException or AuthenticationException)
             {
+                Volatile.Write(ref _refusal, RedisCalls.Refusal(ex) is null ? null : ex);
                 if (!_disposed)
                 {
                     LogLinkFailed(_logger, _endPoint.ToString() ?? "", ex.GetType().Name);
