@@ -42,6 +42,9 @@ public sealed class EditsDuringFaultsTests(ITestOutputHelper output) : IAsyncLif
         {
             await EditEveryPostAsync(client);
             staleDuring = await StaleAsync(client);
+
+            // /stats charts the removals kept for the frozen shard.
+            Assert.Matches("<svg id=\"pending-removals\"[^$]*<title>cache02: [1-9]\\d*</title>", await client.GetStringAsync("/stats"));
         }
         finally
         {
