@@ -192,8 +192,9 @@ internal sealed partial class CacheNamespace
         List<TaggedKey>? tagged = null;
         foreach (var (namespaced, value, timing, tags) in items)
         {
-            if (IsOversized(value))
+            if (IsOversized(value) || (replaces && IsAnyPending(tags)))
             {
+                // Not stored; and the value it replaces must not outlive it.
                 (refused ??= []).Add(namespaced);
                 continue;
             }
@@ -210,15 +211,16 @@ internal sealed partial class CacheNamespace
             }
         }
 
-        await _store.SetManyAsync(entries, replaces, cancellationToken).ConfigureAwait(false);
         if (refused is not null)
         {
+            // First, so that a write below that throws cannot leave the values these replaced.
             await _store.DeleteManyAsync(refused, cancellationToken).ConfigureAwait(false);
         }
 
+        await _store.SetManyAsync(entries, replaces, cancellationToken).ConfigureAwait(false);
         if (tagged is not null)
         {
-            await RegisterTagsAsync(tagged, versions ?? throw new InvalidOperationException("Tagged writes need the tags' versions read before their values were computed."), cancellationToken).ConfigureAwait(false);
+            await RegisterTagsAsync(tagged, versions ?? throw new InvalidOperationException("Tagged writes need the tags' versions read before their values were computed.")).ConfigureAwait(false);
         }
     }
 
@@ -234,7 +236,7 @@ internal sealed partial class CacheNamespace
         var added = await _store.AddAsync(namespaced, Layout(value, timing, tags), timing.TimeToLive, cancellationToken).ConfigureAwait(false);
         if (added && tags is { Count: > 0 } && versions is not null)
         {
-            await RegisterTagsAsync([new TaggedKey(namespaced, ExpiresAt(timing), tags)], versions, cancellationToken).ConfigureAwait(false);
+            await RegisterTagsAsync([new TaggedKey(namespaced, ExpiresAt(timing), tags)], versions).ConfigureAwait(false);
         }
 
         return added;
@@ -278,6 +280,12 @@ internal sealed partial class CacheNamespace
             throw new ArgumentException($"A tag must be at most {_maximumKeyLength} characters long (Rc:MaximumKeyLength); this one has {tag.Length}.", nameof(tag));
         }
 
+        return KeysOf(tag);
+    }
+
+    /// <summary>Where the store keeps a tag an entry carries, without the checks of <see cref="TagKeys"/> (it was checked when written, under settings that may have changed).</summary>
+    private TagKeys KeysOf(string tag)
+    {
         var root = string.Concat(Prefix, "{rc-tag:", tag, "}");
         return new TagKeys(root + ":version", root + ":keys", root);
     }
@@ -306,12 +314,18 @@ internal sealed partial class CacheNamespace
 
         if (IsAnyPending(tags))
         {
-            // What was computed is returned, but not stored while an invalidation of its tags is on its way.
+            // What was computed is returned, but not stored while an invalidation of its tags is on its way; a value the
+            // application replaces must not outlive it either.
+            if (replaces)
+            {
+                await _store.DeleteAsync(namespaced, cancellationToken).ConfigureAwait(false);
+            }
+
             return;
         }
 
         await _store.SetAsync(namespaced, Layout(value, timing, tags), timing.TimeToLive, replaces, cancellationToken).ConfigureAwait(false);
-        await RegisterTagsAsync([new TaggedKey(namespaced, ExpiresAt(timing), tags)], versions, cancellationToken).ConfigureAwait(false);
+        await RegisterTagsAsync([new TaggedKey(namespaced, ExpiresAt(timing), tags)], versions).ConfigureAwait(false);
     }
 
     /// <summary>Removes every entry of this namespace that carries <paramref name="tag"/>, on every server; returns how many there were, and what is kept for delivery.</summary>
@@ -319,8 +333,13 @@ internal sealed partial class CacheNamespace
         _store.InvalidateTagAsync(TagKeys(tag), cancellationToken);
 
     /// <summary>Registers written entries under their tags, then removes those whose tag was invalidated since <paramref name="versions"/>.</summary>
-    private async ValueTask RegisterTagsAsync(IReadOnlyList<TaggedKey> written, TagVersions versions, CancellationToken cancellationToken)
+    /// <remarks>
+    /// Takes no token: once an entry is written, its membership must be recorded (or the entry removed), whatever its
+    /// caller does; an entry no tag knows would outlive the tag's invalidation.
+    /// </remarks>
+    private async ValueTask RegisterTagsAsync(IReadOnlyList<TaggedKey> written, TagVersions versions)
     {
+        var cancellationToken = CancellationToken.None;
         var byTag = new Dictionary<string, List<TagMember>>(StringComparer.Ordinal);
         foreach (var entry in written)
         {
@@ -420,7 +439,7 @@ internal sealed partial class CacheNamespace
         {
             case EntryKind.Plain:
                 return entry;
-            case EntryKind.Wrapped when valueOffset > EntryEnvelope.HeaderSize && _store.HasPendingTags && EntryEnvelope.CarriesAny(entry, tag => _store.IsTagPending(TagKeys(tag))):
+            case EntryKind.Wrapped when valueOffset > EntryEnvelope.HeaderSize && _store.HasPendingTags && EntryEnvelope.CarriesAny(entry, tag => _store.IsTagPending(KeysOf(tag))):
                 // An invalidation of one of its tags has not reached the tag's server yet: it may be what was removed.
                 return null;
             case EntryKind.Wrapped when sliding > TimeSpan.Zero:

@@ -12,4 +12,12 @@ internal readonly record struct TagKeys(string Version, string Members, string R
     /// after the token expired sees a change and removes its own entry, so this only has to outlast slow factories.
     /// </summary>
     public static readonly TimeSpan VersionLifetime = TimeSpan.FromDays(1);
+
+    /// <summary>Whether <paramref name="key"/> is a tag's members set, or one an invalidation moved its members to.</summary>
+    public static bool IsMembersSet(string key)
+    {
+        var tag = key.IndexOf("{rc-tag:", StringComparison.Ordinal);
+        var end = tag < 0 ? -1 : key.IndexOf("}:keys", tag, StringComparison.Ordinal);
+        return end >= 0 && (end + 6 == key.Length || key[end + 6] == ':');
+    }
 }

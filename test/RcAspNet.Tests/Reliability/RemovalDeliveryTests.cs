@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using RcAspNet.Caching;
+using RcAspNet.Stores;
 using RcAspNet.Stores.Redis;
 using RcAspNet.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -159,6 +160,93 @@ public sealed class RemovalDeliveryTests(ITestOutputHelper output) : IAsyncLifet
 
         // The clear took the server's unedited entries too; those of other servers are still there.
         Assert.InRange(kept, kind == FleetKind.Redis ? 0 : 1, Blog.Posts - 1);
+    }
+
+    [Theory]
+    [InlineData(FleetKind.Redis)]
+    [InlineData(FleetKind.Shards)]
+    public async Task ClearOfAServerThatIsDown_IsKeptAndDelivered_NotThrown(FleetKind kind)
+    {
+        _fleet = await Fleet.StartAsync(kind, "--appendonly", "yes");
+        await using var services = Services(near: false);
+        var cache = services.GetRequiredService<IRcCache>();
+        await cache.SetManyAsync(Enumerable.Range(0, 30).Select(static i => new KeyValuePair<string, int>($"c{i}", i)).ToArray());
+
+        _fleet.Victim.Kill();
+        var cleared = await cache.ClearAsync();
+        await _fleet.Victim.RestartAsync();
+        await WaitAsync(async () => await HealthAsync(services) == HealthStatus.Healthy, "the restarted server to serve again");
+        var left = await _fleet.Victim.CommandAsync("EVAL", "return #redis.call('KEYS', ARGV[1])", "0", cache.Namespace + "*");
+        output.WriteLine($"{kind}: the clear removed {cleared.Removed} and kept {cleared.Pending} for the server that was down; its keys left after it came back: {left.Trim()}");
+        Assert.True(cleared.Pending >= 1);
+        Assert.Equal(":0", left.Trim());
+        Assert.All(await cache.GetManyAsync<int?>([.. Enumerable.Range(0, 30).Select(static i => $"c{i}")]), static v => Assert.Null(v));
+    }
+
+    [Fact]
+    public async Task TagInvalidatedAfterAServersRemovalsPassedTheirBound_StillRemovesItsEntriesOnOtherServers()
+    {
+        _fleet = await Fleet.StartAsync(FleetKind.Shards);
+        await using var services = Services(near: false, static o => o.PendingRemovalLimit = 3);
+        var cache = services.GetRequiredService<IRcCache>();
+        var store = (ShardedStore)services.GetRequiredService<CacheRegistry>().Stores[0];
+        var victim = store.Router.Shards.ToList().IndexOf("cache02");
+
+        // A tag whose bookkeeping lives on the shard that will be frozen; its entries on every shard.
+        var tag = Enumerable.Range(0, 1000).Select(static i => $"t{i}").First(t => store.Router.GetShard(cache.Namespace + "{rc-tag:" + t + "}") == victim);
+        var tagged = Enumerable.Range(0, 30).Select(static i => $"e{i}").ToArray();
+        await cache.SetManyAsync([.. tagged.Select(static k => new KeyValuePair<string, string>(k, "old"))], new RcEntryOptions { Tags = [tag] });
+        var others = tagged.Where(k => store.Router.GetShard(cache.Namespace + k) != victim).ToArray();
+        Assert.NotEmpty(others);
+
+        // The frozen shard's removals pass the bound (a clear of it is kept), and only then is the tag invalidated.
+        _fleet.Victim.Pause();
+        try
+        {
+            var onVictim = Enumerable.Range(0, 1000).Select(static i => $"d{i}").Where(k => store.Router.GetShard(cache.Namespace + k) == victim).Take(5).ToArray();
+            Assert.True((await cache.DeleteManyAsync(onVictim)).Pending > 0);
+            Assert.Equal(1, (await cache.InvalidateTagAsync(tag)).Pending);
+            Assert.All(await cache.GetManyAsync<string>(others), static v => Assert.Null(v));
+        }
+        finally
+        {
+            _fleet.Victim.Resume();
+        }
+
+        await WaitAsync(async () => await HealthAsync(services) == HealthStatus.Healthy, "the thawed shard to serve again");
+        Assert.Contains(_logs.Records, static r => r.Id.Id == 107);
+        Assert.All(await cache.GetManyAsync<string>(tagged), static v => Assert.Null(v));
+    }
+
+    [Fact]
+    public async Task TagInvalidationThatThrowsMidway_KeepsWhatIsLeft_AndEveryEntryGoes()
+    {
+        _fleet = await Fleet.StartAsync(FleetKind.Shards);
+        await using var services = Services(near: false, static o => o.FailureMode = RcFailureMode.Throw);
+        var cache = services.GetRequiredService<IRcCache>();
+
+        // More members than one page, on every shard.
+        var keys = Enumerable.Range(0, 2500).Select(static i => $"m{i}").ToArray();
+        await cache.SetManyAsync([.. keys.Select(static k => new KeyValuePair<string, int>(k, 1))], new RcEntryOptions { Tags = ["many"] });
+        _fleet.Victim.Pause();
+        try
+        {
+            await Assert.ThrowsAsync<RcCacheException>(() => cache.InvalidateTagAsync("many").AsTask());
+        }
+        finally
+        {
+            _fleet.Victim.Resume();
+        }
+
+        await WaitAsync(async () => await HealthAsync(services) == HealthStatus.Healthy, "every shard to serve again");
+        var left = 0;
+        foreach (var server in _fleet.Servers)
+        {
+            left += int.Parse((await server.CommandAsync("EVAL", "return #redis.call('KEYS', ARGV[1])", "0", cache.Namespace + "m*")).Trim().TrimStart(':'), CultureInfo.InvariantCulture);
+        }
+
+        output.WriteLine($"entries of the tag left on the shards after the shard came back: {left} of {keys.Length}");
+        Assert.Equal(0, left);
     }
 
     [Fact]

@@ -65,10 +65,6 @@ internal sealed class BlockingRedisClient : IDisposable
     public string RunId(EndPoint? endPoint, long deadline) =>
         RunAt(endPoint, deadline, static (c, d) => RunIdOf(c.Command(2).Arg("INFO").Arg("server").Call(d).ThrowIfError().AsString()));
 
-    /// <summary><c>FLUSHDB</c> of the configured database on the server at <paramref name="endPoint"/>: rc's <c>clear()</c> of a cache without a namespace.</summary>
-    public void FlushDatabase(EndPoint? endPoint, long deadline) =>
-        RunAt(endPoint, deadline, static (c, d) => c.Command(1).Arg("FLUSHDB").Call(d).ThrowIfError());
-
     /// <summary>The <c>run_id</c> line of <c>INFO server</c>.</summary>
     public static string RunIdOf(string? info) =>
         info?.Split('\n').Select(static l => l.Trim()).FirstOrDefault(static l => l.StartsWith("run_id:", StringComparison.Ordinal))?["run_id:".Length..]

@@ -11,7 +11,7 @@ namespace RcAspNet.Stores.Redis;
 /// routes to it is published: it may lack removals its predecessor acknowledged. (Slots resharded between primaries
 /// move with their keys, as the primary that served them had them.) Once the map is published, <c>moved</c> is told.
 /// </summary>
-internal sealed class ClusterSlotMap
+internal sealed class ClusterSlotMap : IDisposable
 {
     private readonly IConnectionMultiplexer _connection;
     private readonly Action<IReadOnlyCollection<EndPoint>> _gaining;
@@ -25,36 +25,57 @@ internal sealed class ClusterSlotMap
         _connection = connection;
         _gaining = gaining;
         _moved = moved;
-        connection.ConfigurationChanged += (_, _) =>
+        connection.ConfigurationChanged += OnConfigurationChanged;
+        connection.HashSlotMoved += OnHashSlotMoved;
+    }
+
+    /// <summary>Returns the primaries that own slots, as the map knows them; none while the topology is not known.</summary>
+    public IReadOnlyCollection<EndPoint> Owners()
+    {
+        _ = OwnerOf(0);
+        lock (_lock)
         {
-            Volatile.Write(ref _owners, null);
-
-            // Rebuild now, so that a primary that took over slots is reported before a call is routed to it.
-            _ = OwnerOf(0);
-        };
-        connection.HashSlotMoved += (_, moved) =>
-        {
-            if (Volatile.Read(ref _owners) is not { } owners || moved.HashSlot is < 0 or >= HashSlot.Count || Equals(owners[moved.HashSlot], moved.NewEndPoint))
-            {
-                return;
-            }
-
-            lock (_lock)
-            {
-                if (_primaries.Add(moved.NewEndPoint))
-                {
-                    _gaining([moved.NewEndPoint]);
-                }
-
-                owners[moved.HashSlot] = moved.NewEndPoint;
-            }
-
-            _moved();
-        };
+            return [.. _primaries];
+        }
     }
 
     /// <summary>Returns the primary that serves <paramref name="slot"/>, or null while the topology is not known.</summary>
     public EndPoint? OwnerOf(int slot) => (Volatile.Read(ref _owners) ?? Build())?[slot];
+
+    /// <summary>Stops following the multiplexer (an application's own one outlives the store).</summary>
+    public void Dispose()
+    {
+        _connection.ConfigurationChanged -= OnConfigurationChanged;
+        _connection.HashSlotMoved -= OnHashSlotMoved;
+    }
+
+    private void OnConfigurationChanged(object? sender, EndPointEventArgs e)
+    {
+        Volatile.Write(ref _owners, null);
+
+        // Rebuild now, so that a primary that took over slots is reported before a call is routed to it.
+        _ = OwnerOf(0);
+    }
+
+    private void OnHashSlotMoved(object? sender, HashSlotMovedEventArgs moved)
+    {
+        if (Volatile.Read(ref _owners) is not { } owners || moved.HashSlot is < 0 or >= HashSlot.Count || Equals(owners[moved.HashSlot], moved.NewEndPoint))
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (_primaries.Add(moved.NewEndPoint))
+            {
+                _gaining([moved.NewEndPoint]);
+            }
+
+            owners[moved.HashSlot] = moved.NewEndPoint;
+        }
+
+        _moved();
+    }
 
     private EndPoint?[]? Build()
     {

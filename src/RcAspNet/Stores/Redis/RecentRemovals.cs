@@ -83,12 +83,17 @@ internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider ti
 
         try
         {
-            while (_items.TryPeek(out var oldest) && (oldest.At < now - _window || Volatile.Read(ref _size) > limit) && _items.TryDequeue(out oldest))
+            while (_items.TryPeek(out var oldest) && (oldest.At < now - _window || Volatile.Read(ref _size) > limit))
             {
-                Interlocked.Add(ref _size, -oldest.Removal.Size);
+                // The window is marked incomplete before the removal leaves it, so that no replay misses it unawares.
                 if (oldest.At >= now - _window && oldest.At + _window > Interlocked.Read(ref _incompleteUntil))
                 {
                     Interlocked.Exchange(ref _incompleteUntil, oldest.At + _window);
+                }
+
+                if (_items.TryDequeue(out oldest))
+                {
+                    Interlocked.Add(ref _size, -oldest.Removal.Size);
                 }
             }
         }

@@ -144,9 +144,13 @@ internal static class RedisCommands
         return true;
     }
 
-    /// <summary>Takes up to <see cref="PageSize"/> members out of a moved tag set; none when it is empty (and so gone).</summary>
-    public static async Task<string[]> PopMembersAsync(IDatabase db, string drain) =>
-        [.. (await db.SortedSetPopAsync(drain, PageSize).ConfigureAwait(false)).Select(static m => (string)m.Element!)];
+    /// <summary>Up to <see cref="PageSize"/> members of a moved tag set, which stay in it until <see cref="ForgetMembersAsync"/>.</summary>
+    public static async Task<string[]> MembersAsync(IDatabase db, string drain) =>
+        [.. (await db.SortedSetRangeByRankAsync(drain, 0, PageSize - 1).ConfigureAwait(false)).Select(static m => (string)m!)];
+
+    /// <summary>Takes members whose entries were deleted out of a moved tag set (the set goes with its last member).</summary>
+    public static Task<long> ForgetMembersAsync(IDatabase db, string drain, string[] members) =>
+        db.SortedSetRemoveAsync(drain, [.. members.Select(static m => (RedisValue)m)]);
 
     /// <summary>The next page of a SCAN: up to <see cref="PageSize"/> keys, none when the scan is over.</summary>
     public static async Task<string[]> NextPageAsync(IAsyncEnumerator<RedisKey> keys)

@@ -58,12 +58,12 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         _near = near;
         _prefixes = [.. (trackedPrefixes ?? [""]).Distinct(StringComparer.Ordinal)];
         _recent = new RecentRemovals(options.RemovalReplayWindow, options.PendingRemovalLimit, time);
-        _topology = new RedisTopology(configuration, shard, options.OperationTimeout, time, logger, CreateNode, OnSlotsGained, OnSlotsMoved, OnConnected, shared);
+        _topology = new RedisTopology(configuration, shard, options.OperationTimeout, time, logger, CreateNode, OnSlotsGained, OnSlotsMoved, OnConnected, Link, shared);
         var settings = _topology.Configuration;
         _respSettings = RespSettings.From(settings, options.SslCaFile);
         _blocking = new BlockingRedisClient(settings.EndPoints, _respSettings);
         _calls = new RedisCalls(_topology, _blocking, kind, options, metrics, logger) { Overflowed = OnOverflowed };
-        _delivery = new RemovalDelivery(_topology, _calls, _recent, _prefixes, () => Owner ?? this, kind, metrics, logger);
+        _delivery = new RemovalDelivery(_topology, _calls, _recent, _prefixes, () => Owner ?? this, Evict, kind, metrics, logger);
         _gauge = metrics.ObservePendingRemovals(() => _topology.Nodes.Select(n => (kind, n.Name, n.Removals.Size)));
     }
 
@@ -90,11 +90,19 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             return false;
         }
 
-        var node = _topology.NodeOf(tag.Routing);
-        lock (node.Sync)
+        // Every node's log, not only the tag's server's: while slots move, a kept invalidation may still sit with the old owner.
+        foreach (var node in _topology.Nodes)
         {
-            return node.Removals.HasTag(tag.Routing);
+            lock (node.Sync)
+            {
+                if (node.Removals.HasTag(tag.Routing))
+                {
+                    return true;
+                }
+            }
         }
+
+        return false;
     }
 
     public ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken)
@@ -246,11 +254,17 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     {
         var removal = Removal.OfClear([prefix]);
         _recent.Add(removal);
-        var database = await _topology.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        var nodes = _topology.Kind == TopologyKind.Cluster
-            ? _topology.Primaries(database.Multiplexer).Select(s => _topology.NodeAt(s.EndPoint)).ToArray()
-            : [_topology.Server];
-        var results = await Task.WhenAll(nodes.Select(node => ClearNodeAsync(node, database, prefix, removal, cancellationToken))).ConfigureAwait(false);
+        try
+        {
+            await _topology.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // Not connected yet: the clear waits for every server the store knows.
+        }
+
+        // Every primary that owns slots (a disconnected one included: its clear is kept), or the one server.
+        var results = await Task.WhenAll(_topology.Owners().Select(node => ClearNodeAsync(node, prefix, removal, cancellationToken))).ConfigureAwait(false);
         return new(results.Sum(static r => r.Removed), results.Sum(static r => r.Pending));
     }
 
@@ -290,29 +304,41 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         }
 
         // The version changed: no entry written from now on is stale. Those moved to the drain set are deleted a page
-        // at a time, on their own servers, so that neither server nor client holds them all at once.
+        // at a time on their own servers, then taken out of it, so that neither server nor client holds them all at once
+        // and a page sent again is deleted again. Whatever is not done when a step fails, throws or is cancelled is kept.
         var rest = removal.Bumped();
         long removed = 0;
         long pending = 0;
-        while (true)
+        try
         {
-            var (popped, page, left) = await _calls.RemoveAsync(node, "invalidate_tag", rest, rest.Drain!, static (db, drain) => RedisCommands.PopMembersAsync(db, drain), cancellationToken).ConfigureAwait(false);
-            if (!popped)
+            while (true)
             {
-                return new(removed, pending + left.Pending);
-            }
+                var (read, page, left) = await _calls.RemoveAsync(node, "invalidate_tag", rest, rest.Drain!, static (db, drain) => RedisCommands.MembersAsync(db, drain), cancellationToken).ConfigureAwait(false);
+                if (!read)
+                {
+                    return new(removed, pending + left.Pending);
+                }
 
-            if (page.Length == 0)
-            {
-                break;
-            }
+                if (page.Length == 0)
+                {
+                    return new(removed, pending);
+                }
 
-            var result = await (Owner ?? this).DeleteManyAsync(page, cancellationToken).ConfigureAwait(false);
-            removed += result.Removed;
-            pending += result.Pending;
+                var result = await (Owner ?? this).DeleteManyAsync(page, cancellationToken).ConfigureAwait(false);
+                removed += result.Removed;
+                pending += result.Pending;
+                var (forgot, _, unforgotten) = await _calls.RemoveAsync(node, "invalidate_tag", rest, (rest.Drain!, page), static (db, s) => RedisCommands.ForgetMembersAsync(db, s.Item1, s.page), cancellationToken).ConfigureAwait(false);
+                if (!forgot)
+                {
+                    return new(removed, pending + unforgotten.Pending);
+                }
+            }
         }
-
-        return new(removed, pending);
+        catch (Exception ex) when (ex is RcCacheException or OperationCanceledException)
+        {
+            _calls.Keep(node, rest);
+            throw;
+        }
     }
 
     public int RoundTrips(IReadOnlyList<string> keys) =>
@@ -375,16 +401,23 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
 
     private bool IsCluster => _topology.Kind == TopologyKind.Cluster;
 
-    /// <summary>Deletes the keys under <paramref name="prefix"/> on one node, a SCAN page at a time; what it cannot finish is kept as a clear of the node.</summary>
-    private async Task<RcRemovalResult> ClearNodeAsync(RedisNode node, IDatabase database, string prefix, Removal removal, CancellationToken cancellationToken)
+    /// <summary>
+    /// Deletes the keys under <paramref name="prefix"/> on one node, a SCAN page at a time; what it cannot finish (the
+    /// server fails, the call is cancelled) is kept as a clear of the node.
+    /// </summary>
+    private async Task<RcRemovalResult> ClearNodeAsync(RedisNode node, string prefix, Removal removal, CancellationToken cancellationToken)
     {
-        var keys = _topology.ServerOf(database.Multiplexer, node).KeysAsync(database.Database, RedisCommands.PrefixPattern(prefix), RedisCommands.PageSize).GetAsyncEnumerator(cancellationToken);
-        await using (keys.ConfigureAwait(false))
+        IAsyncEnumerator<RedisKey>? keys = null;
+        long removed = 0;
+        try
         {
-            long removed = 0;
             while (true)
             {
-                var (scanned, page, kept) = await _calls.RemoveAsync(node, "clear", removal, keys, static (_, keys) => RedisCommands.NextPageAsync(keys), cancellationToken).ConfigureAwait(false);
+                var (scanned, page, kept) = await _calls.RemoveAsync(node, "clear", removal, this, async (db, store) =>
+                {
+                    keys ??= store._topology.ServerOf(db.Multiplexer, node).KeysAsync(db.Database, RedisCommands.PrefixPattern(prefix), RedisCommands.PageSize).GetAsyncEnumerator(CancellationToken.None);
+                    return await RedisCommands.NextPageAsync(keys).ConfigureAwait(false);
+                }, cancellationToken).ConfigureAwait(false);
                 if (!scanned)
                 {
                     return new(removed, kept.Pending);
@@ -402,6 +435,18 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
                 }
 
                 removed += count;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            _calls.Keep(node, removal);
+            throw;
+        }
+        finally
+        {
+            if (keys is not null)
+            {
+                await keys.DisposeAsync().ConfigureAwait(false);
             }
         }
     }
@@ -444,15 +489,9 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
 
     private RedisNode CreateNode(string name, System.Net.EndPoint? endPoint)
     {
-        var node = new RedisNode(name, endPoint, _options, _prefixes, _pendingTags, _time, node => _delivery.RecoverAsync(node), OnCircuitChanged, OnRecoveryFailed, _stopping.Token);
-        if (endPoint is not null)
-        {
-            // A cluster primary. (One that appears only when it takes over slots is suspected by OnSlotsGained before a
-            // call reaches it.)
-            Link(node);
-        }
-
-        return node;
+        // A cluster primary is linked once it is the node kept for its endpoint (RedisTopology.NodeAt); one that appears
+        // only when it takes over slots is suspected by OnSlotsGained before a call reaches it.
+        return new RedisNode(name, endPoint, _options, _prefixes, _pendingTags, _time, node => _delivery.RecoverAsync(node), OnCircuitChanged, OnRecoveryFailed, _stopping.Token);
     }
 
     /// <summary>Cluster primaries take over slots: they are verified before they serve them, when recent removals could be missing on them. (Removals kept for the old owners then move to them.)</summary>

@@ -23,6 +23,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     private readonly Action<IReadOnlyCollection<RedisNode>> _slotsGained;
     private readonly Action _slotsMoved;
     private readonly Action<RedisTopology> _connected;
+    private readonly Action<RedisNode> _nodeAdded;
     private readonly IConnectionMultiplexer? _shared;
     private readonly ConcurrentDictionary<EndPoint, RedisNode> _nodes = new();
     private readonly Lock _connectLock = new();
@@ -41,11 +42,12 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     /// <param name="slotsGained">Told which cluster primaries take over slots they did not own, before calls are routed to them.</param>
     /// <param name="slotsMoved">Told once calls are routed by the new owners.</param>
     /// <param name="connected">Told when the multiplexer has connected.</param>
+    /// <param name="nodeAdded">Told of a cluster primary's node the first time it is routed to (a node made by a call that lost the race to another is dropped untold).</param>
     /// <param name="shared">
     /// The application's own multiplexer, used instead of one of the store's own (its configuration is then
     /// <paramref name="configuration"/>, read from it, which the library's own connections use); null to connect.
     /// </param>
-    public RedisTopology(ConfigurationOptions configuration, string shard, TimeSpan timeout, TimeProvider time, ILogger logger, Func<string, EndPoint?, RedisNode> createNode, Action<IReadOnlyCollection<RedisNode>> slotsGained, Action slotsMoved, Action<RedisTopology> connected, IConnectionMultiplexer? shared = null)
+    public RedisTopology(ConfigurationOptions configuration, string shard, TimeSpan timeout, TimeProvider time, ILogger logger, Func<string, EndPoint?, RedisNode> createNode, Action<IReadOnlyCollection<RedisNode>> slotsGained, Action slotsMoved, Action<RedisTopology> connected, Action<RedisNode> nodeAdded, IConnectionMultiplexer? shared = null)
     {
         _shared = shared;
         _configuration = configuration.Clone();
@@ -62,6 +64,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
         _slotsGained = slotsGained;
         _slotsMoved = slotsMoved;
         _connected = connected;
+        _nodeAdded = nodeAdded;
         Server = createNode(shard, null);
     }
 
@@ -103,9 +106,27 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     public RedisNode NodeOf(string key) =>
         SlotMap() is { } slots && slots.OwnerOf(HashSlot.Of(key)) is { } owner ? NodeAt(owner) : Server;
 
-    /// <summary>The node of a cluster primary, made on first use.</summary>
-    public RedisNode NodeAt(EndPoint endPoint) =>
-        _nodes.GetOrAdd(endPoint, static (endPoint, topology) => topology._createNode($"{topology._shard}/{endPoint}", endPoint), this);
+    /// <summary>The node of a cluster primary, made on first use (and told to <c>nodeAdded</c> once it is the one kept).</summary>
+    public RedisNode NodeAt(EndPoint endPoint)
+    {
+        if (_nodes.TryGetValue(endPoint, out var node))
+        {
+            return node;
+        }
+
+        var made = _createNode($"{_shard}/{endPoint}", endPoint);
+        var kept = _nodes.GetOrAdd(endPoint, made);
+        if (kept == made)
+        {
+            _nodeAdded(made);
+        }
+
+        return kept;
+    }
+
+    /// <summary>Gets the nodes that serve keys now: each primary that owns slots (connected or not), or the one server.</summary>
+    public IReadOnlyCollection<RedisNode> Owners() =>
+        SlotMap() is { } slots && slots.Owners() is { Count: > 0 } owners ? [.. owners.Select(NodeAt)] : [Server];
 
     /// <summary>Gets the cluster's primaries as the client knows them now; on one server, that server.</summary>
     public IServer[] Primaries(IConnectionMultiplexer connection) => Kind == TopologyKind.Cluster
@@ -142,6 +163,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
         }
 
         connection.ConnectionFailed -= OnConnectionFailed;
+        _slots?.Dispose();
         if (_shared is null)
         {
             // The application's own multiplexer is the application's to close.

@@ -6,8 +6,9 @@ namespace RcAspNet.Stores.Redis;
 /// <summary>
 /// Brings a server back into service after its circuit opened: it proves the server answers (PING), verifies that it is
 /// the server it was (its <c>run_id</c>) when its connection was lost or it took over slots, and delivers again the
-/// recent removals it may have lost when it is not; then it delivers every removal kept for it, in order. Only then
-/// may the circuit close. It also moves removals kept for a cluster primary to the primary that owns their slots now.
+/// recent removals it may have lost when it is not; then it delivers every removal kept for it, in order, the removals
+/// of keys a page at a time. Only then may the circuit close. It also moves removals kept for a cluster primary to the
+/// primary that owns their slots now.
 /// </summary>
 internal sealed partial class RemovalDelivery(
     RedisTopology topology,
@@ -15,6 +16,7 @@ internal sealed partial class RemovalDelivery(
     RecentRemovals recent,
     string[] prefixes,
     Func<IRcStore> owner,
+    Action<string> evict,
     string kind,
     RcMetrics metrics,
     ILogger logger)
@@ -22,6 +24,12 @@ internal sealed partial class RemovalDelivery(
     /// <summary>Recovers <paramref name="node"/>: throws while it cannot serve yet, so that its circuit stays open and it is tried again later.</summary>
     public async Task RecoverAsync(RedisNode node)
     {
+        if (topology.Kind == TopologyKind.Cluster)
+        {
+            // Before the server is asked anything: what belongs to another primary now goes there even if this one is gone.
+            Reroute(node);
+        }
+
         await calls.DeliverAsync(node, "ping", db => topology.ServerOf(db.Multiplexer, node).PingAsync()).ConfigureAwait(false);
         bool unverified;
         lock (node.Sync)
@@ -31,24 +39,19 @@ internal sealed partial class RemovalDelivery(
 
         if (unverified)
         {
-            await VerifyAsync(node).ConfigureAwait(false);
-        }
-
-        if (topology.Kind == TopologyKind.Cluster)
-        {
-            Reroute(node);
+            Verify(node);
         }
 
         var delivered = 0;
         while (true)
         {
-            Removal? next;
+            List<Removal> next;
             lock (node.Sync)
             {
-                next = node.Removals.Next();
+                next = node.Removals.Next(RedisCommands.PageSize);
             }
 
-            if (next is null)
+            if (next.Count == 0)
             {
                 break;
             }
@@ -69,14 +72,19 @@ internal sealed partial class RemovalDelivery(
 
             lock (node.Sync)
             {
-                node.Removals.Delivered(next);
+                node.Removals.Delivered();
             }
 
-            delivered += next.Size;
-            metrics.RemovalsDelivered(kind, node.Name, next.Size);
-            if (next.Kind == RemovalKind.Clear)
+            foreach (var removal in next)
             {
-                metrics.NamespaceCleared(kind, node.Name);
+                // Delivered late: the window in which the server could still lose it starts now.
+                recent.Add(removal);
+                delivered += removal.Size;
+                metrics.RemovalsDelivered(kind, node.Name, removal.Size);
+                if (removal.Kind == RemovalKind.Clear)
+                {
+                    metrics.NamespaceCleared(kind, node.Name);
+                }
             }
         }
 
@@ -91,35 +99,76 @@ internal sealed partial class RemovalDelivery(
     {
         foreach (var node in topology.Nodes)
         {
-            Reroute(node);
+            if (node.Removals.Size > 0)
+            {
+                Reroute(node);
+            }
         }
     }
 
+    /// <summary>
+    /// Moves what <paramref name="node"/> keeps but no longer serves to the node that does. Where each removal goes is
+    /// decided outside the node's lock (routing may rebuild the slot map, whose lock is taken before a node's).
+    /// </summary>
     private void Reroute(RedisNode node)
     {
-        List<Removal> moved;
+        List<Removal> movable;
+        bool clear;
         lock (node.Sync)
         {
-            moved = node.Removals.TakeWhere(key => topology.NodeOf(key) == node);
+            movable = node.Removals.Movable();
+            clear = node.Removals.Clear is not null;
         }
 
-        foreach (var removal in moved)
+        foreach (var removal in movable)
         {
             if (removal.Kind == RemovalKind.Tag)
             {
-                calls.Keep(topology.NodeOf(removal.Tag.Routing), removal);
+                var target = topology.NodeOf(removal.Tag.Routing);
+                if (target != node && Take(node, removal, null))
+                {
+                    calls.Keep(target, removal);
+                }
+
                 continue;
             }
 
-            foreach (var group in removal.Keys.GroupBy(topology.NodeOf))
+            var leaving = removal.Keys.Select(k => (Key: k, Node: topology.NodeOf(k))).Where(p => p.Node != node).ToArray();
+            if (leaving.Length > 0 && Take(node, removal, [.. leaving.Select(static p => p.Key)]))
             {
-                calls.Keep(group.Key, Removal.OfKeys([.. group]));
+                foreach (var group in leaving.GroupBy(static p => p.Node))
+                {
+                    calls.Keep(group.Key, Removal.OfKeys([.. group.Select(static p => p.Key)]));
+                }
             }
+        }
+
+        if (clear && !topology.Owners().Contains(node))
+        {
+            // A clear kept for a primary that serves no slot now: its keys live on whichever primaries took its slots.
+            bool taken;
+            lock (node.Sync)
+            {
+                taken = node.Removals.TakeClear();
+            }
+
+            foreach (var other in taken ? topology.Owners() : [])
+            {
+                calls.Keep(other, Removal.OfClear(prefixes));
+            }
+        }
+    }
+
+    private static bool Take(RedisNode node, Removal removal, IReadOnlyCollection<string>? keys)
+    {
+        lock (node.Sync)
+        {
+            return node.Removals.Take(removal, keys);
         }
     }
 
     /// <summary>Reads the server's identity; when it is not the one last seen (or none was), recent removals are delivered to it again.</summary>
-    private async Task VerifyAsync(RedisNode node)
+    private void Verify(RedisNode node)
     {
         var suspicions = node.Suspicions;
         var runId = calls.DeliverDirect(node, "identify", (client, deadline) => client.RunId(node.EndPoint, deadline));
@@ -150,38 +199,32 @@ internal sealed partial class RemovalDelivery(
         node.Identify(runId, suspicions);
     }
 
-    private async Task DeliverAsync(RedisNode node, Removal removal)
+    private async Task DeliverAsync(RedisNode node, List<Removal> removals)
     {
+        var removal = removals[0];
         switch (removal.Kind)
         {
             case RemovalKind.Keys:
-                await calls.DeliverAsync(node, "delete_many", db => RedisCommands.DeleteAsync(db, removal.Keys, topology.Kind == TopologyKind.Cluster)).ConfigureAwait(false);
+                string[] keys = [.. removals.SelectMany(static r => r.Keys).Distinct(StringComparer.Ordinal)];
+                await calls.DeliverAsync(node, "delete_many", db => RedisCommands.DeleteAsync(db, keys, topology.Kind == TopologyKind.Cluster)).ConfigureAwait(false);
+                foreach (var key in keys)
+                {
+                    evict(key);
+                }
+
                 break;
             case RemovalKind.Tag:
                 if (!removal.IsBumped)
                 {
                     await calls.DeliverAsync(node, "invalidate_tag", db => RedisCommands.BumpTagAsync(db, removal.Tag, removal.Drain!, TagKeys.VersionLifetime)).ConfigureAwait(false);
-                }
-
-                try
-                {
-                    while (await calls.DeliverAsync(node, "invalidate_tag", db => RedisCommands.PopMembersAsync(db, removal.Drain!)).ConfigureAwait(false) is { Length: > 0 } page)
-                    {
-                        // Members on other servers are removed through their own circuits; those on this one are kept
-                        // for it, and delivered by this recovery before it ends.
-                        await owner().DeleteManyAsync(page, CancellationToken.None).ConfigureAwait(false);
-                    }
-                }
-                catch when (!removal.IsBumped)
-                {
                     lock (node.Sync)
                     {
-                        node.Removals.Replace(removal, removal.Bumped());
+                        // The version changed: what is left is the deletion of the moved members.
+                        node.Removals.Replace(removal, removal = removal.Bumped());
                     }
-
-                    throw;
                 }
 
+                await DrainAsync(node, removal.Drain!).ConfigureAwait(false);
                 break;
             case RemovalKind.Clear:
                 await ClearAsync(node, removal.Keys).ConfigureAwait(false);
@@ -189,29 +232,55 @@ internal sealed partial class RemovalDelivery(
         }
     }
 
-    /// <summary>Deletes every key under <paramref name="clearPrefixes"/> on the node, a page of SCAN at a time; an empty prefix flushes its database.</summary>
+    /// <summary>
+    /// Deletes the members of a moved tag set a page at a time: each page's members on their own servers (those on this
+    /// server are kept for it and delivered by this recovery), then the page is taken out of the set, so that a page
+    /// sent again after a timeout is deleted again, never skipped.
+    /// </summary>
+    private async Task DrainAsync(RedisNode node, string drain)
+    {
+        while (await calls.DeliverAsync(node, "invalidate_tag", db => RedisCommands.MembersAsync(db, drain)).ConfigureAwait(false) is { Length: > 0 } page)
+        {
+            try
+            {
+                await owner().DeleteManyAsync(page, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (RcCacheException)
+            {
+                // FailureMode=Throw: the members a server could not take were kept for it before this was thrown.
+            }
+
+            await calls.DeliverAsync(node, "invalidate_tag", db => RedisCommands.ForgetMembersAsync(db, drain, page)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Deletes every key under <paramref name="clearPrefixes"/> on the node, a page of SCAN at a time (an empty prefix:
+    /// every key of its database). A tag's members set found there is drained first (its members may live on other servers),
+    /// so that clearing one server never leaves entries elsewhere that an invalidation of the tag would miss.
+    /// </summary>
     private async Task ClearAsync(RedisNode node, string[] clearPrefixes)
     {
         var database = await topology.GetDatabaseAsync(CancellationToken.None).ConfigureAwait(false);
         var server = topology.ServerOf(database.Multiplexer, node);
         foreach (var prefix in clearPrefixes)
         {
-            if (prefix.Length == 0)
-            {
-                calls.DeliverDirect(node, "clear", (client, deadline) =>
-                {
-                    client.FlushDatabase(node.EndPoint, deadline);
-                    return true;
-                });
-                continue;
-            }
-
+            // Without a namespace (an empty prefix), every key of the database, as rc's clear() flushes it.
             var keys = server.KeysAsync(database.Database, RedisCommands.PrefixPattern(prefix), RedisCommands.PageSize).GetAsyncEnumerator();
             await using (keys.ConfigureAwait(false))
             {
                 while (await calls.DeliverAsync(node, "clear", _ => RedisCommands.NextPageAsync(keys)).ConfigureAwait(false) is { Length: > 0 } page)
                 {
+                    foreach (var members in page.Where(TagKeys.IsMembersSet))
+                    {
+                        await DrainAsync(node, members).ConfigureAwait(false);
+                    }
+
                     await calls.DeliverAsync(node, "clear", db => RedisCommands.DeleteAsync(db, page, topology.Kind == TopologyKind.Cluster)).ConfigureAwait(false);
+                    foreach (var key in page)
+                    {
+                        evict(key);
+                    }
                 }
             }
         }

@@ -4,16 +4,18 @@ namespace RcAspNet.Stores.Redis;
 
 /// <summary>
 /// The removals kept for one server, in the order they were made, bounded by <c>Rc:PendingRemovalLimit</c>: past the
-/// bound, its keys collapse into one clear of the store's namespaces on that server, delivered after its tags. A key or a tag is
-/// kept once however often it is removed meanwhile. Every member but <see cref="Size"/> is called under the lock of the
-/// node it belongs to (<see cref="RedisNode.Sync"/>).
+/// bound, its keys collapse into one clear of the store's namespaces on that server, delivered after its tags. A key or
+/// a tag is kept once however often it is removed meanwhile (but a removal made while an earlier one of the same key is
+/// being delivered is kept again: that delivery may have reached the server before it). Every member but
+/// <see cref="Size"/> is called under the lock of the node it belongs to (<see cref="RedisNode.Sync"/>).
 /// </summary>
 internal sealed class RemovalLog(int limit, string[] prefixes, StrongBox<int> storeTags)
 {
     private readonly List<Removal> _items = [];
     private readonly Dictionary<string, int> _tags = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, int> _keys = new(StringComparer.Ordinal);
-    private Removal? _delivering;
+    private readonly Dictionary<string, Removal> _unbumpedTags = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _keys = new(StringComparer.Ordinal);
+    private readonly HashSet<Removal> _delivering = [];
     private int _size;
     private int _tagCount;
 
@@ -22,49 +24,45 @@ internal sealed class RemovalLog(int limit, string[] prefixes, StrongBox<int> st
 
     public bool IsEmpty => _items.Count == 0;
 
+    /// <summary>Gets the clear kept for the server, if there is one that is not being delivered.</summary>
+    public Removal? Clear => _items.Find(r => r.Kind == RemovalKind.Clear && !_delivering.Contains(r));
+
     /// <summary>Keeps <paramref name="removal"/>; returns true when it passed the bound, so that the keys collapsed into a clear.</summary>
     public bool Add(Removal removal)
     {
-        if (removal.Kind == RemovalKind.Tag && !removal.IsBumped
-            && _items.Any(r => !r.IsBumped && r.Kind == RemovalKind.Tag && r != _delivering && r.Tag.Routing == removal.Tag.Routing))
+        switch (removal.Kind)
         {
-            // Invalidated again before the first invalidation was delivered: one delivery does for both.
-            return false;
-        }
-
-        if (removal.Kind == RemovalKind.Keys && removal.Keys.Any(_keys.ContainsKey))
-        {
-            // Removed again before the first removal was delivered: one delivery does for both.
-            var fresh = removal.Keys.Where(k => !_keys.ContainsKey(k)).ToArray();
-            if (fresh.Length == 0)
-            {
+            case RemovalKind.Tag when !removal.IsBumped && _unbumpedTags.TryGetValue(removal.Tag.Routing, out var kept) && !_delivering.Contains(kept):
+                // Invalidated again before the first invalidation was delivered: one delivery does for both.
                 return false;
-            }
+            case RemovalKind.Keys when _delivering.Count == 0 && removal.Keys.Any(_keys.Contains):
+                var fresh = removal.Keys.Where(k => !_keys.Contains(k)).ToArray();
+                if (fresh.Length == 0)
+                {
+                    return false;
+                }
 
-            removal = Removal.OfKeys(fresh);
-        }
-
-        if (removal.Kind == RemovalKind.Clear && _items.FindIndex(r => r.Kind == RemovalKind.Clear && r != _delivering) is var clear and >= 0)
-        {
-            // One clear of every namespace asked for does for both.
-            _items[clear] = Removal.OfClear([.. _items[clear].Keys.Union(removal.Keys, StringComparer.Ordinal)]);
-            return false;
+                removal = Removal.OfKeys(fresh);
+                break;
+            case RemovalKind.Clear when Clear is { } clear:
+                // One clear of every namespace asked for does for both.
+                Put(_items.IndexOf(clear), Removal.OfClear([.. clear.Keys.Union(removal.Keys, StringComparer.Ordinal)]));
+                return false;
         }
 
         _items.Add(removal);
         Grow(removal, 1);
-        if (Size <= limit)
+        if (Size <= limit || !_items.Any(r => r.Kind == RemovalKind.Keys && !_delivering.Contains(r)))
         {
             return false;
         }
 
         // Past the bound: one clear of the namespaces replaces every key kept. Tags are kept, and delivered before the
-        // clear: their members on other servers are found only through the bookkeeping the clear deletes. A removal
-        // being delivered stays first.
-        var first = _delivering is not null ? 1 : 0;
-        for (var i = _items.Count - 1; i >= first; i--)
+        // clear: their members on other servers are found through bookkeeping the clear drains. Removals being delivered
+        // stay where they are.
+        for (var i = _items.Count - 1; i >= 0; i--)
         {
-            if (_items[i].Kind is RemovalKind.Keys or RemovalKind.Clear)
+            if (_items[i].Kind is RemovalKind.Keys or RemovalKind.Clear && !_delivering.Contains(_items[i]))
             {
                 Grow(_items[i], -1);
                 _items.RemoveAt(i);
@@ -77,119 +75,147 @@ internal sealed class RemovalLog(int limit, string[] prefixes, StrongBox<int> st
         return true;
     }
 
-    /// <summary>Returns the removal to deliver next, which stays kept until <see cref="Delivered"/>; null when none is left.</summary>
-    public Removal? Next() => _delivering = _items.Count > 0 ? _items[0] : null;
-
-    /// <summary>The removal <see cref="Next"/> returned could not be delivered; it stays first.</summary>
-    public void Abandon() => _delivering = null;
-
-    /// <summary>The server acknowledged <paramref name="removal"/>.</summary>
-    public void Delivered(Removal removal)
+    /// <summary>
+    /// Returns what to deliver next, which stays kept until <see cref="Delivered"/>: the first removal, or when it deletes
+    /// keys, it and the removals of keys right after it, up to <paramref name="keys"/> keys, to be sent together; empty
+    /// when none is left.
+    /// </summary>
+    public List<Removal> Next(int keys)
     {
-        if (_items.Remove(removal))
+        var next = new List<Removal>();
+        var count = 0;
+        foreach (var removal in _items)
         {
-            Grow(removal, -1);
+            if (next.Count > 0 && (removal.Kind != RemovalKind.Keys || next[0].Kind != RemovalKind.Keys || count + removal.Size > keys))
+            {
+                break;
+            }
+
+            next.Add(removal);
+            count += removal.Size;
         }
 
-        _delivering = null;
+        _delivering.UnionWith(next);
+        return next;
     }
 
-    /// <summary>Replaces a removal half delivered by what is left of it (a tag whose version changed, but whose members are still to go).</summary>
-    public void Replace(Removal removal, Removal rest)
+    /// <summary>What <see cref="Next"/> returned could not be delivered; it stays first.</summary>
+    public void Abandon() => _delivering.Clear();
+
+    /// <summary>The server acknowledged what <see cref="Next"/> returned (and what replaced it since).</summary>
+    public void Delivered()
     {
-        var index = _items.IndexOf(removal);
-        if (index >= 0)
+        foreach (var removal in _delivering)
         {
-            Grow(removal, -1);
-            _items[index] = rest;
-            Grow(rest, 1);
+            if (_items.Remove(removal))
+            {
+                Grow(removal, -1);
+            }
         }
 
-        _delivering = null;
+        _delivering.Clear();
+    }
+
+    /// <summary>Replaces a removal being delivered by what is left of it (a tag whose version changed, but whose members are still to go).</summary>
+    public void Replace(Removal removal, Removal rest)
+    {
+        Put(_items.IndexOf(removal), rest);
+        if (_delivering.Remove(removal))
+        {
+            _delivering.Add(rest);
+        }
     }
 
     /// <summary>Whether an invalidation of the tag routed by <paramref name="routing"/> is kept, its version not changed yet or its members not all deleted.</summary>
     public bool HasTag(string routing) => _tagCount > 0 && _tags.ContainsKey(routing);
 
-    /// <summary>Takes out the removals, or the keys of them, that <paramref name="stays"/> says no longer belong to this server.</summary>
-    public List<Removal> TakeWhere(Func<string, bool> stays)
+    /// <summary>The removals that could move to another server (tags and keys not being delivered), to decide outside the lock where each goes.</summary>
+    public List<Removal> Movable() => _items.FindAll(r => r.Kind != RemovalKind.Clear && !_delivering.Contains(r));
+
+    /// <summary>Takes out <paramref name="removal"/>, or only its <paramref name="keys"/>, if it is still kept and not being delivered; returns whether it did.</summary>
+    public bool Take(Removal removal, IReadOnlyCollection<string>? keys)
     {
-        var moved = new List<Removal>();
-        for (var i = 0; i < _items.Count; i++)
+        var index = _items.IndexOf(removal);
+        if (index < 0 || _delivering.Contains(removal))
         {
-            var removal = _items[i];
-            if (removal == _delivering || removal.Kind == RemovalKind.Clear)
-            {
-                continue;
-            }
-
-            if (removal.Kind == RemovalKind.Tag)
-            {
-                if (!stays(removal.Tag.Routing))
-                {
-                    moved.Add(removal);
-                    Grow(removal, -1);
-                    _items.RemoveAt(i--);
-                }
-
-                continue;
-            }
-
-            var leaving = removal.Keys.Where(k => !stays(k)).ToArray();
-            if (leaving.Length == 0)
-            {
-                continue;
-            }
-
-            moved.Add(Removal.OfKeys(leaving));
-            Grow(removal, -1);
-            if (leaving.Length == removal.Keys.Length)
-            {
-                _items.RemoveAt(i--);
-            }
-            else
-            {
-                _items[i] = Removal.OfKeys([.. removal.Keys.Where(stays)]);
-                Grow(_items[i], 1);
-            }
+            return false;
         }
 
-        return moved;
+        if (keys is null || keys.Count == removal.Keys.Length)
+        {
+            Grow(removal, -1);
+            _items.RemoveAt(index);
+            return true;
+        }
+
+        Put(index, Removal.OfKeys([.. removal.Keys.Except(keys, StringComparer.Ordinal)]));
+        return true;
+    }
+
+    /// <summary>Takes out the clear, if one is kept and not being delivered.</summary>
+    public bool TakeClear()
+    {
+        if (Clear is not { } clear)
+        {
+            return false;
+        }
+
+        Grow(clear, -1);
+        _items.Remove(clear);
+        return true;
+    }
+
+    private void Put(int index, Removal removal)
+    {
+        if (index < 0)
+        {
+            return;
+        }
+
+        Grow(_items[index], -1);
+        _items[index] = removal;
+        Grow(removal, 1);
     }
 
     private void Grow(Removal removal, int sign)
     {
         Volatile.Write(ref _size, _size + (sign * removal.Size));
-        if (removal.Kind == RemovalKind.Keys)
+        switch (removal.Kind)
         {
-            foreach (var key in removal.Keys)
-            {
-                Count(_keys, key, sign);
-            }
+            case RemovalKind.Keys:
+                foreach (var key in removal.Keys)
+                {
+                    // A key in two kept removals (one kept while the other was delivered) counts once: dedup is a hint.
+                    _ = sign > 0 ? _keys.Add(key) : _keys.Remove(key);
+                }
 
-            return;
-        }
+                break;
+            case RemovalKind.Tag:
+                Volatile.Write(ref _tagCount, _tagCount + sign);
+                Interlocked.Add(ref storeTags.Value, sign);
+                var count = _tags.GetValueOrDefault(removal.Tag.Routing) + sign;
+                if (count > 0)
+                {
+                    _tags[removal.Tag.Routing] = count;
+                }
+                else
+                {
+                    _tags.Remove(removal.Tag.Routing);
+                }
 
-        if (removal.Kind != RemovalKind.Tag)
-        {
-            return;
-        }
+                if (!removal.IsBumped)
+                {
+                    if (sign > 0)
+                    {
+                        _unbumpedTags.TryAdd(removal.Tag.Routing, removal);
+                    }
+                    else if (_unbumpedTags.TryGetValue(removal.Tag.Routing, out var indexed) && indexed == removal)
+                    {
+                        _unbumpedTags.Remove(removal.Tag.Routing);
+                    }
+                }
 
-        Volatile.Write(ref _tagCount, _tagCount + sign);
-        Interlocked.Add(ref storeTags.Value, sign);
-        Count(_tags, removal.Tag.Routing, sign);
-    }
-
-    private static void Count(Dictionary<string, int> counts, string name, int sign)
-    {
-        var count = counts.GetValueOrDefault(name) + sign;
-        if (count > 0)
-        {
-            counts[name] = count;
-        }
-        else
-        {
-            counts.Remove(name);
+                break;
         }
     }
 }

@@ -116,6 +116,15 @@ internal sealed partial class ServerLink : IDisposable
                     LogLinkFailed(_logger, _endPoint.ToString() ?? "", ex.GetType().Name);
                 }
             }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // Anything else (a callback that threw, say) must not end the process from this thread: the link
+                // connects again, and the server is verified before it serves.
+                if (!_disposed)
+                {
+                    LogLinkFailed(_logger, _endPoint.ToString() ?? "", ex.GetType().Name);
+                }
+            }
             finally
             {
                 if (Down() && !_disposed)
