@@ -22,6 +22,15 @@ internal abstract class BatchEntry(string key, string namespacedKey, RcEntryOpti
     /// <summary>Marks the entry as taken by a flush, for callers that await it meanwhile.</summary>
     public abstract void TakenBy(Task flush);
 
+    /// <summary>What the misses of one loader share when they go through the cache's loader (a load-many loader's one call), or null.</summary>
+    public virtual object? Share(int members, CancellationToken cancellationToken) => null;
+
+    /// <summary>
+    /// Resolves this entry through the cache's <see cref="Loader"/> (fail-safe, timeouts, eager refresh, fleet), from what
+    /// the flush's read found; <paramref name="loads"/> bounds how many single loaders run at once.
+    /// </summary>
+    public abstract Task LoadThroughAsync(RcCache cache, ReadOnlyMemory<byte>? value, EntryHeader header, object? shared, SemaphoreSlim loads, CancellationToken cancellationToken);
+
     /// <summary>Loads <paramref name="entries"/> (misses that share this entry's loader), resolves them, and returns what to write back.</summary>
     public abstract Task<IReadOnlyList<(BatchEntry Entry, byte[] Bytes)>> LoadAsync(RcCache cache, IReadOnlyList<BatchEntry> entries, CancellationToken cancellationToken);
 }

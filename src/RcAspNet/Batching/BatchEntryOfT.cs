@@ -26,6 +26,31 @@ internal abstract class BatchEntry<T> : BatchEntry
 
     public override void TakenBy(Task flush) => Promise.Flushing = flush;
 
+    public override async Task LoadThroughAsync(RcCache cache, ReadOnlyMemory<byte>? value, EntryHeader header, object? shared, SemaphoreSlim loads, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var loaded = await cache.Loader.AnswerAsync(Request(cache, shared, loads), value, header, cancellationToken).ConfigureAwait(false);
+            Promise.SetResult(loaded.Value);
+        }
+        catch (Exception ex)
+        {
+            Fail(ex);
+        }
+    }
+
+    /// <summary>This entry as a request to the cache's loader.</summary>
+    protected abstract LoadRequest<T> Request(RcCache cache, object? shared, SemaphoreSlim loads);
+
+    /// <summary>The bytes to store for a loaded value, or null for a bypass value.</summary>
+    protected byte[]? Encode(RcCache cache, T value)
+    {
+        var bytes = cache.Serializer.Serialize(value);
+        return cache.IsBypass(bytes, Options) ? null : bytes;
+    }
+
+    protected bool Decode(RcCache cache, ReadOnlyMemory<byte> bytes, out T? value) => cache.TryDeserialize(bytes.Span, out value);
+
     /// <summary>Resolves with a loaded value and returns its bytes to write back, or null for a bypass value.</summary>
     protected byte[]? Resolve(RcCache cache, T value)
     {

@@ -17,6 +17,25 @@ internal sealed class ManyEntry<TArg, T>(
 
     public override object LoaderIdentity => loadMany;
 
+    public override object? Share(int members, CancellationToken cancellationToken) => new GroupCall<TArg, T>(loadMany, members, cancellationToken);
+
+    protected override LoadRequest<T> Request(RcCache cache, object? shared, SemaphoreSlim loads)
+    {
+        var call = (GroupCall<TArg, T>)shared!;
+        var member = new GroupCall<TArg, T>.Member();
+        return new(
+            Key,
+            NamespacedKey,
+            token => call.ValueAsync(member, Argument, token),
+            Options,
+            cache.Loader.Resolve(Options),
+            value => call.IsMissing(Argument) ? null : Encode(cache, value),
+            (bytes, out value) => Decode(cache, bytes, out value))
+        {
+            Settled = () => call.Settle(member),
+        };
+    }
+
     public override async Task<IReadOnlyList<(BatchEntry Entry, byte[] Bytes)>> LoadAsync(RcCache cache, IReadOnlyList<BatchEntry> entries, CancellationToken cancellationToken)
     {
         var mine = entries.Cast<ManyEntry<TArg, T>>().ToArray();

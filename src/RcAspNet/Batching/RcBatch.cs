@@ -141,6 +141,27 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         return entry.Promise;
     }
 
+    /// <summary>
+    /// Resolves lookups through the cache's loader, all at once: single loaders run at most
+    /// <see cref="RcOptions.BatchConcurrency"/> at a time, and the misses of a load-many loader share one call of it.
+    /// </summary>
+    private async Task LoadThroughLoaderAsync(List<BatchEntry> entries, (ReadOnlyMemory<byte>? Value, EntryHeader Header)[] reads, List<int> managed, CancellationToken cancellationToken)
+    {
+        using var loads = new SemaphoreSlim(_concurrency);
+        var tasks = new List<Task>(managed.Count);
+        foreach (var group in managed.GroupBy(i => entries[i].LoaderIdentity))
+        {
+            var members = group.ToArray();
+            var shared = entries[members[0]].Share(members.Length, cancellationToken);
+            foreach (var i in members)
+            {
+                tasks.Add(entries[i].LoadThroughAsync(_cache, reads[i].Value, reads[i].Header, shared, loads, cancellationToken));
+            }
+        }
+
+        await Task.WhenAll(tasks).ConfigureAwait(false);
+    }
+
     private async Task ResolveAsync(List<BatchEntry> entries, CancellationToken cancellationToken)
     {
         var namespaced = new string[entries.Count];
@@ -149,26 +170,47 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
             namespaced[i] = entries[i].NamespacedKey;
         }
 
-        ReadOnlyMemory<byte>?[] values;
+        (ReadOnlyMemory<byte>? Value, EntryHeader Header)[] reads;
         try
         {
-            values = await _cache.GetManyNamespacedAsync(namespaced, cancellationToken).ConfigureAwait(false);
+            reads = await _cache.ReadManyNamespacedAsync(namespaced, cancellationToken).ConfigureAwait(false);
         }
         catch (RcCacheException ex)
         {
             // The store failed (FailureMode Throw): the loaders still answer.
             LogStoreFailed(_logger, ex);
-            values = new ReadOnlyMemory<byte>?[namespaced.Length];
+            reads = new (ReadOnlyMemory<byte>?, EntryHeader)[namespaced.Length];
         }
 
+        // Lookups whose loads have a policy (fail-safe, timeouts, eager refresh, fleet) go through the cache's loader,
+        // key by key; the others resolve and load as rc's batch does, and are written back together.
+        var now = _cache.NowMilliseconds;
         List<BatchEntry>? misses = null;
-        for (var i = 0; i < values.Length; i++)
+        List<int>? managed = null;
+        for (var i = 0; i < reads.Length; i++)
         {
-            if (values[i] is not { } bytes || !entries[i].TryResolve(_cache, bytes.Span))
+            LoadPolicy policy;
+            try
+            {
+                policy = _cache.Loader.Resolve(entries[i].Options);
+            }
+            catch (ArgumentException ex)
+            {
+                entries[i].Fail(ex);
+                continue;
+            }
+
+            if (!policy.IsPlain)
+            {
+                (managed ??= []).Add(i);
+            }
+            else if (reads[i].Value is not { } bytes || reads[i].Header.IsStaleAt(now) || !entries[i].TryResolve(_cache, bytes.Span))
             {
                 (misses ??= []).Add(entries[i]);
             }
         }
+
+        var throughLoader = managed is null ? Task.CompletedTask : LoadThroughLoaderAsync(entries, reads, managed, cancellationToken);
 
         // A tag's version is read before the values that carry it are loaded: an invalidation in between must win.
         TagVersions? versions = null;
@@ -217,6 +259,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
             }
         }
 
+        await throughLoader.ConfigureAwait(false);
         if (_metrics.BatchEnabled)
         {
             var roundTrips = _cache.RoundTrips(namespaced) + _cache.RoundTrips(writes.ConvertAll(static w => w.Key));

@@ -8,6 +8,26 @@ internal sealed class SingleEntry<T>(string key, string namespacedKey, RcEntryOp
 {
     public override object LoaderIdentity => this;
 
+    protected override LoadRequest<T> Request(RcCache cache, object? shared, SemaphoreSlim loads) => new(
+        Key,
+        NamespacedKey,
+        async token =>
+        {
+            await loads.WaitAsync(token).ConfigureAwait(false);
+            try
+            {
+                return await loader(token).ConfigureAwait(false);
+            }
+            finally
+            {
+                loads.Release();
+            }
+        },
+        Options,
+        cache.Loader.Resolve(Options),
+        value => Encode(cache, value),
+        (bytes, out value) => Decode(cache, bytes, out value));
+
     public override async Task<IReadOnlyList<(BatchEntry Entry, byte[] Bytes)>> LoadAsync(RcCache cache, IReadOnlyList<BatchEntry> entries, CancellationToken cancellationToken)
     {
         try

@@ -80,6 +80,42 @@ internal sealed partial class CacheNamespace
         return value;
     }
 
+    /// <summary>
+    /// Reads an entry for a load (cache-aside) by its namespaced key: its value even when it is past its tracked
+    /// freshness (a fail-safe fallback), with what its header says of its freshness. Counts a hit only for a fresh
+    /// value, and nothing when <paramref name="count"/> is false (a fleet waiter's polls).
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<(ReadOnlyMemory<byte>? Value, EntryHeader Header)> ReadAsync(string namespacedKey, bool count, CancellationToken cancellationToken)
+    {
+        var value = Unwrap(namespacedKey, await _store.GetAsync(namespacedKey, cancellationToken).ConfigureAwait(false), out var header);
+        if (count)
+        {
+            Count(value is null || header.IsStaleAt(NowMilliseconds) ? 0 : 1, 1);
+        }
+
+        return (value, header);
+    }
+
+    /// <summary>Gets the time now, in Unix milliseconds, as entry headers record it.</summary>
+    public long NowMilliseconds => Time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <inheritdoc cref="IRcStore.TryLockAsync"/>
+    public ValueTask<LockTaken> TryLockAsync(string namespacedKey, string token, TimeSpan lifetime, CancellationToken cancellationToken) =>
+        _store.TryLockAsync(namespacedKey, token, lifetime, cancellationToken);
+
+    /// <inheritdoc cref="IRcStore.RenewLockAsync"/>
+    public ValueTask<bool> RenewLockAsync(string namespacedKey, string token, TimeSpan lifetime) => _store.RenewLockAsync(namespacedKey, token, lifetime);
+
+    /// <inheritdoc cref="IRcStore.UnlockAsync"/>
+    public ValueTask UnlockAsync(string namespacedKey, string token) => _store.UnlockAsync(namespacedKey, token);
+
+    /// <inheritdoc cref="IRcStore.WhenChanged"/>
+    public Task? WhenChanged(string namespacedKey) => _store.WhenChanged(namespacedKey);
+
+    /// <summary>Counts an answer served from a fallback past its freshness, by why.</summary>
+    public void CountStale(string reason) => _metrics.Stale(Name, _store.Kind, reason);
+
     /// <summary>Reads on the calling thread, never waiting on the thread pool.</summary>
     public ReadOnlyMemory<byte>? Get(string key)
     {
@@ -114,6 +150,27 @@ internal sealed partial class CacheNamespace
 
         Count(hits, values.Length);
         return values;
+    }
+
+    /// <summary>
+    /// Reads keys that already carry the namespace, for a batch whose loads have a policy: each value even past its
+    /// tracked freshness (a fail-safe fallback), with its header. Counts a hit only for a fresh value.
+    /// </summary>
+    public async ValueTask<(ReadOnlyMemory<byte>? Value, EntryHeader Header)[]> ReadManyNamespacedAsync(string[] namespaced, CancellationToken cancellationToken)
+    {
+        var entries = await _store.GetManyAsync(namespaced, cancellationToken).ConfigureAwait(false);
+        var reads = new (ReadOnlyMemory<byte>? Value, EntryHeader Header)[entries.Length];
+        var now = NowMilliseconds;
+        var hits = 0;
+        for (var i = 0; i < reads.Length; i++)
+        {
+            var value = Unwrap(namespaced[i], entries[i], out var header);
+            reads[i] = (value, header);
+            hits += value is null || header.IsStaleAt(now) ? 0 : 1;
+        }
+
+        Count(hits, reads.Length);
+        return reads;
     }
 
     /// <summary>The bytes of a read value as an array the caller owns: a fresh array from Redis as it is, anything shared or sliced as a copy.</summary>
@@ -153,7 +210,7 @@ internal sealed partial class CacheNamespace
             return;
         }
 
-        await _store.SetAsync(namespaced, Layout(value, timing, null), timing.TimeToLive, replaces, cancellationToken).ConfigureAwait(false);
+        await _store.SetAsync(namespaced, Layout(value, timing, null), timing.StoreTimeToLive, replaces, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Writes on the calling thread, never waiting on the thread pool.</summary>
@@ -166,7 +223,7 @@ internal sealed partial class CacheNamespace
             return;
         }
 
-        _store.Set(namespaced, Layout(value, timing, null), timing.TimeToLive, replaces: true);
+        _store.Set(namespaced, Layout(value, timing, null), timing.StoreTimeToLive, replaces: true);
     }
 
     /// <summary>
@@ -204,7 +261,7 @@ internal sealed partial class CacheNamespace
                 continue;
             }
 
-            entries.Add(new StoreEntry(namespaced, Layout(value, timing, tags), timing.TimeToLive));
+            entries.Add(new StoreEntry(namespaced, Layout(value, timing, tags), timing.StoreTimeToLive));
             if (tags is { Count: > 0 })
             {
                 (tagged ??= []).Add(new TaggedKey(namespaced, ExpiresAt(timing), tags));
@@ -233,7 +290,7 @@ internal sealed partial class CacheNamespace
             return false;
         }
 
-        var added = await _store.AddAsync(namespaced, Layout(value, timing, tags), timing.TimeToLive, cancellationToken).ConfigureAwait(false);
+        var added = await _store.AddAsync(namespaced, Layout(value, timing, tags), timing.StoreTimeToLive, cancellationToken).ConfigureAwait(false);
         if (added && tags is { Count: > 0 } && versions is not null)
         {
             await RegisterTagsAsync([new TaggedKey(namespaced, ExpiresAt(timing), tags)], versions).ConfigureAwait(false);
@@ -324,7 +381,7 @@ internal sealed partial class CacheNamespace
             return;
         }
 
-        await _store.SetAsync(namespaced, Layout(value, timing, tags), timing.TimeToLive, replaces, cancellationToken).ConfigureAwait(false);
+        await _store.SetAsync(namespaced, Layout(value, timing, tags), timing.StoreTimeToLive, replaces, cancellationToken).ConfigureAwait(false);
         await RegisterTagsAsync([new TaggedKey(namespaced, ExpiresAt(timing), tags)], versions).ConfigureAwait(false);
     }
 
@@ -414,49 +471,65 @@ internal sealed partial class CacheNamespace
     /// <summary>Counts reads: a hit is an entry that could be read, whatever the typed layer then makes of it.</summary>
     private void Count(int hits, int reads) => _metrics.Lookup(Name, _store.Kind, hits, reads - hits);
 
-    private long ExpiresAt(EntryTiming timing) => Time.GetUtcNow().ToUnixTimeMilliseconds() + (long)Math.Ceiling(timing.TimeToLive.TotalMilliseconds);
+    private long ExpiresAt(EntryTiming timing) => Time.GetUtcNow().ToUnixTimeMilliseconds() + (long)Math.Ceiling(timing.StoreTimeToLive.TotalMilliseconds);
 
     /// <summary>The time to live a refresh renews <paramref name="entry"/> to: its full window if it is sliding, else zero.</summary>
     private TimeSpan Renewal(byte[]? entry) =>
-        entry is not null && EntryEnvelope.Read(entry, out var sliding, out var absolute, out _) == EntryKind.Wrapped && sliding > TimeSpan.Zero
-            ? EntryTiming.Renewal(sliding, absolute, Time.GetUtcNow())
+        entry is not null && EntryEnvelope.Read(entry, out var header) == EntryKind.Wrapped && header.Sliding > TimeSpan.Zero
+            ? EntryTiming.Renewal(header.Sliding, header.Absolute, Time.GetUtcNow())
             : TimeSpan.Zero;
 
-    private static byte[] Layout(byte[] value, EntryTiming timing, IReadOnlyList<string>? tags) =>
-        timing.IsSliding || tags is { Count: > 0 } ? EntryEnvelope.Wrap(value, timing.IsSliding ? timing.Sliding : TimeSpan.Zero, timing.IsSliding ? timing.Absolute : null, tags)
-        : EntryEnvelope.NeedsHeader(value) ? EntryEnvelope.Wrap(value, TimeSpan.Zero, null)
-        : value;
+    private byte[] Layout(byte[] value, EntryTiming timing, IReadOnlyList<string>? tags)
+    {
+        if (timing.Tracked)
+        {
+            var now = Time.GetUtcNow().ToUnixTimeMilliseconds();
+            return EntryEnvelope.Wrap(value, timing.Sliding, timing.IsSliding ? timing.Absolute : null, tags, now, now + Math.Max(1, (long)Math.Ceiling(timing.TimeToLive.TotalMilliseconds)));
+        }
 
-    /// <summary>The value of an entry as read, renewing it in the background when it is sliding.</summary>
+        return timing.IsSliding || tags is { Count: > 0 } ? EntryEnvelope.Wrap(value, timing.IsSliding ? timing.Sliding : TimeSpan.Zero, timing.IsSliding ? timing.Absolute : null, tags)
+            : EntryEnvelope.NeedsHeader(value) ? EntryEnvelope.Wrap(value, TimeSpan.Zero, null)
+            : value;
+    }
+
+    /// <summary>The value of an entry as read (a fresh one only: an entry past its tracked freshness is a miss), renewing it in the background when it is sliding.</summary>
     private ReadOnlyMemory<byte>? Unwrap(string namespacedKey, byte[]? entry)
     {
+        var value = Unwrap(namespacedKey, entry, out var header);
+        return header.TracksFreshness && header.IsStaleAt(Time.GetUtcNow().ToUnixTimeMilliseconds()) ? null : value;
+    }
+
+    /// <summary>The value of an entry as read, fresh or kept past its freshness, with what its header says.</summary>
+    private ReadOnlyMemory<byte>? Unwrap(string namespacedKey, byte[]? entry, out EntryHeader header)
+    {
+        header = default;
         if (entry is null)
         {
             return null;
         }
 
-        switch (EntryEnvelope.Read(entry, out var sliding, out var absolute, out var valueOffset))
+        switch (EntryEnvelope.Read(entry, out header))
         {
             case EntryKind.Plain:
                 return entry;
-            case EntryKind.Wrapped when valueOffset > EntryEnvelope.HeaderSize && _store.HasPendingTags && EntryEnvelope.CarriesAny(entry, tag => _store.IsTagPending(KeysOf(tag))):
+            case EntryKind.Wrapped when header.HasTags && _store.HasPendingTags && EntryEnvelope.CarriesAny(entry, header, tag => _store.IsTagPending(KeysOf(tag))):
                 // An invalidation of one of its tags has not reached the tag's server yet: it may be what was removed.
                 return null;
-            case EntryKind.Wrapped when sliding > TimeSpan.Zero:
-                var untilDeadline = absolute is { } deadline ? deadline - Time.GetUtcNow() : TimeSpan.MaxValue;
+            case EntryKind.Wrapped when header.Sliding > TimeSpan.Zero:
+                var untilDeadline = header.Absolute is { } deadline ? deadline - Time.GetUtcNow() : TimeSpan.MaxValue;
                 if (untilDeadline <= TimeSpan.Zero)
                 {
                     return null;
                 }
 
-                if (_renewals.Renewal(namespacedKey, sliding, untilDeadline) is var ttl && ttl > TimeSpan.Zero)
+                if (_renewals.Renewal(namespacedKey, header.Sliding, untilDeadline) is var ttl && ttl > TimeSpan.Zero)
                 {
                     _store.ExpireInBackground(namespacedKey, ttl);
                 }
 
-                return entry.AsMemory(valueOffset);
+                return entry.AsMemory(header.ValueOffset);
             case EntryKind.Wrapped:
-                return entry.AsMemory(valueOffset);
+                return entry.AsMemory(header.ValueOffset);
             default:
                 LogCorruptEntry(_logger, _store.Kind);
                 return null;

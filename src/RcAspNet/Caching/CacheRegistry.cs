@@ -24,7 +24,8 @@ internal sealed class CacheRegistry : IDisposable, IAsyncDisposable
         var store = factory.Create(settings.Store, settings.Redis, settings.Router, settings.Shards, shared);
         _stores.Add(store);
         DefaultNamespace = new CacheNamespace("default", store, settings.Namespace, settings.DefaultExpiration, settings, time, metrics, logger);
-        Default = new RcCache(DefaultNamespace, serializer, settings.BypassValues, logger);
+        var loading = LoadSettings.From(settings);
+        Default = new RcCache(DefaultNamespace, serializer, settings.BypassValues, loading, logger);
         foreach (var (name, cache) in settings.Caches)
         {
             var own = store;
@@ -35,7 +36,7 @@ internal sealed class CacheRegistry : IDisposable, IAsyncDisposable
             }
 
             var keyspace = new CacheNamespace(name, own, NamespaceOf(settings, name, cache), cache.DefaultExpiration ?? settings.DefaultExpiration, settings, time, metrics, logger);
-            _named[name] = new RcCache(keyspace, serializer, cache.BypassValues ?? settings.BypassValues, logger);
+            _named[name] = new RcCache(keyspace, serializer, cache.BypassValues ?? settings.BypassValues, loading.With(cache), logger);
         }
     }
 

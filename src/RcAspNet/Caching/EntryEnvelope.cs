@@ -4,15 +4,18 @@ using System.Text;
 namespace RcAspNet.Caching;
 
 /// <summary>
-/// How an entry is laid out in the store. An entry without sliding expiration or tags is exactly its bytes, so rc's
-/// Python clients read it as they read their own. Otherwise a header comes before the bytes, so that a read learns from
-/// the same round trip how far to renew the entry and which tags it carries:
+/// How an entry is laid out in the store. An entry without sliding expiration, tags or tracked freshness is exactly its
+/// bytes, so rc's Python clients read it as they read their own. Otherwise a header comes before the bytes, so that a
+/// read learns from the same round trip how far to renew the entry, which tags it carries and how fresh it is. Every
+/// header begins with <c>00 'R' 'C'</c> and a version, then the sliding window in milliseconds and the absolute deadline
+/// in Unix milliseconds (0 for none), both little-endian 64-bit:
 /// <list type="bullet">
-/// <item><c>00 'R' 'C' 01</c>, the sliding window in milliseconds and the absolute deadline in Unix milliseconds (0 for
-/// none), both little-endian 64-bit (20 bytes), for an entry with sliding expiration;</item>
-/// <item><c>00 'R' 'C' 02</c>, the same two fields, then the number of tags (little-endian 16-bit) and each tag as its
-/// UTF-8 length (little-endian 16-bit) and bytes, for an entry with tags: while an invalidation of one of its tags
-/// cannot reach the tag's server, the entry is a miss, wherever it is read from.</item>
+/// <item><c>01</c>: nothing more (20 bytes), for an entry with sliding expiration;</item>
+/// <item><c>02</c>: the number of tags (little-endian 16-bit) and each tag as its UTF-8 length (little-endian 16-bit)
+/// and bytes, for an entry with tags: while an invalidation of one of its tags cannot reach the tag's server, the entry
+/// is a miss, wherever it is read from;</item>
+/// <item><c>03</c>: when it was written and until when it is fresh (Unix milliseconds, little-endian 64-bit), then tags
+/// as in <c>02</c>, for an entry kept past its freshness as a fail-safe fallback, or refreshed before it ends.</item>
 /// </list>
 /// A value that itself begins with <c>00 'R' 'C'</c> (which neither JSON nor pickle ever does) is stored under a header
 /// with no sliding window, so that it reads back unchanged.
@@ -20,32 +23,49 @@ namespace RcAspNet.Caching;
 internal static class EntryEnvelope
 {
     public const int HeaderSize = 20;
+    private const int FreshnessSize = 16;
     private const byte SlidingVersion = 1;
     private const byte TaggedVersion = 2;
+    private const byte TrackedVersion = 3;
 
     public static bool NeedsHeader(ReadOnlySpan<byte> value) => HasMagic(value);
 
-    public static byte[] Wrap(ReadOnlySpan<byte> value, TimeSpan sliding, DateTimeOffset? absolute, IReadOnlyList<string>? tags = null)
+    /// <param name="value">The value.</param>
+    /// <param name="sliding">The sliding window; zero for none.</param>
+    /// <param name="absolute">The absolute deadline of a sliding entry.</param>
+    /// <param name="tags">The tags the entry carries.</param>
+    /// <param name="writtenAt">When it is written (Unix milliseconds), for tracked freshness; 0 for none.</param>
+    /// <param name="freshUntil">Until when it is fresh (Unix milliseconds); 0 for no tracked freshness.</param>
+    public static byte[] Wrap(ReadOnlySpan<byte> value, TimeSpan sliding, DateTimeOffset? absolute, IReadOnlyList<string>? tags = null, long writtenAt = 0, long freshUntil = 0)
     {
+        var tracked = freshUntil > 0;
+        var tagged = tags is { Count: > 0 };
         var tagBytes = 0;
         foreach (var tag in tags ?? [])
         {
             tagBytes += 2 + Encoding.UTF8.GetByteCount(tag);
         }
 
-        var headerSize = tags is { Count: > 0 } ? HeaderSize + 2 + tagBytes : HeaderSize;
+        var tagsAt = HeaderSize + (tracked ? FreshnessSize : 0);
+        var headerSize = tracked || tagged ? tagsAt + 2 + tagBytes : HeaderSize;
         var entry = new byte[headerSize + value.Length];
         entry[0] = 0;
         entry[1] = (byte)'R';
         entry[2] = (byte)'C';
-        entry[3] = headerSize == HeaderSize ? SlidingVersion : TaggedVersion;
+        entry[3] = tracked ? TrackedVersion : tagged ? TaggedVersion : SlidingVersion;
         BinaryPrimitives.WriteInt64LittleEndian(entry.AsSpan(4), (long)sliding.TotalMilliseconds);
         BinaryPrimitives.WriteInt64LittleEndian(entry.AsSpan(12), absolute?.ToUnixTimeMilliseconds() ?? 0);
+        if (tracked)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(entry.AsSpan(HeaderSize), writtenAt);
+            BinaryPrimitives.WriteInt64LittleEndian(entry.AsSpan(HeaderSize + 8), freshUntil);
+        }
+
         if (headerSize > HeaderSize)
         {
-            BinaryPrimitives.WriteUInt16LittleEndian(entry.AsSpan(HeaderSize), (ushort)tags!.Count);
-            var at = HeaderSize + 2;
-            foreach (var tag in tags)
+            BinaryPrimitives.WriteUInt16LittleEndian(entry.AsSpan(tagsAt), (ushort)(tags?.Count ?? 0));
+            var at = tagsAt + 2;
+            foreach (var tag in tags ?? [])
             {
                 var length = Encoding.UTF8.GetBytes(tag, entry.AsSpan(at + 2));
                 BinaryPrimitives.WriteUInt16LittleEndian(entry.AsSpan(at), (ushort)length);
@@ -59,47 +79,70 @@ internal static class EntryEnvelope
 
     /// <summary>Reads an entry as the store returned it.</summary>
     /// <returns>
-    /// <see cref="EntryKind.Plain"/> for bare bytes, <see cref="EntryKind.Wrapped"/> with the header's fields and where
-    /// the value begins, or <see cref="EntryKind.Corrupt"/>.
+    /// <see cref="EntryKind.Plain"/> for bare bytes, <see cref="EntryKind.Wrapped"/> with the header's fields, or
+    /// <see cref="EntryKind.Corrupt"/>.
     /// </returns>
-    public static EntryKind Read(ReadOnlySpan<byte> entry, out TimeSpan sliding, out DateTimeOffset? absolute, out int valueOffset)
+    public static EntryKind Read(ReadOnlySpan<byte> entry, out EntryHeader header)
     {
-        sliding = TimeSpan.Zero;
-        absolute = null;
-        valueOffset = 0;
+        header = default;
         if (!HasMagic(entry))
         {
             return EntryKind.Plain;
         }
 
-        if (entry.Length < HeaderSize || entry[3] is not (SlidingVersion or TaggedVersion))
+        if (entry.Length < HeaderSize || entry[3] is not (SlidingVersion or TaggedVersion or TrackedVersion))
         {
             return EntryKind.Corrupt;
         }
 
         var slidingMs = BinaryPrimitives.ReadInt64LittleEndian(entry[4..]);
         var absoluteMs = BinaryPrimitives.ReadInt64LittleEndian(entry[12..]);
-        valueOffset = entry[3] == SlidingVersion ? HeaderSize : EndOfTags(entry);
-        if (slidingMs < 0 || absoluteMs < 0 || valueOffset < 0)
+        long writtenAt = 0;
+        long freshUntil = 0;
+        var tagsAt = 0;
+        if (entry[3] == TrackedVersion)
+        {
+            if (entry.Length < HeaderSize + FreshnessSize)
+            {
+                return EntryKind.Corrupt;
+            }
+
+            writtenAt = BinaryPrimitives.ReadInt64LittleEndian(entry[HeaderSize..]);
+            freshUntil = BinaryPrimitives.ReadInt64LittleEndian(entry[(HeaderSize + 8)..]);
+            tagsAt = HeaderSize + FreshnessSize;
+        }
+        else if (entry[3] == TaggedVersion)
+        {
+            tagsAt = HeaderSize;
+        }
+
+        var valueOffset = tagsAt == 0 ? HeaderSize : EndOfTags(entry, tagsAt);
+        if (slidingMs < 0 || absoluteMs < 0 || valueOffset < 0 || writtenAt < 0 || freshUntil < 0)
         {
             return EntryKind.Corrupt;
         }
 
-        sliding = TimeSpan.FromMilliseconds(slidingMs);
-        absolute = absoluteMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(absoluteMs);
+        var tagged = tagsAt > 0 && BinaryPrimitives.ReadUInt16LittleEndian(entry[tagsAt..]) > 0;
+        header = new EntryHeader(
+            TimeSpan.FromMilliseconds(slidingMs),
+            absoluteMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(absoluteMs),
+            valueOffset,
+            tagged ? tagsAt : 0,
+            writtenAt,
+            freshUntil);
         return EntryKind.Wrapped;
     }
 
     /// <summary>Whether a wrapped entry carries a tag that <paramref name="pending"/> says is being invalidated.</summary>
-    public static bool CarriesAny(ReadOnlySpan<byte> entry, Func<string, bool> pending)
+    public static bool CarriesAny(ReadOnlySpan<byte> entry, in EntryHeader header, Func<string, bool> pending)
     {
-        if (entry.Length <= HeaderSize + 2 || entry[3] != TaggedVersion)
+        if (!header.HasTags)
         {
             return false;
         }
 
-        var count = BinaryPrimitives.ReadUInt16LittleEndian(entry[HeaderSize..]);
-        var at = HeaderSize + 2;
+        var count = BinaryPrimitives.ReadUInt16LittleEndian(entry[header.TagsOffset..]);
+        var at = header.TagsOffset + 2;
         for (var i = 0; i < count; i++)
         {
             var length = BinaryPrimitives.ReadUInt16LittleEndian(entry[at..]);
@@ -114,16 +157,16 @@ internal static class EntryEnvelope
         return false;
     }
 
-    /// <summary>Where the value of a tagged entry begins, or -1 when its tags run past its end.</summary>
-    private static int EndOfTags(ReadOnlySpan<byte> entry)
+    /// <summary>Where the value of an entry with tags begins, or -1 when its tags run past its end.</summary>
+    private static int EndOfTags(ReadOnlySpan<byte> entry, int tagsAt)
     {
-        if (entry.Length < HeaderSize + 2)
+        if (entry.Length < tagsAt + 2)
         {
             return -1;
         }
 
-        var count = BinaryPrimitives.ReadUInt16LittleEndian(entry[HeaderSize..]);
-        var at = HeaderSize + 2;
+        var count = BinaryPrimitives.ReadUInt16LittleEndian(entry[tagsAt..]);
+        var at = tagsAt + 2;
         for (var i = 0; i < count; i++)
         {
             if (at + 2 > entry.Length)

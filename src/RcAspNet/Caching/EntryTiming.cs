@@ -2,10 +2,23 @@ using Microsoft.Extensions.Caching.Distributed;
 
 namespace RcAspNet.Caching;
 
-/// <summary>When an entry expires: its time to live in the store now, its sliding window and its absolute deadline.</summary>
+/// <summary>
+/// When an entry expires: how long it is fresh from now (<see cref="TimeToLive"/>), its sliding window and its absolute
+/// deadline; and, for an entry whose freshness is tracked (<see cref="Tracked"/>), how long the store keeps it past its
+/// freshness as a fail-safe fallback (<see cref="Grace"/>).
+/// </summary>
 internal readonly record struct EntryTiming(TimeSpan TimeToLive, TimeSpan Sliding, DateTimeOffset? Absolute)
 {
     public bool IsSliding => Sliding > TimeSpan.Zero;
+
+    /// <summary>Gets how long the store keeps the entry past its freshness, as a fail-safe fallback.</summary>
+    public TimeSpan Grace { get; init; }
+
+    /// <summary>Gets whether the entry records when it was written and until when it is fresh (fail-safe, eager refresh).</summary>
+    public bool Tracked { get; init; }
+
+    /// <summary>Gets how long the store keeps the entry: its freshness and its grace.</summary>
+    public TimeSpan StoreTimeToLive => TimeToLive + Grace;
 
     /// <summary>A fixed lifetime from now.</summary>
     public static EntryTiming For(TimeSpan timeToLive) => new(timeToLive, TimeSpan.Zero, null);

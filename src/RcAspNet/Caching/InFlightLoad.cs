@@ -61,18 +61,50 @@ internal sealed class InFlightLoad<T>
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !Task.IsCompleted)
         {
-            if (Interlocked.Decrement(ref _waiters) == 0)
-            {
-                try
-                {
-                    await _cancellation.CancelAsync().ConfigureAwait(false);
-                }
-                catch (ObjectDisposedException)
-                {
-                }
-            }
-
+            await LeaveAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Waits at most <paramref name="timeout"/> for the load to end (with its value or its failure); false when it goes
+    /// on past it. A caller that stops waiting so still counts as waiting: the load is not cancelled, and its result is
+    /// stored when it completes.
+    /// </summary>
+    public async ValueTask<bool> TryWaitAsync(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ((Task)Task).WaitAsync(timeout, time, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException) when (!Task.IsCompleted)
+        {
+            return false;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !Task.IsCompleted)
+        {
+            await LeaveAsync().ConfigureAwait(false);
+            throw;
+        }
+        catch when (Task.IsCompleted)
+        {
+            // The load failed: the caller reads its failure from the task.
+            return true;
+        }
+    }
+
+    private async Task LeaveAsync()
+    {
+        if (Interlocked.Decrement(ref _waiters) == 0)
+        {
+            try
+            {
+                await _cancellation.CancelAsync().ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+            }
         }
     }
 }

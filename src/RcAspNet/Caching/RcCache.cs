@@ -1,20 +1,22 @@
-using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 
 namespace RcAspNet.Caching;
 
-/// <summary>The typed cache over one namespace: serialization, bypass values and stampede protection on top of <see cref="CacheNamespace"/>.</summary>
+/// <summary>
+/// The typed cache over one namespace: serialization and bypass values on top of <see cref="CacheNamespace"/>, and
+/// cache-aside through its <see cref="Loader"/>.
+/// </summary>
 internal sealed partial class RcCache : IRcCache
 {
-    private readonly ConcurrentDictionary<string, object> _loads = new(StringComparer.Ordinal);
     private readonly byte[][] _bypass;
     private readonly byte[][] _bypassTexts;
     private readonly ILogger _logger;
 
-    public RcCache(CacheNamespace keyspace, IRcSerializer serializer, IReadOnlyList<string> bypassValues, ILogger logger)
+    public RcCache(CacheNamespace keyspace, IRcSerializer serializer, IReadOnlyList<string> bypassValues, LoadSettings loading, ILogger logger)
     {
         Keyspace = keyspace;
+        Loader = new Loader(keyspace, loading, logger);
         Serializer = serializer;
         _bypassTexts = bypassValues.Select(static v => System.Text.Encoding.UTF8.GetBytes(v.Trim())).ToArray();
         _bypass = _bypassTexts.Select(static v => PythonJson.Format(v)).ToArray();
@@ -27,6 +29,9 @@ internal sealed partial class RcCache : IRcCache
     public string Namespace => Keyspace.Prefix;
 
     private CacheNamespace Keyspace { get; }
+
+    /// <summary>Gets how this cache loads what it misses (single flight, fail-safe, timeouts, eager refresh).</summary>
+    internal Loader Loader { get; }
 
     internal IRcSerializer Serializer { get; }
 
@@ -125,7 +130,9 @@ internal sealed partial class RcCache : IRcCache
     public ValueTask<T> GetOrSetAsync<T>(string key, Func<CancellationToken, ValueTask<T>> factory, RcEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(factory);
-        return GetOrSetCoreAsync(key, factory, options, Encode, Decode, cancellationToken);
+        return ValueOf(GetOrSetCoreAsync(key, factory, options, Encode, Decode, cancellationToken));
+
+        static async ValueTask<T> ValueOf(ValueTask<Loaded<T>> loading) => (await loading.ConfigureAwait(false)).Value;
 
         bool Decode(ReadOnlyMemory<byte> bytes, out T? value) => TryDeserialize(bytes.Span, out value);
 
@@ -137,52 +144,30 @@ internal sealed partial class RcCache : IRcCache
     }
 
     /// <summary>
-    /// Cache-aside with stampede protection over any encoding: <paramref name="encode"/> returns the bytes to store,
-    /// or null to store nothing; <paramref name="decode"/> reads a hit, false for unreadable bytes (a miss);
-    /// the value carries <see cref="RcEntryOptions.Tags"/> when <paramref name="options"/> has them.
+    /// Cache-aside over any encoding, through the <see cref="Loader"/>: <paramref name="encode"/> returns the bytes to
+    /// store, or null to store nothing; <paramref name="decode"/> reads a hit, false for unreadable bytes (a miss); the
+    /// value carries <see cref="RcEntryOptions.Tags"/> when <paramref name="options"/> has them. Says where the answer came from.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    internal async ValueTask<T> GetOrSetCoreAsync<T>(
+    internal async ValueTask<Loaded<T>> GetOrSetCoreAsync<T>(
         string key,
         Func<CancellationToken, ValueTask<T>> factory,
         RcEntryOptions? options,
         Func<T, byte[]?> encode,
         Decoder<T> decode,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        Action? starting = null)
     {
         if (!Keyspace.IsValidKey(key))
         {
             // Cache-aside never fails on a key the cache cannot hold: it runs the factory, as HybridCache does.
             LogKeyBypassed(_logger, key?.Length ?? 0);
-            return await factory(cancellationToken).ConfigureAwait(false);
+            starting?.Invoke();
+            return new(await factory(cancellationToken).ConfigureAwait(false), LoadOutcome.Loaded);
         }
 
-        if (await Keyspace.GetAsync(key, cancellationToken).ConfigureAwait(false) is { } bytes && decode(bytes, out var hit))
-        {
-            return hit!;
-        }
-
-        var namespaced = Keyspace.Key(key);
-        while (true)
-        {
-            if (_loads.TryGetValue(namespaced, out var running))
-            {
-                if (running is InFlightLoad<T> shared && shared.TryJoin())
-                {
-                    return await shared.WaitAsync(cancellationToken).ConfigureAwait(false);
-                }
-
-                // A load of another type, or one being cancelled: load on our own.
-                return await LoadAndStoreAsync(key, factory, options, encode, cancellationToken).ConfigureAwait(false);
-            }
-
-            var load = new InFlightLoad<T>();
-            if (_loads.TryAdd(namespaced, load))
-            {
-                _ = RunLoadAsync(namespaced, load, token => LoadAndStoreAsync(key, factory, options, encode, token).AsTask());
-                return await load.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-        }
+        var request = new LoadRequest<T>(key, Keyspace.Key(key), factory, options, Loader.Resolve(options), encode, decode) { Starting = starting };
+        return await Loader.GetOrLoadAsync(request, cancellationToken).ConfigureAwait(false);
     }
 
     public ValueTask<RcRemovalResult> InvalidateAsync(string name, params object?[] args) => DeleteAsync(RcKey.For(name, args));
@@ -196,8 +181,7 @@ internal sealed partial class RcCache : IRcCache
         Keyspace.GetRedisConnectionsAsync(cancellationToken);
 
     /// <summary>How many callers wait for the load of <paramref name="key"/> under way, or 0 when none runs (for tests).</summary>
-    internal int LoadWaiters<T>(string key) =>
-        _loads.TryGetValue(Keyspace.Key(key), out var load) && load is InFlightLoad<T> shared ? shared.Waiters : 0;
+    internal int LoadWaiters<T>(string key) => Loader.Waiters<T>(Keyspace.Key(key));
 
     /// <summary>Gets the name of this cache (<c>default</c>, or its name under <c>Rc:Caches</c>), a telemetry tag.</summary>
     internal string Name => Keyspace.Name;
@@ -215,6 +199,13 @@ internal sealed partial class RcCache : IRcCache
     internal ValueTask<ReadOnlyMemory<byte>?[]> GetManyNamespacedAsync(string[] namespacedKeys, CancellationToken cancellationToken) =>
         Keyspace.GetManyNamespacedAsync(namespacedKeys, cancellationToken);
 
+    /// <summary>Reads namespaced keys in one round trip per server, with their headers (values past their freshness included), for a batch flush.</summary>
+    internal ValueTask<(ReadOnlyMemory<byte>? Value, EntryHeader Header)[]> ReadManyNamespacedAsync(string[] namespacedKeys, CancellationToken cancellationToken) =>
+        Keyspace.ReadManyNamespacedAsync(namespacedKeys, cancellationToken);
+
+    /// <summary>Gets the time now, in Unix milliseconds, as entry headers record it.</summary>
+    internal long NowMilliseconds => Keyspace.NowMilliseconds;
+
     /// <summary>Writes entries under namespaced keys in one pipelined write per server, for a batch flush.</summary>
     internal ValueTask SetManyNamespacedAsync(IReadOnlyList<PendingWrite> items, TagVersions? versions, CancellationToken cancellationToken) =>
         Keyspace.SetManyNamespacedAsync(items, versions, replaces: false, cancellationToken);
@@ -226,13 +217,7 @@ internal sealed partial class RcCache : IRcCache
     /// <summary>How many store round trips a multi-key call over these namespaced keys costs.</summary>
     internal int RoundTrips(IReadOnlyList<string> namespacedKeys) => Keyspace.RoundTrips(namespacedKeys);
 
-    internal EntryTiming Timing(RcEntryOptions? options)
-    {
-        var expiration = options?.Expiration ?? Keyspace.DefaultExpiration;
-        return expiration > TimeSpan.Zero
-            ? EntryTiming.For(expiration)
-            : throw new ArgumentOutOfRangeException(nameof(options), expiration, "RcEntryOptions.Expiration must be positive.");
-    }
+    internal EntryTiming Timing(RcEntryOptions? options) => Loader.Timing(options);
 
     /// <summary>Whether serialized bytes equal one of the bypass values (the call's, else the configured ones).</summary>
     internal bool IsBypass(byte[] bytes, RcEntryOptions? options)
@@ -275,37 +260,5 @@ internal sealed partial class RcCache : IRcCache
             value = default;
             return false;
         }
-    }
-
-    private async Task RunLoadAsync<T>(string namespaced, InFlightLoad<T> load, Func<CancellationToken, Task<T>> work)
-    {
-        try
-        {
-            await load.RunAsync(work).ConfigureAwait(false);
-        }
-        finally
-        {
-            _loads.TryRemove(new KeyValuePair<string, object>(namespaced, load));
-        }
-    }
-
-    private async ValueTask<T> LoadAndStoreAsync<T>(string key, Func<CancellationToken, ValueTask<T>> factory, RcEntryOptions? options, Func<T, byte[]?> encode, CancellationToken cancellationToken)
-    {
-        // A tag's version is read before the value is computed: an invalidation in between must win.
-        var versions = options?.Tags is { Count: > 0 } tags ? await Keyspace.ReadTagVersionsAsync(tags, cancellationToken).ConfigureAwait(false) : null;
-        var value = await factory(cancellationToken).ConfigureAwait(false);
-        if (encode(value) is { } bytes)
-        {
-            if (versions is not null)
-            {
-                await Keyspace.SetTaggedAsync(key, bytes, Timing(options), options!.Tags!, versions, replaces: false, CancellationToken.None).ConfigureAwait(false);
-            }
-            else
-            {
-                await Keyspace.SetAsync(key, bytes, Timing(options), replaces: false, CancellationToken.None).ConfigureAwait(false);
-            }
-        }
-
-        return value;
     }
 }

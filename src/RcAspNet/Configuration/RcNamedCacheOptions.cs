@@ -18,6 +18,26 @@ public sealed class RcNamedCacheOptions
     /// <value>The default is <see cref="RcOptions.BypassValues"/>.</value>
     public List<string>? BypassValues { get; set; }
 
+    /// <summary>Gets or sets the fail-safe settings of this cache (set whole: an unset one is the default cache's).</summary>
+    /// <value>The default is <see cref="RcOptions.FailSafe"/>.</value>
+    public RcFailSafeOptions? FailSafe { get; set; }
+
+    /// <summary>Gets or sets how long a caller waits for a factory when a fallback exists.</summary>
+    /// <value>The default is <see cref="RcOptions.FactorySoftTimeout"/>.</value>
+    public TimeSpan? FactorySoftTimeout { get; set; }
+
+    /// <summary>Gets or sets how long a caller waits for a factory at most.</summary>
+    /// <value>The default is <see cref="RcOptions.FactoryHardTimeout"/>.</value>
+    public TimeSpan? FactoryHardTimeout { get; set; }
+
+    /// <summary>Gets or sets the fraction of an entry's lifetime after which a hit refreshes it in the background.</summary>
+    /// <value>The default is <see cref="RcOptions.EagerRefreshThreshold"/>.</value>
+    public double? EagerRefreshThreshold { get; set; }
+
+    /// <summary>Gets or sets who runs a factory when many callers miss one key at once.</summary>
+    /// <value>The default is <see cref="RcOptions.StampedeProtection"/>.</value>
+    public RcStampedeProtection? StampedeProtection { get; set; }
+
     /// <summary>Gets or sets the store of this cache, if it is not the default cache's store.</summary>
     /// <value>The default is the default cache's store.</value>
     public RcStoreKind? Store { get; set; }

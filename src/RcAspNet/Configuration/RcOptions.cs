@@ -112,6 +112,36 @@ public sealed class RcOptions
     /// <value>The default is 4.</value>
     public int BatchConcurrency { get; set; } = 4;
 
+    /// <summary>Gets the fail-safe settings: expired entries kept as fallbacks while their source fails.</summary>
+    /// <value>The default is fail-safe off.</value>
+    public RcFailSafeOptions FailSafe { get; } = new();
+
+    /// <summary>
+    /// Gets or sets how long a caller waits for a factory when a fallback exists (fail-safe): past it, the caller gets the
+    /// fallback while the factory goes on, and its result is stored when it completes.
+    /// </summary>
+    /// <value>The default is none: callers wait for the factory.</value>
+    public TimeSpan? FactorySoftTimeout { get; set; }
+
+    /// <summary>
+    /// Gets or sets how long a caller waits for a factory at most: past it, the caller gets the fallback if one exists, and
+    /// otherwise the factory's failure (a <see cref="TimeoutException"/>); the factory goes on, and its result is stored.
+    /// </summary>
+    /// <value>The default is none.</value>
+    public TimeSpan? FactoryHardTimeout { get; set; }
+
+    /// <summary>
+    /// Gets or sets the fraction of an entry's lifetime after which a hit starts one refresh in the background (one per key
+    /// per process, or per fleet with <see cref="RcStampedeProtection.Fleet"/>), so that a hot entry never makes a reader
+    /// wait for its factory. Between 0 and 1, both excluded.
+    /// </summary>
+    /// <value>The default is none: no eager refresh.</value>
+    public double? EagerRefreshThreshold { get; set; }
+
+    /// <summary>Gets or sets who runs a factory when many callers miss one key at once: one per process, or one in the whole fleet.</summary>
+    /// <value>The default is <see cref="RcStampedeProtection.Process"/>.</value>
+    public RcStampedeProtection StampedeProtection { get; set; } = RcStampedeProtection.Process;
+
     /// <summary>Gets the near cache settings: an in-process copy of what is read from Redis, kept coherent by Redis.</summary>
     /// <value>The default is a near cache that is off.</value>
     public RcNearCacheOptions NearCache { get; } = new();

@@ -114,7 +114,9 @@ internal static class RcOptionsBinder
         ? $"'{value}' is not a duration; write d.hh:mm:ss[.fff], such as 00:00:00.250 or 3.00:00:00."
         : type == typeof(bool)
             ? $"'{value}' is not true or false."
-            : $"'{value}' is not a whole number.";
+            : type == typeof(double)
+                ? $"'{value}' is not a number; write it with a dot, such as 0.8."
+                : $"'{value}' is not a whole number.";
 
     private static Type? Element(Type type, Type generic)
     {

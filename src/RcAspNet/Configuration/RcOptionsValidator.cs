@@ -39,6 +39,7 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
         AtLeastOne(errors, $"{path}:BatchConcurrency", options.BatchConcurrency);
         AtLeastOne(errors, $"{path}:NearCache:MaximumSize", options.NearCache.MaximumSize);
         CheckBypassValues(errors, $"{path}:BypassValues", options.BypassValues);
+        CheckLoading(errors, path, options.FailSafe, options.FactorySoftTimeout, options.FactoryHardTimeout, options.EagerRefreshThreshold, options.StampedeProtection);
         CheckAuthorityFile(errors, $"{path}:SslCaFile", options.SslCaFile);
         if (options.CacheStatusHeader.Any(static c => c <= ' ' || c > '~' || c == ':'))
         {
@@ -66,6 +67,8 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
             {
                 CheckBypassValues(errors, $"{cachePath}:BypassValues", bypass);
             }
+
+            CheckLoading(errors, cachePath, cache.FailSafe, cache.FactorySoftTimeout, cache.FactoryHardTimeout, cache.EagerRefreshThreshold, cache.StampedeProtection);
         }
 
         return errors.Count == 0
@@ -186,6 +189,45 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
             {
                 errors.Add($"{path}:{i}: '{values[i]}' is not JSON text; write null, [], \"\", 0 or another JSON value.");
             }
+        }
+    }
+
+    /// <summary>The settings of how a cache loads what it misses (fail-safe, timeouts, eager refresh, stampede protection).</summary>
+    private static void CheckLoading(List<string> errors, string path, RcFailSafeOptions? failSafe, TimeSpan? soft, TimeSpan? hard, double? eager, RcStampedeProtection? stampede)
+    {
+        if (failSafe is not null)
+        {
+            if (failSafe.MaxDuration is { } maximum)
+            {
+                Positive(errors, $"{path}:FailSafe:MaxDuration", maximum);
+            }
+
+            Positive(errors, $"{path}:FailSafe:ThrottleDuration", failSafe.ThrottleDuration);
+        }
+
+        if (soft is { } softTimeout)
+        {
+            Positive(errors, $"{path}:FactorySoftTimeout", softTimeout);
+        }
+
+        if (hard is { } hardTimeout)
+        {
+            Positive(errors, $"{path}:FactoryHardTimeout", hardTimeout);
+        }
+
+        if (soft > TimeSpan.Zero && hard > TimeSpan.Zero && soft >= hard)
+        {
+            errors.Add($"{path}:FactorySoftTimeout: {soft} is not shorter than {path}:FactoryHardTimeout ({hard}); a soft timeout applies before the hard one.");
+        }
+
+        if (eager is { } threshold && !(threshold > 0 && threshold < 1))
+        {
+            errors.Add($"{path}:EagerRefreshThreshold: {threshold.ToString(System.Globalization.CultureInfo.InvariantCulture)} is not between 0 and 1 (both excluded): the fraction of an entry's lifetime after which a hit refreshes it.");
+        }
+
+        if (stampede is { } protection && !Enum.IsDefined(protection))
+        {
+            errors.Add($"{path}:StampedeProtection: '{protection}' is not allowed; use one of {string.Join(", ", Enum.GetNames<RcStampedeProtection>())}.");
         }
     }
 

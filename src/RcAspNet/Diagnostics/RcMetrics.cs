@@ -31,6 +31,7 @@ internal sealed class RcMetrics
     private readonly Counter<long> _nearInvalidations;
     private readonly Counter<long> _removalsDelivered;
     private readonly Counter<long> _namespacesCleared;
+    private readonly Counter<long> _stale;
     private readonly List<Func<IEnumerable<(string Store, string Shard, int Pending)>>> _pendingSources = [];
 
     public RcMetrics(IMeterFactory meterFactory)
@@ -48,6 +49,7 @@ internal sealed class RcMetrics
         _nearInvalidations = meter.CreateCounter<long>("rc.near.invalidations", "{key}", "Keys Redis reported changed to the near cache (a flush counts once).");
         _removalsDelivered = meter.CreateCounter<long>("rc.removals.delivered_late", "{removal}", "Removals kept for a server that did not answer, delivered once it did.");
         _namespacesCleared = meter.CreateCounter<long>("rc.removals.namespaces_cleared", "{clear}", "Servers cleared of the store's namespaces because more removals were kept for them than the bound allows.");
+        _stale = meter.CreateCounter<long>("rc.cache.stale", "{answer}", "Answers served from a fail-safe fallback past its freshness, by reason: factory_failed, soft_timeout, hard_timeout or throttled.");
         meter.CreateObservableGauge("rc.removals.pending", ObservePending, "{removal}", "Removals kept for a server until it answers again; it serves nothing of this node meanwhile.");
     }
 
@@ -127,6 +129,14 @@ internal sealed class RcMetrics
 
     public void NamespaceCleared(string store, string shard) =>
         _namespacesCleared.Add(1, new TagList { { StoreTag, store }, { ShardTag, shard } });
+
+    public void Stale(string cache, string store, string reason)
+    {
+        if (_stale.Enabled)
+        {
+            _stale.Add(1, new TagList { { CacheTag, cache }, { StoreTag, store }, { "rc.stale.reason", reason } });
+        }
+    }
 
     public bool BatchEnabled => _batchSize.Enabled || _batchRoundTrips.Enabled;
 

@@ -35,12 +35,35 @@ internal sealed class CachedResponse(int statusCode, string? contentType, ReadOn
     public bool IsShareable { get; init; } = true;
 
     /// <summary>
+    /// Gets the headers the handler set, for a response rendered away from its request (<see cref="DetachedRequest"/>):
+    /// the request that rendered it answers with them. Never stored.
+    /// </summary>
+    public IHeaderDictionary? Headers { get; init; }
+
+    /// <summary>Whether a response with these headers may be shared: one that sets a cookie, is encoded, or says it must not be stored, is a personal or special one.</summary>
+    public static bool IsShareableBy(IHeaderDictionary headers) =>
+        !headers.ContainsKey(HeaderNames.SetCookie) && !headers.ContainsKey(HeaderNames.ContentEncoding)
+        && !headers.CacheControl.ToString().Contains("no-store", StringComparison.OrdinalIgnoreCase)
+        && !headers.CacheControl.ToString().Contains("private", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
     /// Answers the request with this response, or with 304 and no body when it carries an entity tag that the
     /// request's <c>If-None-Match</c> matches (weak comparison, RFC 9110 section 13.1.2).
     /// </summary>
     public Task ExecuteAsync(HttpContext httpContext)
     {
         var response = httpContext.Response;
+        if (Headers is not null)
+        {
+            foreach (var (name, value) in Headers)
+            {
+                if (!HeaderNames.ContentLength.Equals(name, StringComparison.OrdinalIgnoreCase))
+                {
+                    response.Headers[name] = value;
+                }
+            }
+        }
+
         if (EntityTag is not null)
         {
             response.Headers.ETag = EntityTag;
@@ -69,8 +92,11 @@ internal sealed class CachedResponse(int statusCode, string? contentType, ReadOn
         var tag = handlerEntityTag is { Length: <= MaximumEntityTagLength } && EntityTagHeaderValue.TryParse(handlerEntityTag, out var parsed) && !parsed.Equals(EntityTagHeaderValue.Any)
             ? parsed.ToString()
             : HashEntityTag(StatusCode, ContentType, Body.Span);
-        return new CachedResponse(StatusCode, ContentType, Body, tag) { IsShareable = IsShareable };
+        return new CachedResponse(StatusCode, ContentType, Body, tag) { IsShareable = IsShareable, Headers = Headers };
     }
+
+    /// <summary>This response as anyone but its renderer gets it: without the handler's headers.</summary>
+    public CachedResponse Shared() => Headers is null ? this : new CachedResponse(StatusCode, ContentType, Body, EntityTag) { IsShareable = IsShareable };
 
     public byte[] Encode()
     {

@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
-using Microsoft.Net.Http.Headers;
+using RcAspNet.Caching;
 
 namespace RcAspNet.Endpoints;
 
@@ -65,26 +65,63 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
 
         // A HEAD request's handler may write no body: what it renders is answered, never stored.
         var storable = !HttpMethods.IsHead(http.Request.Method);
+
+        // A handler that may outlive this request (a timeout lets it go with a fallback, or a hit refreshes the entry in
+        // the background) renders on a context of its own, from what it takes of this request when its load starts.
+        var detached = policy.Cache.Loader.Resolve(entryOptions).MayOutliveCaller;
+        DetachedRequest? away = null;
         CachedResponse? rendered = null;
-        CachedResponse response;
+        Loaded<CachedResponse> loaded;
         try
         {
-            // No request token: the handler of a miss runs on this request's HttpContext, so this request waits for it.
+            // No request token: a miss's handler renders for this request, so this request waits for it.
             // What is stored is decided once, as the miss renders: an entry carries its entity tag, any other answer none.
-            response = await policy.Cache.GetOrSetCoreAsync(
+            loaded = await policy.Cache.GetOrSetCoreAsync(
                 key,
                 async _ =>
                 {
-                    var answer = await RenderAsync(http).ConfigureAwait(false);
-                    rendered = storable && answer.StatusCode is >= 200 and < 300 && answer.IsShareable && !policy.IsBypassBody(answer.Body.Span)
-                        ? answer.AsEntry(http.Response.Headers.ETag.Count == 1 ? http.Response.Headers.ETag.ToString() : null)
+                    CachedResponse answer;
+                    string? handlerTag;
+                    if (away is not null)
+                    {
+                        answer = await away.RenderAsync(next).ConfigureAwait(false);
+                        handlerTag = answer.Headers!.ETag.Count == 1 ? answer.Headers.ETag.ToString() : null;
+                    }
+                    else
+                    {
+                        answer = await RenderAsync(http).ConfigureAwait(false);
+                        handlerTag = http.Response.Headers.ETag.Count == 1 ? http.Response.Headers.ETag.ToString() : null;
+                    }
+
+                    var result = storable && answer.StatusCode is >= 200 and < 300 && answer.IsShareable && !policy.IsBypassBody(answer.Body.Span)
+                        ? answer.AsEntry(handlerTag)
                         : answer;
-                    return rendered;
+                    rendered = result;
+
+                    // A server error is the handler failing: with a fail-safe fallback, the fallback answers instead.
+                    return result.StatusCode >= 500 ? throw new RenderFailedException(result) : result;
                 },
                 entryOptions,
                 static r => r.EntityTag is null ? null : r.Encode(),
                 CachedResponse.TryDecode,
-                CancellationToken.None).ConfigureAwait(false);
+                CancellationToken.None,
+                detached ? () => away = DetachedRequest.Of(http) : null).ConfigureAwait(false);
+        }
+        catch (RenderFailedException failed)
+        {
+            // No fallback: the error is answered as rendered, to this request and to those that joined it when anyone
+            // would get it; a joiner renders a personal one for itself.
+            SetStatus(http, policy, "MISS");
+            if (ReferenceEquals(failed.Answer, rendered) || failed.Answer.IsShareable)
+            {
+                await (ReferenceEquals(failed.Answer, rendered) ? failed.Answer : failed.Answer.Shared()).ExecuteAsync(http).ConfigureAwait(false);
+            }
+            else
+            {
+                await next(http).ConfigureAwait(false);
+            }
+
+            return;
         }
         catch (RcCacheException ex)
         {
@@ -102,7 +139,23 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
             return;
         }
 
-        if (rendered is null && response.EntityTag is null)
+        var response = loaded.Value;
+        var mine = ReferenceEquals(response, rendered);
+        if (loaded.Outcome == LoadOutcome.Stale)
+        {
+            // The handler failed or ran past its soft timeout: the fallback answers, marked. What the failed handler
+            // set on this response goes.
+            if (rendered is not null && away is null && !http.Response.HasStarted)
+            {
+                http.Response.Clear();
+            }
+
+            SetStatus(http, policy, "STALE");
+            await response.Shared().ExecuteAsync(http).ConfigureAwait(false);
+            return;
+        }
+
+        if (!mine && response.EntityTag is null)
         {
             // This request joined another's miss whose answer is not stored: it was made for that request (it sets a
             // cookie, is private or no-store, or is not a success). An error anyone would get is shared, labelled MISS;
@@ -110,7 +163,7 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
             SetStatus(http, policy, "MISS");
             if (response.StatusCode >= 400 && response.IsShareable)
             {
-                await response.ExecuteAsync(http).ConfigureAwait(false);
+                await response.Shared().ExecuteAsync(http).ConfigureAwait(false);
             }
             else
             {
@@ -120,8 +173,8 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
             return;
         }
 
-        SetStatus(http, policy, rendered is null ? "HIT" : "MISS");
-        await response.ExecuteAsync(http).ConfigureAwait(false);
+        SetStatus(http, policy, mine ? "MISS" : "HIT");
+        await (mine ? response : response.Shared()).ExecuteAsync(http).ConfigureAwait(false);
     }
 
     /// <summary>Runs the rest of the pipeline with the response body in a buffer, and returns what it rendered.</summary>
@@ -139,13 +192,9 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
             http.Features.Set(body);
         }
 
-        var headers = http.Response.Headers;
         return new CachedResponse(http.Response.StatusCode, http.Response.ContentType, buffer.GetBuffer().AsMemory(0, (int)buffer.Length))
         {
-            // A response that sets a cookie, is encoded, or says it must not be stored, is a personal or special one.
-            IsShareable = !headers.ContainsKey(HeaderNames.SetCookie) && !headers.ContainsKey(HeaderNames.ContentEncoding)
-                && !headers.CacheControl.ToString().Contains("no-store", StringComparison.OrdinalIgnoreCase)
-                && !headers.CacheControl.ToString().Contains("private", StringComparison.OrdinalIgnoreCase),
+            IsShareable = CachedResponse.IsShareableBy(http.Response.Headers),
         };
     }
 

@@ -88,6 +88,24 @@ internal interface IRcStore : IDisposable, IAsyncDisposable
     /// <summary>Returns how many servers a multi-key call over <paramref name="keys"/> talks to: the round trips it costs.</summary>
     int RoundTrips(IReadOnlyList<string> keys);
 
+    /// <summary>
+    /// Takes the fleet lock of <paramref name="key"/> (<c>SET NX PX</c> with <paramref name="token"/>, on the key's own
+    /// server and slot) for <paramref name="lifetime"/>; <see cref="LockTaken.Unavailable"/> when the store cannot be asked.
+    /// </summary>
+    ValueTask<LockTaken> TryLockAsync(string key, string token, TimeSpan lifetime, CancellationToken cancellationToken);
+
+    /// <summary>Gives the fleet lock of <paramref name="key"/> a new lifetime if <paramref name="token"/> still holds it; returns whether it did.</summary>
+    ValueTask<bool> RenewLockAsync(string key, string token, TimeSpan lifetime);
+
+    /// <summary>Releases the fleet lock of <paramref name="key"/> if <paramref name="token"/> still holds it (compare and delete).</summary>
+    ValueTask UnlockAsync(string key, string token);
+
+    /// <summary>
+    /// A task that completes when the store hears that <paramref name="key"/> changed, whoever changed it (the near
+    /// cache's invalidation link), or null when it cannot hear of changes and the caller must poll.
+    /// </summary>
+    Task? WhenChanged(string key);
+
     /// <summary>Pings every server; one status per shard.</summary>
     ValueTask<IReadOnlyList<ShardStatus>> CheckHealthAsync(CancellationToken cancellationToken);
 }

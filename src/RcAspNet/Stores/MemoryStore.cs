@@ -16,6 +16,7 @@ internal sealed class MemoryStore : IRcStore
 
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Tag> _tags = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (string Token, long ExpiresAt)> _locks = new(StringComparer.Ordinal);
     private readonly TimeProvider _time;
     private readonly RcMetrics _metrics;
     private readonly long _sizeLimit;
@@ -241,6 +242,49 @@ internal sealed class MemoryStore : IRcStore
     public bool IsTagPending(TagKeys tag) => false;
 
     public int RoundTrips(IReadOnlyList<string> keys) => 0;
+
+    public ValueTask<LockTaken> TryLockAsync(string key, string token, TimeSpan lifetime, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var now = Now();
+        var held = (token, now + lifetime.Ticks);
+        while (true)
+        {
+            if (_locks.TryAdd(key, held))
+            {
+                return new(LockTaken.Taken);
+            }
+
+            if (_locks.TryGetValue(key, out var current) && current.ExpiresAt > now)
+            {
+                return new(LockTaken.Held);
+            }
+
+            if (_locks.TryUpdate(key, held, current))
+            {
+                return new(LockTaken.Taken);
+            }
+        }
+    }
+
+    public ValueTask<bool> RenewLockAsync(string key, string token, TimeSpan lifetime)
+    {
+        var now = Now();
+        return new(_locks.TryGetValue(key, out var current) && current.Token == token && current.ExpiresAt > now
+            && _locks.TryUpdate(key, (token, now + lifetime.Ticks), current));
+    }
+
+    public ValueTask UnlockAsync(string key, string token)
+    {
+        if (_locks.TryGetValue(key, out var current) && current.Token == token)
+        {
+            _locks.TryRemove(new KeyValuePair<string, (string, long)>(key, current));
+        }
+
+        return default;
+    }
+
+    public Task? WhenChanged(string key) => null;
 
     public ValueTask<IReadOnlyList<ShardStatus>> CheckHealthAsync(CancellationToken cancellationToken) =>
         new([new ShardStatus(Kind, true, TimeSpan.Zero, null)]);

@@ -57,6 +57,14 @@ internal sealed class NullStore : IRcStore
 
     public int RoundTrips(IReadOnlyList<string> keys) => 0;
 
+    public ValueTask<LockTaken> TryLockAsync(string key, string token, TimeSpan lifetime, CancellationToken cancellationToken) => new(LockTaken.Unavailable);
+
+    public ValueTask<bool> RenewLockAsync(string key, string token, TimeSpan lifetime) => new(false);
+
+    public ValueTask UnlockAsync(string key, string token) => default;
+
+    public Task? WhenChanged(string key) => null;
+
     public ValueTask<IReadOnlyList<ShardStatus>> CheckHealthAsync(CancellationToken cancellationToken) => new([]);
 
     public void Dispose()

@@ -136,6 +136,15 @@ internal sealed class ShardedStore : IRcStore, IRedisBackedStore
 
     public int RoundTrips(IReadOnlyList<string> keys) => keys.Select(_router.GetShard).Distinct().Count();
 
+    public ValueTask<LockTaken> TryLockAsync(string key, string token, TimeSpan lifetime, CancellationToken cancellationToken) =>
+        ShardOf(key).TryLockAsync(key, token, lifetime, cancellationToken);
+
+    public ValueTask<bool> RenewLockAsync(string key, string token, TimeSpan lifetime) => ShardOf(key).RenewLockAsync(key, token, lifetime);
+
+    public ValueTask UnlockAsync(string key, string token) => ShardOf(key).UnlockAsync(key, token);
+
+    public Task? WhenChanged(string key) => ShardOf(key).WhenChanged(key);
+
     public async ValueTask<IReadOnlyList<ShardStatus>> CheckHealthAsync(CancellationToken cancellationToken) =>
         (await Task.WhenAll(_shards.Select(s => s.CheckHealthAsync(cancellationToken).AsTask())).ConfigureAwait(false)).SelectMany(static s => s).ToArray();
 

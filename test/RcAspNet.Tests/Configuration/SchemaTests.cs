@@ -21,6 +21,7 @@ public sealed class SchemaTests
         { "shard", typeof(RcShardOptions) },
         { "namedCache", typeof(RcNamedCacheOptions) },
         { "nearCache", typeof(RcNearCacheOptions) },
+        { "failSafe", typeof(RcFailSafeOptions) },
     };
 
     private static JsonElement Definition(string name) => Schema.GetProperty("definitions").GetProperty(name);
@@ -52,6 +53,7 @@ public sealed class SchemaTests
     [InlineData("Rc", typeof(RcOptions))]
     [InlineData("shard", typeof(RcShardOptions))]
     [InlineData("nearCache", typeof(RcNearCacheOptions))]
+    [InlineData("failSafe", typeof(RcFailSafeOptions))]
     public void SchemaDefaults_AreTheDefaultsOfTheOptionsClass(string definition, Type type)
     {
         var instance = Activator.CreateInstance(type)!;
@@ -68,6 +70,7 @@ public sealed class SchemaTests
     [InlineData(typeof(RcShardOptions))]
     [InlineData(typeof(RcNamedCacheOptions))]
     [InlineData(typeof(RcNearCacheOptions))]
+    [InlineData(typeof(RcFailSafeOptions))]
     public void XmlDocs_StateTheDefaultOfEverySetting(Type type)
     {
         var instance = Activator.CreateInstance(type)!;
@@ -197,6 +200,7 @@ public sealed class SchemaTests
         "" => "the empty string",
         string s => s,
         RcNearCacheOptions => "off",
+        RcFailSafeOptions => "fail-safe off",
         bool b => b ? "langword=\"true\"" : "langword=\"false\"",
         Enum e => $"F:{e.GetType().FullName}.{e}",
         TimeSpan { TotalDays: >= 1 } t when t.TotalDays % 1 == 0 => $"{t.TotalDays} days",

@@ -19,6 +19,7 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
     private readonly ConcurrentDictionary<string, NearEntry> _entries = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ReadsUnderWay> _reads = new(StringComparer.Ordinal); // under the key's stripe
     private readonly object[] _stripes = [.. Enumerable.Range(0, Stripes).Select(static _ => new object())];
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _watchers = new(StringComparer.Ordinal);
     private readonly Lock _compaction = new();
     private long _size;
 
@@ -138,9 +139,18 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
         }
     }
 
+    /// <summary>A task that completes the next time <paramref name="key"/> is invalidated (a fleet waiter wakes on it).</summary>
+    public Task Changed(string key) =>
+        _watchers.GetOrAdd(key, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
     /// <summary>Redis said <paramref name="key"/> changed (or this node is changing it): its copy and any read under way are dropped.</summary>
     public void Invalidate(string key)
     {
+        if (!_watchers.IsEmpty && _watchers.TryRemove(key, out var watcher))
+        {
+            watcher.TrySetResult();
+        }
+
         lock (Stripe(key))
         {
             if (_reads.Remove(key, out var reads))

@@ -100,6 +100,20 @@ internal static class RedisCommands
         return value;
     }
 
+    /// <summary>Gives a fleet lock a new lifetime if the token still holds it: compare and <c>PEXPIRE</c>, atomically.</summary>
+    public static async Task<bool> RenewLockAsync(IDatabase db, string key, string token, TimeSpan lifetime) =>
+        (long)await db.ScriptEvaluateAsync(
+            "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end",
+            [key],
+            [token, Milliseconds(lifetime)]).ConfigureAwait(false) == 1;
+
+    /// <summary>Releases a fleet lock if the token still holds it: compare and <c>DEL</c>, atomically, so that a lock taken over is never released by its old holder.</summary>
+    public static async Task<bool> UnlockAsync(IDatabase db, string key, string token) =>
+        (long)await db.ScriptEvaluateAsync(
+            "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end",
+            [key],
+            [token]).ConfigureAwait(false) == 1;
+
     /// <summary>
     /// Records members under a tag (dropping expired ones, giving the tag the lifetime of its longest-lived member),
     /// then reads its version, in that order in one pipeline: what is added before the version is read is seen by any

@@ -1,0 +1,56 @@
+namespace RcAspNet.Caching;
+
+/// <summary>
+/// One key to load: its factory, how its value is encoded and decoded, its entry options and its resolved policy.
+/// The loader runs <see cref="Factory"/> at most once per request, and calls <see cref="Settled"/> when it knows it
+/// never will (a hit, a load joined in this process, a value the fleet provided), so that a batch that loads many keys
+/// with one call knows when every key has been decided.
+/// </summary>
+/// <param name="key">The key as the caller gave it.</param>
+/// <param name="namespacedKey">The key with the namespace.</param>
+/// <param name="factory">Computes the value.</param>
+/// <param name="options">The entry's options, with its tags.</param>
+/// <param name="policy">How it loads.</param>
+/// <param name="encode">The bytes to store for a value, or null to store nothing.</param>
+/// <param name="decode">Reads stored bytes; false for bytes that are not a value (a miss).</param>
+internal sealed class LoadRequest<T>(string key, string namespacedKey, Func<CancellationToken, ValueTask<T>> factory, RcEntryOptions? options, LoadPolicy policy, Func<T, byte[]?> encode, Decoder<T> decode)
+{
+    private int _decided;
+
+    public string Key => key;
+
+    public string NamespacedKey => namespacedKey;
+
+    public RcEntryOptions? Options => options;
+
+    public LoadPolicy Policy => policy;
+
+    public Func<T, byte[]?> Encode => encode;
+
+    /// <summary>
+    /// Gets or sets what to call, on the caller's thread, when this request starts a load of its own (before its factory
+    /// may run in the background, past the caller): <c>[RcCached]</c> takes what its render needs from the request then.
+    /// </summary>
+    public Action? Starting { get; init; }
+
+    /// <summary>Gets or sets what to call when the factory will not run for this request.</summary>
+    public Action? Settled { get; init; }
+
+    public bool Decode(ReadOnlyMemory<byte> bytes, out T? value) => decode(bytes, out value);
+
+    /// <summary>Runs the factory (once).</summary>
+    public ValueTask<T> Factory(CancellationToken cancellationToken)
+    {
+        Interlocked.Exchange(ref _decided, 1);
+        return factory(cancellationToken);
+    }
+
+    /// <summary>Says the factory will not run for this request, once.</summary>
+    public void Settle()
+    {
+        if (Interlocked.Exchange(ref _decided, 1) == 0)
+        {
+            Settled?.Invoke();
+        }
+    }
+}

@@ -1,0 +1,104 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.Features.Authentication;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace RcAspNet.Endpoints;
+
+/// <summary>
+/// What a render needs of a request, taken while the request is live, so that the handler can run after it ended: when
+/// a timeout lets the caller go with a fallback, or a hit refreshes its entry in the background. The render runs the
+/// rest of the pipeline on an <see cref="HttpContext"/> of its own, in a service scope of its own, with the request's
+/// method, target, headers, user, endpoint, route values and items, and no body (the cache serves GET and HEAD only).
+/// </summary>
+internal sealed class DetachedRequest
+{
+    private readonly string _method;
+    private readonly string _scheme;
+    private readonly string _protocol;
+    private readonly PathString _pathBase;
+    private readonly PathString _path;
+    private readonly QueryString _query;
+    private readonly HeaderDictionary _headers;
+    private readonly ClaimsPrincipal _user;
+    private readonly Endpoint? _endpoint;
+    private readonly RouteValueDictionary _routeValues;
+    private readonly Dictionary<object, object?> _items;
+    private readonly HttpConnectionFeature _connection;
+    private readonly IServiceScopeFactory _scopes;
+    private readonly CancellationToken _stopping;
+
+    private DetachedRequest(HttpContext http)
+    {
+        var request = http.Request;
+        _method = request.Method;
+        _scheme = request.Scheme;
+        _protocol = request.Protocol;
+        _pathBase = request.PathBase;
+        _path = request.Path;
+        _query = request.QueryString;
+        _headers = new HeaderDictionary(request.Headers.Count);
+        foreach (var (name, value) in request.Headers)
+        {
+            _headers[name] = value;
+        }
+
+        _user = http.User;
+        _endpoint = http.GetEndpoint();
+        _routeValues = new RouteValueDictionary(request.RouteValues);
+        _items = new Dictionary<object, object?>(http.Items);
+        _connection = new HttpConnectionFeature
+        {
+            ConnectionId = http.Connection.Id,
+            RemoteIpAddress = http.Connection.RemoteIpAddress,
+            RemotePort = http.Connection.RemotePort,
+            LocalIpAddress = http.Connection.LocalIpAddress,
+            LocalPort = http.Connection.LocalPort,
+        };
+        _scopes = http.RequestServices.GetRequiredService<IServiceScopeFactory>();
+        _stopping = http.RequestServices.GetService<IHostApplicationLifetime>()?.ApplicationStopping ?? CancellationToken.None;
+    }
+
+    public static DetachedRequest Of(HttpContext http) => new(http);
+
+    /// <summary>Runs <paramref name="next"/> on a context of its own, and returns what it rendered with the headers it set.</summary>
+    public async Task<CachedResponse> RenderAsync(RequestDelegate next)
+    {
+        var scope = _scopes.CreateAsyncScope();
+        await using var _ = scope.ConfigureAwait(false);
+        var body = new MemoryStream();
+        var features = new FeatureCollection();
+        features.Set<IHttpRequestFeature>(new HttpRequestFeature
+        {
+            Protocol = _protocol,
+            Scheme = _scheme,
+            Method = _method,
+            PathBase = _pathBase.Value ?? "",
+            Path = _path.Value ?? "",
+            QueryString = _query.Value ?? "",
+            RawTarget = _pathBase.Add(_path).Value + _query.Value,
+            Headers = _headers,
+            Body = Stream.Null,
+        });
+        features.Set<IHttpResponseFeature>(new HttpResponseFeature());
+        features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(body));
+        features.Set<IServiceProvidersFeature>(new ServiceProvidersFeature { RequestServices = scope.ServiceProvider });
+        features.Set<IHttpConnectionFeature>(_connection);
+        features.Set<IHttpRequestLifetimeFeature>(new HttpRequestLifetimeFeature { RequestAborted = _stopping });
+        features.Set<IItemsFeature>(new ItemsFeature { Items = _items });
+        features.Set<IHttpAuthenticationFeature>(new HttpAuthenticationFeature { User = _user });
+        var http = new DefaultHttpContext(features);
+        http.SetEndpoint(_endpoint);
+        http.Request.RouteValues = _routeValues;
+        await next(http).ConfigureAwait(false);
+        var response = http.Response;
+        return new CachedResponse(response.StatusCode, response.ContentType, body.GetBuffer().AsMemory(0, (int)body.Length))
+        {
+            IsShareable = CachedResponse.IsShareableBy(response.Headers),
+            Headers = response.Headers,
+        };
+    }
+}

@@ -1,0 +1,347 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using RcAspNet.Caching;
+using RcAspNet.Tests.Infrastructure;
+
+namespace RcAspNet.Tests.Caching;
+
+/// <summary>
+/// Fail-safe, soft and hard timeouts and eager refresh of <c>GetOrSetAsync</c>, on the memory store and on real servers:
+/// one Redis, three shards and a cluster. A fake clock moves the entries' freshness; Redis TTLs move with it
+/// (<see cref="RedisTime"/>); a factory that must not finish waits on a gate, so no assertion rests on a real-time margin.
+/// </summary>
+public sealed class LoadingTests
+{
+    private static readonly RcEntryOptions TenSeconds = new() { Expiration = TimeSpan.FromSeconds(10) };
+
+    public static TheoryData<string> Stores => ["memory", "redis", "shards", "cluster"];
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task FailSafe_ServesTheLastValueWhileTheSourceFails_ThrottlesIt_AndRecovers(string store)
+    {
+        await using var fixture = await Fixture.StartAsync(store, o => (o.FailSafe.MaxDuration, o.FailSafe.ThrottleDuration) = (TimeSpan.FromHours(1), TimeSpan.FromSeconds(30)));
+        var source = new Source();
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("post", source.Next, TenSeconds));
+
+        await fixture.PassAsync(TimeSpan.FromSeconds(11));
+        source.Failing = true;
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("post", source.Next, TenSeconds));
+        Assert.Equal(2, source.Runs);
+        Assert.Equal(1, fixture.Metrics.Sum("rc.cache.stale", static t => t["rc.stale.reason"] == "factory_failed"));
+        Assert.Contains(fixture.Logs.Records, static r => r.Id.Id == 303);
+
+        // Throttled: the fallback is served without trying the source again, until the throttle ends.
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("post", source.Next, TenSeconds));
+        Assert.Equal(2, source.Runs);
+        Assert.Equal(1, fixture.Metrics.Sum("rc.cache.stale", static t => t["rc.stale.reason"] == "throttled"));
+
+        await fixture.PassAsync(TimeSpan.FromSeconds(31));
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("post", source.Next, TenSeconds));
+        Assert.Equal(3, source.Runs);
+
+        // The source is back: once the throttle ends, the next call loads and stores a fresh value.
+        source.Failing = false;
+        await fixture.PassAsync(TimeSpan.FromSeconds(31));
+        Assert.Equal(4, await fixture.Cache.GetOrSetAsync("post", source.Next, TenSeconds));
+        Assert.Equal(4, await fixture.Cache.GetOrSetAsync("post", source.Next, TenSeconds));
+        Assert.Equal(4, source.Runs);
+        Assert.Equal(4, await fixture.Cache.GetAsync<int>("post"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task FailSafe_NeverServesARemovedEntry(string store)
+    {
+        await using var fixture = await Fixture.StartAsync(store, o => o.FailSafe.MaxDuration = TimeSpan.FromHours(1));
+        var source = new Source();
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("post", source.Next, TenSeconds));
+        await fixture.PassAsync(TimeSpan.FromSeconds(11));
+        source.Failing = true;
+
+        // Past its freshness, a plain read misses: only a load may fall back on it.
+        Assert.Equal(0, await fixture.Cache.GetAsync<int>("post"));
+        Assert.Equal(1, (await fixture.Cache.DeleteAsync("post")).Removed);
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await fixture.Cache.GetOrSetAsync("post", source.Next, TenSeconds));
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task FailSafe_AFallbackRemovedWhileTheFactoryRuns_IsNotServed(string store)
+    {
+        await using var fixture = await Fixture.StartAsync(store, o => o.FailSafe.MaxDuration = TimeSpan.FromHours(1));
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("post", static _ => ValueTask.FromResult(1), TenSeconds));
+        await fixture.PassAsync(TimeSpan.FromSeconds(11));
+
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var call = fixture.Cache.GetOrSetAsync<int>(
+            "post",
+            async _ =>
+            {
+                started.SetResult();
+                await gate.Task;
+                throw new InvalidOperationException("the database is down");
+            },
+            TenSeconds).AsTask();
+        await started.Task;
+        await fixture.Cache.InvalidateTagAsync("none");
+        await fixture.Cache.DeleteAsync("post");
+        gate.SetResult();
+        await Assert.ThrowsAsync<InvalidOperationException>(() => call);
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task FailSafe_KeepsTheEntryInTheStoreForItsWindow_AndAnEntryWithoutItStaysPlain(string store)
+    {
+        await using var fixture = await Fixture.StartAsync(store, o => o.FailSafe.MaxDuration = TimeSpan.FromMinutes(5));
+        await fixture.Cache.SetAsync("tracked", 7, TenSeconds);
+        await fixture.Cache.SetAsync("plain", 7, new RcEntryOptions { Expiration = TimeSpan.FromSeconds(10), FailSafeMaxDuration = TimeSpan.Zero });
+        if (fixture.Servers.Length > 0)
+        {
+            var tracked = await fixture.RawAsync("tracked");
+            Assert.Equal([0, (byte)'R', (byte)'C', 3], tracked.Value.Take(4));
+            Assert.InRange(tracked.PttlMs, 300_000, 310_000);
+            var plain = await fixture.RawAsync("plain");
+            Assert.Equal("7"u8.ToArray(), plain.Value);
+            Assert.InRange(plain.PttlMs, 1, 10_000);
+        }
+
+        Assert.Equal(7, await fixture.Cache.GetAsync<int>("tracked"));
+        await fixture.PassAsync(TimeSpan.FromSeconds(11));
+        Assert.Equal(0, await fixture.Cache.GetAsync<int>("tracked"));
+        Assert.Equal(0, await fixture.Cache.GetAsync<int>("plain"));
+        Assert.Equal(7, await fixture.Cache.GetOrSetAsync<int>("tracked", static _ => throw new InvalidOperationException("down"), TenSeconds));
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await fixture.Cache.GetOrSetAsync<int>("plain", static _ => throw new InvalidOperationException("down"), TenSeconds));
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task SoftTimeout_AnswersTheFallback_AndStoresWhatTheFactoryReturnsLater(string store)
+    {
+        await using var fixture = await Fixture.StartAsync(store, o => (o.FailSafe.MaxDuration, o.FactorySoftTimeout) = (TimeSpan.FromHours(1), TimeSpan.FromMilliseconds(100)));
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("post", static _ => ValueTask.FromResult(1), TenSeconds));
+        await fixture.PassAsync(TimeSpan.FromSeconds(11));
+
+        var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var runs = 0;
+        async ValueTask<int> Slow(CancellationToken token)
+        {
+            Interlocked.Increment(ref runs);
+            return await gate.Task;
+        }
+
+        // The factory cannot finish while the gate is shut: the caller gets the fallback past the soft timeout.
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("post", Slow, TenSeconds));
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("post", Slow, TenSeconds));
+        Assert.Equal(1, Volatile.Read(ref runs));
+        Assert.Equal(2, fixture.Metrics.Sum("rc.cache.stale", static t => t["rc.stale.reason"] == "soft_timeout"));
+
+        gate.SetResult(2);
+        await Eventually.TrueAsync(async () => await fixture.Cache.GetAsync<int>("post") == 2);
+        Assert.Equal(2, await fixture.Cache.GetOrSetAsync("post", Slow, TenSeconds));
+        Assert.Equal(1, Volatile.Read(ref runs));
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task HardTimeout_WithoutAFallback_IsTheFailure_AndTheFactoryStillStores(string store)
+    {
+        await using var fixture = await Fixture.StartAsync(store, o => o.FactoryHardTimeout = TimeSpan.FromMilliseconds(100));
+        var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var timeout = await Assert.ThrowsAsync<TimeoutException>(async () => await fixture.Cache.GetOrSetAsync("post", async _ => await gate.Task, TenSeconds));
+        Assert.Contains("FactoryHardTimeout", timeout.Message, StringComparison.Ordinal);
+
+        gate.SetResult(5);
+        await Eventually.TrueAsync(async () => await fixture.Cache.GetAsync<int>("post") == 5);
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task HardTimeout_WithAFallback_AnswersIt(string store)
+    {
+        await using var fixture = await Fixture.StartAsync(store, o => (o.FailSafe.MaxDuration, o.FactoryHardTimeout) = (TimeSpan.FromHours(1), TimeSpan.FromMilliseconds(100)));
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("post", static _ => ValueTask.FromResult(1), TenSeconds));
+        await fixture.PassAsync(TimeSpan.FromSeconds(11));
+        var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("post", async _ => await gate.Task, TenSeconds));
+        Assert.Equal(1, fixture.Metrics.Sum("rc.cache.stale", static t => t["rc.stale.reason"] == "hard_timeout"));
+        gate.SetResult(2);
+        await Eventually.TrueAsync(async () => await fixture.Cache.GetAsync<int>("post") == 2);
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task EagerRefresh_NoReaderRunsTheFactory_AndTheEntryIsRefreshedInTheBackground(string store)
+    {
+        await using var fixture = await Fixture.StartAsync(store, o => o.EagerRefreshThreshold = 0.5);
+        var version = 1;
+        var runs = 0;
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        gate.SetResult();
+        async ValueTask<int> Factory(CancellationToken token)
+        {
+            Interlocked.Increment(ref runs);
+            await Volatile.Read(ref gate).Task;
+            return Volatile.Read(ref version);
+        }
+
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("hot", Factory, TenSeconds));
+        for (var round = 2; round <= 4; round++)
+        {
+            // Before the threshold: a hit, nothing refreshed.
+            await fixture.PassAsync(TimeSpan.FromSeconds(4));
+            Assert.Equal(round - 1, await fixture.Cache.GetOrSetAsync("hot", Factory, TenSeconds));
+            Assert.Equal(round - 1, Volatile.Read(ref runs));
+
+            // Past it, with the factory held shut: every reader gets the entry at once, and one refresh runs.
+            Volatile.Write(ref gate, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            Volatile.Write(ref version, round);
+            await fixture.PassAsync(TimeSpan.FromSeconds(2));
+            var readers = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => fixture.Cache.GetOrSetAsync("hot", Factory, TenSeconds).AsTask()));
+            Assert.All(readers, r => Assert.Equal(round - 1, r));
+            Assert.Equal(round, Volatile.Read(ref runs));
+
+            gate.SetResult();
+            await Eventually.TrueAsync(async () => await fixture.Cache.GetAsync<int>("hot") == round);
+            await Eventually.TrueAsync(() => Task.FromResult(!fixture.Loader.IsLoading(fixture.Namespace + "hot")));
+        }
+    }
+
+    [Fact]
+    public async Task BadEntryOptions_AreArgumentErrorsNamingTheSetting()
+    {
+        await using var fixture = await Fixture.StartAsync("memory", static _ => { });
+        var error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () =>
+            await fixture.Cache.GetOrSetAsync("k", static _ => ValueTask.FromResult(1), new RcEntryOptions { EagerRefreshThreshold = 1.5 }));
+        Assert.Contains("EagerRefreshThreshold", error.Message, StringComparison.Ordinal);
+        error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () =>
+            await fixture.Cache.GetOrSetAsync("k", static _ => ValueTask.FromResult(1), new RcEntryOptions { FactorySoftTimeout = TimeSpan.FromSeconds(-1) }));
+        Assert.Contains("FactorySoftTimeout", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A source that counts its runs and fails while told to; each success returns the next version.</summary>
+    private sealed class Source
+    {
+        private int _runs;
+
+        public bool Failing { get; set; }
+
+        public int Runs => Volatile.Read(ref _runs);
+
+        public ValueTask<int> Next(CancellationToken token)
+        {
+            var run = Interlocked.Increment(ref _runs);
+            return Failing ? throw new InvalidOperationException("the database is down") : ValueTask.FromResult(run);
+        }
+    }
+
+    /// <summary>A cache on one of the stores, with a fake clock and the meter and log it reports to.</summary>
+    private sealed class Fixture : IAsyncDisposable
+    {
+        private readonly ServiceProvider _services;
+
+        private Fixture(ServiceProvider services, ManualTimeProvider clock, string ns, RedisServer[] servers, string redisEndPoints, LogRecorder logs)
+        {
+            _services = services;
+            Clock = clock;
+            Namespace = ns;
+            Servers = servers;
+            RedisEndPoints = redisEndPoints;
+            Logs = logs;
+            Cache = services.GetRequiredService<IRcCache>();
+            Metrics = new MetricsRecorder(services);
+        }
+
+        public IRcCache Cache { get; }
+
+        public ManualTimeProvider Clock { get; }
+
+        public string Namespace { get; }
+
+        public RedisServer[] Servers { get; }
+
+        public string RedisEndPoints { get; }
+
+        public MetricsRecorder Metrics { get; }
+
+        public LogRecorder Logs { get; }
+
+        internal Loader Loader => ((RcCache)Cache).Loader;
+
+        public static async Task<Fixture> StartAsync(string store, Action<RcOptions> configure)
+        {
+            var ns = SharedRedis.UniqueNamespace();
+            RedisServer[] servers = [];
+            string endPoints = "";
+            var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+            var logs = new LogRecorder();
+            Action<RcOptions> where;
+            switch (store)
+            {
+                case "redis":
+                    var single = await SharedRedis.Single;
+                    (servers, endPoints) = ([single], single.EndPoint);
+                    where = o => TestServices.Redis(o, single);
+                    break;
+                case "shards":
+                    var shards = await SharedRedis.Shards;
+                    (servers, endPoints) = (shards, string.Join(",", shards.Select(static s => s.EndPoint)));
+                    where = o => TestServices.Sharded(o, shards);
+                    break;
+                case "cluster":
+                    var cluster = await SharedRedis.Cluster;
+                    (servers, endPoints) = ([.. cluster.Nodes], cluster.Configuration);
+                    where = o => (o.Store, o.Redis) = (RcStoreKind.Redis, cluster.Configuration);
+                    break;
+                default:
+                    where = static o => o.Store = RcStoreKind.Memory;
+                    break;
+            }
+
+            var services = TestServices.Build(
+                o =>
+                {
+                    where(o);
+                    o.Namespace = ns;
+                    o.OperationTimeout = TimeSpan.FromSeconds(10);
+                    configure(o);
+                },
+                s => s.AddSingleton<TimeProvider>(clock).AddLogging(b => b.AddProvider(logs)));
+            return new Fixture(services, clock, ns, servers, endPoints, logs);
+        }
+
+        /// <summary>Lets time pass: the fake clock, and the TTLs of this test's keys in Redis.</summary>
+        public async Task PassAsync(TimeSpan time)
+        {
+            Clock.Advance(time);
+            if (RedisEndPoints.Length > 0)
+            {
+                await RedisTime.PassAsync(RedisEndPoints, Namespace, time);
+            }
+        }
+
+        /// <summary>The bytes and PTTL of a key as the server that holds it has them.</summary>
+        public async Task<(byte[] Value, long PttlMs)> RawAsync(string key)
+        {
+            foreach (var server in Servers)
+            {
+                await using var connection = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(server.EndPoint);
+                var database = connection.GetDatabase();
+                if (await database.StringGetAsync(Namespace + key) is { HasValue: true } value)
+                {
+                    return (value!, (long)(await database.KeyTimeToLiveAsync(Namespace + key))!.Value.TotalMilliseconds);
+                }
+            }
+
+            throw new InvalidOperationException($"No server holds {key}.");
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Metrics.Dispose();
+            await _services.DisposeAsync();
+        }
+    }
+}

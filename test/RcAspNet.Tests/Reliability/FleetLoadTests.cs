@@ -1,0 +1,182 @@
+using Microsoft.Extensions.DependencyInjection;
+using RcAspNet.Stores;
+using RcAspNet.Tests.Infrastructure;
+
+namespace RcAspNet.Tests.Reliability;
+
+/// <summary>
+/// <c>Rc:StampedeProtection=Fleet</c>: three service providers stand for three app nodes on one Redis, three shards or a
+/// cluster. Concurrent misses on every node run the factory once; a holder that dies mid-factory is taken over by one
+/// waiter; nobody waits past the hard timeout.
+/// </summary>
+public sealed class FleetLoadTests
+{
+    public static TheoryData<string> Fleets => ["redis", "redis+near", "shards", "cluster"];
+
+    [Theory]
+    [MemberData(nameof(Fleets))]
+    public async Task ThreeNodes_WithConcurrentMisses_RunTheFactoryOnce(string fleet)
+    {
+        var ns = SharedRedis.UniqueNamespace();
+        var nodes = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => NodeAsync(fleet, ns)));
+        try
+        {
+            var runs = 0;
+            async ValueTask<string> Render(CancellationToken token)
+            {
+                Interlocked.Increment(ref runs);
+                await Task.Delay(300, token);
+                return "the page";
+            }
+
+            var calls = nodes.SelectMany(node => Enumerable.Range(0, 10).Select(_ => node.GetRequiredService<IRcCache>().GetOrSetAsync("post:1", Render).AsTask())).ToArray();
+            var pages = await Task.WhenAll(calls);
+            Assert.All(pages, static p => Assert.Equal("the page", p));
+            Assert.Equal(1, Volatile.Read(ref runs));
+
+            // The holder let go of its lock (compare and delete): none is left behind.
+            Assert.Empty(await LocksAsync(fleet, ns));
+        }
+        finally
+        {
+            foreach (var node in nodes)
+            {
+                await node.DisposeAsync();
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Fleets))]
+    public async Task TheHolderDiesMidFactory_OneWaiterTakesOver(string fleet)
+    {
+        var ns = SharedRedis.UniqueNamespace();
+        var holder = await NodeAsync(fleet, ns);
+        var others = await Task.WhenAll(NodeAsync(fleet, ns), NodeAsync(fleet, ns));
+        try
+        {
+            var runs = 0;
+            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var never = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _ = holder.GetRequiredService<IRcCache>().GetOrSetAsync<string>("post:1", async _ =>
+            {
+                Interlocked.Increment(ref runs);
+                started.SetResult();
+                return await never.Task;
+            }).AsTask();
+            await started.Task;
+
+            var waiters = others.SelectMany(node => Enumerable.Range(0, 5).Select(_ => node.GetRequiredService<IRcCache>().GetOrSetAsync("post:1", _ =>
+            {
+                Interlocked.Increment(ref runs);
+                return ValueTask.FromResult("taken over");
+            }).AsTask())).ToArray();
+
+            // The holder's node goes away mid-factory: its lock is no longer renewed, and lapses.
+            await holder.DisposeAsync();
+            var pages = await Task.WhenAll(waiters).WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.All(pages, static p => Assert.Equal("taken over", p));
+            Assert.Equal(2, Volatile.Read(ref runs));
+        }
+        finally
+        {
+            foreach (var node in others)
+            {
+                await node.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task AWaiter_NeverWaitsPastTheHardTimeout()
+    {
+        var ns = SharedRedis.UniqueNamespace();
+        await using var holder = await NodeAsync("redis", ns);
+        await using var waiter = await NodeAsync("redis", ns, o => o.FactoryHardTimeout = TimeSpan.FromMilliseconds(300));
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = holder.GetRequiredService<IRcCache>().GetOrSetAsync<string>("post:1", async _ =>
+        {
+            started.SetResult();
+            return await release.Task;
+        }).AsTask();
+        await started.Task;
+
+        var runs = 0;
+        await Assert.ThrowsAsync<TimeoutException>(async () => await waiter.GetRequiredService<IRcCache>().GetOrSetAsync("post:1", _ =>
+        {
+            Interlocked.Increment(ref runs);
+            return ValueTask.FromResult("mine");
+        }));
+        release.SetResult("the holder's");
+        Assert.Equal("the holder's", await held);
+        Assert.Equal(0, Volatile.Read(ref runs));
+        Assert.Equal("the holder's", await waiter.GetRequiredService<IRcCache>().GetAsync<string>("post:1"));
+    }
+
+    [Fact]
+    public void TheLockKey_LivesInTheSlotOfItsEntry()
+    {
+        foreach (var key in new[] { "ns:post:1", "ns:{user:7}:posts", "n{s:a}b", "p}ost", "ns:a{}b" })
+        {
+            var lockKey = FleetLockKey.For(key);
+            Assert.StartsWith("rc-lock:", lockKey, StringComparison.Ordinal);
+            if (!key.Contains('}', StringComparison.Ordinal) || key.Contains("{user:7}", StringComparison.Ordinal) || key.Contains("{s:a}", StringComparison.Ordinal))
+            {
+                Assert.Equal(RcAspNet.Stores.Redis.HashSlot.Of(key), RcAspNet.Stores.Redis.HashSlot.Of(lockKey));
+            }
+        }
+    }
+
+    private static async Task<ServiceProvider> NodeAsync(string fleet, string ns, Action<RcOptions>? more = null)
+    {
+        Action<RcOptions> where;
+        switch (fleet)
+        {
+            case "shards":
+                var shards = await SharedRedis.Shards;
+                where = o => TestServices.Sharded(o, shards);
+                break;
+            case "cluster":
+                var cluster = await SharedRedis.Cluster;
+                where = o => (o.Store, o.Redis) = (RcStoreKind.Redis, cluster.Configuration);
+                break;
+            default:
+                var single = await SharedRedis.Single;
+                where = o => TestServices.Redis(o, single);
+                break;
+        }
+
+        return TestServices.Build(o =>
+        {
+            where(o);
+            o.Namespace = ns;
+            o.OperationTimeout = TimeSpan.FromSeconds(10);
+            o.StampedeProtection = RcStampedeProtection.Fleet;
+            o.NearCache.Enabled = fleet.EndsWith("+near", StringComparison.Ordinal);
+            more?.Invoke(o);
+        });
+    }
+
+    /// <summary>The fleet locks of a namespace left on any server.</summary>
+    private static async Task<List<string>> LocksAsync(string fleet, string ns)
+    {
+        IEnumerable<RedisServer> servers = fleet switch
+        {
+            "shards" => await SharedRedis.Shards,
+            "cluster" => (await SharedRedis.Cluster).Nodes,
+            _ => [await SharedRedis.Single],
+        };
+        var locks = new List<string>();
+        foreach (var server in servers)
+        {
+            var reply = await server.CommandAsync("KEYS", $"rc-lock:*{ns}*");
+            if (reply.Trim() != "*0")
+            {
+                locks.Add(reply);
+            }
+        }
+
+        return locks;
+    }
+}
