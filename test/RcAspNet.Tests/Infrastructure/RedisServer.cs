@@ -292,14 +292,19 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits until the server answers PING; false if it exits first.</summary>
+    /// <summary>
+    /// Waits until this process answers on the port; false if it exits first. The answer must name this process: two
+    /// servers started at once can be given the same free port, and then the one that lost the bind exits while the
+    /// other answers for it.
+    /// </summary>
     private async Task<bool> TryWaitUntilUpAsync()
     {
+        var ours = $"process_id:{_process.Id.ToString(CultureInfo.InvariantCulture)}\r\n";
         for (var attempt = 0; attempt < 200; attempt++)
         {
             try
             {
-                if ((await CommandAsync("PING")).Contains("PONG", StringComparison.Ordinal))
+                if ((await CommandAsync("INFO", "server")).Contains(ours, StringComparison.Ordinal))
                 {
                     return true;
                 }
