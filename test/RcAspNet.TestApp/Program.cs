@@ -148,6 +148,38 @@ public static class Program
 
         cached.MapGet("/status", [RcCached(UserScope = RcUserScope.Shared)] (Counters counters) => $"status #{counters.Next("status")}");
 
+        // Fail-safe: while its source is down, the handler throws (or answers 503), and the last page stands in for it.
+        cached.MapGet("/resilient/{id:int}", [RcCached(ExpirationSeconds = 10, FailSafeMaxDurationSeconds = 3600, FailSafeThrottleDurationSeconds = 30)] (int id, Counters counters) =>
+        {
+            counters.Next("resilient.attempts");
+            return counters.SourceDown ? throw new InvalidOperationException("the database is down") : $"resilient {id} v{counters.Next("resilient")}";
+        });
+        cached.MapGet("/resilient-503/{id:int}", [RcCached(ExpirationSeconds = 10, FailSafeMaxDurationSeconds = 3600)] (int id, Counters counters) =>
+            counters.SourceDown ? Results.Problem(statusCode: 503) : Results.Text($"resilient-503 {id} v{counters.Next("resilient-503")}"));
+
+        // Soft timeout and eager refresh: the handler may finish after its request, on a context and scope of its own.
+        cached.MapGet("/soft/{id:int}", [RcCached(UserScope = RcUserScope.Shared, ExpirationSeconds = 10, FailSafeMaxDurationSeconds = 3600, FactorySoftTimeoutMilliseconds = 100)] async (int id, Expensive scoped, HttpResponse response, Counters counters) =>
+        {
+            if (counters.Gate is { } gate)
+            {
+                counters.Entered.TrySetResult();
+                await gate.Task;
+            }
+
+            response.Headers["X-Rendered-By"] = "soft";
+            return $"soft {id} v{counters.Next("soft")}";
+        });
+        cached.MapGet("/eager/{id:int}", [RcCached(ExpirationSeconds = 10, EagerRefreshThreshold = 0.5)] async (int id, Expensive scoped, Counters counters) =>
+        {
+            if (counters.Gate is { } gate)
+            {
+                counters.Entered.TrySetResult();
+                await gate.Task;
+            }
+
+            return $"eager {id} v{counters.Next("eager")}";
+        });
+
         // Each supported kind of key argument: the handler answers with the key of the value it was bound to, which
         // the test looks up in the cache, proving that the key read from the request is the key of the bound value.
         MapKind<string>(app, "string");
@@ -231,6 +263,9 @@ public sealed class Counters
     /// <summary>Reads of batched lookups a request left queued.</summary>
     public List<Action> Abandoned { get; } = [];
 
+    /// <summary>Gets or sets whether the resilient handlers' source is down.</summary>
+    public bool SourceDown { get; set; }
+
     /// <summary>Gets or sets what the gated handler reads, as it would read a database.</summary>
     public int Data { get; set; } = 1;
 
@@ -245,6 +280,20 @@ public sealed class Counters
 [Route("mvc")]
 public sealed class MvcItemsController(Counters counters) : ControllerBase
 {
+    /// <summary>An action whose entry is refreshed in the background, on a context of its own.</summary>
+    [HttpGet("fresh/{id:int}")]
+    [RcCached(ExpirationSeconds = 10, EagerRefreshThreshold = 0.5)]
+    public async Task<ActionResult<Item>> Fresh(int id)
+    {
+        if (counters.Gate is { } gate)
+        {
+            counters.Entered.TrySetResult();
+            await gate.Task;
+        }
+
+        return new Item(id, "fresh", counters.Next("mvc.fresh"));
+    }
+
     [HttpGet("items/{id:int}")]
     [RcCached(ExpirationSeconds = 600)]
     public ActionResult<Item> Get(int id) => counters.Next("mvc") is var n && id < 0 ? NotFound() : new Item(id, "mvc", n);

@@ -18,9 +18,19 @@ internal sealed class CachedEndpointPolicy
     private readonly RcEntryOptions? _fixedOptions;
     private readonly TimeSpan? _expiration;
     private readonly byte[][] _bypassBodies;
+    private readonly RcEntryOptions _loading;
 
-    public CachedEndpointPolicy(string identity, KeyArgument[] arguments, RcUserScope users, TimeSpan? expiration, TagTemplate[] tags, RcCache cache, string statusHeader)
+    /// <param name="identity">The first word of every key.</param>
+    /// <param name="arguments">The key arguments, in order.</param>
+    /// <param name="users">Whose requests the entries serve.</param>
+    /// <param name="expiration">The entries' lifetime; null for the cache's default.</param>
+    /// <param name="tags">The entries' tags.</param>
+    /// <param name="cache">The cache that holds them.</param>
+    /// <param name="statusHeader">The header that says HIT, MISS or STALE; empty for none.</param>
+    /// <param name="loading">The loading settings the endpoint sets over its cache's (fail-safe, timeouts, eager refresh, stampede protection).</param>
+    public CachedEndpointPolicy(string identity, KeyArgument[] arguments, RcUserScope users, TimeSpan? expiration, TagTemplate[] tags, RcCache cache, string statusHeader, RcEntryOptions? loading = null)
     {
+        _loading = loading ?? new RcEntryOptions();
         Identity = identity;
         _arguments = arguments;
         Users = users;
@@ -30,11 +40,15 @@ internal sealed class CachedEndpointPolicy
         StatusHeader = statusHeader.Length == 0 ? null : statusHeader;
         ReadsForm = arguments.Any(static a => a.Source == ArgumentSource.Form);
         _bypassBodies = [.. cache.BypassTexts];
+        Loading = cache.Loader.Resolve(Options(null));
         if (tags.All(static t => t.IsFixed))
         {
-            _fixedOptions = new RcEntryOptions { Expiration = expiration, Tags = tags.Length == 0 ? null : [.. tags.Select(static t => t.Format([]))] };
+            _fixedOptions = Options(tags.Length == 0 ? null : [.. tags.Select(static t => t.Format([]))]);
         }
     }
+
+    /// <summary>Gets how the endpoint's entries load, resolved once (its tags do not change it).</summary>
+    public LoadPolicy Loading { get; }
 
     /// <summary>Gets the first word of every key of this endpoint: <c>KeyPrefix</c>, else the endpoint name, else <c>Controller.Action</c>, the page, or method and route.</summary>
     public string Identity { get; }
@@ -87,11 +101,23 @@ internal sealed class CachedEndpointPolicy
         key = builder.ToString();
         if (values is not null)
         {
-            options = new RcEntryOptions { Expiration = _expiration, Tags = [.. _tags.Select(t => t.Format(values))] };
+            options = Options([.. _tags.Select(t => t.Format(values))]);
         }
 
         return Cache.IsValidKey(key);
     }
+
+    private RcEntryOptions Options(IReadOnlyList<string>? tags) => new()
+    {
+        Expiration = _expiration,
+        Tags = tags,
+        FailSafeMaxDuration = _loading.FailSafeMaxDuration,
+        FailSafeThrottleDuration = _loading.FailSafeThrottleDuration,
+        FactorySoftTimeout = _loading.FactorySoftTimeout,
+        FactoryHardTimeout = _loading.FactoryHardTimeout,
+        EagerRefreshThreshold = _loading.EagerRefreshThreshold,
+        StampedeProtection = _loading.StampedeProtection,
+    };
 
     /// <summary>Whether a response body is one of the cache's bypass values (JSON text, in either spacing).</summary>
     public bool IsBypassBody(ReadOnlySpan<byte> body)

@@ -89,6 +89,7 @@ internal static class CachedEndpointPolicyFactory
             problems.Add($"ExpirationSeconds is {settings.ExpirationSeconds}; it is a number of seconds, 0 for the cache's default expiration.");
         }
 
+        var loading = settings.Loading(problems);
         if (!Enum.IsDefined(settings.UserScope))
         {
             problems.Add($"UserScope {(int)settings.UserScope} is not one of {string.Join(", ", Enum.GetNames<RcUserScope>())}.");
@@ -99,7 +100,7 @@ internal static class CachedEndpointPolicyFactory
             throw new InvalidOperationException($"Endpoint '{name}' cannot be cached: {string.Join(" ", problems)}");
         }
 
-        return new CachedEndpointPolicy(identity, [.. arguments], settings.UserScope, settings.ExpirationSeconds > 0 ? TimeSpan.FromSeconds(settings.ExpirationSeconds) : null, [.. tags], cache!, options.CacheStatusHeader);
+        return new CachedEndpointPolicy(identity, [.. arguments], settings.UserScope, settings.ExpirationSeconds > 0 ? TimeSpan.FromSeconds(settings.ExpirationSeconds) : null, [.. tags], cache!, options.CacheStatusHeader, loading);
     }
 
     private static (string? Identity, List<KeyArgument> Arguments) Handler(MethodInfo method, RoutePattern? pattern, RcCachedAttribute settings, IServiceProviderIsService? isService, List<string> problems)

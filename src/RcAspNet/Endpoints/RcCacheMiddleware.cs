@@ -68,7 +68,7 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
 
         // A handler that may outlive this request (a timeout lets it go with a fallback, or a hit refreshes the entry in
         // the background) renders on a context of its own, from what it takes of this request when its load starts.
-        var detached = policy.Cache.Loader.Resolve(entryOptions).MayOutliveCaller;
+        var detached = policy.Loading.MayOutliveCaller;
         DetachedRequest? away = null;
         CachedResponse? rendered = null;
         Loaded<CachedResponse> loaded;

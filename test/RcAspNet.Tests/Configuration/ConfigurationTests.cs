@@ -173,6 +173,53 @@ public sealed class ConfigurationTests
         Assert.Contains("Rc:DefaultExpiration: -00:00:01 is not positive", await StartupErrorAsync(new() { ["Rc:DefaultExpiration"] = "-00:00:01" }), StringComparison.Ordinal);
 
     [Fact]
+    public async Task Start_BadLoadingSettings_FailNamingEachPath()
+    {
+        var message = await StartupErrorAsync(new()
+        {
+            ["Rc:FailSafe:MaxDuration"] = "00:00:00",
+            ["Rc:FailSafe:ThrottleDuration"] = "-00:00:01",
+            ["Rc:FactorySoftTimeout"] = "00:00:02",
+            ["Rc:FactoryHardTimeout"] = "00:00:01",
+            ["Rc:EagerRefreshThreshold"] = "1.5",
+            ["Rc:StampedeProtection"] = "Cluster",
+            ["Rc:Caches:posts:EagerRefreshThreshold"] = "0",
+            ["Rc:Caches:posts:FactoryHardTimeout"] = "-00:00:01",
+        });
+        Assert.Contains("Rc:FailSafe:MaxDuration: 00:00:00 is not positive", message, StringComparison.Ordinal);
+        Assert.Contains("Rc:FailSafe:ThrottleDuration: -00:00:01 is not positive", message, StringComparison.Ordinal);
+        Assert.Contains("Rc:FactorySoftTimeout: 00:00:02 is not shorter than Rc:FactoryHardTimeout (00:00:01)", message, StringComparison.Ordinal);
+        Assert.Contains("Rc:EagerRefreshThreshold: 1.5 is not between 0 and 1", message, StringComparison.Ordinal);
+        Assert.Contains("Rc:StampedeProtection: 'Cluster' is not allowed; use one of Process, Fleet.", message, StringComparison.Ordinal);
+        Assert.Contains("Rc:Caches:posts:EagerRefreshThreshold: 0 is not between 0 and 1", message, StringComparison.Ordinal);
+        Assert.Contains("Rc:Caches:posts:FactoryHardTimeout: -00:00:01 is not positive", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_AThresholdThatIsNotANumber_FailsNamingThePath() =>
+        Assert.Contains("Rc:EagerRefreshThreshold: 'most' is not a number; write it with a dot, such as 0.8.", await StartupErrorAsync(new() { ["Rc:EagerRefreshThreshold"] = "most" }), StringComparison.Ordinal);
+
+    [Fact]
+    public void Bind_LoadingSettings_AreRead()
+    {
+        using var host = Build(new()
+        {
+            ["Rc:FailSafe:MaxDuration"] = "01:00:00",
+            ["Rc:FailSafe:ThrottleDuration"] = "00:00:10",
+            ["Rc:FactorySoftTimeout"] = "00:00:00.100",
+            ["Rc:FactoryHardTimeout"] = "00:00:02",
+            ["Rc:EagerRefreshThreshold"] = "0.8",
+            ["Rc:StampedeProtection"] = "Fleet",
+            ["Rc:Caches:posts:FailSafe:MaxDuration"] = "00:05:00",
+            ["Rc:Caches:posts:StampedeProtection"] = "Process",
+        });
+        var options = host.Services.GetRequiredService<IOptions<RcOptions>>().Value;
+        Assert.Equal((TimeSpan.FromHours(1), TimeSpan.FromSeconds(10)), (options.FailSafe.MaxDuration, options.FailSafe.ThrottleDuration));
+        Assert.Equal((TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2), 0.8, RcStampedeProtection.Fleet), (options.FactorySoftTimeout, options.FactoryHardTimeout, options.EagerRefreshThreshold, options.StampedeProtection));
+        Assert.Equal((TimeSpan.FromMinutes(5), RcStampedeProtection.Process), (options.Caches["posts"].FailSafe!.MaxDuration, options.Caches["posts"].StampedeProtection));
+    }
+
+    [Fact]
     public async Task Start_ValueOfTheWrongKind_FailsNamingThePath()
     {
         var message = await StartupErrorAsync(new() { ["Rc:DefaultExpiration"] = "three days", ["Rc:Store"] = "Sharded", ["Rc:Shards:a:Port"] = "seven" });

@@ -85,6 +85,19 @@ public sealed class RcCachedStartupTests
     }
 
     [Fact]
+    public async Task BadLoadingSettings_StopStartUpNamingEachOne()
+    {
+        var message = await StartupErrorAsync(static app => app.MapGet(
+            "/loading",
+            [RcCached(FailSafeMaxDurationSeconds = -1, FailSafeThrottleDurationSeconds = 0, FactorySoftTimeoutMilliseconds = 500, FactoryHardTimeoutMilliseconds = 100, EagerRefreshThreshold = 1)] () => "x"));
+        Assert.Contains("GET /loading", message, StringComparison.Ordinal);
+        Assert.Contains("FailSafeMaxDurationSeconds is -1", message, StringComparison.Ordinal);
+        Assert.Contains("FailSafeThrottleDurationSeconds is 0", message, StringComparison.Ordinal);
+        Assert.Contains("FactorySoftTimeoutMilliseconds (500) is not shorter than FactoryHardTimeoutMilliseconds (100)", message, StringComparison.Ordinal);
+        Assert.Contains("EagerRefreshThreshold is 1;", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task EveryBrokenEndpoint_IsNamedInOneMessage()
     {
         var message = await StartupErrorAsync(static app =>

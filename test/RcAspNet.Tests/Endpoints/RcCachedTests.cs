@@ -503,6 +503,85 @@ public abstract class RcCachedTests : IAsyncLifetime
         await client.PostAsync("/mvc/items/1", null);
         Assert.Equal(2, App.Counters.Get("mvc-post"));
     }
+
+    [Fact]
+    public async Task FailSafe_WhileTheHandlerThrows_TheLastPageIsServedMarkedStale_AndTheSourceIsNotHammered()
+    {
+        var first = await GetAsync("/resilient/1");
+        Assert.Equal(("MISS", "resilient 1 v1"), (CacheStatus(first.Response), first.Body));
+        await PassAsync(TimeSpan.FromSeconds(11));
+
+        App.Counters.SourceDown = true;
+        var stale = await GetAsync("/resilient/1");
+        Assert.Equal((HttpStatusCode.OK, "STALE", "resilient 1 v1"), (stale.Response.StatusCode, CacheStatus(stale.Response), stale.Body));
+        Assert.Equal(2, App.Counters.Get("resilient.attempts"));
+
+        // Throttled: the fallback answers without the handler, until the throttle ends.
+        var again = await GetAsync("/resilient/1");
+        Assert.Equal(("STALE", "resilient 1 v1"), (CacheStatus(again.Response), again.Body));
+        Assert.Equal(2, App.Counters.Get("resilient.attempts"));
+
+        App.Counters.SourceDown = false;
+        await PassAsync(TimeSpan.FromSeconds(31));
+        var back = await GetAsync("/resilient/1");
+        Assert.Equal(("MISS", "resilient 1 v2"), (CacheStatus(back.Response), back.Body));
+        var hit = await GetAsync("/resilient/1");
+        Assert.Equal(("HIT", "resilient 1 v2"), (CacheStatus(hit.Response), hit.Body));
+    }
+
+    [Fact]
+    public async Task FailSafe_AServerErrorIsAFailure_TheLastPageAnswers_AndWithoutOneTheErrorDoes()
+    {
+        Assert.Equal("resilient-503 1 v1", (await GetAsync("/resilient-503/1")).Body);
+        await PassAsync(TimeSpan.FromSeconds(11));
+        App.Counters.SourceDown = true;
+        var stale = await GetAsync("/resilient-503/1");
+        Assert.Equal((HttpStatusCode.OK, "STALE", "resilient-503 1 v1"), (stale.Response.StatusCode, CacheStatus(stale.Response), stale.Body));
+
+        var none = await GetAsync("/resilient-503/2");
+        Assert.Equal((HttpStatusCode.ServiceUnavailable, "MISS"), (none.Response.StatusCode, CacheStatus(none.Response)));
+
+        // A removed page is never a fallback.
+        await App.Cache.InvalidateAsync("GET:/resilient-503/{id:int}", 1);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await GetAsync("/resilient-503/1")).Response.StatusCode);
+    }
+
+    [Fact]
+    public async Task SoftTimeout_TheLastPageAnswers_AndTheHandlerFinishesOnItsOwnContext()
+    {
+        var first = await GetAsync("/soft/1");
+        Assert.Equal(("MISS", "soft 1 v1", "soft"), (CacheStatus(first.Response), first.Body, first.Response.Headers.GetValues("X-Rendered-By").Single()));
+        await PassAsync(TimeSpan.FromSeconds(11));
+
+        App.Counters.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stale = await GetAsync("/soft/1");
+        Assert.Equal(("STALE", "soft 1 v1"), (CacheStatus(stale.Response), stale.Body));
+        await App.Counters.Entered.Task;
+
+        // The handler, held past its request, completes on a context of its own; its page is stored.
+        App.Counters.Gate.SetResult();
+        await Eventually.TrueAsync(async () => (await GetAsync("/soft/1")).Body == "soft 1 v2");
+        Assert.Equal("HIT", CacheStatus((await GetAsync("/soft/1")).Response));
+    }
+
+    [Theory]
+    [InlineData("/eager/1", "eager 1 v1", "eager 1 v2")]
+    [InlineData("/mvc/fresh/1", "{\"id\":1,\"name\":\"fresh\",\"version\":1}", "{\"id\":1,\"name\":\"fresh\",\"version\":2}")]
+    public async Task EagerRefresh_AHitPastTheThresholdIsAnsweredAtOnce_AndRenderedAgainInTheBackground(string path, string before, string after)
+    {
+        Assert.Equal(before, (await GetAsync(path)).Body);
+        await PassAsync(TimeSpan.FromSeconds(6));
+
+        // The handler is held shut: the hit is answered at once all the same.
+        App.Counters.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var hit = await GetAsync(path);
+        Assert.Equal(("HIT", before), (CacheStatus(hit.Response), hit.Body));
+        await App.Counters.Entered.Task;
+        Assert.Equal(before, (await GetAsync(path)).Body);
+
+        App.Counters.Gate.SetResult();
+        await Eventually.TrueAsync(async () => (await GetAsync(path)).Body == after);
+    }
 }
 
 public sealed class MemoryRcCachedTests : RcCachedTests
