@@ -48,6 +48,33 @@ public sealed class FleetLoadTests
 
     [Theory]
     [MemberData(nameof(Fleets))]
+    public async Task ThreeApps_WithConcurrentFirstRequests_RenderACachedPageOnce(string fleet)
+    {
+        // The measurement: three app processes on one Redis, 10 concurrent first requests each for a 300 ms handler.
+        var settings = await AppSettingsAsync(fleet);
+        var apps = Enumerable.Range(0, 3).Select(_ => new TestAppFactory(settings)).ToArray();
+        try
+        {
+            var clients = apps.Select(static app => app.CreateClient()).ToArray();
+            var requests = clients.SelectMany(static client => Enumerable.Range(0, 10).Select(_ => client.GetAsync("/slow/7"))).ToArray();
+            var responses = await Task.WhenAll(requests);
+            var bodies = await Task.WhenAll(responses.Select(static r => r.Content.ReadAsStringAsync()));
+            Assert.All(responses, static r => Assert.Equal(System.Net.HttpStatusCode.OK, r.StatusCode));
+            Assert.Single(bodies.Distinct());
+            Assert.Equal(1, apps.Sum(static app => app.Counters.Get("slow")));
+            Assert.Empty(await LocksAsync(fleet, settings["Rc:Namespace"]!));
+        }
+        finally
+        {
+            foreach (var app in apps)
+            {
+                await app.DisposeAsync();
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Fleets))]
     public async Task TheHolderDiesMidFactory_OneWaiterTakesOver(string fleet)
     {
         var ns = SharedRedis.UniqueNamespace();
@@ -156,6 +183,41 @@ public sealed class FleetLoadTests
             o.NearCache.Enabled = fleet.EndsWith("+near", StringComparison.Ordinal);
             more?.Invoke(o);
         });
+    }
+
+    /// <summary>The test app's settings for a node of <paramref name="fleet"/>, with fleet-wide stampede protection.</summary>
+    private static async Task<Dictionary<string, string?>> AppSettingsAsync(string fleet)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Rc:Namespace"] = SharedRedis.UniqueNamespace(),
+            ["Rc:OperationTimeout"] = "00:00:10",
+            ["Rc:StampedeProtection"] = "Fleet",
+            ["Rc:NearCache:Enabled"] = fleet.EndsWith("+near", StringComparison.Ordinal) ? "true" : "false",
+        };
+        switch (fleet)
+        {
+            case "shards":
+                var shards = await SharedRedis.Shards;
+                settings["Rc:Store"] = "Sharded";
+                for (var i = 0; i < shards.Length; i++)
+                {
+                    settings[$"Rc:Shards:cache0{i + 1}:Host"] = "127.0.0.1";
+                    settings[$"Rc:Shards:cache0{i + 1}:Port"] = shards[i].Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                }
+
+                break;
+            case "cluster":
+                settings["Rc:Store"] = "Redis";
+                settings["Rc:Redis"] = (await SharedRedis.Cluster).Configuration;
+                break;
+            default:
+                settings["Rc:Store"] = "Redis";
+                settings["Rc:Redis"] = (await SharedRedis.Single).EndPoint;
+                break;
+        }
+
+        return settings;
     }
 
     /// <summary>The fleet locks of a namespace left on any server.</summary>
