@@ -209,6 +209,40 @@ public sealed class LoadingTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task NamedCaches_TakeTheirOwnLoadingSettings_OverTheDefaultCaches(string store)
+    {
+        // Fail-safe off for the default cache, on for "pages"; on for the default cache, and "feeds" that turns it off.
+        await using var fixture = await Fixture.StartAsync(store, o =>
+        {
+            o.Caches["pages"] = new RcNamedCacheOptions { FailSafe = new RcFailSafeOptions { MaxDuration = TimeSpan.FromHours(1) } };
+            o.Caches["feeds"] = new RcNamedCacheOptions { FactoryHardTimeout = TimeSpan.FromMilliseconds(200) };
+        });
+        var pages = fixture.Named("pages");
+        var feeds = fixture.Named("feeds");
+        var source = new Source();
+        Assert.Equal(1, await pages.GetOrSetAsync("post", source.Next, TenSeconds));
+        Assert.Equal(2, await fixture.Cache.GetOrSetAsync("post", source.Next, TenSeconds));
+
+        await fixture.PassAsync(TimeSpan.FromSeconds(11));
+        source.Failing = true;
+        Assert.Equal(1, await pages.GetOrSetAsync("post", source.Next, TenSeconds));
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await fixture.Cache.GetOrSetAsync("post", source.Next, TenSeconds));
+
+        // The hard timeout is the named cache's alone: its caller is answered, the default cache's caller waits.
+        var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var timedOut = feeds.GetOrSetAsync("feed", _ => new ValueTask<int>(gate.Task), TenSeconds).AsTask();
+        Assert.Same(timedOut, await Task.WhenAny(timedOut, Task.Delay(TimeSpan.FromSeconds(30))));
+        await Assert.ThrowsAsync<TimeoutException>(() => timedOut);
+        var waiting = fixture.Cache.GetOrSetAsync("feed", _ => new ValueTask<int>(gate.Task), TenSeconds).AsTask();
+        await Task.Delay(400);
+        Assert.False(waiting.IsCompleted);
+        gate.SetResult(7);
+        Assert.Equal(7, await waiting);
+        await Eventually.TrueAsync(async () => await feeds.GetAsync<int>("feed") == 7);
+    }
+
     [Fact]
     public async Task BadEntryOptions_AreArgumentErrorsNamingTheSetting()
     {
@@ -269,6 +303,8 @@ public sealed class LoadingTests
         public LogRecorder Logs { get; }
 
         internal Loader Loader => ((RcCache)Cache).Loader;
+
+        public IRcCache Named(string name) => _services.GetRequiredKeyedService<IRcCache>(name);
 
         public static async Task<Fixture> StartAsync(string store, Action<RcOptions> configure)
         {
