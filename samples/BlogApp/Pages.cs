@@ -44,12 +44,20 @@ public static class Pages
         return html.Append("</form>\n").Append($"<p><a href=\"/post/{post.Id}\">Back to the post</a></p>\n").Append(Foot).ToString();
     }
 
-    /// <summary>The caches' figures as small bar charts: the hit ratio of each cache, and each shard's round trips, errors and kept removals.</summary>
+    /// <summary>
+    /// The caches' figures as small bar charts: the hit ratio of each cache and the answers it served stale, and each
+    /// shard's round trips, errors and kept removals.
+    /// </summary>
     public static string Stats(CacheStats.Snapshot stats)
     {
         var html = Head("Cache statistics").Append("<h1>Cache statistics</h1>\n");
         html.Append("<h2>Hit ratio by cache</h2>\n");
         Chart(html, "hit-ratio", [.. stats.Caches.Select(static c => (c.Cache, c.HitRatio, string.Create(CultureInfo.InvariantCulture, $"{c.HitRatio * 100:0}% ({c.Hits} hits, {c.Misses} misses)")))]);
+
+        // Fail-safe: what each cache answered with its last value while what renders it failed, and why.
+        var stale = Math.Max(1, stats.Caches.Select(static c => c.Stale).DefaultIfEmpty().Max());
+        html.Append("<h2>Served stale by cache (fail-safe)</h2>\n");
+        Chart(html, "served-stale", [.. stats.Caches.Select(c => (c.Cache, (double)c.Stale / stale, StaleText(c)))]);
         var trips = Math.Max(1, stats.Shards.Select(static s => s.RoundTrips).DefaultIfEmpty().Max());
         html.Append("<h2>Store round trips by shard</h2>\n");
         Chart(html, "round-trips", [.. stats.Shards.Select(s => (s.Shard, (double)s.RoundTrips / trips, $"{s.RoundTrips}"))]);
@@ -61,6 +69,11 @@ public static class Pages
         Chart(html, "pending-removals", [.. stats.Shards.Select(s => (s.Shard, (double)s.PendingRemovals / pending, $"{s.PendingRemovals}"))]);
         return html.Append("<p><a href=\"/\">All posts</a></p>\n").Append(Foot).ToString();
     }
+
+    /// <summary>How many answers a cache served stale, then how many for each reason: <c>3 (factory_failed 1, throttled 2)</c>.</summary>
+    private static string StaleText(CacheStats.CacheLine cache) => cache.StaleByReason.Count == 0
+        ? "0"
+        : string.Create(CultureInfo.InvariantCulture, $"{cache.Stale} ({string.Join(", ", cache.StaleByReason.Select(static s => $"{s.Reason} {s.Count}"))})");
 
     /// <summary>A horizontal bar per line: its label, a bar as long as its share (0 to 1), and its figure in words.</summary>
     private static void Chart(StringBuilder html, string id, (string Label, double Share, string Text)[] lines)

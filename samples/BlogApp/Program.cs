@@ -150,7 +150,12 @@ app.MapGet("/feed", async (IDistributedCache cache, Posts posts, CancellationTok
 
 app.Run();
 
-/// <summary>The post page's handler, with its [RcCached] settings.</summary>
+/// <summary>
+/// The post page's handler, with its [RcCached] settings. A failing database is left to throw: the pages cache has
+/// fail-safe on (Rc:Caches:pages:FailSafe), so once a page has expired and the post's data is no longer in the data
+/// cache, a page rendered in the last day is served instead of the error, marked <c>X-Cache: STALE</c>, and the
+/// database is asked again every 30 seconds (ThrottleDuration); a page never rendered has no fallback and fails.
+/// </summary>
 internal static class ShowPost
 {
     [RcCached(ExpirationSeconds = 600, Cache = "pages", Tags = ["post:{id}"])]

@@ -6,16 +6,21 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
+using RcAspNet.Tests.Infrastructure;
 
 namespace BlogApp.Tests;
 
 /// <summary>The tutorial in a real browser: Debian's headless Chromium, driven by Playwright, against the blog on Kestrel.</summary>
 public sealed class BrowserTests : IAsyncLifetime
 {
-    private readonly BlogFactory _blog = new();
+    // A clock that moves only when a test moves it: expiry without waiting.
+    private readonly ManualTimeProvider _clock = new(DateTimeOffset.UtcNow);
+    private readonly BlogFactory _blog;
     private IPlaywright? _playwright;
     private IBrowser? _browser;
     private string _baseUrl = "";
+
+    public BrowserTests() => _blog = new BlogFactory(time: _clock);
 
     public async Task InitializeAsync()
     {
@@ -135,6 +140,35 @@ public sealed class BrowserTests : IAsyncLifetime
         Assert.True(await page.Locator("svg#hit-ratio rect").CountAsync() >= 1);
         var bar = await page.Locator("svg#hit-ratio rect").First.BoundingBoxAsync();
         Assert.NotNull(bar);
+    }
+
+    [Fact]
+    public async Task PostPageWhileTheDatabaseIsDown_StillShowsItsContent_AndStatsCountIt()
+    {
+        var page = await _browser!.NewPageAsync();
+        await page.GotoAsync(_baseUrl + "/");
+        await page.FillAsync("#title", "Kept through an outage");
+        await page.FillAsync("#content", "Served from its last render.");
+        await page.ClickAsync("input[type=submit][value=Post]");
+        await Assertions.Expect(page.Locator("li a").First).ToHaveTextAsync("Kept through an outage");
+        var first = await page.GotoAsync(_baseUrl + "/post/1");
+        Assert.Equal("MISS", await first!.HeaderValueAsync("x-cache"));
+
+        // A day later the page and the post's data have expired, and the database is gone.
+        _clock.Advance(TimeSpan.FromDays(1) + TimeSpan.FromMinutes(1));
+        _blog.TakeDatabaseDown();
+
+        // A visitor with nothing kept (a context of its own) gets the last render, marked STALE, rather than an error.
+        await using var visitor = await _browser.NewContextAsync();
+        var later = await visitor.NewPageAsync();
+        var stale = await later.GotoAsync(_baseUrl + "/post/1");
+        Assert.Equal((200, "STALE"), (stale!.Status, await stale.HeaderValueAsync("x-cache")));
+        await Assertions.Expect(later.Locator("h1").First).ToHaveTextAsync("Kept through an outage");
+        await Assertions.Expect(later.Locator("p").First).ToHaveTextAsync("Served from its last render.");
+
+        await later.GotoAsync(_baseUrl + "/stats");
+        await Assertions.Expect(later.Locator("svg#served-stale title").Filter(new() { HasText = "pages:" }))
+            .ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^pages: [1-9]\\d* \\(factory_failed [1-9]"));
     }
 
     /// <summary>

@@ -3,15 +3,21 @@ using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace BlogApp.Tests.Infrastructure;
 
-/// <summary>The blog on a database file of its own, with its settings overridden and its SQL counted.</summary>
-public sealed partial class BlogFactory(Dictionary<string, string?>? settings = null) : WebApplicationFactory<Program>
+/// <summary>
+/// The blog on a database file of its own, with its settings overridden and its SQL counted; with a
+/// <paramref name="time"/>, on that clock (RcAspNet takes its <see cref="TimeProvider"/> from DI).
+/// </summary>
+public sealed partial class BlogFactory(Dictionary<string, string?>? settings = null, TimeProvider? time = null) : WebApplicationFactory<Program>
 {
     private readonly string _database = Path.Combine(Path.GetTempPath(), $"blog-{Guid.NewGuid():N}.db");
+
+    private string Away => _database + ".away";
 
     public SqlCounter Sql { get; } = new();
 
@@ -28,14 +34,63 @@ public sealed partial class BlogFactory(Dictionary<string, string?>? settings = 
             builder.UseSetting(key, value);
         }
 
-        builder.ConfigureTestServices(services => services.ConfigureDbContext<BlogDb>(o => o.AddInterceptors(Sql)));
+        builder.ConfigureTestServices(services =>
+        {
+            services.ConfigureDbContext<BlogDb>(o => o.AddInterceptors(Sql));
+            if (time is not null)
+            {
+                services.AddSingleton(time);
+            }
+        });
     }
 
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        SqliteConnection.ClearAllPools();
+        if (Directory.Exists(_database))
+        {
+            Directory.Delete(_database);
+        }
+
         File.Delete(_database);
+        File.Delete(Away);
+    }
+
+    /// <summary>
+    /// Takes the database away: its file is moved aside and a directory takes its name, so that opening it fails as an
+    /// unreachable database does (a missing file would be created anew, empty), and the pooled connections, which
+    /// keep the old file open, are closed. Every query of the blog throws until <see cref="BringDatabaseBack"/>.
+    /// </summary>
+    public void TakeDatabaseDown()
+    {
+        SqliteConnection.ClearAllPools();
+        File.Move(_database, Away);
+        Directory.CreateDirectory(_database);
+    }
+
+    /// <summary>Puts the database file back where the blog looks for it.</summary>
+    public void BringDatabaseBack()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_database);
+        File.Move(Away, _database);
+    }
+
+    /// <summary>Changes a post's title in the database behind the blog's back: nothing is invalidated, so only a fresh render shows it.</summary>
+    public async Task RetitleInDatabaseAsync(int id, string title)
+    {
+        await using (var connection = new SqliteConnection($"Data Source={_database}"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE Posts SET Title = $title WHERE Id = $id";
+            command.Parameters.AddWithValue("$title", title);
+            command.Parameters.AddWithValue("$id", id);
+            Assert.Equal(1, await command.ExecuteNonQueryAsync());
+        }
+
+        SqliteConnection.ClearAllPools();
     }
 
     /// <summary>Adds a post through the form, as a browser would: GET / for the token, then POST /add.</summary>
