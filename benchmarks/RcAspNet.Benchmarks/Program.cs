@@ -2,6 +2,7 @@ using BenchmarkDotNet.Running;
 using RcAspNet.Benchmarks;
 using RcAspNet.Benchmarks.Coherence;
 using RcAspNet.Benchmarks.Infrastructure;
+using RcAspNet.Benchmarks.Loading;
 using RcAspNet.Benchmarks.Tags;
 
 // dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- --filter '*'              the full suite
@@ -13,6 +14,8 @@ using RcAspNet.Benchmarks.Tags;
 //   the near cache's coherence, outside BenchmarkDotNet (Coherence/CoherenceCommand.cs)
 // dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- tags [--members 1000,20000,200000,1000000]
 //   what invalidating a tag of many members costs another client of its server (Tags/BigTagCommand.cs)
+// dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- loading [--seconds 15] [--misses 1000] [--stampedes 20] [--output docs/results/loading.md]
+//   GetOrSetAsync's eager refresh under load (against FusionCache's) and what Fleet stampede protection costs and saves (Loading/LoadingCommand.cs)
 if (args is ["coherence", .. var coherenceArgs])
 {
     Environment.ExitCode = await CoherenceCommand.RunAsync(coherenceArgs);
@@ -22,6 +25,12 @@ if (args is ["coherence", .. var coherenceArgs])
 if (args is ["tags", .. var tagArgs])
 {
     Environment.ExitCode = await BigTagCommand.RunAsync(tagArgs);
+    return;
+}
+
+if (args is ["loading", .. var loadingArgs])
+{
+    Environment.ExitCode = await LoadingCommand.RunAsync(loadingArgs);
     return;
 }
 
