@@ -23,7 +23,7 @@ internal abstract class BatchEntry(string key, string namespacedKey, RcEntryOpti
     public abstract void TakenBy(Task flush);
 
     /// <summary>What the misses of one loader share when they go through the cache's loader (a load-many loader's one call), or null.</summary>
-    public virtual object? Share(int members, CancellationToken cancellationToken) => null;
+    public virtual object? Share(int members) => null;
 
     /// <summary>
     /// Resolves this entry through the cache's <see cref="Loader"/> (fail-safe, timeouts, eager refresh, fleet), from what

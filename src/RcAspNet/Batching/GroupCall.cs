@@ -7,9 +7,10 @@ namespace RcAspNet.Batching;
 /// refresh, fleet): each miss goes through the cache's loader on its own, and the call is made once every miss of the
 /// group has either asked for its value or been settled otherwise (a hit, a load joined in this process, a key another
 /// node loads), with the arguments of those that asked. A miss that asks later (it took over a fleet lock, say) gets a
-/// call of its own.
+/// call of its own. The call serves lookups of other requests too (they join its keys' loads), so no one's token
+/// cancels it: each lookup stops waiting on its own.
 /// </summary>
-internal sealed class GroupCall<TArg, T>(Func<IReadOnlyList<TArg>, CancellationToken, ValueTask<IReadOnlyDictionary<TArg, T>>> loadMany, int members, CancellationToken cancellationToken)
+internal sealed class GroupCall<TArg, T>(Func<IReadOnlyList<TArg>, CancellationToken, ValueTask<IReadOnlyDictionary<TArg, T>>> loadMany, int members)
     where TArg : notnull
 {
     private readonly TaskCompletionSource<IReadOnlyDictionary<TArg, T>> _call = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -71,7 +72,7 @@ internal sealed class GroupCall<TArg, T>(Func<IReadOnlyList<TArg>, CancellationT
         try
         {
             var arguments = _arguments.Distinct().ToArray();
-            _call.TrySetResult(arguments.Length == 0 ? new Dictionary<TArg, T>() : await CallAsync(arguments, cancellationToken).ConfigureAwait(false));
+            _call.TrySetResult(arguments.Length == 0 ? new Dictionary<TArg, T>() : await CallAsync(arguments, CancellationToken.None).ConfigureAwait(false));
         }
         catch (Exception ex)
         {

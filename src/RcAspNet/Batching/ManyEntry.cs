@@ -17,7 +17,7 @@ internal sealed class ManyEntry<TArg, T>(
 
     public override object LoaderIdentity => loadMany;
 
-    public override object? Share(int members, CancellationToken cancellationToken) => new GroupCall<TArg, T>(loadMany, members, cancellationToken);
+    public override object? Share(int members) => new GroupCall<TArg, T>(loadMany, members);
 
     protected override LoadRequest<T> Request(RcCache cache, object? shared, SemaphoreSlim loads)
     {

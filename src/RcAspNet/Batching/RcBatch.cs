@@ -147,12 +147,13 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     /// </summary>
     private async Task LoadThroughLoaderAsync(List<BatchEntry> entries, (ReadOnlyMemory<byte>? Value, EntryHeader Header)[] reads, List<int> managed, CancellationToken cancellationToken)
     {
-        using var loads = new SemaphoreSlim(_concurrency);
+        // Not disposed: a load that outlives the flush (past a timeout, an eager refresh) still takes and releases it.
+        var loads = new SemaphoreSlim(_concurrency);
         var tasks = new List<Task>(managed.Count);
         foreach (var group in managed.GroupBy(i => entries[i].LoaderIdentity))
         {
             var members = group.ToArray();
-            var shared = entries[members[0]].Share(members.Length, cancellationToken);
+            var shared = entries[members[0]].Share(members.Length);
             foreach (var i in members)
             {
                 tasks.Add(entries[i].LoadThroughAsync(_cache, reads[i].Value, reads[i].Header, shared, loads, cancellationToken));

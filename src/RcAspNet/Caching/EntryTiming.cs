@@ -18,7 +18,7 @@ internal readonly record struct EntryTiming(TimeSpan TimeToLive, TimeSpan Slidin
     public bool Tracked { get; init; }
 
     /// <summary>Gets how long the store keeps the entry: its freshness and its grace.</summary>
-    public TimeSpan StoreTimeToLive => TimeToLive + Grace;
+    public TimeSpan StoreTimeToLive => Grace >= TimeSpan.MaxValue - TimeToLive ? TimeSpan.MaxValue : TimeToLive + Grace;
 
     /// <summary>A fixed lifetime from now.</summary>
     public static EntryTiming For(TimeSpan timeToLive) => new(timeToLive, TimeSpan.Zero, null);

@@ -75,7 +75,8 @@ internal sealed class InFlightLoad<T>
     {
         try
         {
-            await ((Task)Task).WaitAsync(timeout, time, cancellationToken).ConfigureAwait(false);
+            // A timeout longer than a timer can count (about 24 days) is none.
+            await (timeout.TotalMilliseconds < int.MaxValue ? ((Task)Task).WaitAsync(timeout, time, cancellationToken) : ((Task)Task).WaitAsync(cancellationToken)).ConfigureAwait(false);
             return true;
         }
         catch (TimeoutException) when (!Task.IsCompleted)

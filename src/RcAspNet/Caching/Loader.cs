@@ -25,12 +25,15 @@ namespace RcAspNet.Caching;
 /// </summary>
 internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings settings, ILogger logger)
 {
+    private const int ThrottleSweepAt = 1024;
     private static readonly TimeSpan FirstPoll = TimeSpan.FromMilliseconds(10);
-    private static readonly TimeSpan LastPoll = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan LastPoll = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan FirstPollWhenLinked = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan LastPollWhenLinked = TimeSpan.FromSeconds(1);
 
     private readonly ConcurrentDictionary<string, object> _loads = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _throttled = new(StringComparer.Ordinal);
+    private int _sweepAt = ThrottleSweepAt;
 
     /// <summary>
     /// Gets or sets how long a fleet lock lives unless its holder renews it (every third of it, while its factory runs):
@@ -112,21 +115,41 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
     private async ValueTask<Loaded<T>> LoadAsync<T>(LoadRequest<T> request, Fallback<T>? fallback, CancellationToken cancellationToken)
     {
         var policy = request.Policy;
-        var load = Join(request, newerThan: 0);
-        var limit = fallback is not null && policy.SoftTimeout > TimeSpan.Zero ? policy.SoftTimeout : policy.HardTimeout;
+        var load = Join(request, newerThan: 0, policy.MayOutliveCaller);
+        var hard = policy.HardTimeout;
+
+        // A soft timeout applies to a caller with a fallback, and only before the hard one.
+        var soft = fallback is not null && policy.SoftTimeout > TimeSpan.Zero && (hard <= TimeSpan.Zero || policy.SoftTimeout < hard) ? policy.SoftTimeout : TimeSpan.Zero;
         try
         {
-            if (limit > TimeSpan.Zero && !await load.TryWaitAsync(limit, keyspace.Time, cancellationToken).ConfigureAwait(false))
+            var done = false;
+            if (soft > TimeSpan.Zero)
             {
-                var reason = limit == policy.SoftTimeout && fallback is not null ? "soft_timeout" : "hard_timeout";
-                LogFactoryTimedOut(logger, keyspace.Name, reason, limit);
+                done = await load.TryWaitAsync(soft, keyspace.Time, cancellationToken).ConfigureAwait(false);
+                if (!done)
+                {
+                    LogFactoryTimedOut(logger, keyspace.Name, "soft_timeout", soft);
+                    ObserveInBackground(load);
+                    if (await ConfirmAsync(request, fallback!).ConfigureAwait(false) is { } confirmed)
+                    {
+                        return confirmed.Outcome == LoadOutcome.Stale ? Stale(request, confirmed.Value, "soft_timeout") : confirmed;
+                    }
+
+                    // The fallback was removed meanwhile: this caller waits as one without it, up to the hard timeout.
+                }
+            }
+
+            if (!done && hard > TimeSpan.Zero && !await load.TryWaitAsync(hard - soft, keyspace.Time, cancellationToken).ConfigureAwait(false))
+            {
+                LogFactoryTimedOut(logger, keyspace.Name, "hard_timeout", hard);
+                ObserveInBackground(load);
                 if (fallback is not null && await ConfirmAsync(request, fallback).ConfigureAwait(false) is { } confirmed)
                 {
-                    return confirmed.Outcome == LoadOutcome.Stale ? Stale(request, confirmed.Value, reason) : confirmed;
+                    return confirmed.Outcome == LoadOutcome.Stale ? Stale(request, confirmed.Value, "hard_timeout") : confirmed;
                 }
 
                 throw new TimeoutException(
-                    $"The factory of a cache entry ran past {(reason == "soft_timeout" ? "its soft timeout" : "FactoryHardTimeout")} ({limit}) and no fallback exists; it goes on, and its result is stored when it completes.");
+                    $"The factory of a cache entry ran past FactoryHardTimeout ({hard}) and no fallback exists; it goes on, and its result is stored when it completes.");
             }
 
             return new(await load.WaitAsync(cancellationToken).ConfigureAwait(false), LoadOutcome.Loaded);
@@ -147,14 +170,19 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
                 return confirmed;
             }
 
-            _throttled[request.NamespacedKey] = keyspace.NowMilliseconds + (long)policy.Throttle.TotalMilliseconds;
+            Throttle(request.NamespacedKey, policy.Throttle);
             LogFailSafe(logger, keyspace.Name, ex.GetType().Name, policy.Throttle);
             return Stale(request, confirmed.Value, "factory_failed");
         }
     }
 
-    /// <summary>Joins the load of the key under way in this process, or starts one (a load of another type runs on its own).</summary>
-    private InFlightLoad<T> Join<T>(LoadRequest<T> request, long newerThan)
+    /// <summary>
+    /// Joins the load of the key under way in this process, or starts one (a load of another type runs on its own; one
+    /// whose callers all left is replaced, so that the callers after it share the new one). A load that may outlive its
+    /// caller (<paramref name="detached"/>) runs without the caller's execution context: nothing of a request it
+    /// outlives (its failure budget, its HttpContext) follows it.
+    /// </summary>
+    private InFlightLoad<T> Join<T>(LoadRequest<T> request, long newerThan, bool detached)
     {
         while (true)
         {
@@ -166,10 +194,14 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
                     return shared;
                 }
 
-                // A load of another type, or one being cancelled: load on our own.
                 var own = new InFlightLoad<T>();
+                if (running is InFlightLoad<T> && !_loads.TryUpdate(request.NamespacedKey, own, running))
+                {
+                    continue;
+                }
+
                 request.Starting?.Invoke();
-                _ = own.RunAsync(token => WorkAsync(request, newerThan, token));
+                Start(running is InFlightLoad<T> ? () => RunAsync(request.NamespacedKey, own, token => WorkAsync(request, newerThan, token)) : () => own.RunAsync(token => WorkAsync(request, newerThan, token)), detached);
                 return own;
             }
 
@@ -177,11 +209,35 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
             if (_loads.TryAdd(request.NamespacedKey, load))
             {
                 request.Starting?.Invoke();
-                _ = RunAsync(request.NamespacedKey, load, token => WorkAsync(request, newerThan, token));
+                Start(() => RunAsync(request.NamespacedKey, load, token => WorkAsync(request, newerThan, token)), detached);
                 return load;
             }
         }
     }
+
+    /// <summary>Starts a load: in the caller's execution context, or, when it may outlive the caller, in none.</summary>
+    private static void Start(Func<Task> run, bool detached)
+    {
+        if (!detached)
+        {
+            _ = run();
+            return;
+        }
+
+        using (ExecutionContext.SuppressFlow())
+        {
+            _ = Task.Run(run);
+        }
+    }
+
+    /// <summary>A load no caller waits for any more: its failure is logged, never left unobserved.</summary>
+    private void ObserveInBackground<T>(InFlightLoad<T> load) =>
+        _ = load.Task.ContinueWith(
+            static (task, state) => LogRefreshFailed((ILogger)state!, task.Exception!.InnerException!.GetType().Name),
+            logger,
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
 
     /// <summary>One refresh per key in this process (and per fleet with <c>Fleet</c>), that no reader waits for.</summary>
     private void RefreshInBackground<T>(LoadRequest<T> request, long writtenAt)
@@ -194,13 +250,8 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
 
         // The load's first waiter is nobody: a reader that joins it and leaves never cancels it.
         request.Starting?.Invoke();
-        _ = RunAsync(request.NamespacedKey, load, token => WorkAsync(request, writtenAt, token));
-        _ = load.Task.ContinueWith(
-            static (task, state) => LogRefreshFailed((ILogger)state!, task.Exception!.InnerException!.GetType().Name),
-            logger,
-            CancellationToken.None,
-            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
+        Start(() => RunAsync(request.NamespacedKey, load, token => WorkAsync(request, writtenAt, token)), detached: true);
+        ObserveInBackground(load);
     }
 
     private async Task RunAsync<T>(string namespacedKey, InFlightLoad<T> load, Func<CancellationToken, Task<T>> work)
@@ -264,6 +315,8 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
         var delay = FirstPoll;
         while (true)
         {
+            // Watched before the lock is asked for: a value stored between the answer and the wait still wakes it.
+            var changed = keyspace.WhenChanged(request.NamespacedKey);
             LockTaken taken;
             try
             {
@@ -273,11 +326,25 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
             {
                 taken = LockTaken.Unavailable;
             }
+            catch (OperationCanceledException)
+            {
+                // The SET may have reached the server: let go of a lock this caller may hold.
+                await UnlockQuietlyAsync(request.NamespacedKey, token).ConfigureAwait(false);
+                throw;
+            }
 
             if (taken == LockTaken.Unavailable)
             {
-                // A store that cannot be asked cannot make anyone wait: load, as without the lock.
-                return await LoadAndStoreAsync(request, cancellationToken).ConfigureAwait(false);
+                // A store that cannot be asked cannot make anyone wait: load, as without the lock. The SET may still
+                // have been applied (its answer was lost): the lock is let go afterwards, so no one waits out its lifetime.
+                try
+                {
+                    return await LoadAndStoreAsync(request, cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    await UnlockQuietlyAsync(request.NamespacedKey, token).ConfigureAwait(false);
+                }
             }
 
             if (taken == LockTaken.Taken)
@@ -285,9 +352,14 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
                 return await LoadUnderLockAsync(request, token, newerThan, cancellationToken).ConfigureAwait(false);
             }
 
-            // Another caller loads it: as far as this request is concerned, its factory does not run (unless it takes over).
+            // Another caller loads it: as far as this request is concerned, its factory does not run (unless it takes
+            // over). With the near cache's link, its invalidation wakes this waiter, and polls only back it up.
             request.Settle();
-            var changed = keyspace.WhenChanged(request.NamespacedKey);
+            if (changed is not null && delay < FirstPollWhenLinked)
+            {
+                delay = FirstPollWhenLinked;
+            }
+
             var wait = Task.Delay(delay, cancellationToken);
             await (changed is null ? wait : Task.WhenAny(changed, wait)).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
@@ -296,6 +368,18 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
             {
                 return value.Value;
             }
+        }
+    }
+
+    private async Task UnlockQuietlyAsync(string namespacedKey, string token)
+    {
+        try
+        {
+            await keyspace.UnlockAsync(namespacedKey, token).ConfigureAwait(false);
+        }
+        catch (RcCacheException)
+        {
+            // Not released: it lapses at the end of its lifetime.
         }
     }
 
@@ -322,35 +406,33 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
                 await renewing.ConfigureAwait(false);
             }
 
-            try
-            {
-                await keyspace.UnlockAsync(request.NamespacedKey, token).ConfigureAwait(false);
-            }
-            catch (RcCacheException)
-            {
-                // Not released: it lapses at the end of its lifetime.
-            }
+            await UnlockQuietlyAsync(request.NamespacedKey, token).ConfigureAwait(false);
         }
     }
 
-    /// <summary>Keeps the lock while the factory runs, renewing it every third of its lifetime; stops when it is lost.</summary>
+    /// <summary>
+    /// Keeps the lock while the factory runs, renewing it every third of its lifetime. A renewal that fails (the store did
+    /// not answer) is tried again at the next one; one that finds the lock lost changes nothing (the compare fails).
+    /// </summary>
     private async Task RenewAsync(string namespacedKey, string token, CancellationToken stop)
     {
         var period = LockLifetime / 3;
-        try
+        while (!stop.IsCancellationRequested)
         {
-            while (true)
+            try
             {
+                // Real time, as the lock's lifetime on the server is (not the cache's clock).
                 await Task.Delay(period, stop).ConfigureAwait(false);
-                if (!await keyspace.RenewLockAsync(namespacedKey, token, LockLifetime).ConfigureAwait(false))
-                {
-                    return;
-                }
+                await keyspace.RenewLockAsync(namespacedKey, token, LockLifetime).ConfigureAwait(false);
             }
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || stop.IsCancellationRequested)
-        {
-            // The lock is not renewed any more (the store failed, or is gone): it lapses, and a waiter may take over.
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (RcCacheException)
+            {
+                // The store failed (FailureMode Throw): tried again at the next period.
+            }
         }
     }
 
@@ -396,6 +478,30 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
         {
             _throttled.TryRemove(namespacedKey, out _);
         }
+    }
+
+    /// <summary>
+    /// Serves the key's fallback without trying its factory for <paramref name="duration"/>. Throttles that ended are
+    /// swept once many keys are throttled, so a source that fails for many keys leaves no entry behind for long.
+    /// </summary>
+    private void Throttle(string namespacedKey, TimeSpan duration)
+    {
+        var now = keyspace.NowMilliseconds;
+        if (_throttled.Count >= Volatile.Read(ref _sweepAt))
+        {
+            foreach (var (key, until) in _throttled)
+            {
+                if (until <= now)
+                {
+                    _throttled.TryRemove(new KeyValuePair<string, long>(key, until));
+                }
+            }
+
+            // Amortized: the next sweep waits until as many throttles again were added.
+            Volatile.Write(ref _sweepAt, Math.Max(ThrottleSweepAt, _throttled.Count * 2));
+        }
+
+        _throttled[namespacedKey] = now + (long)duration.TotalMilliseconds;
     }
 
     private bool IsThrottled(string namespacedKey, long now)

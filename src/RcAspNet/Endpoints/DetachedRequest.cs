@@ -83,7 +83,8 @@ internal sealed class DetachedRequest
             Headers = _headers,
             Body = Stream.Null,
         });
-        features.Set<IHttpResponseFeature>(new HttpResponseFeature());
+        var responseFeature = new DetachedResponseFeature();
+        features.Set<IHttpResponseFeature>(responseFeature);
         features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(body));
         features.Set<IServiceProvidersFeature>(new ServiceProvidersFeature { RequestServices = scope.ServiceProvider });
         features.Set<IHttpConnectionFeature>(_connection);
@@ -93,12 +94,60 @@ internal sealed class DetachedRequest
         var http = new DefaultHttpContext(features);
         http.SetEndpoint(_endpoint);
         http.Request.RouteValues = _routeValues;
-        await next(http).ConfigureAwait(false);
-        var response = http.Response;
-        return new CachedResponse(response.StatusCode, response.ContentType, body.GetBuffer().AsMemory(0, (int)body.Length))
+
+        // Code that reads the request through IHttpContextAccessor sees this context (the render runs in a flow of its own).
+        if (scope.ServiceProvider.GetService<IHttpContextAccessor>() is { } accessor)
         {
-            IsShareable = CachedResponse.IsShareableBy(response.Headers),
-            Headers = response.Headers,
-        };
+            accessor.HttpContext = http;
+        }
+
+        try
+        {
+            await next(http).ConfigureAwait(false);
+            await responseFeature.StartAsync().ConfigureAwait(false);
+            var response = http.Response;
+            return new CachedResponse(response.StatusCode, response.ContentType, body.GetBuffer().AsMemory(0, (int)body.Length))
+            {
+                IsShareable = CachedResponse.IsShareableBy(response.Headers),
+                Headers = response.Headers,
+            };
+        }
+        finally
+        {
+            // What the handler registered for the end of its response (RegisterForDispose included) runs, as a server would run it.
+            await responseFeature.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A response that runs its OnStarting and OnCompleted callbacks, last registered first, as a server does.</summary>
+    private sealed class DetachedResponseFeature : HttpResponseFeature
+    {
+        private readonly Stack<(Func<object, Task> Callback, object State)> _starting = new();
+        private readonly Stack<(Func<object, Task> Callback, object State)> _completed = new();
+        private bool _started;
+
+        public override bool HasStarted => _started;
+
+        public override void OnStarting(Func<object, Task> callback, object state) => _starting.Push((callback, state));
+
+        public override void OnCompleted(Func<object, Task> callback, object state) => _completed.Push((callback, state));
+
+        public async Task StartAsync()
+        {
+            while (_starting.TryPop(out var starting))
+            {
+                await starting.Callback(starting.State).ConfigureAwait(false);
+            }
+
+            _started = true;
+        }
+
+        public async Task CompleteAsync()
+        {
+            while (_completed.TryPop(out var completed))
+            {
+                await completed.Callback(completed.State).ConfigureAwait(false);
+            }
+        }
     }
 }

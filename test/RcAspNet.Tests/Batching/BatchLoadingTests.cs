@@ -70,8 +70,41 @@ public sealed class BatchLoadingTests
         (gate, version) = (shut.Task, 2);
         Assert.Equal(first, await FlushAsync(services, Titles, Front));
 
+        // The refreshes outlive the flush that started them; they store what they load once the gate opens. Read without
+        // a loader, so that no later flush loads the values itself.
         shut.SetResult();
-        await Eventually.TrueAsync(async () => (await FlushAsync(services, Titles, Front)).SequenceEqual(["front v2", "title 1 v2", "title 2 v2", "title 3 v2"]));
+        var cache = services.GetRequiredService<IRcCache>();
+        await Eventually.TrueAsync(async () => (await cache.GetManyAsync<string>(["front", .. Enumerable.Range(1, 3).Select(static id => RcKey.For("title", id))])).SequenceEqual(["front v2", "title 1 v2", "title 2 v2", "title 3 v2"]));
+    }
+
+    [Fact]
+    public async Task AFlushThatIsCancelled_DoesNotCancelTheLoadManyCallAnotherCallerJoined()
+    {
+        var ns = SharedRedis.UniqueNamespace();
+        await using var services = Build(ns, TimeProvider.System, static o => o.FailSafe.MaxDuration = TimeSpan.FromHours(1));
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async ValueTask<IReadOnlyDictionary<int, string>> Titles(IReadOnlyList<int> ids, CancellationToken token)
+        {
+            entered.TrySetResult();
+            await gate.Task.WaitAsync(token);
+            return ids.ToDictionary(static id => id, static id => $"title {id}");
+        }
+
+        using var leaving = new CancellationTokenSource();
+        await using var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        _ = batch.Load("title", 1, Titles, TenSeconds);
+        var flush = batch.FlushAsync(leaving.Token);
+        await entered.Task;
+
+        // Another request asks for the same key while the flush loads it, and shares that load; then the first one leaves.
+        var joined = services.GetRequiredService<IRcCache>().GetOrSetAsync(RcKey.For("title", 1), static _ => ValueTask.FromResult("its own"), TenSeconds).AsTask();
+        await leaving.CancelAsync();
+        await flush.ContinueWith(static _ => { }, TaskScheduler.Default);
+        Assert.False(joined.IsCompleted);
+        gate.SetResult();
+        Assert.Equal("title 1", await joined);
     }
 
     [Fact]

@@ -173,6 +173,55 @@ public sealed class LoadingTests
 
     [Theory]
     [MemberData(nameof(Stores))]
+    public async Task ASoftTimeoutNotShorterThanTheHardOne_IsIgnored_TheHardTimeoutAnswers(string store)
+    {
+        // The cache's hard timeout, and one entry's soft timeout far longer: no caller waits past the hard one.
+        await using var fixture = await Fixture.StartAsync(store, o => (o.FailSafe.MaxDuration, o.FactoryHardTimeout) = (TimeSpan.FromHours(1), TimeSpan.FromMilliseconds(200)));
+        var options = new RcEntryOptions { Expiration = TimeSpan.FromSeconds(10), FactorySoftTimeout = TimeSpan.FromHours(1) };
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("post", static _ => ValueTask.FromResult(1), options));
+        await fixture.PassAsync(TimeSpan.FromSeconds(11));
+
+        var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var call = fixture.Cache.GetOrSetAsync("post", async _ => await gate.Task, options).AsTask();
+        Assert.Same(call, await Task.WhenAny(call, Task.Delay(TimeSpan.FromSeconds(30))));
+        Assert.Equal(1, await call);
+        Assert.Equal(1, fixture.Metrics.Sum("rc.cache.stale", static t => t["rc.stale.reason"] == "hard_timeout"));
+        gate.SetResult(2);
+        await Eventually.TrueAsync(async () => await fixture.Cache.GetAsync<int>("post") == 2);
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task AFallbackRemovedBeforeTheSoftTimeout_LetsTheCallerWaitForTheFactory_UpToTheHardTimeout(string store)
+    {
+        await using var fixture = await Fixture.StartAsync(store, o => (o.FailSafe.MaxDuration, o.FactorySoftTimeout, o.FactoryHardTimeout) = (TimeSpan.FromHours(1), TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5)));
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("post", static _ => ValueTask.FromResult(1), TenSeconds));
+        await fixture.PassAsync(TimeSpan.FromSeconds(11));
+
+        var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var call = fixture.Cache.GetOrSetAsync("post", async _ => await gate.Task, TenSeconds).AsTask();
+        await fixture.Cache.DeleteAsync("post");
+
+        // Past the soft timeout the fallback is gone: the caller is not failed then, it waits for the factory.
+        await Eventually.TrueAsync(() => Task.FromResult(fixture.Logs.Records.Any(static r => r.Id.Id == 304)));
+        Assert.False(call.IsCompleted);
+        gate.SetResult(2);
+        Assert.Equal(2, await call);
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task AFactoryThatFailsAfterItsCallerWasAnswered_IsLogged(string store)
+    {
+        await using var fixture = await Fixture.StartAsync(store, o => o.FactoryHardTimeout = TimeSpan.FromMilliseconds(100));
+        var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await Assert.ThrowsAsync<TimeoutException>(async () => await fixture.Cache.GetOrSetAsync("post", async _ => await gate.Task, TenSeconds));
+        gate.SetException(new InvalidOperationException("the database is down"));
+        await Eventually.TrueAsync(() => Task.FromResult(fixture.Logs.Records.Any(static r => r.Id.Id == 305)));
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
     public async Task EagerRefresh_NoReaderRunsTheFactory_AndTheEntryIsRefreshedInTheBackground(string store)
     {
         await using var fixture = await Fixture.StartAsync(store, o => o.EagerRefreshThreshold = 0.5);
@@ -201,6 +250,9 @@ public sealed class LoadingTests
             await fixture.PassAsync(TimeSpan.FromSeconds(2));
             var readers = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => fixture.Cache.GetOrSetAsync("hot", Factory, TenSeconds).AsTask()));
             Assert.All(readers, r => Assert.Equal(round - 1, r));
+
+            // The refresh runs in the background (in a flow of its own), so it may start after the readers are answered.
+            await Eventually.TrueAsync(() => Task.FromResult(Volatile.Read(ref runs) >= round));
             Assert.Equal(round, Volatile.Read(ref runs));
 
             gate.SetResult();

@@ -15,6 +15,7 @@ namespace RcAspNet.Stores.Near;
 internal sealed class NearCopies(long sizeLimit, TimeProvider time)
 {
     private const int Stripes = 64;
+    private const int WatcherLimit = 10_000;
 
     private readonly ConcurrentDictionary<string, NearEntry> _entries = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ReadsUnderWay> _reads = new(StringComparer.Ordinal); // under the key's stripe
@@ -139,9 +140,31 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
         }
     }
 
-    /// <summary>A task that completes the next time <paramref name="key"/> is invalidated (a fleet waiter wakes on it).</summary>
-    public Task Changed(string key) =>
-        _watchers.GetOrAdd(key, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+    /// <summary>
+    /// A task that completes the next time <paramref name="key"/> is invalidated (a fleet waiter wakes on it). A key whose
+    /// load failed everywhere may never change: past <see cref="WatcherLimit"/> keys watched, every watcher is woken and
+    /// forgotten (a woken waiter reads the key and watches again; its polls back it up meanwhile).
+    /// </summary>
+    public Task Changed(string key)
+    {
+        if (_watchers.TryGetValue(key, out var watcher))
+        {
+            return watcher.Task;
+        }
+
+        if (_watchers.Count >= WatcherLimit)
+        {
+            foreach (var watched in _watchers.Keys)
+            {
+                if (_watchers.TryRemove(watched, out var old))
+                {
+                    old.TrySetResult();
+                }
+            }
+        }
+
+        return _watchers.GetOrAdd(key, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+    }
 
     /// <summary>Redis said <paramref name="key"/> changed (or this node is changing it): its copy and any read under way are dropped.</summary>
     public void Invalidate(string key)
