@@ -51,18 +51,18 @@ internal sealed partial class RedisStore
     }
 
     /// <summary>A write through this node: its own copy goes at once (invalidations from Redis follow for everyone's).</summary>
-    private void Evict(string key) => _near?.Invalidate(key);
+    /// <summary>This node writes or removes <paramref name="key"/>: its near copy and its GET in flight are not used by a later read.</summary>
+    private void Evict(string key)
+    {
+        _gets.Forget(key);
+        _near?.Invalidate(key);
+    }
 
     private void EvictAll<T>(IReadOnlyList<T> items, Func<T, string> keyOf)
     {
-        if (_near is null)
-        {
-            return;
-        }
-
         foreach (var item in items)
         {
-            _near.Invalidate(keyOf(item));
+            Evict(keyOf(item));
         }
     }
 

@@ -33,6 +33,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     private readonly BlockingRedisClient _blocking;
     private readonly RespSettings _respSettings;
     private readonly NearCopies? _near;
+    private readonly SharedGets _gets = new();
     private readonly StrongBox<int> _pendingTags = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly IDisposable _gauge;
@@ -254,6 +255,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     {
         var removal = Removal.OfClear([prefix]);
         _recent.Add(removal);
+        _gets.ForgetAll();
         try
         {
             await _topology.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
@@ -265,6 +267,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
 
         // Every primary that owns slots (a disconnected one included: its clear is kept), or the one server.
         var results = await Task.WhenAll(_topology.Owners().Select(node => ClearNodeAsync(node, prefix, removal, cancellationToken))).ConfigureAwait(false);
+        _gets.ForgetAll();
         return new(results.Sum(static r => r.Removed), results.Sum(static r => r.Pending));
     }
 
@@ -451,9 +454,34 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         }
     }
 
+    /// <summary>
+    /// Reads a key with one GET, or by joining the GET of it in flight (<see cref="SharedGets"/>). A reply that several
+    /// readers share is copied for each: the caller of <c>IDistributedCache.Get</c> may change the array it gets.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<byte[]?> ReadAsync(RedisNode node, string key, CancellationToken cancellationToken) =>
-        await _calls.RunAsync(node, "get", key, static (db, key) => db.StringGetAsync(key), RedisValue.Null, cancellationToken, wrongTypeIsMiss: true).ConfigureAwait(false);
+    private async ValueTask<byte[]?> ReadAsync(RedisNode node, string key, CancellationToken cancellationToken)
+    {
+        if (_gets.TryJoin(key) is { } joined)
+        {
+            return Copy(await _calls.RunAsync(node, "get", joined, static (_, reply) => reply, RedisValue.Null, cancellationToken, wrongTypeIsMiss: true).ConfigureAwait(false));
+        }
+
+        var get = new SharedGets.SharedGet(_gets, key);
+        RedisValue value;
+        bool shared;
+        try
+        {
+            value = await _calls.RunAsync(node, "get", get, static (db, get) => get.Send(db), RedisValue.Null, cancellationToken, wrongTypeIsMiss: true).ConfigureAwait(false);
+        }
+        finally
+        {
+            shared = get.Seal();
+        }
+
+        return shared ? Copy(value) : value;
+    }
+
+    private static byte[]? Copy(RedisValue value) => value.IsNull ? null : ((ReadOnlyMemory<byte>)value).ToArray();
 
     /// <summary>
     /// Runs a multi-key operation once per node that owns some of <paramref name="items"/>, the nodes in parallel, each
