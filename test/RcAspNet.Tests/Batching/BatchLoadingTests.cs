@@ -99,7 +99,9 @@ public sealed class BatchLoadingTests
         await entered.Task;
 
         // Another request asks for the same key while the flush loads it, and shares that load; then the first one leaves.
-        var joined = services.GetRequiredService<IRcCache>().GetOrSetAsync(RcKey.For("title", 1), static _ => ValueTask.FromResult("its own"), TenSeconds).AsTask();
+        var cache = services.GetRequiredService<IRcCache>();
+        var joined = cache.GetOrSetAsync(RcKey.For("title", 1), static _ => ValueTask.FromResult("its own"), TenSeconds).AsTask();
+        await Eventually.TrueAsync(() => Task.FromResult(((RcAspNet.Caching.RcCache)cache).Loader.Waiters<string>(ns + RcKey.For("title", 1)) == 2));
         await leaving.CancelAsync();
         await flush.ContinueWith(static _ => { }, TaskScheduler.Default);
         Assert.False(joined.IsCompleted);
