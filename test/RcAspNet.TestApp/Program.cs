@@ -16,6 +16,7 @@ public static class Program
         var builder = WebApplication.CreateBuilder(args);
         builder.Services.AddRcCache(builder.Configuration.GetSection("Rc"));
         builder.Services.AddSingleton<Counters>();
+        builder.Services.AddHttpContextAccessor();
         builder.Services.AddScoped<Expensive>();
         builder.Services.AddControllers();
         builder.Services.AddRazorPages();
@@ -158,7 +159,7 @@ public static class Program
             counters.SourceDown ? Results.Problem(statusCode: 503) : Results.Text($"resilient-503 {id} v{counters.Next("resilient-503")}"));
 
         // Soft timeout and eager refresh: the handler may finish after its request, on a context and scope of its own.
-        cached.MapGet("/soft/{id:int}", [RcCached(UserScope = RcUserScope.Shared, ExpirationSeconds = 10, FailSafeMaxDurationSeconds = 3600, FactorySoftTimeoutMilliseconds = 100)] async (int id, Expensive scoped, HttpResponse response, Counters counters) =>
+        cached.MapGet("/soft/{id:int}", [RcCached(UserScope = RcUserScope.Shared, ExpirationSeconds = 10, FailSafeMaxDurationSeconds = 3600, FactorySoftTimeoutMilliseconds = 100)] async (int id, Expensive scoped, HttpResponse response, IHttpContextAccessor accessor, Counters counters) =>
         {
             if (counters.Gate is { } gate)
             {
@@ -166,6 +167,13 @@ public static class Program
                 await gate.Task;
             }
 
+            // What it reads through IHttpContextAccessor is its own context, and what it registers for disposal is disposed.
+            if (accessor.HttpContext?.Response == response)
+            {
+                counters.Next("soft-own-context");
+            }
+
+            response.RegisterForDispose(new Disposed(counters, "soft-disposed"));
             response.Headers["X-Rendered-By"] = "soft";
             return $"soft {id} v{counters.Next("soft")}";
         });
@@ -246,6 +254,12 @@ public enum Access
 public sealed record Item(int Id, string Name, int Version);
 
 /// <summary>A scoped service that counts how often it is built: a hit answered before binding builds none.</summary>
+/// <summary>Counts its disposal under <paramref name="name"/>.</summary>
+public sealed class Disposed(Counters counters, string name) : IDisposable
+{
+    public void Dispose() => counters.Next(name);
+}
+
 public sealed class Expensive
 {
     public Expensive(Counters counters) => counters.Next("expensive");

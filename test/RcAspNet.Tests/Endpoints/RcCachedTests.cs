@@ -562,6 +562,10 @@ public abstract class RcCachedTests : IAsyncLifetime
         App.Counters.Gate.SetResult();
         await Eventually.TrueAsync(async () => (await GetAsync("/soft/1")).Body == "soft 1 v2");
         Assert.Equal("HIT", CacheStatus((await GetAsync("/soft/1")).Response));
+
+        // Both renders, the one in its request and the detached one, read their own context and had their disposables disposed.
+        Assert.Equal(2, App.Counters.Get("soft-own-context"));
+        await Eventually.TrueAsync(() => Task.FromResult(App.Counters.Get("soft-disposed") == 2));
     }
 
     [Theory]
