@@ -106,33 +106,6 @@ public sealed class RemovalDeliveryTests(ITestOutputHelper output) : IAsyncLifet
     }
 
     [Theory]
-    [InlineData(FleetKind.Shards, true)]
-    public async Task EditsWhileADurableServerIsDown_AreNeverServedStale_WhenItAnswersWhileLoadingItsFile(FleetKind kind, bool near)
-    {
-        // A file big enough that the restarted server answers LOADING for a while: this node reconnects during it.
-        _fleet = await Fleet.StartAsync(kind, "--appendonly", "yes", "--enable-debug-command", "yes");
-        await using var services = Services(near);
-        var blog = new Blog(services);
-        await blog.FillAsync();
-        await _fleet.Victim.CommandAsync("DEBUG", "POPULATE", "500000", "filler:");
-        await _fleet.Victim.CommandAsync("BGREWRITEAOF");
-        await Eventually.TrueAsync(async () => (await _fleet.Victim.CommandAsync("INFO", "persistence")).Contains("aof_rewrite_in_progress:0", StringComparison.Ordinal)
-            && !(await _fleet.Victim.CommandAsync("INFO", "persistence")).Contains("aof_rewrite_scheduled:1", StringComparison.Ordinal));
-
-        _fleet.Victim.Kill();
-        var pending = await blog.EditAsync();
-        var staleDuring = await blog.StaleAsync();
-        await _fleet.Victim.RestartAsync();
-        var loading = await _fleet.Victim.CommandAsync("INFO", "persistence");
-        var back = await ServingAgainAsync(services, blog);
-        var staleAfter = await blog.StaleAsync();
-        output.WriteLine($"{kind}, near cache {(near ? "on" : "off")}: {pending} removals kept; loading when first asked: {loading.Contains("loading:1", StringComparison.Ordinal)}; stale reads {staleDuring} while it was down, {staleAfter} after; served again {back.TotalMilliseconds:0} ms after the restart");
-        Assert.True(pending > 0, "The server that was down was sent no removal.");
-        Assert.Equal(0, staleDuring);
-        Assert.Equal(0, staleAfter);
-    }
-
-    [Theory]
     [MemberData(nameof(ServerFleets))]
     public async Task RemovalsAServerAcknowledged_AndLostInARestartFromDisk_AreDeliveredAgain(FleetKind kind, bool near)
     {
