@@ -627,12 +627,8 @@ public sealed class KetamaRcCachedTests : RcCachedTests
     protected override async Task<Dictionary<string, string?>> SettingsAsync()
     {
         var shards = await SharedRedis.Shards;
-        var settings = new Dictionary<string, string?> { ["Rc:Store"] = "Sharded", ["Rc:Router"] = "Ketama" };
-        for (var i = 0; i < shards.Length; i++)
-        {
-            settings[$"Rc:Shards:cache0{i + 1}:Host"] = "127.0.0.1";
-            settings[$"Rc:Shards:cache0{i + 1}:Port"] = shards[i].Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        }
+        var settings = new Dictionary<string, string?> { ["Rc:Router"] = "Ketama" };
+        TestServices.ShardSettings(settings, shards);
 
         return settings;
     }
@@ -643,12 +639,8 @@ public sealed class ShardedRcCachedTests : RcCachedTests
     protected override async Task<Dictionary<string, string?>> SettingsAsync()
     {
         var shards = await SharedRedis.Shards;
-        var settings = new Dictionary<string, string?> { ["Rc:Store"] = "Sharded" };
-        for (var i = 0; i < shards.Length; i++)
-        {
-            settings[$"Rc:Shards:cache0{i + 1}:Host"] = "127.0.0.1";
-            settings[$"Rc:Shards:cache0{i + 1}:Port"] = shards[i].Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        }
+        var settings = new Dictionary<string, string?>();
+        TestServices.ShardSettings(settings, shards);
 
         return settings;
     }

@@ -27,6 +27,17 @@ public static class TestServices
         options.Redis = server.EndPoint;
     }
 
+    /// <summary>The settings (Rc:Shards:cache01...) that point an app's configuration at <paramref name="servers"/>, as <see cref="Sharded"/> does its options.</summary>
+    public static void ShardSettings(IDictionary<string, string?> settings, IReadOnlyList<RedisServer> servers)
+    {
+        settings["Rc:Store"] = "Sharded";
+        for (var i = 0; i < servers.Count; i++)
+        {
+            settings[$"Rc:Shards:cache0{i + 1}:Host"] = "127.0.0.1";
+            settings[$"Rc:Shards:cache0{i + 1}:Port"] = servers[i].Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
     public static void Sharded(RcOptions options, IReadOnlyList<RedisServer> servers, RcRouterKind router = RcRouterKind.Crc32)
     {
         options.Store = RcStoreKind.Sharded;

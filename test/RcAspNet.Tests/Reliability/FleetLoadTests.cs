@@ -198,14 +198,7 @@ public sealed class FleetLoadTests
         switch (fleet)
         {
             case "shards":
-                var shards = await SharedRedis.Shards;
-                settings["Rc:Store"] = "Sharded";
-                for (var i = 0; i < shards.Length; i++)
-                {
-                    settings[$"Rc:Shards:cache0{i + 1}:Host"] = "127.0.0.1";
-                    settings[$"Rc:Shards:cache0{i + 1}:Port"] = shards[i].Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                }
-
+                TestServices.ShardSettings(settings, await SharedRedis.Shards);
                 break;
             case "cluster":
                 settings["Rc:Store"] = "Redis";
