@@ -177,7 +177,7 @@ public static class Program
             response.Headers["X-Rendered-By"] = "soft";
             return $"soft {id} v{counters.Next("soft")}";
         });
-        cached.MapGet("/eager/{id:int}", [RcCached(ExpirationSeconds = 10, EagerRefreshThreshold = 0.5)] async (int id, Expensive scoped, Counters counters) =>
+        cached.MapGet("/eager/{id:int}", [RcCached(ExpirationSeconds = 100, EagerRefreshThreshold = 0.5)] async (int id, Expensive scoped, Counters counters) =>
         {
             if (counters.Gate is { } gate)
             {
@@ -296,7 +296,7 @@ public sealed class MvcItemsController(Counters counters) : ControllerBase
 {
     /// <summary>An action whose entry is refreshed in the background, on a context of its own.</summary>
     [HttpGet("fresh/{id:int}")]
-    [RcCached(ExpirationSeconds = 10, EagerRefreshThreshold = 0.5)]
+    [RcCached(ExpirationSeconds = 100, EagerRefreshThreshold = 0.5)]
     public async Task<ActionResult<Item>> Fresh(int id)
     {
         if (counters.Gate is { } gate)

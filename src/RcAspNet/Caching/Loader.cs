@@ -270,9 +270,19 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
     {
         try
         {
-            return request.Policy.Fleet
-                ? await FleetLoadAsync(request, newerThan, cancellationToken).ConfigureAwait(false)
-                : await LoadAndStoreAsync(request, cancellationToken).ConfigureAwait(false);
+            if (request.Policy.Fleet)
+            {
+                return await FleetLoadAsync(request, newerThan, cancellationToken).ConfigureAwait(false);
+            }
+
+            // A refresh started by a read that answered before another refresh stored its value (here or on another
+            // node) has nothing to do: the entry it would replace is already replaced.
+            if (newerThan > 0 && await TryReadNewerAsync(request, newerThan, cancellationToken).ConfigureAwait(false) is { } newer)
+            {
+                return newer.Value;
+            }
+
+            return await LoadAndStoreAsync(request, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -443,6 +453,19 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
         return bytes is { } found && !header.IsStaleAt(keyspace.NowMilliseconds) && (newerThan == 0 || header.WrittenAt > newerThan) && request.Decode(found, out var value)
             ? new Fallback<T>(value!)
             : null;
+    }
+
+    /// <summary>What <see cref="ReadNewerAsync"/> finds; nothing when the store cannot answer (the refresh then runs).</summary>
+    private async ValueTask<Fallback<T>?> TryReadNewerAsync<T>(LoadRequest<T> request, long newerThan, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ReadNewerAsync(request, newerThan, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RcCacheException)
+        {
+            return null;
+        }
     }
 
     /// <summary>

@@ -28,7 +28,7 @@ internal sealed partial class RcCache : IRcCache
 
     public string Namespace => Keyspace.Prefix;
 
-    private CacheNamespace Keyspace { get; }
+    internal CacheNamespace Keyspace { get; }
 
     /// <summary>Gets how this cache loads what it misses (single flight, fail-safe, timeouts, eager refresh).</summary>
     internal Loader Loader { get; }

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using RcAspNet.Caching;
@@ -261,6 +262,40 @@ public sealed class LoadingTests
             await Eventually.TrueAsync(async () => await fixture.Cache.GetAsync<int>("hot") == round);
             await Eventually.TrueAsync(() => Task.FromResult(!fixture.Loader.IsLoading(fixture.Namespace + "hot")));
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task EagerRefresh_AReadThatFoundTheEntryBeforeARefreshReplacedIt_RefreshesNothing(string store)
+    {
+        await using var fixture = await Fixture.StartAsync(store, o => o.EagerRefreshThreshold = 0.5);
+        // A long lifetime: the entry's TTL in Redis, which real time also shortens, outlasts a loaded machine's pauses.
+        var hundred = new RcEntryOptions { Expiration = TimeSpan.FromSeconds(100) };
+        var runs = 0;
+        ValueTask<int> Factory(CancellationToken token) => ValueTask.FromResult(Interlocked.Increment(ref runs));
+
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("hot", Factory, hundred));
+        await fixture.PassAsync(TimeSpan.FromSeconds(60));
+
+        // A read past the threshold; what it found is answered only after a refresh replaced it (the answer of a read
+        // under way, as a loaded machine can order them).
+        var keyspace = ((RcCache)fixture.Cache).Keyspace;
+        var (found, header) = await keyspace.ReadAsync(fixture.Namespace + "hot", count: false, CancellationToken.None);
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("hot", Factory, hundred));
+        await Eventually.TrueAsync(async () => await fixture.Cache.GetAsync<int>("hot") == 2);
+        await Eventually.TrueAsync(() => Task.FromResult(!fixture.Loader.IsLoading(fixture.Namespace + "hot")));
+
+        var late = new LoadRequest<int>("hot", fixture.Namespace + "hot", Factory, hundred, fixture.Loader.Resolve(hundred), static v => JsonSerializer.SerializeToUtf8Bytes(v), static (ReadOnlyMemory<byte> bytes, out int value) =>
+        {
+            value = JsonSerializer.Deserialize<int>(bytes.Span);
+            return true;
+        });
+        Assert.Equal((1, RcAspNet.Caching.LoadOutcome.Hit), await fixture.Loader.AnswerAsync(late, found, header, CancellationToken.None) is var loaded ? (loaded.Value, loaded.Outcome) : default);
+
+        // Its refresh finds the entry newer than what the read found, and leaves it: the factory ran twice, not three times.
+        await Eventually.TrueAsync(() => Task.FromResult(!fixture.Loader.IsLoading(fixture.Namespace + "hot")));
+        Assert.Equal(2, Volatile.Read(ref runs));
+        Assert.Equal(2, await fixture.Cache.GetAsync<int>("hot"));
     }
 
     [Theory]
