@@ -257,7 +257,7 @@ internal sealed class Fixture : IAsyncDisposable
     }
 
     /// <summary>The failures counted so far, by kind: <c>get/timeout: 1, get/circuit_open: 15</c>, or <c>none</c>.</summary>
-    private string Failures() => _failures.IsEmpty
+    public string Failures() => _failures.IsEmpty
         ? "none"
         : string.Join(", ", _failures.OrderBy(static f => f.Key, StringComparer.Ordinal).Select(static f => $"{f.Key}: {f.Value}"));
 

@@ -53,7 +53,8 @@ internal static class DeadlineThread
 
                     if (Due.TryPeek(out _, out var next))
                     {
-                        Monitor.Wait(Gate, Stopwatch.GetElapsedTime(now, next) + TimeSpan.FromTicks(1));
+                        // Whole milliseconds, rounded up: a wait rounded down to 0 would spin until the deadline.
+                        Monitor.Wait(Gate, (int)Math.Max(1, ((next - now) * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency));
                     }
                     else
                     {

@@ -461,12 +461,13 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<byte[]?> ReadAsync(RedisNode node, string key, CancellationToken cancellationToken)
     {
-        if (_gets.TryJoin(key) is { } joined)
+        var slot = SharedGets.SlotOf(key);
+        if (_gets.TryJoin(key, slot) is { } joined)
         {
             return Copy(await _calls.RunAsync(node, "get", joined, static (_, reply) => reply, RedisValue.Null, cancellationToken, wrongTypeIsMiss: true).ConfigureAwait(false));
         }
 
-        var get = new SharedGets.SharedGet(_gets, key);
+        var get = new SharedGets.SharedGet(_gets, key, slot);
         RedisValue value;
         bool shared;
         try

@@ -1,71 +1,92 @@
-using System.Collections.Concurrent;
 using StackExchange.Redis;
 
 namespace RcAspNet.Stores.Redis;
 
 /// <summary>
-/// The GETs of a store in flight, by key, so that concurrent readers of one key send one GET, as output caching's
-/// lookups are collapsed. A reader joins only a GET begun before nothing of this node changed the key: a write or
-/// removal through the store forgets the key's GET before it is sent and again once it is done, so a read that begins
-/// after it sends a GET of its own, queued behind it. Each reader still waits, times out, is cancelled and fails on its
-/// own (<see cref="RedisCalls.RunAsync"/>); only the command on the wire is shared.
+/// The GETs of a store in flight, so that concurrent readers of one key send one GET, as output caching's lookups are
+/// collapsed. A fixed table of slots, by the key's hash, holds at most one GET each: no lock and no allocation beyond
+/// the GET's own handle; a reader whose slot holds another key's GET sends its own, unshared.
+/// <para>
+/// A reader joins only a GET begun before nothing of this node changed the key. A GET takes its slot before it is
+/// sent, and a write or removal through the store forgets the key's GET before it is sent and again once it is done:
+/// a GET that is still in the slot after that was sent after the write was answered, so a read that begins after the
+/// write never joins one begun before it. Each reader still waits, times out, is cancelled and fails on its own
+/// (<see cref="RedisCalls.RunAsync"/>); only the command on the wire is shared.
+/// </para>
 /// </summary>
 internal sealed class SharedGets
 {
-    private readonly ConcurrentDictionary<string, SharedGet> _inFlight = new(StringComparer.Ordinal);
+    private const int Slots = 256;
+    private readonly SharedGet?[] _slots = new SharedGet?[Slots];
+
+    /// <summary>The slot of <paramref name="key"/>.</summary>
+    public static int SlotOf(string key) => key.GetHashCode() & (Slots - 1);
 
     /// <summary>Joins the GET of <paramref name="key"/> in flight: its reply, or null when there is none to join.</summary>
-    public Task<RedisValue>? TryJoin(string key) =>
-        _inFlight.TryGetValue(key, out var get) && get.TryJoin() ? get.Reply : null;
+    public Task<RedisValue>? TryJoin(string key, int slot) =>
+        Volatile.Read(ref _slots[slot]) is { } get && string.Equals(get.Key, key, StringComparison.Ordinal) && get.TryJoin() ? get.Reply : null;
 
     /// <summary>This node writes or removes <paramref name="key"/>: no read that begins now joins a GET begun before.</summary>
     public void Forget(string key)
     {
-        if (!_inFlight.IsEmpty)
+        ref var slot = ref _slots[SlotOf(key)];
+        for (var get = Volatile.Read(ref slot); get is not null && string.Equals(get.Key, key, StringComparison.Ordinal); get = Volatile.Read(ref slot))
         {
-            _inFlight.TryRemove(key, out _);
+            Interlocked.CompareExchange(ref slot, null, get);
         }
     }
 
     /// <summary>This node clears namespaces: no read that begins now joins any GET begun before.</summary>
-    public void ForgetAll() => _inFlight.Clear();
-
-    private void Add(string key, SharedGet get) => _inFlight[key] = get;
-
-    private void Remove(string key, SharedGet get) => _inFlight.TryRemove(new KeyValuePair<string, SharedGet>(key, get));
+    public void ForgetAll()
+    {
+        for (var i = 0; i < _slots.Length; i++)
+        {
+            Volatile.Write(ref _slots[i], null);
+        }
+    }
 
     /// <summary>
     /// One GET that readers may join until the reader that sent it is done: it then seals it, and learns whether anyone
     /// joined (the reply's array is then shared, and each reader takes a copy of its own).
     /// </summary>
-    public sealed class SharedGet(SharedGets gets, string key)
+    public sealed class SharedGet(SharedGets gets, string key, int slot)
     {
         private int _joined;
+        private bool _registered;
+        private Task<RedisValue>? _reply;
 
-        public Task<RedisValue>? Reply { get; private set; }
+        public string Key => key;
 
-        /// <summary>Sends the GET; readers arriving while it is in flight join it.</summary>
+        /// <summary>Gets the reply, once the GET is sent: null before, and a reader that finds it null sends its own.</summary>
+        public Task<RedisValue>? Reply => Volatile.Read(ref _reply);
+
+        /// <summary>Takes the slot (unless another GET holds it), then sends the GET; readers arriving while it is in flight join it.</summary>
         public Task<RedisValue> Send(IDatabase database)
         {
+            _registered = Interlocked.CompareExchange(ref gets._slots[slot], this, null) is null;
             var reply = database.StringGetAsync(key);
-            Reply = reply;
-            if (!reply.IsCompleted)
-            {
-                gets.Add(key, this);
-            }
-
+            Volatile.Write(ref _reply, reply);
             return reply;
         }
 
         /// <summary>Seals the GET: no reader joins it any more. Returns whether any did.</summary>
         public bool Seal()
         {
-            gets.Remove(key, this);
+            if (_registered)
+            {
+                Interlocked.CompareExchange(ref gets._slots[slot], null, this);
+            }
+
             return Interlocked.Exchange(ref _joined, -1) > 0;
         }
 
         internal bool TryJoin()
         {
+            if (Reply is null)
+            {
+                return false;
+            }
+
             for (var joined = Volatile.Read(ref _joined); joined >= 0; joined = Volatile.Read(ref _joined))
             {
                 if (Interlocked.CompareExchange(ref _joined, joined + 1, joined) == joined)

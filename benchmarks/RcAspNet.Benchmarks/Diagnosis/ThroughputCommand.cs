@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Caching.Distributed;
+using RcAspNet.Benchmarks.Infrastructure;
+using StackExchange.Redis;
+
+namespace RcAspNet.Benchmarks.Diagnosis;
+
+/// <summary>
+/// 64 callers on one Redis server, each on a key of its own (1 KiB), for a fixed time per contender, interleaved over
+/// rounds: operations per second and bytes allocated per operation, outside BenchmarkDotNet, so that a profiler
+/// (<c>dotnet-trace collect -- dotnet RcAspNet.Benchmarks.dll throughput --only rc-get --seconds 20</c>) can watch one
+/// contender's steady state.
+/// </summary>
+internal static class ThroughputCommand
+{
+    private const int Callers = 64;
+    private static readonly DistributedCacheEntryOptions Options = Entries.Options(sliding: false);
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var seconds = 5.0;
+        var rounds = 3;
+        string[]? only = null;
+        for (var i = 0; i + 1 < args.Length; i += 2)
+        {
+            switch (args[i])
+            {
+                case "--seconds":
+                    seconds = double.Parse(args[i + 1], CultureInfo.InvariantCulture);
+                    break;
+                case "--rounds":
+                    rounds = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+                    break;
+                case "--only":
+                    only = args[i + 1].Split(',');
+                    break;
+                default:
+                    Console.Error.WriteLine($"Unknown argument {args[i]}: throughput [--seconds 5] [--rounds 3] [--only raw-get,rc-get,...]");
+                    return 2;
+            }
+        }
+
+        await using var fixture = await Fixture.StartAsync(RcStoreKind.Redis);
+        var raw = fixture.Raw[0];
+        var payload = Entries.Payload(1024);
+        var keys = Enumerable.Range(0, Callers).Select(static c => $"post:{c}").ToArray();
+        var rawKeys = Enumerable.Range(0, Callers).Select(static c => (RedisKey)$"{Keys.Raw}post:{c}").ToArray();
+        var microsoft = fixture.Microsoft;
+        var cache = fixture.Cache;
+        var contenders = new (string Name, Func<int, ValueTask> Operation)[]
+        {
+            ("raw-get", c => new ValueTask(raw.StringGetAsync(rawKeys[c]))),
+            ("ms-get", c => new ValueTask(microsoft.GetAsync(keys[c]))),
+            ("rc-get", c => new ValueTask(cache.GetAsync(keys[c]))),
+            ("raw-set", c => new ValueTask(raw.StringSetAsync(rawKeys[c], payload, Entries.TimeToLive))),
+            ("ms-set", c => new ValueTask(microsoft.SetAsync(keys[c], payload, Options))),
+            ("rc-set", c => new ValueTask(cache.SetAsync(keys[c], payload, Options))),
+        };
+        contenders = [.. contenders.Where(c => only is null || only.Contains(c.Name))];
+
+        await fixture.SetUpAsync(async () =>
+        {
+            for (var c = 0; c < Callers; c++)
+            {
+                await raw.StringSetAsync(rawKeys[c], payload, Entries.TimeToLive);
+                await microsoft.SetAsync(keys[c], payload, Options);
+                await cache.SetAsync(keys[c], payload, Options);
+            }
+
+            Entries.Check((await cache.GetAsync(keys[^1]))?.Length == 1024, "Rc GetAsync");
+            Entries.Check((await microsoft.GetAsync(keys[^1]))?.Length == 1024, "RedisCache.GetAsync");
+        });
+
+        Console.WriteLine($"// StackExchange.Redis {RedisClient.Loaded}; {Callers} callers, 1 KiB, {seconds} s per contender per round, {rounds} rounds");
+        var results = contenders.ToDictionary(static c => c.Name, static _ => new List<Result>());
+        foreach (var (name, operation) in contenders)
+        {
+            await MeasureAsync(operation, TimeSpan.FromSeconds(1)); // warm-up
+        }
+
+        for (var round = 1; round <= rounds; round++)
+        {
+            foreach (var (name, operation) in contenders)
+            {
+                var result = await MeasureAsync(operation, TimeSpan.FromSeconds(seconds));
+                results[name].Add(result);
+                Console.WriteLine($"round {round} {name,-8} {result.OpsPerSecond,10:N0} ops/s {result.BytesPerOp,8:N0} B/op {result.CpuMicrosecondsPerOp,6:N2} µs CPU/op; by thread: {result.Threads}");
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("| contender | ops/s (median) | B/op (median) | this process's CPU µs/op (median) | each round's ops/s |");
+        Console.WriteLine("| --- | --- | --- | --- | --- |");
+        foreach (var (name, runs) in results)
+        {
+            Console.WriteLine($"| {name} | {Median(runs.Select(static r => r.OpsPerSecond)):N0} | {Median(runs.Select(static r => r.BytesPerOp)):N0} | {Median(runs.Select(static r => r.CpuMicrosecondsPerOp)):N2} | {string.Join(", ", runs.Select(static r => r.OpsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))} |");
+        }
+
+        Console.WriteLine($"// RcAspNet store errors during the run: {fixture.Failures()}");
+        return 0;
+    }
+
+    private static async Task<Result> MeasureAsync(Func<int, ValueTask> operation, TimeSpan duration)
+    {
+        long operations = 0;
+        var threads = ThreadTimes();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var bytes = GC.GetTotalAllocatedBytes(precise: false);
+        var clock = Stopwatch.StartNew();
+        var callers = Enumerable.Range(0, Callers).Select(c => Task.Run(async () =>
+        {
+            long mine = 0;
+            while (clock.Elapsed < duration)
+            {
+                await operation(c);
+                mine++;
+            }
+
+            Interlocked.Add(ref operations, mine);
+        })).ToArray();
+        await Task.WhenAll(callers);
+        var elapsed = clock.Elapsed.TotalSeconds;
+        var allocated = GC.GetTotalAllocatedBytes(precise: false) - bytes;
+        var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        var after = ThreadTimes();
+        var byThread = after.Select(t => (t.Key, Ticks: t.Value - threads.GetValueOrDefault(t.Key))).GroupBy(static t => t.Key.Name)
+            .Select(static g => (Name: g.Key, Ticks: g.Sum(static t => t.Ticks))).Where(static g => g.Ticks > 0).OrderByDescending(static g => g.Ticks)
+            .Select(g => $"{g.Name} {100.0 * g.Ticks / Math.Max(1, after.Values.Sum() - threads.Values.Sum()):0}%");
+        return new(operations / elapsed, allocated / (double)operations, used.TotalMicroseconds / operations, string.Join(", ", byThread.Take(6)));
+    }
+
+    /// <summary>CPU ticks (user + system) of each thread of this process, by id and name, from /proc (empty elsewhere).</summary>
+    private static Dictionary<(int Id, string Name), long> ThreadTimes()
+    {
+        var times = new Dictionary<(int, string), long>();
+        if (!Directory.Exists("/proc/self/task"))
+        {
+            return times;
+        }
+
+        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                var name = stat[(stat.IndexOf('(', StringComparison.Ordinal) + 1)..stat.LastIndexOf(')')];
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+
+                // Thread pool workers and the client's pipe threads are many: one name each.
+                name = name.StartsWith(".NET TP Worker", StringComparison.Ordinal) ? ".NET TP Worker" : name.TrimEnd('0', '1', '2', '3', '4', '5', '6', '7', '8', '9', ':', ' ');
+                times[(int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture), name)] = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            }
+            catch (IOException)
+            {
+                // The thread ended.
+            }
+        }
+
+        return times;
+    }
+
+    private readonly record struct Result(double OpsPerSecond, double BytesPerOp, double CpuMicrosecondsPerOp, string Threads);
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}
