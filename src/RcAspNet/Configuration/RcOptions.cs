@@ -85,9 +85,10 @@ public sealed class RcOptions
     public int PendingRemovalLimit { get; set; } = 10_000;
 
     /// <summary>
-    /// Gets or sets how long removals are remembered after they were made, to be delivered again to a server that may
-    /// have lost them after acknowledging them: one restarted from its disk (a new <c>run_id</c>), or a cluster replica
-    /// promoted to primary. Cover the cluster's <c>cluster-node-timeout</c> plus the append-only file's fsync interval.
+    /// Gets or sets how long removals (and registrations of entries under tags) are remembered after they were made, to
+    /// be delivered again to a server that may have lost them after acknowledging them: one restarted from its disk (a
+    /// new <c>run_id</c>), or a cluster replica promoted to primary. The window reaches back from when the server was
+    /// lost. Cover the cluster's <c>cluster-node-timeout</c> plus the append-only file's fsync interval.
     /// </summary>
     /// <value>The default is 30 seconds.</value>
     public TimeSpan RemovalReplayWindow { get; set; } = TimeSpan.FromSeconds(30);

@@ -33,10 +33,10 @@ internal sealed class Removal
     public bool IsBumped { get; }
 
     /// <summary>Gets how much of the pending bound it takes: its keys, or one.</summary>
-    public int Size => Kind == RemovalKind.Keys ? Keys.Length : 1;
+    public int Size => Kind is RemovalKind.Keys or RemovalKind.Members ? Keys.Length : 1;
 
     /// <summary>Gets the key that routes it to its server: its first key, or its tag's.</summary>
-    public string Routing => Kind == RemovalKind.Tag ? Tag.Routing : Keys[0];
+    public string Routing => Kind is RemovalKind.Tag or RemovalKind.Members ? Tag.Routing : Keys[0];
 
     public static Removal OfKeys(string[] keys) => new(RemovalKind.Keys, keys, default, null, false);
 
@@ -44,6 +44,9 @@ internal sealed class Removal
 
     /// <summary>An invalidation of <paramref name="tag"/>: a new version, and its members moved to a set of this removal's own, then deleted.</summary>
     public static Removal OfTag(TagKeys tag) => new(RemovalKind.Tag, [], tag, string.Concat(tag.Members, ":", Guid.NewGuid().ToString("N")), false);
+
+    /// <summary>The entries <paramref name="keys"/> registered under <paramref name="tag"/>, whose server may lose the registration.</summary>
+    public static Removal OfMembers(TagKeys tag, string[] keys) => new(RemovalKind.Members, keys, tag, null, false);
 
     /// <summary>Every key under <paramref name="prefixes"/> on the server (an empty prefix: its whole database, as rc's <c>clear()</c> does without a namespace).</summary>
     public static Removal OfClear(string[] prefixes) => new(RemovalKind.Clear, prefixes, default, null, false);

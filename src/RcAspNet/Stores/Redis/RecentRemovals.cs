@@ -6,19 +6,27 @@ namespace RcAspNet.Stores.Redis;
 /// The removals a store made lately, delivered or kept, and the writes that replaced a value, remembered for
 /// <c>Rc:RemovalReplayWindow</c> so that they can be delivered again to a server that may have lost them after
 /// acknowledging them: one that restarted from its disk (a new <c>run_id</c>), or a replica that became a primary before
-/// it had them. Bounded by <c>Rc:PendingRemovalLimit</c> keys: when more were made within the window, the window is
-/// incomplete, and a replay clears the server's namespaces instead. Adding takes no lock; one caller at a time trims.
+/// it had them. The window reaches back from the moment the server was first suspected, not from its return: while
+/// <paramref name="holdFrom"/> names an earlier moment (a server is still unverified), nothing newer than the window
+/// before it leaves. Bounded by <c>Rc:PendingRemovalLimit</c> keys: when more were made, the window is incomplete for
+/// a replay that reaches back past what was dropped, and that replay clears instead. Adding takes no lock; one caller
+/// at a time trims. The same log, of <see cref="RemovalKind.Members"/>, remembers which entries were registered under
+/// a tag, for a tag's server that may have lost the registration.
 /// </summary>
-internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider time)
+/// <param name="window">How long a server may lose what it acknowledged.</param>
+/// <param name="limit">How many keys are remembered at most.</param>
+/// <param name="time">The clock.</param>
+/// <param name="holdFrom">The moment the earliest unverified server was first suspected, or <see cref="long.MaxValue"/>.</param>
+internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider time, Func<long> holdFrom)
 {
     private readonly ConcurrentQueue<(long At, Removal Removal)> _items = new();
     private readonly long _window = (long)(window.TotalSeconds * time.TimestampFrequency);
     private int _size;
     private int _trimming;
-    private long _incompleteUntil;
+    private long _droppedNewest = long.MinValue;
 
     /// <summary>Gets whether nothing would be delivered again: nothing was removed within the window, and the window lost nothing.</summary>
-    public bool IsEmpty => Volatile.Read(ref _size) == 0 && time.GetTimestamp() >= Interlocked.Read(ref _incompleteUntil);
+    public bool IsEmpty => Volatile.Read(ref _size) == 0 && Interlocked.Read(ref _droppedNewest) < time.GetTimestamp() - _window;
 
     public void Add(Removal removal)
     {
@@ -31,14 +39,16 @@ internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider ti
     }
 
     /// <summary>
-    /// The removals of the window that <paramref name="routesHere"/> says belong to one server, the keys of each
-    /// narrowed to that server's; null when the window dropped some, so that only a clear of the server is safe.
+    /// The removals of the window before <paramref name="since"/> (or before now, if earlier) that
+    /// <paramref name="routesHere"/> says belong to one server, the keys of each narrowed to that server's; null when
+    /// the window dropped some, so that only a clear of the server is safe.
     /// </summary>
-    public List<Removal>? For(Func<string, bool> routesHere)
+    public List<Removal>? For(Func<string, bool> routesHere, long since)
     {
         var now = time.GetTimestamp();
         Trim(now);
-        if (now < Interlocked.Read(ref _incompleteUntil))
+        var from = Math.Min(now, since) - _window;
+        if (Interlocked.Read(ref _droppedNewest) >= from)
         {
             return null;
         }
@@ -46,7 +56,7 @@ internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider ti
         var replay = new List<Removal>();
         foreach (var (at, removal) in _items)
         {
-            if (at < now - _window)
+            if (at < from)
             {
                 continue;
             }
@@ -61,7 +71,7 @@ internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider ti
                     }
 
                     break;
-                case RemovalKind.Tag when routesHere(removal.Tag.Routing):
+                case RemovalKind.Tag or RemovalKind.Members when routesHere(removal.Tag.Routing):
                     replay.Add(removal);
                     break;
                 case RemovalKind.Clear:
@@ -73,7 +83,7 @@ internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider ti
         return replay;
     }
 
-    /// <summary>Drops what left the window, then the oldest while over the bound (the window is then incomplete until they would have left it).</summary>
+    /// <summary>Drops what left the window (held back while a server is unverified), then the oldest while over the bound, remembering the newest of those.</summary>
     private void Trim(long now)
     {
         if (Interlocked.CompareExchange(ref _trimming, 1, 0) != 0)
@@ -83,12 +93,13 @@ internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider ti
 
         try
         {
-            while (_items.TryPeek(out var oldest) && (oldest.At < now - _window || Volatile.Read(ref _size) > limit))
+            var before = Math.Min(now, holdFrom()) - _window;
+            while (_items.TryPeek(out var oldest) && (oldest.At < before || Volatile.Read(ref _size) > limit))
             {
-                // The window is marked incomplete before the removal leaves it, so that no replay misses it unawares.
-                if (oldest.At >= now - _window && oldest.At + _window > Interlocked.Read(ref _incompleteUntil))
+                // Marked before the removal leaves, so that no replay misses it unawares.
+                if (oldest.At >= before && oldest.At > Interlocked.Read(ref _droppedNewest))
                 {
-                    Interlocked.Exchange(ref _incompleteUntil, oldest.At + _window);
+                    Interlocked.Exchange(ref _droppedNewest, oldest.At);
                 }
 
                 if (_items.TryDequeue(out oldest))

@@ -11,6 +11,7 @@ namespace RcAspNet.Stores.Redis;
 /// </summary>
 internal sealed class RedisNode
 {
+    private readonly TimeProvider _time;
     private ServerLink? _link;
     private int _suspicions;
     private int _refusalReported;
@@ -29,6 +30,7 @@ internal sealed class RedisNode
     {
         Name = name;
         EndPoint = endPoint;
+        _time = time;
         Removals = new RemovalLog(options.PendingRemovalLimit, prefixes, storeTags);
         Circuit = new CircuitBreaker(
             options.CircuitBreakerThreshold,
@@ -72,6 +74,9 @@ internal sealed class RedisNode
     /// <summary>Gets whether recent removals must be delivered to the server again whatever its identity (it took over slots another server served).</summary>
     public bool MustReplay { get; private set; }
 
+    /// <summary>Gets when the server was first suspected since it was last verified (a timestamp of the store's clock; under <see cref="Sync"/>).</summary>
+    public long SuspectedAt { get; private set; } = long.MaxValue;
+
     /// <summary>Gets how often the node was suspected, so that an identity read before a suspicion is not trusted after it.</summary>
     public int Suspicions => Volatile.Read(ref _suspicions);
 
@@ -105,6 +110,11 @@ internal sealed class RedisNode
         lock (Sync)
         {
             Interlocked.Increment(ref _suspicions);
+            if (!Unverified)
+            {
+                SuspectedAt = _time.GetTimestamp();
+            }
+
             Unverified = true;
             MustReplay |= replay;
             Circuit.Hold();
@@ -121,6 +131,7 @@ internal sealed class RedisNode
                 RunId = runId;
                 Unverified = false;
                 MustReplay = false;
+                SuspectedAt = long.MaxValue;
             }
         }
     }

@@ -30,6 +30,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     private readonly RedisCalls _calls;
     private readonly RemovalDelivery _delivery;
     private readonly RecentRemovals _recent;
+    private readonly RecentRemovals _registered;
     private readonly BlockingRedisClient _blocking;
     private readonly RespSettings _respSettings;
     private readonly NearCopies? _near;
@@ -58,13 +59,14 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         _logger = logger;
         _near = near;
         _prefixes = [.. (trackedPrefixes ?? [""]).Distinct(StringComparer.Ordinal)];
-        _recent = new RecentRemovals(options.RemovalReplayWindow, options.PendingRemovalLimit, time);
+        _recent = new RecentRemovals(options.RemovalReplayWindow, options.PendingRemovalLimit, time, EarliestSuspicion);
+        _registered = new RecentRemovals(options.RemovalReplayWindow, options.PendingRemovalLimit, time, EarliestSuspicion);
         _topology = new RedisTopology(configuration, shard, options.OperationTimeout, time, logger, CreateNode, OnSlotsGained, OnSlotsMoved, OnConnected, Link, shared);
         var settings = _topology.Configuration;
         _respSettings = RespSettings.From(settings, options.SslCaFile);
         _blocking = new BlockingRedisClient(settings.EndPoints, _respSettings);
         _calls = new RedisCalls(_topology, _blocking, kind, options, metrics, logger) { Overflowed = OnOverflowed };
-        _delivery = new RemovalDelivery(_topology, _calls, _recent, _prefixes, () => Owner ?? this, Evict, kind, metrics, logger);
+        _delivery = new RemovalDelivery(_topology, _calls, _recent, _registered, _prefixes, () => Owner ?? this, Evict, kind, metrics, logger);
         _gauge = metrics.ObservePendingRemovals(() => _topology.Nodes.Select(n => (kind, n.Name, n.Removals.Size)));
     }
 
@@ -292,8 +294,19 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         return versions;
     }
 
-    public ValueTask<bool> TagAsync(TagKeys tag, IReadOnlyList<TagMember> members, string? expectedVersion, CancellationToken cancellationToken) =>
-        _calls.RunAsync(_topology.NodeOf(tag.Routing), "tag", (tag, members, expectedVersion, now: _time.GetUtcNow().ToUnixTimeMilliseconds()), static (db, s) => RedisCommands.TagAsync(db, s.tag, s.members, s.expectedVersion, s.now), false, cancellationToken);
+    public async ValueTask<bool> TagAsync(TagKeys tag, IReadOnlyList<TagMember> members, string? expectedVersion, CancellationToken cancellationToken)
+    {
+        var unchanged = await _calls.RunAsync(_topology.NodeOf(tag.Routing), "tag", (tag, members, expectedVersion, now: _time.GetUtcNow().ToUnixTimeMilliseconds()), static (db, s) => RedisCommands.TagAsync(db, s.tag, s.members, s.expectedVersion, s.now), false, cancellationToken).ConfigureAwait(false);
+        if (unchanged)
+        {
+            // The server may lose the registration it acknowledged (a restart from its disk): remembered, so that the
+            // entries are then deleted, as an invalidation of the tag would no longer find them. (When this returns
+            // false, the caller deletes them at once.)
+            _registered.Add(Removal.OfMembers(tag, [.. members.Select(static m => m.Key)]));
+        }
+
+        return unchanged;
+    }
 
     public async ValueTask<RcRemovalResult> InvalidateTagAsync(TagKeys tag, CancellationToken cancellationToken)
     {
@@ -521,6 +534,18 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         // A cluster primary is linked once it is the node kept for its endpoint (RedisTopology.NodeAt); one that appears
         // only when it takes over slots is suspected by OnSlotsGained before a call reaches it.
         return new RedisNode(name, endPoint, _options, _prefixes, _pendingTags, _time, node => _delivery.RecoverAsync(node), OnCircuitChanged, OnRecoveryFailed, _stopping.Token);
+    }
+
+    /// <summary>When the earliest server still unverified was first suspected (<see cref="long.MaxValue"/> for none): what it may have lost is remembered until it is verified.</summary>
+    private long EarliestSuspicion()
+    {
+        var earliest = long.MaxValue;
+        foreach (var node in _topology.Nodes)
+        {
+            earliest = Math.Min(earliest, node.SuspectedAt);
+        }
+
+        return earliest;
     }
 
     /// <summary>Cluster primaries take over slots: they are verified before they serve them, when recent removals could be missing on them. (Removals kept for the old owners then move to them.)</summary>

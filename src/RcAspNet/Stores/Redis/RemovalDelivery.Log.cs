@@ -9,6 +9,6 @@ internal sealed partial class RemovalDelivery
     private static partial void LogDelivered(ILogger logger, string shard, int count);
 
     [LoggerMessage(EventId = 108, EventName = "RcServerIdentityChanged", Level = LogLevel.Warning,
-        Message = "Cache server {Shard} is not the server it was (it restarted, or took over slots of a cluster) and may lack removals it acknowledged: {Count} recent removals are delivered to it again (-1: too many to remember, so it is cleared).")]
-    private static partial void LogIdentityChanged(ILogger logger, string shard, int count);
+        Message = "Cache server {Shard} is not the server it was (it restarted, or took over slots of a cluster) and may lack what it acknowledged: {Count} recent removals are delivered to it again (-1: too many to remember, so it is cleared), and {Members} entries registered lately under its tags are deleted (-1: too many to remember, so every server's namespaces are cleared).")]
+    private static partial void LogIdentityChanged(ILogger logger, string shard, int count, int members);
 }

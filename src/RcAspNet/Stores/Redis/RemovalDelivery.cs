@@ -14,6 +14,7 @@ internal sealed partial class RemovalDelivery(
     RedisTopology topology,
     RedisCalls calls,
     RecentRemovals recent,
+    RecentRemovals registered,
     string[] prefixes,
     Func<IRcStore> owner,
     Action<string> evict,
@@ -39,7 +40,7 @@ internal sealed partial class RemovalDelivery(
 
         if (unverified)
         {
-            Verify(node);
+            await VerifyAsync(node).ConfigureAwait(false);
         }
 
         var delivered = 0;
@@ -167,20 +168,28 @@ internal sealed partial class RemovalDelivery(
         }
     }
 
-    /// <summary>Reads the server's identity; when it is not the one last seen (or none was), recent removals are delivered to it again.</summary>
-    private void Verify(RedisNode node)
+    /// <summary>
+    /// Reads the server's identity; when it is not the one last seen (or none was), what it may have lost is made good
+    /// before it is taken as verified: recent removals are kept for it again, and the entries registered lately under
+    /// its tags are deleted wherever they live (an invalidation of the tag would no longer find them). A failure
+    /// leaves it unverified, so the next recovery starts over.
+    /// </summary>
+    private async Task VerifyAsync(RedisNode node)
     {
         var suspicions = node.Suspicions;
         var runId = calls.DeliverDirect(node, "identify", (client, deadline) => client.RunId(node.EndPoint, deadline));
         bool lost;
+        long since;
         lock (node.Sync)
         {
             lost = node.MustReplay || runId != node.RunId;
+            since = node.SuspectedAt;
         }
 
         if (lost)
         {
-            var replay = recent.For(key => topology.NodeOf(key) == node);
+            bool RoutesHere(string key) => topology.NodeOf(key) == node;
+            var replay = recent.For(RoutesHere, since);
             if (replay is null)
             {
                 calls.Keep(node, Removal.OfClear(prefixes));
@@ -193,10 +202,39 @@ internal sealed partial class RemovalDelivery(
                 }
             }
 
-            LogIdentityChanged(logger, node.Name, replay?.Sum(static r => r.Size) ?? -1);
+            var members = registered.For(RoutesHere, since);
+            await DeleteUnregisteredAsync(members).ConfigureAwait(false);
+            LogIdentityChanged(logger, node.Name, replay?.Sum(static r => r.Size) ?? -1, members?.Sum(static r => r.Size) ?? -1);
         }
 
         node.Identify(runId, suspicions);
+    }
+
+    /// <summary>
+    /// Deletes, through the store that owns every server, the entries whose registration under a tag the server may
+    /// have lost (those on this server are kept for it, and delivered by this recovery); when the window of them is
+    /// incomplete, every server's namespaces are cleared instead. What a server cannot take is kept for it.
+    /// </summary>
+    private async Task DeleteUnregisteredAsync(List<Removal>? members)
+    {
+        try
+        {
+            if (members is null)
+            {
+                foreach (var prefix in prefixes)
+                {
+                    await owner().ClearAsync(prefix, CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+            else if (members.Count > 0)
+            {
+                await owner().DeleteManyAsync([.. members.SelectMany(static m => m.Keys).Distinct(StringComparer.Ordinal)], CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (RcCacheException)
+        {
+            // FailureMode=Throw: what a server could not take was kept for it before this was thrown.
+        }
     }
 
     private async Task DeliverAsync(RedisNode node, List<Removal> removals)
