@@ -15,7 +15,7 @@
 #   wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency -s posts.lua
 # is measured. At the end: a table of requests/s, latency p50/p99 and errors per run, and the ratios of requests/s
 # RcCached-Redis / OutputCache-memory, RcCached-near / OutputCache-memory, RcCached-Redis / OutputCacheRedis and
-# RcCached-embedded / OutputCache-memory.
+# RcCached-embedded / OutputCache-memory, and the Redis reads (GET, MGET, EVAL/EVALSHA) each run sent per request.
 # wrk's full outputs are kept in $RESULTS.
 #
 # Usage: benchmarks/http/run.sh
@@ -185,14 +185,19 @@ for run in $RUNS; do
   base="http://127.0.0.1:$app_port"
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$work/posts.lua" "$base" -- "$POSTS" >/dev/null
   check=$(hit_check "$mode" "$base/post/$POSTS")
+  redis-cli -p "$redis_port" config resetstat >/dev/null
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$work/posts.lua" "$base" -- "$POSTS" >"$out"
   keys=$(redis-cli -p "$redis_port" dbsize)
+  # Redis reads during the measured run (GET, MGET, and EVALSHA for the output cache's store), per request.
+  reads=$(redis-cli -p "$redis_port" info commandstats | tr -d '\r' | awk -F'[:=,]' '$1 ~ /^cmdstat_(get|mget|evalsha|eval)$/ { n += $3 } END { print n + 0 }')
+  requests=$(awk '/ requests in / { print $1 }' "$out")
   rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
   p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
   p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
   errors=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { for (i = 4; i <= NF; i += 2) n += $i } END { print n + 0 }' "$out")
   rps_all[$label]+="$rps "
-  rows+=("| $label | $round | $mode | $store | $rps | $p50 | $p99 | $errors | $check | $keys |")
+  per_request=$(awk -v r="$reads" -v n="$requests" 'BEGIN { printf "%.3f", (n > 0) ? r / n : 0 }')
+  rows+=("| $label | $round | $mode | $store | $rps | $p50 | $p99 | $errors | $check | $keys | $reads | $per_request |")
   echo "$label, round $round (PostCaching=$mode, Rc:Store=$store): $rps requests/s, p50 $p50 ms, p99 $p99 ms, errors $errors, $check, $keys Redis keys"
   stop "$app_pid"
   app_pid=""
@@ -221,8 +226,8 @@ echo
 echo "StackExchange.Redis: $(ls "$app_dir"/bin/Release/net10.0/StackExchange.Redis.dll >/dev/null && grep -o '"StackExchange.Redis/[0-9.]*"' "$app_dir"/bin/Release/net10.0/BlogApp.deps.json | head -1 | tr -d '"')"
 echo "GET /post/{1..$POSTS}, wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency after a $WARMUP warm-up, $(nproc) cores; full outputs in $RESULTS/"
 echo
-echo "| Run | Round | Blog:PostCaching | Rc:Store | Requests/s | p50 (ms) | p99 (ms) | Errors | Hit check | Redis keys |"
-echo "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | --- | ---: |"
+echo "| Run | Round | Blog:PostCaching | Rc:Store | Requests/s | p50 (ms) | p99 (ms) | Errors | Hit check | Redis keys | Redis reads | Reads per request |"
+echo "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |"
 printf '%s\n' "${rows[@]}"
 echo
 echo "| Run | Median requests/s over $ROUNDS round(s) | Range |"

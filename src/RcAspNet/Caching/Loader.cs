@@ -184,9 +184,12 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
     /// </summary>
     private InFlightLoad<T> Join<T>(LoadRequest<T> request, long newerThan, bool detached)
     {
+        var key = request.NamespacedKey;
+        InFlightLoad<T>? own = null;
         while (true)
         {
-            if (_loads.TryGetValue(request.NamespacedKey, out var running))
+            bool registered;
+            if (_loads.TryGetValue(key, out var running))
             {
                 if (running is InFlightLoad<T> shared && shared.TryJoin())
                 {
@@ -194,24 +197,24 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
                     return shared;
                 }
 
-                var own = new InFlightLoad<T>();
-                if (running is InFlightLoad<T> && !_loads.TryUpdate(request.NamespacedKey, own, running))
+                // One whose callers all left is replaced; one of another type stays, and this one runs unregistered.
+                own ??= new InFlightLoad<T>();
+                registered = running is InFlightLoad<T>;
+                if (registered && !_loads.TryUpdate(key, own, running))
                 {
                     continue;
                 }
-
-                request.Starting?.Invoke();
-                Start(running is InFlightLoad<T> ? () => RunAsync(request.NamespacedKey, own, token => WorkAsync(request, newerThan, token)) : () => own.RunAsync(token => WorkAsync(request, newerThan, token)), detached);
-                return own;
             }
-
-            var load = new InFlightLoad<T>();
-            if (_loads.TryAdd(request.NamespacedKey, load))
+            else if (!(registered = _loads.TryAdd(key, own ??= new InFlightLoad<T>())))
             {
-                request.Starting?.Invoke();
-                Start(() => RunAsync(request.NamespacedKey, load, token => WorkAsync(request, newerThan, token)), detached);
-                return load;
+                continue;
             }
+
+            request.Starting?.Invoke();
+            var load = own;
+            Func<CancellationToken, Task<T>> work = token => WorkAsync(request, newerThan, token);
+            Start(registered ? () => RunAsync(key, load, work) : () => load.RunAsync(work), detached);
+            return load;
         }
     }
 
