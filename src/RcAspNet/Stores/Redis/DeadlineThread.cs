@@ -54,7 +54,7 @@ internal static class DeadlineThread
                     if (Due.TryPeek(out _, out var next))
                     {
                         // Whole milliseconds, rounded up: a wait rounded down to 0 would spin until the deadline.
-                        Monitor.Wait(Gate, (int)Math.Max(1, ((next - now) * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency));
+                        Monitor.Wait(Gate, (int)Math.Clamp(((next - now) * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency, 1, int.MaxValue));
                     }
                     else
                     {

@@ -80,7 +80,8 @@ internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider ti
             }
         }
 
-        return replay;
+        // A trim while the log was read may have dropped what this replay needs: then it is incomplete after all.
+        return Interlocked.Read(ref _droppedNewest) >= from ? null : replay;
     }
 
     /// <summary>Drops what left the window (held back while a server is unverified), then the oldest while over the bound, remembering the newest of those.</summary>

@@ -103,18 +103,16 @@ internal sealed class RedisNode
     /// <summary>
     /// The server may not be the one it was (its connection was lost, or it took over slots of a cluster): it serves no
     /// call until its identity is read again and, if it changed (or <paramref name="replay"/>: it serves keys another
-    /// server served), recent removals are delivered to it again.
+    /// server served), recent removals are delivered to it again, reaching back to when it was lost, or to
+    /// <paramref name="since"/> if earlier (when the server whose keys it took over was lost).
     /// </summary>
-    public void Suspect(bool replay = false)
+    public void Suspect(bool replay = false, long since = long.MaxValue)
     {
         lock (Sync)
         {
             Interlocked.Increment(ref _suspicions);
-            if (!Unverified)
-            {
-                SuspectedAt = _time.GetTimestamp();
-            }
-
+            var at = Math.Min(_time.GetTimestamp(), since);
+            SuspectedAt = Unverified ? Math.Min(SuspectedAt, at) : at;
             Unverified = true;
             MustReplay |= replay;
             Circuit.Hold();

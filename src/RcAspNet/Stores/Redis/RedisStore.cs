@@ -60,7 +60,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         _near = near;
         _prefixes = [.. (trackedPrefixes ?? [""]).Distinct(StringComparer.Ordinal)];
         _recent = new RecentRemovals(options.RemovalReplayWindow, options.PendingRemovalLimit, time, EarliestSuspicion);
-        _registered = new RecentRemovals(options.RemovalReplayWindow, options.PendingRemovalLimit, time, EarliestSuspicion);
+        _registered = new RecentRemovals(options.RemovalReplayWindow, RegistrationLimit(options.PendingRemovalLimit), time, EarliestSuspicion);
         _topology = new RedisTopology(configuration, shard, options.OperationTimeout, time, logger, CreateNode, OnSlotsGained, OnSlotsMoved, OnConnected, Link, shared);
         var settings = _topology.Configuration;
         _respSettings = RespSettings.From(settings, options.SslCaFile);
@@ -536,11 +536,24 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         return new RedisNode(name, endPoint, _options, _prefixes, _pendingTags, _time, node => _delivery.RecoverAsync(node), OnCircuitChanged, OnRecoveryFailed, _stopping.Token);
     }
 
-    /// <summary>When the earliest server still unverified was first suspected (<see cref="long.MaxValue"/> for none): what it may have lost is remembered until it is verified.</summary>
+    /// <summary>How many registrations of entries under tags are remembered: ten times the removals, as every tagged write makes them.</summary>
+    private static int RegistrationLimit(int pendingRemovalLimit) => (int)Math.Min(int.MaxValue, pendingRemovalLimit * 10L);
+
+    /// <summary>
+    /// When the earliest server still unverified was first suspected (<see cref="long.MaxValue"/> for none): what it may
+    /// have lost is remembered until it is verified. In a cluster, only a primary that still serves slots holds it: one
+    /// whose replica took over, or that left, holds nothing back.
+    /// </summary>
     private long EarliestSuspicion()
     {
+        var earliest = SuspectedSince(_topology.Nodes);
+        return earliest == long.MaxValue || _topology.Kind != TopologyKind.Cluster ? earliest : SuspectedSince(_topology.Owners());
+    }
+
+    private static long SuspectedSince(IEnumerable<RedisNode> nodes)
+    {
         var earliest = long.MaxValue;
-        foreach (var node in _topology.Nodes)
+        foreach (var node in nodes)
         {
             earliest = Math.Min(earliest, node.SuspectedAt);
         }
@@ -548,17 +561,22 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         return earliest;
     }
 
-    /// <summary>Cluster primaries take over slots: they are verified before they serve them, when recent removals could be missing on them. (Removals kept for the old owners then move to them.)</summary>
+    /// <summary>
+    /// Cluster primaries take over slots: they are verified before they serve them, when recent removals or tag
+    /// registrations could be missing on them, and what they may lack reaches back to when the earliest server still
+    /// suspected was lost (the primary whose slots a replica took). (Removals kept for the old owners then move to them.)
+    /// </summary>
     private void OnSlotsGained(IReadOnlyCollection<RedisNode> nodes)
     {
-        if (_recent.IsEmpty)
+        if (_recent.IsEmpty && _registered.IsEmpty)
         {
             return;
         }
 
+        var since = SuspectedSince(_topology.Nodes);
         foreach (var node in nodes)
         {
-            node.Suspect(replay: true);
+            node.Suspect(replay: true, since);
         }
     }
 

@@ -217,23 +217,28 @@ internal sealed partial class RemovalDelivery(
     /// </summary>
     private async Task DeleteUnregisteredAsync(List<Removal>? members)
     {
-        try
+        if (members is null)
         {
-            if (members is null)
+            foreach (var prefix in prefixes)
             {
-                foreach (var prefix in prefixes)
-                {
-                    await owner().ClearAsync(prefix, CancellationToken.None).ConfigureAwait(false);
-                }
-            }
-            else if (members.Count > 0)
-            {
-                await owner().DeleteManyAsync([.. members.SelectMany(static m => m.Keys).Distinct(StringComparer.Ordinal)], CancellationToken.None).ConfigureAwait(false);
+                await QuietlyAsync(owner().ClearAsync(prefix, CancellationToken.None)).ConfigureAwait(false);
             }
         }
-        catch (RcCacheException)
+        else if (members.Count > 0)
         {
-            // FailureMode=Throw: what a server could not take was kept for it before this was thrown.
+            await QuietlyAsync(owner().DeleteManyAsync([.. members.SelectMany(static m => m.Keys).Distinct(StringComparer.Ordinal)], CancellationToken.None)).ConfigureAwait(false);
+        }
+
+        static async Task QuietlyAsync(ValueTask<RcRemovalResult> removal)
+        {
+            try
+            {
+                await removal.ConfigureAwait(false);
+            }
+            catch (RcCacheException)
+            {
+                // FailureMode=Throw: what a server could not take was kept for it before this was thrown.
+            }
         }
     }
 

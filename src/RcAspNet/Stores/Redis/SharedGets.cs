@@ -29,8 +29,9 @@ internal sealed class SharedGets
     /// <summary>This node writes or removes <paramref name="key"/>: no read that begins now joins a GET begun before.</summary>
     public void Forget(string key)
     {
+        // One attempt is enough: a GET of the key that took the slot since was sent after this call began.
         ref var slot = ref _slots[SlotOf(key)];
-        for (var get = Volatile.Read(ref slot); get is not null && string.Equals(get.Key, key, StringComparison.Ordinal); get = Volatile.Read(ref slot))
+        if (Volatile.Read(ref slot) is { } get && string.Equals(get.Key, key, StringComparison.Ordinal))
         {
             Interlocked.CompareExchange(ref slot, null, get);
         }
@@ -52,7 +53,7 @@ internal sealed class SharedGets
     public sealed class SharedGet(SharedGets gets, string key, int slot)
     {
         private int _joined;
-        private bool _registered;
+        private int _registered;
         private Task<RedisValue>? _reply;
 
         public string Key => key;
@@ -63,7 +64,16 @@ internal sealed class SharedGets
         /// <summary>Takes the slot (unless another GET holds it), then sends the GET; readers arriving while it is in flight join it.</summary>
         public Task<RedisValue> Send(IDatabase database)
         {
-            _registered = Interlocked.CompareExchange(ref gets._slots[slot], this, null) is null;
+            if (Interlocked.CompareExchange(ref gets._slots[slot], this, null) is null)
+            {
+                // Sent after its reader gave up (a first connect outlasted the timeout): the slot is given back at once.
+                Interlocked.Exchange(ref _registered, 1);
+                if (Volatile.Read(ref _joined) < 0)
+                {
+                    Interlocked.CompareExchange(ref gets._slots[slot], null, this);
+                }
+            }
+
             var reply = database.StringGetAsync(key);
             Volatile.Write(ref _reply, reply);
             return reply;
@@ -72,12 +82,13 @@ internal sealed class SharedGets
         /// <summary>Seals the GET: no reader joins it any more. Returns whether any did.</summary>
         public bool Seal()
         {
-            if (_registered)
+            var joined = Interlocked.Exchange(ref _joined, -1) > 0;
+            if (Volatile.Read(ref _registered) == 1)
             {
                 Interlocked.CompareExchange(ref gets._slots[slot], null, this);
             }
 
-            return Interlocked.Exchange(ref _joined, -1) > 0;
+            return joined;
         }
 
         internal bool TryJoin()
