@@ -271,12 +271,14 @@ internal sealed class RespConnection : IDisposable
 
             if (!OperatingSystem.IsWindows())
             {
-                // A blocking connect, bounded by the send timeout (Linux applies SO_SNDTIMEO to connect). The socket
+                // A blocking connect, bounded by the send timeout (Linux applies SO_SNDTIMEO to connect), with signals
+                // held off the thread meanwhile (SignalMask: one would leave .NET waiting minutes for it). The socket
                 // must never be made non-blocking: .NET on Unix would then only emulate blocking calls, and an
                 // emulated Receive can wait on a thread-pool work item, which is what these connections avoid.
                 socket.SendTimeout = RemainingMilliseconds(deadline);
                 try
                 {
+                    using var held = SignalMask.HoldSignals();
                     socket.Connect(endPoint);
                 }
                 catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock or SocketError.InProgress)
