@@ -89,6 +89,7 @@ internal sealed class BlockingRedisClient : IDisposable
     private T RunAt<T>(EndPoint? endPoint, long deadline, Func<RespConnection, long, T> command)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        using var held = SignalMask.HoldSignals();
         var target = endPoint ?? _seeds[Volatile.Read(ref _seed)];
         var connection = Rent(ref target, deadline);
         try
@@ -107,6 +108,7 @@ internal sealed class BlockingRedisClient : IDisposable
     private T Run<TState, T>(string key, TState state, long deadline, Func<RespConnection, TState, long, T> command)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        using var held = SignalMask.HoldSignals();
         var endPoint = EndPointOf(key, deadline);
         var asking = false;
         for (var redirects = 0; ; redirects++)
