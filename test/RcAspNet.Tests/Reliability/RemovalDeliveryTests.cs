@@ -162,6 +162,63 @@ public sealed class RemovalDeliveryTests(ITestOutputHelper output) : IAsyncLifet
         Assert.Equal(0, staleAfter);
     }
 
+    [Fact]
+    public async Task TooManyTagRegistrationsToRemember_ClearEveryNamespaceOnEveryServer_UnderFailureModeThrowToo()
+    {
+        // Ten registrations are remembered (ten times PendingRemovalLimit); far more are made under the victim's tags, in
+        // two namespaces (the default cache's and a named cache's). Under FailureMode=Throw a clear that reaches the
+        // victim throws, after keeping the clear for it: the next namespace must be cleared all the same.
+        _fleet = await Fleet.StartAsync(FleetKind.Shards);
+        var pagesNamespace = SharedRedis.UniqueNamespace();
+        await using var services = Services(near: false, o =>
+        {
+            o.FailureMode = RcFailureMode.Throw;
+            o.PendingRemovalLimit = 1;
+            o.Caches["pages"] = new RcNamedCacheOptions { Namespace = pagesNamespace };
+        });
+        IRcCache[] caches = [services.GetRequiredService<IRcCache>(), services.GetRequiredKeyedService<IRcCache>("pages")];
+        const int Entries = 40;
+        await _fleet.Victim.CommandAsync("SAVE");
+        foreach (var cache in caches)
+        {
+            for (var i = 0; i < Entries; i++)
+            {
+                await cache.SetAsync($"entry:{i}", $"old {i}", new RcEntryOptions { Tags = [$"post:{i}"] });
+            }
+        }
+
+        _fleet.Victim.Kill();
+        foreach (var cache in caches)
+        {
+            for (var i = 0; i < Entries; i++)
+            {
+                try
+                {
+                    await cache.InvalidateTagAsync($"post:{i}");
+                }
+                catch (RcCacheException)
+                {
+                    // Kept for the victim, and said so.
+                }
+            }
+        }
+
+        await _fleet.Victim.RestartAsync();
+        await WaitAsync(async () => await HealthAsync(services) == HealthStatus.Healthy && _logs.Records.Any(static r => r.Id.Id == 108), "the victim to serve again");
+        var stale = 0;
+        foreach (var cache in caches)
+        {
+            for (var i = 0; i < Entries; i++)
+            {
+                stale += (await cache.GetAsync<string>($"entry:{i}"))?.StartsWith("old", StringComparison.Ordinal) == true ? 1 : 0;
+            }
+        }
+
+        output.WriteLine($"{string.Join(" / ", _logs.Records.Where(static r => r.Id.Id == 108).Select(static r => r.Message))}; stale reads after {stale}");
+        Assert.Contains(_logs.Records, static r => r.Id.Id == 108 && r.Message.Contains("and -1 entries", StringComparison.Ordinal));
+        Assert.Equal(0, stale);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
