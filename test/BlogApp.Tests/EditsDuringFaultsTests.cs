@@ -61,42 +61,37 @@ public sealed class EditsDuringFaultsTests(ITestOutputHelper output) : IAsyncLif
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public async Task EditsWhileADurableShardIsDown_AreNeverServedStale_AfterItRestartsFromItsFile(bool near)
-    {
-        await using var blog = await StartAsync(near, "--appendonly", "yes");
-        using var client = blog.Browser();
-        await ReadEverythingAsync(client);
+    public Task EditsWhileADurableShardIsDown_AreNeverServedStale_AfterItRestartsFromItsFile(bool near) =>
+        EditWhileAShardIsDownAsync(near, "restarted from its append-only file", saveFirst: false, "--appendonly", "yes");
 
-        _servers[1].Kill();
-        await EditEveryPostAsync(client);
-        var staleDuring = await StaleAsync(client);
-        await _servers[1].RestartAsync();
-        var back = await ServingAgainAsync(client);
-        var staleAfter = await StaleAsync(client);
-        output.WriteLine($"shard killed and restarted from its append-only file, near cache {(near ? "on" : "off")}: {Posts} posts edited; stale answers {staleDuring} while it was down, {staleAfter} after; healthy {back.TotalMilliseconds:0} ms after the restart");
-        Assert.Equal(0, staleDuring);
-        Assert.Equal(0, staleAfter);
-    }
-
+    /// <summary>
+    /// What a shard killed before its next fsync loses, made certain: its snapshot predates every page and answer, so it
+    /// comes back without the registrations of entries under its tags, while those entries live on the others.
+    /// </summary>
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public async Task EditsWhileAShardIsDown_AreNeverServedStale_AfterItRestartsWithoutTagRegistrationsItAcknowledged(bool near)
-    {
-        // What a shard killed before its next fsync loses, made certain: its snapshot predates every page and answer,
-        // so it comes back without the registrations of entries under its tags, while those entries live on the others.
-        await using var blog = await StartAsync(near);
-        using var client = blog.Browser();
-        await _servers[1].CommandAsync("SAVE");
-        await ReadEverythingAsync(client);
+    public Task EditsWhileAShardIsDown_AreNeverServedStale_AfterItRestartsWithoutTagRegistrationsItAcknowledged(bool near) =>
+        EditWhileAShardIsDownAsync(near, "restarted from a snapshot older than every cached page", saveFirst: true);
 
+    /// <summary>Reads everything, kills a shard, edits every post, restarts the shard from its disk: nothing reads stale, while it is down or after.</summary>
+    private async Task EditWhileAShardIsDownAsync(bool near, string restart, bool saveFirst, params string[] serverArgs)
+    {
+        await using var blog = await StartAsync(near, serverArgs);
+        using var client = blog.Browser();
+        if (saveFirst)
+        {
+            await _servers[1].CommandAsync("SAVE");
+        }
+
+        await ReadEverythingAsync(client);
         _servers[1].Kill();
         await EditEveryPostAsync(client);
         var staleDuring = await StaleAsync(client);
         await _servers[1].RestartAsync();
         var back = await ServingAgainAsync(client);
         var staleAfter = await StaleAsync(client);
-        output.WriteLine($"shard killed and restarted from a snapshot older than every cached page, near cache {(near ? "on" : "off")}: {Posts} posts edited; stale answers {staleDuring} while it was down, {staleAfter} after; healthy {back.TotalMilliseconds:0} ms after the restart");
+        output.WriteLine($"shard killed and {restart}, near cache {(near ? "on" : "off")}: {Posts} posts edited; stale answers {staleDuring} while it was down, {staleAfter} after; healthy {back.TotalMilliseconds:0} ms after the restart");
         Assert.Equal(0, staleDuring);
         Assert.Equal(0, staleAfter);
     }

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.TestHost;
@@ -15,7 +14,7 @@ namespace RcAspNet.Tests.Reliability;
 /// stays closed (a connect that never completes counts toward the threshold, it does not open the circuit at once).
 /// The server here accepts no connection: its listen queue is full, so every connect hangs, exactly, every time.
 /// </summary>
-public sealed partial class FailureBudgetTests : IAsyncLifetime
+public sealed class FailureBudgetTests : IAsyncLifetime
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly List<Socket> _queued = [];
@@ -102,28 +101,8 @@ public sealed partial class FailureBudgetTests : IAsyncLifetime
     {
         using var metrics = new MetricsRecorder(_app!.Services);
         var cache = _app.Services.GetRequiredService<IDistributedCache>();
-        using var handled = PosixSignalRegistration.Create(PosixSignal.SIGCONT, static _ => { });
-        var thread = 0;
-        using var done = new ManualResetEventSlim();
-        var caller = new Thread(() =>
-        {
-            Volatile.Write(ref thread, (int)Syscall(GetTid));
-            cache.Get("a");
-            done.Set();
-        })
-        { IsBackground = true };
-        caller.Start();
-        var signals = 0;
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        while (!done.Wait(20) && watch.Elapsed < TimeSpan.FromSeconds(30))
-        {
-            if (Volatile.Read(ref thread) is var tid and not 0 && Syscall(TgKill, Environment.ProcessId, tid, SigCont) == 0)
-            {
-                signals++;
-            }
-        }
-
-        Assert.True(done.IsSet, $"The synchronous Get was still connecting {watch.Elapsed.TotalSeconds:0} s later, after {signals} signals.");
+        var (returned, elapsed, signals) = SignalledCall.Run(() => cache.Get("a"), TimeSpan.FromSeconds(30));
+        Assert.True(returned, $"The synchronous Get was still connecting {elapsed.TotalSeconds:0} s later, after {signals} signals.");
         Assert.True(signals > 0, "No signal reached the caller's thread.");
         Assert.Equal(1, metrics.Sum("rc.store.timeouts"));
         Assert.Equal(0, metrics.Sum("rc.store.errors", static t => t["error.type"] == "connection"));
@@ -142,14 +121,4 @@ public sealed partial class FailureBudgetTests : IAsyncLifetime
 
         Assert.Equal(3, metrics.Sum("rc.store.timeouts"));
     }
-
-    private const long GetTid = 186;
-    private const long TgKill = 234;
-    private const long SigCont = 18;
-
-    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
-    private static partial long Syscall(long number);
-
-    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
-    private static partial long Syscall(long number, long pid, long tid, long signal);
 }
