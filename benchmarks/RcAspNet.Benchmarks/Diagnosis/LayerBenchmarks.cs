@@ -1,9 +1,11 @@
+using System.Runtime.CompilerServices;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using Microsoft.Extensions.DependencyInjection;
 using RcAspNet.Benchmarks.Infrastructure;
 using RcAspNet.Caching;
 using RcAspNet.Stores;
+using RcAspNet.Stores.Redis;
 using StackExchange.Redis;
 
 namespace RcAspNet.Benchmarks.Diagnosis;
@@ -11,7 +13,7 @@ namespace RcAspNet.Benchmarks.Diagnosis;
 /// <summary>
 /// Diagnosis, not a comparison: where an RcAspNet Get's time and allocations go, layer by layer, on one Redis server
 /// with 1 KiB entries, by one caller and by 64. The raw client's GET; the same GET bounded the way the store bounds every
-/// operation (awaited directly when the reply is already there, else inside <c>Task.WaitAsync</c> on a shared deadline
+/// operation (awaited directly when the reply is already there, else through <c>TimedReply</c> on a shared deadline
 /// token); the store alone; and the whole <c>IDistributedCache.GetAsync</c> (namespace, envelope, sliding renewal).
 /// This is the only group that touches the library's internal types (the store, through <c>CacheRegistry.Stores</c>):
 /// when those change, only this file has to follow.
@@ -73,7 +75,7 @@ public class LayerBenchmarks
 
     [Benchmark(Description = "raw GET, bounded by a shared deadline token")]
     [BenchmarkCategory("1 caller")]
-    public Task<RedisValue> Raw_GetWithDeadline() => WithDeadline(_raw.StringGetAsync(_rcKeys[0]));
+    public ValueTask<RedisValue> Raw_GetWithDeadline() => WithDeadline(_raw.StringGetAsync(_rcKeys[0]));
 
     [Benchmark(Description = "Rc store (internal): GetAsync")]
     [BenchmarkCategory("1 caller")]
@@ -89,7 +91,7 @@ public class LayerBenchmarks
 
     [Benchmark(OperationsPerInvoke = Callers.Operations, Description = "raw GET, bounded by a shared deadline token, 64 callers")]
     [BenchmarkCategory("64 callers")]
-    public Task Raw_GetWithDeadline_x64() => Callers.RunAsync(c => new ValueTask(WithDeadline(_raw.StringGetAsync(_rcKeys[c]))));
+    public Task Raw_GetWithDeadline_x64() => Callers.RunAsync(c => Discard(WithDeadline(_raw.StringGetAsync(_rcKeys[c]))));
 
     [Benchmark(OperationsPerInvoke = Callers.Operations, Description = "Rc store (internal): GetAsync, 64 callers")]
     [BenchmarkCategory("64 callers")]
@@ -99,5 +101,8 @@ public class LayerBenchmarks
     [BenchmarkCategory("64 callers")]
     public Task Cache_Get_x64() => Callers.RunAsync(c => new ValueTask(_fixture.Cache.GetAsync(_keys[c])));
 
-    private Task<RedisValue> WithDeadline(Task<RedisValue> reply) => reply.IsCompleted ? reply : reply.WaitAsync(_deadline.Token);
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask Discard(ValueTask<RedisValue> reply) => await reply;
+
+    private ValueTask<RedisValue> WithDeadline(Task<RedisValue> reply) => reply.IsCompleted ? new(reply) : TimedReply<RedisValue>.WaitAsync(reply, _deadline.Token, CancellationToken.None);
 }

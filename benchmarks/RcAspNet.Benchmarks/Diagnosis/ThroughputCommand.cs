@@ -24,6 +24,7 @@ internal static class ThroughputCommand
         var seconds = 5.0;
         var rounds = 3;
         string[]? only = null;
+        var allocations = false;
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
             switch (args[i])
@@ -37,8 +38,11 @@ internal static class ThroughputCommand
                 case "--only":
                     only = args[i + 1].Split(',');
                     break;
+                case "--allocations":
+                    allocations = bool.Parse(args[i + 1]);
+                    break;
                 default:
-                    Console.Error.WriteLine($"Unknown argument {args[i]}: throughput [--seconds 5] [--rounds 3] [--only raw-get,ms-get,rc-get,rc-tryget,raw-set,ms-set,rc-set]");
+                    Console.Error.WriteLine($"Unknown argument {args[i]}: throughput [--seconds 5] [--rounds 3] [--only raw-get,ms-get,rc-get,rc-tryget,raw-set,ms-set,rc-set] [--allocations true]");
                     return 2;
             }
         }
@@ -87,9 +91,11 @@ internal static class ThroughputCommand
         {
             foreach (var (name, operation) in contenders)
             {
+                using var sampler = allocations ? new AllocationSampler() : null;
                 var result = await MeasureAsync(operation, TimeSpan.FromSeconds(seconds));
                 results[name].Add(result);
                 Console.WriteLine($"round {round} {name,-8} {result.OpsPerSecond,10:N0} ops/s {result.BytesPerOp,8:N0} B/op {result.CpuMicrosecondsPerOp,6:N2} µs CPU/op; by thread: {result.Threads}");
+                sampler?.Report(result.OpsPerSecond * seconds);
             }
         }
 

@@ -335,20 +335,7 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
         try
         {
             task = database is not null ? command(database, state) : ConnectThenRunAsync(state, command, cancellationToken);
-            T result;
-            if (task.IsCompleted)
-            {
-                result = await task.ConfigureAwait(false);
-            }
-            else if (!cancellationToken.CanBeCanceled)
-            {
-                result = await task.WaitAsync(_deadlines.Next()).ConfigureAwait(false);
-            }
-            else
-            {
-                using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _deadlines.Next());
-                result = await task.WaitAsync(either.Token).ConfigureAwait(false);
-            }
+            var result = task.IsCompleted ? await task.ConfigureAwait(false) : await TimedReply<T>.WaitAsync(task, _deadlines.Next(), cancellationToken).ConfigureAwait(false);
 
             node.Circuit.OnSuccess();
             metrics.Duration(kind, node.Name, operation, started);
