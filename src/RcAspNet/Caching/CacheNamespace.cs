@@ -75,9 +75,15 @@ internal sealed partial class CacheNamespace
     public async ValueTask<ReadOnlyMemory<byte>?> GetAsync(string key, CancellationToken cancellationToken)
     {
         var namespaced = Key(key);
-        var value = Unwrap(namespaced, await _store.GetAsync(namespaced, cancellationToken).ConfigureAwait(false));
-        Count(value is null ? 0 : 1, 1);
-        return value;
+        return Counted(Unwrap(namespaced, await _store.GetAsync(namespaced, cancellationToken).ConfigureAwait(false)));
+    }
+
+    /// <summary>What <see cref="GetAsync"/> reads, as an array of the caller's own (<c>IDistributedCache.GetAsync</c>), in one state machine.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<byte[]?> GetOwnedAsync(string key, CancellationToken cancellationToken)
+    {
+        var namespaced = Key(key);
+        return Counted(Unwrap(namespaced, await _store.GetAsync(namespaced, cancellationToken).ConfigureAwait(false))) is { } value ? ToOwnedArray(value) : null;
     }
 
     /// <summary>
@@ -120,7 +126,12 @@ internal sealed partial class CacheNamespace
     public ReadOnlyMemory<byte>? Get(string key)
     {
         var namespaced = Key(key);
-        var value = Unwrap(namespaced, _store.Get(namespaced));
+        return Counted(Unwrap(namespaced, _store.Get(namespaced)));
+    }
+
+    /// <summary>Counts one read, a hit or a miss.</summary>
+    private ReadOnlyMemory<byte>? Counted(ReadOnlyMemory<byte>? value)
+    {
         Count(value is null ? 0 : 1, 1);
         return value;
     }

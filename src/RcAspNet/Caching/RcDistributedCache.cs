@@ -16,7 +16,7 @@ internal sealed class RcDistributedCache(CacheNamespace keyspace) : IBufferDistr
     public byte[]? Get(string key) => keyspace.Get(key) is { } value ? keyspace.ToOwnedArray(value) : null;
 
     // A task over a pooled state machine costs less than an async Task method's own (measured by throughput --allocations).
-    public Task<byte[]?> GetAsync(string key, CancellationToken token = default) => GetOwnedAsync(key, token).AsTask();
+    public Task<byte[]?> GetAsync(string key, CancellationToken token = default) => keyspace.GetOwnedAsync(key, token).AsTask();
 
     public bool TryGet(string key, IBufferWriter<byte> destination)
     {
@@ -42,10 +42,6 @@ internal sealed class RcDistributedCache(CacheNamespace keyspace) : IBufferDistr
         destination.Write(value.Span);
         return true;
     }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<byte[]?> GetOwnedAsync(string key, CancellationToken token) =>
-        await keyspace.GetAsync(key, token).ConfigureAwait(false) is { } value ? keyspace.ToOwnedArray(value) : null;
 
     public void Set(string key, byte[] value, DistributedCacheEntryOptions options)
     {
