@@ -22,6 +22,10 @@ internal sealed partial class CacheNamespace
     private readonly RcMetrics _metrics;
     private readonly RenewalThrottle _renewals;
 
+    // The namespaced keys made lately, by the caller's key's hash: a hot key's is made once, not on every call.
+    private readonly string?[] _namespaced = new string?[NamespacedSlots];
+    private const int NamespacedSlots = 256;
+
     public CacheNamespace(string name, IRcStore store, string prefix, TimeSpan defaultExpiration, RcOptions options, TimeProvider time, RcMetrics metrics, ILogger logger)
     {
         Name = name;
@@ -62,7 +66,20 @@ internal sealed partial class CacheNamespace
             throw new ArgumentException($"A cache key must be at most {_maximumKeyLength} characters long (Rc:MaximumKeyLength); this one has {key.Length}.", paramName);
         }
 
-        return Prefix.Length == 0 ? key : string.Concat(Prefix, key);
+        if (Prefix.Length == 0)
+        {
+            return key;
+        }
+
+        ref var slot = ref _namespaced[key.GetHashCode() & (NamespacedSlots - 1)];
+        if (Volatile.Read(ref slot) is { } made && made.Length == Prefix.Length + key.Length && made.AsSpan(Prefix.Length).SequenceEqual(key))
+        {
+            return made;
+        }
+
+        var namespaced = string.Concat(Prefix, key);
+        Volatile.Write(ref slot, namespaced);
+        return namespaced;
     }
 
     /// <summary>Returns whether a key would be accepted (the cache-aside paths skip the cache for one that would not).</summary>
@@ -211,6 +228,7 @@ internal sealed partial class CacheNamespace
     }
 
     /// <summary>Writes an entry; <paramref name="replaces"/> when the application replaces a value, rather than filling a miss.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SetAsync(string key, byte[] value, EntryTiming timing, bool replaces, CancellationToken cancellationToken)
     {
         var namespaced = Key(key);

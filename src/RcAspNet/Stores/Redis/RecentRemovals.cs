@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace RcAspNet.Stores.Redis;
 
 /// <summary>
@@ -9,8 +7,8 @@ namespace RcAspNet.Stores.Redis;
 /// it had them. The window reaches back from the moment the server was first suspected, not from its return: while
 /// <paramref name="holdFrom"/> names an earlier moment (a server is still unverified), nothing newer than the window
 /// before it leaves. Bounded by <c>Rc:PendingRemovalLimit</c> keys: when more were made, the window is incomplete for
-/// a replay that reaches back past what was dropped, and that replay clears instead. Adding takes no lock; one caller
-/// at a time trims. The same log, of <see cref="RemovalKind.Members"/>, remembers which entries were registered under
+/// a replay that reaches back past what was dropped, and that replay clears instead. One short lock guards a queue (a
+/// <c>ConcurrentQueue</c> that is peeked keeps no segment for reuse: it cost an array per few writes). The same log, of <see cref="RemovalKind.Members"/>, remembers which entries were registered under
 /// a tag, for a tag's server that may have lost the registration.
 /// </summary>
 /// <param name="window">How long a server may lose what it acknowledged.</param>
@@ -19,24 +17,19 @@ namespace RcAspNet.Stores.Redis;
 /// <param name="holdFrom">The moment the earliest unverified server was first suspected, or <see cref="long.MaxValue"/>.</param>
 internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider time, Func<long> holdFrom)
 {
-    private readonly ConcurrentQueue<(long At, Removal Removal)> _items = new();
+    private readonly Queue<Entry> _items = new();
+    private readonly Lock _gate = new();
     private readonly long _window = (long)(window.TotalSeconds * time.TimestampFrequency);
     private int _size;
-    private int _trimming;
     private long _droppedNewest = long.MinValue;
 
     /// <summary>Gets whether nothing would be delivered again: nothing was removed within the window, and the window lost nothing.</summary>
     public bool IsEmpty => Volatile.Read(ref _size) == 0 && Interlocked.Read(ref _droppedNewest) < time.GetTimestamp() - _window;
 
-    public void Add(Removal removal)
-    {
-        var now = time.GetTimestamp();
-        _items.Enqueue((now, removal));
-        if (Interlocked.Add(ref _size, removal.Size) > limit || (_items.TryPeek(out var oldest) && oldest.At < now - _window))
-        {
-            Trim(now);
-        }
-    }
+    public void Add(Removal removal) => Add(new Entry(time.GetTimestamp(), null, removal));
+
+    /// <summary>Remembers the removal of one key (a write that replaced its value), with no <see cref="Removal"/> made unless it is replayed.</summary>
+    public void Add(string key) => Add(new Entry(time.GetTimestamp(), key, null));
 
     /// <summary>
     /// The removals of the window before <paramref name="since"/> (or before now, if earlier) that
@@ -48,20 +41,36 @@ internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider ti
         var now = time.GetTimestamp();
         Trim(now);
         var from = Math.Min(now, since) - _window;
-        if (Interlocked.Read(ref _droppedNewest) >= from)
+        Entry[] items;
+        lock (_gate)
         {
-            return null;
+            if (_droppedNewest >= from)
+            {
+                return null;
+            }
+
+            items = [.. _items];
         }
 
         var replay = new List<Removal>();
-        foreach (var (at, removal) in _items)
+        foreach (var (at, key, removal) in items)
         {
             if (at < from)
             {
                 continue;
             }
 
-            switch (removal.Kind)
+            if (key is not null)
+            {
+                if (routesHere(key))
+                {
+                    replay.Add(Removal.OfKey(key));
+                }
+
+                continue;
+            }
+
+            switch (removal!.Kind)
             {
                 case RemovalKind.Keys:
                     var keys = removal.Keys.Where(routesHere).ToArray();
@@ -80,38 +89,46 @@ internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider ti
             }
         }
 
-        // A trim while the log was read may have dropped what this replay needs: then it is incomplete after all.
-        return Interlocked.Read(ref _droppedNewest) >= from ? null : replay;
+        return replay;
+    }
+
+    private void Add(Entry entry)
+    {
+        lock (_gate)
+        {
+            _items.Enqueue(entry);
+            _size += entry.Size;
+            if (_size <= limit && _items.Peek().At >= entry.At - _window)
+            {
+                return;
+            }
+        }
+
+        Trim(entry.At);
     }
 
     /// <summary>Drops what left the window (held back while a server is unverified), then the oldest while over the bound, remembering the newest of those.</summary>
     private void Trim(long now)
     {
-        if (Interlocked.CompareExchange(ref _trimming, 1, 0) != 0)
+        var before = Math.Min(now, holdFrom()) - _window;
+        lock (_gate)
         {
-            return;
-        }
-
-        try
-        {
-            var before = Math.Min(now, holdFrom()) - _window;
-            while (_items.TryPeek(out var oldest) && (oldest.At < before || Volatile.Read(ref _size) > limit))
+            while (_items.TryPeek(out var oldest) && (oldest.At < before || _size > limit))
             {
-                // Marked before the removal leaves, so that no replay misses it unawares.
-                if (oldest.At >= before && oldest.At > Interlocked.Read(ref _droppedNewest))
+                if (oldest.At >= before && oldest.At > _droppedNewest)
                 {
                     Interlocked.Exchange(ref _droppedNewest, oldest.At);
                 }
 
-                if (_items.TryDequeue(out oldest))
-                {
-                    Interlocked.Add(ref _size, -oldest.Removal.Size);
-                }
+                _items.Dequeue();
+                _size -= oldest.Size;
             }
         }
-        finally
-        {
-            Volatile.Write(ref _trimming, 0);
-        }
+    }
+
+    /// <summary>One removal remembered: one key's, or any other.</summary>
+    private readonly record struct Entry(long At, string? Key, Removal? Removal)
+    {
+        public int Size => Removal?.Size ?? 1;
     }
 }

@@ -44,7 +44,7 @@ internal sealed partial class RedisStore
         Evict(key);
         if (replaces)
         {
-            _recent.Add(Removal.OfKey(key));
+            _recent.Add(key);
         }
 
         _calls.Run(
@@ -64,7 +64,7 @@ internal sealed partial class RedisStore
     public RcRemovalResult Delete(string key)
     {
         Evict(key);
-        _recent.Add(Removal.OfKey(key));
+        _recent.Add(key);
         var result = _calls.Remove(_topology.NodeOf(key), key);
         Evict(key);
         return result;

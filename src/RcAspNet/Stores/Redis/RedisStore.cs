@@ -146,12 +146,13 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     /// so its key's removal is kept; a write that fills a miss replaced nothing, so one that does not reach its server
     /// leaves nothing to remove.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, bool replaces, CancellationToken cancellationToken)
     {
         Evict(key);
         if (replaces)
         {
-            _recent.Add(Removal.OfKey(key));
+            _recent.Add(key);
         }
 
         await _calls.RunAsync(_topology.NodeOf(key), "set", (key, value, timeToLive), static (db, s) => db.StringSetAsync(s.key, s.value, RedisCommands.Ttl(s.timeToLive)), false, cancellationToken, keepOnFailure: replaces ? KeyOf : null).ConfigureAwait(false);
@@ -179,6 +180,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         return added;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<RcRemovalResult> DeleteAsync(string key, CancellationToken cancellationToken)
     {
         Evict(key);

@@ -26,6 +26,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     private readonly Action<RedisNode> _nodeAdded;
     private readonly IConnectionMultiplexer? _shared;
     private readonly ConcurrentDictionary<EndPoint, RedisNode> _nodes = new();
+    private readonly RedisNode[] _serverOnly;
     private readonly Lock _connectLock = new();
     private Task<IConnectionMultiplexer>? _connecting;
     private IConnectionMultiplexer? _connection;
@@ -66,6 +67,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
         _connected = connected;
         _nodeAdded = nodeAdded;
         Server = createNode(shard, null);
+        _serverOnly = [Server];
     }
 
     /// <summary>Gets the configured server's node: the one server, or a cluster's calls before its topology is known.</summary>
@@ -100,7 +102,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     }
 
     /// <summary>Gets every node made so far: the configured server's, then each cluster primary's.</summary>
-    public IEnumerable<RedisNode> Nodes => _nodes.IsEmpty ? [Server] : [Server, .. _nodes.Values];
+    public IEnumerable<RedisNode> Nodes => _nodes.IsEmpty ? _serverOnly : [Server, .. _nodes.Values];
 
     /// <summary>The node that serves <paramref name="key"/>: on a cluster, the primary that owns its slot now; else the server.</summary>
     public RedisNode NodeOf(string key) =>
