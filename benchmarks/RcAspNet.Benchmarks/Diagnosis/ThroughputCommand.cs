@@ -9,14 +9,14 @@ using StackExchange.Redis;
 namespace RcAspNet.Benchmarks.Diagnosis;
 
 /// <summary>
-/// 64 callers on one Redis server, each on a key of its own (1 KiB), for a fixed time per contender, interleaved over
+/// 64 callers (or as many as --callers says; one is a sequential caller) on one Redis server, each on a key of its own (1 KiB), for a fixed time per contender, interleaved over
 /// rounds: operations per second and bytes allocated per operation, outside BenchmarkDotNet, so that a profiler
 /// (<c>dotnet-trace collect -- dotnet RcAspNet.Benchmarks.dll throughput --only rc-get --seconds 20</c>) can watch one
 /// contender's steady state.
 /// </summary>
 internal static class ThroughputCommand
 {
-    private const int Callers = 64;
+    private const int MostCallers = 64;
     private static readonly DistributedCacheEntryOptions Options = Entries.Options(sliding: false);
 
     public static async Task<int> RunAsync(string[] args)
@@ -25,6 +25,7 @@ internal static class ThroughputCommand
         var rounds = 3;
         string[]? only = null;
         var allocations = false;
+        var callers = MostCallers;
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
             switch (args[i])
@@ -38,11 +39,14 @@ internal static class ThroughputCommand
                 case "--only":
                     only = args[i + 1].Split(',');
                     break;
+                case "--callers":
+                    callers = Math.Clamp(int.Parse(args[i + 1], CultureInfo.InvariantCulture), 1, MostCallers);
+                    break;
                 case "--allocations":
                     allocations = bool.Parse(args[i + 1]);
                     break;
                 default:
-                    Console.Error.WriteLine($"Unknown argument {args[i]}: throughput [--seconds 5] [--rounds 3] [--only raw-get,ms-get,rc-get,rc-tryget,raw-set,ms-set,rc-set] [--allocations true]");
+                    Console.Error.WriteLine($"Unknown argument {args[i]}: throughput [--seconds 5] [--rounds 3] [--only raw-get,ms-get,rc-get,rc-tryget,raw-set,ms-set,rc-set] [--allocations true] [--callers 64]");
                     return 2;
             }
         }
@@ -50,11 +54,11 @@ internal static class ThroughputCommand
         await using var fixture = await Fixture.StartAsync(RcStoreKind.Redis);
         var raw = fixture.Raw[0];
         var payload = Entries.Payload(1024);
-        var keys = Enumerable.Range(0, Callers).Select(static c => $"post:{c}").ToArray();
-        var rawKeys = Enumerable.Range(0, Callers).Select(static c => (RedisKey)$"{Keys.Raw}post:{c}").ToArray();
+        var keys = Enumerable.Range(0, MostCallers).Select(static c => $"post:{c}").ToArray();
+        var rawKeys = Enumerable.Range(0, MostCallers).Select(static c => (RedisKey)$"{Keys.Raw}post:{c}").ToArray();
         var microsoft = fixture.Microsoft;
         var cache = fixture.Cache;
-        var writers = Enumerable.Range(0, Callers).Select(static _ => new ArrayBufferWriter<byte>(2048)).ToArray();
+        var writers = Enumerable.Range(0, MostCallers).Select(static _ => new ArrayBufferWriter<byte>(2048)).ToArray();
         var contenders = new (string Name, Func<int, ValueTask> Operation)[]
         {
             ("raw-get", c => new ValueTask(raw.StringGetAsync(rawKeys[c]))),
@@ -69,7 +73,7 @@ internal static class ThroughputCommand
 
         await fixture.SetUpAsync(async () =>
         {
-            for (var c = 0; c < Callers; c++)
+            for (var c = 0; c < MostCallers; c++)
             {
                 await raw.StringSetAsync(rawKeys[c], payload, Entries.TimeToLive);
                 await microsoft.SetAsync(keys[c], payload, Options);
@@ -80,11 +84,11 @@ internal static class ThroughputCommand
             Entries.Check((await microsoft.GetAsync(keys[^1]))?.Length == 1024, "RedisCache.GetAsync");
         });
 
-        Console.WriteLine($"// StackExchange.Redis {RedisClient.Loaded}; {Callers} callers, 1 KiB, {seconds} s per contender per round, {rounds} rounds");
+        Console.WriteLine($"// StackExchange.Redis {RedisClient.Loaded}; {callers} callers, 1 KiB, {seconds} s per contender per round, {rounds} rounds");
         var results = contenders.ToDictionary(static c => c.Name, static _ => new List<Result>());
         foreach (var (name, operation) in contenders)
         {
-            await MeasureAsync(operation, TimeSpan.FromSeconds(1)); // warm-up
+            await MeasureAsync(operation, callers, TimeSpan.FromSeconds(1)); // warm-up
         }
 
         for (var round = 1; round <= rounds; round++)
@@ -92,7 +96,7 @@ internal static class ThroughputCommand
             foreach (var (name, operation) in contenders)
             {
                 using var sampler = allocations ? new AllocationSampler() : null;
-                var result = await MeasureAsync(operation, TimeSpan.FromSeconds(seconds));
+                var result = await MeasureAsync(operation, callers, TimeSpan.FromSeconds(seconds));
                 results[name].Add(result);
                 Console.WriteLine($"round {round} {name,-8} {result.OpsPerSecond,10:N0} ops/s {result.BytesPerOp,8:N0} B/op {result.CpuMicrosecondsPerOp,6:N2} µs CPU/op; by thread: {result.Threads}");
                 sampler?.Report(result.OpsPerSecond * seconds);
@@ -119,14 +123,14 @@ internal static class ThroughputCommand
         await cache.TryGetAsync(key, writer);
     }
 
-    private static async Task<Result> MeasureAsync(Func<int, ValueTask> operation, TimeSpan duration)
+    private static async Task<Result> MeasureAsync(Func<int, ValueTask> operation, int callers, TimeSpan duration)
     {
         long operations = 0;
         var threads = ThreadTimes();
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var bytes = GC.GetTotalAllocatedBytes(precise: false);
         var clock = Stopwatch.StartNew();
-        var callers = Enumerable.Range(0, Callers).Select(c => Task.Run(async () =>
+        var running = Enumerable.Range(0, callers).Select(c => Task.Run(async () =>
         {
             long mine = 0;
             while (clock.Elapsed < duration)
@@ -137,7 +141,7 @@ internal static class ThroughputCommand
 
             Interlocked.Add(ref operations, mine);
         })).ToArray();
-        await Task.WhenAll(callers);
+        await Task.WhenAll(running);
         var elapsed = clock.Elapsed.TotalSeconds;
         var allocated = GC.GetTotalAllocatedBytes(precise: false) - bytes;
         var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;

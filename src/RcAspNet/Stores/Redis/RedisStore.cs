@@ -482,16 +482,17 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             return Copy(await _calls.RunAsync(node, "get", joined, static (_, reply) => reply, RedisValue.Null, cancellationToken, wrongTypeIsMiss: true).ConfigureAwait(false));
         }
 
-        var get = new SharedGets.SharedGet(_gets, key, slot);
+        // A slot is taken only once connected: the GET is then sent before RunAsync returns, so before it is sealed.
+        var ticket = _topology.Database is null ? -1 : _gets.Take(key, slot);
         RedisValue value;
         bool shared;
         try
         {
-            value = await _calls.RunAsync(node, "get", get, static (db, get) => get.Send(db), RedisValue.Null, cancellationToken, wrongTypeIsMiss: true).ConfigureAwait(false);
+            value = await _calls.RunAsync(node, "get", (Gets: _gets, Key: key, Slot: slot, Ticket: ticket), static (db, s) => s.Gets.Send(db, s.Key, s.Slot, s.Ticket), RedisValue.Null, cancellationToken, wrongTypeIsMiss: true).ConfigureAwait(false);
         }
         finally
         {
-            shared = get.Seal();
+            shared = _gets.Seal(slot, ticket);
         }
 
         return shared ? Copy(value) : value;

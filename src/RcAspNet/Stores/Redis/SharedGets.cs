@@ -4,109 +4,153 @@ namespace RcAspNet.Stores.Redis;
 
 /// <summary>
 /// The GETs of a store in flight, so that concurrent readers of one key send one GET, as output caching's lookups are
-/// collapsed. A fixed table of slots, by the key's hash, holds at most one GET each: no lock and no allocation beyond
-/// the GET's own handle; a reader whose slot holds another key's GET sends its own, unshared.
+/// collapsed. A fixed table of slots, by the key's hash, holds at most one GET each, with no lock and no allocation: a
+/// slot's state (a version, a phase and how many readers joined) is one word that every change swaps atomically, and
+/// its key and reply are written only by the reader that holds it. A reader whose slot holds another key's GET sends its
+/// own, unshared.
 /// <para>
 /// A reader joins only a GET begun before nothing of this node changed the key. A GET takes its slot before it is
-/// sent, and a write or removal through the store forgets the key's GET before it is sent and again once it is done:
-/// a GET that is still in the slot after that was sent after the write was answered, so a read that begins after the
-/// write never joins one begun before it. Each reader still waits, times out, is cancelled and fails on its own
+/// sent, and a write or removal through the store closes the key's slot before it is sent and again once it is done:
+/// a GET still open after that was sent after the write was answered, so a read that begins after the write never
+/// joins one begun before it. Each reader still waits, times out, is cancelled and fails on its own
 /// (<see cref="RedisCalls.RunAsync"/>); only the command on the wire is shared.
 /// </para>
 /// </summary>
 internal sealed class SharedGets
 {
     private const int Slots = 256;
-    private readonly SharedGet?[] _slots = new SharedGet?[Slots];
+
+    // A slot's state: version << 34 | phase << 32 | readers that joined. The version grows with every GET that takes
+    // the slot, so a swap against a state read earlier fails if any other GET came and went in between.
+    private const long Free = 0;
+    private const long Taken = 1; // held, not sent yet: nobody may join
+    private const long Open = 2; // sent: readers of its key may join
+    private const long Closed = 3; // sent, but its key changed since: nobody may join
+
+    private readonly long[] _states = new long[Slots];
+    private readonly string?[] _keys = new string?[Slots];
+    private readonly Task<RedisValue>?[] _replies = new Task<RedisValue>?[Slots];
 
     /// <summary>The slot of <paramref name="key"/>.</summary>
     public static int SlotOf(string key) => key.GetHashCode() & (Slots - 1);
 
     /// <summary>Joins the GET of <paramref name="key"/> in flight: its reply, or null when there is none to join.</summary>
-    public Task<RedisValue>? TryJoin(string key, int slot) =>
-        Volatile.Read(ref _slots[slot]) is { } get && string.Equals(get.Key, key, StringComparison.Ordinal) && get.TryJoin() ? get.Reply : null;
+    public Task<RedisValue>? TryJoin(string key, int slot)
+    {
+        ref var state = ref _states[slot];
+        for (var seen = Volatile.Read(ref state); PhaseOf(seen) == Open; seen = Volatile.Read(ref state))
+        {
+            // Read before the swap: if it succeeds, the slot was this same GET's all along.
+            var reply = Volatile.Read(ref _replies[slot]);
+            if (!string.Equals(Volatile.Read(ref _keys[slot]), key, StringComparison.Ordinal) || reply is null)
+            {
+                return null;
+            }
+
+            if (Interlocked.CompareExchange(ref state, seen + 1, seen) == seen)
+            {
+                return reply;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Takes the slot for a GET of <paramref name="key"/>: the ticket to send it with (<see cref="Send"/>) and to seal it
+    /// with, or -1 when the slot holds another GET (this one is then sent unshared).
+    /// </summary>
+    public long Take(string key, int slot)
+    {
+        ref var state = ref _states[slot];
+        var seen = Volatile.Read(ref state);
+        var taken = State(VersionOf(seen) + 1, Taken, 0);
+        if (PhaseOf(seen) != Free || Interlocked.CompareExchange(ref state, taken, seen) != seen)
+        {
+            return -1;
+        }
+
+        Volatile.Write(ref _keys[slot], key);
+        return VersionOf(taken);
+    }
+
+    /// <summary>
+    /// Sends the GET, and opens it to readers of its key unless that key changed since it was taken. It must run before
+    /// <see cref="Seal"/> (the store sends synchronously once connected, and takes a slot only then).
+    /// </summary>
+    public Task<RedisValue> Send(IDatabase database, string key, int slot, long ticket)
+    {
+        var reply = database.StringGetAsync(key);
+        if (ticket >= 0)
+        {
+            // The slot is this GET's until it is sealed, so no other GET writes its reply.
+            Volatile.Write(ref _replies[slot], reply);
+            Interlocked.CompareExchange(ref _states[slot], State(ticket, Open, 0), State(ticket, Taken, 0));
+        }
+
+        return reply;
+    }
+
+    /// <summary>Seals the GET of <paramref name="ticket"/>: nobody joins it any more, and its slot is free. Returns whether anyone joined.</summary>
+    public bool Seal(int slot, long ticket)
+    {
+        if (ticket < 0)
+        {
+            return false;
+        }
+
+        ref var state = ref _states[slot];
+        Close(slot, ticket, key: null);
+        var closed = Volatile.Read(ref state);
+        Volatile.Write(ref _replies[slot], null);
+        Volatile.Write(ref _keys[slot], null);
+        Volatile.Write(ref state, State(ticket, Free, 0));
+        return JoinedOf(closed) > 0;
+    }
 
     /// <summary>This node writes or removes <paramref name="key"/>: no read that begins now joins a GET begun before.</summary>
     public void Forget(string key)
     {
-        // One attempt is enough: a GET of the key that took the slot since was sent after this call began.
-        ref var slot = ref _slots[SlotOf(key)];
-        if (Volatile.Read(ref slot) is { } get && string.Equals(get.Key, key, StringComparison.Ordinal))
+        var slot = SlotOf(key);
+        var seen = Volatile.Read(ref _states[slot]);
+        if (PhaseOf(seen) is Taken or Open)
         {
-            Interlocked.CompareExchange(ref slot, null, get);
+            Close(slot, VersionOf(seen), key);
         }
     }
 
     /// <summary>This node clears namespaces: no read that begins now joins any GET begun before.</summary>
     public void ForgetAll()
     {
-        for (var i = 0; i < _slots.Length; i++)
+        for (var slot = 0; slot < Slots; slot++)
         {
-            Volatile.Write(ref _slots[i], null);
+            Close(slot, VersionOf(Volatile.Read(ref _states[slot])), key: null);
         }
     }
 
-    /// <summary>
-    /// One GET that readers may join until the reader that sent it is done: it then seals it, and learns whether anyone
-    /// joined (the reply's array is then shared, and each reader takes a copy of its own).
-    /// </summary>
-    public sealed class SharedGet(SharedGets gets, string key, int slot)
+    /// <summary>Closes the GET of <paramref name="version"/> in <paramref name="slot"/> (if it is of <paramref name="key"/>, when one is given), whatever joins it meanwhile.</summary>
+    private void Close(int slot, long version, string? key)
     {
-        private int _joined;
-        private int _registered;
-        private Task<RedisValue>? _reply;
-
-        public string Key => key;
-
-        /// <summary>Gets the reply, once the GET is sent: null before, and a reader that finds it null sends its own.</summary>
-        public Task<RedisValue>? Reply => Volatile.Read(ref _reply);
-
-        /// <summary>Takes the slot (unless another GET holds it), then sends the GET; readers arriving while it is in flight join it.</summary>
-        public Task<RedisValue> Send(IDatabase database)
+        ref var state = ref _states[slot];
+        for (var seen = Volatile.Read(ref state); VersionOf(seen) == version && PhaseOf(seen) is Taken or Open; seen = Volatile.Read(ref state))
         {
-            if (Interlocked.CompareExchange(ref gets._slots[slot], this, null) is null)
+            if (key is not null && !string.Equals(Volatile.Read(ref _keys[slot]), key, StringComparison.Ordinal))
             {
-                // Sent after its reader gave up (a first connect outlasted the timeout): the slot is given back at once.
-                Interlocked.Exchange(ref _registered, 1);
-                if (Volatile.Read(ref _joined) < 0)
-                {
-                    Interlocked.CompareExchange(ref gets._slots[slot], null, this);
-                }
+                return;
             }
 
-            var reply = database.StringGetAsync(key);
-            Volatile.Write(ref _reply, reply);
-            return reply;
-        }
-
-        /// <summary>Seals the GET: no reader joins it any more. Returns whether any did.</summary>
-        public bool Seal()
-        {
-            var joined = Interlocked.Exchange(ref _joined, -1) > 0;
-            if (Volatile.Read(ref _registered) == 1)
+            if (Interlocked.CompareExchange(ref state, State(version, Closed, JoinedOf(seen)), seen) == seen)
             {
-                Interlocked.CompareExchange(ref gets._slots[slot], null, this);
+                return;
             }
-
-            return joined;
-        }
-
-        internal bool TryJoin()
-        {
-            if (Reply is null)
-            {
-                return false;
-            }
-
-            for (var joined = Volatile.Read(ref _joined); joined >= 0; joined = Volatile.Read(ref _joined))
-            {
-                if (Interlocked.CompareExchange(ref _joined, joined + 1, joined) == joined)
-                {
-                    return true;
-                }
-            }
-
-            return false;
         }
     }
+
+    private static long State(long version, long phase, int joined) => (version << 34) | (phase << 32) | (uint)joined;
+
+    private static long VersionOf(long state) => (long)((ulong)state >> 34);
+
+    private static long PhaseOf(long state) => (state >> 32) & 3;
+
+    private static int JoinedOf(long state) => (int)(uint)state;
 }
