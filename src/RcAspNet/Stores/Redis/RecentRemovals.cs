@@ -26,10 +26,10 @@ internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider ti
     /// <summary>Gets whether nothing would be delivered again: nothing was removed within the window, and the window lost nothing.</summary>
     public bool IsEmpty => Volatile.Read(ref _size) == 0 && Interlocked.Read(ref _droppedNewest) < time.GetTimestamp() - _window;
 
-    public void Add(Removal removal) => Add(new Entry(time.GetTimestamp(), null, removal));
+    public void Add(Removal removal) => Add(null, removal);
 
     /// <summary>Remembers the removal of one key (a write that replaced its value), with no <see cref="Removal"/> made unless it is replayed.</summary>
-    public void Add(string key) => Add(new Entry(time.GetTimestamp(), key, null));
+    public void Add(string key) => Add(key, null);
 
     /// <summary>
     /// The removals of the window before <paramref name="since"/> (or before now, if earlier) that
@@ -92,22 +92,26 @@ internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider ti
         return replay;
     }
 
-    private void Add(Entry entry)
+    private void Add(string? key, Removal? removal)
     {
+        long now;
         lock (_gate)
         {
+            // Stamped under the lock, so that the queue is in time order.
+            now = time.GetTimestamp();
+            var entry = new Entry(now, key, removal);
             _items.Enqueue(entry);
             _size += entry.Size;
-            if (_size <= limit && _items.Peek().At >= entry.At - _window)
+            if (_size <= limit && _items.Peek().At >= now - _window)
             {
                 return;
             }
         }
 
-        Trim(entry.At);
+        Trim(now);
     }
 
-    /// <summary>Drops what left the window (held back while a server is unverified), then the oldest while over the bound, remembering the newest of those.</summary>
+    /// <summary>Drops what left the window (held back while a server is unverified), then the oldest while over the bound, remembering the newest it dropped.</summary>
     private void Trim(long now)
     {
         var before = Math.Min(now, holdFrom()) - _window;
@@ -115,7 +119,9 @@ internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider ti
         {
             while (_items.TryPeek(out var oldest) && (oldest.At < before || _size > limit))
             {
-                if (oldest.At >= before && oldest.At > _droppedNewest)
+                // Every drop is marked, including one past the window: a replay may reach back further than the
+                // hold did (a cluster primary whose slots moved before it was suspected).
+                if (oldest.At > _droppedNewest)
                 {
                     Interlocked.Exchange(ref _droppedNewest, oldest.At);
                 }

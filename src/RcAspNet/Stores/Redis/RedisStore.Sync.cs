@@ -42,39 +42,55 @@ internal sealed partial class RedisStore
     public void Set(string key, byte[] value, TimeSpan timeToLive, bool replaces)
     {
         Evict(key);
-        if (replaces)
+        try
         {
-            _recent.Add(key);
-        }
-
-        _calls.Run(
-            _topology.NodeOf(key),
-            "set",
-            (key, value, timeToLive),
-            static (client, s, deadline) =>
+            if (replaces)
             {
-                client.Set(s.key, s.value, RedisCommands.Milliseconds(s.timeToLive), deadline);
-                return true;
-            },
-            false,
-            keepOnFailure: replaces ? KeyOf : null);
-        Evict(key);
+                _recent.Add(key);
+            }
+
+            _calls.Run(
+                _topology.NodeOf(key),
+                "set",
+                (key, value, timeToLive),
+                static (client, s, deadline) =>
+                {
+                    client.Set(s.key, s.value, RedisCommands.Milliseconds(s.timeToLive), deadline);
+                    return true;
+                },
+                false,
+                keepOnFailure: replaces ? KeyOf : null);
+        }
+        finally
+        {
+            Evict(key);
+        }
     }
 
     public RcRemovalResult Delete(string key)
     {
         Evict(key);
-        _recent.Add(key);
-        var result = _calls.Remove(_topology.NodeOf(key), key);
-        Evict(key);
-        return result;
+        try
+        {
+            _recent.Add(key);
+            return _calls.Remove(_topology.NodeOf(key), key);
+        }
+        finally
+        {
+            Evict(key);
+        }
     }
 
     public bool Expire(string key, TimeSpan timeToLive)
     {
         Evict(key);
-        var existed = _calls.Run(_topology.NodeOf(key), "expire", (key, timeToLive), static (client, s, deadline) => client.Expire(s.key, RedisCommands.Milliseconds(s.timeToLive), deadline), false);
-        Evict(key);
-        return existed;
+        try
+        {
+            return _calls.Run(_topology.NodeOf(key), "expire", (key, timeToLive), static (client, s, deadline) => client.Expire(s.key, RedisCommands.Milliseconds(s.timeToLive), deadline), false);
+        }
+        finally
+        {
+            Evict(key);
+        }
     }
 }

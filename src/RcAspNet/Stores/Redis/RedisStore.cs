@@ -150,63 +150,92 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     public async ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, bool replaces, CancellationToken cancellationToken)
     {
         Evict(key);
-        if (replaces)
+        try
         {
-            _recent.Add(key);
-        }
+            if (replaces)
+            {
+                _recent.Add(key);
+            }
 
-        await _calls.RunAsync(_topology.NodeOf(key), "set", (key, value, timeToLive), static (db, s) => db.StringSetAsync(s.key, s.value, RedisCommands.Ttl(s.timeToLive)), false, cancellationToken, keepOnFailure: replaces ? KeyOf : null).ConfigureAwait(false);
-        Evict(key);
+            await _calls.RunAsync(_topology.NodeOf(key), "set", (key, value, timeToLive), static (db, s) => db.StringSetAsync(s.key, s.value, RedisCommands.Ttl(s.timeToLive)), false, cancellationToken, keepOnFailure: replaces ? KeyOf : null).ConfigureAwait(false);
+        }
+        finally
+        {
+            Evict(key);
+        }
     }
 
     public async ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, bool replaces, CancellationToken cancellationToken)
     {
         EvictAll(entries, static e => e.Key);
-        if (replaces && entries.Count > 0)
+        try
         {
-            _recent.Add(Removal.OfKeys([.. entries.Select(static e => e.Key)]));
-        }
+            if (replaces && entries.Count > 0)
+            {
+                _recent.Add(Removal.OfKeys([.. entries.Select(static e => e.Key)]));
+            }
 
-        await PerNodeAsync(entries, static e => e.Key, async (node, indexes) =>
-            await _calls.RunAsync(node, "set_many", indexes.Select(i => entries[i]).ToArray(), static (db, part) => RedisCommands.SetManyAsync(db, part), false, cancellationToken, keepOnFailure: replaces ? static part => Removal.OfKeys([.. part.Select(static e => e.Key)]) : null).ConfigureAwait(false)).ConfigureAwait(false);
-        EvictAll(entries, static e => e.Key);
+            await PerNodeAsync(entries, static e => e.Key, async (node, indexes) =>
+                await _calls.RunAsync(node, "set_many", indexes.Select(i => entries[i]).ToArray(), static (db, part) => RedisCommands.SetManyAsync(db, part), false, cancellationToken, keepOnFailure: replaces ? static part => Removal.OfKeys([.. part.Select(static e => e.Key)]) : null).ConfigureAwait(false)).ConfigureAwait(false);
+        }
+        finally
+        {
+            EvictAll(entries, static e => e.Key);
+        }
     }
 
     public async ValueTask<bool> AddAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken)
     {
         Evict(key);
-        var added = await _calls.RunAsync(_topology.NodeOf(key), "add", (key, value, timeToLive), static (db, s) => db.StringSetAsync(s.key, s.value, RedisCommands.Ttl(s.timeToLive), When.NotExists), false, cancellationToken).ConfigureAwait(false);
-        Evict(key);
-        return added;
+        try
+        {
+            return await _calls.RunAsync(_topology.NodeOf(key), "add", (key, value, timeToLive), static (db, s) => db.StringSetAsync(s.key, s.value, RedisCommands.Ttl(s.timeToLive), When.NotExists), false, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Evict(key);
+        }
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<RcRemovalResult> DeleteAsync(string key, CancellationToken cancellationToken)
     {
         Evict(key);
-        var removal = Removal.OfKey(key);
-        _recent.Add(removal);
-        var (delivered, removed, kept) = await _calls.RemoveAsync(_topology.NodeOf(key), "delete", removal, key, static (db, key) => db.KeyDeleteAsync(key), cancellationToken).ConfigureAwait(false);
-        Evict(key);
-        return delivered ? new(removed ? 1 : 0, 0) : kept;
+        try
+        {
+            var removal = Removal.OfKey(key);
+            _recent.Add(removal);
+            var (delivered, removed, kept) = await _calls.RemoveAsync(_topology.NodeOf(key), "delete", removal, key, static (db, key) => db.KeyDeleteAsync(key), cancellationToken).ConfigureAwait(false);
+            return delivered ? new(removed ? 1 : 0, 0) : kept;
+        }
+        finally
+        {
+            Evict(key);
+        }
     }
 
     public async ValueTask<RcRemovalResult> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
     {
         EvictAll(keys, static k => k);
-        long removed = 0;
-        long pending = 0;
-        await PerNodeAsync(keys, static k => k, async (node, indexes) =>
+        try
         {
-            var part = indexes.Select(i => keys[i]).ToArray();
-            var removal = Removal.OfKeys(part);
-            _recent.Add(removal);
-            var (delivered, count, kept) = await _calls.RemoveAsync(node, "delete_many", removal, (cluster: IsCluster, part), static (db, s) => RedisCommands.DeleteAsync(db, s.part, s.cluster), cancellationToken).ConfigureAwait(false);
-            Interlocked.Add(ref removed, delivered ? count : 0);
-            Interlocked.Add(ref pending, kept.Pending);
-        }).ConfigureAwait(false);
-        EvictAll(keys, static k => k);
-        return new(removed, pending);
+            long removed = 0;
+            long pending = 0;
+            await PerNodeAsync(keys, static k => k, async (node, indexes) =>
+            {
+                var part = indexes.Select(i => keys[i]).ToArray();
+                var removal = Removal.OfKeys(part);
+                _recent.Add(removal);
+                var (delivered, count, kept) = await _calls.RemoveAsync(node, "delete_many", removal, (cluster: IsCluster, part), static (db, s) => RedisCommands.DeleteAsync(db, s.part, s.cluster), cancellationToken).ConfigureAwait(false);
+                Interlocked.Add(ref removed, delivered ? count : 0);
+                Interlocked.Add(ref pending, kept.Pending);
+            }).ConfigureAwait(false);
+            return new(removed, pending);
+        }
+        finally
+        {
+            EvictAll(keys, static k => k);
+        }
     }
 
     public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken) =>
@@ -215,9 +244,14 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     public async ValueTask<bool> ExpireAsync(string key, TimeSpan timeToLive, CancellationToken cancellationToken)
     {
         Evict(key);
-        var existed = await _calls.RunAsync(_topology.NodeOf(key), "expire", (key, timeToLive), static (db, s) => db.KeyExpireAsync(s.key, RedisCommands.Ttl(s.timeToLive)), false, cancellationToken).ConfigureAwait(false);
-        Evict(key);
-        return existed;
+        try
+        {
+            return await _calls.RunAsync(_topology.NodeOf(key), "expire", (key, timeToLive), static (db, s) => db.KeyExpireAsync(s.key, RedisCommands.Ttl(s.timeToLive)), false, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Evict(key);
+        }
     }
 
     public void ExpireInBackground(string key, TimeSpan timeToLive)
@@ -250,9 +284,14 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     public async ValueTask<long> IncrementAsync(string key, long delta, TimeSpan timeToLive, CancellationToken cancellationToken)
     {
         Evict(key);
-        var value = await _calls.RunAsync(_topology.NodeOf(key), "increment", (key, delta, timeToLive), static (db, s) => RedisCommands.IncrementAsync(db, s.key, s.delta, s.timeToLive), 0L, cancellationToken).ConfigureAwait(false);
-        Evict(key);
-        return value;
+        try
+        {
+            return await _calls.RunAsync(_topology.NodeOf(key), "increment", (key, delta, timeToLive), static (db, s) => RedisCommands.IncrementAsync(db, s.key, s.delta, s.timeToLive), 0L, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Evict(key);
+        }
     }
 
     public async ValueTask<RcRemovalResult> ClearAsync(string prefix, CancellationToken cancellationToken)
@@ -262,17 +301,23 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         _gets.ForgetAll();
         try
         {
-            await _topology.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            // Not connected yet: the clear waits for every server the store knows.
-        }
+            try
+            {
+                await _topology.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // Not connected yet: the clear waits for every server the store knows.
+            }
 
-        // Every primary that owns slots (a disconnected one included: its clear is kept), or the one server.
-        var results = await Task.WhenAll(_topology.Owners().Select(node => ClearNodeAsync(node, prefix, removal, cancellationToken))).ConfigureAwait(false);
-        _gets.ForgetAll();
-        return new(results.Sum(static r => r.Removed), results.Sum(static r => r.Pending));
+            // Every primary that owns slots (a disconnected one included: its clear is kept), or the one server.
+            var results = await Task.WhenAll(_topology.Owners().Select(node => ClearNodeAsync(node, prefix, removal, cancellationToken))).ConfigureAwait(false);
+            return new(results.Sum(static r => r.Removed), results.Sum(static r => r.Pending));
+        }
+        finally
+        {
+            _gets.ForgetAll();
+        }
     }
 
     public async ValueTask<string?[]> GetTagVersionsAsync(IReadOnlyList<TagKeys> tags, CancellationToken cancellationToken)
