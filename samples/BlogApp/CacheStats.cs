@@ -80,7 +80,7 @@ public sealed class CacheStats : IDisposable
         {
             if (tag.Key == by && tag.Value is string name)
             {
-                _counts.AddOrUpdate((instrument, name), value, (_, n) => n + value);
+                _counts.AddOrUpdate((instrument, name), static (_, v) => v, static (_, n, v) => n + v, value);
                 return;
             }
         }
@@ -105,7 +105,7 @@ public sealed class CacheStats : IDisposable
 
         if (cache is not null)
         {
-            _stale.AddOrUpdate((cache, reason ?? "unknown"), value, (_, n) => n + value);
+            _stale.AddOrUpdate((cache, reason ?? "unknown"), static (_, v) => v, static (_, n, v) => n + v, value);
         }
     }
 

@@ -73,7 +73,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<Loaded<T>> GetOrLoadAsync<T>(LoadRequest<T> request, CancellationToken cancellationToken)
     {
-        var (bytes, header) = await keyspace.ReadAsync(request.NamespacedKey, count: true, cancellationToken).ConfigureAwait(false);
+        var (bytes, header) = keyspace.Open(request.NamespacedKey, await keyspace.ReadEntryAsync(request.NamespacedKey, cancellationToken).ConfigureAwait(false), count: true);
         return await AnswerAsync(request, bytes, header, cancellationToken).ConfigureAwait(false);
     }
 

@@ -148,8 +148,7 @@ internal sealed partial class RcCache : IRcCache
     /// store, or null to store nothing; <paramref name="decode"/> reads a hit, false for unreadable bytes (a miss); the
     /// value carries <see cref="RcEntryOptions.Tags"/> when <paramref name="options"/> has them. Says where the answer came from.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    internal async ValueTask<Loaded<T>> GetOrSetCoreAsync<T>(
+    internal ValueTask<Loaded<T>> GetOrSetCoreAsync<T>(
         string key,
         Func<CancellationToken, ValueTask<T>> factory,
         RcEntryOptions? options,
@@ -162,12 +161,18 @@ internal sealed partial class RcCache : IRcCache
         {
             // Cache-aside never fails on a key the cache cannot hold: it runs the factory, as HybridCache does.
             LogKeyBypassed(_logger, key?.Length ?? 0);
-            starting?.Invoke();
-            return new(await factory(cancellationToken).ConfigureAwait(false), LoadOutcome.Loaded);
+            return LoadUncachedAsync(factory, starting, cancellationToken);
         }
 
+        // Not a state machine of its own: the loader's is the one this call awaits.
         var request = new LoadRequest<T>(key, Keyspace.Key(key), factory, options, Loader.Resolve(options), encode, decode) { Starting = starting };
-        return await Loader.GetOrLoadAsync(request, cancellationToken).ConfigureAwait(false);
+        return Loader.GetOrLoadAsync(request, cancellationToken);
+    }
+
+    private static async ValueTask<Loaded<T>> LoadUncachedAsync<T>(Func<CancellationToken, ValueTask<T>> factory, Action? starting, CancellationToken cancellationToken)
+    {
+        starting?.Invoke();
+        return new(await factory(cancellationToken).ConfigureAwait(false), LoadOutcome.Loaded);
     }
 
     public ValueTask<RcRemovalResult> InvalidateAsync(string name, params object?[] args) => DeleteAsync(RcKey.For(name, args));

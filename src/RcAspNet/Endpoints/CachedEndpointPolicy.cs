@@ -20,6 +20,12 @@ internal sealed class CachedEndpointPolicy
     private readonly byte[][] _bypassBodies;
     private readonly RcEntryOptions _loading;
 
+    // Keys are built on the request's thread, one at a time: each thread keeps its builder.
+    private const int MostKeyBuilderCapacity = 4096;
+
+    [ThreadStatic]
+    private static StringBuilder? t_keyBuilder;
+
     /// <param name="identity">The first word of every key.</param>
     /// <param name="arguments">The key arguments, in order.</param>
     /// <param name="users">Whose requests the entries serve.</param>
@@ -75,10 +81,26 @@ internal sealed class CachedEndpointPolicy
     /// </summary>
     public bool TryBuildKey(HttpContext http, out string key, out RcEntryOptions? options)
     {
+        var builder = t_keyBuilder ?? new StringBuilder(128);
+        t_keyBuilder = null;
+        try
+        {
+            return TryBuildKey(http, builder.Clear().Append(Identity), out key, out options);
+        }
+        finally
+        {
+            if (builder.Capacity <= MostKeyBuilderCapacity)
+            {
+                t_keyBuilder = builder;
+            }
+        }
+    }
+
+    private bool TryBuildKey(HttpContext http, StringBuilder builder, out string key, out RcEntryOptions? options)
+    {
         key = "";
         options = _fixedOptions;
         var values = _fixedOptions is null ? new object?[_arguments.Length] : null;
-        var builder = new StringBuilder(Identity, Identity.Length + (16 * _arguments.Length));
         for (var i = 0; i < _arguments.Length; i++)
         {
             if (!_arguments[i].TryRead(http, out var value))
@@ -101,7 +123,13 @@ internal sealed class CachedEndpointPolicy
         key = builder.ToString();
         if (values is not null)
         {
-            options = Options([.. _tags.Select(t => t.Format(values))]);
+            var tags = new string[_tags.Length];
+            for (var i = 0; i < tags.Length; i++)
+            {
+                tags[i] = _tags[i].Format(values, builder);
+            }
+
+            options = Options(tags);
         }
 
         return Cache.IsValidKey(key);

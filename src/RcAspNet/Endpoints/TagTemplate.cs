@@ -62,9 +62,12 @@ internal sealed class TagTemplate
     }
 
     /// <summary>The tag for one request's key arguments: strings as they are, other values in their key form.</summary>
-    public string Format(object?[] values)
+    public string Format(object?[] values) => Format(values, new StringBuilder());
+
+    /// <summary>What <see cref="Format(object?[])"/> does, in <paramref name="tag"/>, which it clears first.</summary>
+    public string Format(object?[] values, StringBuilder tag)
     {
-        var tag = new StringBuilder();
+        tag.Clear();
         foreach (var (text, argument) in _parts)
         {
             if (argument < 0)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Threading.Tasks.Sources;
 
 namespace RcAspNet.Stores.Redis;
@@ -14,9 +15,15 @@ internal sealed class TimedReply<T> : IValueTaskSource<T>
     private const int Waiting = 0;
     private const int Done = 1;
 
+    private const int MostSpares = 1024;
+
     [ThreadStatic]
     private static TimedReply<T>? t_spare;
-    private static readonly TimedReply<T>?[] Spares = new TimedReply<T>?[Environment.ProcessorCount * 4];
+
+    // Shared by every thread: a reply is often awaited on one thread and answered on another (a web request starts on
+    // one and its reply completes on the client's), so a cache per thread or per core alone seldom has one to lend.
+    private static readonly ConcurrentQueue<TimedReply<T>> Spares = new();
+    private static int s_spareCount;
 
     private readonly Action _onReply;
     private ManualResetValueTaskSourceCore<T> _core;
@@ -83,8 +90,13 @@ internal sealed class TimedReply<T> : IValueTaskSource<T>
             return spare;
         }
 
-        var at = (uint)Environment.CurrentManagedThreadId % (uint)Spares.Length;
-        return Interlocked.Exchange(ref Spares[at], null) ?? new TimedReply<T>();
+        if (Spares.TryDequeue(out spare))
+        {
+            Interlocked.Decrement(ref s_spareCount);
+            return spare;
+        }
+
+        return new TimedReply<T>();
     }
 
     private void Return()
@@ -99,7 +111,14 @@ internal sealed class TimedReply<T> : IValueTaskSource<T>
             return;
         }
 
-        Volatile.Write(ref Spares[(uint)Environment.CurrentManagedThreadId % (uint)Spares.Length], this);
+        if (Interlocked.Increment(ref s_spareCount) <= MostSpares)
+        {
+            Spares.Enqueue(this);
+        }
+        else
+        {
+            Interlocked.Decrement(ref s_spareCount);
+        }
     }
 
     private void OnReply()
@@ -129,6 +148,9 @@ internal sealed class TimedReply<T> : IValueTaskSource<T>
     {
         if (Interlocked.Exchange(ref _state, Done) == Waiting)
         {
+            // Every call of a deadline slot times out on one thread: each caller goes on on a thread of its own. (This
+            // instance is not reused, so the setting stays with it.)
+            _core.RunContinuationsAsynchronously = true;
             _core.SetException(new OperationCanceledException(token));
         }
     }
