@@ -23,6 +23,9 @@ internal sealed class LoadRequest<T>(string key, string namespacedKey, Func<Canc
 
     public RcEntryOptions? Options => options;
 
+    /// <summary>Gets the entry's tags: its options' unless the caller gave them apart (an endpoint's, made per request, over options made once).</summary>
+    public IReadOnlyList<string>? Tags { get; init; } = options?.Tags;
+
     public LoadPolicy Policy => policy;
 
     public Func<T, byte[]?> Encode => encode;

@@ -296,7 +296,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
     /// <summary>Runs the factory and stores what it returns (unless it encodes to nothing); a tag's version is read first, so that an invalidation in between wins.</summary>
     private async Task<T> LoadAndStoreAsync<T>(LoadRequest<T> request, CancellationToken cancellationToken)
     {
-        var tags = request.Options?.Tags;
+        var tags = request.Tags;
         var versions = tags is { Count: > 0 } ? await keyspace.ReadTagVersionsAsync(tags, cancellationToken).ConfigureAwait(false) : null;
         var value = await request.Factory(cancellationToken).ConfigureAwait(false);
         Succeeded(request.NamespacedKey);

@@ -154,19 +154,42 @@ internal sealed partial class RcCache : IRcCache
         RcEntryOptions? options,
         Func<T, byte[]?> encode,
         Decoder<T> decode,
+        CancellationToken cancellationToken) =>
+        IsValidKey(key)
+            ? GetOrSetCoreAsync(key, factory, options, Loader.Resolve(options), options?.Tags, encode, decode, cancellationToken)
+            : LoadUncachedAsync(key, factory, null, cancellationToken);
+
+    /// <summary>
+    /// What the overload above does, with the options' policy resolved and the entry's tags made by the caller
+    /// (<c>[RcCached]</c> resolves its options once, and makes only a request's tags per request); <paramref name="starting"/>
+    /// is called when this call starts a load of its own.
+    /// </summary>
+    internal ValueTask<Loaded<T>> GetOrSetCoreAsync<T>(
+        string key,
+        Func<CancellationToken, ValueTask<T>> factory,
+        RcEntryOptions? options,
+        LoadPolicy policy,
+        IReadOnlyList<string>? tags,
+        Func<T, byte[]?> encode,
+        Decoder<T> decode,
         CancellationToken cancellationToken,
         Action? starting = null)
     {
         if (!Keyspace.IsValidKey(key))
         {
-            // Cache-aside never fails on a key the cache cannot hold: it runs the factory, as HybridCache does.
-            LogKeyBypassed(_logger, key?.Length ?? 0);
-            return LoadUncachedAsync(factory, starting, cancellationToken);
+            return LoadUncachedAsync(key, factory, starting, cancellationToken);
         }
 
         // Not a state machine of its own: the loader's is the one this call awaits.
-        var request = new LoadRequest<T>(key, Keyspace.Key(key), factory, options, Loader.Resolve(options), encode, decode) { Starting = starting };
+        var request = new LoadRequest<T>(key, Keyspace.Key(key), factory, options, policy, encode, decode) { Starting = starting, Tags = tags };
         return Loader.GetOrLoadAsync(request, cancellationToken);
+    }
+
+    /// <summary>Cache-aside never fails on a key the cache cannot hold: it runs the factory, as HybridCache does.</summary>
+    private ValueTask<Loaded<T>> LoadUncachedAsync<T>(string? key, Func<CancellationToken, ValueTask<T>> factory, Action? starting, CancellationToken cancellationToken)
+    {
+        LogKeyBypassed(_logger, key?.Length ?? 0);
+        return LoadUncachedAsync(factory, starting, cancellationToken);
     }
 
     private static async ValueTask<Loaded<T>> LoadUncachedAsync<T>(Func<CancellationToken, ValueTask<T>> factory, Action? starting, CancellationToken cancellationToken)

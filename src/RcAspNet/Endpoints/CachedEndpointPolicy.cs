@@ -15,7 +15,7 @@ internal sealed class CachedEndpointPolicy
 {
     private readonly KeyArgument[] _arguments;
     private readonly TagTemplate[] _tags;
-    private readonly RcEntryOptions? _fixedOptions;
+    private readonly string[]? _fixedTags;
     private readonly TimeSpan? _expiration;
     private readonly byte[][] _bypassBodies;
     private readonly RcEntryOptions _loading;
@@ -46,12 +46,16 @@ internal sealed class CachedEndpointPolicy
         StatusHeader = statusHeader.Length == 0 ? null : statusHeader;
         ReadsForm = arguments.Any(static a => a.Source == ArgumentSource.Form);
         _bypassBodies = [.. cache.BypassTexts];
-        Loading = cache.Loader.Resolve(Options(null));
+        EntryOptions = Options();
+        Loading = cache.Loader.Resolve(EntryOptions);
         if (tags.All(static t => t.IsFixed))
         {
-            _fixedOptions = Options(tags.Length == 0 ? null : [.. tags.Select(static t => t.Format([]))]);
+            _fixedTags = tags.Length == 0 ? null : [.. tags.Select(static t => t.Format([]))];
         }
     }
+
+    /// <summary>Gets the options of every entry of this endpoint, made once; a request's tags go apart (<see cref="TryBuildKey"/>).</summary>
+    public RcEntryOptions EntryOptions { get; }
 
     /// <summary>Gets how the endpoint's entries load, resolved once (its tags do not change it).</summary>
     public LoadPolicy Loading { get; }
@@ -79,13 +83,13 @@ internal sealed class CachedEndpointPolicy
     /// Builds the request's key, <c>RcKey.For(identity, arguments...)</c>, and the options of the entry it would
     /// store; false when the request holds an argument the binder might read otherwise, or the key would be too long.
     /// </summary>
-    public bool TryBuildKey(HttpContext http, out string key, out RcEntryOptions? options)
+    public bool TryBuildKey(HttpContext http, out string key, out IReadOnlyList<string>? tags)
     {
         var builder = t_keyBuilder ?? new StringBuilder(128);
         t_keyBuilder = null;
         try
         {
-            return TryBuildKey(http, builder.Clear().Append(Identity), out key, out options);
+            return BuildKey(http, builder.Clear().Append(Identity), out key, out tags);
         }
         finally
         {
@@ -96,11 +100,11 @@ internal sealed class CachedEndpointPolicy
         }
     }
 
-    private bool TryBuildKey(HttpContext http, StringBuilder builder, out string key, out RcEntryOptions? options)
+    private bool BuildKey(HttpContext http, StringBuilder builder, out string key, out IReadOnlyList<string>? tags)
     {
         key = "";
-        options = _fixedOptions;
-        var values = _fixedOptions is null ? new object?[_arguments.Length] : null;
+        tags = _fixedTags;
+        var values = _tags.Length > 0 && _fixedTags is null ? new object?[_arguments.Length] : null;
         for (var i = 0; i < _arguments.Length; i++)
         {
             if (!_arguments[i].TryRead(http, out var value))
@@ -123,22 +127,21 @@ internal sealed class CachedEndpointPolicy
         key = builder.ToString();
         if (values is not null)
         {
-            var tags = new string[_tags.Length];
-            for (var i = 0; i < tags.Length; i++)
+            var made = new string[_tags.Length];
+            for (var i = 0; i < made.Length; i++)
             {
-                tags[i] = _tags[i].Format(values, builder);
+                made[i] = _tags[i].Format(values, builder);
             }
 
-            options = Options(tags);
+            tags = made;
         }
 
         return Cache.IsValidKey(key);
     }
 
-    private RcEntryOptions Options(IReadOnlyList<string>? tags) => new()
+    private RcEntryOptions Options() => new()
     {
         Expiration = _expiration,
-        Tags = tags,
         FailSafeMaxDuration = _loading.FailSafeMaxDuration,
         FailSafeThrottleDuration = _loading.FailSafeThrottleDuration,
         FactorySoftTimeout = _loading.FactorySoftTimeout,

@@ -55,7 +55,7 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
             await http.Request.ReadFormAsync(http.RequestAborted).ConfigureAwait(false);
         }
 
-        if (!policy.TryBuildKey(http, out var key, out var entryOptions))
+        if (!policy.TryBuildKey(http, out var key, out var tags))
         {
             LogUnkeyable(logger, policy.Identity);
             SetStatus(http, policy, "MISS");
@@ -101,7 +101,9 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
                     // A server error is the handler failing: with a fail-safe fallback, the fallback answers instead.
                     return result.StatusCode >= 500 ? throw new RenderFailedException(result) : result;
                 },
-                entryOptions,
+                policy.EntryOptions,
+                policy.Loading,
+                tags,
                 static r => r.EntityTag is null ? null : r.Encode(),
                 CachedResponse.TryDecode,
                 CancellationToken.None,
