@@ -4,6 +4,10 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Caching.Distributed;
 using RcAspNet.Benchmarks.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using RcAspNet.Caching;
+using RcAspNet.Stores;
+using RcAspNet.Stores.Redis;
 using StackExchange.Redis;
 
 namespace RcAspNet.Benchmarks.Diagnosis;
@@ -46,7 +50,7 @@ internal static class ThroughputCommand
                     allocations = bool.Parse(args[i + 1]);
                     break;
                 default:
-                    Console.Error.WriteLine($"Unknown argument {args[i]}: throughput [--seconds 5] [--rounds 3] [--only raw-get,ms-get,rc-get,rc-tryget,raw-set,ms-set,rc-set] [--allocations true] [--callers 64]");
+                    Console.Error.WriteLine($"Unknown argument {args[i]}: throughput [--seconds 5] [--rounds 3] [--only raw-get,raw-get-deadline,store-get,ms-get,rc-get,rc-tryget,raw-set,ms-set,rc-set] [--allocations true] [--callers 64]");
                     return 2;
             }
         }
@@ -58,10 +62,18 @@ internal static class ThroughputCommand
         var rawKeys = Enumerable.Range(0, MostCallers).Select(static c => (RedisKey)$"{Keys.Raw}post:{c}").ToArray();
         var microsoft = fixture.Microsoft;
         var cache = fixture.Cache;
+        // Layers of rc-get, for diagnosis: the raw GET of the library's own entry bounded as the store bounds it, and the
+        // store alone (internal, through CacheRegistry.Stores as LayerBenchmarks reaches it).
+        var namespacedKeys = keys.Select(static k => Keys.RcNamespace + k).ToArray();
+        var rcKeys = namespacedKeys.Select(static k => (RedisKey)k).ToArray();
+        var store = fixture.Services.GetRequiredService<CacheRegistry>().Stores[0];
+        using var deadline = new CancellationTokenSource(TimeSpan.FromHours(1));
         var writers = Enumerable.Range(0, MostCallers).Select(static _ => new ArrayBufferWriter<byte>(2048)).ToArray();
         var contenders = new (string Name, Func<int, ValueTask> Operation)[]
         {
             ("raw-get", c => new ValueTask(raw.StringGetAsync(rawKeys[c]))),
+            ("raw-get-deadline", c => RawWithDeadlineAsync(raw.StringGetAsync(rcKeys[c]), deadline.Token)),
+            ("store-get", c => StoreGetAsync(store, namespacedKeys[c])),
             ("ms-get", c => new ValueTask(microsoft.GetAsync(keys[c]))),
             ("rc-get", c => new ValueTask(cache.GetAsync(keys[c]))),
             ("rc-tryget", c => TryGetAsync(cache, keys[c], writers[c])),
@@ -114,6 +126,13 @@ internal static class ThroughputCommand
         Console.WriteLine($"// RcAspNet store errors during the run: {fixture.Failures()}");
         return 0;
     }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask RawWithDeadlineAsync(Task<RedisValue> reply, CancellationToken deadline) =>
+        await (reply.IsCompleted ? new ValueTask<RedisValue>(reply) : TimedReply<RedisValue>.WaitAsync(reply, deadline, CancellationToken.None));
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask StoreGetAsync(IRcStore store, string namespacedKey) => await store.GetAsync(namespacedKey, CancellationToken.None);
 
     /// <summary>A TryGetAsync into the caller's buffer, awaited by a pooled state machine: nothing of its own is allocated per call.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
