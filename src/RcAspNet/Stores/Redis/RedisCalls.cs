@@ -97,6 +97,58 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
         return failure == FailureKind.ForeignData && wrongTypeIsMiss ? fallback : Degrade(node, operation, fallback, failure, error);
     }
 
+    /// <summary>
+    /// Reads <paramref name="key"/> with one GET, or by joining the GET of it in flight (<see cref="SharedGets"/>): the
+    /// steps of <see cref="RunAsync"/> (circuit, failure budget, timeout, a failure degraded to a miss), with the sharing
+    /// around them, in one state machine, as the hot path of every read. A reply that several readers share is copied
+    /// for each: the caller of <c>IDistributedCache.Get</c> may change the array it gets.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<byte[]?> GetAsync(RedisNode node, SharedGets gets, string key, CancellationToken cancellationToken)
+    {
+        const string operation = "get";
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!node.Circuit.TryEnter() || FailureBudget.HasFailed(node))
+        {
+            return Degrade<byte[]?>(node, operation, null, FailureKind.Skipped, null);
+        }
+
+        var slot = SharedGets.SlotOf(key);
+        var joined = gets.TryJoin(key, slot);
+        var database = topology.Database;
+
+        // A slot is taken only once connected: the GET is then sent at once, so before it is sealed.
+        var ticket = joined is null && database is not null ? gets.Take(key, slot) : -1;
+        var started = Stopwatch.GetTimestamp();
+        using var activity = RcMetrics.StartActivity(kind, node.Name, operation);
+        Task<RedisValue>? task = null;
+        RedisValue value;
+        bool shared;
+        try
+        {
+            task = joined ?? Issue(database, (Gets: gets, Key: key, Slot: slot, Ticket: ticket), static (db, s) => s.Gets.Send(db, s.Key, s.Slot, s.Ticket), cancellationToken);
+            value = await Bounded(task, cancellationToken).ConfigureAwait(false);
+            Succeeded(node, operation, started);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Observe(task);
+            throw;
+        }
+        catch (Exception ex) when (IsFailure(ex))
+        {
+            Observe(task);
+            var failure = Classify(node, operation, ex, activity, connecting: database is null, synchronous: false);
+            return failure == FailureKind.ForeignData ? null : Degrade<byte[]?>(node, operation, null, failure, ex);
+        }
+        finally
+        {
+            shared = gets.Seal(slot, ticket);
+        }
+
+        return joined is not null || shared ? Copy(value) : value;
+    }
+
     /// <summary>Runs one command on the caller's thread, with the same circuit, timeout and failure handling as <see cref="RunAsync"/>.</summary>
     public T Run<TState, T>(RedisNode node, string operation, TState state, Func<BlockingRedisClient, TState, long, T> command, T fallback, bool wrongTypeIsMiss = false, Func<TState, Removal>? keepOnFailure = null)
     {
@@ -379,6 +431,8 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
         node.Circuit.OnSuccess();
         metrics.Duration(kind, node.Name, operation, started);
     }
+
+    private static byte[]? Copy(RedisValue value) => value.IsNull ? null : ((ReadOnlyMemory<byte>)value).ToArray();
 
     private async Task<T> ConnectThenRunAsync<TState, T>(TState state, Func<IDatabase, TState, Task<T>> command, CancellationToken cancellationToken) =>
         await command(await topology.GetDatabaseAsync(cancellationToken).ConfigureAwait(false), state).ConfigureAwait(false);

@@ -514,36 +514,8 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         }
     }
 
-    /// <summary>
-    /// Reads a key with one GET, or by joining the GET of it in flight (<see cref="SharedGets"/>). A reply that several
-    /// readers share is copied for each: the caller of <c>IDistributedCache.Get</c> may change the array it gets.
-    /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<byte[]?> ReadAsync(RedisNode node, string key, CancellationToken cancellationToken)
-    {
-        var slot = SharedGets.SlotOf(key);
-        if (_gets.TryJoin(key, slot) is { } joined)
-        {
-            return Copy(await _calls.RunAsync(node, "get", joined, static (_, reply) => reply, RedisValue.Null, cancellationToken, wrongTypeIsMiss: true).ConfigureAwait(false));
-        }
-
-        // A slot is taken only once connected: the GET is then sent before RunAsync returns, so before it is sealed.
-        var ticket = _topology.Database is null ? -1 : _gets.Take(key, slot);
-        RedisValue value;
-        bool shared;
-        try
-        {
-            value = await _calls.RunAsync(node, "get", (Gets: _gets, Key: key, Slot: slot, Ticket: ticket), static (db, s) => s.Gets.Send(db, s.Key, s.Slot, s.Ticket), RedisValue.Null, cancellationToken, wrongTypeIsMiss: true).ConfigureAwait(false);
-        }
-        finally
-        {
-            shared = _gets.Seal(slot, ticket);
-        }
-
-        return shared ? Copy(value) : value;
-    }
-
-    private static byte[]? Copy(RedisValue value) => value.IsNull ? null : ((ReadOnlyMemory<byte>)value).ToArray();
+    /// <summary>Reads a key with one GET, or by joining the GET of it in flight (<see cref="RedisCalls.GetAsync"/>).</summary>
+    private ValueTask<byte[]?> ReadAsync(RedisNode node, string key, CancellationToken cancellationToken) => _calls.GetAsync(node, _gets, key, cancellationToken);
 
     /// <summary>
     /// Runs a multi-key operation once per node that owns some of <paramref name="items"/>, the nodes in parallel, each
