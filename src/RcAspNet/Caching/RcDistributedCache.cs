@@ -34,7 +34,8 @@ internal sealed class RcDistributedCache(CacheNamespace keyspace) : IBufferDistr
     public async ValueTask<bool> TryGetAsync(string key, IBufferWriter<byte> destination, CancellationToken token = default)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        if (await keyspace.GetAsync(key, token).ConfigureAwait(false) is not { } value)
+        var namespaced = keyspace.Key(key);
+        if (keyspace.OpenValue(namespaced, await keyspace.ReadEntryAsync(namespaced, token).ConfigureAwait(false)) is not { } value)
         {
             return false;
         }
