@@ -92,7 +92,7 @@ internal sealed partial class CacheNamespace
     public async ValueTask<ReadOnlyMemory<byte>?> GetAsync(string key, CancellationToken cancellationToken)
     {
         var namespaced = Key(key);
-        return Counted(Unwrap(namespaced, await _store.GetAsync(namespaced, cancellationToken).ConfigureAwait(false)));
+        return OpenValue(namespaced, await ReadEntryAsync(namespaced, cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>What <see cref="GetAsync"/> returns for an entry <see cref="ReadEntryAsync"/> read under <see cref="Key"/>: for a caller that awaits the store's read itself, a state machine fewer.</summary>
@@ -103,7 +103,7 @@ internal sealed partial class CacheNamespace
     public async ValueTask<byte[]?> GetOwnedAsync(string key, CancellationToken cancellationToken)
     {
         var namespaced = Key(key);
-        return Counted(Unwrap(namespaced, await _store.GetAsync(namespaced, cancellationToken).ConfigureAwait(false))) is { } value ? ToOwnedArray(value) : null;
+        return OpenValue(namespaced, await ReadEntryAsync(namespaced, cancellationToken).ConfigureAwait(false)) is { } value ? ToOwnedArray(value) : null;
     }
 
     /// <summary>

@@ -154,10 +154,26 @@ internal sealed partial class RcCache : IRcCache
         RcEntryOptions? options,
         Func<T, byte[]?> encode,
         Decoder<T> decode,
-        CancellationToken cancellationToken) =>
-        IsValidKey(key)
-            ? GetOrSetCoreAsync(key, factory, options, Loader.Resolve(options), options?.Tags, encode, decode, cancellationToken)
-            : LoadUncachedAsync(key, factory, null, cancellationToken);
+        CancellationToken cancellationToken)
+    {
+        if (!Keyspace.IsValidKey(key))
+        {
+            return LoadUncachedAsync(key, factory, null, cancellationToken);
+        }
+
+        LoadPolicy policy;
+        try
+        {
+            policy = Loader.Resolve(options);
+        }
+        catch (ArgumentException ex)
+        {
+            // Options that name no valid policy fail the returned task, as they did when this method was async.
+            return ValueTask.FromException<Loaded<T>>(ex);
+        }
+
+        return Load(key, factory, options, policy, options?.Tags, encode, decode, cancellationToken, starting: null);
+    }
 
     /// <summary>
     /// What the overload above does, with the options' policy resolved and the entry's tags made by the caller
@@ -173,17 +189,14 @@ internal sealed partial class RcCache : IRcCache
         Func<T, byte[]?> encode,
         Decoder<T> decode,
         CancellationToken cancellationToken,
-        Action? starting = null)
-    {
-        if (!Keyspace.IsValidKey(key))
-        {
-            return LoadUncachedAsync(key, factory, starting, cancellationToken);
-        }
+        Action? starting = null) =>
+        Keyspace.IsValidKey(key)
+            ? Load(key, factory, options, policy, tags, encode, decode, cancellationToken, starting)
+            : LoadUncachedAsync(key, factory, starting, cancellationToken);
 
-        // Not a state machine of its own: the loader's is the one this call awaits.
-        var request = new LoadRequest<T>(key, Keyspace.Key(key), factory, options, policy, encode, decode) { Starting = starting, Tags = tags };
-        return Loader.GetOrLoadAsync(request, cancellationToken);
-    }
+    // Not a state machine of its own: the loader's is the one the caller awaits.
+    private ValueTask<Loaded<T>> Load<T>(string key, Func<CancellationToken, ValueTask<T>> factory, RcEntryOptions? options, LoadPolicy policy, IReadOnlyList<string>? tags, Func<T, byte[]?> encode, Decoder<T> decode, CancellationToken cancellationToken, Action? starting) =>
+        Loader.GetOrLoadAsync(new LoadRequest<T>(key, Keyspace.Key(key), factory, options, policy, encode, decode) { Starting = starting, Tags = tags }, cancellationToken);
 
     /// <summary>Cache-aside never fails on a key the cache cannot hold: it runs the factory, as HybridCache does.</summary>
     private ValueTask<Loaded<T>> LoadUncachedAsync<T>(string? key, Func<CancellationToken, ValueTask<T>> factory, Action? starting, CancellationToken cancellationToken)

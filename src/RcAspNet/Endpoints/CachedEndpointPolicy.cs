@@ -50,7 +50,7 @@ internal sealed class CachedEndpointPolicy
         Loading = cache.Loader.Resolve(EntryOptions);
         if (tags.All(static t => t.IsFixed))
         {
-            _fixedTags = tags.Length == 0 ? null : [.. tags.Select(static t => t.Format([]))];
+            _fixedTags = tags.Length == 0 ? null : [.. tags.Select(static t => t.Format([], new StringBuilder()))];
         }
     }
 
@@ -80,8 +80,9 @@ internal sealed class CachedEndpointPolicy
         Users != RcUserScope.AnonymousOnly || (http.User.Identity?.IsAuthenticated != true && !http.Request.Headers.ContainsKey(HeaderNames.Authorization));
 
     /// <summary>
-    /// Builds the request's key, <c>RcKey.For(identity, arguments...)</c>, and the options of the entry it would
-    /// store; false when the request holds an argument the binder might read otherwise, or the key would be too long.
+    /// Builds the request's key, <c>RcKey.For(identity, arguments...)</c>, and the tags of the entry it would store
+    /// (its other options are <see cref="EntryOptions"/>); false when the request holds an argument the binder might
+    /// read otherwise, or the key would be too long.
     /// </summary>
     public bool TryBuildKey(HttpContext http, out string key, out IReadOnlyList<string>? tags)
     {

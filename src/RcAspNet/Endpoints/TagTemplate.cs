@@ -62,9 +62,7 @@ internal sealed class TagTemplate
     }
 
     /// <summary>The tag for one request's key arguments: strings as they are, other values in their key form.</summary>
-    public string Format(object?[] values) => Format(values, new StringBuilder());
-
-    /// <summary>What <see cref="Format(object?[])"/> does, in <paramref name="tag"/>, which it clears first.</summary>
+    /// <remarks>Built in <paramref name="tag"/>, which it clears first.</remarks>
     public string Format(object?[] values, StringBuilder tag)
     {
         tag.Clear();

@@ -342,6 +342,11 @@ public sealed class LoadingTests
         error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () =>
             await fixture.Cache.GetOrSetAsync("k", static _ => ValueTask.FromResult(1), new RcEntryOptions { FactorySoftTimeout = TimeSpan.FromSeconds(-1) }));
         Assert.Contains("FactorySoftTimeout", error.Message, StringComparison.Ordinal);
+
+        // In the returned task, not thrown by the call: a caller that starts many and awaits them later sees it there.
+        var started = fixture.Cache.GetOrSetAsync("k", static _ => ValueTask.FromResult(1), new RcEntryOptions { EagerRefreshThreshold = 1.5 });
+        Assert.True(started.IsFaulted);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await started);
     }
 
     /// <summary>A source that counts its runs and fails while told to; each success returns the next version.</summary>

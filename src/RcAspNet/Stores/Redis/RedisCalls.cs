@@ -116,16 +116,17 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
         var slot = SharedGets.SlotOf(key);
         var joined = gets.TryJoin(key, slot);
         var database = topology.Database;
-
-        // A slot is taken only once connected: the GET is then sent at once, so before it is sealed.
-        var ticket = joined is null && database is not null ? gets.Take(key, slot) : -1;
         var started = Stopwatch.GetTimestamp();
         using var activity = RcMetrics.StartActivity(kind, node.Name, operation);
         Task<RedisValue>? task = null;
+        var ticket = -1L;
         RedisValue value;
         bool shared;
         try
         {
+            // A slot is taken only once connected: the GET is then sent at once, so before it is sealed. Inside the
+            // try, so that whatever happens next, the slot is sealed.
+            ticket = joined is null && database is not null ? gets.Take(key, slot) : -1;
             task = joined ?? Issue(database, (Gets: gets, Key: key, Slot: slot, Ticket: ticket), static (db, s) => s.Gets.Send(db, s.Key, s.Slot, s.Ticket), cancellationToken);
             value = await Bounded(task, cancellationToken).ConfigureAwait(false);
             Succeeded(node, operation, started);

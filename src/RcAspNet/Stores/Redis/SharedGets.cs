@@ -13,7 +13,7 @@ namespace RcAspNet.Stores.Redis;
 /// sent, and a write or removal through the store closes the key's slot before it is sent and again once it is done:
 /// a GET still open after that was sent after the write was answered, so a read that begins after the write never
 /// joins one begun before it. Each reader still waits, times out, is cancelled and fails on its own
-/// (<see cref="RedisCalls.RunAsync"/>); only the command on the wire is shared.
+/// (<see cref="RedisCalls.GetAsync"/>); only the command on the wire is shared.
 /// </para>
 /// </summary>
 internal sealed class SharedGets
