@@ -23,8 +23,8 @@ internal sealed partial class CacheNamespace
     private readonly RenewalThrottle _renewals;
 
     // The namespaced keys made lately, by the caller's key's hash: a hot key's is made once, not on every call.
-    private readonly string?[] _namespaced = new string?[NamespacedSlots];
     private const int NamespacedSlots = 256;
+    private readonly string?[] _namespaced = new string?[NamespacedSlots];
 
     public CacheNamespace(string name, IRcStore store, string prefix, TimeSpan defaultExpiration, RcOptions options, TimeProvider time, RcMetrics metrics, ILogger logger)
     {

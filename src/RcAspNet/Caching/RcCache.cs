@@ -199,14 +199,9 @@ internal sealed partial class RcCache : IRcCache
         Loader.GetOrLoadAsync(new LoadRequest<T>(key, Keyspace.Key(key), factory, options, policy, encode, decode) { Starting = starting, Tags = tags }, cancellationToken);
 
     /// <summary>Cache-aside never fails on a key the cache cannot hold: it runs the factory, as HybridCache does.</summary>
-    private ValueTask<Loaded<T>> LoadUncachedAsync<T>(string? key, Func<CancellationToken, ValueTask<T>> factory, Action? starting, CancellationToken cancellationToken)
+    private async ValueTask<Loaded<T>> LoadUncachedAsync<T>(string? key, Func<CancellationToken, ValueTask<T>> factory, Action? starting, CancellationToken cancellationToken)
     {
         LogKeyBypassed(_logger, key?.Length ?? 0);
-        return LoadUncachedAsync(factory, starting, cancellationToken);
-    }
-
-    private static async ValueTask<Loaded<T>> LoadUncachedAsync<T>(Func<CancellationToken, ValueTask<T>> factory, Action? starting, CancellationToken cancellationToken)
-    {
         starting?.Invoke();
         return new(await factory(cancellationToken).ConfigureAwait(false), LoadOutcome.Loaded);
     }

@@ -84,8 +84,7 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
         }
         catch (Exception ex) when (IsFailure(ex))
         {
-            Observe(task);
-            failure = Classify(node, operation, ex, activity, connecting: database is null, synchronous: false);
+            failure = Failed(node, operation, ex, activity, database, task);
             error = ex;
         }
 
@@ -138,8 +137,7 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
         }
         catch (Exception ex) when (IsFailure(ex))
         {
-            Observe(task);
-            var failure = Classify(node, operation, ex, activity, connecting: database is null, synchronous: false);
+            var failure = Failed(node, operation, ex, activity, database, task);
             return failure == FailureKind.ForeignData ? null : Degrade<byte[]?>(node, operation, null, failure, ex);
         }
         finally
@@ -414,8 +412,7 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
         }
         catch (Exception ex) when (IsFailure(ex))
         {
-            Observe(task);
-            throw new CallFailedException(Classify(node, operation, ex, activity, connecting: database is null, synchronous: false), ex);
+            throw new CallFailedException(Failed(node, operation, ex, activity, database, task), ex);
         }
     }
 
@@ -426,6 +423,13 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
     /// <summary>A command's reply, bounded by the operation timeout and the caller's token.</summary>
     private ValueTask<T> Bounded<T>(Task<T> task, CancellationToken cancellationToken) =>
         task.IsCompleted ? new(task) : TimedReply<T>.WaitAsync(task, _deadlines.Next(), cancellationToken);
+
+    /// <summary>An asynchronous call failed: its reply's exception is observed, and the failure classified (<see cref="Classify"/>).</summary>
+    private FailureKind Failed(RedisNode node, string operation, Exception ex, Activity? activity, IDatabase? database, Task? task)
+    {
+        Observe(task);
+        return Classify(node, operation, ex, activity, connecting: database is null, synchronous: false);
+    }
 
     private void Succeeded(RedisNode node, string operation, long started)
     {
