@@ -47,6 +47,17 @@ public sealed class RecentRemovalsTests
     }
 
     [Fact]
+    public void ARemovalOfMoreKeysThanTheBound_LeavesNothingToReplay_AndTheReplayIsIncomplete()
+    {
+        var log = new RecentRemovals(Window, limit: 2, _time, static () => long.MaxValue);
+        log.Add(Removal.OfKeys(["a", "b", "c"])); // over the bound on its own: dropped as it is added
+        Assert.False(log.IsEmpty);
+        Assert.Null(log.For(static _ => true, since: _time.GetTimestamp()));
+        log.Add("d");
+        Assert.Null(log.For(static _ => true, since: _time.GetTimestamp()));
+    }
+
+    [Fact]
     public void WhileAServerIsSuspected_NothingNewerThanTheWindowBeforeItLeaves()
     {
         var suspected = _time.GetTimestamp();

@@ -24,7 +24,7 @@ internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider ti
     private long _droppedNewest = long.MinValue;
 
     /// <summary>Gets whether nothing would be delivered again: nothing was removed within the window, and the window lost nothing.</summary>
-    public bool IsEmpty => Volatile.Read(ref _size) == 0 && Interlocked.Read(ref _droppedNewest) < time.GetTimestamp() - _window;
+    public bool IsEmpty => Volatile.Read(ref _size) == 0 && Volatile.Read(ref _droppedNewest) < time.GetTimestamp() - _window;
 
     public void Add(Removal removal) => Add(null, removal);
 
@@ -97,12 +97,19 @@ internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider ti
         long now;
         lock (_gate)
         {
-            // Stamped under the lock, so that the queue is in time order.
+            // Stamped under the lock, so that the queue is in time order. Over the bound (every write, once writes
+            // outpace it), the oldest are dropped here, under the same lock: the window's own trim is needed only
+            // once the oldest has left it.
             now = time.GetTimestamp();
             var entry = new Entry(now, key, removal);
             _items.Enqueue(entry);
             _size += entry.Size;
-            if (_size <= limit && _items.Peek().At >= now - _window)
+            if (_size > limit)
+            {
+                DropOldest(long.MinValue);
+            }
+
+            if (!_items.TryPeek(out var oldest) || oldest.At >= now - _window)
             {
                 return;
             }
@@ -117,18 +124,27 @@ internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider ti
         var before = Math.Min(now, holdFrom()) - _window;
         lock (_gate)
         {
-            while (_items.TryPeek(out var oldest) && (oldest.At < before || _size > limit))
-            {
-                // Every drop is marked, including one past the window: a replay may reach back further than the
-                // hold did (a cluster primary whose slots moved before it was suspected).
-                if (oldest.At > _droppedNewest)
-                {
-                    Interlocked.Exchange(ref _droppedNewest, oldest.At);
-                }
+            DropOldest(before);
+        }
+    }
 
-                _items.Dequeue();
-                _size -= oldest.Size;
-            }
+    /// <summary>Drops, under the lock, entries older than <paramref name="before"/> and then the oldest while over the bound.</summary>
+    private void DropOldest(long before)
+    {
+        var dropped = long.MinValue;
+        while (_items.TryPeek(out var oldest) && (oldest.At < before || _size > limit))
+        {
+            _items.Dequeue();
+            _size -= oldest.Size;
+            dropped = oldest.At;
+        }
+
+        // Every drop is marked, including one past the window: a replay may reach back further than the hold did (a
+        // cluster primary whose slots moved before it was suspected). The queue is in time order, so the last dropped
+        // is the newest.
+        if (dropped > _droppedNewest)
+        {
+            Volatile.Write(ref _droppedNewest, dropped);
         }
     }
 
