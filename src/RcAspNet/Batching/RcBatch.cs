@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -16,7 +17,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly Func<CancellationToken, Task> _flush;
     private List<BatchEntry> _queue = [];
-    private Dictionary<string, BatchEntry> _queued = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, BatchEntry?> _queued = new(StringComparer.Ordinal);
     private bool _disposed;
 
     public RcBatch(IServiceProvider services, CacheRegistry registry, RcMetrics metrics, IOptions<RcOptions> options, ILogger<RcBatch> logger)
@@ -52,7 +53,8 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         var namespaced = _cache.NamespacedKey(key);
         lock (_lock)
         {
-            return Queued<T>(namespaced) ?? Enqueue(new SingleEntry<T>(key, namespaced, options, _flush, loader));
+            ref var queued = ref Slot(namespaced);
+            return queued is BatchEntry<T> same ? same.Promise : Enqueue(ref queued, new SingleEntry<T>(key, namespaced, options, _flush, loader));
         }
     }
 
@@ -65,7 +67,8 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         var namespaced = _cache.NamespacedKey(key);
         lock (_lock)
         {
-            return Queued<T>(namespaced) ?? Enqueue(new ManyEntry<TArg, T>(key, namespaced, options, _flush, argument, loadMany));
+            ref var queued = ref Slot(namespaced);
+            return queued is BatchEntry<T> same ? same.Promise : Enqueue(ref queued, new ManyEntry<TArg, T>(key, namespaced, options, _flush, argument, loadMany));
         }
     }
 
@@ -81,7 +84,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
 
             entries = _queue;
             _queue = [];
-            _queued = new Dictionary<string, BatchEntry>(StringComparer.Ordinal);
+            _queued.Clear();
         }
 
         var taken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -127,17 +130,20 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         return default;
     }
 
-    /// <summary>A key queued twice is fetched and loaded once: the second lookup shares the first one's handle.</summary>
-    private RcPromise<T>? Queued<T>(string namespacedKey)
+    /// <summary>
+    /// The queued lookup of a key, found or added with one hash of it: a key queued twice is fetched and loaded once, the
+    /// second lookup sharing the first one's handle (of the same type; one of another type is fetched on its own).
+    /// </summary>
+    private ref BatchEntry? Slot(string namespacedKey)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return _queued.TryGetValue(namespacedKey, out var existing) && existing is BatchEntry<T> entry ? entry.Promise : null;
+        return ref CollectionsMarshal.GetValueRefOrAddDefault(_queued, namespacedKey, out _);
     }
 
-    private RcPromise<T> Enqueue<T>(BatchEntry<T> entry)
+    private RcPromise<T> Enqueue<T>(ref BatchEntry? queued, BatchEntry<T> entry)
     {
+        queued ??= entry;
         _queue.Add(entry);
-        _queued.TryAdd(entry.NamespacedKey, entry);
         return entry.Promise;
     }
 

@@ -24,7 +24,7 @@ internal sealed record LoadSettings(TimeSpan? FailSafe, TimeSpan Throttle, TimeS
     {
         if (options is null)
         {
-            return Default;
+            return _default;
         }
 
         var policy = new LoadPolicy(
@@ -47,7 +47,8 @@ internal sealed record LoadSettings(TimeSpan? FailSafe, TimeSpan Throttle, TimeS
         return policy;
     }
 
-    private LoadPolicy Default => new(
+    // Made once: a call without options (most of them) takes it as it is. (No `with` copies a LoadSettings.)
+    private readonly LoadPolicy _default = new(
         FailSafe ?? TimeSpan.Zero,
         Throttle,
         SoftTimeout ?? TimeSpan.Zero,

@@ -65,7 +65,13 @@ internal sealed class ShardedStore : IRcStore, IRedisBackedStore
         }
 
         var result = new byte[]?[keys.Count];
-        var replies = await Task.WhenAll(groups.Select(g => _shards[g.Shard].GetManyAsync(g.Items, cancellationToken).AsTask())).ConfigureAwait(false);
+        var reads = new Task<byte[]?[]>[groups.Length];
+        for (var g = 0; g < groups.Length; g++)
+        {
+            reads[g] = _shards[groups[g].Shard].GetManyAsync(groups[g].Items, cancellationToken).AsTask();
+        }
+
+        var replies = await Task.WhenAll(reads).ConfigureAwait(false);
         for (var g = 0; g < groups.Length; g++)
         {
             for (var j = 0; j < groups[g].Indexes.Count; j++)

@@ -125,19 +125,38 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         return _near.BeginRead(key, link) is { } read ? ReadIntoNearAsync(node, read, cancellationToken) : ReadAsync(node, key, cancellationToken);
     }
 
-    public async ValueTask<byte[]?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    public ValueTask<byte[]?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
+        keys.Count == 0 ? new([])
+        : !IsCluster ? ReadManyAsync(_topology.NodeOf(keys[0]), keys as string[] ?? [.. keys], cancellationToken)
+        : GetManyPerNodeAsync(keys, cancellationToken);
+
+    private async ValueTask<byte[]?[]> GetManyPerNodeAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
     {
         var result = new byte[]?[keys.Count];
         await PerNodeAsync(keys, static k => k, async (node, indexes) =>
         {
-            var values = await _calls.RunAsync(node, "get_many", (cluster: IsCluster, keys: indexes.Select(i => keys[i]).ToArray()), static (db, s) => RedisCommands.GetManyAsync(db, s.keys, s.cluster), null, cancellationToken, wrongTypeIsMiss: true).ConfigureAwait(false);
-            for (var j = 0; values is not null && j < indexes.Length; j++)
+            var values = await ReadManyAsync(node, [.. indexes.Select(i => keys[i])], cancellationToken).ConfigureAwait(false);
+            for (var j = 0; j < indexes.Length; j++)
             {
-                var value = (byte[]?)values[j];
-                result[indexes[j]] = value;
-                _near?.Observe(keys[indexes[j]], value);
+                result[indexes[j]] = values[j];
             }
         }).ConfigureAwait(false);
+        return result;
+    }
+
+    /// <summary>The values of keys of one node (one server's, or one cluster primary's), in one MGET per hash slot.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<byte[]?[]> ReadManyAsync(RedisNode node, string[] keys, CancellationToken cancellationToken)
+    {
+        var values = await _calls.RunAsync(node, "get_many", (cluster: IsCluster, keys), static (db, s) => RedisCommands.GetManyAsync(db, s.keys, s.cluster), null, cancellationToken, wrongTypeIsMiss: true).ConfigureAwait(false);
+        var result = new byte[]?[keys.Length];
+        for (var j = 0; values is not null && j < keys.Length; j++)
+        {
+            var value = (byte[]?)values[j];
+            result[j] = value;
+            _near?.Observe(keys[j], value);
+        }
+
         return result;
     }
 
