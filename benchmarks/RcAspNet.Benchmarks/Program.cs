@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Running;
 using RcAspNet.Benchmarks;
+using RcAspNet.Benchmarks.Batching;
 using RcAspNet.Benchmarks.Coherence;
 using RcAspNet.Benchmarks.Diagnosis;
 using RcAspNet.Benchmarks.Infrastructure;
@@ -13,8 +14,10 @@ using RcAspNet.Benchmarks.Tags;
 // Every other argument is BenchmarkDotNet's own (--filter, --list flat, --iterationCount 3, --warmupCount 1, ...).
 // dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- coherence [--writes 1000] [--store redis|sharded|cluster|all]
 //   the near cache's coherence, outside BenchmarkDotNet (Coherence/CoherenceCommand.cs)
-// dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- throughput [--seconds 5] [--rounds 3] [--only raw-get,ms-get,rc-get,rc-tryget,raw-set,ms-set,rc-set] [--callers 64] [--allocations true]
+// dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- throughput [--seconds 5] [--rounds 3] [--only raw-get,raw-get-deadline,store-get,ms-get,rc-get,rc-tryget,raw-set,raw-set-deadline,store-set,ms-set,rc-set] [--callers 64] [--allocations true]
 //   64 callers (--callers 1: one, sequential) on one Redis, interleaved rounds: ops/s, B/op, CPU/op, and with --allocations the bytes by type (Diagnosis/ThroughputCommand.cs)
+// dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- batch [--seconds 5] [--rounds 3] [--shards 3] [--only floor,getmany,batch,store,keyspace]
+//   BatchBenchmarks' floor, GetManyAsync and IRcBatch rows as a loop of one caller, for a profiler (Batching/BatchLoopCommand.cs)
 // dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- tags [--members 1000,20000,200000,1000000]
 //   what invalidating a tag of many members costs another client of its server (Tags/BigTagCommand.cs)
 // dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- loading [--seconds 15] [--misses 1000] [--stampedes 20] [--output docs/results/loading.md]
@@ -28,6 +31,12 @@ if (args is ["coherence", .. var coherenceArgs])
 if (args is ["throughput", .. var throughputArgs])
 {
     Environment.ExitCode = await ThroughputCommand.RunAsync(throughputArgs);
+    return;
+}
+
+if (args is ["batch", .. var batchArgs])
+{
+    Environment.ExitCode = await BatchLoopCommand.RunAsync(batchArgs);
     return;
 }
 

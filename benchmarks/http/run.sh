@@ -15,7 +15,10 @@
 #   wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency -s posts.lua
 # is measured. At the end: a table of requests/s, latency p50/p99 and errors per run, and the ratios of requests/s
 # RcCached-Redis / OutputCache-memory, RcCached-near / OutputCache-memory, RcCached-Redis / OutputCacheRedis and
-# RcCached-embedded / OutputCache-memory, and the Redis reads (GET, MGET, EVAL/EVALSHA) each run sent per request.
+# RcCached-embedded / OutputCache-memory, the Redis reads (GET, MGET, EVAL/EVALSHA) each run sent per request, and the
+# app process's CPU time (user + system, from /proc) per request: wrk, the app and Redis share the machine's cores, so
+# requests/s moves with how the scheduler shares them, and CPU per request is the steadier measure of what a request
+# costs the app.
 # wrk's full outputs are kept in $RESULTS.
 #
 # Usage: benchmarks/http/run.sh
@@ -174,7 +177,12 @@ hit_check() {
   esac
 }
 
-declare -A rps_of rps_all
+# The app's CPU time so far (user + system), in clock ticks: fields 14 and 15 of /proc/PID/stat.
+app_cpu_ticks() {
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$app_pid/stat"
+}
+
+declare -A rps_of rps_all cpu_of cpu_all
 rows=()
 for round in $(seq "$ROUNDS"); do
 for run in $RUNS; do
@@ -186,7 +194,9 @@ for run in $RUNS; do
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$work/posts.lua" "$base" -- "$POSTS" >/dev/null
   check=$(hit_check "$mode" "$base/post/$POSTS")
   redis-cli -p "$redis_port" config resetstat >/dev/null
+  cpu_before=$(app_cpu_ticks)
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$work/posts.lua" "$base" -- "$POSTS" >"$out"
+  cpu_after=$(app_cpu_ticks)
   keys=$(redis-cli -p "$redis_port" dbsize)
   # Redis reads during the measured run (GET, MGET, and EVALSHA for the output cache's store), per request.
   reads=$(redis-cli -p "$redis_port" info commandstats | tr -d '\r' | awk -F'[:=,]' '$1 ~ /^cmdstat_(get|mget|evalsha|eval)$/ { n += $3 } END { print n + 0 }')
@@ -197,7 +207,10 @@ for run in $RUNS; do
   errors=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { for (i = 4; i <= NF; i += 2) n += $i } END { print n + 0 }' "$out")
   rps_all[$label]+="$rps "
   per_request=$(awk -v r="$reads" -v n="$requests" 'BEGIN { printf "%.3f", (n > 0) ? r / n : 0 }')
-  rows+=("| $label | $round | $mode | $store | $rps | $p50 | $p99 | $errors | $check | $keys | $reads | $per_request |")
+  # The app's CPU time (user + system, in clock ticks) over the measured run, per request, in µs.
+  cpu_us=$(awk -v t=$((cpu_after - cpu_before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN { printf "%.1f", (n > 0) ? t * 1e6 / hz / n : 0 }')
+  cpu_all[$label]+="$cpu_us "
+  rows+=("| $label | $round | $mode | $store | $rps | $p50 | $p99 | $errors | $check | $keys | $reads | $per_request | $cpu_us |")
   echo "$label, round $round (PostCaching=$mode, Rc:Store=$store): $rps requests/s, p50 $p50 ms, p99 $p99 ms, errors $errors, $check, $keys Redis keys"
   stop "$app_pid"
   app_pid=""
@@ -210,9 +223,11 @@ for label in "${!rps_all[@]}"; do
   sorted=$(tr ' ' '\n' <<<"${rps_all[$label]}" | grep . | sort -g)
   rps_of[$label]=$(awk '{ a[NR] = $1 } END { printf "%.2f", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }' <<<"$sorted")
   range_of[$label]="$(head -1 <<<"$sorted")–$(tail -1 <<<"$sorted")"
+  cpu_of[$label]=$(tr ' ' '\n' <<<"${cpu_all[$label]}" | grep . | sort -g | awk '{ a[NR] = $1 } END { printf "%.1f", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
 done
 
-# ratio A B: requests/s of run A over run B, when both ran.
+# ratio A B: requests/s of run A over run B, when both ran; cpu_ratio A B: the app's CPU per request of run B over run
+# A's (above 1: A costs less per request).
 ratio() {
   local a=${rps_of[$1]:-} b=${rps_of[$2]:-}
   if [ -n "$a" ] && [ -n "$b" ]; then
@@ -222,24 +237,32 @@ ratio() {
   fi
 }
 
+cpu_ratio() {
+  local a=${cpu_of[$1]:-} b=${cpu_of[$2]:-}
+  if [ -n "$a" ] && [ -n "$b" ]; then
+    awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", b / a }'
+  else
+    echo "n/a"
+  fi
+}
+
 echo
 echo "StackExchange.Redis: $(ls "$app_dir"/bin/Release/net10.0/StackExchange.Redis.dll >/dev/null && grep -o '"StackExchange.Redis/[0-9.]*"' "$app_dir"/bin/Release/net10.0/BlogApp.deps.json | head -1 | tr -d '"')"
 echo "GET /post/{1..$POSTS}, wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency after a $WARMUP warm-up, $(nproc) cores; full outputs in $RESULTS/"
 echo
-echo "| Run | Round | Blog:PostCaching | Rc:Store | Requests/s | p50 (ms) | p99 (ms) | Errors | Hit check | Redis keys | Redis reads | Reads per request |"
-echo "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |"
+echo "| Run | Round | Blog:PostCaching | Rc:Store | Requests/s | p50 (ms) | p99 (ms) | Errors | Hit check | Redis keys | Redis reads | Reads per request | App CPU µs/request |"
+echo "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |"
 printf '%s\n' "${rows[@]}"
 echo
-echo "| Run | Median requests/s over $ROUNDS round(s) | Range |"
-echo "| --- | ---: | --- |"
+echo "| Run | Median requests/s over $ROUNDS round(s) | Range | Median app CPU µs/request |"
+echo "| --- | ---: | --- | ---: |"
 for run in $RUNS; do
   label=${run%%:*}
-  echo "| $label | ${rps_of[$label]} | ${range_of[$label]} |"
+  echo "| $label | ${rps_of[$label]} | ${range_of[$label]} | ${cpu_of[$label]} |"
 done
 echo
-echo "| Ratio of median requests/s | |"
-echo "| --- | ---: |"
-echo "| RcCached-Redis / OutputCache-memory | $(ratio RcCached-Redis OutputCache-memory) |"
-echo "| RcCached-near / OutputCache-memory | $(ratio RcCached-near OutputCache-memory) |"
-echo "| RcCached-Redis / OutputCacheRedis | $(ratio RcCached-Redis OutputCacheRedis) |"
-echo "| RcCached-embedded / OutputCache-memory | $(ratio RcCached-embedded OutputCache-memory) |"
+echo "| Ratio | of median requests/s | of median app CPU per request, inverted (above 1: the first costs less) |"
+echo "| --- | ---: | ---: |"
+for pair in RcCached-Redis:OutputCache-memory RcCached-near:OutputCache-memory RcCached-Redis:OutputCacheRedis RcCached-embedded:OutputCache-memory; do
+  echo "| ${pair%%:*} / ${pair##*:} | $(ratio "${pair%%:*}" "${pair##*:}") | $(cpu_ratio "${pair%%:*}" "${pair##*:}") |"
+done

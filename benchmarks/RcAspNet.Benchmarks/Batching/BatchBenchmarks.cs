@@ -70,6 +70,9 @@ public class BatchBenchmarks
         });
     }
 
+    /// <summary>The fixture and the keys, for <see cref="BatchLoopCommand"/>'s diagnosis rows.</summary>
+    internal (Fixture Fixture, string[] Keys) State => (_fixture, _keys);
+
     [GlobalCleanup]
     public async Task CleanupAsync() => await _fixture.DisposeAsync();
 

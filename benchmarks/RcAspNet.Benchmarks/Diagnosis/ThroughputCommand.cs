@@ -50,7 +50,7 @@ internal static class ThroughputCommand
                     allocations = bool.Parse(args[i + 1]);
                     break;
                 default:
-                    Console.Error.WriteLine($"Unknown argument {args[i]}: throughput [--seconds 5] [--rounds 3] [--only raw-get,raw-get-deadline,store-get,ms-get,rc-get,rc-tryget,raw-set,ms-set,rc-set] [--allocations true] [--callers 64]");
+                    Console.Error.WriteLine($"Unknown argument {args[i]}: throughput [--seconds 5] [--rounds 3] [--only raw-get,raw-get-deadline,store-get,ms-get,rc-get,rc-tryget,raw-set,raw-set-deadline,store-set,ms-set,rc-set] [--allocations true] [--callers 64]");
                     return 2;
             }
         }
@@ -78,6 +78,8 @@ internal static class ThroughputCommand
             ("rc-get", c => new ValueTask(cache.GetAsync(keys[c]))),
             ("rc-tryget", c => TryGetAsync(cache, keys[c], writers[c])),
             ("raw-set", c => new ValueTask(raw.StringSetAsync(rawKeys[c], payload, Entries.TimeToLive))),
+            ("raw-set-deadline", c => RawWithDeadlineAsync(raw.StringSetAsync(rcKeys[c], payload, Entries.TimeToLive), deadline.Token)),
+            ("store-set", c => store.SetAsync(namespacedKeys[c], payload, Entries.TimeToLive, replaces: true, CancellationToken.None)),
             ("ms-set", c => new ValueTask(microsoft.SetAsync(keys[c], payload, Options))),
             ("rc-set", c => new ValueTask(cache.SetAsync(keys[c], payload, Options))),
         };
@@ -116,11 +118,15 @@ internal static class ThroughputCommand
         }
 
         Console.WriteLine();
-        Console.WriteLine("| contender | ops/s (median) | B/op (median) | this process's CPU µs/op (median) | each round's ops/s |");
-        Console.WriteLine("| --- | --- | --- | --- | --- |");
+        // Each contender against the first of the same round: rounds move together with the machine, so the median of
+        // these ratios is steadier than a ratio of medians.
+        var first = results[contenders[0].Name];
+        Console.WriteLine($"| contender | ops/s (median) | B/op (median) | this process's CPU µs/op (median) | ops/s × {contenders[0].Name} (median of rounds) | each round's ops/s |");
+        Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
         foreach (var (name, runs) in results)
         {
-            Console.WriteLine($"| {name} | {Median(runs.Select(static r => r.OpsPerSecond)):N0} | {Median(runs.Select(static r => r.BytesPerOp)):N0} | {Median(runs.Select(static r => r.CpuMicrosecondsPerOp)):N2} | {string.Join(", ", runs.Select(static r => r.OpsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))} |");
+            var ratio = Median(runs.Select((r, i) => r.OpsPerSecond / first[i].OpsPerSecond));
+            Console.WriteLine($"| {name} | {Median(runs.Select(static r => r.OpsPerSecond)):N0} | {Median(runs.Select(static r => r.BytesPerOp)):N0} | {Median(runs.Select(static r => r.CpuMicrosecondsPerOp)):N2} | {ratio:N2} | {string.Join(", ", runs.Select(static r => r.OpsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))} |");
         }
 
         Console.WriteLine($"// RcAspNet store errors during the run: {fixture.Failures()}");
@@ -128,8 +134,8 @@ internal static class ThroughputCommand
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private static async ValueTask RawWithDeadlineAsync(Task<RedisValue> reply, CancellationToken deadline) =>
-        await (reply.IsCompleted ? new ValueTask<RedisValue>(reply) : TimedReply<RedisValue>.WaitAsync(reply, deadline, CancellationToken.None));
+    private static async ValueTask RawWithDeadlineAsync<T>(Task<T> reply, CancellationToken deadline) =>
+        await (reply.IsCompleted ? new ValueTask<T>(reply) : TimedReply<T>.WaitAsync(reply, deadline, CancellationToken.None));
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask StoreGetAsync(IRcStore store, string namespacedKey) => await store.GetAsync(namespacedKey, CancellationToken.None);

@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+using RcAspNet.Benchmarks.Infrastructure;
+using RcAspNet.Caching;
+
+namespace RcAspNet.Benchmarks.Batching;
+
+/// <summary>
+/// <see cref="BatchBenchmarks"/>' rows as a loop of one caller for a fixed time, interleaved over rounds, outside
+/// BenchmarkDotNet, so that a profiler (<c>perf record -g -- dotnet RcAspNet.Benchmarks.dll batch --only getmany
+/// --seconds 20</c>) can watch one row's steady state: µs per operation, and this process's CPU µs per operation.
+/// </summary>
+internal static class BatchLoopCommand
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var seconds = 5.0;
+        var rounds = 3;
+        var shards = 3;
+        string[]? only = null;
+        for (var i = 0; i + 1 < args.Length; i += 2)
+        {
+            switch (args[i])
+            {
+                case "--seconds":
+                    seconds = double.Parse(args[i + 1], CultureInfo.InvariantCulture);
+                    break;
+                case "--rounds":
+                    rounds = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+                    break;
+                case "--shards":
+                    shards = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+                    break;
+                case "--only":
+                    only = args[i + 1].Split(',');
+                    break;
+                default:
+                    Console.Error.WriteLine($"Unknown argument {args[i]}: batch [--seconds 5] [--rounds 3] [--shards 1|3] [--only floor,getmany,batch,store,keyspace]");
+                    return 2;
+            }
+        }
+
+        var benchmarks = new BatchBenchmarks { BatchSize = 100, Shards = shards };
+        await benchmarks.SetupAsync();
+        try
+        {
+            var (fixture, keys) = benchmarks.State;
+            var store = fixture.Services.GetRequiredService<CacheRegistry>().Stores[0];
+            var keyspace = ((RcCache)fixture.Typed).Keyspace;
+            var namespaced = keys.Select(static k => Keys.RcNamespace + k).ToArray();
+            var rows = new (string Name, Func<Task> Operation)[]
+            {
+                ("floor", () => benchmarks.Raw_MgetPerShardDeserialize()),
+                ("getmany", () => benchmarks.Rc_GetMany().AsTask()),
+                ("batch", () => benchmarks.Rc_Batch()),
+
+                // Layers of getmany, for diagnosis: the store alone (internal, as ThroughputCommand reaches it), and the
+                // namespace without deserialization.
+                ("store", () => store.GetManyAsync(namespaced, CancellationToken.None).AsTask()),
+                ("keyspace", () => keyspace.GetManyAsync(keys, CancellationToken.None).AsTask()),
+            };
+            rows = [.. rows.Where(r => only is null || only.Contains(r.Name))];
+            Console.WriteLine($"// StackExchange.Redis {RedisClient.Loaded}; 100 keys on {shards} shard(s), one caller, {seconds} s per row per round, {rounds} rounds");
+            foreach (var (_, operation) in rows)
+            {
+                await MeasureAsync(operation, TimeSpan.FromSeconds(1)); // warm-up
+            }
+
+            var results = rows.ToDictionary(static r => r.Name, static _ => new List<(double Micros, double Cpu)>());
+            for (var round = 1; round <= rounds; round++)
+            {
+                foreach (var (name, operation) in rows)
+                {
+                    var result = await MeasureAsync(operation, TimeSpan.FromSeconds(seconds));
+                    results[name].Add(result);
+                    Console.WriteLine($"round {round} {name,-8} {result.Micros,8:N1} µs/op {result.Cpu,8:N1} µs CPU/op");
+                }
+            }
+
+            Console.WriteLine();
+            // Each row against the first row of the same round (the floor, unless --only leaves it out): rounds move
+            // together with the machine, so the median of these ratios is steadier than a ratio of medians.
+            var first = results[rows[0].Name];
+            Console.WriteLine($"| row | µs/op (median) | CPU µs/op (median) | × {rows[0].Name} (median of rounds) | each round's µs/op |");
+            Console.WriteLine("| --- | --- | --- | --- | --- |");
+            foreach (var (name, runs) in results)
+            {
+                var ratio = Median(runs.Select((r, i) => r.Micros / first[i].Micros));
+                Console.WriteLine($"| {name} | {Median(runs.Select(static r => r.Micros)):N1} | {Median(runs.Select(static r => r.Cpu)):N1} | {ratio:N2} | {string.Join(", ", runs.Select(static r => r.Micros.ToString("N1", CultureInfo.InvariantCulture)))} |");
+            }
+
+            return 0;
+        }
+        finally
+        {
+            await benchmarks.CleanupAsync();
+        }
+    }
+
+    private static async Task<(double Micros, double Cpu)> MeasureAsync(Func<Task> operation, TimeSpan duration)
+    {
+        long operations = 0;
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < duration)
+        {
+            await operation();
+            operations++;
+        }
+
+        var elapsed = clock.Elapsed;
+        var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        return (elapsed.TotalMicroseconds / operations, used.TotalMicroseconds / operations);
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}
