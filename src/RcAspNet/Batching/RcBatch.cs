@@ -119,6 +119,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
             _disposed = true;
             abandoned = _queue;
             _queue = [];
+            _queued.Clear();
         }
 
         foreach (var entry in abandoned)

@@ -24,7 +24,7 @@ internal sealed record LoadSettings(TimeSpan? FailSafe, TimeSpan Throttle, TimeS
     {
         if (options is null)
         {
-            return _default;
+            return Default;
         }
 
         var policy = new LoadPolicy(
@@ -47,8 +47,7 @@ internal sealed record LoadSettings(TimeSpan? FailSafe, TimeSpan Throttle, TimeS
         return policy;
     }
 
-    // Made once: a call without options (most of them) takes it as it is. (No `with` copies a LoadSettings.)
-    private readonly LoadPolicy _default = new(
+    private LoadPolicy Default => new(
         FailSafe ?? TimeSpan.Zero,
         Throttle,
         SoftTimeout ?? TimeSpan.Zero,

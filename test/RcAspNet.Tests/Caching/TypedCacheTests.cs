@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.DependencyInjection;
+using RcAspNet.Caching;
 using RcAspNet.Tests.Infrastructure;
 
 namespace RcAspNet.Tests.Caching;
@@ -23,6 +24,23 @@ public sealed class TypedCacheTests
         Assert.Equal(new Snake(1, "Hi"), await cache.GetAsync<Snake>("post"));
         Assert.Equal("{\"postId\": 1, \"postTitle\": \"Hi\"}", System.Text.Encoding.UTF8.GetString((await services.GetRequiredService<Microsoft.Extensions.Caching.Distributed.IDistributedCache>().GetAsync("post"))!));
         await Assert.ThrowsAsync<NotSupportedException>(async () => await cache.SetAsync("other", new NotInTheContext(1)));
+    }
+
+    [Fact]
+    public void SerializersWithOtherOptions_EachKeepTheirOwnContract_AcrossAHotReload()
+    {
+        // Each serializer remembers its contracts per type; two in one process must never answer with the other's.
+        var camel = new RcJsonSerializer(static o => o.TypeInfoResolver = SnakeContext.Default);
+        var pascal = new RcJsonSerializer(static o => o.PropertyNamingPolicy = null);
+        for (var round = 0; round < 2; round++)
+        {
+            Assert.Equal("{\"postId\": 1, \"postTitle\": \"Hi\"}", System.Text.Encoding.UTF8.GetString(camel.Serialize(new Snake(1, "Hi"))));
+            Assert.Equal("{\"PostId\": 1, \"PostTitle\": \"Hi\"}", System.Text.Encoding.UTF8.GetString(pascal.Serialize(new Snake(1, "Hi"))));
+            Assert.Equal(new Snake(2, "x"), camel.Deserialize<Snake>("{\"postId\": 2, \"postTitle\": \"x\"}"u8));
+            Assert.Throws<NotSupportedException>(() => camel.Serialize(new NotInTheContext(1)));
+            Assert.Equal("{\"Id\": 1}", System.Text.Encoding.UTF8.GetString(pascal.Serialize(new NotInTheContext(1))));
+            RcJsonSerializer.HotReload.ClearCache(null);
+        }
     }
 
     [Fact]

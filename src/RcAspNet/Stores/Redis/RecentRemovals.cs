@@ -131,20 +131,18 @@ internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider ti
     /// <summary>Drops, under the lock, entries older than <paramref name="before"/> and then the oldest while over the bound.</summary>
     private void DropOldest(long before)
     {
-        var dropped = long.MinValue;
         while (_items.TryPeek(out var oldest) && (oldest.At < before || _size > limit))
         {
+            // Every drop is marked, including one past the window: a replay may reach back further than the hold did
+            // (a cluster primary whose slots moved before it was suspected). Marked before the size falls, so that
+            // IsEmpty, read outside the lock, never sees an empty log that lost nothing.
+            if (oldest.At > _droppedNewest)
+            {
+                Volatile.Write(ref _droppedNewest, oldest.At);
+            }
+
             _items.Dequeue();
             _size -= oldest.Size;
-            dropped = oldest.At;
-        }
-
-        // Every drop is marked, including one past the window: a replay may reach back further than the hold did (a
-        // cluster primary whose slots moved before it was suspected). The queue is in time order, so the last dropped
-        // is the newest.
-        if (dropped > _droppedNewest)
-        {
-            Volatile.Write(ref _droppedNewest, dropped);
         }
     }
 

@@ -125,10 +125,20 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         return _near.BeginRead(key, link) is { } read ? ReadIntoNearAsync(node, read, cancellationToken) : ReadAsync(node, key, cancellationToken);
     }
 
-    public ValueTask<byte[]?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
-        keys.Count == 0 ? new([])
-        : !IsCluster ? ReadManyAsync(_topology.NodeOf(keys[0]), keys as string[] ?? [.. keys], cancellationToken)
-        : GetManyPerNodeAsync(keys, cancellationToken);
+    public ValueTask<byte[]?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return keys.Count == 0 ? new([])
+                : !IsCluster ? ReadManyAsync(_topology.NodeOf(keys[0]), keys as string[] ?? [.. keys], cancellationToken)
+                : GetManyPerNodeAsync(keys, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            // As from an async method: through the task (a sharded store has started its other shards' reads).
+            return ValueTask.FromException<byte[]?[]>(ex);
+        }
+    }
 
     private async ValueTask<byte[]?[]> GetManyPerNodeAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
     {
@@ -144,7 +154,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         return result;
     }
 
-    /// <summary>The values of keys of one node (one server's, or one cluster primary's), in one MGET per hash slot.</summary>
+    /// <summary>The values of keys of one node (one server's, or one cluster primary's): one MGET (on a cluster, one per hash slot).</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<byte[]?[]> ReadManyAsync(RedisNode node, string[] keys, CancellationToken cancellationToken)
     {
