@@ -179,7 +179,7 @@ hit_check() {
 
 # The app's CPU time so far (user + system), in clock ticks: fields 14 and 15 of /proc/PID/stat.
 app_cpu_ticks() {
-  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$app_pid/stat"
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$app_pid/stat" 2>/dev/null || echo 0
 }
 
 declare -A rps_of rps_all cpu_of cpu_all
@@ -208,7 +208,7 @@ for run in $RUNS; do
   rps_all[$label]+="$rps "
   per_request=$(awk -v r="$reads" -v n="$requests" 'BEGIN { printf "%.3f", (n > 0) ? r / n : 0 }')
   # The app's CPU time (user + system, in clock ticks) over the measured run, per request, in µs.
-  cpu_us=$(awk -v t=$((cpu_after - cpu_before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN { printf "%.1f", (n > 0) ? t * 1e6 / hz / n : 0 }')
+  cpu_us=$(awk -v t=$((cpu_after - cpu_before)) -v hz="$(getconf CLK_TCK)" -v n="${requests:-0}" 'BEGIN { printf "%.1f", (n > 0 && t > 0) ? t * 1e6 / hz / n : 0 }')
   cpu_all[$label]+="$cpu_us "
   rows+=("| $label | $round | $mode | $store | $rps | $p50 | $p99 | $errors | $check | $keys | $reads | $per_request | $cpu_us |")
   echo "$label, round $round (PostCaching=$mode, Rc:Store=$store): $rps requests/s, p50 $p50 ms, p99 $p99 ms, errors $errors, $check, $keys Redis keys"
@@ -240,7 +240,7 @@ ratio() {
 cpu_ratio() {
   local a=${cpu_of[$1]:-} b=${cpu_of[$2]:-}
   if [ -n "$a" ] && [ -n "$b" ]; then
-    awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", b / a }'
+    awk -v a="$a" -v b="$b" 'BEGIN { if (a > 0) printf "%.2f", b / a; else printf "n/a" }'
   else
     echo "n/a"
   fi

@@ -42,9 +42,9 @@ internal static class BatchLoopCommand
         }
 
         var benchmarks = new BatchBenchmarks { BatchSize = 100, Shards = shards };
-        await benchmarks.SetupAsync();
         try
         {
+            await benchmarks.SetupAsync();
             var (fixture, keys) = benchmarks.State;
             var store = fixture.Services.GetRequiredService<CacheRegistry>().Stores[0];
             var keyspace = ((RcCache)fixture.Typed).Keyspace;
@@ -61,6 +61,12 @@ internal static class BatchLoopCommand
                 ("keyspace", () => keyspace.GetManyAsync(keys, CancellationToken.None).AsTask()),
             };
             rows = [.. rows.Where(r => only is null || only.Contains(r.Name))];
+            if (rows.Length == 0)
+            {
+                Console.Error.WriteLine($"--only {string.Join(',', only!)} names no row: floor, getmany, batch, store, keyspace");
+                return 2;
+            }
+
             Console.WriteLine($"// StackExchange.Redis {RedisClient.Loaded}; 100 keys on {shards} shard(s), one caller, {seconds} s per row per round, {rounds} rounds");
             foreach (var (_, operation) in rows)
             {
@@ -111,7 +117,7 @@ internal static class BatchLoopCommand
 
         var elapsed = clock.Elapsed;
         var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
-        return (elapsed.TotalMicroseconds / operations, used.TotalMicroseconds / operations);
+        return (elapsed.TotalMicroseconds / Math.Max(1, operations), used.TotalMicroseconds / Math.Max(1, operations));
     }
 
     private static double Median(IEnumerable<double> values)

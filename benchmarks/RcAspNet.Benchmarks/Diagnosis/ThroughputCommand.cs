@@ -84,6 +84,12 @@ internal static class ThroughputCommand
             ("rc-set", c => new ValueTask(cache.SetAsync(keys[c], payload, Options))),
         };
         contenders = [.. contenders.Where(c => only is null || only.Contains(c.Name))];
+        if (contenders.Length == 0)
+        {
+            Console.Error.WriteLine($"--only {string.Join(',', only!)} names no contender");
+            return 2;
+        }
+
 
         await fixture.SetUpAsync(async () =>
         {
