@@ -15,32 +15,15 @@ internal static class BatchLoopCommand
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var seconds = 5.0;
-        var rounds = 3;
-        var shards = 3;
-        string[]? only = null;
-        for (var i = 0; i + 1 < args.Length; i += 2)
+        if (CommandOptions.Parse(args, "batch [--seconds 5] [--rounds 3] [--shards 1|3] [--only floor,getmany,batch,store,keyspace]", "--seconds", "--rounds", "--shards", "--only") is not { } options)
         {
-            switch (args[i])
-            {
-                case "--seconds":
-                    seconds = double.Parse(args[i + 1], CultureInfo.InvariantCulture);
-                    break;
-                case "--rounds":
-                    rounds = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
-                    break;
-                case "--shards":
-                    shards = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
-                    break;
-                case "--only":
-                    only = args[i + 1].Split(',');
-                    break;
-                default:
-                    Console.Error.WriteLine($"Unknown argument {args[i]}: batch [--seconds 5] [--rounds 3] [--shards 1|3] [--only floor,getmany,batch,store,keyspace]");
-                    return 2;
-            }
+            return 2;
         }
 
+        var seconds = options.Double("--seconds", 5.0);
+        var rounds = options.Int("--rounds", 3);
+        var shards = options.Int("--shards", 3);
+        var only = options.List("--only");
         var benchmarks = new BatchBenchmarks { BatchSize = 100, Shards = shards };
         try
         {
@@ -92,8 +75,8 @@ internal static class BatchLoopCommand
             Console.WriteLine("| --- | --- | --- | --- | --- |");
             foreach (var (name, runs) in results)
             {
-                var ratio = Median(runs.Select((r, i) => r.Micros / first[i].Micros));
-                Console.WriteLine($"| {name} | {Median(runs.Select(static r => r.Micros)):N1} | {Median(runs.Select(static r => r.Cpu)):N1} | {ratio:N2} | {string.Join(", ", runs.Select(static r => r.Micros.ToString("N1", CultureInfo.InvariantCulture)))} |");
+                var ratio = CommandOptions.Median(runs.Select((r, i) => r.Micros / first[i].Micros));
+                Console.WriteLine($"| {name} | {CommandOptions.Median(runs.Select(static r => r.Micros)):N1} | {CommandOptions.Median(runs.Select(static r => r.Cpu)):N1} | {ratio:N2} | {string.Join(", ", runs.Select(static r => r.Micros.ToString("N1", CultureInfo.InvariantCulture)))} |");
             }
 
             return 0;
@@ -118,11 +101,5 @@ internal static class BatchLoopCommand
         var elapsed = clock.Elapsed;
         var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
         return (elapsed.TotalMicroseconds / Math.Max(1, operations), used.TotalMicroseconds / Math.Max(1, operations));
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }

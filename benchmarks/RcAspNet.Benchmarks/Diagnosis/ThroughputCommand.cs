@@ -25,35 +25,16 @@ internal static class ThroughputCommand
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var seconds = 5.0;
-        var rounds = 3;
-        string[]? only = null;
-        var allocations = false;
-        var callers = MostCallers;
-        for (var i = 0; i + 1 < args.Length; i += 2)
+        if (CommandOptions.Parse(args, "throughput [--seconds 5] [--rounds 3] [--only raw-get,raw-get-deadline,store-get,ms-get,rc-get,rc-tryget,raw-set,raw-set-deadline,store-set,ms-set,rc-set] [--allocations true] [--callers 64]", "--seconds", "--rounds", "--only", "--callers", "--allocations") is not { } options)
         {
-            switch (args[i])
-            {
-                case "--seconds":
-                    seconds = double.Parse(args[i + 1], CultureInfo.InvariantCulture);
-                    break;
-                case "--rounds":
-                    rounds = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
-                    break;
-                case "--only":
-                    only = args[i + 1].Split(',');
-                    break;
-                case "--callers":
-                    callers = Math.Clamp(int.Parse(args[i + 1], CultureInfo.InvariantCulture), 1, MostCallers);
-                    break;
-                case "--allocations":
-                    allocations = bool.Parse(args[i + 1]);
-                    break;
-                default:
-                    Console.Error.WriteLine($"Unknown argument {args[i]}: throughput [--seconds 5] [--rounds 3] [--only raw-get,raw-get-deadline,store-get,ms-get,rc-get,rc-tryget,raw-set,raw-set-deadline,store-set,ms-set,rc-set] [--allocations true] [--callers 64]");
-                    return 2;
-            }
+            return 2;
         }
+
+        var seconds = options.Double("--seconds", 5.0);
+        var rounds = options.Int("--rounds", 3);
+        var only = options.List("--only");
+        var allocations = options.Bool("--allocations", false);
+        var callers = Math.Clamp(options.Int("--callers", MostCallers), 1, MostCallers);
 
         await using var fixture = await Fixture.StartAsync(RcStoreKind.Redis);
         var raw = fixture.Raw[0];
@@ -131,8 +112,8 @@ internal static class ThroughputCommand
         Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
         foreach (var (name, runs) in results)
         {
-            var ratio = Median(runs.Select((r, i) => r.OpsPerSecond / first[i].OpsPerSecond));
-            Console.WriteLine($"| {name} | {Median(runs.Select(static r => r.OpsPerSecond)):N0} | {Median(runs.Select(static r => r.BytesPerOp)):N0} | {Median(runs.Select(static r => r.CpuMicrosecondsPerOp)):N2} | {ratio:N2} | {string.Join(", ", runs.Select(static r => r.OpsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))} |");
+            var ratio = CommandOptions.Median(runs.Select((r, i) => r.OpsPerSecond / first[i].OpsPerSecond));
+            Console.WriteLine($"| {name} | {CommandOptions.Median(runs.Select(static r => r.OpsPerSecond)):N0} | {CommandOptions.Median(runs.Select(static r => r.BytesPerOp)):N0} | {CommandOptions.Median(runs.Select(static r => r.CpuMicrosecondsPerOp)):N2} | {ratio:N2} | {string.Join(", ", runs.Select(static r => r.OpsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))} |");
         }
 
         Console.WriteLine($"// RcAspNet store errors during the run: {fixture.Failures()}");
@@ -214,10 +195,4 @@ internal static class ThroughputCommand
     }
 
     private readonly record struct Result(double OpsPerSecond, double BytesPerOp, double CpuMicrosecondsPerOp, string Threads);
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
-    }
 }
