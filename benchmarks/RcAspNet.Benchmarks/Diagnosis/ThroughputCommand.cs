@@ -99,7 +99,7 @@ internal static class ThroughputCommand
                 using var sampler = allocations ? new AllocationSampler() : null;
                 var result = await MeasureAsync(operation, callers, TimeSpan.FromSeconds(seconds));
                 results[name].Add(result);
-                Console.WriteLine($"round {round} {name,-8} {result.OpsPerSecond,10:N0} ops/s {result.BytesPerOp,8:N0} B/op {result.CpuMicrosecondsPerOp,6:N2} µs CPU/op; by thread: {result.Threads}");
+                Console.WriteLine($"round {round} {name,-8} {result.OpsPerSecond,10:N0} ops/s {result.BytesPerOp,8:N0} B/op {result.CpuMicrosecondsPerOp,6:N2} µs CPU/op {result.WorkItemsPerOp,5:N2} work items/op {result.ContentionsPerOp,6:N4} lock contentions/op; by thread: {result.Threads}");
                 sampler?.Report(result.OpsPerSecond * seconds);
             }
         }
@@ -141,6 +141,8 @@ internal static class ThroughputCommand
         var threads = ThreadTimes();
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var bytes = GC.GetTotalAllocatedBytes(precise: false);
+        var workItems = ThreadPool.CompletedWorkItemCount;
+        var contentions = Monitor.LockContentionCount;
         var clock = Stopwatch.StartNew();
         var running = Enumerable.Range(0, callers).Select(c => Task.Run(async () =>
         {
@@ -156,12 +158,14 @@ internal static class ThroughputCommand
         await Task.WhenAll(running);
         var elapsed = clock.Elapsed.TotalSeconds;
         var allocated = GC.GetTotalAllocatedBytes(precise: false) - bytes;
+        var handOffs = (ThreadPool.CompletedWorkItemCount - workItems) / (double)operations;
+        var contended = (Monitor.LockContentionCount - contentions) / (double)operations;
         var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
         var after = ThreadTimes();
         var byThread = after.Select(t => (t.Key, Ticks: t.Value - threads.GetValueOrDefault(t.Key))).GroupBy(static t => t.Key.Name)
             .Select(static g => (Name: g.Key, Ticks: g.Sum(static t => t.Ticks))).Where(static g => g.Ticks > 0).OrderByDescending(static g => g.Ticks)
             .Select(g => $"{g.Name} {100.0 * g.Ticks / Math.Max(1, after.Values.Sum() - threads.Values.Sum()):0}%");
-        return new(operations / elapsed, allocated / (double)operations, used.TotalMicroseconds / operations, string.Join(", ", byThread.Take(6)));
+        return new(operations / elapsed, allocated / (double)operations, used.TotalMicroseconds / operations, handOffs, contended, string.Join(", ", byThread.Take(6)));
     }
 
     /// <summary>CPU ticks (user + system) of each thread of this process, by id and name, from /proc (empty elsewhere).</summary>
@@ -194,5 +198,7 @@ internal static class ThroughputCommand
         return times;
     }
 
-    private readonly record struct Result(double OpsPerSecond, double BytesPerOp, double CpuMicrosecondsPerOp, string Threads);
+    /// <param name="WorkItemsPerOp">Thread-pool work items run per operation: the hand-offs between threads.</param>
+    /// <param name="ContentionsPerOp">Lock contentions per operation (<see cref="Monitor.LockContentionCount"/>).</param>
+    private readonly record struct Result(double OpsPerSecond, double BytesPerOp, double CpuMicrosecondsPerOp, double WorkItemsPerOp, double ContentionsPerOp, string Threads);
 }
