@@ -219,32 +219,26 @@ done
 
 # The median requests/s of each run over the rounds, and its range.
 declare -A range_of
+# median FORMAT: the median of the numbers on stdin, one per line.
+median() {
+  grep . | sort -g | awk -v f="$1" '{ a[NR] = $1 } END { printf f, NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# quotient X Y: X / Y to two places; n/a when either is missing or Y is not positive.
+quotient() {
+  if [ -n "$1" ] && [ -n "$2" ]; then
+    awk -v x="$1" -v y="$2" 'BEGIN { if (y > 0) printf "%.2f", x / y; else printf "n/a" }'
+  else
+    echo "n/a"
+  fi
+}
+
 for label in "${!rps_all[@]}"; do
   sorted=$(tr ' ' '\n' <<<"${rps_all[$label]}" | grep . | sort -g)
-  rps_of[$label]=$(awk '{ a[NR] = $1 } END { printf "%.2f", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }' <<<"$sorted")
+  rps_of[$label]=$(median "%.2f" <<<"$sorted")
   range_of[$label]="$(head -1 <<<"$sorted")–$(tail -1 <<<"$sorted")"
-  cpu_of[$label]=$(tr ' ' '\n' <<<"${cpu_all[$label]}" | grep . | sort -g | awk '{ a[NR] = $1 } END { printf "%.1f", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
+  cpu_of[$label]=$(tr ' ' '\n' <<<"${cpu_all[$label]}" | median "%.1f")
 done
-
-# ratio A B: requests/s of run A over run B, when both ran; cpu_ratio A B: the app's CPU per request of run B over run
-# A's (above 1: A costs less per request).
-ratio() {
-  local a=${rps_of[$1]:-} b=${rps_of[$2]:-}
-  if [ -n "$a" ] && [ -n "$b" ]; then
-    awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }'
-  else
-    echo "n/a"
-  fi
-}
-
-cpu_ratio() {
-  local a=${cpu_of[$1]:-} b=${cpu_of[$2]:-}
-  if [ -n "$a" ] && [ -n "$b" ]; then
-    awk -v a="$a" -v b="$b" 'BEGIN { if (a > 0) printf "%.2f", b / a; else printf "n/a" }'
-  else
-    echo "n/a"
-  fi
-}
 
 echo
 echo "StackExchange.Redis: $(ls "$app_dir"/bin/Release/net10.0/StackExchange.Redis.dll >/dev/null && grep -o '"StackExchange.Redis/[0-9.]*"' "$app_dir"/bin/Release/net10.0/BlogApp.deps.json | head -1 | tr -d '"')"
@@ -264,5 +258,6 @@ echo
 echo "| Ratio | of median requests/s | of median app CPU per request, inverted (above 1: the first costs less) |"
 echo "| --- | ---: | ---: |"
 for pair in RcCached-Redis:OutputCache-memory RcCached-near:OutputCache-memory RcCached-Redis:OutputCacheRedis RcCached-embedded:OutputCache-memory; do
-  echo "| ${pair%%:*} / ${pair##*:} | $(ratio "${pair%%:*}" "${pair##*:}") | $(cpu_ratio "${pair%%:*}" "${pair##*:}") |"
+  a=${pair%%:*} b=${pair##*:}
+  echo "| $a / $b | $(quotient "${rps_of[$a]:-}" "${rps_of[$b]:-}") | $(quotient "${cpu_of[$b]:-}" "${cpu_of[$a]:-}") |"
 done
