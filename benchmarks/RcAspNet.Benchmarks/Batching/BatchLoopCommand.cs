@@ -9,7 +9,7 @@ namespace RcAspNet.Benchmarks.Batching;
 /// <summary>
 /// <see cref="BatchBenchmarks"/>' rows as a loop of one caller for a fixed time, interleaved over rounds, outside
 /// BenchmarkDotNet, so that a profiler (<c>perf record -g -- dotnet RcAspNet.Benchmarks.dll batch --only getmany
-/// --seconds 20</c>) can watch one row's steady state: µs per operation, and this process's CPU µs per operation.
+/// --seconds 20</c>) can watch one row's steady state: µs per operation, this process's CPU µs per operation, and bytes allocated per operation (every thread's).
 /// </summary>
 internal static class BatchLoopCommand
 {
@@ -56,14 +56,14 @@ internal static class BatchLoopCommand
                 await MeasureAsync(operation, TimeSpan.FromSeconds(1)); // warm-up
             }
 
-            var results = rows.ToDictionary(static r => r.Name, static _ => new List<(double Micros, double Cpu)>());
+            var results = rows.ToDictionary(static r => r.Name, static _ => new List<(double Micros, double Cpu, double Bytes)>());
             for (var round = 1; round <= rounds; round++)
             {
                 foreach (var (name, operation) in rows)
                 {
                     var result = await MeasureAsync(operation, TimeSpan.FromSeconds(seconds));
                     results[name].Add(result);
-                    Console.WriteLine($"round {round} {name,-8} {result.Micros,8:N1} µs/op {result.Cpu,8:N1} µs CPU/op");
+                    Console.WriteLine($"round {round} {name,-8} {result.Micros,8:N1} µs/op {result.Cpu,8:N1} µs CPU/op {result.Bytes,9:N0} B/op");
                 }
             }
 
@@ -71,12 +71,12 @@ internal static class BatchLoopCommand
             // Each row against the first row of the same round (the floor, unless --only leaves it out): rounds move
             // together with the machine, so the median of these ratios is steadier than a ratio of medians.
             var first = results[rows[0].Name];
-            Console.WriteLine($"| row | µs/op (median) | CPU µs/op (median) | × {rows[0].Name} (median of rounds) | each round's µs/op |");
-            Console.WriteLine("| --- | --- | --- | --- | --- |");
+            Console.WriteLine($"| row | µs/op (median) | CPU µs/op (median) | B/op (median) | × {rows[0].Name} (median of rounds) | each round's µs/op |");
+            Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
             foreach (var (name, runs) in results)
             {
                 var ratio = CommandOptions.Median(runs.Select((r, i) => r.Micros / first[i].Micros));
-                Console.WriteLine($"| {name} | {CommandOptions.Median(runs.Select(static r => r.Micros)):N1} | {CommandOptions.Median(runs.Select(static r => r.Cpu)):N1} | {ratio:N2} | {string.Join(", ", runs.Select(static r => r.Micros.ToString("N1", CultureInfo.InvariantCulture)))} |");
+                Console.WriteLine($"| {name} | {CommandOptions.Median(runs.Select(static r => r.Micros)):N1} | {CommandOptions.Median(runs.Select(static r => r.Cpu)):N1} | {CommandOptions.Median(runs.Select(static r => r.Bytes)):N0} | {ratio:N2} | {string.Join(", ", runs.Select(static r => r.Micros.ToString("N1", CultureInfo.InvariantCulture)))} |");
             }
 
             return 0;
@@ -87,9 +87,10 @@ internal static class BatchLoopCommand
         }
     }
 
-    private static async Task<(double Micros, double Cpu)> MeasureAsync(Func<Task> operation, TimeSpan duration)
+    private static async Task<(double Micros, double Cpu, double Bytes)> MeasureAsync(Func<Task> operation, TimeSpan duration)
     {
         long operations = 0;
+        var allocated = GC.GetTotalAllocatedBytes(precise: true);
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < duration)
@@ -100,6 +101,8 @@ internal static class BatchLoopCommand
 
         var elapsed = clock.Elapsed;
         var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
-        return (elapsed.TotalMicroseconds / Math.Max(1, operations), used.TotalMicroseconds / Math.Max(1, operations));
+        var bytes = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        operations = Math.Max(1, operations);
+        return (elapsed.TotalMicroseconds / operations, used.TotalMicroseconds / operations, (double)bytes / operations);
     }
 }

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.ObjectPool;
 using Microsoft.Extensions.Options;
 using RcAspNet.Caching;
 using RcAspNet.Diagnostics;
@@ -10,14 +11,19 @@ namespace RcAspNet.Batching;
 /// <summary>The request-scoped <see cref="IRcBatch"/> over the default cache.</summary>
 internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
 {
+    /// <summary>
+    /// Queues, kept across requests: a request that queues a hundred lookups would otherwise grow a key table and a list
+    /// from empty, which costs a flush more bytes than its MGET's replies.
+    /// </summary>
+    private static readonly ObjectPool<Lookups> s_lookups = new DefaultObjectPool<Lookups>(new DefaultPooledObjectPolicy<Lookups>());
+
     private readonly RcCache _cache;
     private readonly RcMetrics _metrics;
     private readonly ILogger _logger;
     private readonly int _concurrency;
     private readonly Lock _lock = new();
     private readonly Func<CancellationToken, Task> _flush;
-    private List<BatchEntry> _queue = [];
-    private readonly Dictionary<string, BatchEntry?> _queued = new(StringComparer.Ordinal);
+    private Lookups? _queue;
     private bool _disposed;
 
     public RcBatch(IServiceProvider services, CacheRegistry registry, RcMetrics metrics, IOptions<RcOptions> options, ILogger<RcBatch> logger)
@@ -42,7 +48,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         {
             lock (_lock)
             {
-                return _queue.Count;
+                return _queue?.Entries.Count ?? 0;
             }
         }
     }
@@ -74,17 +80,15 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
 
     public async Task FlushAsync(CancellationToken cancellationToken = default)
     {
-        List<BatchEntry> entries;
+        BatchEntry[] entries;
         lock (_lock)
         {
-            if (_queue.Count == 0)
+            if (_queue is not { Entries.Count: > 0 } queue)
             {
                 return;
             }
 
-            entries = _queue;
-            _queue = [];
-            _queued.Clear();
+            entries = queue.Take();
         }
 
         var taken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -113,13 +117,16 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
-        List<BatchEntry> abandoned;
+        BatchEntry[] abandoned = [];
         lock (_lock)
         {
             _disposed = true;
-            abandoned = _queue;
-            _queue = [];
-            _queued.Clear();
+            if (_queue is { } queue)
+            {
+                abandoned = queue.Take();
+                _queue = null;
+                s_lookups.Return(queue);
+            }
         }
 
         foreach (var entry in abandoned)
@@ -138,13 +145,13 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     private ref BatchEntry? Slot(string namespacedKey)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return ref CollectionsMarshal.GetValueRefOrAddDefault(_queued, namespacedKey, out _);
+        return ref CollectionsMarshal.GetValueRefOrAddDefault((_queue ??= s_lookups.Get()).Keys, namespacedKey, out _);
     }
 
     private RcPromise<T> Enqueue<T>(ref BatchEntry? queued, BatchEntry<T> entry)
     {
         queued ??= entry;
-        _queue.Add(entry);
+        _queue!.Entries.Add(entry);
         return entry.Promise;
     }
 
@@ -152,7 +159,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     /// Resolves lookups through the cache's loader, all at once: single loaders run at most
     /// <see cref="RcOptions.BatchConcurrency"/> at a time, and the misses of a load-many loader share one call of it.
     /// </summary>
-    private async Task LoadThroughLoaderAsync(List<BatchEntry> entries, (ReadOnlyMemory<byte>? Value, EntryHeader Header)[] reads, List<int> managed, CancellationToken cancellationToken)
+    private async Task LoadThroughLoaderAsync(BatchEntry[] entries, (ReadOnlyMemory<byte>? Value, EntryHeader Header)[] reads, List<int> managed, CancellationToken cancellationToken)
     {
         // Not disposed: a load that outlives the flush (past a timeout, an eager refresh) still takes and releases it.
         var loads = new SemaphoreSlim(_concurrency);
@@ -170,32 +177,57 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         await Task.WhenAll(tasks).ConfigureAwait(false);
     }
 
-    private async Task ResolveAsync(List<BatchEntry> entries, CancellationToken cancellationToken)
+    /// <summary>Whether a lookup's load has a policy; one whose options are invalid does not (it fails when resolved).</summary>
+    private bool IsManaged(BatchEntry entry)
     {
-        var namespaced = new string[entries.Count];
+        try
+        {
+            return !_cache.Loader.Resolve(entry.Options).IsPlain;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    private async Task ResolveAsync(BatchEntry[] entries, CancellationToken cancellationToken)
+    {
+        var namespaced = new string[entries.Length];
         for (var i = 0; i < namespaced.Length; i++)
         {
             namespaced[i] = entries[i].NamespacedKey;
         }
 
-        (ReadOnlyMemory<byte>? Value, EntryHeader Header)[] reads;
+        // Lookups whose loads have a policy (fail-safe, timeouts, eager refresh, fleet) go through the cache's loader,
+        // key by key, from what the read found even past its freshness; the others resolve and load as rc's batch does,
+        // and are written back together. Only a flush with the former reads every entry's header.
+        var anyManaged = Array.Exists(entries, IsManaged);
+        ReadOnlyMemory<byte>?[] fresh;
+        (ReadOnlyMemory<byte>? Value, EntryHeader Header)[] reads = [];
         try
         {
-            reads = await _cache.ReadManyNamespacedAsync(namespaced, cancellationToken).ConfigureAwait(false);
+            if (anyManaged)
+            {
+                reads = await _cache.ReadManyNamespacedAsync(namespaced, cancellationToken).ConfigureAwait(false);
+                var now = _cache.NowMilliseconds;
+                fresh = Array.ConvertAll(reads, read => read.Header.IsStaleAt(now) ? null : read.Value);
+            }
+            else
+            {
+                fresh = await _cache.GetManyNamespacedAsync(namespaced, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (RcCacheException ex)
         {
             // The store failed (FailureMode Throw): the loaders still answer.
             LogStoreFailed(_logger, ex);
-            reads = new (ReadOnlyMemory<byte>?, EntryHeader)[namespaced.Length];
+            fresh = new ReadOnlyMemory<byte>?[namespaced.Length];
+            reads = new (ReadOnlyMemory<byte>?, EntryHeader)[anyManaged ? namespaced.Length : 0];
         }
 
-        // Lookups whose loads have a policy (fail-safe, timeouts, eager refresh, fleet) go through the cache's loader,
-        // key by key; the others resolve and load as rc's batch does, and are written back together.
-        var now = _cache.NowMilliseconds;
         List<BatchEntry>? misses = null;
         List<int>? managed = null;
-        for (var i = 0; i < reads.Length; i++)
+        for (var i = 0; i < fresh.Length; i++)
         {
             LoadPolicy policy;
             try
@@ -212,7 +244,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
             {
                 (managed ??= []).Add(i);
             }
-            else if (reads[i].Value is not { } bytes || reads[i].Header.IsStaleAt(now) || !entries[i].TryResolve(_cache, bytes.Span))
+            else if (fresh[i] is not { } bytes || !entries[i].TryResolve(_cache, bytes.Span))
             {
                 (misses ??= []).Add(entries[i]);
             }
@@ -271,7 +303,34 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         if (_metrics.BatchEnabled)
         {
             var roundTrips = _cache.RoundTrips(namespaced) + _cache.RoundTrips(writes.ConvertAll(static w => w.Key));
-            _metrics.BatchFlushed(_cache.StoreKind, entries.Count, roundTrips);
+            _metrics.BatchFlushed(_cache.StoreKind, entries.Length, roundTrips);
+        }
+    }
+
+    /// <summary>The lookups queued for the next flush, and each key's first one.</summary>
+    private sealed class Lookups : IResettable
+    {
+        /// <summary>The most keys a returned queue may have held: a rare huge batch does not pin its tables for good.</summary>
+        private const int MostKeysKept = 4096;
+
+        public Dictionary<string, BatchEntry?> Keys { get; } = new(StringComparer.Ordinal);
+
+        public List<BatchEntry> Entries { get; } = [];
+
+        /// <summary>Takes every queued lookup, leaving the queue empty (and its tables grown).</summary>
+        public BatchEntry[] Take()
+        {
+            var taken = Entries.ToArray();
+            Entries.Clear();
+            Keys.Clear();
+            return taken;
+        }
+
+        public bool TryReset()
+        {
+            Entries.Clear();
+            Keys.Clear();
+            return Entries.Capacity <= MostKeysKept;
         }
     }
 }

@@ -309,6 +309,34 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
     }
 
     [Fact]
+    public async Task AnEndedRequestsLookups_NeverReachTheNextRequests_ThoughTheirQueueIsKept()
+    {
+        // Queues are kept across requests: each request's must start empty, whichever it is handed.
+        await using var services = Sharded();
+        var orphans = new List<RcPromise<int>>();
+        for (var request = 0; request < 4; request++)
+        {
+            await using var scope = services.CreateAsyncScope();
+            var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+            Assert.Equal(0, ((RcAspNet.Batching.RcBatch)batch).PendingCount);
+            var loaded = request;
+            var promise = batch.Load("kept", _ => ValueTask.FromResult(loaded));
+            Assert.DoesNotContain(promise, orphans);
+            if (request % 2 == 0)
+            {
+                orphans.Add(promise); // abandoned: its request ends before a flush
+            }
+            else
+            {
+                // The value an earlier request wrote back, or this one's load: never an abandoned lookup's error.
+                Assert.Equal(1, await promise.ResolveAsync());
+            }
+        }
+
+        Assert.All(orphans, static o => Assert.Throws<InvalidOperationException>(() => o.Value));
+    }
+
+    [Fact]
     public async Task ResolvedOutsideAScope_IsAClearError()
     {
         // Without scope validation (as in production), the root provider would hand out one batch to every thread.
