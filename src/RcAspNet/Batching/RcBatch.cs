@@ -177,12 +177,12 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         await Task.WhenAll(tasks).ConfigureAwait(false);
     }
 
-    /// <summary>Whether a lookup's load has a policy; one whose options are invalid does not (it fails when resolved).</summary>
-    private bool IsManaged(BatchEntry entry)
+    /// <summary>Whether a call's options give its load a policy; invalid ones do not (the lookup fails when resolved).</summary>
+    private bool HasPolicy(RcEntryOptions options)
     {
         try
         {
-            return !_cache.Loader.Resolve(entry.Options).IsPlain;
+            return !_cache.Loader.Resolve(options).IsPlain;
         }
         catch (ArgumentException)
         {
@@ -200,8 +200,16 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
 
         // Lookups whose loads have a policy (fail-safe, timeouts, eager refresh, fleet) go through the cache's loader,
         // key by key, from what the read found even past its freshness; the others resolve and load as rc's batch does,
-        // and are written back together. Only a flush with the former reads every entry's header.
-        var anyManaged = Array.Exists(entries, IsManaged);
+        // and are written back together. Only a flush with the former reads every entry's header. A lookup without
+        // options has the cache's own policy, resolved once: resolved per lookup, policies took 1 % of the samples of
+        // 100-lookup flushes (perf of batch --only batch, StackExchange.Redis 3.4.35).
+        var plainByDefault = _cache.Loader.Resolve(null).IsPlain;
+        var anyManaged = false;
+        foreach (var entry in entries)
+        {
+            anyManaged |= entry.Options is { } options ? HasPolicy(options) : !plainByDefault;
+        }
+
         ReadOnlyMemory<byte>?[] fresh;
         (ReadOnlyMemory<byte>? Value, EntryHeader Header)[] reads = [];
         try
@@ -229,10 +237,10 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         List<int>? managed = null;
         for (var i = 0; i < fresh.Length; i++)
         {
-            LoadPolicy policy;
+            bool plain;
             try
             {
-                policy = _cache.Loader.Resolve(entries[i].Options);
+                plain = entries[i].Options is not { } options ? plainByDefault : _cache.Loader.Resolve(options).IsPlain;
             }
             catch (ArgumentException ex)
             {
@@ -240,7 +248,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
                 continue;
             }
 
-            if (!policy.IsPlain)
+            if (!plain)
             {
                 (managed ??= []).Add(i);
             }

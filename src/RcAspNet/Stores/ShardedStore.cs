@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using StackExchange.Redis;
 
 namespace RcAspNet.Stores;
@@ -74,7 +75,7 @@ internal sealed class ShardedStore : IRcStore, IRedisBackedStore
         var replies = await Task.WhenAll(reads).ConfigureAwait(false);
         for (var g = 0; g < groups.Length; g++)
         {
-            for (var j = 0; j < groups[g].Indexes.Count; j++)
+            for (var j = 0; j < groups[g].Indexes.Length; j++)
             {
                 result[groups[g].Indexes[j]] = replies[g][j];
             }
@@ -123,7 +124,7 @@ internal sealed class ShardedStore : IRcStore, IRedisBackedStore
         var replies = await Task.WhenAll(groups.Select(g => _shards[g.Shard].GetTagVersionsAsync(g.Items, cancellationToken).AsTask())).ConfigureAwait(false);
         for (var g = 0; g < groups.Length; g++)
         {
-            for (var j = 0; j < groups[g].Indexes.Count; j++)
+            for (var j = 0; j < groups[g].Indexes.Length; j++)
             {
                 result[groups[g].Indexes[j]] = replies[g][j];
             }
@@ -180,38 +181,56 @@ internal sealed class ShardedStore : IRcStore, IRedisBackedStore
     private static RcRemovalResult Sum(RcRemovalResult[] results) =>
         new(results.Sum(static r => r.Removed), results.Sum(static r => r.Pending));
 
+    /// <summary>
+    /// The items of each shard that has any, in their order, with their indexes in <paramref name="items"/>: each item is
+    /// routed once, and each group's arrays are made at their size.
+    /// </summary>
+    [SkipLocalsInit]
     private ShardGroup<T>[] Group<T>(IReadOnlyList<T> items, Func<T, string> keyOf)
     {
-        var groups = new ShardGroup<T>?[_shards.Length];
+        Span<int> shardOf = items.Count <= 256 ? stackalloc int[items.Count] : new int[items.Count];
+        Span<int> sizes = _shards.Length <= 64 ? stackalloc int[_shards.Length] : new int[_shards.Length];
+        sizes.Clear();
         var count = 0;
-        for (var i = 0; i < items.Count; i++)
+        for (var i = 0; i < shardOf.Length; i++)
         {
-            var shard = _router.GetShard(keyOf(items[i]));
-            var group = groups[shard] ??= new ShardGroup<T>(shard);
-            count += group.Items.Count == 0 ? 1 : 0;
-            group.Items.Add(items[i]);
-            group.Indexes.Add(i);
+            var shard = shardOf[i] = _router.GetShard(keyOf(items[i]));
+            count += sizes[shard]++ == 0 ? 1 : 0;
         }
 
         var result = new ShardGroup<T>[count];
+        var groupOf = new ShardGroup<T>?[_shards.Length];
         var next = 0;
-        foreach (var group in groups)
+        for (var shard = 0; shard < sizes.Length; shard++)
         {
-            if (group is not null)
+            if (sizes[shard] > 0)
             {
-                result[next++] = group;
+                result[next++] = groupOf[shard] = new ShardGroup<T>(shard, sizes[shard]);
             }
+        }
+
+        for (var i = 0; i < shardOf.Length; i++)
+        {
+            groupOf[shardOf[i]]!.Add(items[i], i);
         }
 
         return result;
     }
 
-    private sealed class ShardGroup<T>(int shard)
+    private sealed class ShardGroup<T>(int shard, int size)
     {
+        private int _count;
+
         public int Shard { get; } = shard;
 
-        public List<T> Items { get; } = [];
+        public T[] Items { get; } = new T[size];
 
-        public List<int> Indexes { get; } = [];
+        public int[] Indexes { get; } = new int[size];
+
+        public void Add(T item, int index)
+        {
+            Items[_count] = item;
+            Indexes[_count++] = index;
+        }
     }
 }
