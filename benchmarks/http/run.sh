@@ -26,6 +26,8 @@
 #                REDIS_CLIENT_VERSION=3.4.35 (builds the app on that StackExchange.Redis instead of the declared one)
 #                ROUNDS=1 (runs the whole set that many times, interleaved; ratios are of each run's median requests/s)
 #                RUNS="RcCached-embedded:RcCached:Memory RcCached-Redis:RcCached:Redis ..." (label:PostCaching:Store)
+#                OTEL_SDK_DISABLED=true (the app's OpenTelemetry off in every run: the sample traces each request and, with
+#                RcAspNet, each of its store calls, a span output caching does not record)
 #   a smoke check: DURATION=2s WARMUP=1s benchmarks/http/run.sh
 # Needs dotnet, redis-server, redis-cli, wrk and curl. wrk, the app and Redis share this machine's cores: compare rows
 # of one run with each other, not with figures from another machine, and run it on an otherwise idle machine.
@@ -242,6 +244,7 @@ done
 
 echo
 echo "StackExchange.Redis: $(ls "$app_dir"/bin/Release/net10.0/StackExchange.Redis.dll >/dev/null && grep -o '"StackExchange.Redis/[0-9.]*"' "$app_dir"/bin/Release/net10.0/BlogApp.deps.json | head -1 | tr -d '"')"
+echo "OpenTelemetry in the app: $([ "${OTEL_SDK_DISABLED:-}" = true ] && echo "off (OTEL_SDK_DISABLED=true)" || echo "on (request spans, RcAspNet's store-call spans, metrics)")"
 echo "GET /post/{1..$POSTS}, wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency after a $WARMUP warm-up, $(nproc) cores; full outputs in $RESULTS/"
 echo
 echo "| Run | Round | Blog:PostCaching | Rc:Store | Requests/s | p50 (ms) | p99 (ms) | Errors | Hit check | Redis keys | Redis reads | Reads per request | App CPU µs/request |"
