@@ -15,7 +15,7 @@ internal static class BatchLoopCommand
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        if (CommandOptions.Parse(args, "batch [--seconds 5] [--rounds 3] [--shards 1|3] [--only floor,getmany,batch,store,keyspace]", "--seconds", "--rounds", "--shards", "--only") is not { } options)
+        if (CommandOptions.Parse(args, "batch [--seconds 5] [--rounds 3] [--shards 1|3] [--only floor,getmany,batch,flush,store,keyspace]", "--seconds", "--rounds", "--shards", "--only") is not { } options)
         {
             return 2;
         }
@@ -32,21 +32,25 @@ internal static class BatchLoopCommand
             var store = fixture.Services.GetRequiredService<CacheRegistry>().Stores[0];
             var keyspace = ((RcCache)fixture.Typed).Keyspace;
             var namespaced = keys.Select(static k => Keys.RcNamespace + k).ToArray();
+            await using var scope = fixture.Services.CreateAsyncScope();
+            var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
             var rows = new (string Name, Func<Task> Operation)[]
             {
                 ("floor", () => benchmarks.Raw_MgetPerShardDeserialize()),
                 ("getmany", () => benchmarks.Rc_GetMany().AsTask()),
                 ("batch", () => benchmarks.Rc_Batch()),
 
-                // Layers of getmany, for diagnosis: the store alone (internal, as ThroughputCommand reaches it), and the
-                // namespace without deserialization.
+                // For diagnosis: batch without its DI scope (one batch for the whole run, flushed each time); the layers
+                // of getmany: the store alone (internal, as ThroughputCommand reaches it), and the namespace without
+                // deserialization.
+                ("flush", () => benchmarks.LoadAndFlushAsync(batch)),
                 ("store", () => store.GetManyAsync(namespaced, CancellationToken.None).AsTask()),
                 ("keyspace", () => keyspace.GetManyAsync(keys, CancellationToken.None).AsTask()),
             };
             rows = [.. rows.Where(r => only is null || only.Contains(r.Name))];
             if (rows.Length == 0)
             {
-                Console.Error.WriteLine($"--only {string.Join(',', only!)} names no row: floor, getmany, batch, store, keyspace");
+                Console.Error.WriteLine($"--only {string.Join(',', only!)} names no row: floor, getmany, batch, flush, store, keyspace");
                 return 2;
             }
 

@@ -177,19 +177,6 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         await Task.WhenAll(tasks).ConfigureAwait(false);
     }
 
-    /// <summary>Whether a call's options give its load a policy; invalid ones do not (the lookup fails when resolved).</summary>
-    private bool HasPolicy(RcEntryOptions options)
-    {
-        try
-        {
-            return !_cache.Loader.Resolve(options).IsPlain;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
-    }
-
     private async Task ResolveAsync(BatchEntry[] entries, CancellationToken cancellationToken)
     {
         var namespaced = new string[entries.Length];
@@ -204,17 +191,39 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         // options has the cache's own policy, resolved once: resolved per lookup, policies took 1 % of the samples of
         // 100-lookup flushes (perf of batch --only batch, StackExchange.Redis 3.4.35).
         var plainByDefault = _cache.Loader.Resolve(null).IsPlain;
-        var anyManaged = false;
-        foreach (var entry in entries)
+        Route[]? routes = null; // null: every lookup is plain
+        List<int>? managed = null;
+        for (var i = 0; i < entries.Length; i++)
         {
-            anyManaged |= entry.Options is { } options ? HasPolicy(options) : !plainByDefault;
+            var route = plainByDefault ? Route.Plain : Route.Loader;
+            if (entries[i].Options is { } options)
+            {
+                try
+                {
+                    route = _cache.Loader.Resolve(options).IsPlain ? Route.Plain : Route.Loader;
+                }
+                catch (ArgumentException ex)
+                {
+                    entries[i].Fail(ex);
+                    route = Route.Failed;
+                }
+            }
+
+            if (route != Route.Plain)
+            {
+                (routes ??= new Route[entries.Length])[i] = route;
+                if (route == Route.Loader)
+                {
+                    (managed ??= []).Add(i);
+                }
+            }
         }
 
         ReadOnlyMemory<byte>?[] fresh;
         (ReadOnlyMemory<byte>? Value, EntryHeader Header)[] reads = [];
         try
         {
-            if (anyManaged)
+            if (managed is not null)
             {
                 reads = await _cache.ReadManyNamespacedAsync(namespaced, cancellationToken).ConfigureAwait(false);
                 var now = _cache.NowMilliseconds;
@@ -230,29 +239,13 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
             // The store failed (FailureMode Throw): the loaders still answer.
             LogStoreFailed(_logger, ex);
             fresh = new ReadOnlyMemory<byte>?[namespaced.Length];
-            reads = new (ReadOnlyMemory<byte>?, EntryHeader)[anyManaged ? namespaced.Length : 0];
+            reads = new (ReadOnlyMemory<byte>?, EntryHeader)[managed is null ? 0 : namespaced.Length];
         }
 
         List<BatchEntry>? misses = null;
-        List<int>? managed = null;
         for (var i = 0; i < fresh.Length; i++)
         {
-            bool plain;
-            try
-            {
-                plain = entries[i].Options is not { } options ? plainByDefault : _cache.Loader.Resolve(options).IsPlain;
-            }
-            catch (ArgumentException ex)
-            {
-                entries[i].Fail(ex);
-                continue;
-            }
-
-            if (!plain)
-            {
-                (managed ??= []).Add(i);
-            }
-            else if (fresh[i] is not { } bytes || !entries[i].TryResolve(_cache, bytes.Span))
+            if ((routes is null || routes[i] == Route.Plain) && (fresh[i] is not { } bytes || !entries[i].TryResolve(_cache, bytes.Span)))
             {
                 (misses ??= []).Add(entries[i]);
             }
@@ -315,11 +308,24 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         }
     }
 
+    /// <summary>How a flush resolves a lookup.</summary>
+    private enum Route : byte
+    {
+        /// <summary>From the read, loaded with the flush's other misses and written back together.</summary>
+        Plain,
+
+        /// <summary>Through the cache's loader (its policy: fail-safe, timeouts, eager refresh, fleet).</summary>
+        Loader,
+
+        /// <summary>Not at all: its options are invalid, and it failed.</summary>
+        Failed,
+    }
+
     /// <summary>The lookups queued for the next flush, and each key's first one.</summary>
-    private sealed class Lookups : IResettable
+    internal sealed class Lookups : IResettable
     {
         /// <summary>The most keys a returned queue may have held: a rare huge batch does not pin its tables for good.</summary>
-        private const int MostKeysKept = 4096;
+        internal const int MostKeysKept = 4096;
 
         public Dictionary<string, BatchEntry?> Keys { get; } = new(StringComparer.Ordinal);
 

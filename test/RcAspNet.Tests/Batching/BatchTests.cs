@@ -232,6 +232,31 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
         Assert.Equal([0, 1, 2], promises.Select(static p => p.Value));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task InvalidOptions_FailOnlyTheirOwnLookup_WithPlainAndPolicyLookupsInTheFlush(bool withPolicy)
+    {
+        await using var services = Sharded();
+        await using var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        var invalidLoads = 0;
+        var invalid = batch.Load("invalid", _ => ValueTask.FromResult(++invalidLoads), new RcEntryOptions { EagerRefreshThreshold = 1.5 });
+        var plain = batch.Load("plain", _ => ValueTask.FromResult(1));
+        var policy = withPolicy ? batch.Load("policy", _ => ValueTask.FromResult(2), new RcEntryOptions { FailSafeMaxDuration = TimeSpan.FromMinutes(1) }) : null;
+
+        await batch.FlushAsync();
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => invalid.Value);
+        Assert.Contains("EagerRefreshThreshold must be between 0 and 1", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, invalidLoads);
+        Assert.Equal(1, plain.Value);
+        if (policy is not null)
+        {
+            Assert.Equal(2, policy.Value);
+        }
+    }
+
     [Fact]
     public async Task AwaitingOneHandle_ResolvesEveryQueuedLookup()
     {
@@ -318,9 +343,9 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
         {
             await using var scope = services.CreateAsyncScope();
             var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
-            Assert.Equal(0, ((RcAspNet.Batching.RcBatch)batch).PendingCount);
             var loaded = request;
             var promise = batch.Load("kept", _ => ValueTask.FromResult(loaded));
+            Assert.Equal(1, ((RcAspNet.Batching.RcBatch)batch).PendingCount);
             Assert.DoesNotContain(promise, orphans);
             if (request % 2 == 0)
             {
@@ -334,6 +359,21 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
         }
 
         Assert.All(orphans, static o => Assert.Throws<InvalidOperationException>(() => o.Value));
+    }
+
+    [Fact]
+    public void AKeptQueue_IsEmptiedForTheNextRequest_UnlessItGrewPastTheBound()
+    {
+        // The test above goes through a pool other tests share; this one checks the queue's own reset.
+        var lookups = new RcAspNet.Batching.RcBatch.Lookups();
+        lookups.Keys["k"] = null;
+        lookups.Entries.Add(null!);
+        Assert.True(((Microsoft.Extensions.ObjectPool.IResettable)lookups).TryReset());
+        Assert.Empty(lookups.Keys);
+        Assert.Empty(lookups.Entries);
+
+        lookups.Entries.AddRange(new RcAspNet.Batching.BatchEntry[RcAspNet.Batching.RcBatch.Lookups.MostKeysKept + 1]);
+        Assert.False(((Microsoft.Extensions.ObjectPool.IResettable)lookups).TryReset());
     }
 
     [Fact]
