@@ -13,11 +13,16 @@ internal sealed partial class RcCache : IRcCache
     private readonly byte[][] _bypassTexts;
     private readonly ILogger _logger;
 
+    // The default serializer, called directly: through the interface each call of its generic methods is a generic
+    // virtual call, which the runtime resolves by a lookup per call.
+    private readonly RcJsonSerializer? _json;
+
     public RcCache(CacheNamespace keyspace, IRcSerializer serializer, IReadOnlyList<string> bypassValues, LoadSettings loading, ILogger logger)
     {
         Keyspace = keyspace;
         Loader = new Loader(keyspace, loading, logger);
         Serializer = serializer;
+        _json = serializer as RcJsonSerializer;
         _bypassTexts = bypassValues.Select(static v => System.Text.Encoding.UTF8.GetBytes(v.Trim())).ToArray();
         _bypass = _bypassTexts.Select(static v => PythonJson.Format(v)).ToArray();
         _logger = logger;
@@ -287,7 +292,7 @@ internal sealed partial class RcCache : IRcCache
     {
         try
         {
-            value = Serializer.Deserialize<T>(bytes);
+            value = _json is { } json ? json.Deserialize<T>(bytes) : Serializer.Deserialize<T>(bytes);
             return true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
