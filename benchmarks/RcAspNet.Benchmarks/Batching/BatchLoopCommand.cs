@@ -9,7 +9,8 @@ namespace RcAspNet.Benchmarks.Batching;
 /// <summary>
 /// <see cref="BatchBenchmarks"/>' rows as a loop of one caller for a fixed time, interleaved over rounds, outside
 /// BenchmarkDotNet, so that a profiler (<c>perf record -g -- dotnet RcAspNet.Benchmarks.dll batch --only getmany
-/// --seconds 20</c>) can watch one row's steady state: µs per operation, this process's CPU µs per operation, and bytes allocated per operation (every thread's).
+/// --seconds 20</c>) can watch one row's steady state: µs per operation, this process's CPU µs per operation, and the
+/// bytes every thread allocated per operation.
 /// </summary>
 internal static class BatchLoopCommand
 {

@@ -26,7 +26,8 @@ internal static class RouterHelpers
 
     /// <summary>
     /// Hashes the key's UTF-8 bytes, encoded on the stack when they fit. The stack buffer is not zeroed first
-    /// (<see cref="SkipLocalsInitAttribute"/>): zeroing its 512 bytes cost more than the CRC-32 of a key.
+    /// (<see cref="SkipLocalsInitAttribute"/>): only the encoded bytes are hashed, and zeroing 512 bytes per key took
+    /// about a third of this method's samples in perf of sharded multi-key reads.
     /// </summary>
     [SkipLocalsInit]
     public static T HashUtf8<T>(string key, SpanFunc<T> hash)
