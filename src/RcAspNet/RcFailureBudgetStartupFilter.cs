@@ -9,9 +9,10 @@ internal sealed class RcFailureBudgetStartupFilter : IStartupFilter
 {
     public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
     {
+        // An async method of its own: the budget it opens ends with it.
         app.Use(static async (context, proceed) =>
         {
-            using var budget = FailureBudget.Begin();
+            FailureBudget.Open();
             await proceed(context).ConfigureAwait(false);
         });
         next(app);

@@ -13,13 +13,11 @@ internal sealed class FailureBudget
     // than the rest of the budget; benchmarks/http/allocations.sh).
     private object[]? _failed;
 
-    /// <summary>Opens a scope for one unit of work; disposing it restores the scope around it.</summary>
-    public static Scope Begin()
-    {
-        var outer = Current.Value;
-        Current.Value = new FailureBudget();
-        return new Scope(outer);
-    }
+    /// <summary>
+    /// Opens a budget for the unit of work of the calling async method. Nothing needs restoring after: the end of an async
+    /// method gives its caller back its own context (restoring it anyway cost every request a second execution context).
+    /// </summary>
+    public static void Open() => Current.Value = new FailureBudget();
 
     /// <summary>Whether <paramref name="server"/> already cost the current unit of work a timeout.</summary>
     public static bool HasFailed(object server) =>
@@ -46,10 +44,5 @@ internal sealed class FailureBudget
                 return;
             }
         }
-    }
-
-    public readonly struct Scope(FailureBudget? outer) : IDisposable
-    {
-        public void Dispose() => Current.Value = outer;
     }
 }

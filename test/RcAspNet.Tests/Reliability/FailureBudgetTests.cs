@@ -88,6 +88,20 @@ public sealed class FailureBudgetTests : IAsyncLifetime
         Assert.Equal(2, metrics.Sum("rc.store.errors", static t => t["error.type"] == "circuit_open"));
     }
 
+    [Fact]
+    public async Task EachRequest_HasABudgetOfItsOwn()
+    {
+        // The budget a request opens ends with it: the next one on the same client pays its own timeout once.
+        using var metrics = new MetricsRecorder(_app!.Services);
+        using var client = _app.GetTestClient();
+
+        Assert.Equal("0", await client.GetStringAsync("/three"));
+        Assert.Equal("0", await client.GetStringAsync("/three"));
+
+        Assert.Equal(2, metrics.Sum("rc.store.timeouts"));
+        Assert.Equal(4, metrics.Sum("rc.store.errors", static t => t["error.type"] == "circuit_open"));
+    }
+
     /// <summary>
     /// A signal that reaches the thread blocked in a synchronous connect (a child process exiting sends one to any
     /// thread) would interrupt the connect, which its timeout makes unrestartable, and .NET would then wait for the
