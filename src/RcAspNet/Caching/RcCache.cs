@@ -13,8 +13,8 @@ internal sealed partial class RcCache : IRcCache
     private readonly byte[][] _bypassTexts;
     private readonly ILogger _logger;
 
-    // The default serializer, called directly: through the interface each call of its generic methods is a generic
-    // virtual call, which the runtime resolves by a lookup per call.
+    // The default serializer, called directly: through the interface, each call of its generic methods is a generic
+    // virtual call, resolved through the runtime's dispatch cache; called directly, it is an ordinary call.
     private readonly RcJsonSerializer? _json;
 
     public RcCache(CacheNamespace keyspace, IRcSerializer serializer, IReadOnlyList<string> bypassValues, LoadSettings loading, ILogger logger)

@@ -2,9 +2,11 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.Versioning;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.DependencyInjection;
+using RcAspNet.Stores;
 using RcAspNet.Tests.Infrastructure;
 
 namespace RcAspNet.Tests.Reliability;
@@ -91,7 +93,8 @@ public sealed class FailureBudgetTests : IAsyncLifetime
     [Fact]
     public async Task EachRequest_HasABudgetOfItsOwn()
     {
-        // The budget a request opens ends with it: the next one on the same client pays its own timeout once.
+        // Each request opens a budget of its own: the second pays its own timeout once. (TestServer starts each request
+        // from the test's own context; the next test checks that a budget ends with its request.)
         using var metrics = new MetricsRecorder(_app!.Services);
         using var client = _app.GetTestClient();
 
@@ -100,6 +103,38 @@ public sealed class FailureBudgetTests : IAsyncLifetime
 
         Assert.Equal(2, metrics.Sum("rc.store.timeouts"));
         Assert.Equal(4, metrics.Sum("rc.store.errors", static t => t["error.type"] == "circuit_open"));
+    }
+
+    /// <summary>
+    /// The budget is opened in the middleware's own async method, whose end gives the caller (the server's loop over a
+    /// connection's requests) its own context back: nothing the request spent is seen after it, whether it completes at
+    /// once or after an await.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ABudgetEndsWithItsRequest(bool completesLater)
+    {
+        var server = new object();
+        var seenInside = false;
+        var app = new ApplicationBuilder(new ServiceCollection().BuildServiceProvider());
+        new RcFailureBudgetStartupFilter().Configure(endpoint => endpoint.Run(async _ =>
+        {
+            if (completesLater)
+            {
+                await Task.Yield();
+            }
+
+            FailureBudget.Spent(server);
+            seenInside = FailureBudget.HasFailed(server);
+        }))(app);
+
+        var request = app.Build()(new DefaultHttpContext());
+        Assert.False(FailureBudget.HasFailed(server)); // the caller, right after the request's synchronous part
+        await request;
+
+        Assert.True(seenInside, "The request had no budget.");
+        Assert.False(FailureBudget.HasFailed(server));
     }
 
     /// <summary>
