@@ -73,14 +73,13 @@ internal static class BatchLoopCommand
             }
 
             Console.WriteLine();
-            // Each row against the first row of the same round (the floor, unless --only leaves it out): rounds move
-            // together with the machine, so the median of these ratios is steadier than a ratio of medians.
+            // Each row against the first (the floor, unless --only leaves it out).
             var first = results[rows[0].Name];
             Console.WriteLine($"| row | µs/op (median) | CPU µs/op (median) | B/op (median) | × {rows[0].Name} (median of rounds) | each round's µs/op |");
             Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
             foreach (var (name, runs) in results)
             {
-                var ratio = CommandOptions.Median(runs.Select((r, i) => r.Micros / first[i].Micros));
+                var ratio = CommandOptions.MedianOfSameRoundRatios(runs, first, static r => r.Micros);
                 Console.WriteLine($"| {name} | {CommandOptions.Median(runs.Select(static r => r.Micros)):N1} | {CommandOptions.Median(runs.Select(static r => r.Cpu)):N1} | {CommandOptions.Median(runs.Select(static r => r.Bytes)):N0} | {ratio:N2} | {string.Join(", ", runs.Select(static r => r.Micros.ToString("N1", CultureInfo.InvariantCulture)))} |");
             }
 

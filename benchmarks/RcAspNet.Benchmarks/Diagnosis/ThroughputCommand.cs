@@ -105,14 +105,12 @@ internal static class ThroughputCommand
         }
 
         Console.WriteLine();
-        // Each contender against the first of the same round: rounds move together with the machine, so the median of
-        // these ratios is steadier than a ratio of medians.
         var first = results[contenders[0].Name];
         Console.WriteLine($"| contender | ops/s (median) | B/op (median) | this process's CPU µs/op (median) | ops/s × {contenders[0].Name} (median of rounds) | each round's ops/s |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
         foreach (var (name, runs) in results)
         {
-            var ratio = CommandOptions.Median(runs.Select((r, i) => r.OpsPerSecond / first[i].OpsPerSecond));
+            var ratio = CommandOptions.MedianOfSameRoundRatios(runs, first, static r => r.OpsPerSecond);
             Console.WriteLine($"| {name} | {CommandOptions.Median(runs.Select(static r => r.OpsPerSecond)):N0} | {CommandOptions.Median(runs.Select(static r => r.BytesPerOp)):N0} | {CommandOptions.Median(runs.Select(static r => r.CpuMicrosecondsPerOp)):N2} | {ratio:N2} | {string.Join(", ", runs.Select(static r => r.OpsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))} |");
         }
 

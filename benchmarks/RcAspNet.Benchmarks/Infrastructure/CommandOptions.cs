@@ -44,4 +44,11 @@ internal sealed class CommandOptions
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
+
+    /// <summary>
+    /// Each round's value of a row against the same round's value of the first row, as the median over rounds: rounds
+    /// move together with the machine, so this is steadier than a ratio of two medians.
+    /// </summary>
+    public static double MedianOfSameRoundRatios<T>(IReadOnlyList<T> runs, IReadOnlyList<T> first, Func<T, double> value) =>
+        Median(runs.Select((run, round) => value(run) / value(first[round])));
 }

@@ -75,10 +75,7 @@ internal sealed class ShardedStore : IRcStore, IRedisBackedStore
         var replies = await Task.WhenAll(reads).ConfigureAwait(false);
         for (var g = 0; g < groups.Length; g++)
         {
-            for (var j = 0; j < groups[g].Indexes.Length; j++)
-            {
-                result[groups[g].Indexes[j]] = replies[g][j];
-            }
+            groups[g].PlaceReplies(replies[g], result);
         }
 
         return result;
@@ -124,10 +121,7 @@ internal sealed class ShardedStore : IRcStore, IRedisBackedStore
         var replies = await Task.WhenAll(groups.Select(g => _shards[g.Shard].GetTagVersionsAsync(g.Items, cancellationToken).AsTask())).ConfigureAwait(false);
         for (var g = 0; g < groups.Length; g++)
         {
-            for (var j = 0; j < groups[g].Indexes.Length; j++)
-            {
-                result[groups[g].Indexes[j]] = replies[g][j];
-            }
+            groups[g].PlaceReplies(replies[g], result);
         }
 
         return result;
@@ -231,6 +225,15 @@ internal sealed class ShardedStore : IRcStore, IRedisBackedStore
         {
             Items[_count] = item;
             Indexes[_count++] = index;
+        }
+
+        /// <summary>Puts the shard's reply for each of its items at that item's index in the call's result.</summary>
+        public void PlaceReplies<TReply>(TReply[] replies, TReply[] result)
+        {
+            for (var j = 0; j < Indexes.Length; j++)
+            {
+                result[Indexes[j]] = replies[j];
+            }
         }
     }
 }
