@@ -60,7 +60,7 @@ internal static class ThroughputCommand
             ("rc-tryget", c => TryGetAsync(cache, keys[c], writers[c])),
             ("raw-set", c => new ValueTask(raw.StringSetAsync(rawKeys[c], payload, Entries.TimeToLive))),
             ("raw-set-deadline", c => RawWithDeadlineAsync(raw.StringSetAsync(rcKeys[c], payload, Entries.TimeToLive), deadline.Token)),
-            ("store-set", c => store.SetAsync(namespacedKeys[c], payload, Entries.TimeToLive, replaces: true, CancellationToken.None)),
+            ("store-set", c => StoreSetAsync(store, namespacedKeys[c], payload)),
             ("ms-set", c => new ValueTask(microsoft.SetAsync(keys[c], payload, Options))),
             ("rc-set", c => new ValueTask(cache.SetAsync(keys[c], payload, Options))),
         };
@@ -124,6 +124,9 @@ internal static class ThroughputCommand
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask StoreGetAsync(IRcStore store, string namespacedKey) => await store.GetAsync(namespacedKey, CancellationToken.None);
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask StoreSetAsync(IRcStore store, string namespacedKey, byte[] value) => await store.SetAsync(namespacedKey, value, Entries.TimeToLive, replaces: true, CancellationToken.None);
 
     /// <summary>A TryGetAsync into the caller's buffer, awaited by a pooled state machine: nothing of its own is allocated per call.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]

@@ -71,7 +71,7 @@ internal sealed class RcDistributedCache(CacheNamespace keyspace) : IBufferDistr
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(options);
-        return keyspace.SetAsync(key, value.ToArray(), Timing(options), replaces: true, token);
+        return Written(keyspace.SetAsync(key, value.ToArray(), Timing(options), replaces: true, token));
     }
 
     public void Refresh(string key) => keyspace.Refresh(key);
@@ -81,6 +81,9 @@ internal sealed class RcDistributedCache(CacheNamespace keyspace) : IBufferDistr
     public void Remove(string key) => keyspace.Delete(key);
 
     public Task RemoveAsync(string key, CancellationToken token = default) => keyspace.DeleteAsync(key, token).AsTask();
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask Written(ValueTask<bool> write) => await write.ConfigureAwait(false);
 
     private EntryTiming Timing(DistributedCacheEntryOptions options) =>
         EntryTiming.From(options, keyspace.Time.GetUtcNow(), keyspace.DefaultExpiration);

@@ -27,7 +27,8 @@ internal interface IRcStore : IDisposable, IAsyncDisposable
     /// a server that loses the write after acknowledging it would serve the value it replaced, so such a write is
     /// remembered as a removal to deliver again (<c>Rc:RemovalReplayWindow</c>).
     /// </summary>
-    ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, bool replaces, CancellationToken cancellationToken);
+    /// <returns>Whether the store took the write; false when it was skipped or failed, and degraded.</returns>
+    ValueTask<bool> SetAsync(string key, byte[] value, TimeSpan timeToLive, bool replaces, CancellationToken cancellationToken);
 
     /// <summary>Writes on the calling thread, never waiting on the thread pool.</summary>
     void Set(string key, byte[] value, TimeSpan timeToLive, bool replaces);

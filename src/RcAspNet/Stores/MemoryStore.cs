@@ -63,11 +63,10 @@ internal sealed class MemoryStore : IRcStore
         return new(values);
     }
 
-    public ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, bool replaces, CancellationToken cancellationToken)
+    public ValueTask<bool> SetAsync(string key, byte[] value, TimeSpan timeToLive, bool replaces, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        Write(key, value, timeToLive, onlyIfAbsent: false);
-        return default;
+        return new(Write(key, value, timeToLive, onlyIfAbsent: false));
     }
 
     public void Set(string key, byte[] value, TimeSpan timeToLive, bool replaces) => Write(key, value, timeToLive, onlyIfAbsent: false);

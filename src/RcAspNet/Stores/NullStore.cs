@@ -15,7 +15,7 @@ internal sealed class NullStore : IRcStore
 
     public ValueTask<byte[]?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) => new(new byte[]?[keys.Count]);
 
-    public ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, bool replaces, CancellationToken cancellationToken) => default;
+    public ValueTask<bool> SetAsync(string key, byte[] value, TimeSpan timeToLive, bool replaces, CancellationToken cancellationToken) => new(true);
 
     public void Set(string key, byte[] value, TimeSpan timeToLive, bool replaces)
     {

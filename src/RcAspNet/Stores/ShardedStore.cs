@@ -81,7 +81,7 @@ internal sealed class ShardedStore : IRcStore, IRedisBackedStore
         return result;
     }
 
-    public ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, bool replaces, CancellationToken cancellationToken) =>
+    public ValueTask<bool> SetAsync(string key, byte[] value, TimeSpan timeToLive, bool replaces, CancellationToken cancellationToken) =>
         ShardOf(key).SetAsync(key, value, timeToLive, replaces, cancellationToken);
 
     public void Set(string key, byte[] value, TimeSpan timeToLive, bool replaces) => ShardOf(key).Set(key, value, timeToLive, replaces);

@@ -41,7 +41,8 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
     /// <paramref name="fallback"/> (Degrade) or throws <see cref="RcCacheException"/> (Throw); a read of a key that holds
     /// another Redis type is a miss when <paramref name="wrongTypeIsMiss"/>. When the command does not reach the server
     /// and <paramref name="keepOnFailure"/> is given, the removal it returns is kept: a write that failed may have left
-    /// the value it was to replace.
+    /// the value it was to replace. <paramref name="settled"/>, if given, runs last, however the call ended: a store's
+    /// write is one state machine, not a method of its own around this one.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<T> RunAsync<TState, T>(
@@ -52,48 +53,56 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
         T fallback,
         CancellationToken cancellationToken,
         bool wrongTypeIsMiss = false,
-        Func<TState, Removal>? keepOnFailure = null)
+        Func<TState, Removal>? keepOnFailure = null,
+        Action<TState>? settled = null)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        if (!node.Circuit.TryEnter() || FailureBudget.HasFailed(node))
-        {
-            Keep(node, keepOnFailure?.Invoke(state));
-            return Degrade(node, operation, fallback, FailureKind.Skipped, null);
-        }
-
-        // What SendAsync does, inline: the hot path's await chain is one state machine shorter.
-        var started = Stopwatch.GetTimestamp();
-        using var activity = RcMetrics.StartActivity(kind, node.Name, operation);
-        var database = topology.Database;
-        Task<T>? task = null;
-        FailureKind failure;
-        Exception error;
         try
         {
-            task = Issue(database, state, command, cancellationToken);
-            var result = await Bounded(task, cancellationToken).ConfigureAwait(false);
-            Succeeded(node, operation, started);
-            return result;
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // The caller gave up: the write may or may not have happened.
-            Observe(task);
-            Keep(node, keepOnFailure?.Invoke(state));
-            throw;
-        }
-        catch (Exception ex) when (IsFailure(ex))
-        {
-            failure = Failed(node, operation, ex, activity, database, task);
-            error = ex;
-        }
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!node.Circuit.TryEnter() || FailureBudget.HasFailed(node))
+            {
+                Keep(node, keepOnFailure?.Invoke(state));
+                return Degrade(node, operation, fallback, FailureKind.Skipped, null);
+            }
 
-        if (keepOnFailure?.Invoke(state) is { } removal)
-        {
-            await RemoveNowOrKeepAsync(node, removal, failure).ConfigureAwait(false);
-        }
+            // What SendAsync does, inline: the hot path's await chain is one state machine shorter.
+            var started = Stopwatch.GetTimestamp();
+            using var activity = RcMetrics.StartActivity(kind, node.Name, operation);
+            var database = topology.Database;
+            Task<T>? task = null;
+            FailureKind failure;
+            Exception error;
+            try
+            {
+                task = Issue(database, state, command, cancellationToken);
+                var result = await Bounded(task, cancellationToken).ConfigureAwait(false);
+                Succeeded(node, operation, started);
+                return result;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // The caller gave up: the write may or may not have happened.
+                Observe(task);
+                Keep(node, keepOnFailure?.Invoke(state));
+                throw;
+            }
+            catch (Exception ex) when (IsFailure(ex))
+            {
+                failure = Failed(node, operation, ex, activity, database, task);
+                error = ex;
+            }
 
-        return failure == FailureKind.ForeignData && wrongTypeIsMiss ? fallback : Degrade(node, operation, fallback, failure, error);
+            if (keepOnFailure?.Invoke(state) is { } removal)
+            {
+                await RemoveNowOrKeepAsync(node, removal, failure).ConfigureAwait(false);
+            }
+
+            return failure == FailureKind.ForeignData && wrongTypeIsMiss ? fallback : Degrade(node, operation, fallback, failure, error);
+        }
+        finally
+        {
+            settled?.Invoke(state);
+        }
     }
 
     /// <summary>

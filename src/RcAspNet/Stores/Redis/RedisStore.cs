@@ -38,6 +38,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     private readonly StrongBox<int> _pendingTags = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly IDisposable _gauge;
+    private readonly Action<(string Key, byte[] Value, TimeSpan TimeToLive)> _evictWritten;
 
     /// <param name="configuration">The client configuration of the server or cluster.</param>
     /// <param name="kind">The store kind, a telemetry tag (redis, or sharded for one shard of a sharded store).</param>
@@ -66,6 +67,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         _respSettings = RespSettings.From(settings, options.SslCaFile);
         _blocking = new BlockingRedisClient(settings.EndPoints, _respSettings);
         _calls = new RedisCalls(_topology, _blocking, kind, options, metrics, logger) { Overflowed = OnOverflowed };
+        _evictWritten = write => Evict(write.Key);
         _delivery = new RemovalDelivery(_topology, _calls, _recent, _registered, _prefixes, () => Owner ?? this, Evict, kind, metrics, logger);
         _gauge = metrics.ObservePendingRemovals(() => _topology.Nodes.Select(n => (kind, n.Name, n.Removals.Size)));
     }
@@ -175,8 +177,12 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     /// so its key's removal is kept; a write that fills a miss replaced nothing, so one that does not reach its server
     /// leaves nothing to remove.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask SetAsync(string key, byte[] value, TimeSpan timeToLive, bool replaces, CancellationToken cancellationToken)
+    /// <remarks>
+    /// The copies of the key held here (near copies, GETs to join) are forgotten before the write and again once it has
+    /// ended (<see cref="RedisCalls.RunAsync"/>'s last step): a read that began meanwhile may have read the value it
+    /// replaced. Not an async method of its own: every write would pay one more state machine.
+    /// </remarks>
+    public ValueTask<bool> SetAsync(string key, byte[] value, TimeSpan timeToLive, bool replaces, CancellationToken cancellationToken)
     {
         Evict(key);
         try
@@ -186,11 +192,13 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
                 _recent.Add(key);
             }
 
-            await _calls.RunAsync(_topology.NodeOf(key), "set", (key, value, timeToLive), static (db, s) => db.StringSetAsync(s.key, s.value, RedisCommands.Ttl(s.timeToLive)), false, cancellationToken, keepOnFailure: replaces ? KeyOf : null).ConfigureAwait(false);
+            return _calls.RunAsync(_topology.NodeOf(key), "set", (Key: key, Value: value, TimeToLive: timeToLive), static (db, s) => db.StringSetAsync(s.Key, s.Value, RedisCommands.Ttl(s.TimeToLive)), false, cancellationToken, keepOnFailure: replaces ? KeyOf : null, settled: _evictWritten);
         }
-        finally
+        catch (Exception ex)
         {
+            // Before the call began (no server for the key): nothing was sent, and the failure goes through the task.
             Evict(key);
+            return ValueTask.FromException<bool>(ex);
         }
     }
 
