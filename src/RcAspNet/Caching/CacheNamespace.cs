@@ -257,8 +257,11 @@ internal sealed partial class CacheNamespace
         }
         catch (Exception ex)
         {
-            // An invalid key: through the task, as from an async method.
-            return ValueTask.FromException<bool>(ex);
+            // An invalid key, or a store that checks the caller's token first: through the task, as from an async
+            // method, whose task a cancellation cancels rather than faults.
+            return ex is OperationCanceledException { CancellationToken.IsCancellationRequested: true } cancelled
+                ? ValueTask.FromCanceled<bool>(cancelled.CancellationToken)
+                : ValueTask.FromException<bool>(ex);
         }
     }
 

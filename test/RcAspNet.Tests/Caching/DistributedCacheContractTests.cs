@@ -65,6 +65,23 @@ public abstract class DistributedCacheContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SetAsync_WithACancelledToken_IsACancelledTask_AndWritesNothing()
+    {
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        var write = Cache.SetAsync("cancelled", [1], new DistributedCacheEntryOptions(), cancelled.Token);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => write);
+        Assert.True(write.IsCanceled, $"the task is {write.Status}");
+
+        var buffered = Cache.SetAsync("cancelled", new ReadOnlySequence<byte>([1]), new DistributedCacheEntryOptions(), cancelled.Token).AsTask();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => buffered);
+        Assert.True(buffered.IsCanceled, $"the task is {buffered.Status}");
+
+        Assert.Null(await Cache.GetAsync("cancelled"));
+    }
+
+    [Fact]
     public async Task NullArguments_AreArgumentNullExceptions()
     {
         Assert.Equal("key", (await Assert.ThrowsAsync<ArgumentNullException>(() => Cache.GetAsync(null!))).ParamName);
