@@ -8,7 +8,8 @@
 #   OutputCache-memory  OutputCache       ASP.NET Core's output cache in memory
 #   OutputCacheRedis    OutputCacheRedis  ASP.NET Core's output cache on Redis (AddStackExchangeRedisOutputCache, Rc:Redis)
 #   None                None              no page cache: the handler runs (its post lookup goes through IRcCache)
-# The output-cache and None runs keep Rc:Store=Memory: their hits never reach RcAspNet's store.
+# The output-cache and None runs keep Rc:Store=Memory: their hits never reach RcAspNet's store. The sample puts
+# UseOutputCache where it puts UseRcCache, so a hit of either runs the same middleware before it.
 # Each run gets a fresh app process, a fresh SQLite database seeded with Blog:SeedPosts=$POSTS posts, and an emptied
 # redis-server of the script's own on a free loopback port. Every id is warmed up with wrk for $WARMUP, one response
 # is checked for a hit (X-Cache: HIT for RcCached, an Age header for the output cache), then
