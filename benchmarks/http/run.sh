@@ -25,7 +25,8 @@
 # Usage: benchmarks/http/run.sh
 #   environment: DURATION=10s WARMUP=3s THREADS=2 CONNECTIONS=64 POSTS=50 RESULTS=artifacts/http-bench
 #                REDIS_CLIENT_VERSION=3.4.35 (builds the app on that StackExchange.Redis instead of the declared one)
-#                ROUNDS=1 (runs the whole set that many times, interleaved; ratios are of each run's median requests/s)
+#                ROUNDS=1 (runs the whole set that many times, interleaved; ratios are of each run's median requests/s,
+#                and the median of each round's ratio)
 #                RUNS="RcCached-embedded:RcCached:Memory RcCached-Redis:RcCached:Redis ..." (label:PostCaching:Store)
 #                OTEL_SDK_DISABLED=true (the app's OpenTelemetry off in every run: the sample traces each request and, with
 #                RcAspNet, each of its store calls, a span output caching does not record)
@@ -236,6 +237,16 @@ quotient() {
   fi
 }
 
+# same_round X_LIST Y_LIST: the median over the rounds of X's requests/s over Y's in the same round (the rounds of one
+# run move together with the machine, so this moves less than a ratio of two medians); n/a when either is missing.
+same_round() {
+  if [ -n "$1" ] && [ -n "$2" ]; then
+    paste -d' ' <(tr ' ' '\n' <<<"$1" | grep .) <(tr ' ' '\n' <<<"$2" | grep .) | awk '$2 > 0 { print $1 / $2 }' | median "%.2f"
+  else
+    echo "n/a"
+  fi
+}
+
 for label in "${!rps_all[@]}"; do
   sorted=$(tr ' ' '\n' <<<"${rps_all[$label]}" | grep . | sort -g)
   rps_of[$label]=$(median "%.2f" <<<"$sorted")
@@ -259,9 +270,9 @@ for run in $RUNS; do
   echo "| $label | ${rps_of[$label]} | ${range_of[$label]} | ${cpu_of[$label]} |"
 done
 echo
-echo "| Ratio | of median requests/s | of median app CPU per request, inverted (above 1: the first costs less) |"
-echo "| --- | ---: | ---: |"
+echo "| Ratio | of median requests/s | of median app CPU per request, inverted (above 1: the first costs less) | median of same-round ratios of requests/s |"
+echo "| --- | ---: | ---: | ---: |"
 for pair in RcCached-Redis:OutputCache-memory RcCached-near:OutputCache-memory RcCached-Redis:OutputCacheRedis RcCached-embedded:OutputCache-memory; do
   a=${pair%%:*} b=${pair##*:}
-  echo "| $a / $b | $(quotient "${rps_of[$a]:-}" "${rps_of[$b]:-}") | $(quotient "${cpu_of[$b]:-}" "${cpu_of[$a]:-}") |"
+  echo "| $a / $b | $(quotient "${rps_of[$a]:-}" "${rps_of[$b]:-}") | $(quotient "${cpu_of[$b]:-}" "${cpu_of[$a]:-}") | $(same_round "${rps_all[$a]:-}" "${rps_all[$b]:-}") |"
 done
