@@ -186,7 +186,7 @@ app_cpu_ticks() {
   awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$app_pid/stat" 2>/dev/null || echo 0
 }
 
-declare -A rps_of rps_all cpu_of cpu_all
+declare -A rps_of rps_all rps_rounds cpu_of cpu_all
 rows=()
 for round in $(seq "$ROUNDS"); do
 for run in $RUNS; do
@@ -210,6 +210,7 @@ for run in $RUNS; do
   p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
   errors=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { for (i = 4; i <= NF; i += 2) n += $i } END { print n + 0 }' "$out")
   rps_all[$label]+="$rps "
+  rps_rounds[$label]+="${rps:-NA} "
   per_request=$(awk -v r="$reads" -v n="$requests" 'BEGIN { printf "%.3f", (n > 0) ? r / n : 0 }')
   # The app's CPU time (user + system, in clock ticks) over the measured run, per request, in µs.
   cpu_us=$(awk -v t=$((cpu_after - cpu_before)) -v hz="$(getconf CLK_TCK)" -v n="${requests:-0}" 'BEGIN { printf "%.1f", (n > 0 && t > 0) ? t * 1e6 / hz / n : 0 }')
@@ -237,11 +238,14 @@ quotient() {
   fi
 }
 
-# same_round X_LIST Y_LIST: the median over the rounds of X's requests/s over Y's in the same round (the rounds of one
-# run move together with the machine, so this moves less than a ratio of two medians); n/a when either is missing.
+# same_round X_ROUNDS Y_ROUNDS: the median over the rounds of X's requests/s over Y's in the same round (the rounds of
+# one run move together with the machine, so this moves less than a ratio of two medians). Each list has one word per
+# round, NA for a round without a figure; n/a when no round has both.
 same_round() {
-  if [ -n "$1" ] && [ -n "$2" ]; then
-    paste -d' ' <(tr ' ' '\n' <<<"$1" | grep .) <(tr ' ' '\n' <<<"$2" | grep .) | awk '$2 > 0 { print $1 / $2 }' | median "%.2f"
+  local ratios
+  ratios=$(paste -d' ' <(tr ' ' '\n' <<<"$1" | grep .) <(tr ' ' '\n' <<<"$2" | grep .) | awk '$1 + 0 > 0 && $2 + 0 > 0 { print $1 / $2 }')
+  if [ -n "$ratios" ]; then
+    median "%.2f" <<<"$ratios"
   else
     echo "n/a"
   fi
@@ -274,5 +278,5 @@ echo "| Ratio | of median requests/s | of median app CPU per request, inverted (
 echo "| --- | ---: | ---: | ---: |"
 for pair in RcCached-Redis:OutputCache-memory RcCached-near:OutputCache-memory RcCached-Redis:OutputCacheRedis RcCached-embedded:OutputCache-memory; do
   a=${pair%%:*} b=${pair##*:}
-  echo "| $a / $b | $(quotient "${rps_of[$a]:-}" "${rps_of[$b]:-}") | $(quotient "${cpu_of[$b]:-}" "${cpu_of[$a]:-}") | $(same_round "${rps_all[$a]:-}" "${rps_all[$b]:-}") |"
+  echo "| $a / $b | $(quotient "${rps_of[$a]:-}" "${rps_of[$b]:-}") | $(quotient "${cpu_of[$b]:-}" "${cpu_of[$a]:-}") | $(same_round "${rps_rounds[$a]:-}" "${rps_rounds[$b]:-}") |"
 done

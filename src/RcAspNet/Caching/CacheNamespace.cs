@@ -257,8 +257,8 @@ internal sealed partial class CacheNamespace
         }
         catch (Exception ex)
         {
-            // An invalid key, or a store that checks the caller's token first: through the task, as from an async
-            // method, whose task a cancellation cancels rather than faults.
+            // An invalid key, or a store that checks the caller's token first: through the task, and a cancellation
+            // of the caller's token cancels it rather than faulting it, as an async method's would be.
             return ex is OperationCanceledException { CancellationToken.IsCancellationRequested: true } cancelled
                 ? ValueTask.FromCanceled<bool>(cancelled.CancellationToken)
                 : ValueTask.FromException<bool>(ex);
