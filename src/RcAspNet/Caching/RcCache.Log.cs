@@ -11,4 +11,8 @@ internal sealed partial class RcCache
     [LoggerMessage(EventId = 301, EventName = "RcKeyBypassed", Level = LogLevel.Debug,
         Message = "A key of {Length} characters cannot be cached (empty or over Rc:MaximumKeyLength); the factory ran without the cache.")]
     private static partial void LogKeyBypassed(ILogger logger, int length);
+
+    [LoggerMessage(EventId = 306, EventName = "RcBypassValueNotWritable", Level = LogLevel.Warning,
+        Message = "The configured bypass value {Value} cannot be written by the registered IRcSerializer ({Serializer}: {Error}): typed cache results are never compared with it. [RcCached] response bodies still are.")]
+    private static partial void LogBypassValueNotWritable(ILogger logger, string value, string serializer, string error);
 }

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Text.Json;
 using Microsoft.Extensions.Logging;
 
 namespace RcAspNet.Caching;
@@ -23,9 +24,9 @@ internal sealed partial class RcCache : IRcCache
         Loader = new Loader(keyspace, loading, logger);
         Serializer = serializer;
         _json = serializer as RcJsonSerializer;
-        _bypassTexts = bypassValues.Select(static v => System.Text.Encoding.UTF8.GetBytes(v.Trim())).ToArray();
-        _bypass = _bypassTexts.Select(static v => PythonJson.Format(v)).ToArray();
         _logger = logger;
+        _bypassTexts = bypassValues.Select(static v => System.Text.Encoding.UTF8.GetBytes(v.Trim())).ToArray();
+        _bypass = _json is not null ? [.. _bypassTexts.Select(static v => PythonJson.Format(v))] : [.. bypassValues.Select(SerializedBypass).OfType<byte[]>()];
     }
 
     /// <summary>Gets the configured bypass values as JSON text, as written in configuration and as rc's serializer writes them.</summary>
@@ -259,6 +260,37 @@ internal sealed partial class RcCache : IRcCache
     internal int RoundTrips(IReadOnlyList<string> namespacedKeys) => Keyspace.RoundTrips(namespacedKeys);
 
     internal EntryTiming Timing(RcEntryOptions? options) => Loader.Timing(options);
+
+    /// <summary>
+    /// A configured bypass value (JSON text) as a serializer other than the default one writes it, so that a result
+    /// that serializer wrote is compared with it as the call's own bypass values are; null, with a warning, when it
+    /// cannot write that value (the value still applies to <c>[RcCached]</c> bodies, which are JSON text).
+    /// </summary>
+    private byte[]? SerializedBypass(string json)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(json);
+            return Serializer.Serialize(ValueOf(document.RootElement));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogBypassValueNotWritable(_logger, json, Serializer.GetType().Name, ex.GetType().Name);
+            return null;
+        }
+
+        // JSON as the plain values a loader returns: null, bool, long or double, string, arrays and string-keyed maps.
+        static object? ValueOf(JsonElement json) => json.ValueKind switch
+        {
+            JsonValueKind.Null => null,
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            JsonValueKind.Number => json.TryGetInt64(out var integer) ? integer : json.GetDouble(),
+            JsonValueKind.String => json.GetString(),
+            JsonValueKind.Array => json.EnumerateArray().Select(ValueOf).ToArray(),
+            _ => json.EnumerateObject().ToDictionary(static p => p.Name, static p => ValueOf(p.Value), StringComparer.Ordinal),
+        };
+    }
 
     /// <summary>Whether serialized bytes equal one of the bypass values (the call's, else the configured ones).</summary>
     internal bool IsBypass(byte[] bytes, RcEntryOptions? options)
