@@ -13,6 +13,6 @@ internal sealed partial class RcCache
     private static partial void LogKeyBypassed(ILogger logger, int length);
 
     [LoggerMessage(EventId = 306, EventName = "RcBypassValueNotWritable", Level = LogLevel.Warning,
-        Message = "The configured bypass value {Value} cannot be written by the registered IRcSerializer ({Serializer}: {Error}): typed cache results are never compared with it. [RcCached] response bodies still are.")]
-    private static partial void LogBypassValueNotWritable(ILogger logger, string value, string serializer, string error);
+        Message = "The bypass value {Value} of the cache of namespace '{Namespace}' cannot be written by the registered IRcSerializer ({Serializer}: {Error}): results are compared with its JSON text only, which a serializer that does not write JSON never writes.")]
+    private static partial void LogBypassValueNotWritable(ILogger logger, string value, string @namespace, string serializer, string error);
 }

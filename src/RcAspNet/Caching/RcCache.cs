@@ -11,6 +11,7 @@ namespace RcAspNet.Caching;
 internal sealed partial class RcCache : IRcCache
 {
     private readonly byte[][] _bypass;
+    private readonly byte[][] _bypassJson;
     private readonly byte[][] _bypassTexts;
     private readonly ILogger _logger;
 
@@ -26,11 +27,15 @@ internal sealed partial class RcCache : IRcCache
         _json = serializer as RcJsonSerializer;
         _logger = logger;
         _bypassTexts = bypassValues.Select(static v => System.Text.Encoding.UTF8.GetBytes(v.Trim())).ToArray();
-        _bypass = _json is not null ? [.. _bypassTexts.Select(static v => PythonJson.Format(v))] : [.. bypassValues.Select(SerializedBypass).OfType<byte[]>()];
+        _bypassJson = [.. _bypassTexts.Select(static v => PythonJson.Format(v))];
+
+        // Another serializer's results are compared with the values as it writes them too, unless it writes JSON.
+        _bypass = _json is not null ? _bypassJson
+            : [.. _bypassJson.Concat(_bypassTexts).Concat(bypassValues.Select(SerializedBypass).OfType<byte[]>()).DistinctBy(Convert.ToHexString)];
     }
 
     /// <summary>Gets the configured bypass values as JSON text, as written in configuration and as rc's serializer writes them.</summary>
-    internal IEnumerable<byte[]> BypassTexts => _bypass.Concat(_bypassTexts);
+    internal IEnumerable<byte[]> BypassTexts => _bypassJson.Concat(_bypassTexts);
 
     public string Namespace => Keyspace.Prefix;
 
@@ -264,7 +269,7 @@ internal sealed partial class RcCache : IRcCache
     /// <summary>
     /// A configured bypass value (JSON text) as a serializer other than the default one writes it, so that a result
     /// that serializer wrote is compared with it as the call's own bypass values are; null, with a warning, when it
-    /// cannot write that value (the value still applies to <c>[RcCached]</c> bodies, which are JSON text).
+    /// cannot write that value (results are then compared with its JSON text only).
     /// </summary>
     private byte[]? SerializedBypass(string json)
     {
@@ -275,21 +280,36 @@ internal sealed partial class RcCache : IRcCache
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            LogBypassValueNotWritable(_logger, json, Serializer.GetType().Name, ex.GetType().Name);
+            LogBypassValueNotWritable(_logger, json, Keyspace.Prefix, Serializer.GetType().Name, ex.GetType().Name);
             return null;
         }
 
-        // JSON as the plain values a loader returns: null, bool, long or double, string, arrays and string-keyed maps.
-        static object? ValueOf(JsonElement json) => json.ValueKind switch
+        // JSON as plain values: null, bool, long (a number without fraction or exponent that fits) or double, string,
+        // arrays, and string-keyed maps (a repeated name keeps its last value, as JSON readers do).
+        static object? ValueOf(JsonElement json)
         {
-            JsonValueKind.Null => null,
-            JsonValueKind.True => true,
-            JsonValueKind.False => false,
-            JsonValueKind.Number => json.TryGetInt64(out var integer) ? integer : json.GetDouble(),
-            JsonValueKind.String => json.GetString(),
-            JsonValueKind.Array => json.EnumerateArray().Select(ValueOf).ToArray(),
-            _ => json.EnumerateObject().ToDictionary(static p => p.Name, static p => ValueOf(p.Value), StringComparer.Ordinal),
-        };
+            switch (json.ValueKind)
+            {
+                case JsonValueKind.Null:
+                    return null;
+                case JsonValueKind.True or JsonValueKind.False:
+                    return json.GetBoolean();
+                case JsonValueKind.Number:
+                    return json.TryGetInt64(out var integer) ? integer : json.GetDouble();
+                case JsonValueKind.String:
+                    return json.GetString();
+                case JsonValueKind.Array:
+                    return json.EnumerateArray().Select(ValueOf).ToArray();
+                default:
+                    var map = new Dictionary<string, object?>(StringComparer.Ordinal);
+                    foreach (var property in json.EnumerateObject())
+                    {
+                        map[property.Name] = ValueOf(property.Value);
+                    }
+
+                    return map;
+            }
+        }
     }
 
     /// <summary>Whether serialized bytes equal one of the bypass values (the call's, else the configured ones).</summary>

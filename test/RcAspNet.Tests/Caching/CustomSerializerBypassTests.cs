@@ -53,12 +53,41 @@ public sealed class CustomSerializerBypassTests
 
         // The serializer writes text only: null, [] and 0 cannot be written, "" can.
         var warnings = _logs.Records.Where(static r => r.Id.Id == 306).ToList();
-        Assert.Equal(3, warnings.Count);
         Assert.All(warnings, static w => Assert.Equal(("RcBypassValueNotWritable", LogLevel.Warning), (w.Id.Name, w.Level)));
-        Assert.Contains(warnings, static w => w.Message.Contains("[]", StringComparison.Ordinal));
+        Assert.Equal(
+            ["0", "[]", "null"],
+            warnings.Select(static w => w.Message.Split(' ')[3]).Order(StringComparer.Ordinal));
+        Assert.All(warnings, w => Assert.Contains(cache.Namespace, w.Message, StringComparison.Ordinal));
 
         await cache.SetAsync("blank", string.Empty);
         Assert.False(await cache.ExistsAsync("blank"));
+    }
+
+    [Fact]
+    public async Task ASerializerThatWritesJsonButNotPlainValues_StillMatchesTheJsonText()
+    {
+        await using var services = Services<TypedJsonSerializer>();
+        var cache = services.GetRequiredService<IRcCache>();
+
+        await cache.SetAsync<string?>("null", null);
+        await cache.SetAsync<int[]>("empty-list", []);
+        await cache.SetAsync("one", 1);
+
+        Assert.False(await cache.ExistsAsync("null"));
+        Assert.False(await cache.ExistsAsync("empty-list"));
+        Assert.Equal(1, await cache.GetAsync<int>("one"));
+        Assert.Equal(4, _logs.Records.Count(static r => r.Id.Id == 306));
+    }
+
+    [Fact]
+    public async Task RcCachedBodies_AreComparedWithTheJsonText_NotWithTheSerializersBytes()
+    {
+        await using var services = Services<BracketSerializer>();
+        var cache = (RcAspNet.Caching.RcCache)services.GetRequiredService<IRcCache>();
+
+        var texts = cache.BypassTexts.Select(Encoding.UTF8.GetString).ToHashSet(StringComparer.Ordinal);
+        Assert.Superset(new HashSet<string>(["null", "[]", "0", "\"\""], StringComparer.Ordinal), texts);
+        Assert.DoesNotContain(texts, static t => t.StartsWith('<'));
     }
 
     /// <summary>JSON between angle brackets: any value, but bytes that are never the JSON text itself.</summary>
@@ -67,6 +96,16 @@ public sealed class CustomSerializerBypassTests
         public byte[] Serialize<T>(T value) => Encoding.UTF8.GetBytes($"<{JsonSerializer.Serialize(value)}>");
 
         public T Deserialize<T>(ReadOnlySpan<byte> data) => JsonSerializer.Deserialize<T>(data[1..^1])!;
+    }
+
+    /// <summary>JSON of a declared type only, as a source-generated context without <c>object</c> writes it.</summary>
+    private sealed class TypedJsonSerializer : IRcSerializer
+    {
+        public byte[] Serialize<T>(T value) => typeof(T) == typeof(object)
+            ? throw new NotSupportedException("No contract for System.Object.")
+            : JsonSerializer.SerializeToUtf8Bytes(value);
+
+        public T Deserialize<T>(ReadOnlySpan<byte> data) => JsonSerializer.Deserialize<T>(data)!;
     }
 
     /// <summary>Strings only, as "text:…".</summary>
