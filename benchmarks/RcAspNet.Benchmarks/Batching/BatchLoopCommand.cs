@@ -42,11 +42,11 @@ internal static class BatchLoopCommand
                 ("batch", () => benchmarks.Rc_Batch()),
 
                 // For diagnosis: batch without its DI scope (one batch for the whole run, flushed each time); the layers
-                // of getmany: the store alone (internal, as ThroughputCommand reaches it), and the namespace without
-                // deserialization.
+                // of getmany: the store alone (internal, as ThroughputCommand reaches it), and the namespace's keys with the
+                // store's read, without opening or deserializing the entries.
                 ("flush", () => benchmarks.LoadAndFlushAsync(batch)),
                 ("store", () => store.GetManyAsync(namespaced, CancellationToken.None).AsTask()),
-                ("keyspace", () => keyspace.GetManyAsync(keys, CancellationToken.None).AsTask()),
+                ("keyspace", () => keyspace.ReadEntriesAsync(keyspace.Keys(keys), CancellationToken.None).AsTask()),
             };
             rows = [.. rows.Where(r => only is null || only.Contains(r.Name))];
             if (rows.Length == 0)

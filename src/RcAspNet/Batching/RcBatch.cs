@@ -219,36 +219,47 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
             }
         }
 
-        ReadOnlyMemory<byte>?[] fresh;
+        // Without a managed lookup the entries are read as stored and each is opened where it is resolved (no array
+        // of values in between); with one, every value is read with its header, even past its freshness.
+        byte[]?[]? stored = null;
         (ReadOnlyMemory<byte>? Value, EntryHeader Header)[] reads = [];
+        var now = 0L;
         try
         {
             if (managed is not null)
             {
                 reads = await _cache.ReadManyNamespacedAsync(namespaced, cancellationToken).ConfigureAwait(false);
-                var now = _cache.NowMilliseconds;
-                fresh = Array.ConvertAll(reads, read => read.Header.IsStaleAt(now) ? null : read.Value);
+                now = _cache.NowMilliseconds;
             }
             else
             {
-                fresh = await _cache.GetManyNamespacedAsync(namespaced, cancellationToken).ConfigureAwait(false);
+                stored = await _cache.ReadEntriesAsync(namespaced, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (RcCacheException ex)
         {
             // The store failed (FailureMode Throw): the loaders still answer.
             LogStoreFailed(_logger, ex);
-            fresh = new ReadOnlyMemory<byte>?[namespaced.Length];
             reads = new (ReadOnlyMemory<byte>?, EntryHeader)[managed is null ? 0 : namespaced.Length];
         }
 
         List<BatchEntry>? misses = null;
-        for (var i = 0; i < fresh.Length; i++)
+        var hits = 0;
+        for (var i = 0; i < entries.Length; i++)
         {
-            if ((routes is null || routes[i] == Route.Plain) && (fresh[i] is not { } bytes || !entries[i].TryResolve(_cache, bytes.Span)))
+            var fresh = stored is not null ? _cache.Fresh(namespaced[i], stored[i])
+                : i < reads.Length && !reads[i].Header.IsStaleAt(now) ? reads[i].Value
+                : null;
+            hits += fresh is null ? 0 : 1;
+            if ((routes is null || routes[i] == Route.Plain) && (fresh is not { } bytes || !entries[i].TryResolve(_cache, bytes.Span)))
             {
                 (misses ??= []).Add(entries[i]);
             }
+        }
+
+        if (stored is not null)
+        {
+            _cache.CountReads(hits, stored.Length);
         }
 
         var throughLoader = managed is null ? Task.CompletedTask : LoadThroughLoaderAsync(entries, reads, managed, cancellationToken);

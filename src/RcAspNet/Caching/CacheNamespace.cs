@@ -166,7 +166,8 @@ internal sealed partial class CacheNamespace
         return value;
     }
 
-    public ValueTask<ReadOnlyMemory<byte>?[]> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    /// <summary>The namespaced forms of <paramref name="keys"/>, each checked by <see cref="Key"/>.</summary>
+    public string[] Keys(IReadOnlyList<string> keys)
     {
         var namespaced = new string[keys.Count];
         for (var i = 0; i < namespaced.Length; i++)
@@ -174,24 +175,21 @@ internal sealed partial class CacheNamespace
             namespaced[i] = Key(keys[i], nameof(keys));
         }
 
-        return GetManyNamespacedAsync(namespaced, cancellationToken);
+        return namespaced;
     }
 
-    /// <summary>Reads keys that already carry the namespace (checked by <see cref="Key"/>).</summary>
-    public async ValueTask<ReadOnlyMemory<byte>?[]> GetManyNamespacedAsync(string[] namespaced, CancellationToken cancellationToken)
-    {
-        var entries = await _store.GetManyAsync(namespaced, cancellationToken).ConfigureAwait(false);
-        var values = new ReadOnlyMemory<byte>?[entries.Length];
-        var hits = 0;
-        for (var i = 0; i < values.Length; i++)
-        {
-            values[i] = Unwrap(namespaced[i], entries[i]);
-            hits += values[i] is null ? 0 : 1;
-        }
+    /// <summary>
+    /// Reads the entries of keys that already carry the namespace (checked by <see cref="Key"/>), as stored: the caller
+    /// opens each with <see cref="Fresh"/> where it uses it, and counts them (<see cref="CountReads"/>), so that a
+    /// multi-key read makes no array of values between the store's and its own.
+    /// </summary>
+    public ValueTask<byte[]?[]> ReadEntriesAsync(string[] namespaced, CancellationToken cancellationToken) => _store.GetManyAsync(namespaced, cancellationToken);
 
-        Count(hits, values.Length);
-        return values;
-    }
+    /// <summary>The value of an entry <see cref="ReadEntriesAsync"/> read, if it is fresh, as <see cref="GetAsync"/> opens it (a sliding one is renewed).</summary>
+    public ReadOnlyMemory<byte>? Fresh(string namespacedKey, byte[]? entry) => Unwrap(namespacedKey, entry);
+
+    /// <summary>Counts <paramref name="reads"/> lookups, <paramref name="hits"/> of them hits.</summary>
+    public void CountReads(int hits, int reads) => Count(hits, reads);
 
     /// <summary>
     /// Reads keys that already carry the namespace, for a batch whose loads have a policy: each value even past its

@@ -53,19 +53,27 @@ internal sealed partial class RcCache : IRcCache
         return value is { } bytes && TryDeserialize(bytes.Span, out T? result) ? result : default;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<IReadOnlyList<T?>> GetManyAsync<T>(IReadOnlyList<string> keys, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        var values = await Keyspace.GetManyAsync(keys, cancellationToken).ConfigureAwait(false);
-        var results = new T?[values.Length];
-        for (var i = 0; i < values.Length; i++)
+        var namespaced = Keyspace.Keys(keys);
+        var entries = await Keyspace.ReadEntriesAsync(namespaced, cancellationToken).ConfigureAwait(false);
+        var results = new T?[entries.Length];
+        var hits = 0;
+        for (var i = 0; i < results.Length; i++)
         {
-            if (values[i] is { } bytes && TryDeserialize(bytes.Span, out T? result))
+            if (Keyspace.Fresh(namespaced[i], entries[i]) is { } bytes)
             {
-                results[i] = result;
+                hits++;
+                if (TryDeserialize(bytes.Span, out T? result))
+                {
+                    results[i] = result;
+                }
             }
         }
 
+        Keyspace.CountReads(hits, results.Length);
         return results;
     }
 
@@ -242,9 +250,15 @@ internal sealed partial class RcCache : IRcCache
     /// <summary>The key as the store holds it: checked, with the namespace (the batch queues lookups by it).</summary>
     internal string NamespacedKey(string key, string paramName = "key") => Keyspace.Key(key, paramName);
 
-    /// <summary>Reads namespaced keys in one round trip per server, for a batch flush.</summary>
-    internal ValueTask<ReadOnlyMemory<byte>?[]> GetManyNamespacedAsync(string[] namespacedKeys, CancellationToken cancellationToken) =>
-        Keyspace.GetManyNamespacedAsync(namespacedKeys, cancellationToken);
+    /// <summary>Reads namespaced keys in one round trip per server, for a batch flush: <see cref="CacheNamespace.ReadEntriesAsync"/>.</summary>
+    internal ValueTask<byte[]?[]> ReadEntriesAsync(string[] namespacedKeys, CancellationToken cancellationToken) =>
+        Keyspace.ReadEntriesAsync(namespacedKeys, cancellationToken);
+
+    /// <summary>The value of an entry <see cref="ReadEntriesAsync"/> read, if it is fresh.</summary>
+    internal ReadOnlyMemory<byte>? Fresh(string namespacedKey, byte[]? entry) => Keyspace.Fresh(namespacedKey, entry);
+
+    /// <summary>Counts lookups of a batch flush.</summary>
+    internal void CountReads(int hits, int reads) => Keyspace.CountReads(hits, reads);
 
     /// <summary>Reads namespaced keys in one round trip per server, with their headers (values past their freshness included), for a batch flush.</summary>
     internal ValueTask<(ReadOnlyMemory<byte>? Value, EntryHeader Header)[]> ReadManyNamespacedAsync(string[] namespacedKeys, CancellationToken cancellationToken) =>
