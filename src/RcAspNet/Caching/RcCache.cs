@@ -29,7 +29,8 @@ internal sealed partial class RcCache : IRcCache
         _bypassTexts = bypassValues.Select(static v => System.Text.Encoding.UTF8.GetBytes(v.Trim())).ToArray();
         _bypassJson = [.. _bypassTexts.Select(static v => PythonJson.Format(v))];
 
-        // Another serializer's results are compared with the values as it writes them too, unless it writes JSON.
+        // A custom serializer's results are compared with the JSON forms (it may write JSON) and with each value as it
+        // writes it (it may not).
         _bypass = _json is not null ? _bypassJson
             : [.. _bypassJson.Concat(_bypassTexts).Concat(bypassValues.Select(SerializedBypass).OfType<byte[]>()).DistinctBy(Convert.ToHexString)];
     }
