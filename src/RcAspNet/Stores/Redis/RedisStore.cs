@@ -469,7 +469,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
-                    statuses.Add(Status(node, name, null, Describe(ex)));
+                    statuses.Add(Status(node, name, null, Describe(ex, node)));
                 }
             }
 
@@ -477,7 +477,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            return [Status(_topology.Server, _shard, null, Describe(ex))];
+            return [Status(_topology.Server, _shard, null, Describe(ex, _topology.Server))];
         }
     }
 
@@ -673,10 +673,15 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     /// <summary>The removal a replacing write of one key keeps when it does not reach its server.</summary>
     private static Removal KeyOf((string Key, byte[] Value, TimeSpan TimeToLive) write) => Removal.OfKey(write.Key);
 
-    private static string Describe(Exception ex) => ex switch
+    /// <summary>
+    /// Why a health check's ping failed. A server that refuses this node's credentials never answers one, and the ping
+    /// may fail with a timeout or a bare "no connection" while the client waits for a connection that never comes: the
+    /// node's own link knows why (it was refused), as a call's classification does (<see cref="RedisCalls"/>).
+    /// </summary>
+    private static string Describe(Exception ex, RedisNode? node) => ex switch
     {
+        _ when RedisCalls.Refusal(ex) is not null || node?.Link?.Refusal is not null => "authentication failed",
         TimeoutException => "timeout",
-        _ when RedisCalls.Refusal(ex) is not null => "authentication failed",
         RedisConnectionException => "connection failed",
         _ => ex.GetType().Name,
     };
