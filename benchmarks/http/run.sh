@@ -239,13 +239,14 @@ quotient() {
 }
 
 # same_round X_ROUNDS Y_ROUNDS: the median over the rounds of X's requests/s over Y's in the same round (the rounds of
-# one run move together with the machine, so this moves less than a ratio of two medians). Each list has one word per
-# round, NA for a round without a figure; n/a when no round has both.
+# one run move together with the machine, so this moves less than a ratio of two medians), with the lowest and highest
+# round's ratio: a target inside that range is within the run's noise. Each list has one word per round, NA for a round
+# without a figure; n/a when no round has both.
 same_round() {
   local ratios
-  ratios=$(paste -d' ' <(tr ' ' '\n' <<<"$1" | grep .) <(tr ' ' '\n' <<<"$2" | grep .) | awk '$1 + 0 > 0 && $2 + 0 > 0 { print $1 / $2 }')
+  ratios=$(paste -d' ' <(tr ' ' '\n' <<<"$1" | grep .) <(tr ' ' '\n' <<<"$2" | grep .) | awk '$1 + 0 > 0 && $2 + 0 > 0 { print $1 / $2 }' | sort -g)
   if [ -n "$ratios" ]; then
-    median "%.2f" <<<"$ratios"
+    printf '%s (%.2f–%.2f)\n' "$(median "%.2f" <<<"$ratios")" "$(head -1 <<<"$ratios")" "$(tail -1 <<<"$ratios")"
   else
     echo "n/a"
   fi
@@ -274,7 +275,7 @@ for run in $RUNS; do
   echo "| $label | ${rps_of[$label]} | ${range_of[$label]} | ${cpu_of[$label]} |"
 done
 echo
-echo "| Ratio | of median requests/s | of median app CPU per request, inverted (above 1: the first costs less) | median of same-round ratios of requests/s |"
+echo "| Ratio | of median requests/s | of median app CPU per request, inverted (above 1: the first costs less) | median of same-round ratios of requests/s (lowest–highest) |"
 echo "| --- | ---: | ---: | ---: |"
 for pair in RcCached-Redis:OutputCache-memory RcCached-near:OutputCache-memory RcCached-Redis:OutputCacheRedis RcCached-embedded:OutputCache-memory; do
   a=${pair%%:*} b=${pair##*:}

@@ -75,12 +75,12 @@ internal static class BatchLoopCommand
             Console.WriteLine();
             // Each row against the first (the floor, unless --only leaves it out).
             var first = results[rows[0].Name];
-            Console.WriteLine($"| row | µs/op (median) | CPU µs/op (median) | B/op (median) | × {rows[0].Name} (median of rounds) | each round's µs/op |");
+            Console.WriteLine($"| row | µs/op (median) | CPU µs/op (median) | B/op (median) | × {rows[0].Name} (median of same-round ratios, lowest–highest) | each round's µs/op |");
             Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
             foreach (var (name, runs) in results)
             {
-                var ratio = CommandOptions.MedianOfSameRoundRatios(runs, first, static r => r.Micros);
-                Console.WriteLine($"| {name} | {CommandOptions.Median(runs.Select(static r => r.Micros)):N1} | {CommandOptions.Median(runs.Select(static r => r.Cpu)):N1} | {CommandOptions.Median(runs.Select(static r => r.Bytes)):N0} | {ratio:N2} | {string.Join(", ", runs.Select(static r => r.Micros.ToString("N1", CultureInfo.InvariantCulture)))} |");
+                var ratio = CommandOptions.SameRoundRatioSpread(runs, first, static r => r.Micros);
+                Console.WriteLine($"| {name} | {CommandOptions.Median(runs.Select(static r => r.Micros)):N1} | {CommandOptions.Median(runs.Select(static r => r.Cpu)):N1} | {CommandOptions.Median(runs.Select(static r => r.Bytes)):N0} | {ratio} | {string.Join(", ", runs.Select(static r => r.Micros.ToString("N1", CultureInfo.InvariantCulture)))} |");
             }
 
             return 0;

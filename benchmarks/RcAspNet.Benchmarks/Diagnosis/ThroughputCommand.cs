@@ -106,12 +106,12 @@ internal static class ThroughputCommand
 
         Console.WriteLine();
         var first = results[contenders[0].Name];
-        Console.WriteLine($"| contender | ops/s (median) | B/op (median) | this process's CPU µs/op (median) | ops/s × {contenders[0].Name} (median of rounds) | each round's ops/s |");
+        Console.WriteLine($"| contender | ops/s (median) | B/op (median) | this process's CPU µs/op (median) | ops/s × {contenders[0].Name} (median of same-round ratios, lowest–highest) | each round's ops/s |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
         foreach (var (name, runs) in results)
         {
-            var ratio = CommandOptions.MedianOfSameRoundRatios(runs, first, static r => r.OpsPerSecond);
-            Console.WriteLine($"| {name} | {CommandOptions.Median(runs.Select(static r => r.OpsPerSecond)):N0} | {CommandOptions.Median(runs.Select(static r => r.BytesPerOp)):N0} | {CommandOptions.Median(runs.Select(static r => r.CpuMicrosecondsPerOp)):N2} | {ratio:N2} | {string.Join(", ", runs.Select(static r => r.OpsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))} |");
+            var ratio = CommandOptions.SameRoundRatioSpread(runs, first, static r => r.OpsPerSecond);
+            Console.WriteLine($"| {name} | {CommandOptions.Median(runs.Select(static r => r.OpsPerSecond)):N0} | {CommandOptions.Median(runs.Select(static r => r.BytesPerOp)):N0} | {CommandOptions.Median(runs.Select(static r => r.CpuMicrosecondsPerOp)):N2} | {ratio} | {string.Join(", ", runs.Select(static r => r.OpsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))} |");
         }
 
         Console.WriteLine($"// RcAspNet store errors during the run: {fixture.Failures()}");

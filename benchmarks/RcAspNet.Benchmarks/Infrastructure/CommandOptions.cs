@@ -46,9 +46,13 @@ internal sealed class CommandOptions
     }
 
     /// <summary>
-    /// Each round's value of a row against the same round's value of the first row, as the median over rounds: rounds
-    /// move together with the machine, so this is steadier than a ratio of two medians.
+    /// Each round's value of a row against the same round's value of the first row, as the median over rounds with the
+    /// lowest and highest round's ratio: "1.11 (1.05–1.16)". Rounds move together with the machine, so this is steadier
+    /// than a ratio of two medians; a target inside the range is within this run's noise, not met or missed by it.
     /// </summary>
-    public static double MedianOfSameRoundRatios<T>(IReadOnlyList<T> runs, IReadOnlyList<T> first, Func<T, double> value) =>
-        Median(runs.Select((run, round) => value(run) / value(first[round])));
+    public static string SameRoundRatioSpread<T>(IReadOnlyList<T> runs, IReadOnlyList<T> first, Func<T, double> value)
+    {
+        var ratios = runs.Select((run, round) => value(run) / value(first[round])).ToArray();
+        return string.Create(CultureInfo.InvariantCulture, $"{Median(ratios):N2} ({ratios.Min():N2}–{ratios.Max():N2})");
+    }
 }
