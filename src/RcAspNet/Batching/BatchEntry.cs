@@ -27,9 +27,10 @@ internal abstract class BatchEntry(string key, string namespacedKey, RcEntryOpti
 
     /// <summary>
     /// Resolves this entry through the cache's <see cref="Loader"/> (fail-safe, timeouts, eager refresh, fleet), from what
-    /// the flush's read found; <paramref name="loads"/> bounds how many single loaders run at once.
+    /// the flush's read found (<paramref name="loadsEndedAtRead"/>: <see cref="Loader.LoadsEnded"/> before it began);
+    /// <paramref name="loads"/> bounds how many single loaders run at once.
     /// </summary>
-    public abstract Task LoadThroughAsync(RcCache cache, ReadOnlyMemory<byte>? value, EntryHeader header, object? shared, SemaphoreSlim loads, CancellationToken cancellationToken);
+    public abstract Task LoadThroughAsync(RcCache cache, ReadOnlyMemory<byte>? value, EntryHeader header, long loadsEndedAtRead, object? shared, SemaphoreSlim loads, CancellationToken cancellationToken);
 
     /// <summary>Loads <paramref name="entries"/> (misses that share this entry's loader), resolves them, and returns what to write back.</summary>
     public abstract Task<IReadOnlyList<(BatchEntry Entry, byte[] Bytes)>> LoadAsync(RcCache cache, IReadOnlyList<BatchEntry> entries, CancellationToken cancellationToken);

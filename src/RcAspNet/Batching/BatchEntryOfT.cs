@@ -26,11 +26,13 @@ internal abstract class BatchEntry<T> : BatchEntry
 
     public override void TakenBy(Task flush) => Promise.Flushing = flush;
 
-    public override async Task LoadThroughAsync(RcCache cache, ReadOnlyMemory<byte>? value, EntryHeader header, object? shared, SemaphoreSlim loads, CancellationToken cancellationToken)
+    public override async Task LoadThroughAsync(RcCache cache, ReadOnlyMemory<byte>? value, EntryHeader header, long loadsEndedAtRead, object? shared, SemaphoreSlim loads, CancellationToken cancellationToken)
     {
         try
         {
-            var loaded = await cache.Loader.AnswerAsync(Request(cache, shared, loads), value, header, cancellationToken).ConfigureAwait(false);
+            var request = Request(cache, shared, loads);
+            request.LoadsEndedAtRead = loadsEndedAtRead;
+            var loaded = await cache.Loader.AnswerAsync(request, value, header, cancellationToken).ConfigureAwait(false);
             Promise.SetResult(loaded.Value);
         }
         catch (Exception ex)

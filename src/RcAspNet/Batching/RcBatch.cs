@@ -159,7 +159,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     /// Resolves lookups through the cache's loader, all at once: single loaders run at most
     /// <see cref="RcOptions.BatchConcurrency"/> at a time, and the misses of a load-many loader share one call of it.
     /// </summary>
-    private async Task LoadThroughLoaderAsync(BatchEntry[] entries, (ReadOnlyMemory<byte>? Value, EntryHeader Header)[] reads, List<int> managed, CancellationToken cancellationToken)
+    private async Task LoadThroughLoaderAsync(BatchEntry[] entries, (ReadOnlyMemory<byte>? Value, EntryHeader Header)[] reads, long loadsEndedAtRead, List<int> managed, CancellationToken cancellationToken)
     {
         // Not disposed: a load that outlives the flush (past a timeout, an eager refresh) still takes and releases it.
         var loads = new SemaphoreSlim(_concurrency);
@@ -170,7 +170,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
             var shared = entries[members[0]].Share(members.Length);
             foreach (var i in members)
             {
-                tasks.Add(entries[i].LoadThroughAsync(_cache, reads[i].Value, reads[i].Header, shared, loads, cancellationToken));
+                tasks.Add(entries[i].LoadThroughAsync(_cache, reads[i].Value, reads[i].Header, loadsEndedAtRead, shared, loads, cancellationToken));
             }
         }
 
@@ -224,6 +224,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         byte[]?[]? stored = null;
         (ReadOnlyMemory<byte>? Value, EntryHeader Header)[] reads = [];
         var now = 0L;
+        var loadsEndedAtRead = _cache.Loader.LoadsEnded;
         try
         {
             if (managed is not null)
@@ -262,7 +263,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
             _cache.CountReads(hits, stored.Length);
         }
 
-        var throughLoader = managed is null ? Task.CompletedTask : LoadThroughLoaderAsync(entries, reads, managed, cancellationToken);
+        var throughLoader = managed is null ? Task.CompletedTask : LoadThroughLoaderAsync(entries, reads, loadsEndedAtRead, managed, cancellationToken);
 
         // A tag's version is read before the values that carry it are loaded: an invalidation in between must win.
         TagVersions? versions = null;

@@ -39,6 +39,13 @@ internal sealed class LoadRequest<T>(string key, string namespacedKey, Func<Canc
     /// <summary>Gets or sets what to call when the factory will not run for this request.</summary>
     public Action? Settled { get; init; }
 
+    /// <summary>
+    /// Gets or sets <see cref="Loader.LoadsEnded"/> as it was when the read this request is answered from began. Left at
+    /// 0, any load of its key (or of one sharing its stripe) that ever ended makes the request's own load read the key
+    /// again before its factory runs: one read more, and never a value a read at that moment would not give.
+    /// </summary>
+    public long LoadsEndedAtRead { get; set; }
+
     public bool Decode(ReadOnlyMemory<byte> bytes, out T? value) => decode(bytes, out value);
 
     /// <summary>Runs the factory (once).</summary>

@@ -26,6 +26,7 @@ namespace RcAspNet.Caching;
 internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings settings, ILogger logger)
 {
     private const int ThrottleSweepAt = 1024;
+    private const int EndedStripes = 1024;
     private static readonly TimeSpan FirstPoll = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan LastPoll = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan FirstPollWhenLinked = TimeSpan.FromMilliseconds(250);
@@ -33,6 +34,11 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
 
     private readonly ConcurrentDictionary<string, object> _loads = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _throttled = new(StringComparer.Ordinal);
+
+    // How many loads have ended in this cache, and for each stripe of keys the count when the last of its loads ended
+    // (see LoadsEnded).
+    private readonly long[] _endedAt = new long[EndedStripes];
+    private long _loadsEnded;
     private int _sweepAt = ThrottleSweepAt;
 
     /// <summary>
@@ -49,6 +55,14 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
 
     /// <summary>Whether a load of the namespaced key runs in this process now (for tests).</summary>
     internal bool IsLoading(string namespacedKey) => _loads.ContainsKey(namespacedKey);
+
+    /// <summary>
+    /// Gets how many loads have ended in this cache. A request records it before the read it is answered from
+    /// (<see cref="LoadRequest{T}.LoadsEndedAtRead"/>): a load of its key (or of one of the keys sharing its stripe, a
+    /// 1,024th of them) that ended after that read began, and before this request could join it, makes the request's own
+    /// load read the key again before its factory runs, rather than run it a second time for a value already stored.
+    /// </summary>
+    public long LoadsEnded => Volatile.Read(ref _loadsEnded);
 
     public LoadPolicy Resolve(RcEntryOptions? options) => settings.Resolve(options);
 
@@ -73,6 +87,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<Loaded<T>> GetOrLoadAsync<T>(LoadRequest<T> request, CancellationToken cancellationToken)
     {
+        request.LoadsEndedAtRead = LoadsEnded;
         var (bytes, header) = keyspace.Open(request.NamespacedKey, await keyspace.ReadEntryAsync(request.NamespacedKey, cancellationToken).ConfigureAwait(false), count: true);
         return await AnswerAsync(request, bytes, header, cancellationToken).ConfigureAwait(false);
     }
@@ -212,8 +227,12 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
 
             request.Starting?.Invoke();
             var load = own;
-            Func<CancellationToken, Task<T>> work = token => WorkAsync(request, newerThan, token);
-            Start(registered ? () => RunAsync(key, load, work) : () => load.RunAsync(work), detached);
+
+            // A load of the key (or of one sharing its stripe) that ended since this request's read began, or one this
+            // request could not join (replaced, or of another type), may have stored what that read did not see.
+            var reread = running is not null || Volatile.Read(ref _endedAt[Stripe(key)]) > request.LoadsEndedAtRead;
+            Func<CancellationToken, Task<T>> work = token => WorkAsync(request, newerThan, reread, token);
+            Start(() => RunAsync(key, load, work, registered), detached);
             return load;
         }
     }
@@ -253,11 +272,12 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
 
         // The load's first waiter is nobody: a reader that joins it and leaves never cancels it.
         request.Starting?.Invoke();
-        Start(() => RunAsync(request.NamespacedKey, load, token => WorkAsync(request, writtenAt, token)), detached: true);
+        Start(() => RunAsync(request.NamespacedKey, load, token => WorkAsync(request, writtenAt, reread: false, token), registered: true), detached: true);
         ObserveInBackground(load);
     }
 
-    private async Task RunAsync<T>(string namespacedKey, InFlightLoad<T> load, Func<CancellationToken, Task<T>> work)
+    /// <summary>Runs a load; one in the table (<paramref name="registered"/>) leaves it when it ends.</summary>
+    private async Task RunAsync<T>(string namespacedKey, InFlightLoad<T> load, Func<CancellationToken, Task<T>> work, bool registered)
     {
         try
         {
@@ -265,22 +285,39 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
         }
         finally
         {
-            _loads.TryRemove(new KeyValuePair<string, object>(namespacedKey, load));
+            // Counted before the load leaves the table: a request that read before the load stored its value, and that
+            // finds no load to join, sees the count and reads again (Join).
+            var ended = Interlocked.Increment(ref _loadsEnded);
+            ref var stripe = ref _endedAt[Stripe(namespacedKey)];
+            for (var seen = Volatile.Read(ref stripe); seen < ended;)
+            {
+                var was = Interlocked.CompareExchange(ref stripe, ended, seen);
+                seen = was == seen ? ended : was;
+            }
+
+            if (registered)
+            {
+                _loads.TryRemove(new KeyValuePair<string, object>(namespacedKey, load));
+            }
         }
     }
 
-    private async Task<T> WorkAsync<T>(LoadRequest<T> request, long newerThan, CancellationToken cancellationToken)
+    private static int Stripe(string namespacedKey) => namespacedKey.GetHashCode() & (EndedStripes - 1);
+
+    private async Task<T> WorkAsync<T>(LoadRequest<T> request, long newerThan, bool reread, CancellationToken cancellationToken)
     {
         try
         {
             if (request.Policy.Fleet)
             {
+                // Under the fleet's lock the key is read again anyway.
                 return await FleetLoadAsync(request, newerThan, cancellationToken).ConfigureAwait(false);
             }
 
             // A refresh started by a read that answered before another refresh stored its value (here or on another
-            // node) has nothing to do: the entry it would replace is already replaced.
-            if (newerThan > 0 && await TryReadNewerAsync(request, newerThan, cancellationToken).ConfigureAwait(false) is { } newer)
+            // node) has nothing to do: the entry it would replace is already replaced. Nor has a load whose read began
+            // before a load of the key in this process stored its value and ended (any fresh value then does).
+            if ((newerThan > 0 || reread) && await TryReadNewerAsync(request, newerThan, cancellationToken).ConfigureAwait(false) is { } newer)
             {
                 return newer.Value;
             }

@@ -279,17 +279,11 @@ public sealed class LoadingTests
 
         // A read past the threshold; what it found is answered only after a refresh replaced it (the answer of a read
         // under way, as a loaded machine can order them).
-        var keyspace = ((RcCache)fixture.Cache).Keyspace;
-        var (found, header) = await keyspace.ReadAsync(fixture.Namespace + "hot", count: false, CancellationToken.None);
+        var (late, found, header) = await fixture.ReadAsync("hot", Factory, hundred);
         Assert.Equal(1, await fixture.Cache.GetOrSetAsync("hot", Factory, hundred));
         await Eventually.TrueAsync(async () => await fixture.Cache.GetAsync<int>("hot") == 2);
         await Eventually.TrueAsync(() => Task.FromResult(!fixture.Loader.IsLoading(fixture.Namespace + "hot")));
 
-        var late = new LoadRequest<int>("hot", fixture.Namespace + "hot", Factory, hundred, fixture.Loader.Resolve(hundred), static v => JsonSerializer.SerializeToUtf8Bytes(v), static (ReadOnlyMemory<byte> bytes, out int value) =>
-        {
-            value = JsonSerializer.Deserialize<int>(bytes.Span);
-            return true;
-        });
         Assert.Equal((1, RcAspNet.Caching.LoadOutcome.Hit), await fixture.Loader.AnswerAsync(late, found, header, CancellationToken.None) is var loaded ? (loaded.Value, loaded.Outcome) : default);
 
         // Its refresh finds the entry newer than what the read found, and leaves it: the factory ran twice, not three times.
@@ -347,6 +341,72 @@ public sealed class LoadingTests
         var started = fixture.Cache.GetOrSetAsync("k", static _ => ValueTask.FromResult(1), new RcEntryOptions { EagerRefreshThreshold = 1.5 });
         Assert.True(started.IsFaulted);
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await started);
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task ALoadThatStoredItsValueBetweenAReadAndItsAnswer_IsReadBack_NotRunAgain(string store)
+    {
+        await using var fixture = await Fixture.StartAsync(store, o => o.FailSafe.MaxDuration = TimeSpan.FromHours(1));
+        var runs = 0;
+        ValueTask<int> Factory(CancellationToken token) => ValueTask.FromResult(Interlocked.Increment(ref runs));
+        var key = fixture.Namespace + "post";
+
+        // A read, answered only after another caller's load of the key stored its value and left (as a loaded machine can
+        // order them): there is no load to join any more. Returns what the late caller is answered.
+        async Task<int> ReadThenLoadElsewhereAsync(bool readFindsAFallback, int loaded, bool removeAfter = false)
+        {
+            var (late, found, header) = await fixture.ReadAsync("post", Factory, TenSeconds);
+            Assert.Equal(readFindsAFallback, found is not null);
+            Assert.Equal(loaded, await fixture.Cache.GetOrSetAsync("post", Factory, TenSeconds));
+            await Eventually.TrueAsync(() => Task.FromResult(!fixture.Loader.IsLoading(key)));
+            if (removeAfter)
+            {
+                Assert.Equal(1, (await fixture.Cache.DeleteAsync("post")).Removed);
+            }
+
+            return (await fixture.Loader.AnswerAsync(late, found, header, CancellationToken.None)).Value;
+        }
+
+        // A read that missed: the value is read back, not loaded again.
+        Assert.Equal((1, 1), (await ReadThenLoadElsewhereAsync(readFindsAFallback: false, 1), Volatile.Read(ref runs)));
+
+        // The same for a read that found the entry past its freshness (a fallback, as a soft timeout serves).
+        await fixture.PassAsync(TimeSpan.FromSeconds(11));
+        Assert.Equal((2, 2), (await ReadThenLoadElsewhereAsync(readFindsAFallback: true, 2), Volatile.Read(ref runs)));
+
+        // What is read back is the store's, not the ended load's: a removal after that load ended is not undone. (This
+        // step holds with or without the read back; the two above fail without it, the factory running again.)
+        await fixture.PassAsync(TimeSpan.FromSeconds(11));
+        Assert.Equal((4, 4), (await ReadThenLoadElsewhereAsync(readFindsAFallback: true, 3, removeAfter: true), Volatile.Read(ref runs)));
+        Assert.Equal(4, await fixture.Cache.GetAsync<int>("post"));
+    }
+
+    [Fact]
+    public async Task AMissWithNoLoadEndedSinceItsRead_IsNotReadAgain_InACallOrABatch()
+    {
+        // The read back costs a GET only when a load ended during the read: a miss after an earlier load's end reads once.
+        await using var fixture = await Fixture.StartAsync("redis", o => o.FailSafe.MaxDuration = TimeSpan.FromHours(1));
+        var runs = 0;
+        ValueTask<int> Factory(CancellationToken token) => ValueTask.FromResult(Interlocked.Increment(ref runs));
+        var key = fixture.Namespace + "post";
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("post", Factory, TenSeconds));
+        await Eventually.TrueAsync(() => Task.FromResult(!fixture.Loader.IsLoading(key)));
+        Assert.Equal(1, (await fixture.Cache.DeleteAsync("post")).Removed);
+
+        var gets = fixture.Gets();
+        Assert.Equal(2, await fixture.Cache.GetOrSetAsync("post", Factory, TenSeconds));
+        Assert.Equal(1, fixture.Gets() - gets);
+        await Eventually.TrueAsync(() => Task.FromResult(!fixture.Loader.IsLoading(key)));
+        Assert.Equal(1, (await fixture.Cache.DeleteAsync("post")).Removed);
+
+        // A batch whose lookups go through the loader (fail-safe is on) reads with one MGET, and no GET after it.
+        await using var scope = fixture.CreateScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        gets = fixture.Gets();
+        var promise = batch.Load("post", Factory, TenSeconds);
+        await batch.FlushAsync();
+        Assert.Equal((3, 0), (promise.Value, fixture.Gets() - gets));
     }
 
     /// <summary>A source that counts its runs and fails while told to; each success returns the next version.</summary>
@@ -440,6 +500,28 @@ public sealed class LoadingTests
                 },
                 s => s.AddSingleton<TimeProvider>(clock).AddLogging(b => b.AddProvider(logs)));
             return new Fixture(services, clock, ns, servers, endPoints, logs);
+        }
+
+        public AsyncServiceScope CreateScope() => _services.CreateAsyncScope();
+
+        /// <summary>How many GETs the store has sent (each key of a multi-key read is not one).</summary>
+        public int Gets() => Metrics.Measurements.Count(static m => m.Name == "rc.store.operation.duration" && m.Tags.GetValueOrDefault("rc.operation") == "get");
+
+        /// <summary>A load request of an <see cref="int"/>, as <c>GetOrSetAsync</c> makes one.</summary>
+        internal LoadRequest<int> Request(string key, Func<CancellationToken, ValueTask<int>> factory, RcEntryOptions options) =>
+            new(key, Namespace + key, factory, options, Loader.Resolve(options), static v => JsonSerializer.SerializeToUtf8Bytes(v), static (ReadOnlyMemory<byte> bytes, out int value) =>
+            {
+                value = JsonSerializer.Deserialize<int>(bytes.Span);
+                return true;
+            });
+
+        /// <summary>What <see cref="Loader.GetOrLoadAsync"/> reads before it answers: a request, and the entry as the store has it now.</summary>
+        internal async Task<(LoadRequest<int> Request, ReadOnlyMemory<byte>? Value, EntryHeader Header)> ReadAsync(string key, Func<CancellationToken, ValueTask<int>> factory, RcEntryOptions options)
+        {
+            var request = Request(key, factory, options);
+            request.LoadsEndedAtRead = Loader.LoadsEnded;
+            var (value, header) = await ((RcCache)Cache).Keyspace.ReadAsync(Namespace + key, count: false, CancellationToken.None);
+            return (request, value, header);
         }
 
         /// <summary>Lets time pass: the fake clock, and the TTLs of this test's keys in Redis.</summary>

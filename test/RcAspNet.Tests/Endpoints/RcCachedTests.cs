@@ -559,8 +559,9 @@ public abstract class RcCachedTests : IAsyncLifetime
         await App.Counters.Entered.Task;
 
         // The handler, held past its request, completes on a context of its own; its page is stored when its load ends.
-        // (A read while that load, which no caller waits for any more, is still under way would start a render of its
-        // own: on a loaded machine the reads below then found version 3.)
+        // (A read whose GET went out before that page was stored, and that found no load to join by the time its answer
+        // came, rendered the page again: on a loaded machine the reads below once found version 3. Such a read now reads
+        // the page back first: LoadingTests.ALoadThatStoredItsValueBetweenAReadAndItsAnswer_IsReadBack_NotRunAgain.)
         var cache = (RcAspNet.Caching.RcCache)App.Cache;
         var key = cache.NamespacedKey(RcKey.For("GET:/soft/{id:int}", 1));
         Assert.True(cache.Loader.IsLoading(key));
