@@ -35,16 +35,22 @@ internal static class BatchLoopCommand
             var namespaced = keys.Select(static k => Keys.RcNamespace + k).ToArray();
             await using var scope = fixture.Services.CreateAsyncScope();
             var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+            var loads = new Stopwatch();
+            var flushes = 0L;
             var rows = new (string Name, Func<Task> Operation)[]
             {
                 ("floor", () => benchmarks.Raw_MgetPerShardDeserialize()),
                 ("getmany", () => benchmarks.Rc_GetMany().AsTask()),
                 ("batch", () => benchmarks.Rc_Batch()),
 
-                // For diagnosis: batch without its DI scope (one batch for the whole run, flushed each time); the layers
-                // of getmany: the store alone (internal, as ThroughputCommand reaches it), and the namespace's keys with the
-                // store's read, without opening or deserializing the entries.
-                ("flush", () => benchmarks.LoadAndFlushAsync(batch)),
+                // For diagnosis: batch without its DI scope (one batch for the whole run, flushed each time), its 100 Loads
+                // timed apart; the layers of getmany: the store alone (internal, as ThroughputCommand reaches it), and the
+                // namespace's keys with the store's read, without opening or deserializing the entries.
+                ("flush", () =>
+                {
+                    flushes++;
+                    return benchmarks.LoadAndFlushAsync(batch, loads);
+                }),
                 ("store", () => store.GetManyAsync(namespaced, CancellationToken.None).AsTask()),
                 ("keyspace", () => keyspace.ReadEntriesAsync(keyspace.Keys(keys), CancellationToken.None).AsTask()),
             };
@@ -70,6 +76,11 @@ internal static class BatchLoopCommand
                     results[name].Add(result);
                     Console.WriteLine($"round {round} {name,-8} {result.Micros,8:N1} µs/op {result.Cpu,8:N1} µs CPU/op {result.Bytes,9:N0} B/op");
                 }
+            }
+
+            if (flushes > 0)
+            {
+                Console.WriteLine($"// flush: its 100 Loads took {loads.Elapsed.TotalMicroseconds / flushes:N1} µs per op (every round and the warm-up)");
             }
 
             Console.WriteLine();
