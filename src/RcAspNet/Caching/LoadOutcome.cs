@@ -8,7 +8,8 @@ internal enum LoadOutcome
 
     /// <summary>
     /// The load this caller ran or joined in this process: its factory's value, or a fresh one the load read instead of
-    /// running it (stored by the fleet's lock holder, or by a load in this process that ended after the caller's read).
+    /// running it (stored by the fleet's lock holder, or by a load in this process that ended after the caller's read
+    /// began or that it could not join).
     /// </summary>
     Loaded,
 

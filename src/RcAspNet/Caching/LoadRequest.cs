@@ -3,8 +3,8 @@ namespace RcAspNet.Caching;
 /// <summary>
 /// One key to load: its factory, how its value is encoded and decoded, its entry options and its resolved policy.
 /// The loader runs <see cref="Factory"/> at most once per request, and calls <see cref="Settled"/> when it knows it
-/// never will (a hit, a load joined in this process, a value the fleet provided), so that a batch that loads many keys
-/// with one call knows when every key has been decided.
+/// never will (a hit, a load joined in this process, a value the fleet provided or the load read back), so that a batch
+/// that loads many keys with one call knows when every key has been decided.
 /// </summary>
 /// <param name="key">The key as the caller gave it.</param>
 /// <param name="namespacedKey">The key with the namespace.</param>

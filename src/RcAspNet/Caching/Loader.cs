@@ -232,7 +232,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
             // request could not join (replaced, or of another type), may have stored what that read did not see.
             var reread = running is not null || Volatile.Read(ref _endedAt[Stripe(key)]) > request.LoadsEndedAtRead;
             Func<CancellationToken, Task<T>> work = token => WorkAsync(request, newerThan, reread, token);
-            Start(() => RunAsync(key, load, work, registered), detached);
+            Start(() => RunAsync(key, load, work), detached);
             return load;
         }
     }
@@ -272,12 +272,12 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
 
         // The load's first waiter is nobody: a reader that joins it and leaves never cancels it.
         request.Starting?.Invoke();
-        Start(() => RunAsync(request.NamespacedKey, load, token => WorkAsync(request, writtenAt, reread: false, token), registered: true), detached: true);
+        Start(() => RunAsync(request.NamespacedKey, load, token => WorkAsync(request, writtenAt, reread: false, token)), detached: true);
         ObserveInBackground(load);
     }
 
-    /// <summary>Runs a load; one in the table (<paramref name="registered"/>) leaves it when it ends.</summary>
-    private async Task RunAsync<T>(string namespacedKey, InFlightLoad<T> load, Func<CancellationToken, Task<T>> work, bool registered)
+    /// <summary>Runs a load, and takes it out of the table when it ends (if it is there: one of another type runs outside it).</summary>
+    private async Task RunAsync<T>(string namespacedKey, InFlightLoad<T> load, Func<CancellationToken, Task<T>> work)
     {
         try
         {
@@ -295,10 +295,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
                 seen = was == seen ? ended : was;
             }
 
-            if (registered)
-            {
-                _loads.TryRemove(new KeyValuePair<string, object>(namespacedKey, load));
-            }
+            _loads.TryRemove(new KeyValuePair<string, object>(namespacedKey, load));
         }
     }
 
@@ -316,7 +313,8 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
 
             // A refresh started by a read that answered before another refresh stored its value (here or on another
             // node) has nothing to do: the entry it would replace is already replaced. Nor has a load whose read began
-            // before a load of the key in this process stored its value and ended (any fresh value then does).
+            // before a load of the key in this process ended, or that found a load it could not join (any fresh value
+            // stored meanwhile answers it).
             if ((newerThan > 0 || reread) && await TryReadNewerAsync(request, newerThan, cancellationToken).ConfigureAwait(false) is { } newer)
             {
                 return newer.Value;
@@ -495,7 +493,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
             : null;
     }
 
-    /// <summary>What <see cref="ReadNewerAsync"/> finds; nothing when the store cannot answer (the refresh then runs).</summary>
+    /// <summary>What <see cref="ReadNewerAsync"/> finds; nothing when the store cannot answer (the load then runs its factory).</summary>
     private async ValueTask<Fallback<T>?> TryReadNewerAsync<T>(LoadRequest<T> request, long newerThan, CancellationToken cancellationToken)
     {
         try
