@@ -1,3 +1,4 @@
+using System.Globalization;
 using BenchmarkDotNet.Running;
 using RcAspNet.Benchmarks;
 using RcAspNet.Benchmarks.Batching;
@@ -16,12 +17,15 @@ using RcAspNet.Benchmarks.Tags;
 //   the near cache's coherence, outside BenchmarkDotNet (Coherence/CoherenceCommand.cs)
 // dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- throughput [--seconds 5] [--rounds 3] [--only raw-get,raw-get-deadline,store-get,ms-get,rc-get,rc-tryget,raw-set,raw-set-deadline,store-set,ms-set,rc-set] [--callers 64] [--allocations true]
 //   64 callers (--callers 1: one, sequential) on one Redis, interleaved rounds: ops/s, B/op, CPU/op, and with --allocations the bytes by type (Diagnosis/ThroughputCommand.cs)
-// dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- batch [--seconds 5] [--rounds 3] [--shards 3] [--only floor,getmany,batch,store,keyspace]
+// dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- batch [--seconds 5] [--rounds 3] [--shards 3] [--only floor,getmany,batch,flush,store,keyspace]
 //   BatchBenchmarks' floor, GetManyAsync and IRcBatch rows as a loop of one caller, for a profiler (Batching/BatchLoopCommand.cs)
 // dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- tags [--members 1000,20000,200000,1000000]
 //   what invalidating a tag of many members costs another client of its server (Tags/BigTagCommand.cs)
 // dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- loading [--seconds 15] [--misses 1000] [--stampedes 20] [--output docs/results/loading.md]
 //   GetOrSetAsync's eager refresh under load (against FusionCache's) and what Fleet stampede protection costs and saves (Loading/LoadingCommand.cs)
+// Figures print the same way on every machine ("1,234.5"), as the docs quote them.
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+
 if (args is ["coherence", .. var coherenceArgs])
 {
     Environment.ExitCode = await CoherenceCommand.RunAsync(coherenceArgs);

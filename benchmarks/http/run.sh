@@ -35,6 +35,8 @@
 # of one run with each other, not with figures from another machine, and run it on an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# Decimal points, whatever the machine's locale: sort -g and printf read and write figures such as 0.93.
+export LC_NUMERIC=C
 
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-3s}

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using BenchmarkDotNet.Attributes;
 using Microsoft.Extensions.DependencyInjection;
@@ -129,7 +130,7 @@ public class BatchBenchmarks
     /// What <see cref="Rc_Batch"/> does in its scope: 100 Loads and one FlushAsync of a batch it is given; the Loads
     /// alone are timed by <paramref name="loads"/> when one is given.
     /// </summary>
-    internal async Task<int> LoadAndFlushAsync(IRcBatch batch, System.Diagnostics.Stopwatch? loads = null)
+    internal async Task<int> LoadAndFlushAsync(IRcBatch batch, Stopwatch? loads = null)
     {
         var promises = new RcPromise<string>[_keys.Length];
         loads?.Start();

@@ -22,7 +22,7 @@ internal static class BatchLoopCommand
         }
 
         var seconds = options.Double("--seconds", 5.0);
-        var rounds = options.Int("--rounds", 3);
+        var rounds = Math.Max(1, options.Int("--rounds", 3));
         var shards = options.Int("--shards", 3);
         var only = options.List("--only");
         var benchmarks = new BatchBenchmarks { BatchSize = 100, Shards = shards };
@@ -80,7 +80,7 @@ internal static class BatchLoopCommand
 
             if (flushes > 0)
             {
-                Console.WriteLine($"// flush: its 100 Loads took {loads.Elapsed.TotalMicroseconds / flushes:N1} µs per op (every round and the warm-up)");
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"// flush: its 100 Loads took {loads.Elapsed.TotalMicroseconds / flushes:N1} µs per op (every round and the warm-up)"));
             }
 
             Console.WriteLine();

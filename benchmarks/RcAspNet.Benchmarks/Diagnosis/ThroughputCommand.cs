@@ -31,7 +31,7 @@ internal static class ThroughputCommand
         }
 
         var seconds = options.Double("--seconds", 5.0);
-        var rounds = options.Int("--rounds", 3);
+        var rounds = Math.Max(1, options.Int("--rounds", 3));
         var only = options.List("--only");
         var allocations = options.Bool("--allocations", false);
         var callers = Math.Clamp(options.Int("--callers", MostCallers), 1, MostCallers);

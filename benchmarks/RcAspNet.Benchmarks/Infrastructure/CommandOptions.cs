@@ -48,7 +48,8 @@ internal sealed class CommandOptions
     /// <summary>
     /// Each round's value of a row against the same round's value of the first row, as the median over rounds with the
     /// lowest and highest round's ratio: "1.11 (1.05–1.16)". Rounds move together with the machine, so this is steadier
-    /// than a ratio of two medians; a target inside the range is within this run's noise, not met or missed by it.
+    /// than a ratio of two medians; a target inside the range is within this run's noise: the median says which side
+    /// of it this run fell on.
     /// </summary>
     public static string SameRoundRatioSpread<T>(IReadOnlyList<T> runs, IReadOnlyList<T> first, Func<T, double> value)
     {
