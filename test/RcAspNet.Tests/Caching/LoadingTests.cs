@@ -348,17 +348,16 @@ public sealed class LoadingTests
     public async Task ALoadThatStoredItsValueBetweenAReadAndItsAnswer_IsReadBack_NotRunAgain(string store)
     {
         await using var fixture = await Fixture.StartAsync(store, o => o.FailSafe.MaxDuration = TimeSpan.FromHours(1));
-        var runs = 0;
-        ValueTask<int> Factory(CancellationToken token) => ValueTask.FromResult(Interlocked.Increment(ref runs));
+        var source = new Source();
         var key = fixture.Namespace + "post";
 
         // A read, answered only after another caller's load of the key stored its value and left (as a loaded machine can
         // order them): there is no load to join any more. Returns what the late caller is answered.
         async Task<int> ReadThenLoadElsewhereAsync(bool readFindsAFallback, int loaded, bool removeAfter = false)
         {
-            var (late, found, header) = await fixture.ReadAsync("post", Factory, TenSeconds);
+            var (late, found, header) = await fixture.ReadAsync("post", source.Next, TenSeconds);
             Assert.Equal(readFindsAFallback, found is not null);
-            Assert.Equal(loaded, await fixture.Cache.GetOrSetAsync("post", Factory, TenSeconds));
+            Assert.Equal(loaded, await fixture.Cache.GetOrSetAsync("post", source.Next, TenSeconds));
             await Eventually.TrueAsync(() => Task.FromResult(!fixture.Loader.IsLoading(key)));
             if (removeAfter)
             {
@@ -369,16 +368,16 @@ public sealed class LoadingTests
         }
 
         // A read that missed: the value is read back, not loaded again.
-        Assert.Equal((1, 1), (await ReadThenLoadElsewhereAsync(readFindsAFallback: false, 1), Volatile.Read(ref runs)));
+        Assert.Equal((1, 1), (await ReadThenLoadElsewhereAsync(readFindsAFallback: false, 1), source.Runs));
 
         // The same for a read that found the entry past its freshness (a fallback, as a soft timeout serves).
         await fixture.PassAsync(TimeSpan.FromSeconds(11));
-        Assert.Equal((2, 2), (await ReadThenLoadElsewhereAsync(readFindsAFallback: true, 2), Volatile.Read(ref runs)));
+        Assert.Equal((2, 2), (await ReadThenLoadElsewhereAsync(readFindsAFallback: true, 2), source.Runs));
 
         // What is read back is the store's, not the ended load's: a removal after that load ended is not undone. (This
         // step holds with or without the read back; the two above fail without it, the factory running again.)
         await fixture.PassAsync(TimeSpan.FromSeconds(11));
-        Assert.Equal((4, 4), (await ReadThenLoadElsewhereAsync(readFindsAFallback: true, 3, removeAfter: true), Volatile.Read(ref runs)));
+        Assert.Equal((4, 4), (await ReadThenLoadElsewhereAsync(readFindsAFallback: true, 3, removeAfter: true), source.Runs));
         Assert.Equal(4, await fixture.Cache.GetAsync<int>("post"));
     }
 
@@ -387,12 +386,11 @@ public sealed class LoadingTests
     {
         // The read back costs a GET only when a load ended since the read began: a miss after an earlier load's end reads once.
         await using var fixture = await Fixture.StartAsync("redis", o => o.FailSafe.MaxDuration = TimeSpan.FromHours(1));
-        var runs = 0;
-        ValueTask<int> Factory(CancellationToken token) => ValueTask.FromResult(Interlocked.Increment(ref runs));
-        await fixture.LoadAndRemoveAsync("post", Factory, TenSeconds);
+        var source = new Source();
+        await fixture.LoadAndRemoveAsync("post", source.Next, TenSeconds);
 
         var gets = fixture.Gets();
-        Assert.Equal(2, await fixture.Cache.GetOrSetAsync("post", Factory, TenSeconds));
+        Assert.Equal(2, await fixture.Cache.GetOrSetAsync("post", source.Next, TenSeconds));
         Assert.Equal(1, fixture.Gets() - gets);
     }
 
@@ -401,14 +399,13 @@ public sealed class LoadingTests
     {
         // Its lookups go through the loader (fail-safe is on); a load of the key ended before the flush began.
         await using var fixture = await Fixture.StartAsync("redis", o => o.FailSafe.MaxDuration = TimeSpan.FromHours(1));
-        var runs = 0;
-        ValueTask<int> Factory(CancellationToken token) => ValueTask.FromResult(Interlocked.Increment(ref runs));
-        await fixture.LoadAndRemoveAsync("post", Factory, TenSeconds);
+        var source = new Source();
+        await fixture.LoadAndRemoveAsync("post", source.Next, TenSeconds);
 
         await using var scope = fixture.CreateScope();
         var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
         var gets = fixture.Gets();
-        var promise = batch.Load("post", Factory, TenSeconds);
+        var promise = batch.Load("post", source.Next, TenSeconds);
         await batch.FlushAsync();
         Assert.Equal((2, 0), (promise.Value, fixture.Gets() - gets));
     }
