@@ -20,7 +20,7 @@ using RcAspNet.Benchmarks.Tags;
 // dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- batch [--seconds 5] [--rounds 3] [--shards 3] [--only floor,getmany,batch,flush,store,keyspace]
 //   BatchBenchmarks' floor, GetManyAsync and IRcBatch rows as a loop of one caller, for a profiler (Batching/BatchLoopCommand.cs)
 // dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- tags [--members 1000,20000,200000,1000000]
-//   what invalidating a tag of many members costs another client of its server (Tags/BigTagCommand.cs)
+//   what invalidating a tag of many members costs other clients of its server, one in this process, one in another (Tags/BigTagCommand.cs)
 // dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- loading [--seconds 15] [--misses 1000] [--stampedes 20] [--output docs/results/loading.md]
 //   GetOrSetAsync's eager refresh under load (against FusionCache's) and what Fleet stampede protection costs and saves (Loading/LoadingCommand.cs)
 // Figures print the same way on every machine ("1,234.5"), as the docs quote them.
@@ -47,6 +47,12 @@ if (args is ["batch", .. var batchArgs])
 if (args is ["tags", .. var tagArgs])
 {
     Environment.ExitCode = await BigTagCommand.RunAsync(tagArgs);
+    return;
+}
+
+if (args is ["tags-reader", var readerEndPoint])
+{
+    Environment.ExitCode = ReaderProcess.Run(readerEndPoint);
     return;
 }
 
