@@ -36,7 +36,7 @@ internal static class BigTagCommand
             return 2;
         }
 
-        Console.WriteLine($"Invalidating one tag of N members on one redis-server, another client reading another key in a loop; {Environment.ProcessorCount} cores.");
+        Console.WriteLine($"Invalidating one tag of N members on one redis-server, two other clients (one in this process, one in another) reading another key in a loop; {Environment.ProcessorCount} cores.");
         Console.WriteLine();
         Console.WriteLine("| members | invalidation | removed | another client's worst GET, idle | its worst GET during the invalidation | its GETs during it | a client in another process: worst GET, idle | its worst during the invalidation | its GETs during it | the server's longest command during it (slow log) | commands of 1 ms or more | allocated during it | the process's collections during it (their pauses in all) |");
         Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");

@@ -30,6 +30,9 @@ internal sealed class ReaderProcess : IAsyncDisposable
             start.ArgumentList.Add(typeof(ReaderProcess).Assembly.Location);
         }
 
+        // Under dotnet-trace this process waits on a diagnostic port until the tracer resumes it: the reader, which no
+        // tracer resumes, must not inherit that.
+        start.Environment.Remove("DOTNET_DiagnosticPorts");
         start.ArgumentList.Add("tags-reader");
         start.ArgumentList.Add(endPoint);
         var reader = new ReaderProcess(Process.Start(start) ?? throw new InvalidOperationException("The reader process did not start."));
