@@ -368,6 +368,55 @@ public sealed class RemovalDeliveryTests(ITestOutputHelper output) : IAsyncLifet
     }
 
     [Fact]
+    public async Task ATagInvalidatedAgain_WhileAnInvalidationTheServerAppliedButNeverAcknowledgedIsKept_LosesNeitherInvalidation()
+    {
+        // This node's circuit recovers only as its clock moves, so what it keeps stays kept until the test says.
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        _fleet = await Fleet.StartAsync(FleetKind.Redis);
+        var keyspace = SharedRedis.UniqueNamespace();
+        await using var node = Services(near: false, o => o.Namespace = keyspace, clock);
+        var cache = node.GetRequiredService<IRcCache>();
+        var store = (RedisStore)node.GetRequiredService<CacheRegistry>().Stores[0];
+        var post = new RcEntryOptions { Tags = ["post:1"] };
+        var version = keyspace + "{rc-tag:post:1}:version";
+        await cache.SetAsync("page", "first edition", post);
+
+        // The first invalidation reaches the frozen server and times out here: kept, though the server applies it once
+        // it thaws. The server thaws once this node's first recovery failed, so that the next waits for its clock.
+        _fleet.Victim.Pause();
+        try
+        {
+            Assert.Equal(1, (await cache.InvalidateTagAsync("post:1")).Pending);
+            await WaitAsync(() => Task.FromResult(_logs.Records.Any(static r => r.Id.Id == 109)), "this node's first recovery to fail");
+        }
+        finally
+        {
+            _fleet.Victim.Resume();
+        }
+
+        await WaitAsync(async () => (await _fleet.Victim.CommandAsync("EXISTS", version)).Trim() == ":1", "the thawed server to apply the first invalidation");
+        Assert.True(store.PendingRemovals > 0, "The first invalidation was delivered before the test could invalidate again.");
+
+        // Another node, started after the thaw, renders the post's summary after the first invalidation; then the post
+        // changes again, and this node invalidates its tag again while the first invalidation is still kept.
+        await using var other = Services(near: false, o => o.Namespace = keyspace);
+        var otherCache = other.GetRequiredService<IRcCache>();
+        await otherCache.SetAsync("summary", "second edition", post);
+        Assert.Equal("second edition", await otherCache.GetAsync<string>("summary"));
+        Assert.True((await cache.InvalidateTagAsync("post:1")).Pending > 0);
+
+        await WaitAsync(
+            async () =>
+            {
+                clock.Advance(TimeSpan.FromMilliseconds(500));
+                return await HealthAsync(node) == HealthStatus.Healthy && store.PendingRemovals == 0;
+            },
+            "this node to deliver what it kept");
+        Assert.Null(await otherCache.GetAsync<string>("page"));
+        Assert.Null(await otherCache.GetAsync<string>("summary"));
+    }
+
+    [Fact]
     public async Task RefusedConnections_OpenTheCircuitAtTheThreshold_AndAKeptRemovalHoldsTheServerUntilItIsDelivered()
     {
         var port = RedisServer.FreePort();

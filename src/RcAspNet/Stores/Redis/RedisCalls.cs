@@ -327,7 +327,7 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
     /// <summary>Keeps a removal that did not reach its server; Degrade reports it pending, Throw throws (it stays kept).</summary>
     public RcRemovalResult Kept(RedisNode node, string operation, Removal removal, FailureKind failure, Exception? exception)
     {
-        Keep(node, removal);
+        Keep(node, removal, unsent: failure == FailureKind.Skipped);
         metrics.Error(kind, node.Name, operation, TagOf(failure));
         if (failure == FailureKind.Skipped)
         {
@@ -346,10 +346,10 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
         return new(0, removal.Size);
     }
 
-    /// <summary>Keeps <paramref name="removal"/> for <paramref name="node"/>, if there is one.</summary>
-    public void Keep(RedisNode node, Removal? removal)
+    /// <summary>Keeps <paramref name="removal"/> for <paramref name="node"/>, if there is one; <paramref name="unsent"/> when it was never sent.</summary>
+    public void Keep(RedisNode node, Removal? removal, bool unsent = false)
     {
-        if (removal is not null && node.Keep(removal))
+        if (removal is not null && node.Keep(removal, unsent))
         {
             Overflowed?.Invoke(node);
         }

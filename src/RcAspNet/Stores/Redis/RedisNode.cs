@@ -89,12 +89,12 @@ internal sealed class RedisNode
     /// </summary>
     public bool FirstRefusal() => Interlocked.Exchange(ref _refusalReported, 1) == 0;
 
-    /// <summary>Keeps a removal that did not reach the server and holds it out of service; returns whether the log passed its bound.</summary>
-    public bool Keep(Removal removal)
+    /// <summary>Keeps a removal the server did not acknowledge (<paramref name="unsent"/>: was never sent) and holds the server out of service; returns whether the log passed its bound.</summary>
+    public bool Keep(Removal removal, bool unsent = false)
     {
         lock (Sync)
         {
-            var overflowed = Removals.Add(removal);
+            var overflowed = Removals.Add(removal, unsent);
             Circuit.Hold();
             return overflowed;
         }

@@ -4,16 +4,19 @@ namespace RcAspNet.Stores.Redis;
 
 /// <summary>
 /// The removals kept for one server, in the order they were made, bounded by <c>Rc:PendingRemovalLimit</c>: past the
-/// bound, its keys collapse into one clear of the store's namespaces on that server, delivered after its tags. A key or
-/// a tag is kept once however often it is removed meanwhile (but a removal made while an earlier one of the same key is
-/// being delivered is kept again: that delivery may have reached the server before it). Every member but
+/// bound, its keys collapse into one clear of the store's namespaces on that server, delivered after its tags. A key is
+/// kept once however often it is removed meanwhile (but a removal made while an earlier one of the same key is being
+/// delivered is kept again: that delivery may have reached the server before it). A tag is kept once only while neither
+/// its kept invalidation nor the new one was sent: one that was sent and not acknowledged may have been applied, moving
+/// the members it found and changing the version to its own, so sending it again moves nothing registered since, and a
+/// later invalidation must be delivered on its own. Every member but
 /// <see cref="Size"/> is called under the lock of the node it belongs to (<see cref="RedisNode.Sync"/>).
 /// </summary>
 internal sealed class RemovalLog(int limit, string[] prefixes, StrongBox<int> storeTags)
 {
     private readonly List<Removal> _items = [];
     private readonly Dictionary<string, int> _tags = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Removal> _unbumpedTags = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Removal> _unsentTags = new(StringComparer.Ordinal);
     private readonly HashSet<string> _keys = new(StringComparer.Ordinal);
     private readonly HashSet<Removal> _delivering = [];
     private int _size;
@@ -28,13 +31,18 @@ internal sealed class RemovalLog(int limit, string[] prefixes, StrongBox<int> st
     public Removal? Clear => _items.Find(r => r.Kind == RemovalKind.Clear && !_delivering.Contains(r));
 
     /// <summary>Keeps <paramref name="removal"/>; returns true when it passed the bound, so that the keys collapsed into a clear.</summary>
-    public bool Add(Removal removal)
+    /// <param name="removal">The removal.</param>
+    /// <param name="unsent">Whether it was never sent to the server (its circuit was open): the server cannot have applied it.</param>
+    public bool Add(Removal removal, bool unsent = false)
     {
         switch (removal.Kind)
         {
-            case RemovalKind.Tag when !removal.IsBumped && _unbumpedTags.TryGetValue(removal.Tag.Routing, out var kept) && !_delivering.Contains(kept):
-                // Invalidated again before the first invalidation was delivered: one delivery does for both.
+            case RemovalKind.Tag when unsent && !removal.IsBumped && _unsentTags.TryGetValue(removal.Tag.Routing, out var kept) && !_delivering.Contains(kept):
+                // Invalidated again before the first invalidation was sent: one delivery does for both.
                 return false;
+            case RemovalKind.Tag when unsent && !removal.IsBumped:
+                _unsentTags.TryAdd(removal.Tag.Routing, removal);
+                break;
             case RemovalKind.Keys when _delivering.Count == 0 && removal.Keys.Any(_keys.Contains):
                 var fresh = removal.Keys.Where(k => !_keys.Contains(k)).ToArray();
                 if (fresh.Length == 0)
@@ -203,16 +211,9 @@ internal sealed class RemovalLog(int limit, string[] prefixes, StrongBox<int> st
                     _tags.Remove(removal.Tag.Routing);
                 }
 
-                if (!removal.IsBumped)
+                if (sign < 0 && _unsentTags.TryGetValue(removal.Tag.Routing, out var indexed) && indexed == removal)
                 {
-                    if (sign > 0)
-                    {
-                        _unbumpedTags.TryAdd(removal.Tag.Routing, removal);
-                    }
-                    else if (_unbumpedTags.TryGetValue(removal.Tag.Routing, out var indexed) && indexed == removal)
-                    {
-                        _unbumpedTags.Remove(removal.Tag.Routing);
-                    }
+                    _unsentTags.Remove(removal.Tag.Routing);
                 }
 
                 break;
