@@ -6,8 +6,9 @@ namespace RcAspNet.Tests.Stores;
 
 /// <summary>
 /// The slot table itself (<see cref="SharedGets"/>) on a real server: a slot serves one GET at a
-/// time, a reused slot never hands one key's reply to a reader of another, and a GET whose key changed before it was
-/// sent is never opened to readers.
+/// time, a reused slot never hands one key's reply to a reader of another, a GET whose key changed before it was
+/// sent is never opened to readers, and one whose reply came back is joined no more. The server of this class is its
+/// own, frozen while readers join, so that no reply comes back before the test says.
 /// </summary>
 public sealed class SharedGetSlotTests : IAsyncLifetime
 {
@@ -20,7 +21,7 @@ public sealed class SharedGetSlotTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _server = await SharedRedis.Single;
+        _server = await RedisServer.StartAsync();
         _connection = await ConnectionMultiplexer.ConnectAsync(_server.EndPoint);
         var prefix = SharedRedis.UniqueNamespace();
         _first = prefix + "first";
@@ -31,7 +32,11 @@ public sealed class SharedGetSlotTests : IAsyncLifetime
         await Database.StringSetAsync(_second, "second value");
     }
 
-    public async Task DisposeAsync() => await _connection.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        await _connection.DisposeAsync();
+        await _server.DisposeAsync();
+    }
 
     [Fact]
     public async Task ASlotServesOneGetAtATime_AndOnlyReadersOfItsKeyJoinIt()
@@ -43,9 +48,12 @@ public sealed class SharedGetSlotTests : IAsyncLifetime
         Assert.Equal(-1, gets.Take(_second, slot));
         Assert.Null(gets.TryJoin(_first, slot)); // taken, not sent: nothing to join yet
 
-        var reply = gets.Send(Database, _first, slot, ticket);
-        Assert.Null(gets.TryJoin(_second, slot));
-        var joined = gets.TryJoin(_first, slot);
+        var (reply, joined) = WhileFrozen(() =>
+        {
+            var reply = gets.Send(Database, _first, slot, ticket);
+            Assert.Null(gets.TryJoin(_second, slot));
+            return (reply, gets.TryJoin(_first, slot));
+        });
         Assert.Same(reply, joined);
         Assert.Equal("first value", (string?)await joined!);
         Assert.True(gets.Seal(slot, ticket));
@@ -54,11 +62,29 @@ public sealed class SharedGetSlotTests : IAsyncLifetime
         // The slot, reused by the other key, never answers the first key's readers.
         var next = gets.Take(_second, slot);
         Assert.True(next > ticket);
-        var second = gets.Send(Database, _second, slot, next);
-        Assert.Null(gets.TryJoin(_first, slot));
-        Assert.Equal("second value", (string?)await gets.TryJoin(_second, slot)!);
+        var (second, joinedSecond) = WhileFrozen(() =>
+        {
+            var second = gets.Send(Database, _second, slot, next);
+            Assert.Null(gets.TryJoin(_first, slot));
+            return (second, gets.TryJoin(_second, slot));
+        });
+        Assert.Equal("second value", (string?)await joinedSecond!);
         Assert.Equal("second value", (string?)await second);
         Assert.True(gets.Seal(slot, next));
+    }
+
+    [Fact]
+    public async Task AGetWhoseReplyCameBack_IsJoinedNoMore_ThoughItsReaderHasNotSealedItYet()
+    {
+        // Its reader's continuation may wait long on a busy pool: a write by another node meanwhile would go unseen by
+        // a reader that joined the reply from before it.
+        var gets = new SharedGets();
+        var slot = SharedGets.SlotOf(_first);
+        var ticket = gets.Take(_first, slot);
+        var reply = gets.Send(Database, _first, slot, ticket);
+        Assert.Equal("first value", (string?)await reply);
+        Assert.Null(gets.TryJoin(_first, slot));
+        Assert.False(gets.Seal(slot, ticket));
     }
 
     [Fact]
@@ -75,11 +101,29 @@ public sealed class SharedGetSlotTests : IAsyncLifetime
 
         ticket = gets.Take(_first, slot);
         Assert.True(ticket >= 0); // sealed: free again
-        var reply = gets.Send(Database, _first, slot, ticket);
-        Assert.NotNull(gets.TryJoin(_first, slot));
-        gets.ForgetAll();
-        Assert.Null(gets.TryJoin(_first, slot));
+        var reply = WhileFrozen(() =>
+        {
+            var reply = gets.Send(Database, _first, slot, ticket);
+            Assert.NotNull(gets.TryJoin(_first, slot));
+            gets.ForgetAll();
+            Assert.Null(gets.TryJoin(_first, slot));
+            return reply;
+        });
         await reply;
         Assert.True(gets.Seal(slot, ticket)); // one reader joined before the clear
+    }
+
+    /// <summary>Runs <paramref name="steps"/> while the server is frozen (SIGSTOP): no reply comes back meanwhile.</summary>
+    private T WhileFrozen<T>(Func<T> steps)
+    {
+        _server.Pause();
+        try
+        {
+            return steps();
+        }
+        finally
+        {
+            _server.Resume();
+        }
     }
 }

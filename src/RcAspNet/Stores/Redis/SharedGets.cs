@@ -9,10 +9,11 @@ namespace RcAspNet.Stores.Redis;
 /// its key and reply are written only by the reader that holds it. A reader whose slot holds another key's GET sends its
 /// own, unshared.
 /// <para>
-/// A reader joins only a GET begun before nothing of this node changed the key. A GET takes its slot before it is
-/// sent, and a write or removal through the store closes the key's slot before it is sent and again once it is done:
-/// a GET still open after that was sent after the write was answered, so a read that begins after the write never
-/// joins one begun before it. Each reader still waits, times out, is cancelled and fails on its own
+/// A reader joins only a GET still in flight (its reply not back yet) whose key this node has not changed since it
+/// began. A GET takes its slot before it is sent, and a write or removal through the store closes the key's slot before
+/// it is sent and again once it is done: a GET still open after that was sent after the write was answered, so a read
+/// that begins after the write never joins one begun before it. Each reader still waits, times out, is cancelled and
+/// fails on its own
 /// (<see cref="RedisCalls.GetAsync"/>); only the command on the wire is shared.
 /// </para>
 /// </summary>
@@ -40,9 +41,11 @@ internal sealed class SharedGets
         ref var state = ref _states[slot];
         for (var seen = Volatile.Read(ref state); PhaseOf(seen) == Open; seen = Volatile.Read(ref state))
         {
-            // Read before the swap: if it succeeds, the slot was this same GET's all along.
+            // Read before the swap: if it succeeds, the slot was this same GET's all along. A reply that came back is
+            // no longer in flight (its reader has yet to seal it): it may predate a write another node made since, so a
+            // reader that begins now sends a GET of its own.
             var reply = Volatile.Read(ref _replies[slot]);
-            if (!string.Equals(Volatile.Read(ref _keys[slot]), key, StringComparison.Ordinal) || reply is null)
+            if (!string.Equals(Volatile.Read(ref _keys[slot]), key, StringComparison.Ordinal) || reply is null || reply.IsCompleted)
             {
                 return null;
             }
