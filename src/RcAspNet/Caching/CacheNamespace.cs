@@ -324,11 +324,23 @@ internal sealed partial class CacheNamespace
             await _store.DeleteManyAsync(refused, cancellationToken).ConfigureAwait(false);
         }
 
-        await _store.SetManyAsync(entries, replaces, cancellationToken).ConfigureAwait(false);
-        if (tagged is not null)
+        if (tagged is null)
         {
-            await RegisterTagsAsync(tagged, versions ?? throw new InvalidOperationException("Tagged writes need the tags' versions read before their values were computed.")).ConfigureAwait(false);
+            await _store.SetManyAsync(entries, replaces, cancellationToken).ConfigureAwait(false);
+            return;
         }
+
+        try
+        {
+            await _store.SetManyAsync(entries, replaces, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RcCacheException or OperationCanceledException)
+        {
+            await DeleteUnregisteredAsync([.. tagged.Select(static t => t.Key)]).ConfigureAwait(false);
+            throw;
+        }
+
+        await RegisterTagsAsync(tagged, versions ?? throw new InvalidOperationException("Tagged writes need the tags' versions read before their values were computed.")).ConfigureAwait(false);
     }
 
     /// <summary>Writes the entry only if the key holds nothing; returns whether it did.</summary>
@@ -340,7 +352,17 @@ internal sealed partial class CacheNamespace
             return false;
         }
 
-        var added = await _store.AddAsync(namespaced, Layout(value, timing, tags), timing.StoreTimeToLive, cancellationToken).ConfigureAwait(false);
+        bool added;
+        try
+        {
+            added = await _store.AddAsync(namespaced, Layout(value, timing, tags), timing.StoreTimeToLive, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when ((ex is RcCacheException or OperationCanceledException) && tags is { Count: > 0 })
+        {
+            await DeleteUnregisteredAsync([namespaced]).ConfigureAwait(false);
+            throw;
+        }
+
         if (added && tags is { Count: > 0 } && versions is not null)
         {
             await RegisterTagsAsync([new TaggedKey(namespaced, ExpiresAt(timing), tags)], versions).ConfigureAwait(false);
@@ -438,7 +460,16 @@ internal sealed partial class CacheNamespace
             return;
         }
 
-        await _store.SetAsync(namespaced, Layout(value, timing, tags), timing.StoreTimeToLive, replaces, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _store.SetAsync(namespaced, Layout(value, timing, tags), timing.StoreTimeToLive, replaces, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RcCacheException or OperationCanceledException)
+        {
+            await DeleteUnregisteredAsync([namespaced]).ConfigureAwait(false);
+            throw;
+        }
+
         await RegisterTagsAsync([new TaggedKey(namespaced, ExpiresAt(timing), tags)], versions).ConfigureAwait(false);
     }
 
@@ -491,6 +522,23 @@ internal sealed partial class CacheNamespace
         if (stale.Count > 0)
         {
             await _store.DeleteManyAsync([.. stale], CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A tagged write that threw (a server failed it under <c>FailureMode=Throw</c>, or its caller cancelled it) may still
+    /// have written some entries: on the servers that did not fail, or on one whose answer never came. No tag knows them,
+    /// so an invalidation would miss them: they are deleted (or the deletion kept), whatever the caller does meanwhile.
+    /// </summary>
+    private async ValueTask DeleteUnregisteredAsync(string[] keys)
+    {
+        try
+        {
+            await _store.DeleteManyAsync(keys, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (RcCacheException)
+        {
+            // Kept for its server (Throw reports it): the write's own failure is what the caller hears of.
         }
     }
 

@@ -368,6 +368,37 @@ public sealed class RemovalDeliveryTests(ITestOutputHelper output) : IAsyncLifet
     }
 
     [Fact]
+    public async Task TaggedEntriesOfAWriteAnotherServerFailed_UnderFailureModeThrow_AreNotLeftOutOfTheirTag()
+    {
+        _fleet = await Fleet.StartAsync(FleetKind.Shards);
+        await using var services = Services(near: false, static o => o.FailureMode = RcFailureMode.Throw);
+        var cache = services.GetRequiredService<IRcCache>();
+        var store = (ShardedStore)services.GetRequiredService<CacheRegistry>().Stores[0];
+        var victim = store.Router.Shards.ToList().IndexOf("cache02");
+
+        // The tag's bookkeeping lives on a shard that stays up; its entries on every shard.
+        var tag = Enumerable.Range(0, 1000).Select(static i => $"t{i}").First(t => store.Router.GetShard(cache.Namespace + "{rc-tag:" + t + "}") != victim);
+        var keys = Enumerable.Range(0, 30).Select(static i => $"e{i}").ToArray();
+        Assert.Contains(keys, k => store.Router.GetShard(cache.Namespace + k) == victim);
+        Assert.Contains(keys, k => store.Router.GetShard(cache.Namespace + k) != victim);
+
+        // One shard fails the write: the others wrote their part, and the caller hears of the failure.
+        _fleet.Victim.Pause();
+        try
+        {
+            await Assert.ThrowsAsync<RcCacheException>(() => cache.SetManyAsync([.. keys.Select(static k => new KeyValuePair<string, string>(k, "before the edit"))], new RcEntryOptions { Tags = [tag] }).AsTask());
+        }
+        finally
+        {
+            _fleet.Victim.Resume();
+        }
+
+        await WaitAsync(async () => await HealthAsync(services) == HealthStatus.Healthy, "the thawed shard to serve again");
+        await cache.InvalidateTagAsync(tag);
+        Assert.All(await cache.GetManyAsync<string>(keys), static v => Assert.Null(v));
+    }
+
+    [Fact]
     public async Task ATagInvalidatedAgain_WhileAnInvalidationTheServerAppliedButNeverAcknowledgedIsKept_LosesNeitherInvalidation()
     {
         // This node's circuit recovers only as its clock moves, so what it keeps stays kept until the test says.
