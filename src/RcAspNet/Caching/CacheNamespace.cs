@@ -392,9 +392,27 @@ internal sealed partial class CacheNamespace
     public ValueTask<long> IncrementAsync(string key, long delta, TimeSpan timeToLive, CancellationToken cancellationToken) =>
         _store.IncrementAsync(Key(key), delta, timeToLive, cancellationToken);
 
-    /// <summary>Gives an existing entry a new lifetime; returns whether it existed.</summary>
-    public ValueTask<bool> TouchAsync(string key, TimeSpan timeToLive, CancellationToken cancellationToken) =>
-        _store.ExpireAsync(Key(key), timeToLive, cancellationToken);
+    /// <summary>
+    /// Gives an existing entry a new lifetime; returns whether it existed. An entry with tags is registered under them
+    /// only until the lifetime it was written with (then pruned), so it is registered again first, with the new one, as a
+    /// write registers it (an invalidation since the tags' versions were read here removes it instead); else an
+    /// invalidation after its old lifetime would miss it. So a touch reads the entry first.
+    /// </summary>
+    public async ValueTask<bool> TouchAsync(string key, TimeSpan timeToLive, CancellationToken cancellationToken)
+    {
+        var namespaced = Key(key);
+        if (await _store.GetAsync(namespaced, cancellationToken).ConfigureAwait(false) is { } entry
+            && EntryEnvelope.Read(entry, out var header) == EntryKind.Wrapped
+            && EntryEnvelope.Tags(entry, header) is { Length: > 0 } tags)
+        {
+            // The tags' keys as read, not checked against today's settings: the entry was checked when it was written.
+            var keys = Array.ConvertAll(tags, KeysOf);
+            var versions = new TagVersions(tags, keys, await _store.GetTagVersionsAsync(keys, cancellationToken).ConfigureAwait(false));
+            await RegisterTagsAsync([new TaggedKey(namespaced, ExpiresAt(EntryTiming.For(timeToLive)), tags)], versions).ConfigureAwait(false);
+        }
+
+        return await _store.ExpireAsync(namespaced, timeToLive, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Deletes every entry of this namespace; a namespace without a prefix refuses, as it would empty every server.</summary>
     public ValueTask<RcRemovalResult> ClearAsync(CancellationToken cancellationToken) => Prefix.Length == 0

@@ -133,6 +133,26 @@ internal static class EntryEnvelope
         return EntryKind.Wrapped;
     }
 
+    /// <summary>The tags a wrapped entry carries; none when it carries no tag.</summary>
+    public static string[] Tags(ReadOnlySpan<byte> entry, in EntryHeader header)
+    {
+        if (!header.HasTags)
+        {
+            return [];
+        }
+
+        var tags = new string[BinaryPrimitives.ReadUInt16LittleEndian(entry[header.TagsOffset..])];
+        var at = header.TagsOffset + 2;
+        for (var i = 0; i < tags.Length; i++)
+        {
+            var length = BinaryPrimitives.ReadUInt16LittleEndian(entry[at..]);
+            tags[i] = Encoding.UTF8.GetString(entry.Slice(at + 2, length));
+            at += 2 + length;
+        }
+
+        return tags;
+    }
+
     /// <summary>Whether a wrapped entry carries a tag that <paramref name="pending"/> says is being invalidated.</summary>
     public static bool CarriesAny(ReadOnlySpan<byte> entry, in EntryHeader header, Func<string, bool> pending)
     {

@@ -44,7 +44,11 @@ public interface IRcCache
     /// <exception cref="OverflowException">The sum does not fit in a 64-bit integer.</exception>
     ValueTask<long> IncrementAsync(string key, long delta = 1, RcEntryOptions? options = null, CancellationToken cancellationToken = default);
 
-    /// <summary>Gives an existing entry a new lifetime; returns whether it existed.</summary>
+    /// <summary>
+    /// Gives an existing entry a new lifetime; returns whether it existed. It reads the entry first: one with tags is
+    /// registered under them again with its new lifetime, so that invalidating a tag still finds it (or, if one of its tags
+    /// was invalidated meanwhile, it is removed).
+    /// </summary>
     ValueTask<bool> TouchAsync(string key, TimeSpan expiration, CancellationToken cancellationToken = default);
 
     /// <summary>

@@ -13,6 +13,13 @@ internal readonly record struct TagKeys(string Version, string Members, string R
     /// </summary>
     public static readonly TimeSpan VersionLifetime = TimeSpan.FromDays(1);
 
+    /// <summary>
+    /// How long past its score a member stays registered. A score is when its entry expires by the clock of the node that
+    /// wrote it, and another node's clock prunes it: a clock ahead of the writer's would unregister an entry that still
+    /// lives, which an invalidation would then miss. Clocks further apart than this are not supported.
+    /// </summary>
+    public static readonly TimeSpan PruneMargin = TimeSpan.FromMinutes(5);
+
     /// <summary>Whether <paramref name="key"/> is a tag's members set, or one an invalidation moved its members to.</summary>
     public static bool IsMembersSet(string key)
     {

@@ -48,13 +48,29 @@ public abstract class TagContractTests : IAsyncLifetime
         return _nodes[index].GetRequiredService<IRcCache>();
     }
 
-    private ServiceProvider Build() => TestServices.Build(o =>
+    /// <summary>A node of its own, whose clock is <paramref name="clock"/> (the memory store's entries live by it too).</summary>
+    protected IRcCache NodeWith(TimeProvider clock)
     {
-        _store(o);
-        o.Namespace = Ns;
-        o.FailureMode = RcFailureMode.Throw;
-        o.OperationTimeout = TimeSpan.FromSeconds(10);
-    });
+        var node = Build(clock);
+        _nodes.Add(node);
+        return node.GetRequiredService<IRcCache>();
+    }
+
+    private ServiceProvider Build(TimeProvider? clock = null) => TestServices.Build(
+        o =>
+        {
+            _store(o);
+            o.Namespace = Ns;
+            o.FailureMode = RcFailureMode.Throw;
+            o.OperationTimeout = TimeSpan.FromSeconds(10);
+        },
+        s =>
+        {
+            if (clock is not null)
+            {
+                s.AddSingleton(clock);
+            }
+        });
 
     private static RcEntryOptions Tagged(params string[] tags) => new() { Tags = tags, Expiration = TimeSpan.FromMinutes(10) };
 
@@ -87,6 +103,39 @@ public abstract class TagContractTests : IAsyncLifetime
         Assert.Equal(new RcRemovalResult(2, 0), await Node(0).InvalidateTagAsync("shared"));
         Assert.Null(await Node(1).GetAsync<int?>("from-1"));
         Assert.Null(await Node(2).GetAsync<int?>("from-2"));
+    }
+
+    [Fact]
+    public async Task AnEntryWrittenByANodeWhoseClockIsBehind_StillGoesWithItsTag()
+    {
+        if (!HasOtherNodes)
+        {
+            return;
+        }
+
+        // A member's score is its expiry by its writer's clock; another node, two minutes ahead, registers another
+        // entry of the tag while the first one still lives.
+        await Cache.SetAsync("behind", 1, new RcEntryOptions { Tags = ["skewed"], Expiration = TimeSpan.FromMinutes(1) });
+        await NodeWith(new ManualTimeProvider(DateTimeOffset.UtcNow + TimeSpan.FromMinutes(2))).SetAsync("ahead", 2, Tagged("skewed"));
+        Assert.Equal(new RcRemovalResult(2, 0), await Cache.InvalidateTagAsync("skewed"));
+        Assert.Null(await Cache.GetAsync<int?>("behind"));
+        Assert.Null(await Cache.GetAsync<int?>("ahead"));
+    }
+
+    [Fact]
+    public async Task ATouchedEntry_StillGoesWithItsTag_AfterTheLifetimeItWasWrittenWith()
+    {
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var node = NodeWith(clock);
+        await node.SetAsync("touched", 1, new RcEntryOptions { Tags = ["touched"], Expiration = TimeSpan.FromMinutes(1) });
+        Assert.True(await node.TouchAsync("touched", TimeSpan.FromHours(1)));
+
+        // Ten minutes on, another entry of the tag is registered (which prunes members whose lifetime ended).
+        clock.Advance(TimeSpan.FromMinutes(10));
+        Assert.Equal(1, await node.GetAsync<int?>("touched"));
+        await node.SetAsync("later", 2, Tagged("touched"));
+        Assert.Equal(new RcRemovalResult(2, 0), await node.InvalidateTagAsync("touched"));
+        Assert.Null(await node.GetAsync<int?>("touched"));
     }
 
     [Fact]

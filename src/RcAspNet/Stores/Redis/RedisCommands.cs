@@ -115,7 +115,8 @@ internal static class RedisCommands
             [token]).ConfigureAwait(false) == 1;
 
     /// <summary>
-    /// Records members under a tag (dropping expired ones, giving the tag the lifetime of its longest-lived member),
+    /// Records members under a tag (dropping those expired for longer than <see cref="TagKeys.PruneMargin"/>, giving the
+    /// tag the lifetime of its longest-lived member),
     /// then reads its version, in that order in one pipeline: what is added before the version is read is seen by any
     /// invalidation that changes the version after.
     /// </summary>
@@ -124,7 +125,7 @@ internal static class RedisCommands
         var batch = db.CreateBatch();
         var lifetime = TimeSpan.FromMilliseconds(Math.Max(1, members.Max(static m => m.ExpiresAt) - now));
         var add = batch.SortedSetAddAsync(tag.Members, [.. members.Select(static m => new SortedSetEntry(m.Key, m.ExpiresAt))]);
-        var prune = batch.SortedSetRemoveRangeByScoreAsync(tag.Members, double.NegativeInfinity, now);
+        var prune = batch.SortedSetRemoveRangeByScoreAsync(tag.Members, double.NegativeInfinity, now - (long)TagKeys.PruneMargin.TotalMilliseconds);
         var first = batch.KeyExpireAsync(tag.Members, lifetime, ExpireWhen.HasNoExpiry);
         var longer = batch.KeyExpireAsync(tag.Members, lifetime, ExpireWhen.GreaterThanCurrentExpiry);
         var version = batch.StringGetAsync(tag.Version);
