@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using RcAspNet.Diagnostics;
 using RcAspNet.Stores;
@@ -66,6 +68,11 @@ internal sealed partial class CacheNamespace
             throw new ArgumentException($"A cache key must be at most {_maximumKeyLength} characters long (Rc:MaximumKeyLength); this one has {key.Length}.", paramName);
         }
 
+        if (HasLoneSurrogate(key))
+        {
+            throw new ArgumentException(LoneSurrogate("cache key"), paramName);
+        }
+
         if (Prefix.Length == 0)
         {
             return key;
@@ -83,7 +90,7 @@ internal sealed partial class CacheNamespace
     }
 
     /// <summary>Returns whether a key would be accepted (the cache-aside paths skip the cache for one that would not).</summary>
-    public bool IsValidKey(string? key) => !string.IsNullOrEmpty(key) && key.Length <= _maximumKeyLength;
+    public bool IsValidKey(string? key) => !string.IsNullOrEmpty(key) && key.Length <= _maximumKeyLength && !HasLoneSurrogate(key);
 
     /// <summary>Returns how many store round trips a multi-key call over these namespaced keys costs.</summary>
     public int RoundTrips(IReadOnlyList<string> namespacedKeys) => _store.RoundTrips(namespacedKeys);
@@ -434,6 +441,11 @@ internal sealed partial class CacheNamespace
             throw new ArgumentException($"A tag must be at most {_maximumKeyLength} characters long (Rc:MaximumKeyLength); this one has {tag.Length}.", nameof(tag));
         }
 
+        if (HasLoneSurrogate(tag))
+        {
+            throw new ArgumentException(LoneSurrogate("tag"), nameof(tag));
+        }
+
         return KeysOf(tag);
     }
 
@@ -542,6 +554,35 @@ internal sealed partial class CacheNamespace
             await _store.DeleteManyAsync([.. stale], CancellationToken.None).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="text"/> holds half of a surrogate pair alone. Redis keys are UTF-8, where each such half
+    /// becomes U+FFFD: two keys that differ only there would be one key in Redis but two here (to the GETs in flight, the
+    /// near cache and the kept removals), so that a write of one would not be seen by a reader of the other.
+    /// </summary>
+    private static bool HasLoneSurrogate(ReadOnlySpan<char> text)
+    {
+        var at = text.IndexOfAnyInRange('\uD800', '\uDFFF');
+        if (at < 0)
+        {
+            return false;
+        }
+
+        for (text = text[at..]; !text.IsEmpty;)
+        {
+            if (Rune.DecodeFromUtf16(text, out _, out var used) != OperationStatus.Done)
+            {
+                return true;
+            }
+
+            text = text[used..];
+        }
+
+        return false;
+    }
+
+    private static string LoneSurrogate(string what) =>
+        $"A {what} must be well-formed UTF-16 text: this one holds half of a surrogate pair (U+D800 to U+DFFF) alone, which Redis would store as U+FFFD, the same as other keys.";
 
     /// <summary>
     /// A tagged write that threw (a server failed it under <c>FailureMode=Throw</c>, or its caller cancelled it) may still

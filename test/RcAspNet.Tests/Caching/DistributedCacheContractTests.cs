@@ -110,6 +110,18 @@ public abstract class DistributedCacheContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task KeyWithALoneSurrogate_IsAnArgumentErrorNamingTheRule_AndAPairIsAKeyLikeAnyOther()
+    {
+        // "k\uD800" and "k\uDC00" would both be "k\uFFFD" in Redis: one key there, two here.
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => Cache.SetAsync("k\uD800", [1], new()));
+        Assert.Equal("key", error.ParamName);
+        Assert.Contains("surrogate", error.Message, StringComparison.Ordinal);
+        Assert.Equal("key", (await Assert.ThrowsAsync<ArgumentException>(() => Cache.GetAsync("\uDC00k"))).ParamName);
+        await Cache.SetAsync("k\uD83D\uDE00", [2], new());
+        Assert.Equal([2], await Cache.GetAsync("k\uD83D\uDE00"));
+    }
+
+    [Fact]
     public async Task AbsoluteExpirationInThePast_IsOutOfRange()
     {
         var options = new DistributedCacheEntryOptions { AbsoluteExpiration = Time.GetUtcNow().AddSeconds(-1) };

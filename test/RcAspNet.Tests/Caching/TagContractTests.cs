@@ -227,10 +227,11 @@ public abstract class TagContractTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Tag_EmptyOrTooLong_IsAnArgumentError()
+    public async Task Tag_EmptyTooLongOrWithALoneSurrogate_IsAnArgumentError()
     {
         Assert.Equal("tag", (await Assert.ThrowsAsync<ArgumentException>(async () => await Cache.InvalidateTagAsync(""))).ParamName);
         Assert.Equal("tag", (await Assert.ThrowsAsync<ArgumentException>(async () => await Cache.InvalidateTagAsync(new string('t', 5000)))).ParamName);
+        Assert.Equal("tag", (await Assert.ThrowsAsync<ArgumentException>(async () => await Cache.InvalidateTagAsync("post:\uD800"))).ParamName);
     }
 }
 
