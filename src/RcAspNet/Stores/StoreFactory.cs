@@ -8,11 +8,13 @@ namespace RcAspNet.Stores;
 
 /// <summary>
 /// Builds the store a configuration names. Connections are made lazily, on first use, so an absent server never
-/// breaks start-up. When the near cache is on, every Redis-backed store it builds shares one <see cref="NearCopies"/>.
+/// breaks start-up. Every Redis store it builds closes GETs in flight in all of them (<see cref="GetTables"/>), and when
+/// the near cache is on, they share one <see cref="NearCopies"/>.
 /// </summary>
 internal sealed class StoreFactory(RcOptions options, TimeProvider time, RcMetrics metrics, ILoggerFactory loggerFactory, IRcRouter? customRouter = null, IConnectionMultiplexer? appConnection = null)
 {
     private readonly NearCopies? _near = options.NearCache.Enabled ? new NearCopies(options.NearCache.MaximumSize, time) : null;
+    private readonly GetTables _gets = new();
 
     /// <summary>Gets the near cache every Redis-backed store of this factory fills; null when it is off.</summary>
     public NearCopies? Near => _near;
@@ -27,8 +29,8 @@ internal sealed class StoreFactory(RcOptions options, TimeProvider time, RcMetri
         RcStoreKind.Memory => new MemoryStore(options.MemorySizeLimit, time, metrics),
         RcStoreKind.Null => NullStore.Instance,
         RcStoreKind.Redis when redis is null && appConnection is not null =>
-            new RedisStore(ConfigurationOptions.Parse(appConnection.Configuration), "redis", "redis", options, time, metrics, Logger(), _near, namespaces, appConnection),
-        RcStoreKind.Redis => new RedisStore(Trusting(ConfigurationOptions.Parse(redis!)), "redis", "redis", options, time, metrics, Logger(), _near, namespaces),
+            new RedisStore(ConfigurationOptions.Parse(appConnection.Configuration), "redis", "redis", options, time, metrics, Logger(), _near, namespaces, appConnection, _gets),
+        RcStoreKind.Redis => new RedisStore(Trusting(ConfigurationOptions.Parse(redis!)), "redis", "redis", options, time, metrics, Logger(), _near, namespaces, gets: _gets),
         RcStoreKind.Sharded => CreateSharded(router, shards, namespaces),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown store kind."),
     };
@@ -38,7 +40,7 @@ internal sealed class StoreFactory(RcOptions options, TimeProvider time, RcMetri
         var routing = customRouter ?? (router == RcRouterKind.Ketama ? new KetamaRouter(shards.Select(static s => KeyValuePair.Create(s.Key, KetamaRouter.Identity(s.Value.Host, s.Value.Port, s.Value.Db, s.Value.UnixSocketPath)))) : new Crc32Router(shards.Keys));
         var stores = routing.Shards
             .Select(name => shards.TryGetValue(name, out var shard)
-                ? (IRcStore)new RedisStore(Trusting(Configuration(shard)), "sharded", name, options, time, metrics, Logger(), _near, namespaces)
+                ? (IRcStore)new RedisStore(Trusting(Configuration(shard)), "sharded", name, options, time, metrics, Logger(), _near, namespaces, gets: _gets)
                 : throw new InvalidOperationException($"The router routes to '{name}', which is not a configured shard."))
             .ToArray();
         return new ShardedStore(routing, stores);

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using RcAspNet.Caching;
 using RcAspNet.Stores.Redis;
 using RcAspNet.Tests.Infrastructure;
 using StackExchange.Redis;
@@ -111,6 +113,52 @@ public sealed class SharedGetSlotTests : IAsyncLifetime
         });
         await reply;
         Assert.True(gets.Seal(slot, ticket)); // one reader joined before the clear
+    }
+
+    [Fact]
+    public async Task AKeyForgottenThroughAnyStoresTables_ClosesItsGetsInEveryStore()
+    {
+        // A named cache with a store of its own may share the default cache's server, its keys under the default
+        // cache's namespace: a write through either closes the GETs of the key in both.
+        var tables = new GetTables();
+        var own = tables.Add();
+        var other = tables.Add();
+        var slot = SharedGets.SlotOf(_first);
+        var ticket = other.Take(_first, slot);
+        var reply = WhileFrozen(() =>
+        {
+            var reply = other.Send(Database, _first, slot, ticket);
+            Assert.NotNull(other.TryJoin(_first, slot));
+            tables.Forget(_first);
+            Assert.Null(other.TryJoin(_first, slot));
+            Assert.Null(own.TryJoin(_first, slot));
+            return reply;
+        });
+        await reply;
+        Assert.True(other.Seal(slot, ticket));
+
+        ticket = other.Take(_first, slot);
+        reply = WhileFrozen(() =>
+        {
+            var reply = other.Send(Database, _first, slot, ticket);
+            Assert.NotNull(other.TryJoin(_first, slot));
+            tables.ForgetAll();
+            Assert.Null(other.TryJoin(_first, slot));
+            return reply;
+        });
+        await reply;
+        Assert.True(other.Seal(slot, ticket));
+
+        // Every Redis store of one application is built with the same tables.
+        await using var services = TestServices.Build(o =>
+        {
+            TestServices.Redis(o, _server);
+            o.Namespace = SharedRedis.UniqueNamespace();
+            o.Caches["users"] = new RcNamedCacheOptions { Store = RcStoreKind.Redis, Redis = _server.EndPoint };
+        });
+        var stores = services.GetRequiredService<CacheRegistry>().Stores.Cast<RedisStore>().ToArray();
+        Assert.Equal(2, stores.Length);
+        Assert.Same(stores[0].Tables, stores[1].Tables);
     }
 
     /// <summary>Runs <paramref name="steps"/> while the server is frozen (SIGSTOP): no reply comes back meanwhile.</summary>

@@ -50,11 +50,10 @@ internal sealed partial class RedisStore
             _logger));
     }
 
-    /// <summary>A write through this node: its own copy goes at once (invalidations from Redis follow for everyone's).</summary>
-    /// <summary>This node writes or removes <paramref name="key"/>: its near copy and its GET in flight are not used by a later read.</summary>
+    /// <summary>This node writes or removes <paramref name="key"/>: its near copy and its GETs in flight (in every store) are not used by a later read.</summary>
     private void Evict(string key)
     {
-        _gets.Forget(key);
+        _tables.Forget(key);
         _near?.Invalidate(key);
     }
 

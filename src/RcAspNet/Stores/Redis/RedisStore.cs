@@ -34,7 +34,8 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     private readonly BlockingRedisClient _blocking;
     private readonly RespSettings _respSettings;
     private readonly NearCopies? _near;
-    private readonly SharedGets _gets = new();
+    private readonly GetTables _tables;
+    private readonly SharedGets _gets;
     private readonly StrongBox<int> _pendingTags = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly IDisposable _gauge;
@@ -50,8 +51,11 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     /// <param name="near">The near cache, shared by every store of the application; null when it is off.</param>
     /// <param name="trackedPrefixes">The namespaces this store holds: whose changes the near cache follows, and which a clear of a node deletes.</param>
     /// <param name="shared">The application's own multiplexer, used instead of one of the store's own; null to connect.</param>
-    public RedisStore(ConfigurationOptions configuration, string kind, string shard, RcOptions options, TimeProvider time, RcMetrics metrics, ILogger logger, NearCopies? near = null, IReadOnlyCollection<string>? trackedPrefixes = null, IConnectionMultiplexer? shared = null)
+    /// <param name="gets">The tables of GETs in flight of every Redis store of the application; null for a store alone.</param>
+    public RedisStore(ConfigurationOptions configuration, string kind, string shard, RcOptions options, TimeProvider time, RcMetrics metrics, ILogger logger, NearCopies? near = null, IReadOnlyCollection<string>? trackedPrefixes = null, IConnectionMultiplexer? shared = null, GetTables? gets = null)
     {
+        _tables = gets ?? new GetTables();
+        _gets = _tables.Add();
         _kind = kind;
         _shard = shard;
         _options = options;
@@ -82,6 +86,9 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
 
     /// <summary>Gets the state of the server's circuit (of a cluster before its topology is known).</summary>
     internal CircuitState CircuitState => _topology.Server.Circuit.State;
+
+    /// <summary>Gets the tables of GETs in flight this store closes a key's GETs in (for tests).</summary>
+    internal GetTables Tables => _tables;
 
     /// <summary>Gets how many removals are kept for the servers of this store (for tests).</summary>
     internal int PendingRemovals => _topology.Nodes.Sum(static n => n.Removals.Size);
@@ -335,7 +342,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     {
         var removal = Removal.OfClear([prefix]);
         _recent.Add(removal);
-        _gets.ForgetAll();
+        _tables.ForgetAll();
         try
         {
             try
@@ -353,7 +360,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         }
         finally
         {
-            _gets.ForgetAll();
+            _tables.ForgetAll();
         }
     }
 

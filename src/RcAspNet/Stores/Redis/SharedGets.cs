@@ -112,9 +112,11 @@ internal sealed class SharedGets
     }
 
     /// <summary>This node writes or removes <paramref name="key"/>: no read that begins now joins a GET begun before.</summary>
-    public void Forget(string key)
+    public void Forget(string key) => Forget(key, SlotOf(key));
+
+    /// <summary>As <see cref="Forget(string)"/>, with the key's slot already found.</summary>
+    public void Forget(string key, int slot)
     {
-        var slot = SlotOf(key);
         var seen = Volatile.Read(ref _states[slot]);
         if (PhaseOf(seen) is Taken or Open)
         {
