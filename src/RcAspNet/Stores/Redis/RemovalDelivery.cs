@@ -109,7 +109,9 @@ internal sealed partial class RemovalDelivery(
 
     /// <summary>
     /// Moves what <paramref name="node"/> keeps but no longer serves to the node that does. Where each removal goes is
-    /// decided outside the node's lock (routing may rebuild the slot map, whose lock is taken before a node's).
+    /// decided outside the node's lock (routing may rebuild the slot map, whose lock is taken before a node's). Each is
+    /// kept by its new node before it leaves this one, so that it is never pending nowhere: a read meanwhile would find
+    /// neither node holding it back. (One this node delivers meanwhile is delivered twice, which deletes nothing more.)
     /// </summary>
     private void Reroute(RedisNode node)
     {
@@ -126,36 +128,44 @@ internal sealed partial class RemovalDelivery(
             if (removal.Kind == RemovalKind.Tag)
             {
                 var target = topology.NodeOf(removal.Tag.Routing);
-                if (target != node && Take(node, removal, null))
+                if (target != node)
                 {
                     calls.Keep(target, removal);
+                    Take(node, removal, null);
                 }
 
                 continue;
             }
 
             var leaving = removal.Keys.Select(k => (Key: k, Node: topology.NodeOf(k))).Where(p => p.Node != node).ToArray();
-            if (leaving.Length > 0 && Take(node, removal, [.. leaving.Select(static p => p.Key)]))
+            if (leaving.Length > 0)
             {
                 foreach (var group in leaving.GroupBy(static p => p.Node))
                 {
                     calls.Keep(group.Key, Removal.OfKeys([.. group.Select(static p => p.Key)]));
                 }
+
+                Take(node, removal, [.. leaving.Select(static p => p.Key)]);
             }
         }
 
         if (clear && !topology.Owners().Contains(node))
         {
             // A clear kept for a primary that serves no slot now: its keys live on whichever primaries took its slots.
-            bool taken;
+            bool kept;
             lock (node.Sync)
             {
-                taken = node.Removals.TakeClear();
+                kept = node.Removals.Clear is not null;
             }
 
-            foreach (var other in taken ? topology.Owners() : [])
+            foreach (var other in kept ? topology.Owners() : [])
             {
                 calls.Keep(other, Removal.OfClear(prefixes));
+            }
+
+            lock (node.Sync)
+            {
+                node.Removals.TakeClear();
             }
         }
     }
