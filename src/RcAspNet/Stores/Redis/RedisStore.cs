@@ -535,7 +535,11 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
                     return new(removed, 0);
                 }
 
+                EvictAll(page, static k => k);
                 var (deleted, count, rest) = await _calls.RemoveAsync(node, "clear", removal, (cluster: IsCluster, page), static (db, s) => RedisCommands.DeleteAsync(db, s.page, s.cluster), cancellationToken).ConfigureAwait(false);
+
+                // Their near copies go now, not when Redis's invalidations reach the link: the caller may read them at once.
+                EvictAll(page, static k => k);
                 if (!deleted)
                 {
                     return new(removed, rest.Pending);
