@@ -350,10 +350,15 @@ public sealed class MvcKindsController : Controller
     public string Header([FromHeader(Name = "X-Value")] string? v) => RcKey.For("MvcKinds.Header", v);
 }
 
-/// <summary>Authenticates a request carrying X-Test-User as that user.</summary>
+/// <summary>
+/// Authenticates a request carrying X-Test-User as that user; <see cref="Nameless"/> as a signed-in user with neither a
+/// NameIdentifier nor a Name claim (as an external sign-in without claim mapping may give).
+/// </summary>
 public sealed class TestAuthentication(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
+    public const string Nameless = "(nameless)";
+
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         if (!Request.Headers.TryGetValue("X-Test-User", out var user))
@@ -361,7 +366,9 @@ public sealed class TestAuthentication(IOptionsMonitor<AuthenticationSchemeOptio
             return Task.FromResult(AuthenticateResult.NoResult());
         }
 
-        var identity = new ClaimsIdentity([new Claim(ClaimTypes.NameIdentifier, user.ToString()), new Claim(ClaimTypes.Name, user.ToString())], "Test");
+        var identity = user == Nameless
+            ? new ClaimsIdentity([new Claim("email", "someone@example.com")], "Test")
+            : new ClaimsIdentity([new Claim(ClaimTypes.NameIdentifier, user.ToString()), new Claim(ClaimTypes.Name, user.ToString())], "Test");
         return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), "Test")));
     }
 }

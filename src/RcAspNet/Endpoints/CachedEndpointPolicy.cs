@@ -168,10 +168,12 @@ internal sealed class CachedEndpointPolicy
     private static bool TryAppendUser(HttpContext http, StringBuilder key)
     {
         var user = http.User;
-        var id = user.Identity?.IsAuthenticated == true ? user.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? user.Identity.Name : null;
-        if (id is null && http.Request.Headers.ContainsKey(HeaderNames.Authorization))
+        var authenticated = user.Identity?.IsAuthenticated == true;
+        var id = authenticated ? user.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? user.Identity!.Name : null;
+        if (id is null && (authenticated || http.Request.Headers.ContainsKey(HeaderNames.Authorization)))
         {
-            // The request carries credentials but no authenticated user: a per-user key cannot be made.
+            // A signed-in user without an identifier (no NameIdentifier or Name claim), or credentials without an
+            // authenticated user: a per-user key cannot be made, and the anonymous one is not theirs.
             return false;
         }
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using RcAspNet.TestApp;
 using RcAspNet.Tests.Infrastructure;
 
 namespace RcAspNet.Tests.Endpoints;
@@ -225,6 +226,20 @@ public abstract class RcCachedTests : IAsyncLifetime
         Assert.Equal("HIT", CacheStatus(aliceAgain.Response));
         Assert.Equal("anonymous #3", anonymous.Body);
         Assert.True(await App.Cache.ExistsAsync(RcKey.For("GET:/me", "alice")));
+    }
+
+    [Fact]
+    public async Task PerUserScope_NeverStoresThePageOfASignedInUserWithoutAnIdentifier()
+    {
+        // Its key would be the anonymous one: its page must reach neither anonymous visitors nor users like it.
+        var nameless = await GetAsync("/me", user: TestAuthentication.Nameless);
+        var anonymous = await GetAsync("/me");
+        var namelessAgain = await GetAsync("/me", user: TestAuthentication.Nameless);
+        Assert.Equal("anonymous #1", nameless.Body); // the handler finds no name either
+        Assert.Equal("anonymous #2", anonymous.Body);
+        Assert.Equal("anonymous #3", namelessAgain.Body);
+        Assert.NotEqual("HIT", CacheStatus(namelessAgain.Response));
+        Assert.Equal("anonymous #2", (await GetAsync("/me")).Body);
     }
 
     [Fact]
