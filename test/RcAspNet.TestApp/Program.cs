@@ -64,6 +64,9 @@ public static class Program
 
         cached.MapGet("/news", [RcCached] (Counters counters) => $"news #{counters.Next("news")}");
 
+        cached.MapGet("/file", [RcCached] (Counters counters) =>
+            Results.File(System.Text.Encoding.ASCII.GetBytes($"file #{counters.Next("file")}"), "text/plain", enableRangeProcessing: true));
+
         cached.MapGet("/public", [RcCached(UserScope = RcUserScope.Shared)] (Counters counters) => $"public #{counters.Next("public")}");
 
         cached.MapGet("/slow/{id:int}", [RcCached] async (int id, Counters counters) =>

@@ -40,9 +40,12 @@ internal sealed class CachedResponse(int statusCode, string? contentType, ReadOn
     /// </summary>
     public IHeaderDictionary? Headers { get; init; }
 
-    /// <summary>Whether a response with these headers may be shared: one that sets a cookie, is encoded, or says it must not be stored, is a personal or special one.</summary>
+    /// <summary>
+    /// Whether a response with these headers may be shared: one that sets a cookie, is encoded, is part of a
+    /// representation (<c>Content-Range</c>), or says it must not be stored, is a personal or special one.
+    /// </summary>
     public static bool IsShareableBy(IHeaderDictionary headers) =>
-        !headers.ContainsKey(HeaderNames.SetCookie) && !headers.ContainsKey(HeaderNames.ContentEncoding)
+        !headers.ContainsKey(HeaderNames.SetCookie) && !headers.ContainsKey(HeaderNames.ContentEncoding) && !headers.ContainsKey(HeaderNames.ContentRange)
         && !headers.CacheControl.ToString().Contains("no-store", StringComparison.OrdinalIgnoreCase)
         && !headers.CacheControl.ToString().Contains("private", StringComparison.OrdinalIgnoreCase);
 

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
+using Microsoft.Net.Http.Headers;
 using RcAspNet.Caching;
 
 namespace RcAspNet.Endpoints;
@@ -42,9 +43,10 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
 
     private async Task ServeAsync(HttpContext http, CachedEndpointPolicy policy)
     {
-        if (!policy.MayUseCache(http))
+        if (!policy.MayUseCache(http) || http.Request.Headers.ContainsKey(HeaderNames.Range))
         {
-            // A user's result is neither served from nor stored in a shared cache unless the endpoint opted in.
+            // A user's result is neither served from nor stored in a shared cache unless the endpoint opted in; a
+            // request for part of a representation is answered by the handler, whose range processing it is.
             SetStatus(http, policy, "MISS");
             await next(http).ConfigureAwait(false);
             return;
@@ -93,7 +95,7 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
                         handlerTag = http.Response.Headers.ETag.Count == 1 ? http.Response.Headers.ETag.ToString() : null;
                     }
 
-                    var result = storable && answer.StatusCode is >= 200 and < 300 && answer.IsShareable && !policy.IsBypassBody(answer.Body.Span)
+                    var result = storable && answer.StatusCode is >= 200 and < 300 and not StatusCodes.Status206PartialContent && answer.IsShareable && !policy.IsBypassBody(answer.Body.Span)
                         ? answer.AsEntry(handlerTag)
                         : answer;
                     rendered = result;
@@ -161,9 +163,9 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
         {
             // This request joined another's miss whose answer is not stored: it was made for that request (it sets a
             // cookie, is private or no-store, or is not a success). An error anyone would get is shared, labelled MISS;
-            // anything else, this request renders for itself.
+            // anything else (an error that answers the request's own headers too), this request renders for itself.
             SetStatus(http, policy, "MISS");
-            if (response.StatusCode >= 400 && response.IsShareable)
+            if (response.StatusCode >= 400 && response.IsShareable && !DependsOnRequestHeaders(response.StatusCode))
             {
                 await response.Shared().ExecuteAsync(http).ConfigureAwait(false);
             }
@@ -207,4 +209,8 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
             http.Response.Headers[header] = status;
         }
     }
+
+    /// <summary>Whether an error answers the request's own headers (Accept, a precondition, a range): not one anyone would get.</summary>
+    private static bool DependsOnRequestHeaders(int status) =>
+        status is StatusCodes.Status406NotAcceptable or StatusCodes.Status412PreconditionFailed or StatusCodes.Status416RangeNotSatisfiable;
 }

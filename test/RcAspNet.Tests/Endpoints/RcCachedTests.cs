@@ -243,6 +243,22 @@ public abstract class RcCachedTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ARangeRequest_IsAnsweredByTheHandler_AndItsPartNeverStored()
+    {
+        using var client = App.CreateClient();
+        using var range = new HttpRequestMessage(HttpMethod.Get, "/file");
+        range.Headers.Range = new RangeHeaderValue(0, 3);
+        using var part = await client.SendAsync(range);
+        Assert.Equal(HttpStatusCode.PartialContent, part.StatusCode);
+        Assert.Equal("file", await part.Content.ReadAsStringAsync());
+
+        var whole = await GetAsync("/file");
+        var again = await GetAsync("/file");
+        Assert.Equal((HttpStatusCode.OK, "file #2"), (whole.Response.StatusCode, whole.Body));
+        Assert.Equal((HttpStatusCode.OK, "file #2", "HIT"), (again.Response.StatusCode, again.Body, CacheStatus(again.Response)));
+    }
+
+    [Fact]
     public async Task SharedScope_IsSharedByAuthenticatedUsers()
     {
         await GetAsync("/public", user: "alice");
