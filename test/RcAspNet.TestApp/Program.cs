@@ -76,6 +76,18 @@ public static class Program
             return $"slow {id} #{n}";
         });
 
+        cached.MapGet("/left", [RcCached] async (Counters counters, CancellationToken aborted) =>
+        {
+            // The first visitor leaves before its page is ready; its handler ends with its request.
+            var n = counters.Next("left");
+            if (n == 1)
+            {
+                await Task.Delay(Timeout.Infinite, aborted);
+            }
+
+            return $"left #{n}";
+        });
+
         cached.MapGet("/maybe/{id:int}", [RcCached] (int id, Counters counters) =>
         {
             counters.Next("maybe");

@@ -127,6 +127,14 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
 
             return;
         }
+        catch (OperationCanceledException) when (rendered is null && !http.RequestAborted.IsCancellationRequested)
+        {
+            // This request joined another's miss, whose visitor left and whose handler ended with its request: this
+            // request renders for itself.
+            SetStatus(http, policy, "MISS");
+            await next(http).ConfigureAwait(false);
+            return;
+        }
         catch (RcCacheException ex)
         {
             LogCacheSkipped(logger, policy.Identity, ex.GetType().Name);

@@ -275,6 +275,24 @@ public abstract class RcCachedTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AMissWhoseVisitorLeaves_LetsTheRequestsThatJoinedItRenderForThemselves()
+    {
+        using var leaving = new CancellationTokenSource();
+        using var client = App.CreateClient();
+        var first = client.GetAsync("/left", leaving.Token);
+        await Eventually.TrueAsync(() => Task.FromResult(App.Counters.Get("left") == 1));
+        var joined = GetAsync("/left");
+
+        // Time for the second request to join the first one's miss (were it slower, it would render on its own, and
+        // this test would show nothing).
+        await Task.Delay(500);
+        leaving.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
+        var answer = await joined;
+        Assert.Equal((HttpStatusCode.OK, "left #2"), (answer.Response.StatusCode, answer.Body));
+    }
+
+    [Fact]
     public async Task ConcurrentMisses_OfAnAnswerThatSetsACookie_EachRenderTheirOwn()
     {
         var responses = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => GetAsync("/slow-cookie")));
