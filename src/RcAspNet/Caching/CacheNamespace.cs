@@ -304,8 +304,17 @@ internal sealed partial class CacheNamespace
         var entries = new List<StoreEntry>(items.Count);
         List<string>? refused = null;
         List<TaggedKey>? tagged = null;
+        var invalidated = !replaces && versions is not null && items.Any(static i => i.Tags is { Count: > 0 })
+            ? await InvalidatedSinceAsync(items.SelectMany(static i => i.Tags ?? []), versions).ConfigureAwait(false)
+            : null;
         foreach (var (namespaced, value, timing, tags) in items)
         {
+            if (invalidated is { Count: > 0 } && tags is not null && tags.Any(invalidated.Contains))
+            {
+                // A fill computed before an invalidation of one of its tags that has finished since: not written.
+                continue;
+            }
+
             if (IsOversized(value) || (replaces && IsAnyPending(tags)))
             {
                 // Not stored; and the value it replaces must not outlive it.
@@ -490,6 +499,13 @@ internal sealed partial class CacheNamespace
             return;
         }
 
+        if (!replaces && (await InvalidatedSinceAsync(tags, versions).ConfigureAwait(false)).Count > 0)
+        {
+            // A fill computed before an invalidation of its tags that has finished since: once written, it would be
+            // readable until the check after the write deleted it.
+            return;
+        }
+
         try
         {
             await _store.SetAsync(namespaced, Layout(value, timing, tags), timing.StoreTimeToLive, replaces, cancellationToken).ConfigureAwait(false);
@@ -553,6 +569,26 @@ internal sealed partial class CacheNamespace
         {
             await _store.DeleteManyAsync([.. stale], CancellationToken.None).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// The tags of <paramref name="tags"/> whose version is no longer the one in <paramref name="versions"/>: invalidated
+    /// since, as a fill's value was computed (a version that cannot be read counts as changed, unless none was read).
+    /// </summary>
+    private async ValueTask<HashSet<string>> InvalidatedSinceAsync(IEnumerable<string> tags, TagVersions versions)
+    {
+        var names = tags.Distinct(StringComparer.Ordinal).ToArray();
+        var now = await _store.GetTagVersionsAsync(Array.ConvertAll(names, versions.KeysOf), CancellationToken.None).ConfigureAwait(false);
+        var changed = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < names.Length; i++)
+        {
+            if (!string.Equals(now[i], versions.VersionOf(names[i]), StringComparison.Ordinal))
+            {
+                changed.Add(names[i]);
+            }
+        }
+
+        return changed;
     }
 
     /// <summary>

@@ -381,6 +381,45 @@ public sealed class LoadingTests
         Assert.Equal(4, await fixture.Cache.GetAsync<int>("post"));
     }
 
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task AFillWhoseTagWasInvalidatedWhileItsFactoryRan_IsNeverWritten(string store)
+    {
+        // The invalidation finishes while the factory runs: written, the value would be readable until the check after
+        // the write removed it.
+        await using var fixture = await Fixture.StartAsync(store, static _ => { });
+        var post = new RcEntryOptions { Tags = ["post:1"], Expiration = TimeSpan.FromMinutes(10) };
+        var sets = fixture.Sets();
+        var value = await fixture.Cache.GetOrSetAsync(
+            "post",
+            async ct =>
+            {
+                await fixture.Cache.InvalidateTagAsync("post:1", ct);
+                return 1;
+            },
+            post);
+        Assert.Equal(1, value);
+        Assert.Null(await fixture.Cache.GetAsync<int?>("post"));
+        var redis = store != "memory"; // the memory store measures no operations: there, only the reads after are checked
+        Assert.True(!redis || fixture.Sets() == sets, "The fill was written.");
+
+        // In a batch too.
+        await using var scope = fixture.CreateScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        var promise = batch.Load(
+            "page",
+            async ct =>
+            {
+                await fixture.Cache.InvalidateTagAsync("post:1", ct);
+                return 2;
+            },
+            post);
+        await batch.FlushAsync();
+        Assert.Equal(2, promise.Value);
+        Assert.Null(await fixture.Cache.GetAsync<int?>("page"));
+        Assert.True(!redis || fixture.Sets() == sets, "The batch's fill was written.");
+    }
+
     [Fact]
     public async Task AMissWithNoLoadEndedSinceItsRead_IsReadOnce()
     {
@@ -512,6 +551,9 @@ public sealed class LoadingTests
             await Eventually.TrueAsync(() => Task.FromResult(!Loader.IsLoading(Namespace + key)));
             Assert.Equal(1, (await Cache.DeleteAsync(key)).Removed);
         }
+
+        /// <summary>How many writes of entries the store has made (one per SET, and one per multi-key write).</summary>
+        public int Sets() => Metrics.Measurements.Count(static m => m.Name == "rc.store.operation.duration" && m.Tags.GetValueOrDefault("rc.operation") is "set" or "set_many");
 
         /// <summary>How many GETs the store has sent (each key of a multi-key read is not one).</summary>
         public int Gets() => Metrics.Measurements.Count(static m => m.Name == "rc.store.operation.duration" && m.Tags.GetValueOrDefault("rc.operation") == "get");
