@@ -156,7 +156,8 @@ internal static class CachedEndpointPolicyFactory
     private static (string? Identity, List<KeyArgument> Arguments) Page(CompiledPageActionDescriptor page, RoutePattern? pattern, RcCachedAttribute settings, List<string> problems)
     {
         var arguments = new List<KeyArgument>();
-        var handler = page.HandlerMethods.FirstOrDefault(static h => h.Name is null && string.Equals(h.HttpMethod, "GET", StringComparison.OrdinalIgnoreCase));
+        var gets = page.HandlerMethods.Where(static h => string.Equals(h.HttpMethod, "GET", StringComparison.OrdinalIgnoreCase)).ToArray();
+        var handler = gets.FirstOrDefault(static h => h.Name is null);
         foreach (var parameter in handler?.Parameters ?? [])
         {
             if (MvcArgument(parameter.Name, parameter.ParameterType, parameter.BindingInfo, pattern, settings, problems) is { } argument)
@@ -170,6 +171,21 @@ internal static class CachedEndpointPolicyFactory
             if (MvcArgument(property.Name, property.ParameterType, property.BindingInfo, pattern, settings, problems) is { } argument)
             {
                 arguments.Add(argument);
+            }
+        }
+
+        if (gets.Any(static h => h.Name is not null))
+        {
+            // Named GET handlers (OnGetCsv) are chosen by the request's handler value: it is keyed, and so are the
+            // parameters of each named handler that the others do not bind.
+            var keyed = new HashSet<string>((handler?.Parameters ?? []).Select(static p => p.Name).Concat(page.BoundProperties.Select(static p => p.Name)), StringComparer.OrdinalIgnoreCase);
+            arguments.Add(MvcArgument("handler", typeof(string), null, pattern, settings, problems)!);
+            foreach (var parameter in gets.Where(static h => h.Name is not null).SelectMany(static h => h.Parameters).Where(p => keyed.Add(p.Name)))
+            {
+                if (MvcArgument(parameter.Name, parameter.ParameterType, parameter.BindingInfo, pattern, settings, problems) is { } argument)
+                {
+                    arguments.Add(argument);
+                }
             }
         }
 

@@ -504,6 +504,22 @@ public abstract class RcCachedTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RazorPage_WithANamedGetHandler_IsKeyedByTheHandlerAndItsArguments()
+    {
+        var page = await GetAsync("/report/7");
+        Assert.Equal(HttpStatusCode.OK, page.Response.StatusCode);
+        var csv = await GetAsync("/report/7?handler=Csv&separator=;");
+        var tabs = await GetAsync("/report/7?handler=Csv&separator=tab");
+        var pageAgain = await GetAsync("/report/7");
+        var csvAgain = await GetAsync("/report/7?handler=Csv&separator=;");
+        Assert.Contains("Report 7 as html #1", page.Body, StringComparison.Ordinal);
+        Assert.Contains("Report 7 as csv(;) #2", csv.Body, StringComparison.Ordinal);
+        Assert.Contains("Report 7 as csv(tab) #3", tabs.Body, StringComparison.Ordinal);
+        Assert.Equal((page.Body, "HIT"), (pageAgain.Body, CacheStatus(pageAgain.Response)));
+        Assert.Equal((csv.Body, "HIT"), (csvAgain.Body, CacheStatus(csvAgain.Response)));
+    }
+
+    [Fact]
     public async Task RazorPage_IsCachedByItsHandlerArgumentAndGetBoundProperty()
     {
         var miss = await GetAsync("/greeting/bob?times=2");
