@@ -28,6 +28,11 @@ internal sealed partial class CacheNamespace
     private const int NamespacedSlots = 256;
     private readonly string?[] _namespaced = new string?[NamespacedSlots];
 
+    // What this process changed, by stripe of keys, and how often it cleared the namespace (ChangeMark).
+    private const int ChangeStripes = 1024;
+    private readonly long[] _changes = new long[ChangeStripes];
+    private long _clears;
+
     public CacheNamespace(string name, IRcStore store, string prefix, TimeSpan defaultExpiration, RcOptions options, TimeProvider time, RcMetrics metrics, ILogger logger)
     {
         Name = name;
@@ -255,6 +260,10 @@ internal sealed partial class CacheNamespace
         try
         {
             var namespaced = Key(key);
+            if (replaces)
+            {
+                Changed(namespaced);
+            }
 
             // Not stored when oversized; and an older value must not outlive the write that replaced it.
             return IsOversized(value) ? DeleteInsteadAsync(namespaced, cancellationToken)
@@ -270,10 +279,61 @@ internal sealed partial class CacheNamespace
         }
     }
 
+    /// <summary>
+    /// Writes what a load computed, unless this process changed the key since the load began (its mark,
+    /// <paramref name="since"/>): a delete or a replacing write made meanwhile is never undone. A change made while it
+    /// writes removes what it wrote.
+    /// </summary>
+    public async ValueTask FillAsync(string key, byte[] value, EntryTiming timing, long since)
+    {
+        var namespaced = Key(key);
+        if (ChangeMark(namespaced) == since)
+        {
+            await SetAsync(key, value, timing, replaces: false, CancellationToken.None).ConfigureAwait(false);
+            await UndoIfChangedAsync(namespaced, since).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>As <see cref="FillAsync"/>, for a value that carries tags (<see cref="SetTaggedAsync"/>).</summary>
+    public async ValueTask FillTaggedAsync(string key, byte[] value, EntryTiming timing, IReadOnlyList<string> tags, TagVersions versions, long since)
+    {
+        var namespaced = Key(key);
+        if (ChangeMark(namespaced) == since)
+        {
+            await SetTaggedAsync(key, value, timing, tags, versions, replaces: false, CancellationToken.None).ConfigureAwait(false);
+            await UndoIfChangedAsync(namespaced, since).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// How this process has changed <paramref name="namespacedKey"/> (or a key of its stripe) by a replacing write or a
+    /// removal, and cleared this namespace: a mark that grows with each. A load takes it when it begins.
+    /// </summary>
+    public long ChangeMark(string namespacedKey) => Volatile.Read(ref _changes[Stripe(namespacedKey)]) + Volatile.Read(ref _clears);
+
+    /// <summary>This process is about to replace or remove <paramref name="namespacedKey"/>: loads begun before are not written over it, nor joined.</summary>
+    private string Changed(string namespacedKey)
+    {
+        Interlocked.Increment(ref _changes[Stripe(namespacedKey)]);
+        return namespacedKey;
+    }
+
+    private static int Stripe(string namespacedKey) => namespacedKey.GetHashCode() & (ChangeStripes - 1);
+
+    /// <summary>A change came while a fill wrote: what it wrote may be older than the change, so it goes (a miss is safe).</summary>
+    private async ValueTask UndoIfChangedAsync(string namespacedKey, long since)
+    {
+        if (ChangeMark(namespacedKey) != since)
+        {
+            await _store.DeleteAsync(namespacedKey, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Writes on the calling thread, never waiting on the thread pool.</summary>
     public void Set(string key, byte[] value, EntryTiming timing)
     {
         var namespaced = Key(key);
+        Changed(namespaced);
         if (IsOversized(value))
         {
             _store.Delete(namespaced);
@@ -309,6 +369,11 @@ internal sealed partial class CacheNamespace
             : null;
         foreach (var (namespaced, value, timing, tags) in items)
         {
+            if (replaces)
+            {
+                Changed(namespaced);
+            }
+
             if (invalidated is { Count: > 0 } && tags is not null && tags.Any(invalidated.Contains))
             {
                 // A fill computed before an invalidation of one of its tags that has finished since: not written.
@@ -368,6 +433,8 @@ internal sealed partial class CacheNamespace
             return false;
         }
 
+        Changed(namespaced);
+
         bool added;
         try
         {
@@ -387,7 +454,7 @@ internal sealed partial class CacheNamespace
         return added;
     }
 
-    public ValueTask<RcRemovalResult> DeleteAsync(string key, CancellationToken cancellationToken) => _store.DeleteAsync(Key(key), cancellationToken);
+    public ValueTask<RcRemovalResult> DeleteAsync(string key, CancellationToken cancellationToken) => _store.DeleteAsync(Changed(Key(key)), cancellationToken);
 
     /// <summary>What a write that is not stored does instead: it removes the value it would have replaced.</summary>
     private async ValueTask<bool> DeleteInsteadAsync(string namespacedKey, CancellationToken cancellationToken)
@@ -397,16 +464,16 @@ internal sealed partial class CacheNamespace
     }
 
     /// <summary>Deletes on the calling thread, never waiting on the thread pool.</summary>
-    public RcRemovalResult Delete(string key) => _store.Delete(Key(key));
+    public RcRemovalResult Delete(string key) => _store.Delete(Changed(Key(key)));
 
     public ValueTask<RcRemovalResult> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
-        _store.DeleteManyAsync([.. keys.Select(k => Key(k, nameof(keys)))], cancellationToken);
+        _store.DeleteManyAsync([.. keys.Select(k => Changed(Key(k, nameof(keys))))], cancellationToken);
 
     public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken) => _store.ExistsAsync(Key(key), cancellationToken);
 
     /// <summary>Adds <paramref name="delta"/> to an integer entry; a new one starts at 0 and lives <paramref name="timeToLive"/>.</summary>
     public ValueTask<long> IncrementAsync(string key, long delta, TimeSpan timeToLive, CancellationToken cancellationToken) =>
-        _store.IncrementAsync(Key(key), delta, timeToLive, cancellationToken);
+        _store.IncrementAsync(Changed(Key(key)), delta, timeToLive, cancellationToken);
 
     /// <summary>
     /// Gives an existing entry a new lifetime; returns whether it existed. An entry with tags is registered under them
@@ -431,9 +498,16 @@ internal sealed partial class CacheNamespace
     }
 
     /// <summary>Deletes every entry of this namespace; a namespace without a prefix refuses, as it would empty every server.</summary>
-    public ValueTask<RcRemovalResult> ClearAsync(CancellationToken cancellationToken) => Prefix.Length == 0
-        ? throw new InvalidOperationException("This cache has no namespace: clearing it would delete every key of its servers. Give it a Namespace.")
-        : _store.ClearAsync(Prefix, cancellationToken);
+    public ValueTask<RcRemovalResult> ClearAsync(CancellationToken cancellationToken)
+    {
+        if (Prefix.Length == 0)
+        {
+            throw new InvalidOperationException("This cache has no namespace: clearing it would delete every key of its servers. Give it a Namespace.");
+        }
+
+        Interlocked.Increment(ref _clears);
+        return _store.ClearAsync(Prefix, cancellationToken);
+    }
 
     /// <summary>The Redis connections of the store beneath, by shard; an in-process store has none.</summary>
     public ValueTask<IReadOnlyDictionary<string, StackExchange.Redis.IConnectionMultiplexer>> GetRedisConnectionsAsync(CancellationToken cancellationToken) =>
@@ -481,6 +555,11 @@ internal sealed partial class CacheNamespace
     public async ValueTask SetTaggedAsync(string key, byte[] value, EntryTiming timing, IReadOnlyList<string> tags, TagVersions versions, bool replaces, CancellationToken cancellationToken)
     {
         var namespaced = Key(key);
+        if (replaces)
+        {
+            Changed(namespaced);
+        }
+
         if (IsOversized(value))
         {
             await _store.DeleteAsync(namespaced, cancellationToken).ConfigureAwait(false);

@@ -12,6 +12,12 @@ internal sealed class InFlightLoad<T>
 
     public Task<T> Task => _result.Task;
 
+    /// <summary>
+    /// Gets the key's change mark when this load began (<see cref="CacheNamespace.ChangeMark"/>): a request that begins
+    /// after this process changed the key does not join it, and what it loads is not written over the change.
+    /// </summary>
+    public long ChangeMark { get; init; }
+
     /// <summary>Gets how many callers wait for this load now.</summary>
     public int Waiters => Volatile.Read(ref _waiters);
 

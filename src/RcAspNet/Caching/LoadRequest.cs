@@ -46,6 +46,9 @@ internal sealed class LoadRequest<T>(string key, string namespacedKey, Func<Canc
     /// </summary>
     public long LoadsEndedAtRead { get; set; }
 
+    /// <summary>Gets or sets the change mark of the load this request runs (<see cref="InFlightLoad{T}.ChangeMark"/>), which its write is checked against.</summary>
+    public long ChangeMark { get; set; }
+
     public bool Decode(ReadOnlyMemory<byte> bytes, out T? value) => decode(bytes, out value);
 
     /// <summary>Runs the factory (once).</summary>

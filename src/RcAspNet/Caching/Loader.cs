@@ -206,27 +206,30 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
             bool registered;
             if (_loads.TryGetValue(key, out var running))
             {
-                if (running is InFlightLoad<T> shared && shared.TryJoin())
+                // One begun before this process changed the key is not joined: what it loads may predate the change.
+                if (running is InFlightLoad<T> shared && shared.ChangeMark == keyspace.ChangeMark(key) && shared.TryJoin())
                 {
                     request.Settle();
                     return shared;
                 }
 
-                // One whose callers all left is replaced; one of another type stays, and this one runs unregistered.
-                own ??= new InFlightLoad<T>();
+                // One whose callers all left, or begun before a change, is replaced; one of another type stays, and this
+                // one runs unregistered.
+                own ??= new InFlightLoad<T> { ChangeMark = keyspace.ChangeMark(key) };
                 registered = running is InFlightLoad<T>;
                 if (registered && !_loads.TryUpdate(key, own, running))
                 {
                     continue;
                 }
             }
-            else if (!(registered = _loads.TryAdd(key, own ??= new InFlightLoad<T>())))
+            else if (!(registered = _loads.TryAdd(key, own ??= new InFlightLoad<T> { ChangeMark = keyspace.ChangeMark(key) })))
             {
                 continue;
             }
 
             request.Starting?.Invoke();
             var load = own;
+            request.ChangeMark = load.ChangeMark;
 
             // A load of the key (or of one sharing its stripe) that ended since this request's read began, or one this
             // request could not join (replaced, or of another type), may have stored what that read did not see.
@@ -264,11 +267,13 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
     /// <summary>One refresh per key in this process (and per fleet with <c>Fleet</c>), that no reader waits for.</summary>
     private void RefreshInBackground<T>(LoadRequest<T> request, long writtenAt)
     {
-        var load = new InFlightLoad<T>();
+        var load = new InFlightLoad<T> { ChangeMark = keyspace.ChangeMark(request.NamespacedKey) };
         if (!_loads.TryAdd(request.NamespacedKey, load))
         {
             return;
         }
+
+        request.ChangeMark = load.ChangeMark;
 
         // The load's first waiter is nobody: a reader that joins it and leaves never cancels it.
         request.Starting?.Invoke();
@@ -340,11 +345,11 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
             var timing = Timing(request.Options, request.Policy);
             if (versions is not null)
             {
-                await keyspace.SetTaggedAsync(request.Key, bytes, timing, tags!, versions, replaces: false, CancellationToken.None).ConfigureAwait(false);
+                await keyspace.FillTaggedAsync(request.Key, bytes, timing, tags!, versions, request.ChangeMark).ConfigureAwait(false);
             }
             else
             {
-                await keyspace.SetAsync(request.Key, bytes, timing, replaces: false, CancellationToken.None).ConfigureAwait(false);
+                await keyspace.FillAsync(request.Key, bytes, timing, request.ChangeMark).ConfigureAwait(false);
             }
         }
 

@@ -383,6 +383,44 @@ public sealed class LoadingTests
 
     [Theory]
     [MemberData(nameof(Stores))]
+    public async Task ARemovalOrReplacementWhileAFactoryRuns_IsNotUndoneByItsFill_NorIsItsLoadJoinedAfter(string store)
+    {
+        await using var fixture = await Fixture.StartAsync(store, static _ => { });
+        var cache = fixture.Cache;
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ValueTask<int> OldVersion(CancellationToken _) => Wait(started, release, 1);
+
+        // The post changes while its old version loads: the application removes the cached one.
+        var first = cache.GetOrSetAsync("post", OldVersion, TenSeconds).AsTask();
+        await started.Task;
+        Assert.Equal(0, (await cache.DeleteAsync("post")).Removed);
+
+        // A read that begins after the removal does not join the load begun before it: it loads (and stores) its own.
+        Assert.Equal(2, await cache.GetOrSetAsync("post", static _ => ValueTask.FromResult(2), TenSeconds).AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
+        release.SetResult();
+        Assert.Equal(1, await first);
+        Assert.Equal(2, await cache.GetAsync<int?>("post"));
+
+        // A replacement while the old version loads, and no reader after: the old version is not written over it.
+        (started, release) = (new(TaskCreationOptions.RunContinuationsAsynchronously), new(TaskCreationOptions.RunContinuationsAsynchronously));
+        var refill = cache.GetOrSetAsync("page", OldVersion, TenSeconds).AsTask();
+        await started.Task;
+        await cache.SetAsync("page", 3, TenSeconds);
+        release.SetResult();
+        Assert.Equal(1, await refill);
+        Assert.Equal(3, await cache.GetAsync<int?>("page"));
+
+        static async ValueTask<int> Wait(TaskCompletionSource started, TaskCompletionSource release, int value)
+        {
+            started.SetResult();
+            await release.Task;
+            return value;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
     public async Task AFillWhoseTagWasInvalidatedWhileItsFactoryRan_IsNeverWritten(string store)
     {
         // The invalidation finishes while the factory runs: written, the value would be readable until the check after
