@@ -20,7 +20,7 @@ internal sealed class ReaderProcess : IAsyncDisposable
 
     private ReaderProcess(Process process) => _process = process;
 
-    /// <summary>Starts a reader of <c>other</c> (which must hold <c>value</c>) on <paramref name="endPoint"/>, once it has read it.</summary>
+    /// <summary>Starts a reader of <c>other</c> (which must hold <c>value</c>) on <paramref name="endPoint"/>; returns once it is connected.</summary>
     public static async Task<ReaderProcess> StartAsync(string endPoint)
     {
         var host = Environment.ProcessPath ?? throw new InvalidOperationException("The benchmarks' own executable is not known.");

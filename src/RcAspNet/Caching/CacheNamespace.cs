@@ -73,20 +73,21 @@ internal sealed partial class CacheNamespace
             throw new ArgumentException($"A cache key must be at most {_maximumKeyLength} characters long (Rc:MaximumKeyLength); this one has {key.Length}.", paramName);
         }
 
-        if (HasLoneSurrogate(key))
-        {
-            throw new ArgumentException(LoneSurrogate("cache key"), paramName);
-        }
-
         if (Prefix.Length == 0)
         {
-            return key;
+            return HasLoneSurrogate(key) ? throw new ArgumentException(LoneSurrogate("cache key"), paramName) : key;
         }
 
+        // A key namespaced lately passed the checks below then.
         ref var slot = ref _namespaced[key.GetHashCode() & (NamespacedSlots - 1)];
         if (Volatile.Read(ref slot) is { } made && made.Length == Prefix.Length + key.Length && made.AsSpan(Prefix.Length).SequenceEqual(key))
         {
             return made;
+        }
+
+        if (HasLoneSurrogate(key))
+        {
+            throw new ArgumentException(LoneSurrogate("cache key"), paramName);
         }
 
         var namespaced = string.Concat(Prefix, key);
@@ -489,8 +490,7 @@ internal sealed partial class CacheNamespace
             && EntryEnvelope.Tags(entry, header) is { Length: > 0 } tags)
         {
             // The tags' keys as read, not checked against today's settings: the entry was checked when it was written.
-            var keys = Array.ConvertAll(tags, KeysOf);
-            var versions = new TagVersions(tags, keys, await _store.GetTagVersionsAsync(keys, cancellationToken).ConfigureAwait(false));
+            var versions = await VersionsAsync(tags, KeysOf, cancellationToken).ConfigureAwait(false);
             await RegisterTagsAsync([new TaggedKey(namespaced, ExpiresAt(EntryTiming.For(timeToLive)), tags)], versions).ConfigureAwait(false);
         }
 
@@ -540,10 +540,13 @@ internal sealed partial class CacheNamespace
     }
 
     /// <summary>Reads the versions of <paramref name="tags"/>, before a value that will carry them is computed.</summary>
-    public async ValueTask<TagVersions> ReadTagVersionsAsync(IEnumerable<string> tags, CancellationToken cancellationToken)
+    public ValueTask<TagVersions> ReadTagVersionsAsync(IEnumerable<string> tags, CancellationToken cancellationToken) =>
+        VersionsAsync(tags.Distinct(StringComparer.Ordinal).ToArray(), TagKeys, cancellationToken);
+
+    /// <summary>Reads the versions of the tags <paramref name="names"/>, whose keys <paramref name="keysOf"/> gives.</summary>
+    private async ValueTask<TagVersions> VersionsAsync(string[] names, Converter<string, TagKeys> keysOf, CancellationToken cancellationToken)
     {
-        var names = tags.Distinct(StringComparer.Ordinal).ToArray();
-        var keys = Array.ConvertAll(names, TagKeys);
+        var keys = Array.ConvertAll(names, keysOf);
         return new TagVersions(names, keys, await _store.GetTagVersionsAsync(keys, cancellationToken).ConfigureAwait(false));
     }
 
@@ -657,17 +660,8 @@ internal sealed partial class CacheNamespace
     private async ValueTask<HashSet<string>> InvalidatedSinceAsync(IEnumerable<string> tags, TagVersions versions)
     {
         var names = tags.Distinct(StringComparer.Ordinal).ToArray();
-        var now = await _store.GetTagVersionsAsync(Array.ConvertAll(names, versions.KeysOf), CancellationToken.None).ConfigureAwait(false);
-        var changed = new HashSet<string>(StringComparer.Ordinal);
-        for (var i = 0; i < names.Length; i++)
-        {
-            if (!string.Equals(now[i], versions.VersionOf(names[i]), StringComparison.Ordinal))
-            {
-                changed.Add(names[i]);
-            }
-        }
-
-        return changed;
+        var now = await VersionsAsync(names, versions.KeysOf, CancellationToken.None).ConfigureAwait(false);
+        return names.Where(name => !string.Equals(now.VersionOf(name), versions.VersionOf(name), StringComparison.Ordinal)).ToHashSet(StringComparer.Ordinal);
     }
 
     /// <summary>

@@ -153,29 +153,9 @@ internal static class EntryEnvelope
         return tags;
     }
 
-    /// <summary>Whether a wrapped entry carries a tag that <paramref name="pending"/> says is being invalidated.</summary>
-    public static bool CarriesAny(ReadOnlySpan<byte> entry, in EntryHeader header, Func<string, bool> pending)
-    {
-        if (!header.HasTags)
-        {
-            return false;
-        }
-
-        var count = BinaryPrimitives.ReadUInt16LittleEndian(entry[header.TagsOffset..]);
-        var at = header.TagsOffset + 2;
-        for (var i = 0; i < count; i++)
-        {
-            var length = BinaryPrimitives.ReadUInt16LittleEndian(entry[at..]);
-            if (pending(Encoding.UTF8.GetString(entry.Slice(at + 2, length))))
-            {
-                return true;
-            }
-
-            at += 2 + length;
-        }
-
-        return false;
-    }
+    /// <summary>Whether a wrapped entry carries a tag that <paramref name="pending"/> says is being invalidated (a read while one is kept: not the hot path).</summary>
+    public static bool CarriesAny(ReadOnlySpan<byte> entry, in EntryHeader header, Func<string, bool> pending) =>
+        Array.Exists(Tags(entry, header), tag => pending(tag));
 
     /// <summary>Where the value of an entry with tags begins, or -1 when its tags run past its end.</summary>
     private static int EndOfTags(ReadOnlySpan<byte> entry, int tagsAt)

@@ -178,8 +178,10 @@ internal static class CachedEndpointPolicyFactory
         {
             // Named GET handlers (OnGetCsv) are chosen by the request's handler value: it is keyed, and so are the
             // parameters of each named handler that the others do not bind.
-            var keyed = new HashSet<string>((handler?.Parameters ?? []).Select(static p => p.Name).Concat(page.BoundProperties.Select(static p => p.Name)), StringComparer.OrdinalIgnoreCase);
-            arguments.Add(MvcArgument("handler", typeof(string), null, pattern, settings, problems)!);
+            var keyed = new HashSet<string>((handler?.Parameters ?? []).Select(static p => p.Name).Concat(page.BoundProperties.Where(static p => BindsOnGet(p.BindingInfo)).Select(static p => p.Name)), StringComparer.OrdinalIgnoreCase);
+            // Razor Pages matches the handler's name ignoring case: so does the key, lower-cased.
+            var source = pattern?.GetParameter("handler") is not null ? ArgumentSource.RouteThenQuery : ArgumentSource.Query;
+            arguments.Add(Argument("handler", typeof(string), source, "handler", static _ => HandlerName, optional: true, null, problems)!);
             foreach (var parameter in gets.Where(static h => h.Name is not null).SelectMany(static h => h.Parameters).Where(p => keyed.Add(p.Name)))
             {
                 if (MvcArgument(parameter.Name, parameter.ParameterType, parameter.BindingInfo, pattern, settings, problems) is { } argument)
@@ -190,6 +192,12 @@ internal static class CachedEndpointPolicyFactory
         }
 
         return ($"Page:{page.ViewEnginePath}", arguments);
+    }
+
+    private static bool HandlerName(string text, out object? value)
+    {
+        value = text.ToLowerInvariant();
+        return true;
     }
 
     /// <summary>An argument bound by MVC's model binding: its source as MVC infers it, parsed with the type's converter.</summary>

@@ -73,6 +73,7 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
         var detached = policy.Loading.MayOutliveCaller;
         DetachedRequest? away = null;
         CachedResponse? rendered = null;
+        var rendering = false;
         Loaded<CachedResponse> loaded;
         try
         {
@@ -82,6 +83,7 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
                 key,
                 async _ =>
                 {
+                    rendering = true;
                     CachedResponse answer;
                     string? handlerTag;
                     if (away is not null)
@@ -127,7 +129,7 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
 
             return;
         }
-        catch (OperationCanceledException) when (rendered is null && !http.RequestAborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (!rendering && !http.RequestAborted.IsCancellationRequested)
         {
             // This request joined another's miss, whose visitor left and whose handler ended with its request: this
             // request renders for itself.

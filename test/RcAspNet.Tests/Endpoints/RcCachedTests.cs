@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
+using RcAspNet.Caching;
+using RcAspNet.Endpoints;
 using RcAspNet.TestApp;
 using RcAspNet.Tests.Infrastructure;
 
@@ -282,10 +284,9 @@ public abstract class RcCachedTests : IAsyncLifetime
         var first = client.GetAsync("/left", leaving.Token);
         await Eventually.TrueAsync(() => Task.FromResult(App.Counters.Get("left") == 1));
         var joined = GetAsync("/left");
-
-        // Time for the second request to join the first one's miss (were it slower, it would render on its own, and
-        // this test would show nothing).
-        await Task.Delay(500);
+        var loader = ((RcCache)App.Cache).Loader;
+        var key = ((RcCache)App.Cache).NamespacedKey(RcKey.For("GET:/left"));
+        await Eventually.TrueAsync(() => Task.FromResult(loader.Waiters<CachedResponse>(key) == 2));
         leaving.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
         var answer = await joined;
@@ -511,7 +512,7 @@ public abstract class RcCachedTests : IAsyncLifetime
         var csv = await GetAsync("/report/7?handler=Csv&separator=;");
         var tabs = await GetAsync("/report/7?handler=Csv&separator=tab");
         var pageAgain = await GetAsync("/report/7");
-        var csvAgain = await GetAsync("/report/7?handler=Csv&separator=;");
+        var csvAgain = await GetAsync("/report/7?handler=csv&separator=;");
         Assert.Contains("Report 7 as html #1", page.Body, StringComparison.Ordinal);
         Assert.Contains("Report 7 as csv(;) #2", csv.Body, StringComparison.Ordinal);
         Assert.Contains("Report 7 as csv(tab) #3", tabs.Body, StringComparison.Ordinal);

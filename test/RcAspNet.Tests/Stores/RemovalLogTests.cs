@@ -41,6 +41,19 @@ public sealed class RemovalLogTests
     }
 
     [Fact]
+    public void AnInvalidationSentByADeliveryThatFailed_TakesNoLaterOne()
+    {
+        // Kept unsent, then sent by a recovery that failed: the server may have applied it.
+        var log = new RemovalLog(limit: 100, ["ns:"], new StrongBox<int>());
+        var first = Removal.OfTag(Post);
+        log.Add(first, unsent: true);
+        Assert.Equal([first], log.Next(100));
+        log.Abandon();
+        log.Add(Removal.OfTag(Post), unsent: true);
+        Assert.Equal(2, log.Size);
+    }
+
+    [Fact]
     public void ATagInvalidatedAgainInAnInvalidationThatWasSent_IsNotFoldedIntoOneNeverSent()
     {
         // The one sent may have been applied: its drain set holds members only its own delivery deletes.

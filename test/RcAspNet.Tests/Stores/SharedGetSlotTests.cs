@@ -125,17 +125,21 @@ public sealed class SharedGetSlotTests : IAsyncLifetime
         var other = tables.Add();
         var slot = SharedGets.SlotOf(_first);
         var ticket = other.Take(_first, slot);
-        var reply = WhileFrozen(() =>
+        var ownTicket = own.Take(_first, slot);
+        var (reply, ownReply) = WhileFrozen(() =>
         {
             var reply = other.Send(Database, _first, slot, ticket);
+            var ownReply = own.Send(Database, _first, slot, ownTicket);
             Assert.NotNull(other.TryJoin(_first, slot));
+            Assert.NotNull(own.TryJoin(_first, slot));
             tables.Forget(_first);
             Assert.Null(other.TryJoin(_first, slot));
             Assert.Null(own.TryJoin(_first, slot));
-            return reply;
+            return (reply, ownReply);
         });
-        await reply;
+        await Task.WhenAll(reply, ownReply);
         Assert.True(other.Seal(slot, ticket));
+        Assert.True(own.Seal(slot, ownTicket));
 
         ticket = other.Take(_first, slot);
         reply = WhileFrozen(() =>

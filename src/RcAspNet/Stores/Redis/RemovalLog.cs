@@ -104,6 +104,15 @@ internal sealed class RemovalLog(int limit, string[] prefixes, StrongBox<int> st
         }
 
         _delivering.UnionWith(next);
+        foreach (var removal in next)
+        {
+            // Sent now: the server may apply it even if this delivery fails, so no later invalidation merges into it.
+            if (removal.Kind == RemovalKind.Tag && _unsentTags.TryGetValue(removal.Tag.Routing, out var indexed) && indexed == removal)
+            {
+                _unsentTags.Remove(removal.Tag.Routing);
+            }
+        }
+
         return next;
     }
 
