@@ -88,6 +88,13 @@ public static class Program
             return $"left #{n}";
         });
 
+        cached.MapGet("/gives-up", [RcCached] string (Counters counters) =>
+        {
+            // A handler that gives up on its own (an HTTP client's timeout, say), its request still there.
+            counters.Next("gives-up");
+            throw new OperationCanceledException("The handler gave up.");
+        });
+
         cached.MapGet("/maybe/{id:int}", [RcCached] (int id, Counters counters) =>
         {
             counters.Next("maybe");

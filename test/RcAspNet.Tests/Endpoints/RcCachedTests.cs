@@ -294,6 +294,22 @@ public abstract class RcCachedTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AHandlerThatGivesUpOnItsOwn_RunsOncePerRequest()
+    {
+        // Its own cancellation is not a visitor who left: the request that rendered does not render again.
+        try
+        {
+            await GetAsync("/gives-up");
+        }
+        catch (OperationCanceledException)
+        {
+            // The test server hands the handler's exception to the client.
+        }
+
+        Assert.Equal(1, App.Counters.Get("gives-up"));
+    }
+
+    [Fact]
     public async Task ConcurrentMisses_OfAnAnswerThatSetsACookie_EachRenderTheirOwn()
     {
         var responses = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => GetAsync("/slow-cookie")));
