@@ -98,6 +98,22 @@ public sealed class RcCachedStartupTests
     }
 
     [Fact]
+    public async Task TwoHandlersWithOneIdentity_StopStartUp_NamingBoth()
+    {
+        // A group's prefix given to each of its endpoints: their entries would share keys.
+        var message = await StartupErrorAsync(static app =>
+        {
+            var v1 = app.MapGroup("/v1").CacheResult(static s => s.KeyPrefix = "v1");
+            v1.MapGet("/posts/{id:int}", (int id) => $"post {id}");
+            v1.MapGet("/users/{id:int}", (int id) => $"user {id}");
+        });
+        Assert.Contains("/v1/posts/{id:int}", message, StringComparison.Ordinal);
+        Assert.Contains("/v1/users/{id:int}", message, StringComparison.Ordinal);
+        Assert.Contains("one identity, 'v1'", message, StringComparison.Ordinal);
+        Assert.Contains("KeyPrefix", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task EveryBrokenEndpoint_IsNamedInOneMessage()
     {
         var message = await StartupErrorAsync(static app =>
