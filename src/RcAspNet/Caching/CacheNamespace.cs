@@ -29,8 +29,7 @@ internal sealed partial class CacheNamespace
     private readonly string?[] _namespaced = new string?[NamespacedSlots];
 
     // What this process changed, by stripe of keys, and how often it cleared the namespace (ChangeMark).
-    private const int ChangeStripes = 1024;
-    private readonly long[] _changes = new long[ChangeStripes];
+    private readonly long[] _changes = new long[KeyStripes.Count];
     private long _clears;
 
     public CacheNamespace(string name, IRcStore store, string prefix, TimeSpan defaultExpiration, RcOptions options, TimeProvider time, RcMetrics metrics, ILogger logger)
@@ -310,16 +309,14 @@ internal sealed partial class CacheNamespace
     /// How this process has changed <paramref name="namespacedKey"/> (or a key of its stripe) by a replacing write or a
     /// removal, and cleared this namespace: a mark that grows with each. A load takes it when it begins.
     /// </summary>
-    public long ChangeMark(string namespacedKey) => Volatile.Read(ref _changes[Stripe(namespacedKey)]) + Volatile.Read(ref _clears);
+    public long ChangeMark(string namespacedKey) => Volatile.Read(ref _changes[KeyStripes.Of(namespacedKey)]) + Volatile.Read(ref _clears);
 
     /// <summary>This process is about to replace or remove <paramref name="namespacedKey"/>: loads begun before are not written over it, nor joined.</summary>
     private string Changed(string namespacedKey)
     {
-        Interlocked.Increment(ref _changes[Stripe(namespacedKey)]);
+        Interlocked.Increment(ref _changes[KeyStripes.Of(namespacedKey)]);
         return namespacedKey;
     }
-
-    private static int Stripe(string namespacedKey) => namespacedKey.GetHashCode() & (ChangeStripes - 1);
 
     /// <summary>A change came while a fill wrote: what it wrote may be older than the change, so it goes (a miss is safe).</summary>
     private async ValueTask UndoIfChangedAsync(string namespacedKey, long since)

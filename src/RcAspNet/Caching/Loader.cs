@@ -26,7 +26,6 @@ namespace RcAspNet.Caching;
 internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings settings, ILogger logger)
 {
     private const int ThrottleSweepAt = 1024;
-    private const int EndedStripes = 1024;
     private static readonly TimeSpan FirstPoll = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan LastPoll = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan FirstPollWhenLinked = TimeSpan.FromMilliseconds(250);
@@ -37,7 +36,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
 
     // How many loads have ended in this cache, and for each stripe of keys the count when the last of its loads ended
     // (see LoadsEnded).
-    private readonly long[] _endedAt = new long[EndedStripes];
+    private readonly long[] _endedAt = new long[KeyStripes.Count];
     private long _loadsEnded;
     private int _sweepAt = ThrottleSweepAt;
 
@@ -233,7 +232,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
 
             // A load of the key (or of one sharing its stripe) that ended since this request's read began, or one this
             // request could not join (replaced, or of another type), may have stored what that read did not see.
-            var reread = running is not null || Volatile.Read(ref _endedAt[Stripe(key)]) > request.LoadsEndedAtRead;
+            var reread = running is not null || Volatile.Read(ref _endedAt[KeyStripes.Of(key)]) > request.LoadsEndedAtRead;
             Func<CancellationToken, Task<T>> work = token => WorkAsync(request, newerThan, reread, token);
             Start(() => RunAsync(key, load, work), detached);
             return load;
@@ -293,7 +292,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
             // Counted before the load leaves the table: a request that read before the load stored its value, and that
             // finds no load to join, sees the count and reads again (Join).
             var ended = Interlocked.Increment(ref _loadsEnded);
-            ref var stripe = ref _endedAt[Stripe(namespacedKey)];
+            ref var stripe = ref _endedAt[KeyStripes.Of(namespacedKey)];
             for (var seen = Volatile.Read(ref stripe); seen < ended;)
             {
                 var was = Interlocked.CompareExchange(ref stripe, ended, seen);
@@ -304,7 +303,6 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
         }
     }
 
-    private static int Stripe(string namespacedKey) => namespacedKey.GetHashCode() & (EndedStripes - 1);
 
     private async Task<T> WorkAsync<T>(LoadRequest<T> request, long newerThan, bool reread, CancellationToken cancellationToken)
     {

@@ -101,18 +101,7 @@ public sealed class SharedGetSlotTests : IAsyncLifetime
         Assert.Null(gets.TryJoin(_first, slot));
         Assert.False(gets.Seal(slot, ticket));
 
-        ticket = gets.Take(_first, slot);
-        Assert.True(ticket >= 0); // sealed: free again
-        var reply = WhileFrozen(() =>
-        {
-            var reply = gets.Send(Database, _first, slot, ticket);
-            Assert.NotNull(gets.TryJoin(_first, slot));
-            gets.ForgetAll();
-            Assert.Null(gets.TryJoin(_first, slot));
-            return reply;
-        });
-        await reply;
-        Assert.True(gets.Seal(slot, ticket)); // one reader joined before the clear
+        await AssertClosedAsync(gets, gets.ForgetAll); // sealed: free again
     }
 
     [Fact]
@@ -141,17 +130,7 @@ public sealed class SharedGetSlotTests : IAsyncLifetime
         Assert.True(other.Seal(slot, ticket));
         Assert.True(own.Seal(slot, ownTicket));
 
-        ticket = other.Take(_first, slot);
-        reply = WhileFrozen(() =>
-        {
-            var reply = other.Send(Database, _first, slot, ticket);
-            Assert.NotNull(other.TryJoin(_first, slot));
-            tables.ForgetAll();
-            Assert.Null(other.TryJoin(_first, slot));
-            return reply;
-        });
-        await reply;
-        Assert.True(other.Seal(slot, ticket));
+        await AssertClosedAsync(other, tables.ForgetAll);
 
         // Every Redis store of one application is built with the same tables.
         await using var services = TestServices.Build(o =>
@@ -163,6 +142,27 @@ public sealed class SharedGetSlotTests : IAsyncLifetime
         var stores = services.GetRequiredService<CacheRegistry>().Stores.Cast<RedisStore>().ToArray();
         Assert.Equal(2, stores.Length);
         Assert.Same(stores[0].Tables, stores[1].Tables);
+    }
+
+    /// <summary>
+    /// A GET of the first key taken (the slot is free) and sent in <paramref name="gets"/>, joined, then closed by
+    /// <paramref name="close"/>: joined no more, and its one reader counted when it is sealed.
+    /// </summary>
+    private async Task AssertClosedAsync(SharedGets gets, Action close)
+    {
+        var slot = SharedGets.SlotOf(_first);
+        var ticket = gets.Take(_first, slot);
+        Assert.True(ticket >= 0);
+        var reply = WhileFrozen(() =>
+        {
+            var reply = gets.Send(Database, _first, slot, ticket);
+            Assert.NotNull(gets.TryJoin(_first, slot));
+            close();
+            Assert.Null(gets.TryJoin(_first, slot));
+            return reply;
+        });
+        await reply;
+        Assert.True(gets.Seal(slot, ticket)); // one reader joined before the close
     }
 
     /// <summary>Runs <paramref name="steps"/> while the server is frozen (SIGSTOP): no reply comes back meanwhile.</summary>

@@ -107,10 +107,7 @@ internal sealed class RemovalLog(int limit, string[] prefixes, StrongBox<int> st
         foreach (var removal in next)
         {
             // Sent now: the server may apply it even if this delivery fails, so no later invalidation merges into it.
-            if (removal.Kind == RemovalKind.Tag && _unsentTags.TryGetValue(removal.Tag.Routing, out var indexed) && indexed == removal)
-            {
-                _unsentTags.Remove(removal.Tag.Routing);
-            }
+            Unindex(removal);
         }
 
         return next;
@@ -194,6 +191,15 @@ internal sealed class RemovalLog(int limit, string[] prefixes, StrongBox<int> st
         Grow(removal, 1);
     }
 
+    /// <summary>Takes <paramref name="removal"/> out of the never-sent tag invalidations, if it is the one kept for its tag.</summary>
+    private void Unindex(Removal removal)
+    {
+        if (removal.Kind == RemovalKind.Tag && _unsentTags.TryGetValue(removal.Tag.Routing, out var indexed) && indexed == removal)
+        {
+            _unsentTags.Remove(removal.Tag.Routing);
+        }
+    }
+
     private void Grow(Removal removal, int sign)
     {
         Volatile.Write(ref _size, _size + (sign * removal.Size));
@@ -220,9 +226,9 @@ internal sealed class RemovalLog(int limit, string[] prefixes, StrongBox<int> st
                     _tags.Remove(removal.Tag.Routing);
                 }
 
-                if (sign < 0 && _unsentTags.TryGetValue(removal.Tag.Routing, out var indexed) && indexed == removal)
+                if (sign < 0)
                 {
-                    _unsentTags.Remove(removal.Tag.Routing);
+                    Unindex(removal);
                 }
 
                 break;
