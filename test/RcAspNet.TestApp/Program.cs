@@ -22,10 +22,12 @@ public static class Program
         builder.Services.AddRazorPages();
         builder.Services.AddAuthentication("Test").AddScheme<AuthenticationSchemeOptions, TestAuthentication>("Test", null);
         builder.Services.AddAuthorization();
+        builder.Services.AddSession();
 
         var app = builder.Build();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseSession();
         app.UseRcCache();
 
         // [RcCached] alone: the attribute on the handler and UseRcCache() above are all it takes.
@@ -123,6 +125,13 @@ public static class Program
             counters.Next("slow-error");
             await Task.Delay(300);
             return Results.StatusCode(503);
+        });
+
+        // The first write to a session establishes it: the session's OnStarting callback sets its cookie as the response starts.
+        cached.MapGet("/session-visit", [RcCached(UserScope = RcUserScope.Shared)] (HttpContext http, Counters counters) =>
+        {
+            http.Session.SetString("seen", "yes");
+            return $"visit #{counters.Next("session-visit")}";
         });
 
         cached.MapGet("/cookie", [RcCached(UserScope = RcUserScope.Shared)] (HttpResponse response, Counters counters) =>

@@ -51,9 +51,34 @@ internal sealed class CachedResponse(int statusCode, string? contentType, ReadOn
 
     /// <summary>
     /// Answers the request with this response, or with 304 and no body when it carries an entity tag that the
-    /// request's <c>If-None-Match</c> matches (weak comparison, RFC 9110 section 13.1.2).
+    /// request's <c>If-None-Match</c> matches (weak comparison, RFC 9110 section 13.1.2). A response that
+    /// <see cref="StartAsync"/> started gets its body.
     /// </summary>
     public Task ExecuteAsync(HttpContext httpContext)
+    {
+        var response = httpContext.Response;
+        if (!response.HasStarted)
+        {
+            WriteHead(httpContext);
+        }
+
+        return response.StatusCode == StatusCodes.Status304NotModified || HttpMethods.IsHead(httpContext.Request.Method)
+            ? Task.CompletedTask
+            : response.Body.WriteAsync(Body).AsTask();
+    }
+
+    /// <summary>
+    /// Sets this response's status and headers on the request's response, and starts it: what the response runs as it
+    /// starts (its <c>OnStarting</c> callbacks, such as a session's cookie) runs now. <see cref="ExecuteAsync"/> writes
+    /// the body.
+    /// </summary>
+    public Task StartAsync(HttpContext httpContext)
+    {
+        WriteHead(httpContext);
+        return httpContext.Response.StartAsync();
+    }
+
+    private void WriteHead(HttpContext httpContext)
     {
         var response = httpContext.Response;
         if (Headers is not null)
@@ -76,15 +101,17 @@ internal sealed class CachedResponse(int statusCode, string? contentType, ReadOn
                 response.StatusCode = StatusCodes.Status304NotModified;
                 response.ContentType = null;
                 response.ContentLength = null;
-                return Task.CompletedTask;
+                return;
             }
         }
 
         response.StatusCode = StatusCode;
         response.ContentType = ContentType;
         response.ContentLength = Body.Length;
-        return HttpMethods.IsHead(httpContext.Request.Method) ? Task.CompletedTask : response.Body.WriteAsync(Body).AsTask();
     }
+
+    /// <summary>This response as one that is not shared: no entry, and no request that joined its miss gets it.</summary>
+    public CachedResponse Personal() => new(StatusCode, ContentType, Body) { IsShareable = false, Headers = Headers };
 
     /// <summary>
     /// This response as an entry of the cache: with <paramref name="handlerEntityTag"/> when the handler set a valid

@@ -100,6 +100,18 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
                     var result = storable && answer.StatusCode is >= 200 and < 300 and not StatusCodes.Status206PartialContent && answer.IsShareable && !policy.IsBypassBody(answer.Body.Span)
                         ? answer.AsEntry(handlerTag)
                         : answer;
+                    if (away is null && result.EntityTag is not null)
+                    {
+                        // The response starts before it is stored, so that what it sets as it starts is seen: a
+                        // session's cookie, added by the session's OnStarting callback, makes it a visitor's own.
+                        SetStatus(http, policy, "MISS");
+                        await result.StartAsync(http).ConfigureAwait(false);
+                        if (!CachedResponse.IsShareableBy(http.Response.Headers))
+                        {
+                            result = answer.Personal();
+                        }
+                    }
+
                     rendered = result;
 
                     // A server error is the handler failing: with a fail-safe fallback, the fallback answers instead.

@@ -193,6 +193,17 @@ public abstract class RcCachedTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnAnswerThatSetsACookieAsItsResponseStarts_IsNotStored()
+    {
+        var first = await GetAsync("/session-visit");
+        var second = await GetAsync("/session-visit");
+        Assert.Contains(first.Response.Headers.GetValues("Set-Cookie"), static c => c.StartsWith(".AspNetCore.Session=", StringComparison.Ordinal));
+        Assert.Equal("visit #2", second.Body);
+        Assert.Equal("MISS", CacheStatus(second.Response));
+        Assert.Contains(second.Response.Headers.GetValues("Set-Cookie"), static c => c.StartsWith(".AspNetCore.Session=", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Post_IsNotCached()
     {
         using var client = App.CreateClient();
