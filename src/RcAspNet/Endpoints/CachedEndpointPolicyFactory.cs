@@ -129,7 +129,7 @@ internal static class CachedEndpointPolicyFactory
                 : (ArgumentSource.Query, (string?)null);
             var optional = parameter.HasDefaultValue || Nullable.GetUnderlyingType(type) is not null
                 || (!type.IsValueType && nullability.Create(parameter).WriteState == NullabilityState.Nullable);
-            if (Argument(parameter.Name!, type, source, name ?? parameter.Name!, ArgumentParsers.Minimal, optional, parameter.HasDefaultValue ? parameter.DefaultValue : null, problems) is { } argument)
+            if (Argument(parameter.Name!, type, source, name ?? parameter.Name!, ArgumentParsers.Minimal, optional, parameter.HasDefaultValue ? parameter.DefaultValue : null, MvcBinding.None, problems) is { } argument)
             {
                 arguments.Add(argument);
             }
@@ -181,7 +181,7 @@ internal static class CachedEndpointPolicyFactory
             var keyed = new HashSet<string>((handler?.Parameters ?? []).Select(static p => p.Name).Concat(page.BoundProperties.Where(static p => BindsOnGet(p.BindingInfo)).Select(static p => p.Name)), StringComparer.OrdinalIgnoreCase);
             // Razor Pages matches the handler's name ignoring case: so does the key, lower-cased.
             var source = pattern?.GetParameter("handler") is not null ? ArgumentSource.RouteThenQuery : ArgumentSource.Query;
-            arguments.Add(Argument("handler", typeof(string), source, "handler", static _ => HandlerName, optional: true, null, problems)!);
+            arguments.Add(Argument("handler", typeof(string), source, "handler", static _ => HandlerName, optional: true, null, MvcBinding.None, problems)!);
             foreach (var parameter in gets.Where(static h => h.Name is not null).SelectMany(static h => h.Parameters).Where(p => keyed.Add(p.Name)))
             {
                 if (MvcArgument(parameter.Name, parameter.ParameterType, parameter.BindingInfo, pattern, settings, problems) is { } argument)
@@ -219,14 +219,15 @@ internal static class CachedEndpointPolicyFactory
             : bindingSource == BindingSource.Form ? ArgumentSource.Form
             : pattern?.GetParameter(name) is not null ? ArgumentSource.RouteThenQuery
             : ArgumentSource.Query;
+        var explicitSource = bindingSource == BindingSource.Path || bindingSource == BindingSource.Query || bindingSource == BindingSource.Header || bindingSource == BindingSource.Form;
 
         // MVC leaves a value it did not find at the parameter's default.
         var underlying = Nullable.GetUnderlyingType(type) ?? type;
         var @default = type.IsValueType && Nullable.GetUnderlyingType(type) is null ? Activator.CreateInstance(type) : null;
-        return Argument(parameter, type, source, name, ArgumentParsers.Mvc, optional: true, underlying == type ? @default : null, problems);
+        return Argument(parameter, type, source, name, ArgumentParsers.Mvc, optional: true, underlying == type ? @default : null, explicitSource ? MvcBinding.Explicit : MvcBinding.Inferred, problems);
     }
 
-    private static KeyArgument? Argument(string parameter, Type type, ArgumentSource source, string name, Func<Type, ArgumentParser?> parsers, bool optional, object? @default, List<string> problems)
+    private static KeyArgument? Argument(string parameter, Type type, ArgumentSource source, string name, Func<Type, ArgumentParser?> parsers, bool optional, object? @default, MvcBinding binding, List<string> problems)
     {
         if (!RcKey.IsKeyType(type))
         {
@@ -250,7 +251,7 @@ internal static class CachedEndpointPolicyFactory
             return null;
         }
 
-        return new KeyArgument(parameter, source, name, parse, element, element is not null && !underlying.IsArray, optional, @default is DBNull ? null : @default);
+        return new KeyArgument(parameter, source, name, parse, element, element is not null && !underlying.IsArray, optional, @default is DBNull ? null : @default, binding);
     }
 
     private static bool IsContextual(Type type, string? parameter, RcCachedAttribute settings, List<string> problems)

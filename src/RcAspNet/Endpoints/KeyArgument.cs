@@ -8,7 +8,7 @@ namespace RcAspNet.Endpoints;
 /// One argument of an endpoint's key: which parameter it is, where the request holds it and under which name, and how
 /// the binder parses it. Decided once, at start-up; read on every request before the handler is bound.
 /// </summary>
-internal sealed class KeyArgument(string parameter, ArgumentSource source, string name, ArgumentParser parse, Type? elementType, bool isList, bool optional, object? @default)
+internal sealed class KeyArgument(string parameter, ArgumentSource source, string name, ArgumentParser parse, Type? elementType, bool isList, bool optional, object? @default, MvcBinding binding = MvcBinding.None)
 {
     /// <summary>Gets the parameter's name, as tag templates refer to it.</summary>
     public string Parameter { get; } = parameter;
@@ -25,6 +25,11 @@ internal sealed class KeyArgument(string parameter, ArgumentSource source, strin
     public bool TryRead(HttpContext http, out object? value)
     {
         value = null;
+        if (binding != MvcBinding.None && MayBindElsewhere(http.Request))
+        {
+            return false;
+        }
+
         var values = Values(http);
         if (elementType is null)
         {
@@ -51,6 +56,36 @@ internal sealed class KeyArgument(string parameter, ArgumentSource source, strin
 
         value = isList ? Activator.CreateInstance(typeof(List<>).MakeGenericType(elementType), items) : items;
         return true;
+    }
+
+    /// <summary>
+    /// Whether MVC's model binding may bind this argument from values the key does not read: the form of a GET that
+    /// carries one, for an argument without a named source (MVC reads the form first), and for a list the query's
+    /// indexed names (<c>ids[0]</c>, <c>ids[]</c>, <c>ids.index</c>), or names without a prefix (<c>[0]</c>), which MVC
+    /// binds when the query holds nothing under the argument's name.
+    /// </summary>
+    private bool MayBindElsewhere(HttpRequest request)
+    {
+        if (binding == MvcBinding.Inferred && request.HasFormContentType)
+        {
+            return true;
+        }
+
+        if (elementType is null || Source is not (ArgumentSource.Query or ArgumentSource.RouteThenQuery))
+        {
+            return false;
+        }
+
+        foreach (var (query, _) in request.Query)
+        {
+            if (query.StartsWith('[')
+                || (query.Length > Name.Length && query.StartsWith(Name, StringComparison.OrdinalIgnoreCase) && query[Name.Length] is '[' or '.'))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private StringValues Values(HttpContext http) => Source switch

@@ -203,6 +203,36 @@ public abstract class RcCachedTests : IAsyncLifetime
         Assert.Contains(second.Response.Headers.GetValues("Set-Cookie"), static c => c.StartsWith(".AspNetCore.Session=", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("array?v[0]=7")]
+    [InlineData("array?V[0]=7&v[1]=8")]
+    [InlineData("array?[0]=7")]
+    [InlineData("array?v.index=a&v[a]=7")]
+    public async Task MvcListValuesUnderNamesTheKeyDoesNotRead_AreNeitherServedNorStored(string path)
+    {
+        // MVC binds a list from indexed names, and from names without a prefix when the query holds none under its
+        // name: such a request would otherwise be stored under the key of the list it did not bind (the empty one).
+        var shadowed = await GetAsync($"/mvc/kind/{path}");
+        var plain = await GetAsync("/mvc/kind/array");
+        Assert.NotEqual(RcKey.For("MvcKinds.Array", System.Array.Empty<int>()), shadowed.Body);
+        Assert.Equal(RcKey.For("MvcKinds.Array", System.Array.Empty<int>()), plain.Body);
+        Assert.Equal("MISS", CacheStatus(plain.Response));
+        Assert.Equal("MISS", CacheStatus((await GetAsync($"/mvc/kind/{path}")).Response));
+    }
+
+    [Fact]
+    public async Task MvcGetWithAFormBody_IsNeitherServedNorStored()
+    {
+        // MVC binds an argument without a named source from the form first, even on a GET.
+        using var client = App.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/mvc/kind/int") { Content = new FormUrlEncodedContent([new("v", "5")]) };
+        var withForm = await client.SendAsync(request);
+        var plain = await GetAsync("/mvc/kind/int");
+        Assert.Equal(RcKey.For("MvcKinds.Int", 5), await withForm.Content.ReadAsStringAsync());
+        Assert.Equal("MISS", CacheStatus(withForm));
+        Assert.Equal(RcKey.For("MvcKinds.Int", 0), plain.Body);
+    }
+
     [Fact]
     public async Task Post_IsNotCached()
     {
