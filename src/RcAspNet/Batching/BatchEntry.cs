@@ -11,6 +11,9 @@ internal abstract class BatchEntry(string key, string namespacedKey, RcEntryOpti
 
     public RcEntryOptions? Options { get; } = options;
 
+    /// <summary>Gets or sets the key's change mark when a flush began to load it (<see cref="CacheNamespace.ChangeMark"/>).</summary>
+    public long ChangeMark { get; set; }
+
     /// <summary>Gets what misses are loaded together by: the entry itself for a single loader, the delegate for a load-many loader.</summary>
     public abstract object LoaderIdentity { get; }
 

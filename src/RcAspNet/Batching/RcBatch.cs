@@ -290,12 +290,19 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
                 new ParallelOptions { MaxDegreeOfParallelism = _concurrency, CancellationToken = cancellationToken },
                 async (group, token) =>
                 {
+                    // Each key's change mark as its load begins: a removal or replacement made by this process while
+                    // the loader runs is not written over.
+                    foreach (var entry in group)
+                    {
+                        entry.ChangeMark = _cache.Keyspace.ChangeMark(entry.NamespacedKey);
+                    }
+
                     var loaded = await group[0].LoadAsync(_cache, group, token).ConfigureAwait(false);
                     lock (writes)
                     {
                         writes.AddRange(loaded
                             .Where(w => versions is not null || w.Entry.Options?.Tags is not { Count: > 0 })
-                            .Select(w => new PendingWrite(w.Entry.NamespacedKey, w.Bytes, _cache.Timing(w.Entry.Options), w.Entry.Options?.Tags)));
+                            .Select(w => new PendingWrite(w.Entry.NamespacedKey, w.Bytes, _cache.Timing(w.Entry.Options), w.Entry.Options?.Tags, w.Entry.ChangeMark)));
                     }
                 }).ConfigureAwait(false);
         }

@@ -365,11 +365,23 @@ internal sealed partial class CacheNamespace
         var invalidated = !replaces && versions is not null && items.Any(static i => i.Tags is { Count: > 0 })
             ? await InvalidatedSinceAsync(items.SelectMany(static i => i.Tags ?? []), versions).ConfigureAwait(false)
             : null;
-        foreach (var (namespaced, value, timing, tags) in items)
+        List<(string Key, long Since)>? fills = null;
+        foreach (var (namespaced, value, timing, tags, since) in items)
         {
             if (replaces)
             {
                 Changed(namespaced);
+            }
+
+            if (since is { } mark)
+            {
+                if (ChangeMark(namespaced) != mark)
+                {
+                    // This process removed or replaced the key while the value loaded: as FillAsync, not written.
+                    continue;
+                }
+
+                (fills ??= []).Add((namespaced, mark));
             }
 
             if (invalidated is { Count: > 0 } && tags is not null && tags.Any(invalidated.Contains))
@@ -406,20 +418,27 @@ internal sealed partial class CacheNamespace
         if (tagged is null)
         {
             await _store.SetManyAsync(entries, replaces, cancellationToken).ConfigureAwait(false);
-            return;
+        }
+        else
+        {
+            try
+            {
+                await _store.SetManyAsync(entries, replaces, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is RcCacheException or OperationCanceledException)
+            {
+                await DeleteUnregisteredAsync([.. tagged.Select(static t => t.Key)]).ConfigureAwait(false);
+                throw;
+            }
+
+            await RegisterTagsAsync(tagged, versions ?? throw new InvalidOperationException("Tagged writes need the tags' versions read before their values were computed.")).ConfigureAwait(false);
         }
 
-        try
+        if (fills?.Where(f => ChangeMark(f.Key) != f.Since).Select(static f => f.Key).ToArray() is { Length: > 0 } overtaken)
         {
-            await _store.SetManyAsync(entries, replaces, cancellationToken).ConfigureAwait(false);
+            // A change came while these fills wrote (UndoIfChangedAsync): what they wrote goes.
+            await _store.DeleteManyAsync(overtaken, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is RcCacheException or OperationCanceledException)
-        {
-            await DeleteUnregisteredAsync([.. tagged.Select(static t => t.Key)]).ConfigureAwait(false);
-            throw;
-        }
-
-        await RegisterTagsAsync(tagged, versions ?? throw new InvalidOperationException("Tagged writes need the tags' versions read before their values were computed.")).ConfigureAwait(false);
     }
 
     /// <summary>Writes the entry only if the key holds nothing; returns whether it did.</summary>

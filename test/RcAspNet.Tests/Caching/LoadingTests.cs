@@ -421,6 +421,49 @@ public sealed class LoadingTests
 
     [Theory]
     [MemberData(nameof(Stores))]
+    public async Task ARemovalOrReplacementWhileABatchLoads_IsNotUndoneByItsWrite(string store)
+    {
+        await using var fixture = await Fixture.StartAsync(store, static _ => { });
+        var cache = fixture.Cache;
+
+        // The post changes while the batch loads its old version: the application removes the cached one.
+        Assert.Equal(1, await LoadWhileAsync("post", () => cache.DeleteAsync("post").AsTask()));
+        Assert.Null(await cache.GetAsync<int?>("post"));
+
+        // The page is replaced while the batch loads its old version.
+        Assert.Equal(1, await LoadWhileAsync("page", () => cache.SetAsync("page", 3, TenSeconds).AsTask()));
+        Assert.Equal(3, await cache.GetAsync<int?>("page"));
+
+        // Without a change, the batch's load is written.
+        Assert.Equal(1, await LoadWhileAsync("news", static () => Task.CompletedTask));
+        Assert.Equal(1, await cache.GetAsync<int?>("news"));
+
+        async Task<int> LoadWhileAsync(string key, Func<Task> change)
+        {
+            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            await using var scope = fixture.CreateScope();
+            var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+            var promise = batch.Load(
+                key,
+                async _ =>
+                {
+                    started.SetResult();
+                    await release.Task;
+                    return 1;
+                },
+                TenSeconds);
+            var flush = batch.FlushAsync();
+            await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            await change();
+            release.SetResult();
+            await flush.WaitAsync(TimeSpan.FromSeconds(30));
+            return promise.Value;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
     public async Task AFillWhoseTagWasInvalidatedWhileItsFactoryRan_IsNeverWritten(string store)
     {
         // The invalidation finishes while the factory runs: written, the value would be readable until the check after
