@@ -474,7 +474,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
             {
                 // Real time, as the lock's lifetime on the server is (not the cache's clock).
                 await Task.Delay(period, stop).ConfigureAwait(false);
-                await keyspace.RenewLockAsync(namespacedKey, token, LockLifetime).ConfigureAwait(false);
+                await RenewOnceAsync(namespacedKey, token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -485,6 +485,16 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
                 // The store failed (FailureMode Throw): tried again at the next period.
             }
         }
+    }
+
+    /// <summary>
+    /// One renewal, as a unit of work of its own: the caller's failure budget (<see cref="FailureBudget"/>) is not the
+    /// lock's, and a timeout the factory met on the lock's server must not stop the renewals that keep the fleet waiting.
+    /// </summary>
+    private async ValueTask RenewOnceAsync(string namespacedKey, string token)
+    {
+        FailureBudget.Open();
+        await keyspace.RenewLockAsync(namespacedKey, token, LockLifetime).ConfigureAwait(false);
     }
 
     /// <summary>Reads a fresh value of the key written after <paramref name="newerThan"/> (any fresh one for 0), or nothing.</summary>

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using RcAspNet.Caching;
 using RcAspNet.Stores;
 using RcAspNet.Tests.Infrastructure;
 
@@ -139,6 +140,53 @@ public sealed class FleetLoadTests
         Assert.Equal("the holder's", await held);
         Assert.Equal(0, Volatile.Read(ref runs));
         Assert.Equal("the holder's", await waiter.GetRequiredService<IRcCache>().GetAsync<string>("post:1"));
+    }
+
+    [Fact]
+    public async Task AHolderWhoseFactoryMetATimeout_KeepsRenewingItsLock()
+    {
+        // The factory's own call to the lock's server times out, which spends the caller's failure budget on that
+        // server. The renewals are units of work of their own: they go on, and the lock outlives its lifetime.
+        await using var server = await RedisServer.StartAsync();
+        var ns = SharedRedis.UniqueNamespace();
+        await using var holder = TestServices.Build(o =>
+        {
+            TestServices.Redis(o, server);
+            o.Namespace = ns;
+            o.OperationTimeout = TimeSpan.FromMilliseconds(300);
+            o.StampedeProtection = RcStampedeProtection.Fleet;
+        });
+        var lifetime = TimeSpan.FromSeconds(6);
+        holder.GetRequiredService<CacheRegistry>().Default.Loader.LockLifetime = lifetime;
+        var cache = holder.GetRequiredService<IRcCache>();
+        var spent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        FailureBudget.Open();
+        var held = cache.GetOrSetAsync("post:1", async _ =>
+        {
+            server.Pause();
+            try
+            {
+                Assert.Null(await cache.GetAsync<string>("other"));
+            }
+            finally
+            {
+                server.Resume();
+            }
+
+            spent.SetResult();
+            await release.Task;
+            return "the page";
+        }).AsTask();
+        await spent.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Well past the lock's lifetime: only renewals can have kept it.
+        await Task.Delay(lifetime + TimeSpan.FromSeconds(4));
+        var locks = await server.CommandAsync("KEYS", $"rc-lock:*{ns}*");
+        release.SetResult();
+        Assert.Equal("the page", await held.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("rc-lock:", locks, StringComparison.Ordinal);
     }
 
     [Fact]
