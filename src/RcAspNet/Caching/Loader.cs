@@ -184,8 +184,14 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
                 return confirmed;
             }
 
-            Throttle(request.NamespacedKey, policy.Throttle);
-            LogFailSafe(logger, keyspace.Name, ex.GetType().Name, policy.Throttle);
+            if (ex is not OperationCanceledException)
+            {
+                // A factory that gave up (the request it rendered for ended) says nothing of its source: the next
+                // caller tries it again.
+                Throttle(request.NamespacedKey, policy.Throttle);
+                LogFailSafe(logger, keyspace.Name, ex.GetType().Name, policy.Throttle);
+            }
+
             return Stale(request, confirmed.Value, "factory_failed");
         }
     }

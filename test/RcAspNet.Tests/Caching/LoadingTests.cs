@@ -52,6 +52,22 @@ public sealed class LoadingTests
 
     [Theory]
     [MemberData(nameof(Stores))]
+    public async Task FailSafe_AFactoryThatGivesUp_ServesTheFallback_ButDoesNotThrottleTheKey(string store)
+    {
+        // [RcCached]'s handler gives up when its visitor leaves (RequestAborted), with no caller token cancelled: the
+        // source did not fail, so the next caller tries it again rather than getting the fallback for ThrottleDuration.
+        await using var fixture = await Fixture.StartAsync(store, o => (o.FailSafe.MaxDuration, o.FailSafe.ThrottleDuration) = (TimeSpan.FromHours(1), TimeSpan.FromSeconds(30)));
+        var source = new Source();
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("post", source.Next, TenSeconds));
+        await fixture.PassAsync(TimeSpan.FromSeconds(11));
+
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync<int>("post", static _ => throw new OperationCanceledException("The visitor left."), TenSeconds));
+        Assert.Equal(2, await fixture.Cache.GetOrSetAsync("post", source.Next, TenSeconds));
+        Assert.Equal(0, fixture.Metrics.Sum("rc.cache.stale", static t => t["rc.stale.reason"] == "throttled"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
     public async Task FailSafe_NeverServesARemovedEntry(string store)
     {
         await using var fixture = await Fixture.StartAsync(store, o => o.FailSafe.MaxDuration = TimeSpan.FromHours(1));
