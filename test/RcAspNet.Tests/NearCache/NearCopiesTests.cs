@@ -48,6 +48,23 @@ public sealed class NearCopiesTests : IAsyncLifetime
     }
 
     [Fact]
+    public void ACopy_ExpiresWithItsKey_CountedFromWhenItsReadWasSent()
+    {
+        // The server read the key's TTL somewhere between the send and the reply: the copy must not outlive the key by
+        // the time the reply took.
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var copies = new NearCopies(1024 * 1024, clock);
+        var read = copies.BeginRead("k", _link!)!;
+        clock.Advance(TimeSpan.FromMilliseconds(400));
+        copies.Complete(read, "v1"u8.ToArray(), TimeSpan.FromSeconds(1));
+
+        clock.Advance(TimeSpan.FromMilliseconds(500));
+        Assert.True(copies.TryGet("k", _link!, out _));
+        clock.Advance(TimeSpan.FromMilliseconds(200));
+        Assert.False(copies.TryGet("k", _link!, out _), "The copy outlived its key's TTL counted from the read's send.");
+    }
+
+    [Fact]
     public void OverlappingReadsThatDisagree_KeepNeither_WhicheverEndsLast()
     {
         // The later-begun read was answered first, with the old value; the earlier one, sent after a write, with the new.

@@ -67,7 +67,7 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
             }
 
             reads.Count++;
-            return new NearRead(key, link, epoch, reads);
+            return new NearRead(key, link, epoch, reads, time.GetUtcNow().UtcTicks);
         }
     }
 
@@ -87,8 +87,10 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
                 return;
             }
 
+            // The TTL was read on the server somewhere between sending and now: counted from the send, the copy never
+            // outlives the key by the time its reply took.
             var now = time.GetUtcNow().UtcTicks;
-            var expiresAt = timeToLive.Ticks >= long.MaxValue - now ? long.MaxValue : now + timeToLive.Ticks;
+            var expiresAt = timeToLive.Ticks >= long.MaxValue - read.Began ? long.MaxValue : read.Began + timeToLive.Ticks;
             var entry = new NearEntry(read.Key, value, read.Link, read.Epoch, expiresAt, now);
             if (entry.Size > sizeLimit)
             {
