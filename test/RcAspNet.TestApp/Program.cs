@@ -23,8 +23,10 @@ public static class Program
         builder.Services.AddAuthentication("Test").AddScheme<AuthenticationSchemeOptions, TestAuthentication>("Test", null);
         builder.Services.AddAuthorization();
         builder.Services.AddSession();
+        builder.Services.AddResponseCompression();
 
         var app = builder.Build();
+        app.UseResponseCompression();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseSession();

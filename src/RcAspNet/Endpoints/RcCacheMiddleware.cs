@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -74,6 +75,7 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
         DetachedRequest? away = null;
         CachedResponse? rendered = null;
         var rendering = false;
+        ExceptionDispatchInfo? startFailed = null;
         Loaded<CachedResponse> loaded;
         try
         {
@@ -103,10 +105,20 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
                     if (away is null && result.EntityTag is not null)
                     {
                         // The response starts before it is stored, so that what it sets as it starts is seen: a
-                        // session's cookie, added by the session's OnStarting callback, makes it a visitor's own.
+                        // session's cookie, added by the session's OnStarting callback, makes it a visitor's own. (Only
+                        // the cookie: what else the start adds, such as a compressing body's Content-Encoding, describes
+                        // how these bytes are sent, not the bytes.) A start that fails fails this request alone.
                         SetStatus(http, policy, "MISS");
-                        await result.StartAsync(http).ConfigureAwait(false);
-                        if (!CachedResponse.IsShareableBy(http.Response.Headers))
+                        try
+                        {
+                            await result.StartAsync(http).ConfigureAwait(false);
+                        }
+                        catch (Exception ex)
+                        {
+                            startFailed = ExceptionDispatchInfo.Capture(ex);
+                        }
+
+                        if (startFailed is not null || http.Response.Headers.ContainsKey(HeaderNames.SetCookie))
                         {
                             result = answer.Personal();
                         }
@@ -151,6 +163,7 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
         }
         catch (RcCacheException ex)
         {
+            startFailed?.Throw();
             LogCacheSkipped(logger, policy.Identity, ex.GetType().Name);
             SetStatus(http, policy, "MISS");
             if (rendered is not null)
@@ -165,8 +178,17 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
             return;
         }
 
+        startFailed?.Throw();
         var response = loaded.Value;
         var mine = ReferenceEquals(response, rendered);
+        if (http.Response.HasStarted && rendered is not null)
+        {
+            // This request's render started its response, with its own headers: whatever the load answered, the body
+            // that follows is the render's.
+            await rendered.ExecuteAsync(http).ConfigureAwait(false);
+            return;
+        }
+
         if (loaded.Outcome == LoadOutcome.Stale)
         {
             // The handler failed or ran past its soft timeout: the fallback answers, marked. What the failed handler

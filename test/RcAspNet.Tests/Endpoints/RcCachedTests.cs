@@ -203,6 +203,28 @@ public abstract class RcCachedTests : IAsyncLifetime
         Assert.Contains(second.Response.Headers.GetValues("Set-Cookie"), static c => c.StartsWith(".AspNetCore.Session=", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task ACompressedAnswer_IsStoredAndServed()
+    {
+        // Response compression, before the cache, adds Content-Encoding as the response starts: that describes how the
+        // bytes are sent, not the bytes the cache keeps.
+        async Task<HttpResponseMessage> GzipAsync()
+        {
+            using var client = App.CreateClient();
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/news");
+            request.Headers.AcceptEncoding.ParseAdd("gzip");
+            return await client.SendAsync(request);
+        }
+
+        var miss = await GzipAsync();
+        var hit = await GzipAsync();
+        Assert.Equal("gzip", Assert.Single(miss.Content.Headers.ContentEncoding));
+        Assert.Equal("gzip", Assert.Single(hit.Content.Headers.ContentEncoding));
+        Assert.Equal("HIT", CacheStatus(hit));
+        Assert.Equal(1, App.Counters.Get("news"));
+        Assert.Equal("news #1", (await GetAsync("/news")).Body);
+    }
+
     [Theory]
     [InlineData("array?v[0]=7")]
     [InlineData("array?V[0]=7&v[1]=8")]
