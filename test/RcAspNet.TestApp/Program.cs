@@ -268,6 +268,10 @@ public static class Program
         });
 
         app.MapControllers();
+
+        // One action on two conventional routes, whose defaults give its argument: MVC binds it from the route values.
+        app.MapControllerRoute("conventional-fr", "fr/conventional", new { controller = "Conventional", action = "Index", lang = "fr" });
+        app.MapControllerRoute("conventional-en", "en/conventional", new { controller = "Conventional", action = "Index", lang = "en" });
         app.MapRazorPages();
         app.Run();
     }
@@ -351,6 +355,19 @@ public sealed class MvcItemsController(Counters counters) : ControllerBase
 
     [HttpPost("items/{id:int}")]
     public IActionResult Post(int id) => Ok(counters.Next("mvc-post") + id);
+
+    /// <summary>An action whose representation [FormatFilter] picks by the format in its route.</summary>
+    [HttpGet("formatted/{id:int}.{format?}")]
+    [FormatFilter]
+    [RcCached]
+    public Item Formatted(int id) => new(id, "formatted", counters.Next("mvc.formatted"));
+}
+
+/// <summary>A conventionally routed controller (see the routes in <see cref="Program"/>).</summary>
+public sealed class ConventionalController(Counters counters) : Controller
+{
+    [RcCached]
+    public string Index(string? lang) => $"{lang} #{counters.Next("conventional")}";
 }
 
 /// <summary>Each kind of key argument through MVC model binding: the action answers with the key of what it was bound to.</summary>
@@ -381,6 +398,9 @@ public sealed class MvcKindsController : Controller
 
     [HttpGet("header")]
     public string Header([FromHeader(Name = "X-Value")] string? v) => RcKey.For("MvcKinds.Header", v);
+
+    [HttpGet("header-list")]
+    public string HeaderList([FromHeader(Name = "X-Tenant")] int[] v) => RcKey.For("MvcKinds.HeaderList", v);
 }
 
 /// <summary>

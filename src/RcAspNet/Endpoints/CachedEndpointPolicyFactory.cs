@@ -129,7 +129,7 @@ internal static class CachedEndpointPolicyFactory
                 : (ArgumentSource.Query, (string?)null);
             var optional = parameter.HasDefaultValue || Nullable.GetUnderlyingType(type) is not null
                 || (!type.IsValueType && nullability.Create(parameter).WriteState == NullabilityState.Nullable);
-            if (Argument(parameter.Name!, type, source, name ?? parameter.Name!, ArgumentParsers.Minimal, optional, parameter.HasDefaultValue ? parameter.DefaultValue : null, MvcBinding.None, problems) is { } argument)
+            if (Argument(parameter.Name!, type, source, name ?? parameter.Name!, ArgumentParsers.Minimal, optional, parameter.HasDefaultValue ? parameter.DefaultValue : null, modelBound: false, problems) is { } argument)
             {
                 arguments.Add(argument);
             }
@@ -148,6 +148,12 @@ internal static class CachedEndpointPolicyFactory
             {
                 arguments.Add(argument);
             }
+        }
+
+        if (action.FilterDescriptors.Any(static f => f.Filter is FormatFilterAttribute))
+        {
+            // [FormatFilter] picks the representation by the route's or query's format (matched ignoring case): it is keyed.
+            arguments.Add(Argument("format", typeof(string), ArgumentSource.RouteThenQuery, "format", static _ => LowerCase, optional: true, null, modelBound: false, problems)!);
         }
 
         return ($"{action.ControllerName}.{action.ActionName}", arguments);
@@ -181,7 +187,7 @@ internal static class CachedEndpointPolicyFactory
             var keyed = new HashSet<string>((handler?.Parameters ?? []).Select(static p => p.Name).Concat(page.BoundProperties.Where(static p => BindsOnGet(p.BindingInfo)).Select(static p => p.Name)), StringComparer.OrdinalIgnoreCase);
             // Razor Pages matches the handler's name ignoring case: so does the key, lower-cased.
             var source = pattern?.GetParameter("handler") is not null ? ArgumentSource.RouteThenQuery : ArgumentSource.Query;
-            arguments.Add(Argument("handler", typeof(string), source, "handler", static _ => HandlerName, optional: true, null, MvcBinding.None, problems)!);
+            arguments.Add(Argument("handler", typeof(string), source, "handler", static _ => LowerCase, optional: true, null, modelBound: false, problems)!);
             foreach (var parameter in gets.Where(static h => h.Name is not null).SelectMany(static h => h.Parameters).Where(p => keyed.Add(p.Name)))
             {
                 if (MvcArgument(parameter.Name, parameter.ParameterType, parameter.BindingInfo, pattern, settings, problems) is { } argument)
@@ -194,7 +200,7 @@ internal static class CachedEndpointPolicyFactory
         return ($"Page:{page.ViewEnginePath}", arguments);
     }
 
-    private static bool HandlerName(string text, out object? value)
+    private static bool LowerCase(string text, out object? value)
     {
         value = text.ToLowerInvariant();
         return true;
@@ -212,22 +218,22 @@ internal static class CachedEndpointPolicyFactory
             return null;
         }
 
+        // Without a named source, MVC's value providers read the route values (those of the pattern, and a conventional
+        // route's defaults) before the query string.
         var name = binding?.BinderModelName ?? parameter;
         var source = bindingSource == BindingSource.Path ? ArgumentSource.Route
             : bindingSource == BindingSource.Query ? ArgumentSource.Query
             : bindingSource == BindingSource.Header ? ArgumentSource.Header
             : bindingSource == BindingSource.Form ? ArgumentSource.Form
-            : pattern?.GetParameter(name) is not null ? ArgumentSource.RouteThenQuery
-            : ArgumentSource.Query;
-        var explicitSource = bindingSource == BindingSource.Path || bindingSource == BindingSource.Query || bindingSource == BindingSource.Header || bindingSource == BindingSource.Form;
+            : ArgumentSource.RouteThenQuery;
 
         // MVC leaves a value it did not find at the parameter's default.
         var underlying = Nullable.GetUnderlyingType(type) ?? type;
         var @default = type.IsValueType && Nullable.GetUnderlyingType(type) is null ? Activator.CreateInstance(type) : null;
-        return Argument(parameter, type, source, name, ArgumentParsers.Mvc, optional: true, underlying == type ? @default : null, explicitSource ? MvcBinding.Explicit : MvcBinding.Inferred, problems);
+        return Argument(parameter, type, source, name, ArgumentParsers.Mvc, optional: true, underlying == type ? @default : null, modelBound: true, problems);
     }
 
-    private static KeyArgument? Argument(string parameter, Type type, ArgumentSource source, string name, Func<Type, ArgumentParser?> parsers, bool optional, object? @default, MvcBinding binding, List<string> problems)
+    private static KeyArgument? Argument(string parameter, Type type, ArgumentSource source, string name, Func<Type, ArgumentParser?> parsers, bool optional, object? @default, bool modelBound, List<string> problems)
     {
         if (!RcKey.IsKeyType(type))
         {
@@ -251,7 +257,7 @@ internal static class CachedEndpointPolicyFactory
             return null;
         }
 
-        return new KeyArgument(parameter, source, name, parse, element, element is not null && !underlying.IsArray, optional, @default is DBNull ? null : @default, binding);
+        return new KeyArgument(parameter, source, name, parse, element, element is not null && !underlying.IsArray, optional, @default is DBNull ? null : @default, modelBound);
     }
 
     private static bool IsContextual(Type type, string? parameter, RcCachedAttribute settings, List<string> problems)

@@ -8,7 +8,7 @@ namespace RcAspNet.Endpoints;
 /// One argument of an endpoint's key: which parameter it is, where the request holds it and under which name, and how
 /// the binder parses it. Decided once, at start-up; read on every request before the handler is bound.
 /// </summary>
-internal sealed class KeyArgument(string parameter, ArgumentSource source, string name, ArgumentParser parse, Type? elementType, bool isList, bool optional, object? @default, MvcBinding binding = MvcBinding.None)
+internal sealed class KeyArgument(string parameter, ArgumentSource source, string name, ArgumentParser parse, Type? elementType, bool isList, bool optional, object? @default, bool modelBound = false)
 {
     /// <summary>Gets the parameter's name, as tag templates refer to it.</summary>
     public string Parameter { get; } = parameter;
@@ -25,12 +25,14 @@ internal sealed class KeyArgument(string parameter, ArgumentSource source, strin
     public bool TryRead(HttpContext http, out object? value)
     {
         value = null;
-        if (binding != MvcBinding.None && MayBindElsewhere(http.Request))
+        if (modelBound && MayBindElsewhere(http.Request))
         {
             return false;
         }
 
-        var values = Values(http);
+        var values = modelBound && elementType is not null && Source == ArgumentSource.Header
+            ? new StringValues(http.Request.Headers.GetCommaSeparatedValues(Name)) // as MVC's header binder splits a list
+            : Values(http);
         if (elementType is null)
         {
             if (values.Count == 0)
@@ -59,14 +61,15 @@ internal sealed class KeyArgument(string parameter, ArgumentSource source, strin
     }
 
     /// <summary>
-    /// Whether MVC's model binding may bind this argument from values the key does not read: the form of a GET that
-    /// carries one, for an argument without a named source (MVC reads the form first), and for a list the query's
-    /// indexed names (<c>ids[0]</c>, <c>ids[]</c>, <c>ids.index</c>), or names without a prefix (<c>[0]</c>), which MVC
-    /// binds when the query holds nothing under the argument's name.
+    /// Whether MVC's model binding may bind this argument from values the key does not read: a GET's form, which MVC
+    /// reads first for an argument without a named source (and through a jQuery-style name, <c>q[]</c>, and in the
+    /// request's culture for one from the form), and a list's indexed query names (<c>ids[0]</c>, <c>ids[]</c>,
+    /// <c>ids.index</c>), or names without a prefix (<c>[0]</c>), which it binds when the query holds none under the
+    /// argument's name.
     /// </summary>
     private bool MayBindElsewhere(HttpRequest request)
     {
-        if (binding == MvcBinding.Inferred && request.HasFormContentType)
+        if (request.HasFormContentType)
         {
             return true;
         }

@@ -243,6 +243,36 @@ public abstract class RcCachedTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task MvcArgumentsFromAConventionalRoutesDefaults_AreKeyed()
+    {
+        var fr = await GetAsync("/fr/conventional");
+        var en = await GetAsync("/en/conventional");
+        Assert.Equal("fr #1", fr.Body);
+        Assert.Equal("en #2", en.Body);
+        Assert.Equal("fr #1", (await GetAsync("/fr/conventional")).Body);
+    }
+
+    [Fact]
+    public async Task FormatFilter_KeysTheFormat_IgnoringCase()
+    {
+        var json = await GetAsync("/mvc/formatted/1.json");
+        Assert.Equal(HttpStatusCode.OK, json.Response.StatusCode);
+        Assert.Equal("HIT", CacheStatus((await GetAsync("/mvc/formatted/1.JSON")).Response));
+
+        // No XML formatter: [FormatFilter] answers 404, where a key without the format would serve the JSON.
+        Assert.Equal(HttpStatusCode.NotFound, (await GetAsync("/mvc/formatted/1.xml")).Response.StatusCode);
+    }
+
+    [Fact]
+    public async Task MvcHeaderList_IsKeyedAsMvcSplitsIt()
+    {
+        var miss = await GetAsync("/mvc/kind/header-list", tenant: "1, 2");
+        Assert.Equal(RcKey.For("MvcKinds.HeaderList", new[] { 1, 2 }), miss.Body);
+        Assert.True(await App.Cache.ExistsAsync(miss.Body));
+        Assert.Equal("HIT", CacheStatus((await GetAsync("/mvc/kind/header-list", tenant: "1,2")).Response));
+    }
+
+    [Fact]
     public async Task MvcGetWithAFormBody_IsNeitherServedNorStored()
     {
         // MVC binds an argument without a named source from the form first, even on a GET.
