@@ -83,6 +83,8 @@ internal sealed partial class RcCache : IRcCache
         var bytes = Serializer.Serialize(value);
         if (IsBypass(bytes, options))
         {
+            // Not stored; and the value it replaces must not outlive it.
+            await Keyspace.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -101,13 +103,24 @@ internal sealed partial class RcCache : IRcCache
         ArgumentNullException.ThrowIfNull(items);
         var timing = Timing(options);
         var entries = new List<PendingWrite>(items.Count);
+        List<string>? bypassed = null;
         foreach (var (key, value) in items)
         {
             var bytes = Serializer.Serialize(value);
-            if (!IsBypass(bytes, options))
+            if (IsBypass(bytes, options))
+            {
+                (bypassed ??= []).Add(key);
+            }
+            else
             {
                 entries.Add(new PendingWrite(key, bytes, timing, options?.Tags));
             }
+        }
+
+        if (bypassed is not null)
+        {
+            // Not stored; and the values they replace must not outlive them.
+            await Keyspace.DeleteManyAsync(bypassed, cancellationToken).ConfigureAwait(false);
         }
 
         var versions = options?.Tags is { Count: > 0 } tags && entries.Count > 0 ? await Keyspace.ReadTagVersionsAsync(tags, cancellationToken).ConfigureAwait(false) : null;

@@ -169,6 +169,21 @@ public abstract class TypedCacheContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ABypassValueWritten_RemovesTheValueItReplaces()
+    {
+        // The application replaces the post with a value the cache does not store: the old one must not be served.
+        await Cache.SetAsync("post", new Post(1, "old"));
+        await Cache.SetAsync<Post?>("post", null);
+        Assert.False(await Cache.ExistsAsync("post"));
+
+        var options = new RcEntryOptions { BypassValues = [0] };
+        await Cache.SetManyAsync<int>([new("a", 1), new("b", 2)], options);
+        await Cache.SetManyAsync<int>([new("a", 0), new("b", 3)], options);
+        Assert.False(await Cache.ExistsAsync("a"));
+        Assert.Equal(3, await Cache.GetAsync<int>("b"));
+    }
+
+    [Fact]
     public async Task GetOrSet_ConcurrentMisses_RunTheFactoryOnce()
     {
         var calls = 0;
