@@ -373,15 +373,10 @@ internal sealed partial class CacheNamespace
                 Changed(namespaced);
             }
 
-            if (since is { } mark)
+            if (since is { } mark && ChangeMark(namespaced) != mark)
             {
-                if (ChangeMark(namespaced) != mark)
-                {
-                    // This process removed or replaced the key while the value loaded: as FillAsync, not written.
-                    continue;
-                }
-
-                (fills ??= []).Add((namespaced, mark));
+                // This process removed or replaced the key while the value loaded: as FillAsync, not written.
+                continue;
             }
 
             if (invalidated is { Count: > 0 } && tags is not null && tags.Any(invalidated.Contains))
@@ -403,6 +398,11 @@ internal sealed partial class CacheNamespace
             }
 
             entries.Add(new StoreEntry(namespaced, Layout(value, timing, tags), timing.StoreTimeToLive));
+            if (since is { } written)
+            {
+                (fills ??= []).Add((namespaced, written));
+            }
+
             if (tags is { Count: > 0 })
             {
                 (tagged ??= []).Add(new TaggedKey(namespaced, ExpiresAt(timing), tags));
@@ -415,28 +415,56 @@ internal sealed partial class CacheNamespace
             await _store.DeleteManyAsync(refused, cancellationToken).ConfigureAwait(false);
         }
 
+        try
+        {
+            await WriteManyAsync(entries, tagged, versions, replaces, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (fills is not null && ex is RcCacheException or OperationCanceledException)
+        {
+            // Some servers may have taken their fills: those a change overtook go all the same (kept if they fail).
+            try
+            {
+                await UndoOvertakenAsync(fills).ConfigureAwait(false);
+            }
+            catch (RcCacheException)
+            {
+            }
+
+            throw;
+        }
+
+        if (fills is not null)
+        {
+            await UndoOvertakenAsync(fills).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask WriteManyAsync(List<StoreEntry> entries, List<TaggedKey>? tagged, TagVersions? versions, bool replaces, CancellationToken cancellationToken)
+    {
         if (tagged is null)
         {
             await _store.SetManyAsync(entries, replaces, cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            try
-            {
-                await _store.SetManyAsync(entries, replaces, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is RcCacheException or OperationCanceledException)
-            {
-                await DeleteUnregisteredAsync([.. tagged.Select(static t => t.Key)]).ConfigureAwait(false);
-                throw;
-            }
-
-            await RegisterTagsAsync(tagged, versions ?? throw new InvalidOperationException("Tagged writes need the tags' versions read before their values were computed.")).ConfigureAwait(false);
+            return;
         }
 
-        if (fills?.Where(f => ChangeMark(f.Key) != f.Since).Select(static f => f.Key).ToArray() is { Length: > 0 } overtaken)
+        try
         {
-            // A change came while these fills wrote (UndoIfChangedAsync): what they wrote goes.
+            await _store.SetManyAsync(entries, replaces, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RcCacheException or OperationCanceledException)
+        {
+            await DeleteUnregisteredAsync([.. tagged.Select(static t => t.Key)]).ConfigureAwait(false);
+            throw;
+        }
+
+        await RegisterTagsAsync(tagged, versions ?? throw new InvalidOperationException("Tagged writes need the tags' versions read before their values were computed.")).ConfigureAwait(false);
+    }
+
+    /// <summary>A change came while these fills wrote (<see cref="UndoIfChangedAsync"/>): what they wrote goes.</summary>
+    private async ValueTask UndoOvertakenAsync(List<(string Key, long Since)> fills)
+    {
+        if (fills.Where(f => ChangeMark(f.Key) != f.Since).Select(static f => f.Key).ToArray() is { Length: > 0 } overtaken)
+        {
             await _store.DeleteManyAsync(overtaken, CancellationToken.None).ConfigureAwait(false);
         }
     }
