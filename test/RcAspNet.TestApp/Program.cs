@@ -30,6 +30,7 @@ public static class Program
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseSession();
+        app.UseRequestLocalization(o => o.AddSupportedCultures("en-US", "fr-FR").AddSupportedUICultures("en-US", "fr-FR").SetDefaultCulture("en-US"));
         app.UseRcCache();
 
         // [RcCached] alone: the attribute on the handler and UseRcCache() above are all it takes.
@@ -135,6 +136,10 @@ public static class Program
             http.Session.SetString("seen", "yes");
             return $"visit #{counters.Next("session-visit")}";
         });
+
+        // The culture request localization chose (?culture=fr-FR), for a handler that renders on a context of its own.
+        cached.MapGet("/greeting", [RcCached(EagerRefreshThreshold = 0.5)] (string culture, Counters counters) =>
+            $"{System.Globalization.CultureInfo.CurrentCulture.Name} {System.Globalization.CultureInfo.CurrentUICulture.Name} #{counters.Next("greeting")}");
 
         cached.MapGet("/cookie", [RcCached(UserScope = RcUserScope.Shared)] (HttpResponse response, Counters counters) =>
         {

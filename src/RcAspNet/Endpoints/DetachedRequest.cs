@@ -1,7 +1,9 @@
+using System.Globalization;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.Features.Authentication;
+using Microsoft.AspNetCore.Localization;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -12,7 +14,8 @@ namespace RcAspNet.Endpoints;
 /// What a render needs of a request, taken while the request is live, so that the handler can run after it ended: when
 /// a timeout lets the caller go with a fallback, or a hit refreshes its entry in the background. The render runs the
 /// rest of the pipeline on an <see cref="HttpContext"/> of its own, in a service scope of its own, with the request's
-/// method, target, headers, user, endpoint, route values and items, and no body (the cache serves GET and HEAD only).
+/// method, target, headers, user, endpoint, route values, items, form (when it was read) and culture, and no body (the
+/// cache serves GET and HEAD only).
 /// </summary>
 internal sealed class DetachedRequest
 {
@@ -30,6 +33,10 @@ internal sealed class DetachedRequest
     private readonly HttpConnectionFeature _connection;
     private readonly IServiceScopeFactory _scopes;
     private readonly CancellationToken _stopping;
+    private readonly IFormCollection? _form;
+    private readonly CultureInfo _culture;
+    private readonly CultureInfo _uiCulture;
+    private readonly IRequestCultureFeature? _requestCulture;
 
     private DetachedRequest(HttpContext http)
     {
@@ -60,6 +67,13 @@ internal sealed class DetachedRequest
         };
         _scopes = http.RequestServices.GetRequiredService<IServiceScopeFactory>();
         _stopping = http.RequestServices.GetService<IHostApplicationLifetime>()?.ApplicationStopping ?? CancellationToken.None;
+
+        // What the request's own middleware set up before the cache: a form the key was read from (the render has no
+        // body to read it again) and the culture request localization chose.
+        _form = http.Features.Get<IFormFeature>()?.Form;
+        _culture = CultureInfo.CurrentCulture;
+        _uiCulture = CultureInfo.CurrentUICulture;
+        _requestCulture = http.Features.Get<IRequestCultureFeature>();
     }
 
     public static DetachedRequest Of(HttpContext http) => new(http);
@@ -91,6 +105,19 @@ internal sealed class DetachedRequest
         features.Set<IHttpRequestLifetimeFeature>(new HttpRequestLifetimeFeature { RequestAborted = _stopping });
         features.Set<IItemsFeature>(new ItemsFeature { Items = _items });
         features.Set<IHttpAuthenticationFeature>(new HttpAuthenticationFeature { User = _user });
+        if (_form is not null)
+        {
+            features.Set<IFormFeature>(new FormFeature(_form));
+        }
+
+        if (_requestCulture is not null)
+        {
+            features.Set(_requestCulture);
+        }
+
+        // In this method's own flow: the caller's culture is its own again when it returns.
+        CultureInfo.CurrentCulture = _culture;
+        CultureInfo.CurrentUICulture = _uiCulture;
         var http = new DefaultHttpContext(features);
         http.SetEndpoint(_endpoint);
         http.Request.RouteValues = _routeValues;

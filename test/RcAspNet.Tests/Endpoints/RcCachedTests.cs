@@ -243,6 +243,16 @@ public abstract class RcCachedTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AHandlerThatRendersOnAContextOfItsOwn_RendersInTheRequestsCulture()
+    {
+        // Eager refresh renders on a context of its own (it may outlive the request): with the culture request
+        // localization chose for the request.
+        var miss = await GetAsync("/greeting?culture=fr-FR");
+        Assert.Equal("fr-FR fr-FR #1", miss.Body);
+        Assert.Equal("en-US en-US #2", (await GetAsync("/greeting?culture=en-US")).Body);
+    }
+
+    [Fact]
     public async Task MvcArgumentsFromAConventionalRoutesDefaults_AreKeyed()
     {
         var fr = await GetAsync("/fr/conventional");
