@@ -31,7 +31,13 @@ public sealed class RcCachedStartupTests
     {
         var builder = WebApplication.CreateBuilder();
         builder.WebHost.UseTestServer();
-        builder.Services.AddRcCache(configure);
+        builder.Services.AddRcCache(o =>
+        {
+            // These tests are about start-up and behaviour, not faults: a slow moment of a loaded machine must not
+            // turn a write into a timeout (the hit after it would then be a miss).
+            o.OperationTimeout = TimeSpan.FromSeconds(10);
+            configure(o);
+        });
         var app = builder.Build();
         app.UseRcCache();
         map(app);
