@@ -479,6 +479,73 @@ public sealed class RemovalDeliveryTests(ITestOutputHelper output) : IAsyncLifet
         Assert.True(stats.GetValueOrDefault("del") + stats.GetValueOrDefault("unlink") >= 1, "The kept removal never reached the server.");
     }
 
+    [Fact]
+    public async Task RemovalsKeptBeforeTheStoreKnewItServesACluster_HoldThePrimariesThatOwnTheirKeys_AndAreDelivered()
+    {
+        // The cluster does not answer when the node starts: its removals are kept by the stand-in node that serves every
+        // key until the cluster's layout is known. Once it is, they belong to the primaries that own their keys.
+        await using var cluster = await RedisClusterServers.StartAsync();
+        var ns = SharedRedis.UniqueNamespace();
+        var keys = Enumerable.Range(0, 12).Select(static i => $"post:{i}").ToArray();
+        await using var reader = TestServices.Build(o => (o.Store, o.Redis, o.Namespace) = (RcStoreKind.Redis, cluster.Configuration, ns));
+        var truth = reader.GetRequiredService<IRcCache>();
+        foreach (var key in keys)
+        {
+            await truth.SetAsync(key, "old");
+        }
+
+        // The clock stands still: the stand-in node's recovery does not come round by itself.
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        ServiceProvider services;
+        foreach (var node in cluster.Nodes)
+        {
+            node.Pause();
+        }
+
+        try
+        {
+            services = TestServices.Build(
+                o => (o.Store, o.Redis, o.Namespace, o.OperationTimeout) = (RcStoreKind.Redis, cluster.Configuration, ns, OperationTimeout),
+                s => s.AddSingleton<TimeProvider>(clock));
+            foreach (var key in keys)
+            {
+                Assert.True((await services.GetRequiredService<IRcCache>().DeleteAsync(key)).Pending > 0);
+            }
+        }
+        finally
+        {
+            foreach (var node in cluster.Nodes)
+            {
+                node.Resume();
+            }
+        }
+
+        await using var _ = services;
+        var cache = services.GetRequiredService<IRcCache>();
+        var store = (RedisStore)services.GetRequiredService<CacheRegistry>().Stores[0];
+        await Eventually.TrueAsync(() => Task.FromResult(store.IsCluster), Deadline);
+        foreach (var key in keys)
+        {
+            Assert.Null(await cache.GetAsync<string>(key));
+        }
+
+        await Eventually.TrueAsync(
+            async () =>
+            {
+                clock.Advance(TimeSpan.FromSeconds(1));
+                foreach (var key in keys)
+                {
+                    if (await truth.GetAsync<string>(key) is not null)
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            },
+            Deadline);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

@@ -128,7 +128,9 @@ internal sealed class ClusterSlotMap : IDisposable
                 _gaining(gained);
             }
 
-            changed = !first && (Volatile.Read(ref _owners) is not { } old || !old.AsSpan().SequenceEqual(owners));
+            // The first map changes where keys go too: removals kept before the cluster was known sit with the stand-in
+            // node that served every key until now.
+            changed = first || Volatile.Read(ref _owners) is not { } old || !old.AsSpan().SequenceEqual(owners);
             _primaries = primaries;
             Volatile.Write(ref _owners, owners);
         }

@@ -506,7 +506,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         await _topology.DisposeAsync().ConfigureAwait(false);
     }
 
-    private bool IsCluster => _topology.Kind == TopologyKind.Cluster;
+    internal bool IsCluster => _topology.Kind == TopologyKind.Cluster;
 
     /// <summary>
     /// Deletes the keys under <paramref name="prefix"/> on one node, a SCAN page at a time; what it cannot finish (the

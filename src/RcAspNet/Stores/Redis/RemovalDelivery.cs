@@ -32,6 +32,13 @@ internal sealed partial class RemovalDelivery(
         }
 
         await calls.DeliverAsync(node, "ping", db => topology.ServerOf(db.Multiplexer, node).PingAsync()).ConfigureAwait(false);
+        if (topology.Kind == TopologyKind.Cluster)
+        {
+            // The PING may have been the first call to connect: a store that did not know it serves a cluster until now
+            // moves what its stand-in node kept to the primaries that own it, rather than deliver it to one of them.
+            Reroute(node);
+        }
+
         bool unverified;
         lock (node.Sync)
         {
