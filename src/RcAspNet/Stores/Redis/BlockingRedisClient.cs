@@ -53,6 +53,31 @@ internal sealed class BlockingRedisClient : IDisposable
             return (value, c.Read(d).ThrowIfError().Integer);
         });
 
+    /// <summary>
+    /// <c>GET</c> and <c>PTTL</c> in one round trip to the server at <paramref name="endPoint"/> itself, for the near
+    /// cache on a cluster: not redirected, and not sent to another seed when that server cannot be reached, so that a
+    /// reply is that server's own. A redirection (<c>MOVED</c>, <c>ASK</c>) is thrown as <see cref="RedirectedReadException"/>.
+    /// </summary>
+    public (byte[]? Value, long TimeToLiveMs) GetWithTimeToLiveOn(EndPoint endPoint, string key, long deadline) =>
+        RunAt(endPoint, key, deadline, static (c, k, d) =>
+        {
+            c.Command(2).Arg("GET").Arg(k).Send(d);
+            c.Command(2).Arg("PTTL").Arg(k).Send(d);
+            var value = c.Read(d);
+            var ttl = c.Read(d);
+            if (RedirectedReadException.IsRedirection(value) || RedirectedReadException.IsRedirection(ttl))
+            {
+                throw new RedirectedReadException(new RespErrorException((value.IsError ? value : ttl).Text!));
+            }
+
+            return (value.ThrowIfError().Kind switch
+            {
+                RespKind.Bulk => value.BulkValue,
+                RespKind.Null => null,
+                _ => throw new RespProtocolException($"Expected a bulk string, got {value.Kind}."),
+            }, ttl.ThrowIfError().Integer);
+        }, otherSeeds: false);
+
     /// <summary><c>SET key value PX ttl</c>.</summary>
     public void Set(string key, byte[] value, long timeToLiveMs, long deadline) =>
         Run(key, (key, value, timeToLiveMs), deadline, static (c, s, d) =>
@@ -63,7 +88,7 @@ internal sealed class BlockingRedisClient : IDisposable
 
     /// <summary>The <c>run_id</c> of the server at <paramref name="endPoint"/> (null: the first server configured), from <c>INFO server</c>.</summary>
     public string RunId(EndPoint? endPoint, long deadline) =>
-        RunAt(endPoint, deadline, static (c, d) => RunIdOf(c.Command(2).Arg("INFO").Arg("server").Call(d).ThrowIfError().AsString()));
+        RunAt(endPoint, 0, deadline, static (c, _, d) => RunIdOf(c.Command(2).Arg("INFO").Arg("server").Call(d).ThrowIfError().AsString()));
 
     /// <summary>The <c>run_id</c> line of <c>INFO server</c>.</summary>
     public static string RunIdOf(string? info) =>
@@ -85,16 +110,16 @@ internal sealed class BlockingRedisClient : IDisposable
         }
     }
 
-    /// <summary>Runs a command on one server, not routed by a key.</summary>
-    private T RunAt<T>(EndPoint? endPoint, long deadline, Func<RespConnection, long, T> command)
+    /// <summary>Runs a command on one server, not routed by a key; on another seed when that seed cannot be reached, unless not <paramref name="otherSeeds"/>.</summary>
+    private T RunAt<TState, T>(EndPoint? endPoint, TState state, long deadline, Func<RespConnection, TState, long, T> command, bool otherSeeds = true)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         using var held = SignalMask.HoldSignals();
         var target = endPoint ?? _seeds[Volatile.Read(ref _seed)];
-        var connection = Rent(ref target, deadline);
+        var connection = Rent(ref target, deadline, otherSeeds);
         try
         {
-            var result = command(connection, deadline);
+            var result = command(connection, state, deadline);
             Return(connection);
             return result;
         }
@@ -233,8 +258,8 @@ internal sealed class BlockingRedisClient : IDisposable
         }
     }
 
-    /// <summary>Takes an idle connection to <paramref name="endPoint"/> or opens one; when a seed cannot be reached, tries the next seed.</summary>
-    private RespConnection Rent(ref EndPoint endPoint, long deadline)
+    /// <summary>Takes an idle connection to <paramref name="endPoint"/> or opens one; when a seed cannot be reached, tries the next seed (if <paramref name="otherSeeds"/>).</summary>
+    private RespConnection Rent(ref EndPoint endPoint, long deadline, bool otherSeeds = true)
     {
         var queue = _idle.GetOrAdd(endPoint, static _ => new ConcurrentQueue<RespConnection>());
         while (queue.TryDequeue(out var idle))
@@ -253,7 +278,7 @@ internal sealed class BlockingRedisClient : IDisposable
             {
                 return RespConnection.Open(endPoint, _settings, deadline);
             }
-            catch (Exception ex) when (ex is SocketException or IOException && attempt + 1 < _seeds.Length && Array.IndexOf(_seeds, endPoint) is var index and >= 0)
+            catch (Exception ex) when (ex is SocketException or IOException && otherSeeds && attempt + 1 < _seeds.Length && Array.IndexOf(_seeds, endPoint) is var index and >= 0)
             {
                 var next = (index + 1) % _seeds.Length;
                 Volatile.Write(ref _seed, next);

@@ -42,7 +42,8 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
     /// another Redis type is a miss when <paramref name="wrongTypeIsMiss"/>. When the command does not reach the server
     /// and <paramref name="keepOnFailure"/> is given, the removal it returns is kept: a write that failed may have left
     /// the value it was to replace. <paramref name="settled"/>, if given, runs last, however the call ended: a store's
-    /// write is one state machine, not a method of its own around this one.
+    /// write is one state machine, not a method of its own around this one. An exception that is no failure of the
+    /// server (<see cref="RedirectedReadException"/>: it redirected a near read) goes through uncounted.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<T> RunAsync<TState, T>(

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text;
 using StackExchange.Redis;
 
@@ -86,6 +87,39 @@ internal static class RedisCommands
         var ttl = batch.KeyTimeToLiveAsync(key);
         batch.Execute();
         return (await value.ConfigureAwait(false), await ttl.ConfigureAwait(false));
+    }
+
+    /// <summary>
+    /// <c>GET</c> and <c>PTTL</c> (milliseconds; -1: no TTL) in one round trip to the server at
+    /// <paramref name="endPoint"/> itself, for the near cache on a cluster: sent to that server, not by the client's slot
+    /// map, and not redirected (<see cref="CommandFlags.NoRedirect"/>), so that a reply is that server's own. A
+    /// redirection, or a server the client does not know, is thrown as <see cref="RedirectedReadException"/>.
+    /// </summary>
+    public static async Task<(byte[]? Value, long TimeToLiveMs)> GetWithTimeToLiveAsync(IConnectionMultiplexer connection, EndPoint endPoint, string key)
+    {
+        IServer server;
+        try
+        {
+            server = connection.GetServer(endPoint);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new RedirectedReadException(ex);
+        }
+
+        object[] args = [(RedisKey)key];
+        var value = server.ExecuteAsync("GET", args, CommandFlags.NoRedirect);
+        var ttl = server.ExecuteAsync("PTTL", args, CommandFlags.NoRedirect);
+        try
+        {
+            await Task.WhenAll(value, ttl).ConfigureAwait(false);
+        }
+        catch (Exception) when (RedirectedReadException.Of(value, ttl) is { } redirection)
+        {
+            throw new RedirectedReadException(redirection);
+        }
+
+        return ((byte[]?)value.Result, (long)ttl.Result);
     }
 
     public static async Task<long> IncrementAsync(IDatabase db, string key, long delta, TimeSpan timeToLive)

@@ -6,21 +6,43 @@ namespace RcAspNet.Stores.Redis;
 /// <summary>The links to a Redis store's servers, and the near cache's part: copies read through a node's link, and evicted by this node's writes.</summary>
 internal sealed partial class RedisStore
 {
-    /// <summary>A near miss: GET and PTTL in one round trip, the answer kept for as long as the key lives unless an invalidation overtook it.</summary>
+    /// <summary>
+    /// A near miss: GET and PTTL in one round trip, the answer kept for as long as the key lives unless an invalidation
+    /// overtook it. On a cluster they go to the link's own server and are not redirected: a copy is kept only of what
+    /// that server answered. When it redirects them (its slot moved, or is migrating), the near read is dropped and the
+    /// key is read the ordinary way, which follows the redirection.
+    /// </summary>
     private async ValueTask<byte[]?> ReadIntoNearAsync(RedisNode node, NearRead read, CancellationToken cancellationToken)
     {
+        byte[]? value;
+        TimeSpan lifetime;
         try
         {
-            var (value, ttl) = await _calls.RunAsync(node, "get", read.Key, static (db, key) => RedisCommands.GetWithTimeToLiveAsync(db, key), (RedisValue.Null, (TimeSpan?)null), cancellationToken, wrongTypeIsMiss: true).ConfigureAwait(false);
-            byte[]? bytes = value;
-            _near!.Complete(read, bytes, ttl ?? TimeSpan.MaxValue);
-            return bytes;
+            if (IsCluster)
+            {
+                long ttl;
+                (value, ttl) = await _calls.RunAsync(node, "get", (read.Link.EndPoint, read.Key), static (db, s) => RedisCommands.GetWithTimeToLiveAsync(db.Multiplexer, s.EndPoint, s.Key), ((byte[]?)null, -2L), cancellationToken, wrongTypeIsMiss: true).ConfigureAwait(false);
+                lifetime = Lifetime(ttl);
+            }
+            else
+            {
+                var (bytes, ttl) = await _calls.RunAsync(node, "get", read.Key, static (db, key) => RedisCommands.GetWithTimeToLiveAsync(db, key), (RedisValue.Null, (TimeSpan?)null), cancellationToken, wrongTypeIsMiss: true).ConfigureAwait(false);
+                (value, lifetime) = (bytes, ttl ?? TimeSpan.MaxValue);
+            }
+        }
+        catch (RedirectedReadException)
+        {
+            _near!.Abandon(read);
+            return await ReadAsync(node, read.Key, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
             _near!.Abandon(read);
             throw;
         }
+
+        _near!.Complete(read, value, lifetime);
+        return value;
     }
 
     /// <summary>The near copy's lifetime from a PTTL reply: -1 is a key without TTL (kept until Redis invalidates it).</summary>

@@ -12,7 +12,7 @@ internal sealed partial class RedisStore
         var node = _topology.NodeOf(key);
         if (_near is null || !node.Circuit.TryEnter() || NearLinkOf(node) is not { } link)
         {
-            return _calls.Run(node, "get", key, static (client, key, deadline) => client.Get(key, deadline), null, wrongTypeIsMiss: true);
+            return Read(node, key);
         }
 
         if (_near.TryGet(key, link, out var copy))
@@ -23,20 +23,30 @@ internal sealed partial class RedisStore
 
         if (_near.BeginRead(key, link) is not { } read)
         {
-            return _calls.Run(node, "get", key, static (client, key, deadline) => client.Get(key, deadline), null, wrongTypeIsMiss: true);
+            return Read(node, key);
         }
 
+        // As ReadIntoNearAsync: on a cluster, a copy only of what the link's own server answered.
+        (byte[]? Value, long TimeToLiveMs) reply;
         try
         {
-            var (value, ttl) = _calls.Run(node, "get", key, static (client, key, deadline) => client.GetWithTimeToLive(key, deadline), ((byte[]?)null, -2L), wrongTypeIsMiss: true);
-            _near.Complete(read, value, Lifetime(ttl));
-            return value;
+            reply = IsCluster
+                ? _calls.Run(node, "get", (link.EndPoint, key), static (client, s, deadline) => client.GetWithTimeToLiveOn(s.EndPoint, s.key, deadline), ((byte[]?)null, -2L), wrongTypeIsMiss: true)
+                : _calls.Run(node, "get", key, static (client, key, deadline) => client.GetWithTimeToLive(key, deadline), ((byte[]?)null, -2L), wrongTypeIsMiss: true);
+        }
+        catch (RedirectedReadException)
+        {
+            _near.Abandon(read);
+            return Read(node, key);
         }
         catch
         {
             _near.Abandon(read);
             throw;
         }
+
+        _near.Complete(read, reply.Value, Lifetime(reply.TimeToLiveMs));
+        return reply.Value;
     }
 
     public void Set(string key, byte[] value, TimeSpan timeToLive, bool replaces)
@@ -93,4 +103,8 @@ internal sealed partial class RedisStore
             Evict(key);
         }
     }
+
+    /// <summary>Reads a key with one GET, following a cluster's redirections, without the near cache.</summary>
+    private byte[]? Read(RedisNode node, string key) =>
+        _calls.Run(node, "get", key, static (client, key, deadline) => client.Get(key, deadline), null, wrongTypeIsMiss: true);
 }

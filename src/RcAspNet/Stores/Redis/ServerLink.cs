@@ -58,6 +58,9 @@ internal sealed partial class ServerLink : IDisposable
         new Thread(Run) { IsBackground = true, Name = $"RcAspNet link to {endPoint}" }.Start();
     }
 
+    /// <summary>Gets the server's endpoint: on a cluster, near copies are read from this server alone.</summary>
+    public EndPoint EndPoint => _endPoint;
+
     /// <summary>Gets whether the server is tracking for this link now, so that copies read through it may be served.</summary>
     public bool IsUp => Volatile.Read(ref _up) != 0;
 
