@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.DependencyInjection;
 using RcAspNet.Stores;
+using RcAspNet.Stores.Redis;
 using RcAspNet.Tests.Infrastructure;
 
 namespace RcAspNet.Tests.NearCache;
@@ -54,8 +55,8 @@ public abstract class NearCacheTests(Xunit.Abstractions.ITestOutputHelper output
         return node;
     }
 
-    /// <summary>Reads <paramref name="key"/> until the near cache answers it (its link to the key's server is up), as metrics count.</summary>
-    protected static async Task WarmAsync(ServiceProvider node, string key)
+    /// <summary>Reads <paramref name="key"/> (with <c>Get</c> when <paramref name="synchronous"/>) until the near cache answers it (its link to the key's server is up), as metrics count.</summary>
+    protected static async Task WarmAsync(ServiceProvider node, string key, bool synchronous = false)
     {
         using var metrics = new MetricsRecorder(node);
         var cache = node.GetRequiredService<IDistributedCache>();
@@ -63,18 +64,19 @@ public abstract class NearCacheTests(Xunit.Abstractions.ITestOutputHelper output
         while (metrics.Sum("rc.near.hits") == 0)
         {
             Assert.True(deadline.Elapsed < Deadline, "The near cache never answered: its invalidation link did not come up.");
-            Assert.NotNull(await cache.GetAsync(key));
+            Assert.NotNull(synchronous ? cache.Get(key) : await cache.GetAsync(key));
             await Task.Delay(20);
         }
     }
 
-    /// <summary>Reads until <paramref name="expected"/> comes back; returns how long it took.</summary>
-    protected static async Task<TimeSpan> UntilAsync(IDistributedCache cache, string key, string expected)
+    /// <summary>Reads (with <c>GetString</c> when <paramref name="synchronous"/>) until <paramref name="expected"/> comes back; returns how long it took.</summary>
+    protected static async Task<TimeSpan> UntilAsync(IDistributedCache cache, string key, string expected, bool synchronous = false)
     {
         var waited = Stopwatch.StartNew();
-        while (await cache.GetStringAsync(key) != expected)
+        string? read;
+        while ((read = synchronous ? cache.GetString(key) : await cache.GetStringAsync(key)) != expected)
         {
-            Assert.True(waited.Elapsed < Deadline, $"{key} never read as {expected}.");
+            Assert.True(waited.Elapsed < Deadline, $"{key} never read as {expected} (last read as {read ?? "a miss"}).");
             await Task.Delay(1);
         }
 
@@ -289,7 +291,7 @@ public abstract class NearCacheTests(Xunit.Abstractions.ITestOutputHelper output
         throw new InvalidOperationException($"No server holds {key}.");
     }
 
-    private static RcAspNet.Stores.Near.NearCopies Near(ServiceProvider node) => node.GetRequiredService<StoreFactory>().Near!;
+    private protected static RcAspNet.Stores.Near.NearCopies Near(ServiceProvider node) => node.GetRequiredService<StoreFactory>().Near!;
 
     private async Task RedisCli(params string[] args)
     {
@@ -344,4 +346,111 @@ public sealed class ClusterNearCacheTests(Xunit.Abstractions.ITestOutputHelper o
     protected override async Task StopServersAsync() => await _cluster.DisposeAsync();
 
     protected override void Store(RcOptions options) => (options.Store, options.Redis) = (RcStoreKind.Redis, _cluster.Configuration);
+
+    /// <summary>
+    /// While a slot migrates, its primary answers ASK for a key already moved, and the slot maps (this node's and the
+    /// client's) still name that primary: a read of the key is answered by the other primary, whose writes never reach
+    /// the first one's link. No copy of such an answer may be kept, or the next write is never seen; nor is the
+    /// redirection a failure.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task KeyOfAMigratingSlot_IsNotKeptFromAnotherServer_SoItsNextWriteIsSeen(bool synchronous)
+    {
+        const string Key = "migrating";
+        var node = Node();
+        var cache = node.GetRequiredService<IDistributedCache>();
+        var writer = Node().GetRequiredService<IDistributedCache>();
+        await cache.SetStringAsync(Key, "v1");
+        await WarmAsync(node, Key, synchronous);
+        using var metrics = new MetricsRecorder(node);
+
+        // The migration is never finished: the cluster is this test's own.
+        var (from, _) = await StartMigrationAsync(Key);
+        Assert.StartsWith("-ASK", await _cluster.ServerAt(from.Port).CommandAsync("GET", Ns + Key), StringComparison.Ordinal);
+
+        // Another node writes the key where it now lives (its client follows the ASK), and this node reads it through
+        // the slot's old primary, again and again: a read that kept a copy for that primary's link would be the last
+        // one to reach Redis.
+        await writer.SetStringAsync(Key, "v2");
+        await UntilAsync(cache, Key, "v2", synchronous);
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal("v2", synchronous ? cache.GetString(Key) : await cache.GetStringAsync(Key));
+            await Task.Delay(10);
+        }
+
+        await writer.SetStringAsync(Key, "v3");
+        await UntilAsync(cache, Key, "v3", synchronous);
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal("v3", synchronous ? cache.GetString(Key) : await cache.GetStringAsync(Key));
+        }
+
+        Assert.Equal(0, metrics.Sum("rc.store.errors"));
+    }
+
+    /// <summary>
+    /// Once a slot has moved, its old primary answers MOVED until the slot maps learn of the move: that read is answered
+    /// by the new primary and counts no failure. After an asynchronous one, the key is kept again, from the new
+    /// primary's link.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task KeyOfAMovedSlot_IsReadFromItsNewPrimary_AndKeptFromThereAgain(bool synchronous)
+    {
+        const string Key = "moved";
+        var node = Node();
+        var cache = node.GetRequiredService<IDistributedCache>();
+        var writer = Node().GetRequiredService<IDistributedCache>();
+        await cache.SetStringAsync(Key, "v1");
+        await WarmAsync(node, Key, synchronous);
+
+        // The slot moves, its key with it, and the move is told to every primary (the new owner first).
+        var (from, to) = await StartMigrationAsync(Key);
+        var slot = HashSlot.Of(Ns + Key).ToString(CultureInfo.InvariantCulture);
+        foreach (var primary in (await RedisClusterServers.NodesAsync(_cluster.Nodes[0])).Where(static n => n.IsPrimary).OrderBy(p => p.Id == to.Id ? 0 : p.Id == from.Id ? 1 : 2))
+        {
+            Assert.StartsWith("+OK", await _cluster.ServerAt(primary.Port).CommandAsync("CLUSTER", "SETSLOT", slot, "NODE", to.Id), StringComparison.Ordinal);
+        }
+
+        Assert.StartsWith("-MOVED", await _cluster.ServerAt(from.Port).CommandAsync("GET", Ns + Key), StringComparison.Ordinal);
+
+        // The copy of v1 went with MIGRATE's delete: the next read goes to Redis, through the slot's old primary.
+        await Eventually.TrueAsync(() => Task.FromResult(Near(node).Count == 0));
+        using var metrics = new MetricsRecorder(node);
+        await writer.SetStringAsync(Key, "v2");
+        Assert.Equal("v2", synchronous ? cache.GetString(Key) : await cache.GetStringAsync(Key));
+        if (!synchronous)
+        {
+            // The client learned the move from that MOVED, and this node's slot map with it. (A synchronous read
+            // teaches only the blocking client, whose map the slot map does not follow: its copies wait for the client.)
+            await WarmAsync(node, Key);
+        }
+
+        await writer.SetStringAsync(Key, "v3");
+        await UntilAsync(cache, Key, "v3", synchronous);
+        Assert.Equal(0, metrics.Sum("rc.store.errors"));
+    }
+
+    /// <summary>
+    /// Starts moving <paramref name="key"/>'s hash slot from its primary to another, as an operator's reshard does
+    /// (<c>CLUSTER SETSLOT ... IMPORTING</c>, <c>MIGRATING</c>), and moves the key (<c>MIGRATE</c>, which deletes it on
+    /// the first primary): that primary answers ASK for it from then on.
+    /// </summary>
+    private async Task<(ClusterNode From, ClusterNode To)> StartMigrationAsync(string key)
+    {
+        var slot = HashSlot.Of(Ns + key);
+        var primaries = (await RedisClusterServers.NodesAsync(_cluster.Nodes[0])).Where(static n => n.IsPrimary).ToArray();
+        var from = primaries.Single(p => p.Owns(slot));
+        var to = primaries.First(p => p.Id != from.Id);
+        var source = _cluster.ServerAt(from.Port);
+        var number = slot.ToString(CultureInfo.InvariantCulture);
+        Assert.StartsWith("+OK", await _cluster.ServerAt(to.Port).CommandAsync("CLUSTER", "SETSLOT", number, "IMPORTING", from.Id), StringComparison.Ordinal);
+        Assert.StartsWith("+OK", await source.CommandAsync("CLUSTER", "SETSLOT", number, "MIGRATING", to.Id), StringComparison.Ordinal);
+        Assert.StartsWith("+OK", await source.CommandAsync("MIGRATE", "127.0.0.1", to.Port.ToString(CultureInfo.InvariantCulture), Ns + key, "0", "5000"), StringComparison.Ordinal);
+        return (from, to);
+    }
 }
