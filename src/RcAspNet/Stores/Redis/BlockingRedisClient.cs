@@ -67,7 +67,7 @@ internal sealed class BlockingRedisClient : IDisposable
             var ttl = c.Read(d);
             if (RedirectedReadException.IsRedirection(value) || RedirectedReadException.IsRedirection(ttl))
             {
-                throw new RedirectedReadException(new RespErrorException((value.IsError ? value : ttl).Text!));
+                throw new RedirectedReadException(new RespErrorException((RedirectedReadException.IsRedirection(value) ? value : ttl).Text!));
             }
 
             return (value.ThrowIfError().Kind switch

@@ -18,7 +18,7 @@ internal sealed class RedirectedReadException(Exception inner) : Exception("The 
     /// to connect (2.8 and 3.x alike), which a server it has no connection to also throws: both are taken as a
     /// redirection, and the ordinary read tells them apart.
     /// </summary>
-    public static Exception? Of(Task first, Task second) => Redirection(first) ?? Redirection(second);
+    public static Exception? RedirectionIn(Task first, Task second) => Redirection(first) ?? Redirection(second);
 
     /// <summary>Whether a reply of the library's own RESP client is a redirection.</summary>
     public static bool IsRedirection(RespReply reply) =>

@@ -114,7 +114,7 @@ internal static class RedisCommands
         {
             await Task.WhenAll(value, ttl).ConfigureAwait(false);
         }
-        catch (Exception) when (RedirectedReadException.Of(value, ttl) is { } redirection)
+        catch (Exception) when (RedirectedReadException.RedirectionIn(value, ttl) is { } redirection)
         {
             throw new RedirectedReadException(redirection);
         }
