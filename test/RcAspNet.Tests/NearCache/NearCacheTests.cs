@@ -278,6 +278,32 @@ public abstract class NearCacheTests(Xunit.Abstractions.ITestOutputHelper output
         Assert.InRange(pttl, 1, 3100);
     }
 
+    [Fact]
+    public async Task KeyHoldingAnotherRedisType_ReadSynchronously_IsAMiss_AndCostsNoOtherFailure()
+    {
+        var node = Node();
+        var cache = node.GetRequiredService<IDistributedCache>();
+        await cache.SetStringAsync("plain", "value");
+        await WarmAsync(node, "plain", synchronous: true);
+
+        // Held by the server that serves the key (elsewhere the harness's HSET is refused, or written and never read).
+        foreach (var server in Servers)
+        {
+            await server.CommandAsync("HSET", Ns + "hash", "field", "value");
+        }
+
+        // The near miss pipelines GET and PTTL on one of the blocking client's connections: GET fails WRONGTYPE, and
+        // PTTL's reply must be read before the connection is used again, or the next command reads it as its own.
+        using var metrics = new MetricsRecorder(node);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Null(cache.Get("hash"));
+        }
+
+        Assert.Equal(0, metrics.Sum("rc.store.errors", static t => t["error.type"] != "foreign_data"));
+        Assert.Equal(3, metrics.Sum("rc.store.errors", static t => t["error.type"] == "foreign_data"));
+    }
+
     protected RedisServer ServerOf(string key)
     {
         foreach (var server in Servers)

@@ -43,14 +43,16 @@ internal sealed class BlockingRedisClient : IDisposable
     public byte[]? Get(string key, long deadline) =>
         Run(key, key, deadline, static (c, k, d) => c.Command(2).Arg("GET").Arg(k).CallForBulk(d));
 
-    /// <summary><c>GET</c> and <c>PTTL</c> in one round trip: the value, and how long it lives (negative: no TTL or no key).</summary>
+    /// <summary>
+    /// <c>GET</c> and <c>PTTL</c> in one round trip: the value, and how long it lives (negative: no TTL or no key). Not for
+    /// a key a cluster may redirect: <c>ASKING</c> would precede the GET alone (the near cache on a cluster uses
+    /// <see cref="GetWithTimeToLiveOn"/>).
+    /// </summary>
     public (byte[]? Value, long TimeToLiveMs) GetWithTimeToLive(string key, long deadline) =>
         Run(key, key, deadline, static (c, k, d) =>
         {
-            c.Command(2).Arg("GET").Arg(k).Send(d);
-            c.Command(2).Arg("PTTL").Arg(k).Send(d);
-            var value = c.ReadBulk(d);
-            return (value, c.Read(d).ThrowIfError().Integer);
+            var (value, ttl) = SendGetWithTimeToLive(c, k, d);
+            return ValueAndTimeToLive(value, ttl);
         });
 
     /// <summary>
@@ -61,21 +63,13 @@ internal sealed class BlockingRedisClient : IDisposable
     public (byte[]? Value, long TimeToLiveMs) GetWithTimeToLiveOn(EndPoint endPoint, string key, long deadline) =>
         RunAt(endPoint, key, deadline, static (c, k, d) =>
         {
-            c.Command(2).Arg("GET").Arg(k).Send(d);
-            c.Command(2).Arg("PTTL").Arg(k).Send(d);
-            var value = c.Read(d);
-            var ttl = c.Read(d);
+            var (value, ttl) = SendGetWithTimeToLive(c, k, d);
             if (RedirectedReadException.IsRedirection(value) || RedirectedReadException.IsRedirection(ttl))
             {
                 throw new RedirectedReadException(new RespErrorException((RedirectedReadException.IsRedirection(value) ? value : ttl).Text!));
             }
 
-            return (value.ThrowIfError().Kind switch
-            {
-                RespKind.Bulk => value.BulkValue,
-                RespKind.Null => null,
-                _ => throw new RespProtocolException($"Expected a bulk string, got {value.Kind}."),
-            }, ttl.ThrowIfError().Integer);
+            return ValueAndTimeToLive(value, ttl);
         }, otherSeeds: false);
 
     /// <summary><c>SET key value PX ttl</c>.</summary>
@@ -304,6 +298,24 @@ internal sealed class BlockingRedisClient : IDisposable
 
         queue.Enqueue(connection);
     }
+
+    /// <summary>Sends <c>GET</c> and <c>PTTL</c> and reads both replies, errors included: a failed GET leaves no reply unread for the connection's next user.</summary>
+    private static (RespReply Value, RespReply TimeToLive) SendGetWithTimeToLive(RespConnection connection, string key, long deadline)
+    {
+        connection.Command(2).Arg("GET").Arg(key).Send(deadline);
+        connection.Command(2).Arg("PTTL").Arg(key).Send(deadline);
+        var value = connection.Read(deadline);
+        return (value, connection.Read(deadline));
+    }
+
+    /// <summary>The value and TTL that <c>GET</c> and <c>PTTL</c> answered; the first error is thrown.</summary>
+    private static (byte[]? Value, long TimeToLiveMs) ValueAndTimeToLive(RespReply value, RespReply timeToLive) =>
+        (value.ThrowIfError().Kind switch
+        {
+            RespKind.Bulk => value.BulkValue,
+            RespKind.Null => null,
+            _ => throw new RespProtocolException($"Expected a bulk string, got {value.Kind}."),
+        }, timeToLive.ThrowIfError().Integer);
 
     private static string HostOf(EndPoint endPoint) => endPoint switch
     {
