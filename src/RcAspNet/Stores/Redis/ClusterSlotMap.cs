@@ -122,8 +122,9 @@ internal sealed class ClusterSlotMap : IDisposable
             var gained = primaries.Where(p => !_primaries.Contains(p)).ToArray();
 
             // Reported before the map is published, so that no call reaches a primary that took over slots before
-            // it is told to verify itself.
-            if (!first && gained.Length > 0)
+            // it is told to verify itself. The first map's primaries take over from the stand-in node that served
+            // every key until now, and may be handed what it kept.
+            if (gained.Length > 0)
             {
                 _gaining(gained);
             }
