@@ -29,7 +29,8 @@ public static class Program
         app.UseResponseCompression();
         app.UseAuthentication();
         app.UseAuthorization();
-        app.UseSession();
+        // Only where a test uses it: a session commits (a Redis refresh) at the end of every request it serves.
+        app.UseWhen(static http => http.Request.Path.StartsWithSegments("/session-visit"), static session => session.UseSession());
         app.UseRequestLocalization(o => o.AddSupportedCultures("en-US", "fr-FR").AddSupportedUICultures("en-US", "fr-FR").SetDefaultCulture("en-US"));
         app.UseRcCache();
 
