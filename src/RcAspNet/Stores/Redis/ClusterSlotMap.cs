@@ -8,19 +8,20 @@ namespace RcAspNet.Stores.Redis;
 /// configuration (no I/O), rebuilt when it reports a change, and corrected slot by slot when it follows a MOVED reply.
 /// A failed-over or resharded slot so leads to the circuit of the primary that serves it now. A primary that takes over
 /// slots while it owned none (a replica promoted, or a node added) is reported (<c>gaining</c>) before the map that
-/// routes to it is published: it may lack removals its predecessor acknowledged. (Slots resharded between primaries
+/// routes to it is published: it may lack removals its predecessor acknowledged; so are the first map's primaries
+/// (<c>first</c>), which take over from the stand-in node that served every key before. (Slots resharded between primaries
 /// move with their keys, as the primary that served them had them.) Once the map is published, <c>moved</c> is told.
 /// </summary>
 internal sealed class ClusterSlotMap : IDisposable
 {
     private readonly IConnectionMultiplexer _connection;
-    private readonly Action<IReadOnlyCollection<EndPoint>> _gaining;
+    private readonly Action<IReadOnlyCollection<EndPoint>, bool> _gaining;
     private readonly Action _moved;
     private readonly Lock _lock = new();
     private EndPoint?[]? _owners;
     private HashSet<EndPoint> _primaries = [];
 
-    public ClusterSlotMap(IConnectionMultiplexer connection, Action<IReadOnlyCollection<EndPoint>> gaining, Action moved)
+    public ClusterSlotMap(IConnectionMultiplexer connection, Action<IReadOnlyCollection<EndPoint>, bool> gaining, Action moved)
     {
         _connection = connection;
         _gaining = gaining;
@@ -68,7 +69,7 @@ internal sealed class ClusterSlotMap : IDisposable
         {
             if (_primaries.Add(moved.NewEndPoint))
             {
-                _gaining([moved.NewEndPoint]);
+                _gaining([moved.NewEndPoint], false);
             }
 
             owners[moved.HashSlot] = moved.NewEndPoint;
@@ -126,7 +127,7 @@ internal sealed class ClusterSlotMap : IDisposable
             // every key until now, and may be handed what it kept.
             if (gained.Length > 0)
             {
-                _gaining(gained);
+                _gaining(gained, first);
             }
 
             // The first map changes where keys go too: removals kept before the cluster was known sit with the stand-in

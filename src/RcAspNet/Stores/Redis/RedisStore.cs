@@ -630,14 +630,15 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     }
 
     /// <summary>
-    /// Cluster primaries take over slots (those of the first slot map too): they are verified before they serve them,
-    /// when recent removals or tag registrations could be missing on them or removals are kept for another node, and
-    /// what they may lack reaches back to when the earliest server still suspected was lost (the primary whose slots a
-    /// replica took). (Removals kept for the old owners then move to them.)
+    /// Cluster primaries take over slots: they are verified before they serve them, when recent removals or tag
+    /// registrations could be missing on them, and what they may lack reaches back to when the earliest server still
+    /// suspected was lost (the primary whose slots a replica took). The first slot map's primaries take over from the
+    /// stand-in node that served every key until the cluster was known: they are held only when it keeps removals,
+    /// which move to them. (Removals kept for the old owners then move to them.)
     /// </summary>
-    private void OnSlotsGained(IReadOnlyCollection<RedisNode> nodes)
+    private void OnSlotsGained(IReadOnlyCollection<RedisNode> nodes, bool first)
     {
-        if (_recent.IsEmpty && _registered.IsEmpty && !_topology.Nodes.Any(static n => n.Removals.Size > 0))
+        if (first ? !_topology.Nodes.Any(static n => n.Removals.Size > 0) : _recent.IsEmpty && _registered.IsEmpty)
         {
             return;
         }
