@@ -45,7 +45,7 @@ internal sealed class InFlightLoad<T>
         {
             _result.TrySetResult(await work(_cancellation.Token).ConfigureAwait(false));
         }
-        catch (OperationCanceledException ex)
+        catch (OperationCanceledException ex) when (ex is not RequestEndedException)
         {
             _result.TrySetCanceled(ex.CancellationToken);
         }

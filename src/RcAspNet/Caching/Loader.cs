@@ -184,10 +184,9 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
                 return confirmed;
             }
 
-            if (ex is not OperationCanceledException)
+            if (ex is not RequestEndedException)
             {
-                // A factory that gave up (the request it rendered for ended) says nothing of its source: the next
-                // caller tries it again.
+                // A factory that gave up because its request ended says nothing of its source: the next caller tries it.
                 Throttle(request.NamespacedKey, policy.Throttle);
                 LogFailSafe(logger, keyspace.Name, ex.GetType().Name, policy.Throttle);
             }

@@ -12,7 +12,8 @@ namespace RcAspNet.Endpoints;
 /// Serves the endpoints that carry <see cref="RcCachedAttribute"/> (or <c>.CacheResult()</c>), added by
 /// <c>app.UseRcCache()</c>. For a GET or HEAD request it builds the key from the endpoint's policy and the request
 /// alone, before the handler's parameters are bound, and answers a hit with one store read; a miss runs the rest of
-/// the pipeline with the response body buffered, stores the response when it is a shareable success, and writes it.
+/// the pipeline with the response body buffered and, when it is a shareable success, starts the response (so that
+/// what its start adds, a cookie, is seen), stores it unless a cookie came, and writes the body.
 /// A stored response carries its entity tag, and a request whose <c>If-None-Match</c> matches it gets 304.
 /// Concurrent misses of one key run the handler once, and share its answer only when it is stored (or is an error
 /// anyone would get). A store failure answers the request as if it were not cached.
@@ -95,7 +96,15 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
                     }
                     else
                     {
-                        answer = await RenderAsync(http).ConfigureAwait(false);
+                        try
+                        {
+                            answer = await RenderAsync(http).ConfigureAwait(false);
+                        }
+                        catch (OperationCanceledException ex) when (http.RequestAborted.IsCancellationRequested)
+                        {
+                            throw new RequestEndedException(ex);
+                        }
+
                         handlerTag = http.Response.Headers.ETag.Count == 1 ? http.Response.Headers.ETag.ToString() : null;
                     }
 

@@ -52,7 +52,7 @@ public sealed class LoadingTests
 
     [Theory]
     [MemberData(nameof(Stores))]
-    public async Task FailSafe_AFactoryThatGivesUp_ServesTheFallback_ButDoesNotThrottleTheKey(string store)
+    public async Task FailSafe_AFactoryWhoseRequestEnded_ServesTheFallback_ButDoesNotThrottleTheKey(string store)
     {
         // [RcCached]'s handler gives up when its visitor leaves (RequestAborted), with no caller token cancelled: the
         // source did not fail, so the next caller tries it again rather than getting the fallback for ThrottleDuration.
@@ -61,9 +61,15 @@ public sealed class LoadingTests
         Assert.Equal(1, await fixture.Cache.GetOrSetAsync("post", source.Next, TenSeconds));
         await fixture.PassAsync(TimeSpan.FromSeconds(11));
 
-        Assert.Equal(1, await fixture.Cache.GetOrSetAsync<int>("post", static _ => throw new OperationCanceledException("The visitor left."), TenSeconds));
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync<int>("post", static _ => throw new RequestEndedException(new OperationCanceledException("The visitor left.")), TenSeconds));
         Assert.Equal(2, await fixture.Cache.GetOrSetAsync("post", source.Next, TenSeconds));
         Assert.Equal(0, fixture.Metrics.Sum("rc.cache.stale", static t => t["rc.stale.reason"] == "throttled"));
+
+        // A factory that timed out (an HTTP client's timeout is an OperationCanceledException too) throttles the key.
+        await fixture.PassAsync(TimeSpan.FromSeconds(11));
+        Assert.Equal(2, await fixture.Cache.GetOrSetAsync<int>("post", static _ => throw new TaskCanceledException("The request timed out.", new TimeoutException()), TenSeconds));
+        Assert.Equal(2, await fixture.Cache.GetOrSetAsync("post", source.Next, TenSeconds));
+        Assert.Equal(1, fixture.Metrics.Sum("rc.cache.stale", static t => t["rc.stale.reason"] == "throttled"));
     }
 
     [Theory]
