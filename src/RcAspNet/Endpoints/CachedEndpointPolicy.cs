@@ -19,6 +19,7 @@ internal sealed class CachedEndpointPolicy
     private readonly TimeSpan? _expiration;
     private readonly byte[][] _bypassBodies;
     private readonly RcEntryOptions _loading;
+    private readonly bool _formatFilter;
 
     // Keys are built on the request's thread, one at a time: each thread keeps its builder.
     private const int MostKeyBuilderCapacity = 4096;
@@ -34,8 +35,10 @@ internal sealed class CachedEndpointPolicy
     /// <param name="cache">The cache that holds them.</param>
     /// <param name="statusHeader">The header that says HIT, MISS or STALE; empty for none.</param>
     /// <param name="loading">The loading settings the endpoint sets over its cache's (fail-safe, timeouts, eager refresh, stampede protection).</param>
-    public CachedEndpointPolicy(string identity, KeyArgument[] arguments, RcUserScope users, TimeSpan? expiration, TagTemplate[] tags, RcCache cache, string statusHeader, RcEntryOptions? loading = null)
+    /// <param name="formatFilter">Whether [FormatFilter] picks the action's representation: a request that names a format bypasses the cache.</param>
+    public CachedEndpointPolicy(string identity, KeyArgument[] arguments, RcUserScope users, TimeSpan? expiration, TagTemplate[] tags, RcCache cache, string statusHeader, RcEntryOptions? loading = null, bool formatFilter = false)
     {
+        _formatFilter = formatFilter;
         _loading = loading ?? new RcEntryOptions();
         Identity = identity;
         _arguments = arguments;
@@ -105,6 +108,11 @@ internal sealed class CachedEndpointPolicy
     {
         key = "";
         tags = _fixedTags;
+        if (_formatFilter && (http.Request.RouteValues.TryGetValue("format", out var format) && format is not null and not "" || http.Request.Query.ContainsKey("format")))
+        {
+            return false;
+        }
+
         var values = _tags.Length > 0 && _fixedTags is null ? new object?[_arguments.Length] : null;
         for (var i = 0; i < _arguments.Length; i++)
         {

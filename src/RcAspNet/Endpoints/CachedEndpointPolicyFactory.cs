@@ -100,7 +100,10 @@ internal static class CachedEndpointPolicyFactory
             throw new InvalidOperationException($"Endpoint '{name}' cannot be cached: {string.Join(" ", problems)}");
         }
 
-        return new CachedEndpointPolicy(identity, [.. arguments], settings.UserScope, settings.ExpirationSeconds > 0 ? TimeSpan.FromSeconds(settings.ExpirationSeconds) : null, [.. tags], cache!, options.CacheStatusHeader, loading);
+        // [FormatFilter] picks the representation by a format in the route or query, which is no argument of the action:
+        // a request that names one is answered without the cache (its key, and InvalidateAsync's, stay the action's).
+        var formatFilter = endpoint.Metadata.GetMetadata<ControllerActionDescriptor>()?.FilterDescriptors.Any(static f => f.Filter is FormatFilterAttribute) == true;
+        return new CachedEndpointPolicy(identity, [.. arguments], settings.UserScope, settings.ExpirationSeconds > 0 ? TimeSpan.FromSeconds(settings.ExpirationSeconds) : null, [.. tags], cache!, options.CacheStatusHeader, loading, formatFilter);
     }
 
     private static (string? Identity, List<KeyArgument> Arguments) Handler(MethodInfo method, RoutePattern? pattern, RcCachedAttribute settings, IServiceProviderIsService? isService, List<string> problems)
@@ -150,12 +153,6 @@ internal static class CachedEndpointPolicyFactory
             }
         }
 
-        if (action.FilterDescriptors.Any(static f => f.Filter is FormatFilterAttribute))
-        {
-            // [FormatFilter] picks the representation by the route's or query's format (matched ignoring case): it is keyed.
-            arguments.Add(Argument("format", typeof(string), ArgumentSource.RouteThenQuery, "format", static _ => LowerCase, optional: true, null, modelBound: false, problems)!);
-        }
-
         return ($"{action.ControllerName}.{action.ActionName}", arguments);
     }
 
@@ -187,7 +184,7 @@ internal static class CachedEndpointPolicyFactory
             var keyed = new HashSet<string>((handler?.Parameters ?? []).Select(static p => p.Name).Concat(page.BoundProperties.Where(static p => BindsOnGet(p.BindingInfo)).Select(static p => p.Name)), StringComparer.OrdinalIgnoreCase);
             // Razor Pages matches the handler's name ignoring case: so does the key, lower-cased.
             var source = pattern?.GetParameter("handler") is not null ? ArgumentSource.RouteThenQuery : ArgumentSource.Query;
-            arguments.Add(Argument("handler", typeof(string), source, "handler", static _ => LowerCase, optional: true, null, modelBound: false, problems)!);
+            arguments.Add(Argument("handler", typeof(string), source, "handler", static _ => HandlerName, optional: true, null, modelBound: false, problems)!);
             foreach (var parameter in gets.Where(static h => h.Name is not null).SelectMany(static h => h.Parameters).Where(p => keyed.Add(p.Name)))
             {
                 if (MvcArgument(parameter.Name, parameter.ParameterType, parameter.BindingInfo, pattern, settings, problems) is { } argument)
@@ -200,7 +197,7 @@ internal static class CachedEndpointPolicyFactory
         return ($"Page:{page.ViewEnginePath}", arguments);
     }
 
-    private static bool LowerCase(string text, out object? value)
+    private static bool HandlerName(string text, out object? value)
     {
         value = text.ToLowerInvariant();
         return true;

@@ -263,14 +263,20 @@ public abstract class RcCachedTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task FormatFilter_KeysTheFormat_IgnoringCase()
+    public async Task FormatFilter_ARequestNamingAFormat_BypassesTheCache_AndTheActionsKeyStaysItsOwn()
     {
+        // [FormatFilter] picks the representation by a format that is no argument of the action: a request that names
+        // one is answered by the action (a JSON entry must not answer .xml, which has no formatter here: 404).
         var json = await GetAsync("/mvc/formatted/1.json");
         Assert.Equal(HttpStatusCode.OK, json.Response.StatusCode);
-        Assert.Equal("HIT", CacheStatus((await GetAsync("/mvc/formatted/1.JSON")).Response));
-
-        // No XML formatter: [FormatFilter] answers 404, where a key without the format would serve the JSON.
+        Assert.Equal("MISS", CacheStatus((await GetAsync("/mvc/formatted/1.json")).Response));
         Assert.Equal(HttpStatusCode.NotFound, (await GetAsync("/mvc/formatted/1.xml")).Response.StatusCode);
+
+        // Without a format the action's own key is used, and InvalidateAsync by its arguments removes it.
+        await GetAsync("/mvc/formatted/1");
+        Assert.Equal("HIT", CacheStatus((await GetAsync("/mvc/formatted/1")).Response));
+        Assert.Equal(new RcRemovalResult(1, 0), await App.Cache.InvalidateAsync("MvcItems.Formatted", 1));
+        Assert.Equal("MISS", CacheStatus((await GetAsync("/mvc/formatted/1")).Response));
     }
 
     [Fact]
