@@ -74,7 +74,9 @@ internal sealed class KeyArgument(string parameter, ArgumentSource source, strin
             return true;
         }
 
-        if (elementType is null || Source is not (ArgumentSource.Query or ArgumentSource.RouteThenQuery))
+        // The query's names are looked at only when its text could hold such a name (raw or percent-encoded).
+        if (elementType is null || Source is not (ArgumentSource.Query or ArgumentSource.RouteThenQuery)
+            || request.QueryString.Value is not { } text || text.AsSpan().IndexOfAny('[', '.', '%') < 0)
         {
             return false;
         }
