@@ -135,9 +135,14 @@ internal sealed partial class RedisTopology : IAsyncDisposable
         ? connection.GetEndPoints().Select(ep => connection.GetServer(ep)).Where(static s => s.IsConnected && !s.IsReplica).ToArray()
         : [connection.GetServer(connection.GetEndPoints().First(ep => connection.GetServer(ep) is { IsConnected: true, IsReplica: false }))];
 
-    /// <summary>The server behind <paramref name="node"/>, for commands that go to one server (PING, INFO, SCAN).</summary>
+    /// <summary>
+    /// The server behind <paramref name="node"/>, for commands that go to one server (PING, INFO, SCAN); a stand-in
+    /// node's is the first connected primary, and none connected is a failure to connect (what it would run is kept).
+    /// </summary>
     public IServer ServerOf(IConnectionMultiplexer connection, RedisNode node) =>
-        node.EndPoint is { } endPoint ? connection.GetServer(endPoint) : Primaries(connection)[0];
+        node.EndPoint is { } endPoint ? connection.GetServer(endPoint)
+        : Primaries(connection) is [var first, ..] ? first
+        : throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "No primary of the cluster is connected.");
 
     /// <summary>The database, connecting first (waiting no longer than the operation timeout for a connect under way).</summary>
     public async ValueTask<IDatabase> GetDatabaseAsync(CancellationToken cancellationToken)
