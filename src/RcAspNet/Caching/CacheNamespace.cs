@@ -74,7 +74,9 @@ internal sealed partial class CacheNamespace
 
         if (Prefix.Length == 0)
         {
-            return HasLoneSurrogate(key) ? throw new ArgumentException(LoneSurrogate("cache key"), paramName) : key;
+            return HasLoneSurrogate(key) ? throw new ArgumentException(LoneSurrogate("cache key"), paramName)
+                : IsReserved(key) ? throw new ArgumentException(ReservedKey, paramName)
+                : key;
         }
 
         // A key namespaced lately passed the checks below then.
@@ -89,13 +91,24 @@ internal sealed partial class CacheNamespace
             throw new ArgumentException(LoneSurrogate("cache key"), paramName);
         }
 
+        if (IsReserved(key))
+        {
+            throw new ArgumentException(ReservedKey, paramName);
+        }
+
         var namespaced = string.Concat(Prefix, key);
         Volatile.Write(ref slot, namespaced);
         return namespaced;
     }
 
     /// <summary>Returns whether a key would be accepted (the cache-aside paths skip the cache for one that would not).</summary>
-    public bool IsValidKey(string? key) => !string.IsNullOrEmpty(key) && key.Length <= _maximumKeyLength && !HasLoneSurrogate(key);
+    public bool IsValidKey(string? key) => !string.IsNullOrEmpty(key) && key.Length <= _maximumKeyLength && !HasLoneSurrogate(key) && !IsReserved(key);
+
+    private const string ReservedKey = "A cache key must not start with '{rc-tag:', nor, without Rc:Namespace, with 'rc-lock:': RcAspNet keeps a namespace's tags and the fleet's locks under those names.";
+
+    /// <summary>Whether a key would be one of the keys the library keeps beside the entries: a tag's (in any namespace), or a fleet lock's (in the empty one).</summary>
+    private bool IsReserved(string key) =>
+        key.StartsWith("{rc-tag:", StringComparison.Ordinal) || (Prefix.Length == 0 && key.StartsWith("rc-lock:", StringComparison.Ordinal));
 
     /// <summary>Returns how many store round trips a multi-key call over these namespaced keys costs.</summary>
     public int RoundTrips(IReadOnlyList<string> namespacedKeys) => _store.RoundTrips(namespacedKeys);

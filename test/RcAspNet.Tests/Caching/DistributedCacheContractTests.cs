@@ -122,6 +122,17 @@ public abstract class DistributedCacheContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task KeyOfATagsOwnKeys_IsAnArgumentErrorNamingTheRule()
+    {
+        // "{rc-tag:post}:keys" in a namespace is where the tag "post" keeps its members: an entry there would be one.
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => Cache.SetAsync("{rc-tag:post}:keys", [1], new()));
+        Assert.Equal("key", error.ParamName);
+        Assert.Contains("{rc-tag:", error.Message, StringComparison.Ordinal);
+        await Cache.SetAsync("rc-tag:post", [2], new());
+        Assert.Equal([2], await Cache.GetAsync("rc-tag:post"));
+    }
+
+    [Fact]
     public async Task AbsoluteExpirationInThePast_IsOutOfRange()
     {
         var options = new DistributedCacheEntryOptions { AbsoluteExpiration = Time.GetUtcNow().AddSeconds(-1) };

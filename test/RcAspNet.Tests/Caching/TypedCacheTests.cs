@@ -16,6 +16,18 @@ public sealed partial class SnakeContext : JsonSerializerContext;
 public sealed class TypedCacheTests
 {
     [Fact]
+    public async Task WithoutANamespace_AFleetLocksKey_IsAnArgumentErrorNamingTheRule()
+    {
+        // The empty namespace (the default, as rc's) leaves "rc-lock:post:1" to the fleet's lock of "post:1".
+        await using var services = TestServices.Build(static _ => { });
+        var cache = services.GetRequiredService<IRcCache>();
+        var error = await Assert.ThrowsAsync<ArgumentException>(async () => await cache.SetAsync("rc-lock:post:1", 1));
+        Assert.Contains("rc-lock:", error.Message, StringComparison.Ordinal);
+        await cache.SetAsync("post:1", 1);
+        Assert.Equal(1, await cache.GetAsync<int>("post:1"));
+    }
+
+    [Fact]
     public async Task JsonSerializerContext_IsHonoured_ReflectionIsNotUsed()
     {
         await using var services = TestServices.Build(static o => o.Namespace = "json:", static s => s.ConfigureRcJson(static o => o.TypeInfoResolver = SnakeContext.Default));
