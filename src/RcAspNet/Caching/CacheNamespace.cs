@@ -104,11 +104,14 @@ internal sealed partial class CacheNamespace
     /// <summary>Returns whether a key would be accepted (the cache-aside paths skip the cache for one that would not).</summary>
     public bool IsValidKey(string? key) => !string.IsNullOrEmpty(key) && key.Length <= _maximumKeyLength && !HasLoneSurrogate(key) && !IsReserved(key);
 
-    private const string ReservedKey = "A cache key must not start with '{rc-tag:', nor, without Rc:Namespace, with 'rc-lock:': RcAspNet keeps a namespace's tags and the fleet's locks under those names.";
+    private const string ReservedKey = "A cache key must not contain '{rc-tag:', nor, without Rc:Namespace, start with 'rc-lock:': RcAspNet keeps tags and the fleet's locks under those names.";
 
-    /// <summary>Whether a key would be one of the keys the library keeps beside the entries: a tag's (in any namespace), or a fleet lock's (in the empty one).</summary>
+    /// <summary>
+    /// Whether a key could be one of the keys the library keeps beside the entries: a tag's (a clear takes any key that
+    /// holds <c>{rc-tag:</c> for a tag's members), or a fleet lock's (in the empty namespace).
+    /// </summary>
     private bool IsReserved(string key) =>
-        key.StartsWith("{rc-tag:", StringComparison.Ordinal) || (Prefix.Length == 0 && key.StartsWith("rc-lock:", StringComparison.Ordinal));
+        key.Contains("{rc-tag:", StringComparison.Ordinal) || (Prefix.Length == 0 && key.StartsWith("rc-lock:", StringComparison.Ordinal));
 
     /// <summary>Returns how many store round trips a multi-key call over these namespaced keys costs.</summary>
     public int RoundTrips(IReadOnlyList<string> namespacedKeys) => _store.RoundTrips(namespacedKeys);

@@ -128,6 +128,7 @@ public abstract class DistributedCacheContractTests : IAsyncLifetime
         var error = await Assert.ThrowsAsync<ArgumentException>(() => Cache.SetAsync("{rc-tag:post}:keys", [1], new()));
         Assert.Equal("key", error.ParamName);
         Assert.Contains("{rc-tag:", error.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<ArgumentException>(() => Cache.SetAsync("a{rc-tag:b}:keys", [1], new()));
         await Cache.SetAsync("rc-tag:post", [2], new());
         Assert.Equal([2], await Cache.GetAsync("rc-tag:post"));
     }
