@@ -18,7 +18,8 @@ public static class Program
         builder.Services.AddSingleton<Counters>();
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddScoped<Expensive>();
-        builder.Services.AddControllers();
+        // A format filter for every action, added by type as an app may add it (the Formatted action has its own attribute too).
+        builder.Services.AddControllers(static o => o.Filters.Add<Microsoft.AspNetCore.Mvc.Formatters.FormatFilter>());
         builder.Services.AddRazorPages();
         builder.Services.AddAuthentication("Test").AddScheme<AuthenticationSchemeOptions, TestAuthentication>("Test", null);
         builder.Services.AddAuthorization();
@@ -361,6 +362,11 @@ public sealed class MvcItemsController(Counters counters) : ControllerBase
 
     [HttpPost("items/{id:int}")]
     public IActionResult Post(int id) => Ok(counters.Next("mvc-post") + id);
+
+    /// <summary>An action whose representation the format filter added to every action picks by the format in its route.</summary>
+    [HttpGet("globally/{id:int}.{format?}")]
+    [RcCached]
+    public Item Globally(int id) => new(id, "globally", counters.Next("mvc.globally"));
 
     /// <summary>An action whose representation [FormatFilter] picks by the format in its route.</summary>
     [HttpGet("formatted/{id:int}.{format?}")]

@@ -5,6 +5,8 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.Abstractions;
 using Microsoft.AspNetCore.Mvc.Controllers;
+using Microsoft.AspNetCore.Mvc.Filters;
+using Microsoft.AspNetCore.Mvc.Formatters;
 using Microsoft.AspNetCore.Mvc.ModelBinding;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.AspNetCore.Routing;
@@ -102,7 +104,7 @@ internal static class CachedEndpointPolicyFactory
 
         // [FormatFilter] picks the representation by a format in the route or query, which is no argument of the action:
         // a request that names one is answered without the cache (its key, and InvalidateAsync's, stay the action's).
-        var formatFilter = endpoint.Metadata.GetMetadata<ControllerActionDescriptor>()?.FilterDescriptors.Any(static f => f.Filter is FormatFilterAttribute) == true;
+        var formatFilter = endpoint.Metadata.GetMetadata<ControllerActionDescriptor>()?.FilterDescriptors.Any(static f => IsFormatFilter(f.Filter)) == true;
         return new CachedEndpointPolicy(identity, [.. arguments], settings.UserScope, settings.ExpirationSeconds > 0 ? TimeSpan.FromSeconds(settings.ExpirationSeconds) : null, [.. tags], cache!, options.CacheStatusHeader, loading, formatFilter);
     }
 
@@ -196,6 +198,12 @@ internal static class CachedEndpointPolicyFactory
 
         return ($"Page:{page.ViewEnginePath}", arguments);
     }
+
+    /// <summary>[FormatFilter], or a format filter added to MVC's filters by instance, by type or as a service.</summary>
+    private static bool IsFormatFilter(IFilterMetadata filter) =>
+        filter is FormatFilterAttribute or FormatFilter
+        || (filter is TypeFilterAttribute type && type.ImplementationType == typeof(FormatFilter))
+        || (filter is ServiceFilterAttribute service && service.ServiceType == typeof(FormatFilter));
 
     private static bool HandlerName(string text, out object? value)
     {

@@ -263,6 +263,14 @@ public abstract class RcCachedTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AFormatFilterAddedToEveryActionByType_IsSeenToo()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync("/mvc/globally/1.json")).Response.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await GetAsync("/mvc/globally/1.xml")).Response.StatusCode);
+        Assert.Equal("MISS", CacheStatus((await GetAsync("/mvc/globally/1.json")).Response));
+    }
+
+    [Fact]
     public async Task FormatFilter_ARequestNamingAFormat_BypassesTheCache_AndTheActionsKeyStaysItsOwn()
     {
         // [FormatFilter] picks the representation by a format that is no argument of the action: a request that names
