@@ -137,12 +137,13 @@ internal sealed partial class RedisTopology : IAsyncDisposable
 
     /// <summary>
     /// The server behind <paramref name="node"/>, for commands that go to one server (PING, INFO, SCAN); a stand-in
-    /// node's is the first connected primary, and none connected is a failure to connect (what it would run is kept).
+    /// node's is the first connected primary, and none connected is a failure of the call (what it would run is kept),
+    /// the same <see cref="InvalidOperationException"/> as on one server.
     /// </summary>
     public IServer ServerOf(IConnectionMultiplexer connection, RedisNode node) =>
         node.EndPoint is { } endPoint ? connection.GetServer(endPoint)
         : Primaries(connection) is [var first, ..] ? first
-        : throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "No primary of the cluster is connected.");
+        : throw new InvalidOperationException("No primary of the cluster is connected.");
 
     /// <summary>The database, connecting first (waiting no longer than the operation timeout for a connect under way).</summary>
     public async ValueTask<IDatabase> GetDatabaseAsync(CancellationToken cancellationToken)
