@@ -296,29 +296,29 @@ internal sealed partial class CacheNamespace
     }
 
     /// <summary>
-    /// Writes what a load computed, unless this process changed the key since the load began (its mark,
+    /// Writes what a load computed (with <paramref name="versions"/>, a value that carries <paramref name="tags"/>, as
+    /// <see cref="SetTaggedAsync"/> writes it), unless this process changed the key since the load began (its mark,
     /// <paramref name="since"/>): a delete or a replacing write made meanwhile is never undone. A change made while it
     /// writes removes what it wrote.
     /// </summary>
-    public async ValueTask FillAsync(string key, byte[] value, EntryTiming timing, long since)
+    public async ValueTask FillAsync(string key, byte[] value, EntryTiming timing, IReadOnlyList<string>? tags, TagVersions? versions, long since)
     {
         var namespaced = Key(key);
-        if (ChangeMark(namespaced) == since)
+        if (ChangeMark(namespaced) != since)
+        {
+            return;
+        }
+
+        if (versions is null)
         {
             await SetAsync(key, value, timing, replaces: false, CancellationToken.None).ConfigureAwait(false);
-            await UndoIfChangedAsync(namespaced, since).ConfigureAwait(false);
         }
-    }
-
-    /// <summary>As <see cref="FillAsync"/>, for a value that carries tags (<see cref="SetTaggedAsync"/>).</summary>
-    public async ValueTask FillTaggedAsync(string key, byte[] value, EntryTiming timing, IReadOnlyList<string> tags, TagVersions versions, long since)
-    {
-        var namespaced = Key(key);
-        if (ChangeMark(namespaced) == since)
+        else
         {
-            await SetTaggedAsync(key, value, timing, tags, versions, replaces: false, CancellationToken.None).ConfigureAwait(false);
-            await UndoIfChangedAsync(namespaced, since).ConfigureAwait(false);
+            await SetTaggedAsync(key, value, timing, tags!, versions, replaces: false, CancellationToken.None).ConfigureAwait(false);
         }
+
+        await UndoIfChangedAsync(namespaced, since).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -346,14 +346,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
         if (request.Encode(value) is { } bytes)
         {
             var timing = Timing(request.Options, request.Policy);
-            if (versions is not null)
-            {
-                await keyspace.FillTaggedAsync(request.Key, bytes, timing, tags!, versions, request.ChangeMark).ConfigureAwait(false);
-            }
-            else
-            {
-                await keyspace.FillAsync(request.Key, bytes, timing, request.ChangeMark).ConfigureAwait(false);
-            }
+            await keyspace.FillAsync(request.Key, bytes, timing, tags, versions, request.ChangeMark).ConfigureAwait(false);
         }
 
         return value;

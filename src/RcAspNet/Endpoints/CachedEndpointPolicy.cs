@@ -20,6 +20,7 @@ internal sealed class CachedEndpointPolicy
     private readonly byte[][] _bypassBodies;
     private readonly RcEntryOptions _loading;
     private readonly bool _formatFilter;
+    private readonly bool _modelBound;
 
     // Keys are built on the request's thread, one at a time: each thread keeps its builder.
     private const int MostKeyBuilderCapacity = 4096;
@@ -39,6 +40,7 @@ internal sealed class CachedEndpointPolicy
     public CachedEndpointPolicy(string identity, KeyArgument[] arguments, RcUserScope users, TimeSpan? expiration, TagTemplate[] tags, RcCache cache, string statusHeader, RcEntryOptions? loading = null, bool formatFilter = false)
     {
         _formatFilter = formatFilter;
+        _modelBound = arguments.Any(static a => a.ModelBound);
         _loading = loading ?? new RcEntryOptions();
         Identity = identity;
         _arguments = arguments;
@@ -108,7 +110,7 @@ internal sealed class CachedEndpointPolicy
     {
         key = "";
         tags = _fixedTags;
-        if (_formatFilter && (http.Request.RouteValues.TryGetValue("format", out var format) && format is not null and not "" || http.Request.Query.ContainsKey("format")))
+        if (MvcMayAnswerFromElsewhere(http.Request))
         {
             return false;
         }
@@ -147,6 +149,15 @@ internal sealed class CachedEndpointPolicy
 
         return Cache.IsValidKey(key);
     }
+
+    /// <summary>
+    /// Whether MVC may answer this request from what no key argument reads: a GET's form, which model binding reads
+    /// first (for an argument without a named source, through a jQuery-style name, in the request's culture), or the
+    /// format a [FormatFilter] picks the representation by.
+    /// </summary>
+    private bool MvcMayAnswerFromElsewhere(HttpRequest request) =>
+        (_modelBound && request.HasFormContentType)
+        || (_formatFilter && ((request.RouteValues.TryGetValue("format", out var format) && format is not null and not "") || request.Query.ContainsKey("format")));
 
     private RcEntryOptions Options() => new()
     {

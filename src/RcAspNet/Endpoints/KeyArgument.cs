@@ -10,6 +10,9 @@ namespace RcAspNet.Endpoints;
 /// </summary>
 internal sealed class KeyArgument(string parameter, ArgumentSource source, string name, ArgumentParser parse, Type? elementType, bool isList, bool optional, object? @default, bool modelBound = false)
 {
+    /// <summary>Gets whether MVC's model binding binds the argument (an action's or a page's), rather than a minimal API's binder.</summary>
+    public bool ModelBound { get; } = modelBound;
+
     /// <summary>Gets the parameter's name, as tag templates refer to it.</summary>
     public string Parameter { get; } = parameter;
 
@@ -25,12 +28,12 @@ internal sealed class KeyArgument(string parameter, ArgumentSource source, strin
     public bool TryRead(HttpContext http, out object? value)
     {
         value = null;
-        if (modelBound && MayBindElsewhere(http.Request))
+        if (ModelBound && MayBindElsewhere(http.Request))
         {
             return false;
         }
 
-        var values = modelBound && elementType is not null && Source == ArgumentSource.Header
+        var values = ModelBound && elementType is not null && Source == ArgumentSource.Header
             ? new StringValues(http.Request.Headers.GetCommaSeparatedValues(Name)) // as MVC's header binder splits a list
             : Values(http);
         if (elementType is null)
@@ -61,19 +64,12 @@ internal sealed class KeyArgument(string parameter, ArgumentSource source, strin
     }
 
     /// <summary>
-    /// Whether MVC's model binding may bind this argument from values the key does not read: a GET's form, which MVC
-    /// reads first for an argument without a named source (and through a jQuery-style name, <c>q[]</c>, and in the
-    /// request's culture for one from the form), and a list's indexed query names (<c>ids[0]</c>, <c>ids[]</c>,
-    /// <c>ids.index</c>), or names without a prefix (<c>[0]</c>), which it binds when the query holds none under the
-    /// argument's name.
+    /// Whether MVC's model binding may bind this list argument from query names the key does not read: indexed ones
+    /// (<c>ids[0]</c>, <c>ids[]</c>, <c>ids.index</c>), or ones without a prefix (<c>[0]</c>), which it binds when the
+    /// query holds none under the argument's name. (A GET's form is the endpoint's business: <see cref="CachedEndpointPolicy"/>.)
     /// </summary>
     private bool MayBindElsewhere(HttpRequest request)
     {
-        if (request.HasFormContentType)
-        {
-            return true;
-        }
-
         // The query's names are looked at only when its text could hold such a name (raw or percent-encoded).
         if (elementType is null || Source is not (ArgumentSource.Query or ArgumentSource.RouteThenQuery)
             || request.QueryString.Value is not { } text || text.AsSpan().IndexOfAny('[', '.', '%') < 0)
