@@ -33,6 +33,18 @@ public static class Program
         // Only where a test uses it: a session commits (a Redis refresh) at the end of every request it serves.
         app.UseWhen(static http => http.Request.Path.StartsWithSegments("/session-visit"), static session => session.UseSession());
         app.UseRequestLocalization(o => o.AddSupportedCultures("en-US", "fr-FR").AddSupportedUICultures("en-US", "fr-FR").SetDefaultCulture("en-US"));
+        // A middleware before the cache that stamps every response of /headers: the request id is each request's own,
+        // and the frame option one that the handler replaces.
+        app.Use(static (http, next) =>
+        {
+            if (http.Request.Path.StartsWithSegments("/headers"))
+            {
+                http.Response.Headers["X-Request-Id"] = Guid.NewGuid().ToString("N");
+                http.Response.Headers["X-Frame-Options"] = "DENY";
+            }
+
+            return next(http);
+        });
         app.UseRcCache();
 
         // [RcCached] alone: the attribute on the handler and UseRcCache() above are all it takes.
@@ -148,6 +160,11 @@ public static class Program
             response.Cookies.Append("session", "s");
             return $"cookie #{counters.Next("cookie")}";
         });
+
+        // Handlers that set headers of their own, rendered in the request and on a context of their own.
+        cached.MapGet("/headers/{id:int}", [RcCached(UserScope = RcUserScope.Shared)] (int id, HttpResponse response, Counters counters) => WithHeaders("headers", id, response, counters));
+        cached.MapGet("/headers/detached/{id:int}", [RcCached(UserScope = RcUserScope.Shared, EagerRefreshThreshold = 0.5)] (int id, HttpResponse response, Counters counters) =>
+            WithHeaders("headers-detached", id, response, counters));
 
         // A handler that sets its own entity tag: the cache keeps it instead of computing one.
         cached.MapGet("/own-etag/{id:int}", [RcCached(UserScope = RcUserScope.Shared)] (int id, HttpResponse response, Counters counters) =>
@@ -281,6 +298,19 @@ public static class Program
         app.MapControllerRoute("conventional-en", "en/conventional", new { controller = "Conventional", action = "Index", lang = "en" });
         app.MapRazorPages();
         app.Run();
+    }
+
+    private static string WithHeaders(string name, int id, HttpResponse response, Counters counters)
+    {
+        var n = counters.Next(name);
+        response.Headers.ContentLanguage = "fr";
+        response.Headers.Vary = "Accept-Language";
+        response.Headers.CacheControl = "public, max-age=60";
+        response.Headers.Append("Link", "</a.css>; rel=preload");
+        response.Headers.Append("Link", "</b.js>; rel=preload");
+        response.Headers["X-Frame-Options"] = "SAMEORIGIN";
+        response.Headers["X-Rendered"] = n.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return $"{name} {id} #{n}";
     }
 
     private static void MapKind<T>(WebApplication app, string name) =>

@@ -131,12 +131,17 @@ internal sealed class DetachedRequest
         try
         {
             await next(http).ConfigureAwait(false);
-            await responseFeature.StartAsync().ConfigureAwait(false);
             var response = http.Response;
+
+            // What goes with the response is what the handler set, as for a render in its request: taken before the
+            // start adds what the start adds (a session's cookie).
+            var stored = CachedResponse.HeadersToStore(response.Headers, null, null);
+            await responseFeature.StartAsync().ConfigureAwait(false);
             return new CachedResponse(response.StatusCode, response.ContentType, body.GetBuffer().AsMemory(0, (int)body.Length))
             {
                 IsShareable = CachedResponse.IsShareableBy(response.Headers),
                 Headers = response.Headers,
+                StoredHeaders = stored,
             };
         }
         finally

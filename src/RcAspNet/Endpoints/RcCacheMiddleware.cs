@@ -98,7 +98,7 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
                     {
                         try
                         {
-                            answer = await RenderAsync(http).ConfigureAwait(false);
+                            answer = await RenderAsync(http, policy.StatusHeader).ConfigureAwait(false);
                         }
                         catch (OperationCanceledException ex) when (http.RequestAborted.IsCancellationRequested)
                         {
@@ -108,7 +108,7 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
                         handlerTag = http.Response.Headers.ETag.Count == 1 ? http.Response.Headers.ETag.ToString() : null;
                     }
 
-                    var result = storable && answer.StatusCode is >= 200 and < 300 and not StatusCodes.Status206PartialContent && answer.IsShareable && !policy.IsBypassBody(answer.Body.Span)
+                    var result = storable && answer.StatusCode is >= 200 and < 300 and not StatusCodes.Status206PartialContent && answer.IsShareable && answer.FitsEncoding && !policy.IsBypassBody(answer.Body.Span)
                         ? answer.AsEntry(handlerTag)
                         : answer;
                     if (away is null && result.EntityTag is not null)
@@ -235,8 +235,9 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
     }
 
     /// <summary>Runs the rest of the pipeline with the response body in a buffer, and returns what it rendered.</summary>
-    private async Task<CachedResponse> RenderAsync(HttpContext http)
+    private async Task<CachedResponse> RenderAsync(HttpContext http, string? statusHeader)
     {
+        var before = CachedResponse.Snapshot(http.Response.Headers);
         var body = http.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
         var buffer = new MemoryStream();
         http.Features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(buffer));
@@ -252,6 +253,7 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
         return new CachedResponse(http.Response.StatusCode, http.Response.ContentType, buffer.GetBuffer().AsMemory(0, (int)buffer.Length))
         {
             IsShareable = CachedResponse.IsShareableBy(http.Response.Headers),
+            StoredHeaders = CachedResponse.HeadersToStore(http.Response.Headers, before, statusHeader),
         };
     }
 
