@@ -403,6 +403,12 @@ public sealed class MvcItemsController(Counters counters) : ControllerBase
     [FormatFilter]
     [RcCached]
     public Item Formatted(int id) => new(id, "formatted", counters.Next("mvc.formatted"));
+
+    /// <summary>An action whose route gives the format [FormatFilter] picks by a default.</summary>
+    [HttpGet("defaulted/{id:int}/{format=json}")]
+    [FormatFilter]
+    [RcCached]
+    public Item Defaulted(int id) => new(id, "defaulted", counters.Next("mvc.defaulted"));
 }
 
 /// <summary>A conventionally routed controller (see the routes in <see cref="Program"/>).</summary>

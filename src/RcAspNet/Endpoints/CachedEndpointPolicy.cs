@@ -20,6 +20,7 @@ internal sealed class CachedEndpointPolicy
     private readonly byte[][] _bypassBodies;
     private readonly RcEntryOptions _loading;
     private readonly bool _formatFilter;
+    private readonly string? _formatDefault;
     private readonly bool _modelBound;
 
     // Keys are built on the request's thread, one at a time: each thread keeps its builder.
@@ -37,9 +38,11 @@ internal sealed class CachedEndpointPolicy
     /// <param name="statusHeader">The header that says HIT, MISS or STALE; empty for none.</param>
     /// <param name="loading">The loading settings the endpoint sets over its cache's (fail-safe, timeouts, eager refresh, stampede protection).</param>
     /// <param name="formatFilter">Whether [FormatFilter] picks the action's representation: a request that names a format bypasses the cache.</param>
-    public CachedEndpointPolicy(string identity, KeyArgument[] arguments, RcUserScope users, TimeSpan? expiration, TagTemplate[] tags, RcCache cache, string statusHeader, RcEntryOptions? loading = null, bool formatFilter = false)
+    /// <param name="formatDefault">The format the route gives when a request names none (<c>{format=json}</c>): the one representation a request may name and be cached.</param>
+    public CachedEndpointPolicy(string identity, KeyArgument[] arguments, RcUserScope users, TimeSpan? expiration, TagTemplate[] tags, RcCache cache, string statusHeader, RcEntryOptions? loading = null, bool formatFilter = false, string? formatDefault = null)
     {
         _formatFilter = formatFilter;
+        _formatDefault = formatDefault;
         _modelBound = arguments.Any(static a => a.ModelBound);
         _loading = loading ?? new RcEntryOptions();
         Identity = identity;
@@ -153,11 +156,13 @@ internal sealed class CachedEndpointPolicy
     /// <summary>
     /// Whether MVC may answer this request from what no key argument reads: a GET's form, which model binding reads
     /// first (for an argument without a named source, through a jQuery-style name, in the request's culture), or the
-    /// format a [FormatFilter] picks the representation by.
+    /// format a [FormatFilter] picks the representation by, unless it is the route's default: with one, every request
+    /// names a format, and those that name the default all get the representation the default picks.
     /// </summary>
     private bool MvcMayAnswerFromElsewhere(HttpRequest request) =>
         (_modelBound && request.HasFormContentType)
-        || (_formatFilter && ((request.RouteValues.TryGetValue("format", out var format) && format is not null and not "") || request.Query.ContainsKey("format")));
+        || (_formatFilter && ((request.RouteValues.TryGetValue("format", out var format) && format is not null and not "" && !string.Equals(format as string, _formatDefault, StringComparison.Ordinal))
+            || request.Query.ContainsKey("format")));
 
     private RcEntryOptions Options() => new()
     {

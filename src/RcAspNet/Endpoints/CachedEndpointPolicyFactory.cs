@@ -104,8 +104,11 @@ internal static class CachedEndpointPolicyFactory
 
         // [FormatFilter] picks the representation by a format in the route or query, which is no argument of the action:
         // a request that names one is answered without the cache (its key, and InvalidateAsync's, stay the action's).
+        // With a default format in the route ({format=json}), every request names one: those that name the default are
+        // cached, as the one representation the default picks.
         var formatFilter = endpoint.Metadata.GetMetadata<ControllerActionDescriptor>()?.FilterDescriptors.Any(static f => IsFormatFilter(f.Filter)) == true;
-        return new CachedEndpointPolicy(identity, [.. arguments], settings.UserScope, settings.ExpirationSeconds > 0 ? TimeSpan.FromSeconds(settings.ExpirationSeconds) : null, [.. tags], cache!, options.CacheStatusHeader, loading, formatFilter);
+        var formatDefault = formatFilter && pattern?.Defaults.TryGetValue("format", out var format) == true ? format as string : null;
+        return new CachedEndpointPolicy(identity, [.. arguments], settings.UserScope, settings.ExpirationSeconds > 0 ? TimeSpan.FromSeconds(settings.ExpirationSeconds) : null, [.. tags], cache!, options.CacheStatusHeader, loading, formatFilter, formatDefault);
     }
 
     private static (string? Identity, List<KeyArgument> Arguments) Handler(MethodInfo method, RoutePattern? pattern, RcCachedAttribute settings, IServiceProviderIsService? isService, List<string> problems)

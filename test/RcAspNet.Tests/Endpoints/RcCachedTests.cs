@@ -288,6 +288,21 @@ public abstract class RcCachedTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FormatFilter_WithARouteDefault_CachesTheDefaultsRepresentation_AndBypassesForAnother()
+    {
+        // Every request names a format (the route's default when its path names none): the default's is cached.
+        var miss = await GetAsync("/mvc/defaulted/1");
+        Assert.Equal("MISS", CacheStatus(miss.Response));
+        Assert.Equal("HIT", CacheStatus((await GetAsync("/mvc/defaulted/1")).Response));
+        var named = await GetAsync("/mvc/defaulted/1/json");
+        Assert.Equal("HIT", CacheStatus(named.Response));
+        Assert.Equal(miss.Body, named.Body);
+        Assert.Equal(HttpStatusCode.NotFound, (await GetAsync("/mvc/defaulted/1/xml")).Response.StatusCode);
+        Assert.Equal(1, App.Counters.Get("mvc.defaulted"));
+        Assert.Equal(new RcRemovalResult(1, 0), await App.Cache.InvalidateAsync("MvcItems.Defaulted", 1));
+    }
+
+    [Fact]
     public async Task MvcHeaderList_IsKeyedAsMvcSplitsIt()
     {
         var miss = await GetAsync("/mvc/kind/header-list", tenant: "1, 2");
