@@ -546,6 +546,31 @@ public sealed class RemovalDeliveryTests(ITestOutputHelper output) : IAsyncLifet
             Deadline);
     }
 
+    [Fact]
+    public async Task ARemovalKeptForTheStandInAfterTheClusterIsKnown_HoldsThePrimaryThatOwnsItsKey_AtOnce()
+    {
+        await using var cluster = await RedisClusterServers.StartAsync();
+
+        // The clock stands still: no recovery comes round by itself to move what a node keeps.
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        await using var services = TestServices.Build(
+            o => (o.Store, o.Redis, o.Namespace, o.OperationTimeout) = (RcStoreKind.Redis, cluster.Configuration, SharedRedis.UniqueNamespace(), TimeSpan.FromSeconds(10)),
+            s => s.AddSingleton<TimeProvider>(clock));
+        var cache = services.GetRequiredService<IRcCache>();
+        var registry = services.GetRequiredService<CacheRegistry>();
+        var store = (RedisStore)registry.Stores[0];
+        await cache.SetAsync("post:1", "old");
+        Assert.True(store.IsCluster);
+        Assert.Equal("old", await cache.GetAsync<string>("post:1"));
+
+        // A removal routed before the slot map was known, whose command failed once it was: kept for the stand-in node,
+        // it holds the primary that serves its key, not a node that serves nothing now.
+        store.Calls.Keep(store.StandIn, Removal.OfKey(registry.Default.NamespacedKey("post:1")));
+        Assert.Null(await cache.GetAsync<string>("post:1"));
+        Assert.Equal(0, store.StandIn.Removals.Size);
+        Assert.Equal(1, store.PendingRemovals);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

@@ -347,10 +347,35 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
         return new(0, removal.Size);
     }
 
-    /// <summary>Keeps <paramref name="removal"/> for <paramref name="node"/>, if there is one; <paramref name="unsent"/> when it was never sent.</summary>
+    /// <summary>
+    /// Keeps <paramref name="removal"/> for <paramref name="node"/>, if there is one; <paramref name="unsent"/> when it was
+    /// never sent. On a cluster, keys go to the primaries that serve them now: a removal routed before the slot map was
+    /// known (to the stand-in node that served every key until then) or before a slot moved would otherwise wait for its
+    /// node's recovery to move it, and a read of the key meanwhile would reach its primary.
+    /// </summary>
     public void Keep(RedisNode node, Removal? removal, bool unsent = false)
     {
-        if (removal is not null && node.Keep(removal, unsent))
+        if (removal is null)
+        {
+            return;
+        }
+
+        if (topology.Kind == TopologyKind.Cluster && removal.Kind == RemovalKind.Keys && removal.Keys.Any(k => topology.NodeOf(k) != node))
+        {
+            foreach (var owned in removal.Keys.GroupBy(topology.NodeOf))
+            {
+                KeepOn(owned.Key, Removal.OfKeys([.. owned]), unsent);
+            }
+
+            return;
+        }
+
+        KeepOn(node, removal, unsent);
+    }
+
+    private void KeepOn(RedisNode node, Removal removal, bool unsent)
+    {
+        if (node.Keep(removal, unsent))
         {
             Overflowed?.Invoke(node);
         }

@@ -508,6 +508,12 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
 
     internal bool IsCluster => _topology.Kind == TopologyKind.Cluster;
 
+    /// <summary>Gets the node that serves every key until a cluster's slot map is known (for tests).</summary>
+    internal RedisNode StandIn => _topology.Server;
+
+    /// <summary>Gets how this store's commands reach their servers (for tests).</summary>
+    internal RedisCalls Calls => _calls;
+
     /// <summary>
     /// Deletes the keys under <paramref name="prefix"/> on one node, a SCAN page at a time; what it cannot finish (the
     /// server fails, the call is cancelled) is kept as a clear of the node.
