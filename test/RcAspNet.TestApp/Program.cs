@@ -33,14 +33,15 @@ public static class Program
         // Only where a test uses it: a session commits (a Redis refresh) at the end of every request it serves.
         app.UseWhen(static http => http.Request.Path.StartsWithSegments("/session-visit"), static session => session.UseSession());
         app.UseRequestLocalization(o => o.AddSupportedCultures("en-US", "fr-FR").AddSupportedUICultures("en-US", "fr-FR").SetDefaultCulture("en-US"));
-        // A middleware before the cache that stamps every response of /headers: the request id is each request's own,
-        // and the frame option one that the handler replaces.
+        // A middleware before the cache that stamps every response of /headers: the request id is each request's own, the
+        // frame option one that the handlers replace or remove, and Vary one they add to.
         app.Use(static (http, next) =>
         {
             if (http.Request.Path.StartsWithSegments("/headers"))
             {
                 http.Response.Headers["X-Request-Id"] = Guid.NewGuid().ToString("N");
                 http.Response.Headers["X-Frame-Options"] = "DENY";
+                http.Response.Headers.Vary = "Accept-Encoding";
             }
 
             return next(http);
@@ -165,6 +166,13 @@ public static class Program
         cached.MapGet("/headers/{id:int}", [RcCached(UserScope = RcUserScope.Shared)] (int id, HttpResponse response, Counters counters) => WithHeaders("headers", id, response, counters));
         cached.MapGet("/headers/detached/{id:int}", [RcCached(UserScope = RcUserScope.Shared, EagerRefreshThreshold = 0.5)] (int id, HttpResponse response, Counters counters) =>
             WithHeaders("headers-detached", id, response, counters));
+        cached.MapGet("/headers/framed/{id:int}", [RcCached(UserScope = RcUserScope.Shared)] (int id, HttpResponse response, Counters counters) =>
+        {
+            response.Headers.Remove("X-Frame-Options");
+            return $"framed {id} #{counters.Next("headers-framed")}";
+        });
+        cached.MapGet("/headers/resilient/{id:int}", [RcCached(UserScope = RcUserScope.Shared, ExpirationSeconds = 10, FailSafeMaxDurationSeconds = 3600)] (int id, HttpResponse response, Counters counters) =>
+            counters.SourceDown ? Results.Problem(statusCode: 503) : Results.Text(WithHeaders("headers-resilient", id, response, counters)));
 
         // A handler that sets its own entity tag: the cache keeps it instead of computing one.
         cached.MapGet("/own-etag/{id:int}", [RcCached(UserScope = RcUserScope.Shared)] (int id, HttpResponse response, Counters counters) =>
@@ -304,7 +312,7 @@ public static class Program
     {
         var n = counters.Next(name);
         response.Headers.ContentLanguage = "fr";
-        response.Headers.Vary = "Accept-Language";
+        response.Headers.Append("Vary", "Accept-Language");
         response.Headers.CacheControl = "public, max-age=60";
         response.Headers.Append("Link", "</a.css>; rel=preload");
         response.Headers.Append("Link", "</b.js>; rel=preload");

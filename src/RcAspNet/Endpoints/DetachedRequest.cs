@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Localization;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Primitives;
 
 namespace RcAspNet.Endpoints;
 
@@ -37,6 +38,7 @@ internal sealed class DetachedRequest
     private readonly CultureInfo _culture;
     private readonly CultureInfo _uiCulture;
     private readonly IRequestCultureFeature? _requestCulture;
+    private readonly Dictionary<string, StringValues>? _responseHeaders;
 
     private DetachedRequest(HttpContext http)
     {
@@ -74,6 +76,10 @@ internal sealed class DetachedRequest
         _culture = CultureInfo.CurrentCulture;
         _uiCulture = CultureInfo.CurrentUICulture;
         _requestCulture = http.Features.Get<IRequestCultureFeature>();
+
+        // And the response's headers it set: the handler finds them as it would in the request, and what goes with the
+        // response is what it set over them.
+        _responseHeaders = HandlerHeaders.Snapshot(http.Response.Headers);
     }
 
     public static DetachedRequest Of(HttpContext http) => new(http);
@@ -98,6 +104,11 @@ internal sealed class DetachedRequest
             Body = Stream.Null,
         });
         var responseFeature = new DetachedResponseFeature();
+        foreach (var (name, value) in _responseHeaders ?? [])
+        {
+            responseFeature.Headers[name] = value;
+        }
+
         features.Set<IHttpResponseFeature>(responseFeature);
         features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(body));
         features.Set<IServiceProvidersFeature>(new ServiceProvidersFeature { RequestServices = scope.ServiceProvider });
@@ -135,7 +146,7 @@ internal sealed class DetachedRequest
 
             // What goes with the response is what the handler set, as for a render in its request: taken before the
             // start adds what the start adds (a session's cookie).
-            var stored = CachedResponse.HeadersToStore(response.Headers, null, null);
+            var stored = HandlerHeaders.Capture(response.Headers, _responseHeaders, null);
             await responseFeature.StartAsync().ConfigureAwait(false);
             return new CachedResponse(response.StatusCode, response.ContentType, body.GetBuffer().AsMemory(0, (int)body.Length))
             {

@@ -1,8 +1,10 @@
+using System.Globalization;
 using System.Runtime.ExceptionServices;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 using RcAspNet.Caching;
 
@@ -75,6 +77,7 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
         var detached = policy.Loading.MayOutliveCaller;
         DetachedRequest? away = null;
         CachedResponse? rendered = null;
+        Dictionary<string, StringValues>? before = null;
         var rendering = false;
         ExceptionDispatchInfo? startFailed = null;
         Loaded<CachedResponse> loaded;
@@ -98,7 +101,8 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
                     {
                         try
                         {
-                            answer = await RenderAsync(http, policy.StatusHeader).ConfigureAwait(false);
+                            before = HandlerHeaders.Snapshot(http.Response.Headers);
+                            answer = await RenderAsync(http, before, policy.StatusHeader).ConfigureAwait(false);
                         }
                         catch (OperationCanceledException ex) when (http.RequestAborted.IsCancellationRequested)
                         {
@@ -109,7 +113,7 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
                     }
 
                     var result = storable && answer.StatusCode is >= 200 and < 300 and not StatusCodes.Status206PartialContent && answer.IsShareable && answer.FitsEncoding && !policy.IsBypassBody(answer.Body.Span)
-                        ? answer.AsEntry(handlerTag)
+                        ? answer.AsEntry(handlerTag, policy.Cache.Keyspace.Time.GetUtcNow())
                         : answer;
                     if (away is null && result.EntityTag is not null)
                     {
@@ -153,7 +157,7 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
             SetStatus(http, policy, "MISS");
             if (ReferenceEquals(failed.Answer, rendered) || failed.Answer.IsShareable)
             {
-                await (ReferenceEquals(failed.Answer, rendered) ? failed.Answer : failed.Answer.Shared()).ExecuteAsync(http).ConfigureAwait(false);
+                await (ReferenceEquals(failed.Answer, rendered) ? failed.Answer : failed.Answer.Bare()).ExecuteAsync(http).ConfigureAwait(false);
             }
             else
             {
@@ -201,13 +205,18 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
         if (loaded.Outcome == LoadOutcome.Stale)
         {
             // The handler failed or ran past its soft timeout: the fallback answers, marked. What the failed handler
-            // set on this response goes.
+            // set on this response goes; what the middleware before the cache set stays.
             if (rendered is not null && away is null && !http.Response.HasStarted)
             {
                 http.Response.Clear();
+                foreach (var (name, value) in before ?? [])
+                {
+                    http.Response.Headers[name] = value;
+                }
             }
 
             SetStatus(http, policy, "STALE");
+            SetAge(http, policy, response);
             await response.Shared().ExecuteAsync(http).ConfigureAwait(false);
             return;
         }
@@ -220,7 +229,7 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
             SetStatus(http, policy, "MISS");
             if (response.StatusCode >= 400 && response.IsShareable && !DependsOnRequestHeaders(response.StatusCode))
             {
-                await response.Shared().ExecuteAsync(http).ConfigureAwait(false);
+                await response.Bare().ExecuteAsync(http).ConfigureAwait(false);
             }
             else
             {
@@ -231,13 +240,17 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
         }
 
         SetStatus(http, policy, mine ? "MISS" : "HIT");
+        if (!mine)
+        {
+            SetAge(http, policy, response);
+        }
+
         await (mine ? response : response.Shared()).ExecuteAsync(http).ConfigureAwait(false);
     }
 
     /// <summary>Runs the rest of the pipeline with the response body in a buffer, and returns what it rendered.</summary>
-    private async Task<CachedResponse> RenderAsync(HttpContext http, string? statusHeader)
+    private async Task<CachedResponse> RenderAsync(HttpContext http, Dictionary<string, StringValues>? before, string? statusHeader)
     {
-        var before = CachedResponse.Snapshot(http.Response.Headers);
         var body = http.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
         var buffer = new MemoryStream();
         http.Features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(buffer));
@@ -253,8 +266,21 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
         return new CachedResponse(http.Response.StatusCode, http.Response.ContentType, buffer.GetBuffer().AsMemory(0, (int)buffer.Length))
         {
             IsShareable = CachedResponse.IsShareableBy(http.Response.Headers),
-            StoredHeaders = CachedResponse.HeadersToStore(http.Response.Headers, before, statusHeader),
+            StoredHeaders = HandlerHeaders.Capture(http.Response.Headers, before, statusHeader),
         };
+    }
+
+    /// <summary>
+    /// Says how long ago an entry with its handler's headers was rendered (<c>Age</c>, RFC 9111 section 5.1), as output
+    /// caching does, so that a <c>max-age</c> or <c>Expires</c> the handler set is counted from then, not from this answer.
+    /// </summary>
+    private static void SetAge(HttpContext http, CachedEndpointPolicy policy, CachedResponse response)
+    {
+        if (response.WrittenAt is { } written && !http.Response.HasStarted)
+        {
+            var age = Math.Max(0, (long)(policy.Cache.Keyspace.Time.GetUtcNow() - written).TotalSeconds);
+            http.Response.Headers.Age = age.ToString(CultureInfo.InvariantCulture);
+        }
     }
 
     private static void SetStatus(HttpContext http, CachedEndpointPolicy policy, string status)
