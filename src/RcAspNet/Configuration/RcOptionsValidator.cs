@@ -25,7 +25,7 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
         }
         else
         {
-            CheckStore(errors, path, options.Store, options.Redis, options.Router, options.Shards);
+            CheckStore(errors, path, options.Store, options.Redis, options.Router, options.Shards, $"{path}:RedisConnectionName naming a connection string, or UseRcRedisConnection()");
         }
         Positive(errors, $"{path}:DefaultExpiration", options.DefaultExpiration);
         Positive(errors, $"{path}:OperationTimeout", options.OperationTimeout);
@@ -51,7 +51,9 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
             var cachePath = $"{path}:Caches:{cacheName}";
             if (cache.Store is { } store)
             {
-                CheckStore(errors, cachePath, store, cache.Redis, cache.Router ?? RcRouterKind.Crc32, cache.Shards);
+                // Without a configuration string of its own, a Redis cache shares the application's connection, if it was given one.
+                CheckStore(errors, cachePath, store, cache.Redis, cache.Router ?? RcRouterKind.Crc32, cache.Shards,
+                    "UseRcRedisConnection() to share the application's connection", sharesAppConnection: options.UsesAppConnection && cache.Redis is null);
             }
             else if (cache.Redis is not null || cache.Router is not null || cache.Shards.Count > 0)
             {
@@ -76,7 +78,7 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
             : ValidateOptionsResult.Fail($"RcAspNet is not configured correctly: {string.Join(" ", errors)}");
     }
 
-    private static void CheckStore(List<string> errors, string path, RcStoreKind store, string? redis, RcRouterKind router, Dictionary<string, RcShardOptions> shards)
+    private static void CheckStore(List<string> errors, string path, RcStoreKind store, string? redis, RcRouterKind router, Dictionary<string, RcShardOptions> shards, string otherwise, bool sharesAppConnection = false)
     {
         if (!Enum.IsDefined(store))
         {
@@ -88,9 +90,9 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
             errors.Add($"{path}:Router: '{router}' is not allowed; use one of {string.Join(", ", Enum.GetNames<RcRouterKind>())}.");
         }
 
-        if (store == RcStoreKind.Redis && string.IsNullOrWhiteSpace(redis))
+        if (store == RcStoreKind.Redis && string.IsNullOrWhiteSpace(redis) && !sharesAppConnection)
         {
-            errors.Add($"{path}:Redis: Store=Redis needs a StackExchange.Redis configuration string, such as 127.0.0.1:6379, or {path}:RedisConnectionName naming a connection string, or UseRcRedisConnection().");
+            errors.Add($"{path}:Redis: Store=Redis needs a StackExchange.Redis configuration string, such as 127.0.0.1:6379, or {otherwise}.");
         }
 
         if (store == RcStoreKind.Redis && !string.IsNullOrWhiteSpace(redis))

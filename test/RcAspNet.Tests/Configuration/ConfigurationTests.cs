@@ -196,6 +196,14 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public async Task Start_ANamedRedisCacheWithoutAConnection_NamesWhatItCanBeGiven()
+    {
+        var message = await StartupErrorAsync(new() { ["Rc:Caches:pages:Store"] = "Redis" });
+        Assert.Contains("Rc:Caches:pages:Redis: Store=Redis needs a StackExchange.Redis configuration string, such as 127.0.0.1:6379, or UseRcRedisConnection() to share the application's connection.", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Caches:pages:RedisConnectionName", message, StringComparison.Ordinal); // a named cache has none
+    }
+
+    [Fact]
     public async Task Start_AThresholdThatIsNotANumber_FailsNamingThePath() =>
         Assert.Contains("Rc:EagerRefreshThreshold: 'most' is not a number; write it with a dot, such as 0.8.", await StartupErrorAsync(new() { ["Rc:EagerRefreshThreshold"] = "most" }), StringComparison.Ordinal);
 

@@ -65,6 +65,24 @@ public sealed class AppConnectionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task UseRcRedisConnection_ANamedRedisCacheWithoutAConnectionOfItsOwn_SharesIt()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(_server.EndPoint));
+        builder.Services.AddRcCache(static o =>
+        {
+            (o.Store, o.Namespace) = (RcStoreKind.Redis, "main:");
+            o.Caches["pages"] = new RcNamedCacheOptions { Store = RcStoreKind.Redis, Namespace = "pages:" };
+        }).UseRcRedisConnection();
+        using var host = builder.Build();
+        var pages = host.Services.GetRequiredKeyedService<IRcCache>("pages");
+        await pages.SetAsync("k", "value");
+        Assert.Equal("value", await pages.GetAsync<string>("k"));
+        Assert.Contains("pages:k", await _server.CommandAsync("KEYS", "pages:*"), StringComparison.Ordinal);
+        Assert.Same(host.Services.GetRequiredService<IConnectionMultiplexer>(), (await pages.GetRedisConnectionsAsync()).Single().Value);
+    }
+
+    [Fact]
     public async Task RedisConnectionName_ReadsTheConnectionStringAHostProvides()
     {
         var builder = Host.CreateApplicationBuilder();
