@@ -29,7 +29,7 @@ internal sealed class RenewalThrottle(TimeProvider time)
         }
 
         _renewed[key] = now;
-        var ttl = window + quiet;
+        var ttl = quiet >= TimeSpan.MaxValue - window ? TimeSpan.MaxValue : window + quiet;
         return ttl < untilDeadline ? ttl : untilDeadline;
     }
 }

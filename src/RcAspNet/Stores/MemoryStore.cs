@@ -303,7 +303,9 @@ internal sealed class MemoryStore : IRcStore
 
     private long Now() => _time.GetUtcNow().UtcTicks;
 
-    private static long Deadline(long now, TimeSpan timeToLive) => now + Math.Max(timeToLive.Ticks, TimeSpan.TicksPerMillisecond);
+    /// <summary>When an entry written at <paramref name="now"/> expires; a lifetime past what the clock can count, never.</summary>
+    private static long Deadline(long now, TimeSpan timeToLive) =>
+        timeToLive.Ticks >= DateTimeOffset.MaxValue.UtcTicks - now ? DateTimeOffset.MaxValue.UtcTicks : now + Math.Max(timeToLive.Ticks, TimeSpan.TicksPerMillisecond);
 
     private byte[]? Read(string key, long now)
     {

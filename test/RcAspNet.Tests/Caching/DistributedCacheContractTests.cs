@@ -48,6 +48,17 @@ public abstract class DistributedCacheContractTests : IAsyncLifetime
     public async Task Get_MissingKey_ReturnsNull() => Assert.Null(await Cache.GetAsync("missing"));
 
     [Fact]
+    public async Task TheLongestSlidingWindow_KeepsTheEntry_AndReadsRenewIt()
+    {
+        await Cache.SetAsync("forever", [7], Sliding(TimeSpan.MaxValue));
+        Assert.Equal([7], (await Cache.GetAsync("forever"))!);
+        Assert.Equal([7], (await Cache.GetAsync("forever"))!);
+        await Cache.RefreshAsync("forever");
+        Cache.Refresh("forever");
+        Assert.Equal([7], Cache.Get("forever"));
+    }
+
+    [Fact]
     public async Task Set_ThenGet_ReturnsTheValue()
     {
         await Cache.SetAsync("key", [1, 2, 3], new DistributedCacheEntryOptions());

@@ -52,6 +52,17 @@ public abstract class TypedCacheContractTests : IAsyncLifetime
     protected abstract Task<Action<RcOptions>> StoreAsync();
 
     [Fact]
+    public async Task TheLongestLifetimes_KeepTheEntry()
+    {
+        await Cache.SetAsync("forever", "a", new RcEntryOptions { Expiration = TimeSpan.MaxValue });
+        Assert.Equal("a", await Cache.GetAsync<string>("forever"));
+        await Cache.SetAsync("fallback-forever", "b", new RcEntryOptions { Expiration = TimeSpan.FromMinutes(1), FailSafeMaxDuration = TimeSpan.MaxValue });
+        Assert.Equal("b", await Cache.GetAsync<string>("fallback-forever"));
+        Assert.Equal("c", await Cache.GetOrSetAsync("loaded-forever", _ => ValueTask.FromResult("c"), new RcEntryOptions { Expiration = TimeSpan.MaxValue, FailSafeMaxDuration = TimeSpan.MaxValue }));
+        Assert.Equal("c", await Cache.GetAsync<string>("loaded-forever"));
+    }
+
+    [Fact]
     public async Task Set_ThenGet_ReturnsAnEqualValue()
     {
         await Cache.SetAsync("post:1", new Post(1, "Hello"));

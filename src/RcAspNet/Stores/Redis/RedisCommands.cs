@@ -230,10 +230,10 @@ internal static class RedisCommands
         return builder.Append('*').ToString();
     }
 
-    /// <summary>Redis takes whole milliseconds, at least one.</summary>
+    /// <summary>Redis takes whole milliseconds, at least one (and at most what a <see cref="TimeSpan"/> holds).</summary>
     public static TimeSpan Ttl(TimeSpan timeToLive) => TimeSpan.FromMilliseconds(Milliseconds(timeToLive));
 
-    public static long Milliseconds(TimeSpan timeToLive) => Math.Max(1, (long)Math.Ceiling(timeToLive.TotalMilliseconds));
+    public static long Milliseconds(TimeSpan timeToLive) => Math.Clamp((long)Math.Ceiling(timeToLive.TotalMilliseconds), 1, (long)TimeSpan.MaxValue.TotalMilliseconds);
 
     /// <summary>Indexes of <paramref name="keys"/> by hash slot.</summary>
     public static int[][] GroupBySlot(IReadOnlyList<string> keys)
