@@ -309,13 +309,22 @@ internal sealed partial class CacheNamespace
             return;
         }
 
-        if (versions is null)
+        try
         {
-            await SetAsync(key, value, timing, replaces: false, CancellationToken.None).ConfigureAwait(false);
+            if (versions is null)
+            {
+                await SetAsync(key, value, timing, replaces: false, CancellationToken.None).ConfigureAwait(false);
+            }
+            else
+            {
+                await SetTaggedAsync(key, value, timing, tags!, versions, replaces: false, CancellationToken.None).ConfigureAwait(false);
+            }
         }
-        else
+        catch (Exception ex) when (ex is RcCacheException or OperationCanceledException)
         {
-            await SetTaggedAsync(key, value, timing, tags!, versions, replaces: false, CancellationToken.None).ConfigureAwait(false);
+            // A write that failed (FailureMode=Throw) may still reach its server, after a removal made meanwhile.
+            await UndoIfChangedAsync(namespaced, since).ConfigureAwait(false);
+            throw;
         }
 
         await UndoIfChangedAsync(namespaced, since).ConfigureAwait(false);
