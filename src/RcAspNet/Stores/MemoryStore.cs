@@ -155,9 +155,12 @@ internal sealed class MemoryStore : IRcStore
     {
         foreach (var (name, tag) in _tags)
         {
-            if (name.StartsWith(prefix, StringComparison.Ordinal) && _tags.TryRemove(new KeyValuePair<string, Tag>(name, tag)))
+            if (name.StartsWith(prefix, StringComparison.Ordinal))
             {
-                Interlocked.Add(ref _size, -tag.Size);
+                lock (tag)
+                {
+                    Drop(name, tag);
+                }
             }
         }
 
@@ -196,10 +199,23 @@ internal sealed class MemoryStore : IRcStore
     public ValueTask<bool> TagAsync(TagKeys tags, IReadOnlyList<TagMember> members, string? expectedVersion, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        var tag = _tags.GetOrAdd(tags.Routing, static _ => new Tag());
+        Tag tag;
         bool unchanged;
         long grown;
-        lock (tag)
+        while (true)
+        {
+            tag = _tags.GetOrAdd(tags.Routing, static _ => new Tag());
+            Monitor.Enter(tag);
+            if (!tag.IsDropped)
+            {
+                break;
+            }
+
+            // Dropped as empty (or cleared) after it was found: what is recorded goes into the tag that replaces it.
+            Monitor.Exit(tag);
+        }
+
+        try
         {
             var before = tag.Size;
             tag.Prune(now);
@@ -210,6 +226,10 @@ internal sealed class MemoryStore : IRcStore
 
             unchanged = tag.VersionAt(now) == expectedVersion;
             grown = tag.Size - before;
+        }
+        finally
+        {
+            Monitor.Exit(tag);
         }
 
         // Members count against the size limit, as the entries they name do.
@@ -224,15 +244,31 @@ internal sealed class MemoryStore : IRcStore
     public ValueTask<RcRemovalResult> InvalidateTagAsync(TagKeys tags, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        var tag = _tags.GetOrAdd(tags.Routing, static _ => new Tag());
+        Tag tag;
+        while (true)
+        {
+            tag = _tags.GetOrAdd(tags.Routing, static _ => new Tag());
+            Monitor.Enter(tag);
+            if (!tag.IsDropped)
+            {
+                break;
+            }
+
+            Monitor.Exit(tag);
+        }
+
         string[] members;
-        lock (tag)
+        try
         {
             tag.Version = Guid.NewGuid().ToString("N");
             tag.VersionExpiresAt = now + (long)TagKeys.VersionLifetime.TotalMilliseconds;
             members = [.. tag.Members.Keys];
             Interlocked.Add(ref _size, -tag.Size);
             tag.Clear();
+        }
+        finally
+        {
+            Monitor.Exit(tag);
         }
 
         return new(new RcRemovalResult(RemoveAll(members), 0));
@@ -427,7 +463,7 @@ internal sealed class MemoryStore : IRcStore
                     Interlocked.Add(ref _size, tag.Size - before);
                     if (tag.IsEmptyAt(nowMs))
                     {
-                        _tags.TryRemove(new KeyValuePair<string, Tag>(name, tag));
+                        Drop(name, tag);
                     }
                 }
             }
@@ -449,6 +485,17 @@ internal sealed class MemoryStore : IRcStore
         }
     }
 
+    /// <summary>Removes a tag, under its lock: one that a write found before it went records into the tag made after it instead.</summary>
+    private void Drop(string name, Tag tag)
+    {
+        if (!tag.IsDropped && _tags.TryRemove(new KeyValuePair<string, Tag>(name, tag)))
+        {
+            tag.IsDropped = true;
+            Interlocked.Add(ref _size, -tag.Size);
+            tag.Clear();
+        }
+    }
+
     private static byte[] FormatInteger(long value)
     {
         Span<byte> buffer = stackalloc byte[20];
@@ -465,6 +512,9 @@ internal sealed class MemoryStore : IRcStore
 
         public Dictionary<string, long> Members { get; } = new(StringComparer.Ordinal);
 
+        /// <summary>Gets or sets whether it left the store's tags: a write that found it first records into the one that replaced it.</summary>
+        public bool IsDropped { get; set; }
+
         /// <summary>Gets the bytes its members take, counted against the store's size limit.</summary>
         public long Size { get; private set; }
 
@@ -478,8 +528,9 @@ internal sealed class MemoryStore : IRcStore
             {
                 Size += MemberSize(key);
             }
-            else
+            else if (Members[key] < expiresAt)
             {
+                // The longest registration counts: writes of one key may register in another order than they stored.
                 Members[key] = expiresAt;
             }
         }

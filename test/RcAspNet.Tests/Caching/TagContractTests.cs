@@ -1,5 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
+using RcAspNet.Caching;
+using RcAspNet.Stores;
 using RcAspNet.Tests.Infrastructure;
 
 namespace RcAspNet.Tests.Caching;
@@ -224,6 +226,27 @@ public abstract class TagContractTests : IAsyncLifetime
         await Cache.SetAsync("k", 2, Tagged("same"));
         Assert.Equal(new RcRemovalResult(1, 0), await Cache.InvalidateTagAsync("same"));
         Assert.Equal(1, await otherCache.GetAsync<int?>("k"));
+    }
+
+    [Fact]
+    public async Task AKeysLongestRegistrationUnderATag_Counts_InWhateverOrderRegistrationsCame()
+    {
+        // Two writes of one key whose registrations under the tag came in the other order than their values: the value
+        // that lives an hour registered first, one that expired long ago (past any pruning margin) after it.
+        var registry = _nodes[0].GetRequiredService<CacheRegistry>();
+        var store = registry.Stores[0];
+        var tag = registry.Default.Keyspace.TagKeys("order");
+        var key = registry.Default.NamespacedKey("k");
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await store.TagAsync(tag, [new TagMember(key, now + (long)TimeSpan.FromHours(1).TotalMilliseconds)], null, CancellationToken.None);
+        await store.TagAsync(tag, [new TagMember(key, now - (long)TimeSpan.FromMinutes(10).TotalMilliseconds)], null, CancellationToken.None);
+        await store.SetAsync(key, "1"u8.ToArray(), TimeSpan.FromHours(1), replaces: true, CancellationToken.None);
+
+        // A later registration prunes what expired; the key's hour-long registration must not be among it.
+        await store.TagAsync(tag, [new TagMember(registry.Default.NamespacedKey("other"), now + (long)TimeSpan.FromHours(1).TotalMilliseconds)], null, CancellationToken.None);
+        Assert.Equal(1, await Cache.GetAsync<int?>("k"));
+        await Cache.InvalidateTagAsync("order");
+        Assert.Null(await Cache.GetAsync<int?>("k"));
     }
 
     [Fact]

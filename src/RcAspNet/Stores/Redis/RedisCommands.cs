@@ -158,7 +158,8 @@ internal static class RedisCommands
     {
         var batch = db.CreateBatch();
         var lifetime = TimeSpan.FromMilliseconds(Math.Max(1, members.Max(static m => m.ExpiresAt) - now));
-        var add = batch.SortedSetAddAsync(tag.Members, [.. members.Select(static m => new SortedSetEntry(m.Key, m.ExpiresAt))]);
+        // GT: a key registered again keeps its longest registration, whatever order writes of it registered in.
+        var add = batch.SortedSetAddAsync(tag.Members, [.. members.Select(static m => new SortedSetEntry(m.Key, m.ExpiresAt))], SortedSetWhen.GreaterThan);
         var prune = batch.SortedSetRemoveRangeByScoreAsync(tag.Members, double.NegativeInfinity, now - (long)TagKeys.PruneMargin.TotalMilliseconds);
         var first = batch.KeyExpireAsync(tag.Members, lifetime, ExpireWhen.HasNoExpiry);
         var longer = batch.KeyExpireAsync(tag.Members, lifetime, ExpireWhen.GreaterThanCurrentExpiry);
