@@ -365,10 +365,15 @@ internal sealed class MemoryStore : IRcStore
     {
         var now = Now();
         var entry = new Entry(key, value.AsSpan().ToArray(), Deadline(now, timeToLive)) { LastUse = now };
-        if (entry.Size > _sizeLimit)
+        if (entry.Size > _sizeLimit / 10 * 9)
         {
-            // Larger than the whole store: like a write Redis refuses, nothing of the key remains.
-            Remove(key, now);
+            // Larger than what compaction leaves the store (90% of its limit), so it would evict everything, itself too:
+            // like a write Redis refuses, nothing of the key remains, unless it was only to add a value that is absent.
+            if (!onlyIfAbsent)
+            {
+                Remove(key, now);
+            }
+
             return false;
         }
 

@@ -77,6 +77,25 @@ public sealed class MemoryStoreTests
     }
 
     [Fact]
+    public async Task ValueLargerThanWhatCompactionLeaves_IsNotStored_AndEvictsNothingElse()
+    {
+        var store = new MemoryStore(100_000, new ManualTimeProvider(), RcMetrics.Standalone);
+        await store.SetAsync("small", [1], Long, true, default);
+        Assert.False(await store.SetAsync("big", new byte[95_000], Long, true, default));
+        Assert.Null(await store.GetAsync("big", default));
+        Assert.NotNull(await store.GetAsync("small", default));
+    }
+
+    [Fact]
+    public async Task AddOfAValueLargerThanTheStore_LeavesTheValueThere()
+    {
+        var store = new MemoryStore(10_000, new ManualTimeProvider(), RcMetrics.Standalone);
+        await store.SetAsync("k", [1], Long, true, default);
+        Assert.False(await store.AddAsync("k", new byte[20_000], Long, default));
+        Assert.Equal([1], (await store.GetAsync("k", default))!);
+    }
+
+    [Fact]
     public async Task Set_CopiesTheCallersArray()
     {
         var store = new MemoryStore(10_000, new ManualTimeProvider(), RcMetrics.Standalone);
