@@ -2,7 +2,8 @@ namespace RcAspNet;
 
 /// <summary>
 /// Picks the shard of a key for a sharded store (rc's <c>BaseRedisRouter</c>). Register one in DI to replace the
-/// configured <see cref="RcOptions.Router"/>. Implementations must be thread-safe and return the name of a configured shard.
+/// configured <see cref="RcOptions.Router"/>. Implementations must be thread-safe, name only configured shards in
+/// <see cref="Shards"/>, and return an index of one of them.
 /// </summary>
 public interface IRcRouter
 {

@@ -135,7 +135,7 @@ internal sealed class ShardedStore : IRcStore, IRedisBackedStore
 
     public bool IsTagPending(TagKeys tag) => ShardOf(tag.Routing).IsTagPending(tag);
 
-    public int RoundTrips(IReadOnlyList<string> keys) => keys.Select(_router.GetShard).Distinct().Count();
+    public int RoundTrips(IReadOnlyList<string> keys) => keys.Select(RouteOf).Distinct().Count();
 
     public ValueTask<LockTaken> TryLockAsync(string key, string token, TimeSpan lifetime, CancellationToken cancellationToken) =>
         ShardOf(key).TryLockAsync(key, token, lifetime, cancellationToken);
@@ -170,7 +170,16 @@ internal sealed class ShardedStore : IRcStore, IRedisBackedStore
         }
     }
 
-    private IRcStore ShardOf(string key) => _shards[_router.GetShard(key)];
+    private IRcStore ShardOf(string key) => _shards[RouteOf(key)];
+
+    /// <summary>The router's shard for <paramref name="key"/>, which must be an index of one (a router of the application's own may be wrong).</summary>
+    private int RouteOf(string key)
+    {
+        var shard = _router.GetShard(key);
+        return (uint)shard < (uint)_shards.Length
+            ? shard
+            : throw new InvalidOperationException($"The router {_router.GetType().Name} returned {shard} for a key; IRcRouter.GetShard must return an index of its Shards, from 0 to {_shards.Length - 1}.");
+    }
 
     private static RcRemovalResult Sum(RcRemovalResult[] results) =>
         new(results.Sum(static r => r.Removed), results.Sum(static r => r.Pending));
@@ -188,7 +197,7 @@ internal sealed class ShardedStore : IRcStore, IRedisBackedStore
         var count = 0;
         for (var i = 0; i < shardOf.Length; i++)
         {
-            var shard = shardOf[i] = _router.GetShard(keyOf(items[i]));
+            var shard = shardOf[i] = RouteOf(keyOf(items[i]));
             count += sizes[shard]++ == 0 ? 1 : 0;
         }
 

@@ -114,6 +114,14 @@ public sealed class CustomRouterTests : IAsyncLifetime
         Assert.DoesNotContain("asked1", _router.Asked);
     }
 
+    [Fact]
+    public async Task ARouterThatReturnsNoIndexOfItsShards_IsAnErrorThatSaysSo()
+    {
+        // DigitRouter routes a key ending in '.' to ('.' - '0') % 3 = -2.
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await Cache.GetAsync<string>("key."));
+        Assert.Contains("returned -2 for a key; IRcRouter.GetShard must return an index of its Shards, from 0 to 2.", error.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// Routes a key by its last character, a digit: 0, 3, 6 to cache03, 1, 4, 7 to cache01, 2, 5, 8 to cache02. Its
     /// shards are listed out of name order, so an index into any other list would pick the wrong server.
