@@ -463,8 +463,12 @@ internal sealed class MemoryStore : IRcStore
             {
                 lock (tag)
                 {
+                    // Members whose entries are gone too (evicted or removed): they name nothing an invalidation could
+                    // remove, and a write of their key registers it again once it has stored (registration follows the
+                    // store, under this lock). Else members of evicted entries would hold the store's bytes until they
+                    // expire, and each write would evict every entry to make room.
                     var before = tag.Size;
-                    tag.Prune(nowMs);
+                    tag.Prune(nowMs, _entries);
                     Interlocked.Add(ref _size, tag.Size - before);
                     if (tag.IsEmptyAt(nowMs))
                     {
@@ -546,11 +550,11 @@ internal sealed class MemoryStore : IRcStore
             Size = 0;
         }
 
-        public void Prune(long now)
+        public void Prune(long now, ConcurrentDictionary<string, Entry>? entries = null)
         {
             foreach (var (key, expiresAt) in Members)
             {
-                if (expiresAt <= now)
+                if (expiresAt <= now || (entries is not null && !entries.ContainsKey(key)))
                 {
                     Members.Remove(key);
                     Size -= MemberSize(key);

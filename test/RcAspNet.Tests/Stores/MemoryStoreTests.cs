@@ -96,6 +96,29 @@ public sealed class MemoryStoreTests
     }
 
     [Fact]
+    public async Task TagMembersOfEvictedEntries_DoNotCrowdOutTheStore()
+    {
+        var time = new ManualTimeProvider();
+        var store = new MemoryStore(100_000, time, RcMetrics.Standalone);
+        var tag = new TagKeys("t:version", "t:keys", "t");
+        var expires = time.GetUtcNow().ToUnixTimeMilliseconds() + (long)Long.TotalMilliseconds;
+        for (var i = 0; i < 5_000; i++)
+        {
+            // Stored, then registered under the tag, as a tagged write does; most are evicted along the way.
+            var key = $"tagged:{i:D6}";
+            await store.SetAsync(key, new byte[100], Long, true, default);
+            await store.TagAsync(tag, [new TagMember(key, expires)], null, default);
+        }
+
+        await store.SetAsync("plain", [1], Long, true, default);
+        Assert.NotNull(await store.GetAsync("plain", default));
+        Assert.InRange(store.Count, 100, 1_000);
+
+        // The registrations of entries still there remain: invalidating the tag removes them.
+        Assert.Equal(store.Count - 1, (await store.InvalidateTagAsync(tag, default)).Removed);
+    }
+
+    [Fact]
     public async Task Set_CopiesTheCallersArray()
     {
         var store = new MemoryStore(10_000, new ManualTimeProvider(), RcMetrics.Standalone);
