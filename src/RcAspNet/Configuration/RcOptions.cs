@@ -64,7 +64,14 @@ public sealed class RcOptions
     /// <value>The default is 500 milliseconds.</value>
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
 
-    /// <summary>Gets or sets how many failures in a row (refused or lost connections) open a server's circuit, so that calls skip it instead of waiting; a timeout opens it at once.</summary>
+    /// <summary>
+    /// Gets or sets how many failures in a row to reach a server (a refused connection, a connect that fails or takes
+    /// longer than <see cref="OperationTimeout"/>) open its circuit, so that calls skip it instead of waiting; an answer
+    /// starts the count again. Other failures open the circuit at once, whatever this setting: a call that gets no answer
+    /// within <see cref="OperationTimeout"/>, a lost connection (the server then proves it is the one it was, by its
+    /// <c>run_id</c>, before it serves again), credentials or a certificate refused, and a removal (or a write replacing a
+    /// value) that did not reach the server.
+    /// </summary>
     /// <value>The default is 5.</value>
     public int CircuitBreakerThreshold { get; set; } = 5;
 
