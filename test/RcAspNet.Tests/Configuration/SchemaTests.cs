@@ -1,8 +1,13 @@
 using System.Collections;
 using System.ComponentModel;
 using System.Globalization;
+using System.Reflection;
+using System.Text;
 using System.Text.Json;
 using System.Xml.Linq;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using NJsonSchema;
 using NJsonSchema.Validation;
 using RcAspNet.Configuration;
@@ -43,10 +48,16 @@ public sealed class SchemaTests
         _ = type;
         foreach (var property in Definition(definition).GetProperty("properties").EnumerateObject())
         {
-            var described = property.Value.TryGetProperty("description", out _)
-                || (property.Value.TryGetProperty("$ref", out var reference) && Resolve(reference.GetString()!).TryGetProperty("description", out _));
-            Assert.True(described, $"{definition}.{property.Name} has no description.");
+            Assert.True(Described(property.Value), $"{definition}.{property.Name} has no description.");
         }
+    }
+
+    [Fact]
+    public void Schema_PutsNoKeywordBesideARef()
+    {
+        // Draft-07 ignores every keyword beside "$ref": a description or default there is never seen.
+        var misplaced = Objects(Schema).Where(static o => o.TryGetProperty("$ref", out _) && o.EnumerateObject().Count() > 1).Select(static o => o.ToString());
+        Assert.Empty(misplaced);
     }
 
     [Theory]
@@ -111,6 +122,36 @@ public sealed class SchemaTests
             Leaves(errors).Select(static e => $"{e.Kind}: {e.Path}").Order(StringComparer.Ordinal));
     }
 
+    [Theory]
+    [MemberData(nameof(NullableSettings))]
+    public async Task Schema_AcceptsNullForANullableSetting(string json)
+    {
+        Assert.Empty((await LoadSchemaAsync()).Validate(json).Select(static e => e.ToString()));
+        Assert.Null(StartupError(json));
+    }
+
+    /// <summary>A settings file for each setting of a nullable type, with that setting null (a JSON null leaves it unset).</summary>
+    public static TheoryData<string> NullableSettings()
+    {
+        var nullability = new NullabilityInfoContext();
+        var data = new TheoryData<string>();
+        foreach (var (type, around) in new (Type, string)[]
+        {
+            (typeof(RcOptions), """{ "Rc": { # } }"""),
+            (typeof(RcFailSafeOptions), """{ "Rc": { "FailSafe": { # } } }"""),
+            (typeof(RcNamedCacheOptions), """{ "Rc": { "Caches": { "posts": { # } } } }"""),
+            (typeof(RcShardOptions), """{ "Rc": { "Shards": { "cache01": { "Port": 6379, # } } } }"""),
+        })
+        {
+            foreach (var property in RcOptionsBinder.Settings(type).Where(p => p.CanWrite && nullability.Create(p).WriteState == NullabilityState.Nullable))
+            {
+                data.Add(around.Replace("#", $"\"{property.Name}\": null", StringComparison.Ordinal));
+            }
+        }
+
+        return data;
+    }
+
     [Fact]
     public async Task SampleAppSettings_AreValidAgainstTheSchema()
     {
@@ -138,6 +179,24 @@ public sealed class SchemaTests
         }
 
         return directory?.FullName ?? throw new InvalidOperationException("RcAspNet.sln not found above the test binaries.");
+    }
+
+    /// <summary>Why start-up refuses <paramref name="json"/> as the application's settings, or null when it accepts them.</summary>
+    private static string? StartupError(string json)
+    {
+        var configuration = new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build();
+        var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration);
+        services.AddRcCache(configuration.GetSection(RcOptions.SectionName));
+        using var provider = services.BuildServiceProvider();
+        try
+        {
+            _ = provider.GetRequiredService<IOptions<RcOptions>>().Value;
+            return null;
+        }
+        catch (OptionsValidationException ex)
+        {
+            return ex.Message;
+        }
     }
 
     private static Task<JsonSchema> LoadSchemaAsync() =>
@@ -173,6 +232,21 @@ public sealed class SchemaTests
     /// <summary>The errors themselves: NJsonSchema wraps those found inside a subschema (such as a shard under Shards) in a child error.</summary>
     private static IEnumerable<ValidationError> Leaves(IEnumerable<ValidationError> errors) =>
         errors.SelectMany(static e => e is ChildSchemaValidationError child ? Leaves(child.Errors.Values.SelectMany(static v => v)) : [e]);
+
+    /// <summary>Whether a setting's schema has a description: its own, or that of the definition it refers to.</summary>
+    private static bool Described(JsonElement schema) =>
+        schema.TryGetProperty("description", out _)
+        || (schema.TryGetProperty("$ref", out var reference) && Described(Resolve(reference.GetString()!)))
+        || (schema.TryGetProperty("allOf", out var all) && all.EnumerateArray().Any(Described))
+        || (schema.TryGetProperty("anyOf", out var any) && any.EnumerateArray().Any(Described));
+
+    /// <summary>Every JSON object in <paramref name="element"/>, itself included.</summary>
+    private static IEnumerable<JsonElement> Objects(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.Object => element.EnumerateObject().SelectMany(static p => Objects(p.Value)).Prepend(element),
+        JsonValueKind.Array => element.EnumerateArray().SelectMany(Objects),
+        _ => [],
+    };
 
     private static JsonElement Resolve(string reference)
     {
