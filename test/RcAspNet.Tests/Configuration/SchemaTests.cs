@@ -123,6 +123,37 @@ public sealed class SchemaTests
     }
 
     [Theory]
+    [InlineData("""{ "Rc": { "OperationTimeout": "-00:00:01" } }""", "PatternMismatch: #/Rc.OperationTimeout", "Rc:OperationTimeout: -00:00:01 is not positive")]
+    [InlineData("""{ "Rc": { "OperationTimeout": "00:00:00" } }""", "PatternMismatch: #/Rc.OperationTimeout", "Rc:OperationTimeout: 00:00:00 is not positive")]
+    [InlineData("""{ "Rc": { "FailSafe": { "MaxDuration": "0.00:00:00.0000000" } } }""", "PatternMismatch: #/Rc.FailSafe.MaxDuration", "Rc:FailSafe:MaxDuration: 00:00:00 is not positive")]
+    [InlineData("""{ "Rc": { "DefaultExpiration": "1.24:00:00" } }""", "PatternMismatch: #/Rc.DefaultExpiration", "Rc:DefaultExpiration: '1.24:00:00' is not a duration")]
+    [InlineData("""{ "Rc": { "DefaultExpiration": "00:60:00" } }""", "PatternMismatch: #/Rc.DefaultExpiration", "Rc:DefaultExpiration: '00:60:00' is not a duration")]
+    [InlineData("""{ "Rc": { "Caches": { "posts": { "FactoryHardTimeout": "00:00:60" } } } }""", "PatternMismatch: #/Rc.Caches.posts.FactoryHardTimeout", "Rc:Caches:posts:FactoryHardTimeout: '00:00:60' is not a duration")]
+    public async Task Schema_RefusesWhatStartUpRefuses(string json, string schemaError, string startupError)
+    {
+        Assert.Contains(schemaError, Flatten((await LoadSchemaAsync()).Validate(json)).Select(static e => $"{e.Kind}: {e.Path}"));
+        Assert.Contains(startupError, StartupError(json), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{ "Rc": { "OperationTimeout": "00:00:00.0000001" } }""")]
+    [InlineData("""{ "Rc": { "DefaultExpiration": "9999999.23:59:59.9999999" } }""")]
+    [InlineData("""{ "Rc": { "DefaultExpiration": "1:00", "CircuitBreakDuration": "23:59", "RemovalReplayWindow": "1.00:00:00" } }""")]
+    public async Task Schema_AcceptsWhatStartUpAccepts(string json)
+    {
+        Assert.Empty((await LoadSchemaAsync()).Validate(json).Select(static e => e.ToString()));
+        Assert.Null(StartupError(json));
+    }
+
+    [Fact]
+    public async Task Schema_RefusesHoursPast23WithoutDays_WhichTimeSpanReadsAsDays()
+    {
+        var errors = (await LoadSchemaAsync()).Validate("""{ "Rc": { "DefaultExpiration": "24:00:00" } }""");
+        Assert.Contains("PatternMismatch: #/Rc.DefaultExpiration", Flatten(errors).Select(static e => $"{e.Kind}: {e.Path}"));
+        Assert.Equal(TimeSpan.FromDays(24), TimeSpan.Parse("24:00:00", CultureInfo.InvariantCulture));
+    }
+
+    [Theory]
     [MemberData(nameof(NullableSettings))]
     public async Task Schema_AcceptsNullForANullableSetting(string json)
     {
@@ -232,6 +263,10 @@ public sealed class SchemaTests
     /// <summary>The errors themselves: NJsonSchema wraps those found inside a subschema (such as a shard under Shards) in a child error.</summary>
     private static IEnumerable<ValidationError> Leaves(IEnumerable<ValidationError> errors) =>
         errors.SelectMany(static e => e is ChildSchemaValidationError child ? Leaves(child.Errors.Values.SelectMany(static v => v)) : [e]);
+
+    /// <summary>Every error, and every error found inside a subschema (wrapped in a child error), each once.</summary>
+    private static IEnumerable<ValidationError> Flatten(IEnumerable<ValidationError> errors) =>
+        errors.SelectMany(static e => e is ChildSchemaValidationError child ? Flatten(child.Errors.Values.SelectMany(static v => v)).Prepend(e) : [e]);
 
     /// <summary>Whether a setting's schema has a description: its own, or that of the definition it refers to.</summary>
     private static bool Described(JsonElement schema) =>
