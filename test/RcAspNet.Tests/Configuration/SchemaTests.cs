@@ -61,6 +61,20 @@ public sealed class SchemaTests
     }
 
     [Theory]
+    [MemberData(nameof(Definitions))]
+    public void Schema_BoundsEveryWholeNumberByItsType(string definition, Type type)
+    {
+        foreach (var property in RcOptionsBinder.Settings(type).Where(static p => p.PropertyType == typeof(int) || p.PropertyType == typeof(long)))
+        {
+            var schema = Definition(definition).GetProperty("properties").GetProperty(property.Name);
+            var largest = property.PropertyType == typeof(int) ? int.MaxValue : long.MaxValue;
+            Assert.Equal("integer", schema.GetProperty("type").GetString());
+            Assert.True(schema.TryGetProperty("minimum", out _), $"{definition}.{property.Name} has no minimum.");
+            Assert.True(schema.TryGetProperty("maximum", out var maximum) && maximum.GetInt64() <= largest, $"{definition}.{property.Name} has no maximum within {property.PropertyType.Name}.");
+        }
+    }
+
+    [Theory]
     [InlineData("Rc", typeof(RcOptions))]
     [InlineData("shard", typeof(RcShardOptions))]
     [InlineData("nearCache", typeof(RcNearCacheOptions))]
@@ -129,6 +143,9 @@ public sealed class SchemaTests
     [InlineData("""{ "Rc": { "DefaultExpiration": "1.24:00:00" } }""", "PatternMismatch: #/Rc.DefaultExpiration", "Rc:DefaultExpiration: '1.24:00:00' is not a duration")]
     [InlineData("""{ "Rc": { "DefaultExpiration": "00:60:00" } }""", "PatternMismatch: #/Rc.DefaultExpiration", "Rc:DefaultExpiration: '00:60:00' is not a duration")]
     [InlineData("""{ "Rc": { "Caches": { "posts": { "FactoryHardTimeout": "00:00:60" } } } }""", "PatternMismatch: #/Rc.Caches.posts.FactoryHardTimeout", "Rc:Caches:posts:FactoryHardTimeout: '00:00:60' is not a duration")]
+    [InlineData("""{ "Rc": { "Store": "Sharded", "Shards": { "cache01": { "Db": 2147483648 } } } }""", "NumberTooBig: #/Rc.Shards.cache01.Db", "Rc:Shards:cache01:Db: '2147483648' is not a whole number")]
+    [InlineData("""{ "Rc": { "MaximumValueSize": 2147483648 } }""", "NumberTooBig: #/Rc.MaximumValueSize", "Rc:MaximumValueSize: '2147483648' is not a whole number")]
+    [InlineData("""{ "Rc": { "BatchConcurrency": 0 } }""", "NumberTooSmall: #/Rc.BatchConcurrency", "Rc:BatchConcurrency: 0 must be at least 1")]
     public async Task Schema_RefusesWhatStartUpRefuses(string json, string schemaError, string startupError)
     {
         Assert.Contains(schemaError, Flatten((await LoadSchemaAsync()).Validate(json)).Select(static e => $"{e.Kind}: {e.Path}"));
@@ -139,6 +156,8 @@ public sealed class SchemaTests
     [InlineData("""{ "Rc": { "OperationTimeout": "00:00:00.0000001" } }""")]
     [InlineData("""{ "Rc": { "DefaultExpiration": "9999999.23:59:59.9999999" } }""")]
     [InlineData("""{ "Rc": { "DefaultExpiration": "1:00", "CircuitBreakDuration": "23:59", "RemovalReplayWindow": "1.00:00:00" } }""")]
+    [InlineData("""{ "Rc": { "Store": "Sharded", "Shards": { "cache01": { "Db": 2147483647 } } } }""")]
+    [InlineData("""{ "Rc": { "MaximumValueSize": 2147483647, "MemorySizeLimit": 9223372036854775807, "NearCache": { "MaximumSize": 9223372036854775807 } } }""")]
     public async Task Schema_AcceptsWhatStartUpAccepts(string json)
     {
         Assert.Empty((await LoadSchemaAsync()).Validate(json).Select(static e => e.ToString()));
