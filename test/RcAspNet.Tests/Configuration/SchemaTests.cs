@@ -146,6 +146,10 @@ public sealed class SchemaTests
     [InlineData("""{ "Rc": { "Store": "Sharded", "Shards": { "cache01": { "Db": 2147483648 } } } }""", "NumberTooBig: #/Rc.Shards.cache01.Db", "Rc:Shards:cache01:Db: '2147483648' is not a whole number")]
     [InlineData("""{ "Rc": { "MaximumValueSize": 2147483648 } }""", "NumberTooBig: #/Rc.MaximumValueSize", "Rc:MaximumValueSize: '2147483648' is not a whole number")]
     [InlineData("""{ "Rc": { "BatchConcurrency": 0 } }""", "NumberTooSmall: #/Rc.BatchConcurrency", "Rc:BatchConcurrency: 0 must be at least 1")]
+    [InlineData("""{ "Rc": { "CacheStatusHeader": "X Cache" } }""", "PatternMismatch: #/Rc.CacheStatusHeader", "Rc:CacheStatusHeader: 'X Cache' is not a valid header name")]
+    [InlineData("""{ "Rc": { "CacheStatusHeader": "X:Cache" } }""", "PatternMismatch: #/Rc.CacheStatusHeader", "Rc:CacheStatusHeader: 'X:Cache' is not a valid header name")]
+    [InlineData("""{ "Rc": { "CacheStatusHeader": "X-Cäche" } }""", "PatternMismatch: #/Rc.CacheStatusHeader", "Rc:CacheStatusHeader: 'X-Cäche' is not a valid header name")]
+    [InlineData("""{ "Rc": { "Store": "Sharded", "Shards": { "cache01": { "UnixSocketPath": "redis.sock" } } } }""", "PatternMismatch: #/Rc.Shards.cache01.UnixSocketPath", "Rc:Shards:cache01:UnixSocketPath: 'redis.sock' is not an absolute path")]
     public async Task Schema_RefusesWhatStartUpRefuses(string json, string schemaError, string startupError)
     {
         Assert.Contains(schemaError, Flatten((await LoadSchemaAsync()).Validate(json)).Select(static e => $"{e.Kind}: {e.Path}"));
@@ -158,6 +162,9 @@ public sealed class SchemaTests
     [InlineData("""{ "Rc": { "DefaultExpiration": "1:00", "CircuitBreakDuration": "23:59", "RemovalReplayWindow": "1.00:00:00" } }""")]
     [InlineData("""{ "Rc": { "Store": "Sharded", "Shards": { "cache01": { "Db": 2147483647 } } } }""")]
     [InlineData("""{ "Rc": { "MaximumValueSize": 2147483647, "MemorySizeLimit": 9223372036854775807, "NearCache": { "MaximumSize": 9223372036854775807 } } }""")]
+    [InlineData("""{ "Rc": { "CacheStatusHeader": "" } }""")]
+    [InlineData("""{ "Rc": { "CacheStatusHeader": "X-Cache-Status" } }""")]
+    [InlineData("""{ "Rc": { "Store": "Sharded", "Shards": { "cache01": { "UnixSocketPath": "/var/run/redis/redis.sock" } } } }""")]
     public async Task Schema_AcceptsWhatStartUpAccepts(string json)
     {
         Assert.Empty((await LoadSchemaAsync()).Validate(json).Select(static e => e.ToString()));
@@ -283,9 +290,13 @@ public sealed class SchemaTests
     private static IEnumerable<ValidationError> Leaves(IEnumerable<ValidationError> errors) =>
         errors.SelectMany(static e => e is ChildSchemaValidationError child ? Leaves(child.Errors.Values.SelectMany(static v => v)) : [e]);
 
-    /// <summary>Every error, and every error found inside a subschema (wrapped in a child error), each once.</summary>
-    private static IEnumerable<ValidationError> Flatten(IEnumerable<ValidationError> errors) =>
-        errors.SelectMany(static e => e is ChildSchemaValidationError child ? Flatten(child.Errors.Values.SelectMany(static v => v)).Prepend(e) : [e]);
+    /// <summary>Every error, and every error found inside a subschema or for one of several types (wrapped in another error).</summary>
+    private static IEnumerable<ValidationError> Flatten(IEnumerable<ValidationError> errors) => errors.SelectMany(static e => e switch
+    {
+        ChildSchemaValidationError child => Flatten(child.Errors.Values.SelectMany(static v => v)).Prepend(e),
+        MultiTypeValidationError types => Flatten(types.Errors.Values.SelectMany(static v => v)).Prepend(e),
+        _ => [e],
+    });
 
     /// <summary>Whether a setting's schema has a description: its own, or that of the definition it refers to.</summary>
     private static bool Described(JsonElement schema) =>
