@@ -150,6 +150,11 @@ public sealed class SchemaTests
     [InlineData("""{ "Rc": { "CacheStatusHeader": "X:Cache" } }""", "PatternMismatch: #/Rc.CacheStatusHeader", "Rc:CacheStatusHeader: 'X:Cache' is not a valid header name")]
     [InlineData("""{ "Rc": { "CacheStatusHeader": "X-Cäche" } }""", "PatternMismatch: #/Rc.CacheStatusHeader", "Rc:CacheStatusHeader: 'X-Cäche' is not a valid header name")]
     [InlineData("""{ "Rc": { "Store": "Sharded", "Shards": { "cache01": { "UnixSocketPath": "redis.sock" } } } }""", "PatternMismatch: #/Rc.Shards.cache01.UnixSocketPath", "Rc:Shards:cache01:UnixSocketPath: 'redis.sock' is not an absolute path")]
+    [InlineData("""{ "Rc": { "Store": "Redis", "Redis": "localhost:6379", "RedisConnectionName": "cache" }, "ConnectionStrings": { "cache": "localhost:6379" } }""", "ExcludedSchemaValidates: #/Rc", "Rc:RedisConnectionName: set either it or Rc:Redis, not both")]
+    [InlineData("""{ "Rc": { "RedisConnectionName": "" } }""", "StringTooShort: #/Rc.RedisConnectionName", "Rc:RedisConnectionName: no connection string is named ''")]
+    [InlineData("""{ "Rc": { "Store": "Sharded" } }""", "PropertyRequired: #/Rc.Shards", "Rc:Shards: Store=Sharded needs at least one shard")]
+    [InlineData("""{ "Rc": { "Store": "Sharded", "Shards": {} } }""", "TooFewProperties: #/Rc.Shards", "Rc:Shards: Store=Sharded needs at least one shard")]
+    [InlineData("""{ "Rc": { "Caches": { "posts": { "Store": "Sharded" } } } }""", "PropertyRequired: #/Rc.Caches.posts.Shards", "Rc:Caches:posts:Shards: Store=Sharded needs at least one shard")]
     public async Task Schema_RefusesWhatStartUpRefuses(string json, string schemaError, string startupError)
     {
         Assert.Contains(schemaError, Flatten((await LoadSchemaAsync()).Validate(json)).Select(static e => $"{e.Kind}: {e.Path}"));
@@ -165,6 +170,9 @@ public sealed class SchemaTests
     [InlineData("""{ "Rc": { "CacheStatusHeader": "" } }""")]
     [InlineData("""{ "Rc": { "CacheStatusHeader": "X-Cache-Status" } }""")]
     [InlineData("""{ "Rc": { "Store": "Sharded", "Shards": { "cache01": { "UnixSocketPath": "/var/run/redis/redis.sock" } } } }""")]
+    [InlineData("""{ "Rc": { "Store": "Redis", "Redis": null, "RedisConnectionName": "cache" }, "ConnectionStrings": { "cache": "localhost:6379" } }""")]
+    [InlineData("""{ "Rc": { "Store": "Sharded", "Shards": { "cache01": { "Port": 6379 } } } }""")]
+    [InlineData("""{ "Rc": { "Caches": { "posts": { "Store": "Sharded", "Shards": { "cache01": { "Port": 6379 } } } } } }""")]
     public async Task Schema_AcceptsWhatStartUpAccepts(string json)
     {
         Assert.Empty((await LoadSchemaAsync()).Validate(json).Select(static e => e.ToString()));
