@@ -60,6 +60,10 @@ public abstract class TypedCacheContractTests : IAsyncLifetime
         Assert.Equal("b", await Cache.GetAsync<string>("fallback-forever"));
         Assert.Equal("c", await Cache.GetOrSetAsync("loaded-forever", _ => ValueTask.FromResult("c"), new RcEntryOptions { Expiration = TimeSpan.MaxValue, FailSafeMaxDuration = TimeSpan.MaxValue }));
         Assert.Equal("c", await Cache.GetAsync<string>("loaded-forever"));
+        await Cache.SetAsync("tagged-forever", "d", new RcEntryOptions { Expiration = TimeSpan.MaxValue, Tags = ["forever"] });
+        Assert.Equal("d", await Cache.GetAsync<string>("tagged-forever"));
+        await Cache.InvalidateTagAsync("forever");
+        Assert.Null(await Cache.GetAsync<string>("tagged-forever"));
     }
 
     [Fact]

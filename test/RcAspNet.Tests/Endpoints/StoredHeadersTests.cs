@@ -191,7 +191,7 @@ public abstract class StoredHeadersTests : IAsyncLifetime
     }
 
     [Fact]
-    public void TheEntityTag_IsTheBodysAlone_SoARenderThatOnlyChangedAHeaderKeepsIt()
+    public void TheEntityTag_DoesNotHashTheHeaders_SoARenderThatOnlyChangedAHeaderKeepsIt()
     {
         var first = new CachedResponse(200, "text/plain", "same"u8.ToArray()) { StoredHeaders = new HandlerHeaders([new("X-Rendered", "1")]) }.AsEntry(null, DateTimeOffset.UnixEpoch);
         var second = new CachedResponse(200, "text/plain", "same"u8.ToArray()) { StoredHeaders = new HandlerHeaders([new("X-Rendered", "2")]) }.AsEntry(null, DateTimeOffset.UnixEpoch);

@@ -373,7 +373,8 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
         KeepOn(node, removal, unsent);
     }
 
-    private void KeepOn(RedisNode node, Removal removal, bool unsent)
+    /// <summary>Keeps <paramref name="removal"/> for <paramref name="node"/> itself, wherever its keys route now: for a move between nodes that decided where each goes.</summary>
+    public void KeepOn(RedisNode node, Removal removal, bool unsent = false)
     {
         if (node.Keep(removal, unsent))
         {

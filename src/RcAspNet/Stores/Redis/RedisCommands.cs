@@ -157,7 +157,7 @@ internal static class RedisCommands
     public static async Task<bool> TagAsync(IDatabase db, TagKeys tag, IReadOnlyList<TagMember> members, string? expectedVersion, long now)
     {
         var batch = db.CreateBatch();
-        var lifetime = TimeSpan.FromMilliseconds(Math.Max(1, members.Max(static m => m.ExpiresAt) - now));
+        var lifetime = TimeSpan.FromMilliseconds(Math.Clamp(members.Max(static m => m.ExpiresAt) - now, 1, (long)TimeSpan.MaxValue.TotalMilliseconds));
         // GT: a key registered again keeps its longest registration, whatever order writes of it registered in.
         var add = batch.SortedSetAddAsync(tag.Members, [.. members.Select(static m => new SortedSetEntry(m.Key, m.ExpiresAt))], SortedSetWhen.GreaterThan);
         var prune = batch.SortedSetRemoveRangeByScoreAsync(tag.Members, double.NegativeInfinity, now - (long)TagKeys.PruneMargin.TotalMilliseconds);

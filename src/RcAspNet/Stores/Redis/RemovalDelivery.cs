@@ -138,7 +138,7 @@ internal sealed partial class RemovalDelivery(
                 var target = topology.NodeOf(removal.Tag.Routing);
                 if (target != node)
                 {
-                    calls.Keep(target, removal);
+                    calls.KeepOn(target, removal);
                     Take(node, removal, null);
                 }
 
@@ -150,7 +150,9 @@ internal sealed partial class RemovalDelivery(
             {
                 foreach (var group in leaving.GroupBy(static p => p.Node))
                 {
-                    calls.Keep(group.Key, Removal.OfKeys([.. group.Select(static p => p.Key)]));
+                    // On the node decided above, even if routing changed since: kept again for this node, the keys
+                    // would be merged into what it already keeps, which is taken out next.
+                    calls.KeepOn(group.Key, Removal.OfKeys([.. group.Select(static p => p.Key)]));
                 }
 
                 Take(node, removal, [.. leaving.Select(static p => p.Key)]);
