@@ -199,22 +199,9 @@ internal sealed class MemoryStore : IRcStore
     public ValueTask<bool> TagAsync(TagKeys tags, IReadOnlyList<TagMember> members, string? expectedVersion, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        Tag tag;
+        var tag = EnterTag(tags.Routing);
         bool unchanged;
         long grown;
-        while (true)
-        {
-            tag = _tags.GetOrAdd(tags.Routing, static _ => new Tag());
-            Monitor.Enter(tag);
-            if (!tag.IsDropped)
-            {
-                break;
-            }
-
-            // Dropped as empty (or cleared) after it was found: what is recorded goes into the tag that replaces it.
-            Monitor.Exit(tag);
-        }
-
         try
         {
             var before = tag.Size;
@@ -244,19 +231,7 @@ internal sealed class MemoryStore : IRcStore
     public ValueTask<RcRemovalResult> InvalidateTagAsync(TagKeys tags, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        Tag tag;
-        while (true)
-        {
-            tag = _tags.GetOrAdd(tags.Routing, static _ => new Tag());
-            Monitor.Enter(tag);
-            if (!tag.IsDropped)
-            {
-                break;
-            }
-
-            Monitor.Exit(tag);
-        }
-
+        var tag = EnterTag(tags.Routing);
         string[] members;
         try
         {
@@ -491,6 +466,25 @@ internal sealed class MemoryStore : IRcStore
             }
 
             Eviction.ShrinkTo(live, _sizeLimit / 10 * 9, () => Interlocked.Read(ref _size), entry => RemoveEntry(entry));
+        }
+    }
+
+    /// <summary>
+    /// The tag of <paramref name="routing"/>, with its lock taken (the caller exits it). One dropped as empty or cleared
+    /// after it was found is not written to: what is recorded goes into the tag that replaces it.
+    /// </summary>
+    private Tag EnterTag(string routing)
+    {
+        while (true)
+        {
+            var tag = _tags.GetOrAdd(routing, static _ => new Tag());
+            Monitor.Enter(tag);
+            if (!tag.IsDropped)
+            {
+                return tag;
+            }
+
+            Monitor.Exit(tag);
         }
     }
 
