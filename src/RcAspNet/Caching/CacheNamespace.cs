@@ -250,9 +250,10 @@ internal sealed partial class CacheNamespace
     public async ValueTask RefreshAsync(string key, CancellationToken cancellationToken)
     {
         var namespaced = Key(key);
-        if (Renewal(await _store.GetAsync(namespaced, cancellationToken).ConfigureAwait(false)) is var ttl && ttl > TimeSpan.Zero)
+        var entry = await _store.GetAsync(namespaced, cancellationToken).ConfigureAwait(false);
+        if (Renewal(entry, out var header) is var ttl && ttl > TimeSpan.Zero)
         {
-            await _store.ExpireAsync(namespaced, ttl, cancellationToken).ConfigureAwait(false);
+            await _store.RenewAsync(namespaced, entry.AsMemory(0, header.ValueOffset), ttl, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -260,9 +261,10 @@ internal sealed partial class CacheNamespace
     public void Refresh(string key)
     {
         var namespaced = Key(key);
-        if (Renewal(_store.Get(namespaced)) is var ttl && ttl > TimeSpan.Zero)
+        var entry = _store.Get(namespaced);
+        if (Renewal(entry, out var header) is var ttl && ttl > TimeSpan.Zero)
         {
-            _store.Expire(namespaced, ttl);
+            _store.Renew(namespaced, entry.AsMemory(0, header.ValueOffset), ttl);
         }
     }
 
@@ -816,10 +818,13 @@ internal sealed partial class CacheNamespace
     private long ExpiresAt(EntryTiming timing) => Time.GetUtcNow().ToUnixTimeMilliseconds() + (long)Math.Ceiling(timing.StoreTimeToLive.TotalMilliseconds);
 
     /// <summary>The time to live a refresh renews <paramref name="entry"/> to: its full window if it is sliding, else zero.</summary>
-    private TimeSpan Renewal(byte[]? entry) =>
-        entry is not null && EntryEnvelope.Read(entry, out var header) == EntryKind.Wrapped && header.Sliding > TimeSpan.Zero
+    private TimeSpan Renewal(byte[]? entry, out EntryHeader header)
+    {
+        header = default;
+        return entry is not null && EntryEnvelope.Read(entry, out header) == EntryKind.Wrapped && header.Sliding > TimeSpan.Zero
             ? EntryTiming.Renewal(header.Sliding, header.Absolute, Time.GetUtcNow())
             : TimeSpan.Zero;
+    }
 
     private byte[] Layout(byte[] value, EntryTiming timing, IReadOnlyList<string>? tags)
     {
@@ -866,7 +871,8 @@ internal sealed partial class CacheNamespace
 
                 if (_renewals.Renewal(namespacedKey, header.Sliding, untilDeadline) is var ttl && ttl > TimeSpan.Zero)
                 {
-                    _store.ExpireInBackground(namespacedKey, ttl);
+                    // Only the entry read: a value written since keeps the lifetime its writer gave it.
+                    _store.RenewInBackground(namespacedKey, entry.AsMemory(0, header.ValueOffset), ttl);
                 }
 
                 return entry.AsMemory(header.ValueOffset);

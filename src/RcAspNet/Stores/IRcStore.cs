@@ -51,11 +51,17 @@ internal interface IRcStore : IDisposable, IAsyncDisposable
     /// <summary>Sets a new time to live on an existing entry; returns whether the key existed.</summary>
     ValueTask<bool> ExpireAsync(string key, TimeSpan timeToLive, CancellationToken cancellationToken);
 
-    /// <summary>Sets a new time to live on the calling thread, never waiting on the thread pool.</summary>
-    bool Expire(string key, TimeSpan timeToLive);
+    /// <summary>
+    /// Gives a sliding entry a new time to live if it still begins with <paramref name="header"/>, the header of the
+    /// entry read; returns whether it did. A value written since the read keeps the lifetime its writer gave it.
+    /// </summary>
+    ValueTask<bool> RenewAsync(string key, ReadOnlyMemory<byte> header, TimeSpan timeToLive, CancellationToken cancellationToken);
 
-    /// <summary>Sets a new time to live without waiting for the answer (a sliding entry's renewal on read).</summary>
-    void ExpireInBackground(string key, TimeSpan timeToLive);
+    /// <summary>Renews as <see cref="RenewAsync"/> does, on the calling thread, never waiting on the thread pool.</summary>
+    bool Renew(string key, ReadOnlyMemory<byte> header, TimeSpan timeToLive);
+
+    /// <summary>Renews as <see cref="RenewAsync"/> does, without waiting for the answer (a sliding entry's renewal on read).</summary>
+    void RenewInBackground(string key, ReadOnlyMemory<byte> header, TimeSpan timeToLive);
 
     /// <summary>Adds <paramref name="delta"/> to an integer entry; a new entry starts at 0 and lives <paramref name="timeToLive"/>.</summary>
     ValueTask<long> IncrementAsync(string key, long delta, TimeSpan timeToLive, CancellationToken cancellationToken);

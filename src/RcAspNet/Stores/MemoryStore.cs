@@ -114,9 +114,15 @@ internal sealed class MemoryStore : IRcStore
         return new(Expire(key, timeToLive));
     }
 
-    bool IRcStore.Expire(string key, TimeSpan timeToLive) => Expire(key, timeToLive);
+    public ValueTask<bool> RenewAsync(string key, ReadOnlyMemory<byte> header, TimeSpan timeToLive, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(Renew(key, header, timeToLive));
+    }
 
-    public void ExpireInBackground(string key, TimeSpan timeToLive) => Expire(key, timeToLive);
+    public bool Renew(string key, ReadOnlyMemory<byte> header, TimeSpan timeToLive) => Expire(key, timeToLive, header);
+
+    public void RenewInBackground(string key, ReadOnlyMemory<byte> header, TimeSpan timeToLive) => Expire(key, timeToLive, header);
 
     public ValueTask<long> IncrementAsync(string key, long delta, TimeSpan timeToLive, CancellationToken cancellationToken)
     {
@@ -385,10 +391,14 @@ internal sealed class MemoryStore : IRcStore
         return true;
     }
 
-    private bool Expire(string key, TimeSpan timeToLive)
+    /// <summary>
+    /// Sets an entry's deadline (on that entry object: a write that replaces it meanwhile keeps its own); with a
+    /// <paramref name="header"/>, only if the entry still begins with it.
+    /// </summary>
+    private bool Expire(string key, TimeSpan timeToLive, ReadOnlyMemory<byte>? header = null)
     {
         var now = Now();
-        if (!_entries.TryGetValue(key, out var entry) || !entry.IsLive(now))
+        if (!_entries.TryGetValue(key, out var entry) || !entry.IsLive(now) || (header is { } h && !entry.Value.AsSpan().StartsWith(h.Span)))
         {
             return false;
         }

@@ -35,9 +35,11 @@ internal sealed class NullStore : IRcStore
 
     public ValueTask<bool> ExpireAsync(string key, TimeSpan timeToLive, CancellationToken cancellationToken) => default;
 
-    public bool Expire(string key, TimeSpan timeToLive) => false;
+    public ValueTask<bool> RenewAsync(string key, ReadOnlyMemory<byte> header, TimeSpan timeToLive, CancellationToken cancellationToken) => default;
 
-    public void ExpireInBackground(string key, TimeSpan timeToLive)
+    public bool Renew(string key, ReadOnlyMemory<byte> header, TimeSpan timeToLive) => false;
+
+    public void RenewInBackground(string key, ReadOnlyMemory<byte> header, TimeSpan timeToLive)
     {
     }
 

@@ -104,9 +104,12 @@ internal sealed class ShardedStore : IRcStore, IRedisBackedStore
     public ValueTask<bool> ExpireAsync(string key, TimeSpan timeToLive, CancellationToken cancellationToken) =>
         ShardOf(key).ExpireAsync(key, timeToLive, cancellationToken);
 
-    public bool Expire(string key, TimeSpan timeToLive) => ShardOf(key).Expire(key, timeToLive);
+    public ValueTask<bool> RenewAsync(string key, ReadOnlyMemory<byte> header, TimeSpan timeToLive, CancellationToken cancellationToken) =>
+        ShardOf(key).RenewAsync(key, header, timeToLive, cancellationToken);
 
-    public void ExpireInBackground(string key, TimeSpan timeToLive) => ShardOf(key).ExpireInBackground(key, timeToLive);
+    public bool Renew(string key, ReadOnlyMemory<byte> header, TimeSpan timeToLive) => ShardOf(key).Renew(key, header, timeToLive);
+
+    public void RenewInBackground(string key, ReadOnlyMemory<byte> header, TimeSpan timeToLive) => ShardOf(key).RenewInBackground(key, header, timeToLive);
 
     public ValueTask<long> IncrementAsync(string key, long delta, TimeSpan timeToLive, CancellationToken cancellationToken) =>
         ShardOf(key).IncrementAsync(key, delta, timeToLive, cancellationToken);

@@ -111,13 +111,46 @@ public abstract class StoreContractTests : IAsyncLifetime
     public async Task Expire_MissingKey_ReturnsFalse() => Assert.False(await Store.ExpireAsync(K("nothing"), Long, default));
 
     [Fact]
-    public async Task ExpireInBackground_ExtendsTheEntry()
+    public async Task RenewInBackground_ExtendsTheEntryItRead()
     {
-        await Store.SetAsync(K("touch"), [1], Short, true, default);
-        Store.ExpireInBackground(K("touch"), Long);
+        await Store.SetAsync(K("touch"), [0, 1, 2], Short, true, default);
+        Store.RenewInBackground(K("touch"), new byte[] { 0, 1 }, Long);
         Assert.True(await Store.ExistsAsync(K("touch"), default));
         await PassAsync(Short * 2);
-        Assert.Equal([1], await Store.GetAsync(K("touch"), default));
+        Assert.Equal([0, 1, 2], await Store.GetAsync(K("touch"), default));
+    }
+
+    [Fact]
+    public async Task Renew_TheEntryRead_ExtendsIt()
+    {
+        await Store.SetAsync(K("renew-async"), [0, 1, 2], Short, true, default);
+        await Store.SetAsync(K("renew-sync"), [0, 1, 2], Short, true, default);
+        Assert.True(await Store.RenewAsync(K("renew-async"), new byte[] { 0, 1 }, Long, default));
+        Assert.True(Store.Renew(K("renew-sync"), new byte[] { 0, 1 }, Long));
+        await PassAsync(Short * 2);
+        Assert.Equal([0, 1, 2], await Store.GetAsync(K("renew-async"), default));
+        Assert.Equal([0, 1, 2], await Store.GetAsync(K("renew-sync"), default));
+    }
+
+    [Fact]
+    public async Task Renew_AValueWrittenSinceTheRead_KeepsTheLifetimeItsWriterGaveIt()
+    {
+        // The renewal of the entry read ([0, 1, ...], sliding) comes after another value replaced it with a short lifetime.
+        await Store.SetAsync(K("replaced"), [0, 1, 2], Long, true, default);
+        await Store.SetAsync(K("replaced"), [0, 9, 2], Short, true, default);
+        Assert.False(await Store.RenewAsync(K("replaced"), new byte[] { 0, 1 }, Long, default));
+        Assert.False(Store.Renew(K("replaced"), new byte[] { 0, 1 }, Long));
+        Store.RenewInBackground(K("replaced"), new byte[] { 0, 1 }, Long);
+        Assert.Equal([0, 9, 2], await Store.GetAsync(K("replaced"), default));
+        await PassAsync(Short * 2);
+        Assert.Null(await Store.GetAsync(K("replaced"), default));
+    }
+
+    [Fact]
+    public async Task Renew_MissingKey_ReturnsFalse()
+    {
+        Assert.False(await Store.RenewAsync(K("nothing"), new byte[] { 0, 1 }, Long, default));
+        Assert.False(Store.Renew(K("nothing"), new byte[] { 0, 1 }, Long));
     }
 
     [Fact]

@@ -89,8 +89,10 @@ internal sealed class BlockingRedisClient : IDisposable
         info?.Split('\n').Select(static l => l.Trim()).FirstOrDefault(static l => l.StartsWith("run_id:", StringComparison.Ordinal))?["run_id:".Length..]
             ?? throw new RespProtocolException("INFO server did not report a run_id.");
 
-    public bool Expire(string key, long timeToLiveMs, long deadline) =>
-        Run(key, (key, timeToLiveMs), deadline, static (c, s, d) => c.Command(3).Arg("PEXPIRE").Arg(s.key).Arg(s.timeToLiveMs).Call(d).ThrowIfError().Integer > 0);
+    /// <summary><see cref="RedisCommands.RenewScript"/>: renews the entry if it still begins with <paramref name="header"/>.</summary>
+    public bool Renew(string key, ReadOnlyMemory<byte> header, long timeToLiveMs, long deadline) =>
+        Run(key, (key, header, timeToLiveMs), deadline, static (c, s, d) =>
+            c.Command(6).Arg("EVAL").Arg(RedisCommands.RenewScript).Arg(1).Arg(s.key).Arg(s.header.Span).Arg(s.timeToLiveMs).Call(d).ThrowIfError().Integer > 0);
 
     public void Dispose()
     {

@@ -134,6 +134,17 @@ internal static class RedisCommands
         return value;
     }
 
+    /// <summary>
+    /// Gives a sliding entry a new lifetime if it still begins with the header read (<c>ARGV[1]</c>): compare and
+    /// <c>PEXPIRE</c> (<c>ARGV[2]</c> milliseconds), atomically, so that a value written since the read keeps its own
+    /// lifetime. Another Redis type under the key is no entry (<c>pcall</c>). Returns 1 when it renewed.
+    /// </summary>
+    public const string RenewScript =
+        "if redis.pcall('getrange', KEYS[1], 0, #ARGV[1] - 1) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+
+    public static async Task<bool> RenewAsync(IDatabase db, string key, ReadOnlyMemory<byte> header, TimeSpan timeToLive) =>
+        (long)await db.ScriptEvaluateAsync(RenewScript, [key], [header, Milliseconds(timeToLive)]).ConfigureAwait(false) == 1;
+
     /// <summary>Gives a fleet lock a new lifetime if the token still holds it: compare and <c>PEXPIRE</c>, atomically.</summary>
     public static async Task<bool> RenewLockAsync(IDatabase db, string key, string token, TimeSpan lifetime) =>
         (long)await db.ScriptEvaluateAsync(

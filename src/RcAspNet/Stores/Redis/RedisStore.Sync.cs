@@ -91,12 +91,12 @@ internal sealed partial class RedisStore
         }
     }
 
-    public bool Expire(string key, TimeSpan timeToLive)
+    public bool Renew(string key, ReadOnlyMemory<byte> header, TimeSpan timeToLive)
     {
         Evict(key);
         try
         {
-            return _calls.Run(_topology.NodeOf(key), "expire", (key, timeToLive), static (client, s, deadline) => client.Expire(s.key, RedisCommands.Milliseconds(s.timeToLive), deadline), false);
+            return _calls.Run(_topology.NodeOf(key), "expire", (key, header, timeToLive), static (client, s, deadline) => client.Renew(s.key, s.header, RedisCommands.Milliseconds(s.timeToLive), deadline), false);
         }
         finally
         {

@@ -298,7 +298,20 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         }
     }
 
-    public void ExpireInBackground(string key, TimeSpan timeToLive)
+    public async ValueTask<bool> RenewAsync(string key, ReadOnlyMemory<byte> header, TimeSpan timeToLive, CancellationToken cancellationToken)
+    {
+        Evict(key);
+        try
+        {
+            return await _calls.RunAsync(_topology.NodeOf(key), "expire", (key, header, timeToLive), static (db, s) => RedisCommands.RenewAsync(db, s.key, s.header, s.timeToLive), false, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Evict(key);
+        }
+    }
+
+    public void RenewInBackground(string key, ReadOnlyMemory<byte> header, TimeSpan timeToLive)
     {
         var database = _topology.Database;
         if (database is null)
@@ -317,7 +330,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
 
         try
         {
-            database.KeyExpire(key, RedisCommands.Ttl(timeToLive), CommandFlags.FireAndForget);
+            database.ScriptEvaluate(RedisCommands.RenewScript, [key], [header, RedisCommands.Milliseconds(timeToLive)], CommandFlags.FireAndForget);
         }
         catch (Exception ex) when (ex is RedisException or InvalidOperationException or ObjectDisposedException)
         {
