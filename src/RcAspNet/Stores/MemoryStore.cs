@@ -88,19 +88,14 @@ internal sealed class MemoryStore : IRcStore
         return new(Write(key, value, timeToLive, onlyIfAbsent: true));
     }
 
-    public ValueTask<RcRemovalResult> DeleteAsync(string key, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        return new(Delete(key));
-    }
+    /// <remarks>The token is not checked: a removal takes no time here, and is never dropped.</remarks>
+    public ValueTask<RcRemovalResult> DeleteAsync(string key, CancellationToken cancellationToken) => new(Delete(key));
 
     public RcRemovalResult Delete(string key) => new(Remove(key, Now()) ? 1 : 0, 0);
 
-    public ValueTask<RcRemovalResult> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        return new(new RcRemovalResult(RemoveAll(keys), 0));
-    }
+    /// <remarks>The token is not checked: a removal takes no time here, and is never dropped.</remarks>
+    public ValueTask<RcRemovalResult> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
+        new(new RcRemovalResult(RemoveAll(keys), 0));
 
     public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken)
     {
@@ -171,9 +166,9 @@ internal sealed class MemoryStore : IRcStore
         }
 
         long removed = 0;
+        // The token is not checked: a clear stopped half way would leave entries the application removed.
         foreach (var pair in _entries)
         {
-            cancellationToken.ThrowIfCancellationRequested();
             if (pair.Key.StartsWith(prefix, StringComparison.Ordinal) && _entries.TryRemove(pair))
             {
                 Interlocked.Add(ref _size, -pair.Value.Size);

@@ -93,6 +93,40 @@ public abstract class TagContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ARemovalWhoseCallerHasGivenUp_StillRemoves()
+    {
+        // A request aborted after its database write, say: its token is cancelled before the cache hears of the change.
+        await Cache.SetManyAsync<string>([new("one", "1"), new("two", "2"), new("three", "3")]);
+        await Cache.SetManyAsync<string>([new("post:1", "p1"), new("post:2", "p2")], Tagged("posts"));
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        await EndsOrIsCancelledAsync(() => Cache.DeleteAsync("one", cancelled.Token));
+        await EndsOrIsCancelledAsync(() => Cache.DeleteManyAsync(["two", "three"], cancelled.Token));
+        await EndsOrIsCancelledAsync(() => Cache.InvalidateTagAsync("posts", cancelled.Token));
+
+        // Read by another node, which keeps no removal of its own: what the servers hold.
+        string[] removed = ["one", "two", "three", "post:1", "post:2"];
+        await Eventually.TrueAsync(async () => (await Node(1).GetManyAsync<string>(removed)).All(static v => v is null));
+        Assert.All(await Cache.GetManyAsync<string>(removed), Assert.Null);
+
+        await Cache.SetAsync("four", "4");
+        await EndsOrIsCancelledAsync(() => Cache.ClearAsync(cancelled.Token));
+        await Eventually.TrueAsync(async () => await Node(1).GetAsync<string>("four") is null);
+
+        static async Task EndsOrIsCancelledAsync(Func<ValueTask<RcRemovalResult>> removal)
+        {
+            try
+            {
+                await removal();
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+    }
+
+    [Fact]
     public async Task InvalidateTag_RemovesEntriesOtherNodesWrote()
     {
         if (!HasOtherNodes)

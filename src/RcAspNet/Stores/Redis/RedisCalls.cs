@@ -190,12 +190,28 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
 
     /// <summary>
     /// Runs a removal against <paramref name="node"/>; when it fails or is skipped, it is kept for the server and
-    /// reported pending (Degrade) or thrown (Throw), never dropped.
+    /// reported pending (Degrade) or thrown (Throw), never dropped. A cancelled token ends the caller's wait, not the
+    /// removal: keys are deleted without the caller (and kept if that fails), a tag or a clear, which take several
+    /// steps, is kept for the server's recovery to finish; the caller gets its <see cref="OperationCanceledException"/>.
     /// </summary>
     /// <returns>Whether the server answered, with its answer; else what was kept.</returns>
     public async ValueTask<(bool Delivered, T Answer, RcRemovalResult Kept)> RemoveAsync<TState, T>(RedisNode node, string operation, Removal removal, TState state, Func<IDatabase, TState, Task<T>> command, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            if (removal.Kind == RemovalKind.Keys)
+            {
+                _ = RemoveAsync(node, operation, removal, state, command, CancellationToken.None).AsTask()
+                    .ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+            else
+            {
+                Keep(node, removal);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
         if (!node.Circuit.TryEnter() || FailureBudget.HasFailed(node))
         {
             return (false, default!, Kept(node, operation, removal, FailureKind.Skipped, null));

@@ -362,9 +362,10 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             {
                 await _topology.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            catch (Exception)
             {
-                // Not connected yet: the clear waits for every server the store knows.
+                // Not connected yet, or the caller stopped waiting: the clear goes to every server the store knows, which
+                // keeps it if it cannot finish.
             }
 
             // Every primary that owns slots (a disconnected one included: its clear is kept), or the one server.
