@@ -15,7 +15,7 @@ using RcAspNet.Benchmarks.Tags;
 // Every other argument is BenchmarkDotNet's own (--filter, --list flat, --iterationCount 3, --warmupCount 1, ...).
 // dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- coherence [--writes 1000] [--store redis|sharded|cluster|all]
 //   the near cache's coherence, outside BenchmarkDotNet (Coherence/CoherenceCommand.cs)
-// dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- throughput [--seconds 5] [--rounds 3] [--only raw-get,raw-get-deadline,store-get,ms-get,rc-get,rc-tryget,raw-set,raw-set-deadline,store-set,ms-set,rc-set] [--callers 64] [--allocations true]
+// dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- throughput [--seconds 5] [--rounds 3] [--only raw-get,raw-get-deadline,store-get,ms-get,rc-get,rc-tryget,raw-set,raw-set-deadline,store-set,ms-set,rc-set,raw-fill,rc-fill] [--callers 64] [--allocations true]
 //   64 callers (--callers 1: one, sequential) on one Redis, interleaved rounds: ops/s, B/op, CPU/op, and with --allocations the bytes by type (Diagnosis/ThroughputCommand.cs)
 // dotnet run -c Release --project benchmarks/RcAspNet.Benchmarks -- batch [--seconds 5] [--rounds 3] [--shards 3] [--only floor,getmany,batch,flush,store,keyspace]
 //   BatchBenchmarks' floor, GetManyAsync and IRcBatch rows as a loop of one caller, for a profiler (Batching/BatchLoopCommand.cs)

@@ -25,7 +25,7 @@ internal static class ThroughputCommand
 
     public static async Task<int> RunAsync(string[] args)
     {
-        if (CommandOptions.Parse(args, "throughput [--seconds 5] [--rounds 3] [--only raw-get,raw-get-deadline,store-get,ms-get,rc-get,rc-tryget,raw-set,raw-set-deadline,store-set,ms-set,rc-set] [--allocations true] [--callers 64]", "--seconds", "--rounds", "--only", "--callers", "--allocations") is not { } options)
+        if (CommandOptions.Parse(args, "throughput [--seconds 5] [--rounds 3] [--only raw-get,raw-get-deadline,store-get,ms-get,rc-get,rc-tryget,raw-set,raw-set-deadline,store-set,ms-set,rc-set,raw-fill,rc-fill] [--allocations true] [--callers 64]", "--seconds", "--rounds", "--only", "--callers", "--allocations") is not { } options)
         {
             return 2;
         }
@@ -50,6 +50,14 @@ internal static class ThroughputCommand
         var store = fixture.Services.GetRequiredService<CacheRegistry>().Stores[0];
         using var deadline = new CancellationTokenSource(TimeSpan.FromHours(1));
         var writers = Enumerable.Range(0, MostCallers).Select(static _ => new ArrayBufferWriter<byte>(2048)).ToArray();
+
+        // Misses that load: each on a key never read before (a short value that lives 30 s, so that the server holds a
+        // bounded number of them), read, then written, by the raw client and by GetOrSetAsync.
+        var typed = fixture.Services.GetRequiredService<IRcCache>();
+        var small = new string('x', 64);
+        var fillTimeToLive = TimeSpan.FromSeconds(30);
+        var fillOptions = new RcEntryOptions { Expiration = fillTimeToLive };
+        var fills = 0L;
         var contenders = new (string Name, Func<int, ValueTask> Operation)[]
         {
             ("raw-get", c => new ValueTask(raw.StringGetAsync(rawKeys[c]))),
@@ -63,6 +71,8 @@ internal static class ThroughputCommand
             ("store-set", c => StoreSetAsync(store, namespacedKeys[c], payload)),
             ("ms-set", c => new ValueTask(microsoft.SetAsync(keys[c], payload, Options))),
             ("rc-set", c => new ValueTask(cache.SetAsync(keys[c], payload, Options))),
+            ("raw-fill", _ => RawFillAsync(raw, $"{Keys.Raw}fill:{Interlocked.Increment(ref fills)}", small, fillTimeToLive)),
+            ("rc-fill", _ => new ValueTask(typed.GetOrSetAsync($"fill:{Interlocked.Increment(ref fills)}", _ => ValueTask.FromResult(small), fillOptions).AsTask())),
         };
         contenders = [.. contenders.Where(c => only is null || only.Contains(c.Name))];
         if (contenders.Length == 0)
@@ -202,4 +212,13 @@ internal static class ThroughputCommand
     /// <param name="WorkItemsPerOp">Thread-pool work items run per operation: the hand-offs between threads.</param>
     /// <param name="ContentionsPerOp">Lock contentions per operation (<see cref="Monitor.LockContentionCount"/>).</param>
     private readonly record struct Result(double OpsPerSecond, double BytesPerOp, double CpuMicrosecondsPerOp, double WorkItemsPerOp, double ContentionsPerOp, string Threads);
+
+    /// <summary>A miss that loads, by the raw client: a GET that finds nothing, then the SET of the value.</summary>
+    private static async ValueTask RawFillAsync(IDatabase raw, string key, string value, TimeSpan timeToLive)
+    {
+        if ((await raw.StringGetAsync(key)).IsNull)
+        {
+            await raw.StringSetAsync(key, value, timeToLive);
+        }
+    }
 }

@@ -14,6 +14,12 @@ internal abstract class BatchEntry(string key, string namespacedKey, RcEntryOpti
     /// <summary>Gets or sets the key's change mark when a flush began to load it (<see cref="CacheNamespace.ChangeMark"/>).</summary>
     public long ChangeMark { get; set; }
 
+    /// <summary>Gets or sets what the flush's read found for the key, which the load's write must still find (<see cref="CacheNamespace.Found(byte[])"/>).</summary>
+    public long Found { get; set; } = CacheNamespace.FoundUnknown;
+
+    /// <summary>Gets or sets the token of the key's fill lease, taken before its loader runs; null when the store needs none (<see cref="CacheNamespace.LeaseManyAsync"/>).</summary>
+    public string? Lease { get; set; }
+
     /// <summary>Gets what misses are loaded together by: the entry itself for a single loader, the delegate for a load-many loader.</summary>
     public abstract object LoaderIdentity { get; }
 

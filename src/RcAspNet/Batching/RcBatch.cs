@@ -225,6 +225,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         (ReadOnlyMemory<byte>? Value, EntryHeader Header)[] reads = [];
         var now = 0L;
         var loadsEndedAtRead = _cache.Loader.LoadsEnded;
+        var readFailed = false;
         try
         {
             if (managed is not null)
@@ -242,6 +243,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
             // The store failed (FailureMode Throw): the loaders still answer.
             LogStoreFailed(_logger, ex);
             reads = new (ReadOnlyMemory<byte>?, EntryHeader)[managed is null ? 0 : namespaced.Length];
+            readFailed = true;
         }
 
         List<BatchEntry>? misses = null;
@@ -254,6 +256,9 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
             hits += fresh is null ? 0 : 1;
             if ((routes is null || routes[i] == Route.Plain) && (fresh is not { } bytes || !entries[i].TryResolve(_cache, bytes.Span)))
             {
+                entries[i].Found = readFailed ? CacheNamespace.FoundUnknown
+                    : stored is not null ? CacheNamespace.Found(stored[i])
+                    : CacheNamespace.Found(reads[i].Value, reads[i].Header);
                 (misses ??= []).Add(entries[i]);
             }
         }
@@ -281,6 +286,11 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
             }
         }
 
+        if (misses is not null)
+        {
+            await LeaseAsync(misses, cancellationToken).ConfigureAwait(false);
+        }
+
         var writes = new List<PendingWrite>();
         if (misses is not null)
         {
@@ -302,7 +312,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
                     {
                         writes.AddRange(loaded
                             .Where(w => versions is not null || w.Entry.Options?.Tags is not { Count: > 0 })
-                            .Select(w => new PendingWrite(w.Entry.NamespacedKey, w.Bytes, _cache.Timing(w.Entry.Options), w.Entry.Options?.Tags, w.Entry.ChangeMark)));
+                            .Select(w => new PendingWrite(w.Entry.NamespacedKey, w.Bytes, _cache.Timing(w.Entry.Options), w.Entry.Options?.Tags, w.Entry.ChangeMark, w.Entry.Lease, w.Entry.Found)));
                     }
                 }).ConfigureAwait(false);
         }
@@ -324,6 +334,30 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         {
             var roundTrips = _cache.RoundTrips(namespaced) + _cache.RoundTrips(writes.ConvertAll(static w => w.Key));
             _metrics.BatchFlushed(_cache.StoreKind, entries.Length, roundTrips);
+        }
+    }
+
+    /// <summary>
+    /// Takes the fill leases of the misses before their loaders run, one round trip per server, so that what they load
+    /// is not written over another process's removal made meanwhile (<see cref="CacheNamespace.LeaseManyAsync"/>). When
+    /// the store fails (FailureMode Throw), the misses are answered, not written.
+    /// </summary>
+    private async Task LeaseAsync(List<BatchEntry> misses, CancellationToken cancellationToken)
+    {
+        string?[]? tokens;
+        try
+        {
+            tokens = await _cache.Keyspace.LeaseManyAsync([.. misses.Select(static e => e.NamespacedKey)], cancellationToken).ConfigureAwait(false);
+        }
+        catch (RcCacheException ex)
+        {
+            LogStoreFailed(_logger, ex);
+            tokens = [.. misses.Select(static _ => CacheNamespace.LeaseUnavailable)];
+        }
+
+        for (var i = 0; tokens is not null && i < misses.Count; i++)
+        {
+            misses[i].Lease = tokens[i];
         }
     }
 

@@ -104,14 +104,15 @@ internal sealed partial class CacheNamespace
     /// <summary>Returns whether a key would be accepted (the cache-aside paths skip the cache for one that would not).</summary>
     public bool IsValidKey(string? key) => !string.IsNullOrEmpty(key) && key.Length <= _maximumKeyLength && !HasLoneSurrogate(key) && !IsReserved(key);
 
-    private const string ReservedKey = "A cache key must not contain '{rc-tag:', nor, without Rc:Namespace, start with 'rc-lock:': RcAspNet keeps tags and the fleet's locks under those names.";
+    private const string ReservedKey = "A cache key must not contain '{rc-tag:', nor, without Rc:Namespace, start with 'rc-lock:' or 'rc-fill:': RcAspNet keeps tags, the fleet's locks and loads' fill leases under those names.";
 
     /// <summary>
     /// Whether a key could be one of the keys the library keeps beside the entries: a tag's (a clear takes any key that
-    /// holds <c>{rc-tag:</c> for a tag's members), or a fleet lock's (in the empty namespace).
+    /// holds <c>{rc-tag:</c> for a tag's members), a fleet lock's or a fill lease's (in the empty namespace).
     /// </summary>
     private bool IsReserved(string key) =>
-        key.Contains("{rc-tag:", StringComparison.Ordinal) || (Prefix.Length == 0 && key.StartsWith("rc-lock:", StringComparison.Ordinal));
+        key.Contains("{rc-tag:", StringComparison.Ordinal)
+        || (Prefix.Length == 0 && (key.StartsWith("rc-lock:", StringComparison.Ordinal) || key.StartsWith("rc-fill:", StringComparison.Ordinal)));
 
     /// <summary>Returns how many store round trips a multi-key call over these namespaced keys costs.</summary>
     public int RoundTrips(IReadOnlyList<string> namespacedKeys) => _store.RoundTrips(namespacedKeys);
@@ -273,7 +274,7 @@ internal sealed partial class CacheNamespace
     /// Returns the store's write itself, not a state machine around it (a write's await chain is its hot path's cost).
     /// </summary>
     /// <returns>Whether the store took the write.</returns>
-    public ValueTask<bool> SetAsync(string key, byte[] value, EntryTiming timing, bool replaces, CancellationToken cancellationToken)
+    public ValueTask<bool> SetAsync(string key, byte[] value, EntryTiming timing, bool replaces, CancellationToken cancellationToken, FillLease? lease = null)
     {
         try
         {
@@ -285,6 +286,7 @@ internal sealed partial class CacheNamespace
 
             // Not stored when oversized; and an older value must not outlive the write that replaced it.
             return IsOversized(value) ? DeleteInsteadAsync(namespaced, cancellationToken)
+                : lease is { } held ? _store.FillAsync(namespaced, Layout(value, timing, null), timing.StoreTimeToLive, held, cancellationToken)
                 : _store.SetAsync(namespaced, Layout(value, timing, null), timing.StoreTimeToLive, replaces, cancellationToken);
         }
         catch (Exception ex)
@@ -297,17 +299,45 @@ internal sealed partial class CacheNamespace
         }
     }
 
+    /// <summary>What a load's read found, which its write must still find (<see cref="FillLease.Replaces"/>), when the read is unknown (it failed).</summary>
+    public const long FoundUnknown = FillLease.Anything;
+
+    /// <summary>The token of a lease that could not be taken: the load is answered, not written.</summary>
+    public const string LeaseUnavailable = FillLease.Unavailable;
+
+    /// <summary>What a load's read found, from the value and header it read: nothing, a tracked entry's write time, or anything.</summary>
+    public static long Found(ReadOnlyMemory<byte>? value, in EntryHeader header) =>
+        value is null ? FillLease.Nothing : header.TracksFreshness ? header.WrittenAt : FillLease.Anything;
+
+    /// <summary>What a load's read found, from the entry it read as stored.</summary>
+    public static long Found(byte[]? entry) =>
+        entry is null ? FillLease.Nothing : EntryEnvelope.Read(entry, out var header) == EntryKind.Wrapped && header.TracksFreshness ? header.WrittenAt : FillLease.Anything;
+
+    /// <summary>
+    /// Takes the fill lease of a key whose load is about to run its factory, so that another process's removal of the
+    /// key meanwhile is not undone by the load's write (<see cref="FillLease"/>); <paramref name="found"/> is what the
+    /// load's read found (<see cref="FillLease.Replaces"/>). Null when the store needs none.
+    /// </summary>
+    public async ValueTask<FillLease?> LeaseAsync(string namespacedKey, long found, CancellationToken cancellationToken) =>
+        await _store.LeaseAsync(namespacedKey, cancellationToken).ConfigureAwait(false) is { } token ? new FillLease(token, found) : null;
+
+    /// <summary>The fill leases of many keys (<see cref="LeaseAsync"/>), one round trip per server; null when the store needs none.</summary>
+    public ValueTask<string?[]?> LeaseManyAsync(IReadOnlyList<string> namespacedKeys, CancellationToken cancellationToken) =>
+        _store.LeaseManyAsync(namespacedKeys, cancellationToken);
+
     /// <summary>
     /// Writes what a load computed (with <paramref name="versions"/>, a value that carries <paramref name="tags"/>, as
     /// <see cref="SetTaggedAsync"/> writes it), unless this process changed the key since the load began (its mark,
     /// <paramref name="since"/>): a delete or a replacing write made meanwhile is never undone. A change made while it
-    /// writes removes what it wrote.
+    /// writes removes what it wrote. With a <paramref name="lease"/>, the write checks it: another process's removal
+    /// since the lease was taken is not undone either, nor a value written since the load's read.
     /// </summary>
-    public async ValueTask FillAsync(string key, byte[] value, EntryTiming timing, IReadOnlyList<string>? tags, TagVersions? versions, long since)
+    public async ValueTask FillAsync(string key, byte[] value, EntryTiming timing, IReadOnlyList<string>? tags, TagVersions? versions, long since, FillLease? lease = null)
     {
         var namespaced = Key(key);
-        if (ChangeMark(namespaced) != since)
+        if (ChangeMark(namespaced) != since || lease is { IsHeld: false })
         {
+            // Changed here, or the lease could not be taken: the value is answered, not stored (a miss is safe).
             return;
         }
 
@@ -315,11 +345,11 @@ internal sealed partial class CacheNamespace
         {
             if (versions is null)
             {
-                await SetAsync(key, value, timing, replaces: false, CancellationToken.None).ConfigureAwait(false);
+                await SetAsync(key, value, timing, replaces: false, CancellationToken.None, lease).ConfigureAwait(false);
             }
             else
             {
-                await SetTaggedAsync(key, value, timing, tags!, versions, replaces: false, CancellationToken.None).ConfigureAwait(false);
+                await SetTaggedAsync(key, value, timing, tags!, versions, replaces: false, CancellationToken.None, lease).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is RcCacheException or OperationCanceledException)
@@ -393,16 +423,19 @@ internal sealed partial class CacheNamespace
             ? await InvalidatedSinceAsync(items.SelectMany(static i => i.Tags ?? []), versions).ConfigureAwait(false)
             : null;
         List<(string Key, long Since)>? fills = null;
-        foreach (var (namespaced, value, timing, tags, since) in items)
+        foreach (var item in items)
         {
+            var (namespaced, value, timing, tags, since, _, _) = item;
+            var lease = item.FillLease;
             if (replaces)
             {
                 Changed(namespaced);
             }
 
-            if (since is { } mark && ChangeMark(namespaced) != mark)
+            if ((since is { } mark && ChangeMark(namespaced) != mark) || lease is { IsHeld: false })
             {
-                // This process removed or replaced the key while the value loaded: as FillAsync, not written.
+                // This process removed or replaced the key while the value loaded, or its lease could not be taken: as
+                // FillAsync, not written.
                 continue;
             }
 
@@ -424,7 +457,7 @@ internal sealed partial class CacheNamespace
                 continue;
             }
 
-            entries.Add(new StoreEntry(namespaced, Layout(value, timing, tags), timing.StoreTimeToLive));
+            entries.Add(new StoreEntry(namespaced, Layout(value, timing, tags), timing.StoreTimeToLive, lease));
             if (since is { } written)
             {
                 (fills ??= []).Add((namespaced, written));
@@ -626,7 +659,7 @@ internal sealed partial class CacheNamespace
     /// the tag's version. When a tag was invalidated since <paramref name="versions"/> were read, the value may predate
     /// the invalidation, so the entry is removed: once this returns, an invalidated entry is not readable.
     /// </summary>
-    public async ValueTask SetTaggedAsync(string key, byte[] value, EntryTiming timing, IReadOnlyList<string> tags, TagVersions versions, bool replaces, CancellationToken cancellationToken)
+    public async ValueTask SetTaggedAsync(string key, byte[] value, EntryTiming timing, IReadOnlyList<string> tags, TagVersions versions, bool replaces, CancellationToken cancellationToken, FillLease? lease = null)
     {
         var namespaced = Key(key);
         if (replaces)
@@ -661,7 +694,10 @@ internal sealed partial class CacheNamespace
 
         try
         {
-            await _store.SetAsync(namespaced, Layout(value, timing, tags), timing.StoreTimeToLive, replaces, cancellationToken).ConfigureAwait(false);
+            var layout = Layout(value, timing, tags);
+            await (lease is { } held
+                ? _store.FillAsync(namespaced, layout, timing.StoreTimeToLive, held, cancellationToken)
+                : _store.SetAsync(namespaced, layout, timing.StoreTimeToLive, replaces, cancellationToken)).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RcCacheException or OperationCanceledException)
         {

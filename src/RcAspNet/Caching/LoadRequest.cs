@@ -49,6 +49,12 @@ internal sealed class LoadRequest<T>(string key, string namespacedKey, Func<Canc
     /// <summary>Gets or sets the change mark of the load this request runs (<see cref="InFlightLoad{T}.ChangeMark"/>), which its write is checked against.</summary>
     public long ChangeMark { get; set; }
 
+    /// <summary>
+    /// Gets or sets what the read this request is answered from found, which the load's write must still find
+    /// (<see cref="CacheNamespace.Found(ReadOnlyMemory{byte}?, in EntryHeader)"/>).
+    /// </summary>
+    public long Found { get; set; } = CacheNamespace.FoundUnknown;
+
     public bool Decode(ReadOnlyMemory<byte> bytes, out T? value) => decode(bytes, out value);
 
     /// <summary>Runs the factory (once).</summary>

@@ -94,6 +94,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
     /// <summary>Answers from what a read found (by this call, or by a batch's MGET): a fresh hit, else a load with or without a fallback.</summary>
     public ValueTask<Loaded<T>> AnswerAsync<T>(LoadRequest<T> request, ReadOnlyMemory<byte>? bytes, in EntryHeader header, CancellationToken cancellationToken)
     {
+        request.Found = CacheNamespace.Found(bytes, header);
         if (bytes is not { } found || !request.Decode(found, out var value))
         {
             return LoadAsync(request, fallback: null, cancellationToken);
@@ -336,17 +337,33 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
         }
     }
 
-    /// <summary>Runs the factory and stores what it returns (unless it encodes to nothing); a tag's version is read first, so that an invalidation in between wins.</summary>
+    /// <summary>
+    /// Runs the factory and stores what it returns (unless it encodes to nothing). The key's fill lease is taken first,
+    /// and a tag's version read, so that a removal of the key by any process, or an invalidation of the tag, in between
+    /// wins.
+    /// </summary>
     private async Task<T> LoadAndStoreAsync<T>(LoadRequest<T> request, CancellationToken cancellationToken)
     {
         var tags = request.Tags;
-        var versions = tags is { Count: > 0 } ? await keyspace.ReadTagVersionsAsync(tags, cancellationToken).ConfigureAwait(false) : null;
+        var reading = tags is { Count: > 0 } ? keyspace.ReadTagVersionsAsync(tags, cancellationToken).AsTask() : null;
+        FillLease? lease;
+        try
+        {
+            lease = await keyspace.LeaseAsync(request.NamespacedKey, request.Found, cancellationToken).ConfigureAwait(false);
+        }
+        catch when (reading is not null)
+        {
+            _ = reading.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw;
+        }
+
+        var versions = reading is null ? null : await reading.ConfigureAwait(false);
         var value = await request.Factory(cancellationToken).ConfigureAwait(false);
         Succeeded(request.NamespacedKey);
         if (request.Encode(value) is { } bytes)
         {
             var timing = Timing(request.Options, request.Policy);
-            await keyspace.FillAsync(request.Key, bytes, timing, tags, versions, request.ChangeMark).ConfigureAwait(false);
+            await keyspace.FillAsync(request.Key, bytes, timing, tags, versions, request.ChangeMark, lease).ConfigureAwait(false);
         }
 
         return value;

@@ -37,6 +37,23 @@ internal interface IRcStore : IDisposable, IAsyncDisposable
     ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, bool replaces, CancellationToken cancellationToken);
 
     /// <summary>Writes the entry only if the key holds nothing; returns whether it was written.</summary>
+    /// <summary>
+    /// Takes the fill lease of <paramref name="key"/> before a load's factory runs, or shares the one another load holds
+    /// (<see cref="FillLease"/>): every removal of the key revokes it, and <see cref="FillAsync"/> writes only while it
+    /// holds. Returns null when the store needs none (it belongs to this process, whose own changes the cache tracks)
+    /// or the key cannot have one; <see cref="FillLease.Unavailable"/> when it could not be taken.
+    /// </summary>
+    ValueTask<string?> LeaseAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>Takes the fill leases of many keys (<see cref="LeaseAsync"/>), one round trip per server; null when the store needs none.</summary>
+    ValueTask<string?[]?> LeaseManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Writes what a load computed, in one atomic step with the check of its lease: not when a removal revoked it, nor
+    /// over a value written since the load's read (<see cref="FillLease.Replaces"/>). Returns whether it wrote.
+    /// </summary>
+    ValueTask<bool> FillAsync(string key, byte[] value, TimeSpan timeToLive, FillLease lease, CancellationToken cancellationToken);
+
     ValueTask<bool> AddAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken);
 
     ValueTask<RcRemovalResult> DeleteAsync(string key, CancellationToken cancellationToken);

@@ -82,6 +82,14 @@ internal sealed class MemoryStore : IRcStore
         return default;
     }
 
+    /// <summary>None: the store belongs to this process, whose own changes the cache tracks (<c>CacheNamespace.ChangeMark</c>).</summary>
+    public ValueTask<string?> LeaseAsync(string key, CancellationToken cancellationToken) => default;
+
+    public ValueTask<string?[]?> LeaseManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) => default;
+
+    public ValueTask<bool> FillAsync(string key, byte[] value, TimeSpan timeToLive, FillLease lease, CancellationToken cancellationToken) =>
+        SetAsync(key, value, timeToLive, replaces: false, cancellationToken);
+
     public ValueTask<bool> AddAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();

@@ -23,6 +23,12 @@ internal sealed class NullStore : IRcStore
 
     public ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, bool replaces, CancellationToken cancellationToken) => default;
 
+    public ValueTask<string?> LeaseAsync(string key, CancellationToken cancellationToken) => default;
+
+    public ValueTask<string?[]?> LeaseManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) => default;
+
+    public ValueTask<bool> FillAsync(string key, byte[] value, TimeSpan timeToLive, FillLease lease, CancellationToken cancellationToken) => new(true);
+
     public ValueTask<bool> AddAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken) => new(true);
 
     public ValueTask<RcRemovalResult> DeleteAsync(string key, CancellationToken cancellationToken) => default;

@@ -89,6 +89,28 @@ internal sealed class ShardedStore : IRcStore, IRedisBackedStore
     public async ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, bool replaces, CancellationToken cancellationToken) =>
         await Task.WhenAll(Group(entries, static e => e.Key).Select(g => _shards[g.Shard].SetManyAsync(g.Items, replaces, cancellationToken).AsTask())).ConfigureAwait(false);
 
+    /// <summary>On the key's shard, beside the key, where the key's removals reach it.</summary>
+    public ValueTask<string?> LeaseAsync(string key, CancellationToken cancellationToken) => ShardOf(key).LeaseAsync(key, cancellationToken);
+
+    public async ValueTask<string?[]?> LeaseManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
+        var groups = Group(keys, static k => k);
+        var replies = await Task.WhenAll(groups.Select(g => _shards[g.Shard].LeaseManyAsync(g.Items, cancellationToken).AsTask())).ConfigureAwait(false);
+        var result = new string?[keys.Count];
+        for (var g = 0; g < groups.Length; g++)
+        {
+            if (replies[g] is { } leases)
+            {
+                groups[g].PlaceReplies(leases, result);
+            }
+        }
+
+        return result;
+    }
+
+    public ValueTask<bool> FillAsync(string key, byte[] value, TimeSpan timeToLive, FillLease lease, CancellationToken cancellationToken) =>
+        ShardOf(key).FillAsync(key, value, timeToLive, lease, cancellationToken);
+
     public ValueTask<bool> AddAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken) =>
         ShardOf(key).AddAsync(key, value, timeToLive, cancellationToken);
 

@@ -56,8 +56,8 @@ public sealed class OpenTelemetryTests : IAsyncLifetime
             }
         }
 
-        // The miss reads, renders and writes; the hit reads.
-        Assert.Equal(["get redis redis", "set redis redis"], Children(requests[0]));
+        // The miss reads, takes its fill lease, renders and writes; the hit reads.
+        Assert.Equal(["get redis redis", "lease redis redis", "set redis redis"], Children(requests[0]));
         Assert.Equal(["get redis redis"], Children(requests[1]));
     }
 

@@ -77,8 +77,11 @@ internal sealed class BlockingRedisClient : IDisposable
         Run(key, (key, value, timeToLiveMs), deadline, static (c, s, d) =>
             c.Command(5).Arg("SET").Arg(s.key).Arg(s.value).Arg("PX").Arg(s.timeToLiveMs).Call(d).ThrowIfError());
 
+    /// <summary>Revokes the key's fill lease and deletes the key in one step (<see cref="RedisCommands.DeleteWithLeasesAsync"/>); returns whether the key existed.</summary>
     public bool Delete(string key, long deadline) =>
-        Run(key, key, deadline, static (c, k, d) => c.Command(2).Arg("DEL").Arg(k).Call(d).ThrowIfError().Integer > 0);
+        Run(key, key, deadline, static (c, k, d) => (FillLease.KeyOf(k) is { } lease
+            ? c.Command(5).Arg("EVAL").Arg(RedisCommands.DeleteWithLeaseScript).Arg(2).Arg(k).Arg(lease)
+            : c.Command(2).Arg("DEL").Arg(k)).Call(d).ThrowIfError().Integer > 0);
 
     /// <summary>The <c>run_id</c> of the server at <paramref name="endPoint"/> (null: the first server configured), from <c>INFO server</c>.</summary>
     public string RunId(EndPoint? endPoint, long deadline) =>

@@ -44,14 +44,20 @@ internal static class RedisCommands
         return values;
     }
 
-    /// <summary>The SETs of many entries in one batch: they leave in one write, back to back, whatever else shares the connection.</summary>
+    /// <summary>
+    /// The SETs of many entries in one batch: they leave in one write, back to back, whatever else shares the connection.
+    /// An entry with a lease is written under it (<see cref="FillScript"/>).
+    /// </summary>
     public static async Task<bool> SetManyAsync(IDatabase db, StoreEntry[] entries)
     {
         var batch = db.CreateBatch();
-        var writes = new Task<bool>[entries.Length];
+        var writes = new Task[entries.Length];
         for (var i = 0; i < writes.Length; i++)
         {
-            writes[i] = batch.StringSetAsync(entries[i].Key, entries[i].Value, Ttl(entries[i].TimeToLive));
+            var (key, value, timeToLive, lease) = entries[i];
+            writes[i] = lease is { } held
+                ? batch.ScriptEvaluateAsync(FillScript, [key, FillLease.KeyOf(key)!], FillArguments(value, timeToLive, held))
+                : batch.StringSetAsync(key, value, Ttl(timeToLive));
         }
 
         batch.Execute();
@@ -59,7 +65,7 @@ internal static class RedisCommands
         return true;
     }
 
-    /// <summary>DEL of keys one server holds, per hash slot on a cluster node; returns how many existed.</summary>
+    /// <summary>DEL of keys one server holds, and of their fill leases, per hash slot on a cluster node; returns how many keys existed.</summary>
     public static async Task<long> DeleteAsync(IDatabase db, string[] keys, bool cluster)
     {
         var groups = cluster ? GroupBySlot(keys) : [];
@@ -67,7 +73,7 @@ internal static class RedisCommands
         {
             try
             {
-                return await db.KeyDeleteAsync(ToRedisKeys(keys)).ConfigureAwait(false);
+                return await DeleteWithLeasesAsync(db, keys).ConfigureAwait(false);
             }
             catch (RedisCommandException) when (!cluster)
             {
@@ -75,9 +81,107 @@ internal static class RedisCommands
             }
         }
 
-        var counts = await Task.WhenAll(groups.Select(g => db.KeyDeleteAsync(g.Select(i => (RedisKey)keys[i]).ToArray()))).ConfigureAwait(false);
+        var counts = await Task.WhenAll(groups.Select(g => DeleteWithLeasesAsync(db, [.. g.Select(i => keys[i])]))).ConfigureAwait(false);
         return counts.Sum();
     }
+
+    /// <summary>
+    /// Revokes the keys' fill leases, then deletes the keys, back to back in one batch: a load's write, which checks its
+    /// lease and writes in one step, either lands before both (and is deleted) or finds its lease gone. Returns how many
+    /// keys existed.
+    /// </summary>
+    public static async Task<long> DeleteWithLeasesAsync(IDatabase db, IReadOnlyList<string> keys)
+    {
+        RedisKey[] leases = [.. keys.Select(FillLease.KeyOf).OfType<string>().Select(static k => (RedisKey)k)];
+        if (leases.Length == 0)
+        {
+            return await db.KeyDeleteAsync(ToRedisKeys(keys)).ConfigureAwait(false);
+        }
+
+        var batch = db.CreateBatch();
+        var revoked = batch.KeyDeleteAsync(leases);
+        var deleted = batch.KeyDeleteAsync(ToRedisKeys(keys));
+        batch.Execute();
+        await revoked.ConfigureAwait(false);
+        return await deleted.ConfigureAwait(false);
+    }
+
+    /// <summary>Revokes a key's fill lease (<c>KEYS[2]</c>), then deletes the key (<c>KEYS[1]</c>), in one step; returns whether the key existed.</summary>
+    public const string DeleteWithLeaseScript = "redis.call('del', KEYS[2]) return redis.call('del', KEYS[1])";
+
+    /// <summary>
+    /// Takes a key's fill lease (<c>KEYS[1]</c>) with a new token (<c>ARGV[1]</c>, for <c>ARGV[2]</c> milliseconds), or
+    /// shares the one another load holds; answers the lease's token.
+    /// </summary>
+    public const string LeaseScript = "redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) return redis.call('get', KEYS[1])";
+
+    /// <summary>
+    /// Writes what a load computed (<c>KEYS[1]</c>: the entry, <c>ARGV[2]</c> for <c>ARGV[3]</c> milliseconds) if its lease
+    /// (<c>KEYS[2]</c>) still holds its token (<c>ARGV[1]</c>), and the key holds what the load's read found
+    /// (<c>ARGV[4]</c>): nothing (empty), anything (<c>*</c>), or a tracked entry of that write time (8 bytes
+    /// little-endian), or nothing any more. The lease is then let go. Returns 1 when it wrote.
+    /// </summary>
+    public const string FillScript = """
+        if redis.call('get', KEYS[2]) ~= ARGV[1] then return 0 end
+        redis.call('del', KEYS[2])
+        if ARGV[4] == '' then
+          if redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3], 'NX') then return 1 end
+          return 0
+        end
+        if ARGV[4] == '*' then
+          redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3])
+          return 1
+        end
+        local h = redis.pcall('getrange', KEYS[1], 0, 27)
+        if type(h) ~= 'string' or (h ~= '' and (string.sub(h, 1, 4) ~= '\0RC\3' or string.sub(h, 21, 28) ~= ARGV[4])) then return 0 end
+        redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3])
+        return 1
+        """;
+
+    public static async Task<string?> LeaseAsync(IDatabase db, string leaseKey) =>
+        (string?)await db.ScriptEvaluateAsync(LeaseScript, [leaseKey], [NewLeaseToken(), Milliseconds(FillLease.Lifetime)]).ConfigureAwait(false);
+
+    /// <summary>The leases of many keys in one batch; a key that can have none answers null.</summary>
+    public static async Task<string?[]> LeaseManyAsync(IDatabase db, string[] keys)
+    {
+        var batch = db.CreateBatch();
+        var leases = new Task<RedisResult>?[keys.Length];
+        var lifetime = Milliseconds(FillLease.Lifetime);
+        for (var i = 0; i < keys.Length; i++)
+        {
+            if (FillLease.KeyOf(keys[i]) is { } leaseKey)
+            {
+                leases[i] = batch.ScriptEvaluateAsync(LeaseScript, [leaseKey], [NewLeaseToken(), lifetime]);
+            }
+        }
+
+        batch.Execute();
+        var tokens = new string?[keys.Length];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            tokens[i] = leases[i] is { } lease ? (string?)await lease.ConfigureAwait(false) ?? FillLease.Unavailable : null;
+        }
+
+        return tokens;
+    }
+
+    public static async Task<bool> FillAsync(IDatabase db, string key, byte[] value, TimeSpan timeToLive, FillLease lease) =>
+        (long)await db.ScriptEvaluateAsync(FillScript, [key, FillLease.KeyOf(key)!], FillArguments(value, timeToLive, lease)).ConfigureAwait(false) == 1;
+
+    private static RedisValue[] FillArguments(byte[] value, TimeSpan timeToLive, FillLease lease)
+    {
+        var replaces = lease.Replaces == FillLease.Anything ? (RedisValue)"*" : RedisValue.EmptyString;
+        if (lease.Replaces > 0)
+        {
+            var writtenAt = new byte[8];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(writtenAt, lease.Replaces);
+            replaces = writtenAt;
+        }
+
+        return [lease.Token, value, Milliseconds(timeToLive), replaces];
+    }
+
+    private static string NewLeaseToken() => Guid.NewGuid().ToString("N");
 
     /// <summary><c>GET</c> and <c>PTTL</c> in one round trip, for the near cache.</summary>
     public static async Task<(RedisValue, TimeSpan?)> GetWithTimeToLiveAsync(IDatabase db, string key)

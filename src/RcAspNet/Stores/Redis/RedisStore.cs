@@ -209,6 +209,44 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         }
     }
 
+    public async ValueTask<string?> LeaseAsync(string key, CancellationToken cancellationToken)
+    {
+        if (FillLease.KeyOf(key) is not { } leaseKey)
+        {
+            return null;
+        }
+
+        return await _calls.RunAsync(_topology.NodeOf(key), "lease", leaseKey, static (db, k) => RedisCommands.LeaseAsync(db, k), null, cancellationToken).ConfigureAwait(false) ?? FillLease.Unavailable;
+    }
+
+    public async ValueTask<string?[]?> LeaseManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
+        var tokens = new string?[keys.Count];
+        await PerNodeAsync(keys, static k => k, async (node, indexes) =>
+        {
+            var part = await _calls.RunAsync(node, "lease", indexes.Select(i => keys[i]).ToArray(), static async (db, part) => (string?[]?)await RedisCommands.LeaseManyAsync(db, part).ConfigureAwait(false), null, cancellationToken).ConfigureAwait(false);
+            for (var j = 0; j < indexes.Length; j++)
+            {
+                // A node that failed (degraded): no lease, so nothing is written there.
+                tokens[indexes[j]] = part is null ? (FillLease.KeyOf(keys[indexes[j]]) is null ? null : FillLease.Unavailable) : part[j];
+            }
+        }).ConfigureAwait(false);
+        return tokens;
+    }
+
+    public async ValueTask<bool> FillAsync(string key, byte[] value, TimeSpan timeToLive, FillLease lease, CancellationToken cancellationToken)
+    {
+        Evict(key);
+        try
+        {
+            return await _calls.RunAsync(_topology.NodeOf(key), "set", (key, value, timeToLive, lease), static (db, s) => RedisCommands.FillAsync(db, s.key, s.value, s.timeToLive, s.lease), false, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Evict(key);
+        }
+    }
+
     public async ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, bool replaces, CancellationToken cancellationToken)
     {
         EvictAll(entries, static e => e.Key);
@@ -249,8 +287,8 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         {
             var removal = Removal.OfKey(key);
             _recent.Add(removal);
-            var (delivered, removed, kept) = await _calls.RemoveAsync(_topology.NodeOf(key), "delete", removal, key, static (db, key) => db.KeyDeleteAsync(key), cancellationToken).ConfigureAwait(false);
-            return delivered ? new(removed ? 1 : 0, 0) : kept;
+            var (delivered, removed, kept) = await _calls.RemoveAsync(_topology.NodeOf(key), "delete", removal, key, static (db, key) => RedisCommands.DeleteWithLeasesAsync(db, [key]), cancellationToken).ConfigureAwait(false);
+            return delivered ? new(removed, 0) : kept;
         }
         finally
         {

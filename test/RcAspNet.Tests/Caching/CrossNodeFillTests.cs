@@ -1,0 +1,231 @@
+using Microsoft.Extensions.DependencyInjection;
+using RcAspNet.Tests.Infrastructure;
+
+namespace RcAspNet.Tests.Caching;
+
+/// <summary>
+/// A load's write never undoes what another app instance did while its factory ran: a removal (the key's fill lease,
+/// revoked by every removal and checked by the write in the same step), or a value written since the load's read. Run
+/// against every store; the memory store belongs to one process, whose own changes the cache tracks.
+/// </summary>
+public abstract class CrossNodeFillTests : IAsyncLifetime
+{
+    private readonly List<ServiceProvider> _nodes = [];
+    private Action<RcOptions> _store = null!;
+
+    protected string Ns { get; } = SharedRedis.UniqueNamespace();
+
+    /// <summary>Gets whether other app instances share the store; the memory store belongs to one, so every "node" is that one.</summary>
+    protected virtual bool HasOtherNodes => true;
+
+    public async Task InitializeAsync() => _store = await StoreAsync();
+
+    public async Task DisposeAsync()
+    {
+        foreach (var node in _nodes)
+        {
+            await node.DisposeAsync();
+        }
+    }
+
+    protected abstract Task<Action<RcOptions>> StoreAsync();
+
+    /// <summary>A node whose clock is <paramref name="clock"/> (the system's when null); with no other nodes, the first.</summary>
+    protected IRcCache Node(TimeProvider? clock = null)
+    {
+        if (!HasOtherNodes && _nodes.Count > 0)
+        {
+            return _nodes[0].GetRequiredService<IRcCache>();
+        }
+
+        var node = TestServices.Build(
+            o =>
+            {
+                _store(o);
+                o.Namespace = Ns;
+                o.OperationTimeout = TimeSpan.FromSeconds(10);
+            },
+            s =>
+            {
+                if (clock is not null)
+                {
+                    s.AddSingleton(clock);
+                }
+            });
+        _nodes.Add(node);
+        return node.GetRequiredService<IRcCache>();
+    }
+
+    [Fact]
+    public async Task ARemovalWhileAnotherNodesFactoryRuns_IsNotUndoneByItsWrite()
+    {
+        var (loader, other) = (Node(), Node());
+        var load = await StartLoadAsync(loader, "post", "read before the change");
+
+        await other.DeleteAsync("post");
+        Assert.Equal("read before the change", await load.FinishAsync());
+
+        Assert.Null(await other.GetAsync<string>("post"));
+        Assert.Null(await loader.GetAsync<string>("post"));
+    }
+
+    [Fact]
+    public async Task AValueWrittenWhileAnotherNodesFactoryRuns_Stays()
+    {
+        var (loader, other) = (Node(), Node());
+        var load = await StartLoadAsync(loader, "post", "read before the change");
+
+        await other.SetAsync("post", "written meanwhile");
+        Assert.Equal("read before the change", await load.FinishAsync());
+
+        Assert.Equal("written meanwhile", await other.GetAsync<string>("post"));
+    }
+
+    [Fact]
+    public async Task ARemovalWhileAnotherNodeRefreshesAStaleEntry_IsNotUndone()
+    {
+        // The loader's clock is past the entry's freshness, within its fail-safe window: its read loads a new value.
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var (loader, other) = (Node(clock), Node());
+        await loader.SetAsync("post", "first", FailSafe);
+        clock.Advance(TimeSpan.FromMinutes(2));
+        var load = await StartLoadAsync(loader, "post", "read before the change", FailSafe);
+
+        await other.DeleteAsync("post");
+        Assert.Equal("read before the change", await load.FinishAsync());
+
+        Assert.Null(await other.GetAsync<string>("post"));
+    }
+
+    [Fact]
+    public async Task AValueWrittenWhileAnotherNodeRefreshesAStaleEntry_Stays()
+    {
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var (loader, other) = (Node(clock), Node());
+        await loader.SetAsync("post", "first", FailSafe);
+        clock.Advance(TimeSpan.FromMinutes(2));
+        var load = await StartLoadAsync(loader, "post", "read before the change", FailSafe);
+
+        await other.SetAsync("post", "written meanwhile", FailSafe);
+        Assert.Equal("read before the change", await load.FinishAsync());
+
+        Assert.Equal("written meanwhile", await other.GetAsync<string>("post"));
+    }
+
+    [Fact]
+    public async Task ARefreshWithNothingInItsWay_StoresItsValue()
+    {
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var (loader, other) = (Node(clock), Node());
+        await loader.SetAsync("post", "first", FailSafe);
+        clock.Advance(TimeSpan.FromMinutes(2));
+        var load = await StartLoadAsync(loader, "post", "refreshed", FailSafe);
+        Assert.Equal("refreshed", await load.FinishAsync());
+
+        Assert.Equal("refreshed", await other.GetAsync<string>("post"));
+    }
+
+    [Fact]
+    public async Task ALoadWithNothingInItsWay_StoresItsValue_AndLeavesNoLease()
+    {
+        var (loader, other) = (Node(), Node());
+        Assert.Equal("loaded", await loader.GetOrSetAsync("post", _ => ValueTask.FromResult("loaded")));
+        Assert.Equal("loaded", await other.GetAsync<string>("post"));
+
+        // The lease goes with the write: a removal after it finds nothing to revoke, and a later load takes a new one.
+        await other.DeleteAsync("post");
+        Assert.Equal("again", await loader.GetOrSetAsync("post", _ => ValueTask.FromResult("again")));
+        Assert.Equal("again", await other.GetAsync<string>("post"));
+    }
+
+    [Fact]
+    public async Task ARemovalWhileAnotherNodesBatchLoads_IsNotUndoneByItsWrite()
+    {
+        var (loader, other) = (Node(), Node());
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var provider = _nodes[0];
+        await using var scope = provider.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        var promise = batch.Load("batched", async _ =>
+        {
+            entered.TrySetResult();
+            await release.Task;
+            return "read before the change";
+        });
+        var flush = batch.FlushAsync();
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        await other.DeleteAsync("batched");
+        release.SetResult();
+        await flush;
+
+        Assert.Equal("read before the change", promise.Value);
+        Assert.Null(await other.GetAsync<string>("batched"));
+        Assert.Null(await loader.GetAsync<string>("batched"));
+    }
+
+    private static readonly RcEntryOptions FailSafe = new() { Expiration = TimeSpan.FromMinutes(1), FailSafeMaxDuration = TimeSpan.FromHours(1) };
+
+    /// <summary>Starts a load of <paramref name="key"/> on <paramref name="node"/>, and returns once its factory runs.</summary>
+    private static async Task<BlockedLoad> StartLoadAsync(IRcCache node, string key, string value, RcEntryOptions? options = null)
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var load = node.GetOrSetAsync(
+            key,
+            async _ =>
+            {
+                entered.TrySetResult();
+                await release.Task;
+                return value;
+            },
+            options).AsTask();
+        await Task.WhenAny(entered.Task, load).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(entered.Task.IsCompleted, "The factory did not run.");
+        return new BlockedLoad(release, load);
+    }
+
+    private sealed record BlockedLoad(TaskCompletionSource Release, Task<string> Load)
+    {
+        public Task<string> FinishAsync()
+        {
+            Release.SetResult();
+            return Load.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+    }
+}
+
+public sealed class MemoryCrossNodeFillTests : CrossNodeFillTests
+{
+    protected override bool HasOtherNodes => false;
+
+    protected override Task<Action<RcOptions>> StoreAsync() => Task.FromResult<Action<RcOptions>>(static _ => { });
+}
+
+public sealed class RedisCrossNodeFillTests : CrossNodeFillTests
+{
+    protected override async Task<Action<RcOptions>> StoreAsync()
+    {
+        var server = await SharedRedis.Single;
+        return o => TestServices.Redis(o, server);
+    }
+}
+
+public sealed class ShardedCrossNodeFillTests : CrossNodeFillTests
+{
+    protected override async Task<Action<RcOptions>> StoreAsync()
+    {
+        var servers = await SharedRedis.Shards;
+        return o => TestServices.Sharded(o, servers);
+    }
+}
+
+public sealed class ClusterCrossNodeFillTests : CrossNodeFillTests
+{
+    protected override async Task<Action<RcOptions>> StoreAsync()
+    {
+        var cluster = await SharedRedis.Cluster;
+        return o => (o.Store, o.Redis) = (RcStoreKind.Redis, cluster.Configuration);
+    }
+}
