@@ -26,7 +26,8 @@ internal readonly record struct FillLease(string Token, long Replaces)
     /// <summary>How long a lease lives: a factory that runs longer has its value answered, not stored.</summary>
     public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
 
-    private const string Prefix = "rc-fill:";
+    /// <summary>What every lease's key begins with.</summary>
+    public const string Prefix = "rc-fill:";
 
     /// <summary>Gets whether the write may be tried: the lease was taken.</summary>
     public bool IsHeld => Token.Length > 0;

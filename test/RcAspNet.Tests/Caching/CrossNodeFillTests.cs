@@ -70,6 +70,18 @@ public abstract class CrossNodeFillTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AClearWhileAnotherNodesFactoryRuns_IsNotUndoneByItsWrite()
+    {
+        var (loader, other) = (Node(), Node());
+        var load = await StartLoadAsync(loader, "post", "read before the change");
+
+        await other.ClearAsync();
+        Assert.Equal("read before the change", await load.FinishAsync());
+
+        Assert.Null(await other.GetAsync<string>("post"));
+    }
+
+    [Fact]
     public async Task AValueWrittenWhileAnotherNodesFactoryRuns_Stays()
     {
         var (loader, other) = (Node(), Node());

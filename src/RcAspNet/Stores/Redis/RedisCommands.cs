@@ -329,6 +329,13 @@ internal static class RedisCommands
         return [.. page];
     }
 
+    /// <summary>
+    /// What a clear of <paramref name="prefix"/> scans, in order: the fill leases of keys under it (both forms of
+    /// <see cref="CompanionKey"/>), so that a load under way cannot write a key the clear found absent, then the keys.
+    /// </summary>
+    public static string[] ClearPatterns(string prefix) =>
+        prefix.Length == 0 ? [FillLease.Prefix + "*", "*"] : [FillLease.Prefix + PrefixPattern(prefix), FillLease.Prefix + "{" + PrefixPattern(prefix), PrefixPattern(prefix)];
+
     /// <summary>A glob that matches every key starting with <paramref name="prefix"/>.</summary>
     public static string PrefixPattern(string prefix)
     {

@@ -567,20 +567,23 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     internal RedisCalls Calls => _calls;
 
     /// <summary>
-    /// Deletes the keys under <paramref name="prefix"/> on one node, a SCAN page at a time; what it cannot finish (the
-    /// server fails, the call is cancelled) is kept as a clear of the node.
+    /// Deletes the keys under <paramref name="prefix"/> on one node, a SCAN page at a time, after the fill leases of keys
+    /// under it (<see cref="RedisCommands.ClearPatterns"/>); what it cannot finish (the server fails, the call is
+    /// cancelled) is kept as a clear of the node.
     /// </summary>
     private async Task<RcRemovalResult> ClearNodeAsync(RedisNode node, string prefix, Removal removal, CancellationToken cancellationToken)
     {
         IAsyncEnumerator<RedisKey>? keys = null;
         long removed = 0;
+        var patterns = RedisCommands.ClearPatterns(prefix);
+        var pass = 0;
         try
         {
             while (true)
             {
-                var (scanned, page, kept) = await _calls.RemoveAsync(node, "clear", removal, this, async (db, store) =>
+                var (scanned, page, kept) = await _calls.RemoveAsync(node, "clear", removal, (Store: this, Pattern: patterns[pass]), async (db, s) =>
                 {
-                    keys ??= store._topology.ServerOf(db.Multiplexer, node).KeysAsync(db.Database, RedisCommands.PrefixPattern(prefix), RedisCommands.PageSize).GetAsyncEnumerator(CancellationToken.None);
+                    keys ??= s.Store._topology.ServerOf(db.Multiplexer, node).KeysAsync(db.Database, s.Pattern, RedisCommands.PageSize).GetAsyncEnumerator(CancellationToken.None);
                     return await RedisCommands.NextPageAsync(keys).ConfigureAwait(false);
                 }, cancellationToken).ConfigureAwait(false);
                 if (!scanned)
@@ -590,7 +593,14 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
 
                 if (page.Length == 0)
                 {
-                    return new(removed, 0);
+                    await keys!.DisposeAsync().ConfigureAwait(false);
+                    keys = null;
+                    if (++pass == patterns.Length)
+                    {
+                        return new(removed, 0);
+                    }
+
+                    continue;
                 }
 
                 EvictAll(page, static k => k);
@@ -603,7 +613,8 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
                     return new(removed, rest.Pending);
                 }
 
-                removed += count;
+                // A lease is not an entry.
+                removed += pass == patterns.Length - 1 ? count : 0;
             }
         }
         catch (OperationCanceledException)

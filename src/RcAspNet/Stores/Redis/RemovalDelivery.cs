@@ -326,10 +326,10 @@ internal sealed partial class RemovalDelivery(
     {
         var database = await topology.GetDatabaseAsync(CancellationToken.None).ConfigureAwait(false);
         var server = topology.ServerOf(database.Multiplexer, node);
-        foreach (var prefix in clearPrefixes)
+        foreach (var pattern in clearPrefixes.SelectMany(RedisCommands.ClearPatterns))
         {
             // Without a namespace (an empty prefix), every key of the database, as rc's clear() flushes it.
-            var keys = server.KeysAsync(database.Database, RedisCommands.PrefixPattern(prefix), RedisCommands.PageSize).GetAsyncEnumerator();
+            var keys = server.KeysAsync(database.Database, pattern, RedisCommands.PageSize).GetAsyncEnumerator();
             await using (keys.ConfigureAwait(false))
             {
                 while (await calls.DeliverAsync(node, "clear", _ => RedisCommands.NextPageAsync(keys)).ConfigureAwait(false) is { Length: > 0 } page)
