@@ -14,8 +14,11 @@ internal abstract class BatchEntry(string key, string namespacedKey, RcEntryOpti
     /// <summary>Gets or sets the key's change mark when a flush began to load it (<see cref="CacheNamespace.ChangeMark"/>).</summary>
     public long ChangeMark { get; set; }
 
-    /// <summary>Gets or sets what the flush's read found for the key, which the load's write must still find (<see cref="CacheNamespace.Found(byte[])"/>).</summary>
-    public long Found { get; set; } = CacheNamespace.FoundUnknown;
+    /// <summary>Gets or sets the entry, as stored, that the flush's read found for the key (null for nothing), which the load's write must still find (<see cref="CacheNamespace.Expectation"/>).</summary>
+    public byte[]? ReadEntry { get; set; }
+
+    /// <summary>Gets or sets whether the flush's read failed, so that what it found is unknown: the load is then answered, not written to a store with leases.</summary>
+    public bool ReadUnknown { get; set; }
 
     /// <summary>Gets or sets the token of the key's fill lease, taken before its loader runs; null when the store needs none (<see cref="CacheNamespace.LeaseManyAsync"/>).</summary>
     public string? Lease { get; set; }

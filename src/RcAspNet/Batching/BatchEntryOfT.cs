@@ -32,6 +32,7 @@ internal abstract class BatchEntry<T> : BatchEntry
         {
             var request = Request(cache, shared, loads);
             request.LoadsEndedAtRead = loadsEndedAtRead;
+            (request.ReadEntry, request.ReadUnknown) = (ReadEntry, ReadUnknown);
             var loaded = await cache.Loader.AnswerAsync(request, value, header, cancellationToken).ConfigureAwait(false);
             Promise.SetResult(loaded.Value);
         }

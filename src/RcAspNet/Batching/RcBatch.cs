@@ -159,7 +159,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     /// Resolves lookups through the cache's loader, all at once: single loaders run at most
     /// <see cref="RcOptions.BatchConcurrency"/> at a time, and the misses of a load-many loader share one call of it.
     /// </summary>
-    private async Task LoadThroughLoaderAsync(BatchEntry[] entries, (ReadOnlyMemory<byte>? Value, EntryHeader Header)[] reads, long loadsEndedAtRead, List<int> managed, CancellationToken cancellationToken)
+    private async Task LoadThroughLoaderAsync(BatchEntry[] entries, (ReadOnlyMemory<byte>? Value, EntryHeader Header, byte[]? Entry)[] reads, long loadsEndedAtRead, List<int> managed, CancellationToken cancellationToken)
     {
         // Not disposed: a load that outlives the flush (past a timeout, an eager refresh) still takes and releases it.
         var loads = new SemaphoreSlim(_concurrency);
@@ -222,7 +222,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         // Without a managed lookup the entries are read as stored and each is opened where it is resolved (no array
         // of values in between); with one, every value is read with its header, even past its freshness.
         byte[]?[]? stored = null;
-        (ReadOnlyMemory<byte>? Value, EntryHeader Header)[] reads = [];
+        (ReadOnlyMemory<byte>? Value, EntryHeader Header, byte[]? Entry)[] reads = [];
         var now = 0L;
         var loadsEndedAtRead = _cache.Loader.LoadsEnded;
         var readFailed = false;
@@ -242,7 +242,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         {
             // The store failed (FailureMode Throw): the loaders still answer.
             LogStoreFailed(_logger, ex);
-            reads = new (ReadOnlyMemory<byte>?, EntryHeader)[managed is null ? 0 : namespaced.Length];
+            reads = new (ReadOnlyMemory<byte>?, EntryHeader, byte[]?)[managed is null ? 0 : namespaced.Length];
             readFailed = true;
         }
 
@@ -254,11 +254,12 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
                 : i < reads.Length && !reads[i].Header.IsStaleAt(now) ? reads[i].Value
                 : null;
             hits += fresh is null ? 0 : 1;
+
+            // What a load's write must still find.
+            entries[i].ReadEntry = stored is not null ? stored[i] : i < reads.Length ? reads[i].Entry : null;
+            entries[i].ReadUnknown = readFailed;
             if ((routes is null || routes[i] == Route.Plain) && (fresh is not { } bytes || !entries[i].TryResolve(_cache, bytes.Span)))
             {
-                entries[i].Found = readFailed ? CacheNamespace.FoundUnknown
-                    : stored is not null ? CacheNamespace.Found(stored[i])
-                    : CacheNamespace.Found(reads[i].Value, reads[i].Header);
                 (misses ??= []).Add(entries[i]);
             }
         }
@@ -312,7 +313,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
                     {
                         writes.AddRange(loaded
                             .Where(w => versions is not null || w.Entry.Options?.Tags is not { Count: > 0 })
-                            .Select(w => new PendingWrite(w.Entry.NamespacedKey, w.Bytes, _cache.Timing(w.Entry.Options), w.Entry.Options?.Tags, w.Entry.ChangeMark, w.Entry.Lease, w.Entry.Found)));
+                            .Select(w => new PendingWrite(w.Entry.NamespacedKey, w.Bytes, _cache.Timing(w.Entry.Options), w.Entry.Options?.Tags, w.Entry.ChangeMark, w.Entry.Lease, w.Entry.ReadUnknown ? null : CacheNamespace.Expectation(w.Entry.ReadEntry))));
                     }
                 }).ConfigureAwait(false);
         }

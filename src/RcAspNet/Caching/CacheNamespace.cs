@@ -1,6 +1,8 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using RcAspNet.Diagnostics;
@@ -224,16 +226,16 @@ internal sealed partial class CacheNamespace
     /// Reads keys that already carry the namespace, for a batch whose loads have a policy: each value even past its
     /// tracked freshness (a fail-safe fallback), with its header. Counts a hit only for a fresh value.
     /// </summary>
-    public async ValueTask<(ReadOnlyMemory<byte>? Value, EntryHeader Header)[]> ReadManyNamespacedAsync(string[] namespaced, CancellationToken cancellationToken)
+    public async ValueTask<(ReadOnlyMemory<byte>? Value, EntryHeader Header, byte[]? Entry)[]> ReadManyNamespacedAsync(string[] namespaced, CancellationToken cancellationToken)
     {
         var entries = await _store.GetManyAsync(namespaced, cancellationToken).ConfigureAwait(false);
-        var reads = new (ReadOnlyMemory<byte>? Value, EntryHeader Header)[entries.Length];
+        var reads = new (ReadOnlyMemory<byte>? Value, EntryHeader Header, byte[]? Entry)[entries.Length];
         var now = NowMilliseconds;
         var hits = 0;
         for (var i = 0; i < reads.Length; i++)
         {
             var value = Unwrap(namespaced[i], entries[i], out var header);
-            reads[i] = (value, header);
+            reads[i] = (value, header, entries[i]);
             hits += value is null || header.IsStaleAt(now) ? 0 : 1;
         }
 
@@ -299,27 +301,42 @@ internal sealed partial class CacheNamespace
         }
     }
 
-    /// <summary>What a load's read found, which its write must still find (<see cref="FillLease.Replaces"/>), when the read is unknown (it failed).</summary>
-    public const long FoundUnknown = FillLease.Anything;
-
     /// <summary>The token of a lease that could not be taken: the load is answered, not written.</summary>
     public const string LeaseUnavailable = FillLease.Unavailable;
 
-    /// <summary>What a load's read found, from the value and header it read: nothing, a tracked entry's write time, or anything.</summary>
-    public static long Found(ReadOnlyMemory<byte>? value, in EntryHeader header) =>
-        value is null ? FillLease.Nothing : header.TracksFreshness ? header.WrittenAt : FillLease.Anything;
+    /// <summary>
+    /// What a load's write must find where its read found <paramref name="entry"/> (as stored; null for nothing), so that
+    /// a value another process wrote meanwhile is not written over (<see cref="FillLease.Expect"/>): nothing, the same
+    /// tracked entry (its write time), or the same bytes (their SHA-1, for an entry the read could not use).
+    /// </summary>
+    public static byte[] Expectation(byte[]? entry)
+    {
+        if (entry is null)
+        {
+            return [];
+        }
 
-    /// <summary>What a load's read found, from the entry it read as stored.</summary>
-    public static long Found(byte[]? entry) =>
-        entry is null ? FillLease.Nothing : EntryEnvelope.Read(entry, out var header) == EntryKind.Wrapped && header.TracksFreshness ? header.WrittenAt : FillLease.Anything;
+        if (EntryEnvelope.Read(entry, out var header) == EntryKind.Wrapped && header.TracksFreshness)
+        {
+            var tracked = new byte[9];
+            tracked[0] = (byte)'T';
+            BinaryPrimitives.WriteInt64LittleEndian(tracked.AsSpan(1), header.WrittenAt);
+            return tracked;
+        }
+
+        return [(byte)'D', .. Encoding.ASCII.GetBytes(Convert.ToHexStringLower(SHA1.HashData(entry)))];
+    }
 
     /// <summary>
     /// Takes the fill lease of a key whose load is about to run its factory, so that another process's removal of the
-    /// key meanwhile is not undone by the load's write (<see cref="FillLease"/>); <paramref name="found"/> is what the
-    /// load's read found (<see cref="FillLease.Replaces"/>). Null when the store needs none.
+    /// key meanwhile is not undone by the load's write (<see cref="FillLease"/>); <paramref name="expect"/> is what the
+    /// write must find (<see cref="Expectation"/>), null when the load's read is unknown (it failed), and the load is
+    /// then answered, not written. Null when the store needs no lease.
     /// </summary>
-    public async ValueTask<FillLease?> LeaseAsync(string namespacedKey, long found, CancellationToken cancellationToken) =>
-        await _store.LeaseAsync(namespacedKey, cancellationToken).ConfigureAwait(false) is { } token ? new FillLease(token, found) : null;
+    public async ValueTask<FillLease?> LeaseAsync(string namespacedKey, byte[]? expect, CancellationToken cancellationToken) =>
+        await _store.LeaseAsync(namespacedKey, cancellationToken).ConfigureAwait(false) is { } token
+            ? new FillLease(expect is null ? FillLease.Unavailable : token, expect ?? [])
+            : null;
 
     /// <summary>The fill leases of many keys (<see cref="LeaseAsync"/>), one round trip per server; null when the store needs none.</summary>
     public ValueTask<string?[]?> LeaseManyAsync(IReadOnlyList<string> namespacedKeys, CancellationToken cancellationToken) =>

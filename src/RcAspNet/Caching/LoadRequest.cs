@@ -50,10 +50,13 @@ internal sealed class LoadRequest<T>(string key, string namespacedKey, Func<Canc
     public long ChangeMark { get; set; }
 
     /// <summary>
-    /// Gets or sets what the read this request is answered from found, which the load's write must still find
-    /// (<see cref="CacheNamespace.Found(ReadOnlyMemory{byte}?, in EntryHeader)"/>).
+    /// Gets or sets the entry, as stored, that the read this request is answered from found (null for nothing), which
+    /// the load's write must still find (<see cref="CacheNamespace.Expectation"/>).
     /// </summary>
-    public long Found { get; set; } = CacheNamespace.FoundUnknown;
+    public byte[]? ReadEntry { get; set; }
+
+    /// <summary>Gets or sets whether that read failed, so that what it found is unknown: the load is then answered, not written to a store with leases.</summary>
+    public bool ReadUnknown { get; set; }
 
     public bool Decode(ReadOnlyMemory<byte> bytes, out T? value) => decode(bytes, out value);
 

@@ -87,14 +87,14 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
     public async ValueTask<Loaded<T>> GetOrLoadAsync<T>(LoadRequest<T> request, CancellationToken cancellationToken)
     {
         request.LoadsEndedAtRead = LoadsEnded;
-        var (bytes, header) = keyspace.Open(request.NamespacedKey, await keyspace.ReadEntryAsync(request.NamespacedKey, cancellationToken).ConfigureAwait(false), count: true);
+        request.ReadEntry = await keyspace.ReadEntryAsync(request.NamespacedKey, cancellationToken).ConfigureAwait(false);
+        var (bytes, header) = keyspace.Open(request.NamespacedKey, request.ReadEntry, count: true);
         return await AnswerAsync(request, bytes, header, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Answers from what a read found (by this call, or by a batch's MGET): a fresh hit, else a load with or without a fallback.</summary>
     public ValueTask<Loaded<T>> AnswerAsync<T>(LoadRequest<T> request, ReadOnlyMemory<byte>? bytes, in EntryHeader header, CancellationToken cancellationToken)
     {
-        request.Found = CacheNamespace.Found(bytes, header);
         if (bytes is not { } found || !request.Decode(found, out var value))
         {
             return LoadAsync(request, fallback: null, cancellationToken);
@@ -349,7 +349,12 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
         FillLease? lease;
         try
         {
-            lease = await keyspace.LeaseAsync(request.NamespacedKey, request.Found, cancellationToken).ConfigureAwait(false);
+            lease = await keyspace.LeaseAsync(request.NamespacedKey, request.ReadUnknown ? null : CacheNamespace.Expectation(request.ReadEntry), cancellationToken).ConfigureAwait(false);
+        }
+        catch (RcCacheException)
+        {
+            // The lease's server failed (FailureMode=Throw): the value is answered, not written, as a failed write is.
+            lease = new FillLease(FillLease.Unavailable, []);
         }
         catch when (reading is not null)
         {

@@ -14,9 +14,9 @@ namespace RcAspNet.Caching;
 /// <param name="Tags">Its tags, if any.</param>
 /// <param name="Since">For a load, the key's change mark when the load began.</param>
 /// <param name="Lease">For a load, the token of the key's fill lease (<see cref="CacheNamespace.LeaseManyAsync"/>); null when the store needs none.</param>
-/// <param name="Found">For a load, what its read found (<see cref="CacheNamespace.Found(byte[])"/>).</param>
-internal readonly record struct PendingWrite(string Key, byte[] Value, EntryTiming Timing, IReadOnlyList<string>? Tags, long? Since = null, string? Lease = null, long Found = CacheNamespace.FoundUnknown)
+/// <param name="Expect">For a load, what its write must find (<see cref="CacheNamespace.Expectation"/>); null when its read is unknown (it failed), and a store with leases then does not write it.</param>
+internal readonly record struct PendingWrite(string Key, byte[] Value, EntryTiming Timing, IReadOnlyList<string>? Tags, long? Since = null, string? Lease = null, byte[]? Expect = null)
 {
     /// <summary>Gets the fill lease the write checks, if any.</summary>
-    public FillLease? FillLease => Lease is null ? null : new FillLease(Lease, Found);
+    public FillLease? FillLease => Lease is null ? null : new FillLease(Expect is null ? Stores.FillLease.Unavailable : Lease, Expect ?? []);
 }

@@ -275,7 +275,7 @@ internal sealed partial class RcCache : IRcCache
     internal void CountReads(int hits, int reads) => Keyspace.CountReads(hits, reads);
 
     /// <summary>Reads namespaced keys in one round trip per server, with their headers (values past their freshness included), for a batch flush.</summary>
-    internal ValueTask<(ReadOnlyMemory<byte>? Value, EntryHeader Header)[]> ReadManyNamespacedAsync(string[] namespacedKeys, CancellationToken cancellationToken) =>
+    internal ValueTask<(ReadOnlyMemory<byte>? Value, EntryHeader Header, byte[]? Entry)[]> ReadManyNamespacedAsync(string[] namespacedKeys, CancellationToken cancellationToken) =>
         Keyspace.ReadManyNamespacedAsync(namespacedKeys, cancellationToken);
 
     /// <summary>Gets the time now, in Unix milliseconds, as entry headers record it.</summary>

@@ -6,28 +6,22 @@ namespace RcAspNet.Stores;
 /// (<see cref="KeyOf"/>), revoked by every removal of the entry, and checked by the write in the same atomic step.
 /// </summary>
 /// <param name="Token">The lease's token; <see cref="Unavailable"/> when it could not be taken, and the load is then not written.</param>
-/// <param name="Replaces">
-/// What the load's read found, which the write must still find: <see cref="Nothing"/> (a miss: the write goes only where
-/// the key holds nothing, so a value another process wrote meanwhile stays); the write time of a tracked entry (a
-/// refresh, Unix milliseconds), which must still be there or gone; or <see cref="Anything"/> (an entry that carries no
-/// write time, which the write replaces whatever the key holds by then).
+/// <param name="Expect">
+/// What the load's read found, which the write must still find (the cache layer makes it): empty for nothing (the
+/// write goes only where the key holds no string, so a value another process wrote meanwhile stays); <c>T</c> and a
+/// tracked entry's write time (8 bytes, little-endian), or <c>D</c> and the hex SHA-1 of the entry's bytes: the write
+/// goes over that same entry, or where the key has gone.
 /// </param>
-internal readonly record struct FillLease(string Token, long Replaces)
+internal readonly record struct FillLease(string Token, byte[] Expect)
 {
-    /// <summary>The load's read found nothing.</summary>
-    public const long Nothing = 0;
-
-    /// <summary>The load's read found an entry without a write time, or its read is unknown: only the lease is checked.</summary>
-    public const long Anything = -1;
-
-    /// <summary>The token of a lease that could not be taken (the server failed, degraded): the load is answered, not stored.</summary>
+    /// <summary>The token of a lease that could not be taken (the server failed), or of a load whose read is unknown: the load is answered, not stored.</summary>
     public const string Unavailable = "";
-
-    /// <summary>How long a lease lives: a factory that runs longer has its value answered, not stored.</summary>
-    public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
 
     /// <summary>What every lease's key begins with.</summary>
     public const string Prefix = "rc-fill:";
+
+    /// <summary>How long a lease lives after its last taker: a factory that runs longer has its value answered, not stored.</summary>
+    public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
 
     /// <summary>Gets whether the write may be tried: the lease was taken.</summary>
     public bool IsHeld => Token.Length > 0;

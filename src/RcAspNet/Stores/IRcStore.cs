@@ -36,7 +36,6 @@ internal interface IRcStore : IDisposable, IAsyncDisposable
     /// <summary>Writes many entries in one pipelined write per server.</summary>
     ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, bool replaces, CancellationToken cancellationToken);
 
-    /// <summary>Writes the entry only if the key holds nothing; returns whether it was written.</summary>
     /// <summary>
     /// Takes the fill lease of <paramref name="key"/> before a load's factory runs, or shares the one another load holds
     /// (<see cref="FillLease"/>): every removal of the key revokes it, and <see cref="FillAsync"/> writes only while it
@@ -50,10 +49,11 @@ internal interface IRcStore : IDisposable, IAsyncDisposable
 
     /// <summary>
     /// Writes what a load computed, in one atomic step with the check of its lease: not when a removal revoked it, nor
-    /// over a value written since the load's read (<see cref="FillLease.Replaces"/>). Returns whether it wrote.
+    /// over a value written since the load's read (<see cref="FillLease.Expect"/>). Returns whether it wrote.
     /// </summary>
     ValueTask<bool> FillAsync(string key, byte[] value, TimeSpan timeToLive, FillLease lease, CancellationToken cancellationToken);
 
+    /// <summary>Writes the entry only if the key holds nothing; returns whether it was written.</summary>
     ValueTask<bool> AddAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken);
 
     ValueTask<RcRemovalResult> DeleteAsync(string key, CancellationToken cancellationToken);

@@ -125,6 +125,38 @@ public abstract class CrossNodeFillTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AValueWrittenWhileAnotherNodeReplacesAnEntryItCouldNotRead_Stays()
+    {
+        // The loader reads a Post where another app version stored a string: not a value of its type, so it loads one.
+        var (loader, other) = (Node(), Node());
+        await other.SetAsync("post", "not a post");
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var load = loader.GetOrSetAsync("post", async _ =>
+        {
+            entered.TrySetResult();
+            await release.Task;
+            return new Post(1);
+        }).AsTask();
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        await other.SetAsync("post", new Post(2));
+        release.SetResult();
+        Assert.Equal(new Post(1), await load.WaitAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Equal(new Post(2), await other.GetAsync<Post>("post"));
+    }
+
+    [Fact]
+    public async Task ALoadOverAnEntryItCouldNotRead_StoresItsValue()
+    {
+        var (loader, other) = (Node(), Node());
+        await other.SetAsync("post", "not a post");
+        Assert.Equal(new Post(1), await loader.GetOrSetAsync("post", _ => ValueTask.FromResult(new Post(1))));
+        Assert.Equal(new Post(1), await other.GetAsync<Post>("post"));
+    }
+
+    [Fact]
     public async Task ARefreshWithNothingInItsWay_StoresItsValue()
     {
         var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
@@ -176,6 +208,8 @@ public abstract class CrossNodeFillTests : IAsyncLifetime
         Assert.Null(await other.GetAsync<string>("batched"));
         Assert.Null(await loader.GetAsync<string>("batched"));
     }
+
+    public sealed record Post(int Id);
 
     private static readonly RcEntryOptions FailSafe = new() { Expiration = TimeSpan.FromMinutes(1), FailSafeMaxDuration = TimeSpan.FromHours(1) };
 

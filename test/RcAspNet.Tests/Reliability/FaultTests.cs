@@ -241,6 +241,9 @@ public sealed class FaultTests(Xunit.Abstractions.ITestOutputHelper output) : IA
         Assert.Null(await services.GetRequiredService<IRcCache>().GetAsync<string>("list"));
         Assert.Equal([null, null], await services.GetRequiredService<IRcCache>().GetManyAsync<string>(["hash", "list"]));
         Assert.Equal("v", await services.GetRequiredService<IRcCache>().GetOrSetAsync("hash", _ => ValueTask.FromResult("v")));
+
+        // What it loaded replaced the foreign key, under its fill lease (a write that finds no string there).
+        Assert.Equal("v", await services.GetRequiredService<IRcCache>().GetAsync<string>("hash"));
         Assert.Contains(_logs.Records, static r => r.Id.Name == "RcForeignData");
     }
 

@@ -201,8 +201,7 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
         {
             if (removal.Kind == RemovalKind.Keys)
             {
-                _ = RemoveAsync(node, operation, removal, state, command, CancellationToken.None).AsTask()
-                    .ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                Observe(RemoveAsync(node, operation, removal, state, command, CancellationToken.None).AsTask());
             }
             else
             {
@@ -593,6 +592,7 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
     private static bool IsFailure(Exception ex) =>
         ex is TimeoutException or OperationCanceledException or RedisException or RespErrorException or IOException or SocketException or ObjectDisposedException or InvalidOperationException or AuthenticationException;
 
-    private static void Observe(Task? task) =>
+    /// <summary>Lets a task run on without a caller, its failure observed (a failed removal is kept by the removal itself).</summary>
+    public static void Observe(Task? task) =>
         task?.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 }

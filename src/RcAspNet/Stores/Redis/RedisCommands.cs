@@ -102,38 +102,42 @@ internal static class RedisCommands
         var revoked = batch.KeyDeleteAsync(leases);
         var deleted = batch.KeyDeleteAsync(ToRedisKeys(keys));
         batch.Execute();
-        await revoked.ConfigureAwait(false);
-        return await deleted.ConfigureAwait(false);
+        await Task.WhenAll(revoked, deleted).ConfigureAwait(false);
+        return deleted.Result;
     }
 
     /// <summary>Revokes a key's fill lease (<c>KEYS[2]</c>), then deletes the key (<c>KEYS[1]</c>), in one step; returns whether the key existed.</summary>
     public const string DeleteWithLeaseScript = "redis.call('del', KEYS[2]) return redis.call('del', KEYS[1])";
 
     /// <summary>
-    /// Takes a key's fill lease (<c>KEYS[1]</c>) with a new token (<c>ARGV[1]</c>, for <c>ARGV[2]</c> milliseconds), or
-    /// shares the one another load holds; answers the lease's token.
+    /// Takes a key's fill lease (<c>KEYS[1]</c>) with a new token (<c>ARGV[1]</c>), or shares the one another load holds,
+    /// giving it <c>ARGV[2]</c> milliseconds to live from now; answers the lease's token.
     /// </summary>
-    public const string LeaseScript = "redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) return redis.call('get', KEYS[1])";
+    public const string LeaseScript = "redis.call('set', KEYS[1], ARGV[1], 'NX') redis.call('pexpire', KEYS[1], ARGV[2]) return redis.call('get', KEYS[1])";
 
     /// <summary>
     /// Writes what a load computed (<c>KEYS[1]</c>: the entry, <c>ARGV[2]</c> for <c>ARGV[3]</c> milliseconds) if its lease
     /// (<c>KEYS[2]</c>) still holds its token (<c>ARGV[1]</c>), and the key holds what the load's read found
-    /// (<c>ARGV[4]</c>): nothing (empty), anything (<c>*</c>), or a tracked entry of that write time (8 bytes
-    /// little-endian), or nothing any more. The lease is then let go. Returns 1 when it wrote.
+    /// (<c>ARGV[4]</c>, <see cref="FillLease.Expect"/>): after a miss, no string (another Redis type, which the read took
+    /// for a miss, is written over); else the same tracked entry (its write time) or the same bytes (their SHA-1), or
+    /// nothing any more. The lease is then let go. Returns 1 when it wrote.
     /// </summary>
     public const string FillScript = """
         if redis.call('get', KEYS[2]) ~= ARGV[1] then return 0 end
         redis.call('del', KEYS[2])
+        local kind = redis.call('type', KEYS[1])['ok']
         if ARGV[4] == '' then
-          if redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3], 'NX') then return 1 end
-          return 0
+          if kind == 'string' then return 0 end
+        elseif kind ~= 'none' then
+          if kind ~= 'string' then return 0 end
+          local mode = string.sub(ARGV[4], 1, 1)
+          if mode == 'T' then
+            local h = redis.call('getrange', KEYS[1], 0, 27)
+            if string.sub(h, 1, 4) ~= '\0RC\3' or string.sub(h, 21, 28) ~= string.sub(ARGV[4], 2) then return 0 end
+          elseif redis.sha1hex(redis.call('get', KEYS[1])) ~= string.sub(ARGV[4], 2) then
+            return 0
+          end
         end
-        if ARGV[4] == '*' then
-          redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3])
-          return 1
-        end
-        local h = redis.pcall('getrange', KEYS[1], 0, 27)
-        if type(h) ~= 'string' or (h ~= '' and (string.sub(h, 1, 4) ~= '\0RC\3' or string.sub(h, 21, 28) ~= ARGV[4])) then return 0 end
         redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3])
         return 1
         """;
@@ -156,10 +160,11 @@ internal static class RedisCommands
         }
 
         batch.Execute();
+        await Task.WhenAll(leases.OfType<Task<RedisResult>>()).ConfigureAwait(false);
         var tokens = new string?[keys.Length];
         for (var i = 0; i < keys.Length; i++)
         {
-            tokens[i] = leases[i] is { } lease ? (string?)await lease.ConfigureAwait(false) ?? FillLease.Unavailable : null;
+            tokens[i] = leases[i] is { } lease ? (string?)lease.Result ?? FillLease.Unavailable : null;
         }
 
         return tokens;
@@ -168,18 +173,8 @@ internal static class RedisCommands
     public static async Task<bool> FillAsync(IDatabase db, string key, byte[] value, TimeSpan timeToLive, FillLease lease) =>
         (long)await db.ScriptEvaluateAsync(FillScript, [key, FillLease.KeyOf(key)!], FillArguments(value, timeToLive, lease)).ConfigureAwait(false) == 1;
 
-    private static RedisValue[] FillArguments(byte[] value, TimeSpan timeToLive, FillLease lease)
-    {
-        var replaces = lease.Replaces == FillLease.Anything ? (RedisValue)"*" : RedisValue.EmptyString;
-        if (lease.Replaces > 0)
-        {
-            var writtenAt = new byte[8];
-            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(writtenAt, lease.Replaces);
-            replaces = writtenAt;
-        }
-
-        return [lease.Token, value, Milliseconds(timeToLive), replaces];
-    }
+    private static RedisValue[] FillArguments(byte[] value, TimeSpan timeToLive, FillLease lease) =>
+        [lease.Token, value, Milliseconds(timeToLive), lease.Expect];
 
     private static string NewLeaseToken() => Guid.NewGuid().ToString("N");
 

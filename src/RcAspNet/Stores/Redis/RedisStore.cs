@@ -282,6 +282,14 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<RcRemovalResult> DeleteAsync(string key, CancellationToken cancellationToken)
     {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            // The caller stopped waiting before the removal began: it goes on without the caller (and takes the key's
+            // near copy and the reads in flight again when it lands), and is kept if it fails.
+            RedisCalls.Observe(DeleteAsync(key, CancellationToken.None).AsTask());
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
         Evict(key);
         try
         {
@@ -298,6 +306,13 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
 
     public async ValueTask<RcRemovalResult> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
     {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            // As DeleteAsync: the removal goes on without the caller.
+            RedisCalls.Observe(DeleteManyAsync(keys, CancellationToken.None).AsTask());
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
         EvictAll(keys, static k => k);
         try
         {
