@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
@@ -316,12 +315,10 @@ internal sealed partial class CacheNamespace
             return [];
         }
 
-        if (EntryEnvelope.Read(entry, out var header) == EntryKind.Wrapped && header.TracksFreshness)
+        if (EntryEnvelope.Read(entry, out var header) == EntryKind.Wrapped && header.TracksFreshness && entry.Length >= EntryEnvelope.TrackedHeaderSize)
         {
-            var tracked = new byte[9];
-            tracked[0] = (byte)'T';
-            BinaryPrimitives.WriteInt64LittleEndian(tracked.AsSpan(1), header.WrittenAt);
-            return tracked;
+            // Its header up to its freshness: the magic, the windows, when it was written and until when it is fresh.
+            return [(byte)'T', .. entry.AsSpan(0, EntryEnvelope.TrackedHeaderSize)];
         }
 
         return [(byte)'D', .. Encoding.ASCII.GetBytes(Convert.ToHexStringLower(SHA1.HashData(entry)))];

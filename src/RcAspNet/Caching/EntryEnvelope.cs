@@ -24,6 +24,9 @@ internal static class EntryEnvelope
 {
     public const int HeaderSize = 20;
     private const int FreshnessSize = 16;
+
+    /// <summary>How long the header of a tracked entry is up to its freshness (before its tags).</summary>
+    public const int TrackedHeaderSize = HeaderSize + FreshnessSize;
     private const byte SlidingVersion = 1;
     private const byte TaggedVersion = 2;
     private const byte TrackedVersion = 3;

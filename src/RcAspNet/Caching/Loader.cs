@@ -520,7 +520,10 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
     /// <summary>Reads a fresh value of the key written after <paramref name="newerThan"/> (any fresh one for 0), or nothing.</summary>
     private async ValueTask<Fallback<T>?> ReadNewerAsync<T>(LoadRequest<T> request, long newerThan, CancellationToken cancellationToken)
     {
-        var (bytes, header) = await keyspace.ReadAsync(request.NamespacedKey, count: false, cancellationToken).ConfigureAwait(false);
+        // What a load after this read writes must still find what this read found (its lease is taken after it).
+        request.ReadEntry = await keyspace.ReadEntryAsync(request.NamespacedKey, cancellationToken).ConfigureAwait(false);
+        request.ReadUnknown = false;
+        var (bytes, header) = keyspace.Open(request.NamespacedKey, request.ReadEntry, count: false);
         return bytes is { } found && !header.IsStaleAt(keyspace.NowMilliseconds) && (newerThan == 0 || header.WrittenAt > newerThan) && request.Decode(found, out var value)
             ? new Fallback<T>(value!)
             : null;

@@ -119,12 +119,12 @@ internal static class RedisCommands
     /// Writes what a load computed (<c>KEYS[1]</c>: the entry, <c>ARGV[2]</c> for <c>ARGV[3]</c> milliseconds) if its lease
     /// (<c>KEYS[2]</c>) still holds its token (<c>ARGV[1]</c>), and the key holds what the load's read found
     /// (<c>ARGV[4]</c>, <see cref="FillLease.Expect"/>): after a miss, no string (another Redis type, which the read took
-    /// for a miss, is written over); else the same tracked entry (its write time) or the same bytes (their SHA-1), or
-    /// nothing any more. The lease is then let go. Returns 1 when it wrote.
+    /// for a miss, is written over); else the same tracked entry (its 36-byte header: windows, write time, freshness) or
+    /// the same bytes (their SHA-1), or nothing any more. A write lets the lease go; a refused one leaves it to the other
+    /// loads that share it. Returns 1 when it wrote.
     /// </summary>
     public const string FillScript = """
         if redis.call('get', KEYS[2]) ~= ARGV[1] then return 0 end
-        redis.call('del', KEYS[2])
         local kind = redis.call('type', KEYS[1])['ok']
         if ARGV[4] == '' then
           if kind == 'string' then return 0 end
@@ -132,12 +132,12 @@ internal static class RedisCommands
           if kind ~= 'string' then return 0 end
           local mode = string.sub(ARGV[4], 1, 1)
           if mode == 'T' then
-            local h = redis.call('getrange', KEYS[1], 0, 27)
-            if string.sub(h, 1, 4) ~= '\0RC\3' or string.sub(h, 21, 28) ~= string.sub(ARGV[4], 2) then return 0 end
+            if redis.call('getrange', KEYS[1], 0, 35) ~= string.sub(ARGV[4], 2) then return 0 end
           elseif redis.sha1hex(redis.call('get', KEYS[1])) ~= string.sub(ARGV[4], 2) then
             return 0
           end
         end
+        redis.call('del', KEYS[2])
         redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3])
         return 1
         """;
