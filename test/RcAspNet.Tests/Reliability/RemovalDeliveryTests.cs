@@ -283,48 +283,6 @@ public sealed class RemovalDeliveryTests(ITestOutputHelper output) : IAsyncLifet
     [Theory]
     [InlineData(FleetKind.Redis)]
     [InlineData(FleetKind.Shards)]
-    [InlineData(FleetKind.Cluster)]
-    public async Task MoreTagInvalidationsThanTheBound_BecomeAClear_AndNoTaggedEntryIsReadUntilItIsDelivered(FleetKind kind)
-    {
-        _fleet = await Fleet.StartAsync(kind);
-        await using var services = Services(near: false, static o => o.PendingRemovalLimit = 5);
-        var cache = services.GetRequiredService<IRcCache>();
-        const int Tags = 40;
-        var keys = Enumerable.Range(0, Tags).Select(static i => $"tagged{i}").ToArray();
-        for (var i = 0; i < Tags; i++)
-        {
-            await cache.SetAsync(keys[i], i, new RcEntryOptions { Tags = [$"tag{i}"] });
-        }
-
-        _fleet.Victim.Pause();
-        try
-        {
-            // Each tag invalidated once, wherever its entry lives: those whose tag lives on the paused server are kept,
-            // more of them than the bound.
-            for (var i = 0; i < Tags; i++)
-            {
-                await cache.InvalidateTagAsync($"tag{i}");
-            }
-
-            Assert.All(await cache.GetManyAsync<int?>(keys), static v => Assert.Null(v));
-
-            // What is kept for the paused server stays within the bound (a clear, and at most the bound's tags).
-            var statuses = await services.GetRequiredService<CacheRegistry>().Stores[0].CheckHealthAsync(default);
-            Assert.InRange(statuses.Max(static s => s.PendingRemovals), 1, 5 + 1);
-        }
-        finally
-        {
-            _fleet.Victim.Resume();
-        }
-
-        await WaitAsync(async () => await HealthAsync(services) == HealthStatus.Healthy, "the thawed server to serve again");
-        Assert.All(await cache.GetManyAsync<int?>(keys), static v => Assert.Null(v));
-        Assert.Contains(_logs.Records, static r => r.Id.Id == 107);
-    }
-
-    [Theory]
-    [InlineData(FleetKind.Redis)]
-    [InlineData(FleetKind.Shards)]
     public async Task ClearOfAServerThatIsDown_IsKeptAndDelivered_NotThrown(FleetKind kind)
     {
         _fleet = await Fleet.StartAsync(kind, "--appendonly", "yes");

@@ -62,47 +62,4 @@ public sealed class RemovalLogTests
         log.Add(Removal.OfTag(Post));
         Assert.Equal(2, log.Size);
     }
-
-    [Fact]
-    public void TagsPastTheBound_CollapseIntoOneClear_AndEveryTagCountsAsInvalidatedUntilItIsDelivered()
-    {
-        var tags = new StrongBox<int>();
-        var log = new RemovalLog(limit: 3, ["ns:"], tags);
-        for (var i = 0; i < 3; i++)
-        {
-            Assert.False(log.Add(Removal.OfTag(Tag($"t{i}")), unsent: true));
-        }
-
-        Assert.False(log.HasTag(Tag("other").Routing));
-        Assert.True(log.Add(Removal.OfTag(Tag("t3")), unsent: true));
-
-        // One clear instead of four tags; any tag, kept or not, now counts as invalidated.
-        Assert.Equal(1, log.Size);
-        Assert.Equal(RemovalKind.Clear, Assert.Single(log.Next(100)).Kind);
-        Assert.True(log.HasTag(Tag("other").Routing));
-        Assert.True(tags.Value > 0);
-
-        log.Delivered();
-        Assert.True(log.IsEmpty);
-        Assert.False(log.HasTag(Tag("other").Routing));
-        Assert.Equal(0, tags.Value);
-    }
-
-    [Fact]
-    public void TagsPastTheBound_StayInvalidated_WhileTheirClearIsBeingDeliveredAndAfterItFails()
-    {
-        var tags = new StrongBox<int>();
-        var log = new RemovalLog(limit: 1, ["ns:"], tags);
-        log.Add(Removal.OfTag(Tag("t0")), unsent: true);
-        log.Add(Removal.OfTag(Tag("t1")), unsent: true);
-        log.Next(100);
-        log.Abandon();
-        Assert.True(log.HasTag(Tag("t0").Routing));
-        Assert.True(log.HasTag(Tag("t9").Routing));
-        Assert.Equal(RemovalKind.Clear, Assert.Single(log.Next(100)).Kind);
-        log.Delivered();
-        Assert.False(log.HasTag(Tag("t0").Routing));
-    }
-
-    private static TagKeys Tag(string name) => new($"ns:{{rc-tag:{name}}}:version", $"ns:{{rc-tag:{name}}}:keys", $"ns:{{rc-tag:{name}}}");
 }

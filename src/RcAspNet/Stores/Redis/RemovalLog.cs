@@ -4,9 +4,7 @@ namespace RcAspNet.Stores.Redis;
 
 /// <summary>
 /// The removals kept for one server, in the order they were made, bounded by <c>Rc:PendingRemovalLimit</c>: past the
-/// bound, its keys collapse into one clear of the store's namespaces on that server, delivered after its tags; past it
-/// in tags, the tags collapse into that clear too, and until it is delivered every tag counts as invalidated (a clear
-/// drains every tag's members set it finds on the server, whose entries may live on other servers). A key is
+/// bound, its keys collapse into one clear of the store's namespaces on that server, delivered after its tags. A key is
 /// kept once however often it is removed meanwhile (but a removal made while an earlier one of the same key is being
 /// delivered is kept again: that delivery may have reached the server before it). A tag is kept once only while neither
 /// its kept invalidation nor the new one was sent: one that was sent and not acknowledged may have been applied, moving
@@ -23,7 +21,6 @@ internal sealed class RemovalLog(int limit, string[] prefixes, StrongBox<int> st
     private readonly HashSet<Removal> _delivering = [];
     private int _size;
     private int _tagCount;
-    private bool _allTags;
 
     /// <summary>Gets how many removals are kept (keys, and tags and clears counted once), read without the lock.</summary>
     public int Size => Volatile.Read(ref _size);
@@ -63,12 +60,6 @@ internal sealed class RemovalLog(int limit, string[] prefixes, StrongBox<int> st
 
         _items.Add(removal);
         Grow(removal, 1);
-        if (removal.Kind == RemovalKind.Tag && _tagCount > limit)
-        {
-            CollapseTags();
-            return true;
-        }
-
         if (Size <= limit || !_items.Any(r => r.Kind == RemovalKind.Keys && !_delivering.Contains(r)))
         {
             return false;
@@ -90,45 +81,6 @@ internal sealed class RemovalLog(int limit, string[] prefixes, StrongBox<int> st
         _items.Add(all);
         Grow(all, 1);
         return true;
-    }
-
-    /// <summary>
-    /// Past the bound in tags: one clear of the namespaces replaces every tag, key and clear kept (but those being
-    /// delivered). Delivering it drains every tag's members set on the server (their entries elsewhere go too) and
-    /// deletes the tags' versions (so a write that read one sees a change); until then every tag counts as invalidated,
-    /// so that no entry carrying one is read anywhere.
-    /// </summary>
-    private void CollapseTags()
-    {
-        for (var i = _items.Count - 1; i >= 0; i--)
-        {
-            if (!_delivering.Contains(_items[i]))
-            {
-                Grow(_items[i], -1);
-                Unindex(_items[i]);
-                _items.RemoveAt(i);
-            }
-        }
-
-        if (!_allTags)
-        {
-            _allTags = true;
-            Interlocked.Increment(ref storeTags.Value);
-        }
-
-        var all = Removal.OfClear(prefixes);
-        _items.Add(all);
-        Grow(all, 1);
-    }
-
-    /// <summary>Once no clear is kept any more, tags count as invalidated only if they are kept themselves.</summary>
-    private void ReleaseAllTags()
-    {
-        if (_allTags && !_items.Exists(static r => r.Kind == RemovalKind.Clear))
-        {
-            _allTags = false;
-            Interlocked.Decrement(ref storeTags.Value);
-        }
     }
 
     /// <summary>
@@ -176,7 +128,6 @@ internal sealed class RemovalLog(int limit, string[] prefixes, StrongBox<int> st
         }
 
         _delivering.Clear();
-        ReleaseAllTags();
     }
 
     /// <summary>Replaces a removal being delivered by what is left of it (a tag whose version changed, but whose members are still to go).</summary>
@@ -190,7 +141,7 @@ internal sealed class RemovalLog(int limit, string[] prefixes, StrongBox<int> st
     }
 
     /// <summary>Whether an invalidation of the tag routed by <paramref name="routing"/> is kept, its version not changed yet or its members not all deleted.</summary>
-    public bool HasTag(string routing) => _allTags || (_tagCount > 0 && _tags.ContainsKey(routing));
+    public bool HasTag(string routing) => _tagCount > 0 && _tags.ContainsKey(routing);
 
     /// <summary>The removals that could move to another server (tags and keys not being delivered), to decide outside the lock where each goes.</summary>
     public List<Removal> Movable() => _items.FindAll(r => r.Kind != RemovalKind.Clear && !_delivering.Contains(r));
@@ -225,7 +176,6 @@ internal sealed class RemovalLog(int limit, string[] prefixes, StrongBox<int> st
 
         Grow(clear, -1);
         _items.Remove(clear);
-        ReleaseAllTags();
         return true;
     }
 
