@@ -105,14 +105,28 @@ public abstract class TagContractTests : IAsyncLifetime
         await EndsOrIsCancelledAsync(() => Cache.DeleteManyAsync(["two", "three"], cancelled.Token));
         await EndsOrIsCancelledAsync(() => Cache.InvalidateTagAsync("posts", cancelled.Token));
 
-        // Read by another node, which keeps no removal of its own: what the servers hold.
+        // Read by another node, which keeps no removal of its own: what the servers hold. This node may hold a server
+        // out of service until a kept removal is delivered, and with FailureMode=Throw its calls throw meanwhile.
         string[] removed = ["one", "two", "three", "post:1", "post:2"];
         await Eventually.TrueAsync(async () => (await Node(1).GetManyAsync<string>(removed)).All(static v => v is null));
-        Assert.All(await Cache.GetManyAsync<string>(removed), Assert.Null);
+        await Eventually.TrueAsync(async () => await ServesAsync(async () => Assert.All(await Cache.GetManyAsync<string>(removed), Assert.Null)));
 
-        await Cache.SetAsync("four", "4");
+        await Eventually.TrueAsync(async () => await ServesAsync(async () => await Cache.SetAsync("four", "4")));
         await EndsOrIsCancelledAsync(() => Cache.ClearAsync(cancelled.Token));
         await Eventually.TrueAsync(async () => await Node(1).GetAsync<string>("four") is null);
+
+        static async Task<bool> ServesAsync(Func<Task> call)
+        {
+            try
+            {
+                await call();
+                return true;
+            }
+            catch (RcCacheException)
+            {
+                return false;
+            }
+        }
 
         static async Task EndsOrIsCancelledAsync(Func<ValueTask<RcRemovalResult>> removal)
         {

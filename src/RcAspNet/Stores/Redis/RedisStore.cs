@@ -406,6 +406,13 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
 
     public async ValueTask<RcRemovalResult> ClearAsync(string prefix, CancellationToken cancellationToken)
     {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            // As DeleteAsync: the clear goes on without the caller (and keeps what it cannot finish).
+            RedisCalls.Observe(ClearAsync(prefix, CancellationToken.None).AsTask());
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
         var removal = Removal.OfClear([prefix]);
         _recent.Add(removal);
         _tables.ForgetAll();
@@ -468,6 +475,13 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
 
     public async ValueTask<RcRemovalResult> InvalidateTagAsync(TagKeys tag, CancellationToken cancellationToken)
     {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            // As DeleteAsync: the invalidation goes on without the caller (and keeps what it cannot finish).
+            RedisCalls.Observe(InvalidateTagAsync(tag, CancellationToken.None).AsTask());
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
         var node = _topology.NodeOf(tag.Routing);
         var removal = Removal.OfTag(tag);
         _recent.Add(removal);
