@@ -306,7 +306,7 @@ internal sealed partial class CacheNamespace
     /// <summary>
     /// What a load's write must find where its read found <paramref name="entry"/> (as stored; null for nothing), so that
     /// a value another process wrote meanwhile is not written over (<see cref="FillLease.Expect"/>): nothing, the same
-    /// tracked entry (its write time), or the same bytes (their SHA-1, for an entry the read could not use).
+    /// tracked entry (its header up to its freshness), or the same bytes (their SHA-1).
     /// </summary>
     public static byte[] Expectation(byte[]? entry)
     {
@@ -331,9 +331,7 @@ internal sealed partial class CacheNamespace
     /// then answered, not written. Null when the store needs no lease.
     /// </summary>
     public async ValueTask<FillLease?> LeaseAsync(string namespacedKey, byte[]? expect, CancellationToken cancellationToken) =>
-        await _store.LeaseAsync(namespacedKey, cancellationToken).ConfigureAwait(false) is { } token
-            ? new FillLease(expect is null ? FillLease.Unavailable : token, expect ?? [])
-            : null;
+        await _store.LeaseAsync(namespacedKey, cancellationToken).ConfigureAwait(false) is { } token ? FillLease.For(token, expect) : null;
 
     /// <summary>The fill leases of many keys (<see cref="LeaseAsync"/>), one round trip per server; null when the store needs none.</summary>
     public ValueTask<string?[]?> LeaseManyAsync(IReadOnlyList<string> namespacedKeys, CancellationToken cancellationToken) =>

@@ -354,7 +354,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
         catch (RcCacheException)
         {
             // The lease's server failed (FailureMode=Throw): the value is answered, not written, as a failed write is.
-            lease = new FillLease(FillLease.Unavailable, []);
+            lease = FillLease.NotTaken;
         }
         catch when (reading is not null)
         {

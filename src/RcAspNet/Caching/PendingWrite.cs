@@ -18,5 +18,5 @@ namespace RcAspNet.Caching;
 internal readonly record struct PendingWrite(string Key, byte[] Value, EntryTiming Timing, IReadOnlyList<string>? Tags, long? Since = null, string? Lease = null, byte[]? Expect = null)
 {
     /// <summary>Gets the fill lease the write checks, if any.</summary>
-    public FillLease? FillLease => Lease is null ? null : new FillLease(Expect is null ? Stores.FillLease.Unavailable : Lease, Expect ?? []);
+    public FillLease? FillLease => Lease is null ? null : Stores.FillLease.For(Lease, Expect);
 }

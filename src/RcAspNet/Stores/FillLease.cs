@@ -9,7 +9,7 @@ namespace RcAspNet.Stores;
 /// <param name="Expect">
 /// What the load's read found, which the write must still find (the cache layer makes it): empty for nothing (the
 /// write goes only where the key holds no string, so a value another process wrote meanwhile stays); <c>T</c> and a
-/// tracked entry's write time (8 bytes, little-endian), or <c>D</c> and the hex SHA-1 of the entry's bytes: the write
+/// tracked entry's header up to its freshness (36 bytes), or <c>D</c> and the hex SHA-1 of the entry's bytes: the write
 /// goes over that same entry, or where the key has gone.
 /// </param>
 internal readonly record struct FillLease(string Token, byte[] Expect)
@@ -23,9 +23,15 @@ internal readonly record struct FillLease(string Token, byte[] Expect)
     /// <summary>How long a lease lives after its last taker: a factory that runs longer has its value answered, not stored.</summary>
     public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
 
+    /// <summary>Gets a lease that was not taken: the load is answered, not written.</summary>
+    public static FillLease NotTaken => new(Unavailable, []);
+
     /// <summary>Gets whether the write may be tried: the lease was taken.</summary>
     public bool IsHeld => Token.Length > 0;
 
     /// <summary>The lease's key for <paramref name="key"/>, in its hash slot; null when it cannot share it (the key is then filled without a lease, as a memory store is).</summary>
     public static string? KeyOf(string key) => CompanionKey.InSlotOf(Prefix, key);
+
+    /// <summary>The lease of <paramref name="token"/>, for a write that must find <paramref name="expect"/>; not taken when what the load's read found is unknown (null).</summary>
+    public static FillLease For(string token, byte[]? expect) => expect is null ? NotTaken : new(token, expect);
 }

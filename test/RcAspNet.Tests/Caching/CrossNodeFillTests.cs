@@ -96,12 +96,7 @@ public abstract class CrossNodeFillTests : IAsyncLifetime
     [Fact]
     public async Task ARemovalWhileAnotherNodeRefreshesAStaleEntry_IsNotUndone()
     {
-        // The loader's clock is past the entry's freshness, within its fail-safe window: its read loads a new value.
-        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
-        var (loader, other) = (Node(clock), Node());
-        await loader.SetAsync("post", "first", FailSafe);
-        clock.Advance(TimeSpan.FromMinutes(2));
-        var load = await StartLoadAsync(loader, "post", "read before the change", FailSafe);
+        var (load, other) = await StartRefreshAsync("read before the change");
 
         await other.DeleteAsync("post");
         Assert.Equal("read before the change", await load.FinishAsync());
@@ -112,11 +107,7 @@ public abstract class CrossNodeFillTests : IAsyncLifetime
     [Fact]
     public async Task AValueWrittenWhileAnotherNodeRefreshesAStaleEntry_Stays()
     {
-        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
-        var (loader, other) = (Node(clock), Node());
-        await loader.SetAsync("post", "first", FailSafe);
-        clock.Advance(TimeSpan.FromMinutes(2));
-        var load = await StartLoadAsync(loader, "post", "read before the change", FailSafe);
+        var (load, other) = await StartRefreshAsync("read before the change");
 
         await other.SetAsync("post", "written meanwhile", FailSafe);
         Assert.Equal("read before the change", await load.FinishAsync());
@@ -130,19 +121,10 @@ public abstract class CrossNodeFillTests : IAsyncLifetime
         // The loader reads a Post where another app version stored a string: not a value of its type, so it loads one.
         var (loader, other) = (Node(), Node());
         await other.SetAsync("post", "not a post");
-        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var load = loader.GetOrSetAsync("post", async _ =>
-        {
-            entered.TrySetResult();
-            await release.Task;
-            return new Post(1);
-        }).AsTask();
-        await entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var load = await StartLoadAsync(loader, "post", new Post(1));
 
         await other.SetAsync("post", new Post(2));
-        release.SetResult();
-        Assert.Equal(new Post(1), await load.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(new Post(1), await load.FinishAsync());
 
         Assert.Equal(new Post(2), await other.GetAsync<Post>("post"));
     }
@@ -159,11 +141,7 @@ public abstract class CrossNodeFillTests : IAsyncLifetime
     [Fact]
     public async Task ARefreshWithNothingInItsWay_StoresItsValue()
     {
-        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
-        var (loader, other) = (Node(clock), Node());
-        await loader.SetAsync("post", "first", FailSafe);
-        clock.Advance(TimeSpan.FromMinutes(2));
-        var load = await StartLoadAsync(loader, "post", "refreshed", FailSafe);
+        var (load, other) = await StartRefreshAsync("refreshed");
         Assert.Equal("refreshed", await load.FinishAsync());
 
         Assert.Equal("refreshed", await other.GetAsync<string>("post"));
@@ -213,8 +191,21 @@ public abstract class CrossNodeFillTests : IAsyncLifetime
 
     private static readonly RcEntryOptions FailSafe = new() { Expiration = TimeSpan.FromMinutes(1), FailSafeMaxDuration = TimeSpan.FromHours(1) };
 
+    /// <summary>
+    /// Writes an entry on a node whose clock then moves past its freshness, within its fail-safe window, and starts that
+    /// node's load of a new value (<paramref name="value"/>); returns the load once its factory runs, and another node.
+    /// </summary>
+    private async Task<(BlockedLoad<string> Load, IRcCache Other)> StartRefreshAsync(string value)
+    {
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var (loader, other) = (Node(clock), Node());
+        await loader.SetAsync("post", "first", FailSafe);
+        clock.Advance(TimeSpan.FromMinutes(2));
+        return (await StartLoadAsync(loader, "post", value, FailSafe), other);
+    }
+
     /// <summary>Starts a load of <paramref name="key"/> on <paramref name="node"/>, and returns once its factory runs.</summary>
-    private static async Task<BlockedLoad> StartLoadAsync(IRcCache node, string key, string value, RcEntryOptions? options = null)
+    private static async Task<BlockedLoad<T>> StartLoadAsync<T>(IRcCache node, string key, T value, RcEntryOptions? options = null)
     {
         var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -229,12 +220,12 @@ public abstract class CrossNodeFillTests : IAsyncLifetime
             options).AsTask();
         await Task.WhenAny(entered.Task, load).WaitAsync(TimeSpan.FromSeconds(30));
         Assert.True(entered.Task.IsCompleted, "The factory did not run.");
-        return new BlockedLoad(release, load);
+        return new BlockedLoad<T>(release, load);
     }
 
-    private sealed record BlockedLoad(TaskCompletionSource Release, Task<string> Load)
+    private sealed record BlockedLoad<T>(TaskCompletionSource Release, Task<T> Load)
     {
-        public Task<string> FinishAsync()
+        public Task<T> FinishAsync()
         {
             Release.SetResult();
             return Load.WaitAsync(TimeSpan.FromSeconds(30));

@@ -191,24 +191,16 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
     /// <summary>
     /// Runs a removal against <paramref name="node"/>; when it fails or is skipped, it is kept for the server and
     /// reported pending (Degrade) or thrown (Throw), never dropped. A cancelled token ends the caller's wait, not the
-    /// removal: the store runs a removal whose caller gave up before it began without the caller; here, keys are deleted
-    /// without the caller (and kept if that fails), and a step of a tag or a clear is kept for the server's recovery to
-    /// finish; the caller gets its <see cref="OperationCanceledException"/>.
+    /// removal: the store runs a removal whose caller gave up before it began without the caller, and one cancelled
+    /// between its steps is kept here for the server's recovery to finish; the caller gets its
+    /// <see cref="OperationCanceledException"/>.
     /// </summary>
     /// <returns>Whether the server answered, with its answer; else what was kept.</returns>
     public async ValueTask<(bool Delivered, T Answer, RcRemovalResult Kept)> RemoveAsync<TState, T>(RedisNode node, string operation, Removal removal, TState state, Func<IDatabase, TState, Task<T>> command, CancellationToken cancellationToken)
     {
         if (cancellationToken.IsCancellationRequested)
         {
-            if (removal.Kind == RemovalKind.Keys)
-            {
-                Observe(RemoveAsync(node, operation, removal, state, command, CancellationToken.None).AsTask());
-            }
-            else
-            {
-                Keep(node, removal);
-            }
-
+            Keep(node, removal);
             cancellationToken.ThrowIfCancellationRequested();
         }
 

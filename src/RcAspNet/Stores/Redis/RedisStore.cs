@@ -284,10 +284,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     {
         if (cancellationToken.IsCancellationRequested)
         {
-            // The caller stopped waiting before the removal began: it goes on without the caller (and takes the key's
-            // near copy and the reads in flight again when it lands), and is kept if it fails.
-            RedisCalls.Observe(DeleteAsync(key, CancellationToken.None).AsTask());
-            cancellationToken.ThrowIfCancellationRequested();
+            return await WithoutCaller(DeleteAsync(key, CancellationToken.None), cancellationToken).ConfigureAwait(false);
         }
 
         Evict(key);
@@ -308,9 +305,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     {
         if (cancellationToken.IsCancellationRequested)
         {
-            // As DeleteAsync: the removal goes on without the caller.
-            RedisCalls.Observe(DeleteManyAsync(keys, CancellationToken.None).AsTask());
-            cancellationToken.ThrowIfCancellationRequested();
+            return await WithoutCaller(DeleteManyAsync(keys, CancellationToken.None), cancellationToken).ConfigureAwait(false);
         }
 
         EvictAll(keys, static k => k);
@@ -408,9 +403,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     {
         if (cancellationToken.IsCancellationRequested)
         {
-            // As DeleteAsync: the clear goes on without the caller (and keeps what it cannot finish).
-            RedisCalls.Observe(ClearAsync(prefix, CancellationToken.None).AsTask());
-            cancellationToken.ThrowIfCancellationRequested();
+            return await WithoutCaller(ClearAsync(prefix, CancellationToken.None), cancellationToken).ConfigureAwait(false);
         }
 
         var removal = Removal.OfClear([prefix]);
@@ -477,9 +470,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     {
         if (cancellationToken.IsCancellationRequested)
         {
-            // As DeleteAsync: the invalidation goes on without the caller (and keeps what it cannot finish).
-            RedisCalls.Observe(InvalidateTagAsync(tag, CancellationToken.None).AsTask());
-            cancellationToken.ThrowIfCancellationRequested();
+            return await WithoutCaller(InvalidateTagAsync(tag, CancellationToken.None), cancellationToken).ConfigureAwait(false);
         }
 
         var node = _topology.NodeOf(tag.Routing);
@@ -658,6 +649,17 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
                 await keys.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// A removal whose caller gave up before it began goes on without the caller, to its end: what fails is kept, as for
+    /// any removal, and a delete takes the keys' near copies and the reads in flight again when it lands. The caller
+    /// gets its cancellation.
+    /// </summary>
+    private static ValueTask<RcRemovalResult> WithoutCaller(ValueTask<RcRemovalResult> removal, CancellationToken cancellationToken)
+    {
+        RedisCalls.Observe(removal.AsTask());
+        return ValueTask.FromCanceled<RcRemovalResult>(cancellationToken);
     }
 
     /// <summary>Reads a key with one GET, or by joining the GET of it in flight (<see cref="RedisCalls.GetAsync"/>).</summary>
