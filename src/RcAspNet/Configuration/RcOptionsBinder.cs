@@ -18,8 +18,16 @@ internal static class RcOptionsBinder
         var path = configuration is IConfigurationSection section ? section.Path : RcOptions.SectionName;
         options.ConfigurationPath = path;
         var accepted = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        var empty = new List<string>();
         foreach (var (key, value) in configuration.AsEnumerable(makePathsRelative: true))
         {
+            if (string.IsNullOrEmpty(value) && key.Length > 0 && !configuration.GetSection(key).GetChildren().Any())
+            {
+                // An empty JSON object (or JSON's null, or an empty variable): no value and no children. As a shard or
+                // a named cache it is one with every default, as rc's {} is; the binder alone would leave it out.
+                empty.Add(key);
+            }
+
             if (value is null)
             {
                 continue;
@@ -42,7 +50,46 @@ internal static class RcOptionsBinder
         }
 
         new ConfigurationBuilder().AddInMemoryCollection(accepted).Build().Bind(options);
+        foreach (var key in empty)
+        {
+            AddDefaultElements(options, key.Split(ConfigurationPath.KeyDelimiter));
+        }
     }
+
+    /// <summary>
+    /// Adds the dictionary elements on <paramref name="segments"/> (shards, named caches) that binding left out, each
+    /// with every default, when every segment names a setting; an unknown name adds nothing.
+    /// </summary>
+    [UnconditionalSuppressMessage("Trimming", "IL2072", Justification = "RcOptions and its nested option types are rooted by the library.")]
+    private static void AddDefaultElements(RcOptions options, string[] segments)
+    {
+        var type = typeof(RcOptions);
+        foreach (var segment in segments)
+        {
+            type = Element(type, typeof(Dictionary<,>))
+                ?? (Element(type, typeof(List<>)) is null ? Setting(type, segment)?.PropertyType : null);
+            if (type is null)
+            {
+                return;
+            }
+        }
+
+        object? current = options;
+        foreach (var segment in segments)
+        {
+            if (current is System.Collections.IDictionary dictionary && Element(current.GetType(), typeof(Dictionary<,>)) is { IsValueType: false } element && element != typeof(string))
+            {
+                current = dictionary.Contains(segment) ? dictionary[segment] : dictionary[segment] = Activator.CreateInstance(element);
+            }
+            else
+            {
+                current = current is null ? null : Setting(current.GetType(), segment)?.GetValue(current);
+            }
+        }
+    }
+
+    private static PropertyInfo? Setting(Type type, string name) =>
+        Settings(type).FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Returns why a value cannot be bound at <paramref name="key"/>, or <see langword="null"/> when it can.</summary>
     private static string? Check(string key, string value)
@@ -66,7 +113,7 @@ internal static class RcOptionsBinder
             }
             else
             {
-                var property = Settings(type).FirstOrDefault(p => string.Equals(p.Name, segments[i], StringComparison.OrdinalIgnoreCase));
+                var property = Setting(type, segments[i]);
                 if (property is null)
                 {
                     return $"'{segments[i]}' is not a setting here; the settings are {string.Join(", ", Settings(type).Select(static p => p.Name))}.";

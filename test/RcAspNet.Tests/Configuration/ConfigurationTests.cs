@@ -319,6 +319,34 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public void Bind_AnEmptyShardOrCacheInJson_IsKeptWithItsDefaults()
+    {
+        // rc's CacheCluster({'cache01': {}, 'cache02': {'port': 6380}}) has two hosts, the first with redis-py's defaults;
+        // IConfiguration gives an empty JSON object no value and no children, which the binder alone would drop, and
+        // with it a shard, so that this app would route keys unlike the Python app that shares its servers.
+        const string json = """
+            {
+              "Rc": {
+                "Store": "Sharded",
+                "Shards": { "cache01": {}, "cache02": { "Port": 6380 } },
+                "Caches": { "pages": {}, "posts": { "Store": "Sharded", "Shards": { "a": {} } } }
+              }
+            }
+            """;
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddJsonStream(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json)));
+        builder.Services.AddRcCache(builder.Configuration.GetSection("Rc"));
+        using var host = builder.Build();
+        var options = host.Services.GetRequiredService<IOptions<RcOptions>>().Value;
+
+        Assert.Equal(["cache01", "cache02"], options.Shards.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(("localhost", 6379, 0), (options.Shards["cache01"].Host, options.Shards["cache01"].Port, options.Shards["cache01"].Db));
+        Assert.Equal(6380, options.Shards["cache02"].Port);
+        Assert.Equal(["pages", "posts"], options.Caches.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(6379, options.Caches["posts"].Shards["a"].Port);
+    }
+
+    [Fact]
     public async Task Start_WithRedisDown_SucceedsAndReadsMiss()
     {
         using var host = Build(new() { ["Rc:Store"] = "Redis", ["Rc:Redis"] = "127.0.0.1:1,connectTimeout=200", ["Rc:OperationTimeout"] = "00:00:00.300" });
