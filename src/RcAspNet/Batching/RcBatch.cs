@@ -289,7 +289,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
 
         if (misses is not null)
         {
-            await LeaseAsync(misses, cancellationToken).ConfigureAwait(false);
+            await LeaseAsync(misses, readFailed, cancellationToken).ConfigureAwait(false);
         }
 
         var writes = new List<PendingWrite>();
@@ -341,14 +341,14 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     /// <summary>
     /// Takes the fill leases of the misses before their loaders run, one round trip per server, so that what they load
     /// is not written over another process's removal made meanwhile (<see cref="CacheNamespace.LeaseManyAsync"/>). When
-    /// the store fails (FailureMode Throw), the misses are answered, not written.
+    /// the store fails (FailureMode Throw), or failed the flush's read, the misses are answered, not written.
     /// </summary>
-    private async Task LeaseAsync(List<BatchEntry> misses, CancellationToken cancellationToken)
+    private async Task LeaseAsync(List<BatchEntry> misses, bool readFailed, CancellationToken cancellationToken)
     {
-        string?[]? tokens;
+        string?[]? tokens = readFailed ? [.. misses.Select(static _ => CacheNamespace.LeaseUnavailable)] : null;
         try
         {
-            tokens = await _cache.Keyspace.LeaseManyAsync([.. misses.Select(static e => e.NamespacedKey)], cancellationToken).ConfigureAwait(false);
+            tokens ??= await _cache.Keyspace.LeaseManyAsync([.. misses.Select(static e => e.NamespacedKey)], cancellationToken).ConfigureAwait(false);
         }
         catch (RcCacheException ex)
         {

@@ -349,7 +349,9 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
         FillLease? lease;
         try
         {
-            lease = await keyspace.LeaseAsync(request.NamespacedKey, request.ReadUnknown ? null : CacheNamespace.Expectation(request.ReadEntry), cancellationToken).ConfigureAwait(false);
+            // A load whose read failed (FailureMode=Throw) is answered, not written: it needs no lease.
+            lease = request.ReadUnknown ? FillLease.NotTaken
+                : await keyspace.LeaseAsync(request.NamespacedKey, CacheNamespace.Expectation(request.ReadEntry), cancellationToken).ConfigureAwait(false);
         }
         catch (RcCacheException)
         {
