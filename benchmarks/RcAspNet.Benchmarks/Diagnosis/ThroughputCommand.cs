@@ -25,7 +25,7 @@ internal static class ThroughputCommand
 
     public static async Task<int> RunAsync(string[] args)
     {
-        if (CommandOptions.Parse(args, "throughput [--seconds 5] [--rounds 3] [--only raw-get,raw-get-deadline,store-get,ms-get,rc-get,rc-tryget,raw-set,raw-set-deadline,store-set,ms-set,rc-set,raw-fill,rc-fill] [--allocations true] [--callers 64]", "--seconds", "--rounds", "--only", "--callers", "--allocations") is not { } options)
+        if (CommandOptions.Parse(args, "throughput [--seconds 5] [--rounds 3] [--only raw-get,raw-get-deadline,store-get,ms-get,rc-get,rc-tryget,raw-set,raw-set-deadline,store-set,ms-set,rc-set,raw-fill,raw-lease-fill,raw-lease-fill-sha,raw-setnxget-fill,rc-fill] [--allocations true] [--callers 64]", "--seconds", "--rounds", "--only", "--callers", "--allocations") is not { } options)
         {
             return 2;
         }
@@ -72,6 +72,9 @@ internal static class ThroughputCommand
             ("ms-set", c => new ValueTask(microsoft.SetAsync(keys[c], payload, Options))),
             ("rc-set", c => new ValueTask(cache.SetAsync(keys[c], payload, Options))),
             ("raw-fill", _ => RawFillAsync(raw, $"{Keys.Raw}fill:{Interlocked.Increment(ref fills)}", small, fillTimeToLive)),
+            ("raw-lease-fill", _ => RawLeaseFillAsync(raw, $"{Keys.Raw}fill:{Interlocked.Increment(ref fills)}", small, fillTimeToLive)),
+            ("raw-lease-fill-sha", _ => RawLeaseFillShaAsync(raw, $"{Keys.Raw}fill:{Interlocked.Increment(ref fills)}", small, fillTimeToLive)),
+            ("raw-setnxget-fill", _ => RawSetNxGetFillAsync(raw, $"{Keys.Raw}fill:{Interlocked.Increment(ref fills)}", small, fillTimeToLive)),
             ("rc-fill", _ => new ValueTask(typed.GetOrSetAsync($"fill:{Interlocked.Increment(ref fills)}", _ => ValueTask.FromResult(small), fillOptions).AsTask())),
         };
         contenders = [.. contenders.Where(c => only is null || only.Contains(c.Name))];
@@ -84,6 +87,8 @@ internal static class ThroughputCommand
 
         await fixture.SetUpAsync(async () =>
         {
+            await raw.ScriptEvaluateAsync(RedisCommands.LeaseScript, ["warm-lease"], ["t", 1000]);
+            await raw.ScriptEvaluateAsync(RedisCommands.FillScript, ["warm-fill", "warm-lease"], ["t", "v", 1000, ""]);
             for (var c = 0; c < MostCallers; c++)
             {
                 await raw.StringSetAsync(rawKeys[c], payload, Entries.TimeToLive);
@@ -214,6 +219,41 @@ internal static class ThroughputCommand
     private readonly record struct Result(double OpsPerSecond, double BytesPerOp, double CpuMicrosecondsPerOp, double WorkItemsPerOp, double ContentionsPerOp, string Threads);
 
     /// <summary>A miss that loads, by the raw client: a GET that finds nothing, then the SET of the value.</summary>
+    /// <summary>What a fill lease costs the raw client: the GET, then <see cref="RedisCommands.LeaseScript"/> and <see cref="RedisCommands.FillScript"/> as the store sends them.</summary>
+    private static async ValueTask RawLeaseFillAsync(IDatabase raw, string key, string value, TimeSpan timeToLive)
+    {
+        if ((await raw.StringGetAsync(key)).IsNull)
+        {
+            RedisKey[] keys = [key, FillLease.KeyOf(key)!];
+            var token = (string?)await raw.ScriptEvaluateAsync(RedisCommands.LeaseScript, [keys[1]], [Guid.NewGuid().ToString("N"), 600_000]);
+            await raw.ScriptEvaluateAsync(RedisCommands.FillScript, keys, [token, value, (long)timeToLive.TotalMilliseconds, ""]);
+        }
+    }
+
+    private static readonly byte[] LeaseSha = System.Security.Cryptography.SHA1.HashData(System.Text.Encoding.UTF8.GetBytes(RedisCommands.LeaseScript));
+    private static readonly byte[] FillSha = System.Security.Cryptography.SHA1.HashData(System.Text.Encoding.UTF8.GetBytes(RedisCommands.FillScript));
+
+    private static async ValueTask RawLeaseFillShaAsync(IDatabase raw, string key, string value, TimeSpan timeToLive)
+    {
+        if ((await raw.StringGetAsync(key)).IsNull)
+        {
+            RedisKey[] keys = [key, FillLease.KeyOf(key)!];
+            var token = (string?)await raw.ScriptEvaluateAsync(LeaseSha, [keys[1]], [Guid.NewGuid().ToString("N"), 600_000]);
+            await raw.ScriptEvaluateAsync(FillSha, keys, [token, value, (long)timeToLive.TotalMilliseconds, ""]);
+        }
+    }
+
+    private static async ValueTask RawSetNxGetFillAsync(IDatabase raw, string key, string value, TimeSpan timeToLive)
+    {
+        if ((await raw.StringGetAsync(key)).IsNull)
+        {
+            RedisKey[] keys = [key, FillLease.KeyOf(key)!];
+            var token = Guid.NewGuid().ToString("N");
+            var held = (string?)await raw.ExecuteAsync("SET", keys[1], token, "NX", "PX", 600_000, "GET") ?? token;
+            await raw.ScriptEvaluateAsync(FillSha, keys, [held, value, (long)timeToLive.TotalMilliseconds, ""]);
+        }
+    }
+
     private static async ValueTask RawFillAsync(IDatabase raw, string key, string value, TimeSpan timeToLive)
     {
         if ((await raw.StringGetAsync(key)).IsNull)
