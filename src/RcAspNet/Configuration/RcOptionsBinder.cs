@@ -13,6 +13,11 @@ namespace RcAspNet.Configuration;
 /// </summary>
 internal static class RcOptionsBinder
 {
+    // The option types the binder creates by reflection (ConfigurationBinder, and AddDefaultElements for an empty one).
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor | DynamicallyAccessedMemberTypes.PublicProperties, typeof(RcShardOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor | DynamicallyAccessedMemberTypes.PublicProperties, typeof(RcNamedCacheOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor | DynamicallyAccessedMemberTypes.PublicProperties, typeof(RcNearCacheOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor | DynamicallyAccessedMemberTypes.PublicProperties, typeof(RcFailSafeOptions))]
     public static void Bind(IConfiguration configuration, RcOptions options)
     {
         var path = configuration is IConfigurationSection section ? section.Path : RcOptions.SectionName;
@@ -21,31 +26,31 @@ internal static class RcOptionsBinder
         var empty = new List<string>();
         foreach (var (key, value) in configuration.AsEnumerable(makePathsRelative: true))
         {
-            if (string.IsNullOrEmpty(value) && key.Length > 0 && !configuration.GetSection(key).GetChildren().Any())
+            if (key.Length == 0 || (string.IsNullOrEmpty(value) && configuration.GetSection(key).GetChildren().Any()))
             {
-                // An empty JSON object (or JSON's null, or an empty variable): no value and no children. As a shard or
-                // a named cache it is one with every default, as rc's {} is; the binder alone would leave it out.
+                // The section itself, or a section with settings under it (some providers give it an empty value).
+                continue;
+            }
+
+            var segments = key.Split(ConfigurationPath.KeyDelimiter);
+            var error = value is null ? Resolve(segments).Error : Check(segments, value);
+            if (error is not null)
+            {
+                options.BindingErrors.Add($"{path}:{key}: {error}");
+                continue;
+            }
+
+            if (string.IsNullOrEmpty(value))
+            {
+                // An empty JSON object (or JSON's null, which IConfiguration cannot tell from it, or an empty variable):
+                // no value and no children. As a shard or a named cache it is one with every default, as rc's {} is;
+                // the binder alone would leave it out.
                 empty.Add(key);
             }
 
-            if (value is null)
-            {
-                continue;
-            }
-
-            var error = Check(key, value);
-            if (error is null && value.Length == 0 && configuration.GetSection(key).GetChildren().Any())
-            {
-                continue;
-            }
-
-            if (error is null)
+            if (value is not null)
             {
                 accepted[key] = value;
-            }
-            else
-            {
-                options.BindingErrors.Add($"{path}:{key}: {error}");
             }
         }
 
@@ -57,23 +62,12 @@ internal static class RcOptionsBinder
     }
 
     /// <summary>
-    /// Adds the dictionary elements on <paramref name="segments"/> (shards, named caches) that binding left out, each
-    /// with every default, when every segment names a setting; an unknown name adds nothing.
+    /// Adds the dictionary elements on <paramref name="segments"/>, a path that names a setting (shards, named caches),
+    /// that binding left out, each with every default.
     /// </summary>
-    [UnconditionalSuppressMessage("Trimming", "IL2072", Justification = "RcOptions and its nested option types are rooted by the library.")]
+    [UnconditionalSuppressMessage("Trimming", "IL2072", Justification = "The option types' constructors are kept by the DynamicDependency attributes on Bind.")]
     private static void AddDefaultElements(RcOptions options, string[] segments)
     {
-        var type = typeof(RcOptions);
-        foreach (var segment in segments)
-        {
-            type = Element(type, typeof(Dictionary<,>))
-                ?? (Element(type, typeof(List<>)) is null ? Setting(type, segment)?.PropertyType : null);
-            if (type is null)
-            {
-                return;
-            }
-        }
-
         object? current = options;
         foreach (var segment in segments)
         {
@@ -91,11 +85,17 @@ internal static class RcOptionsBinder
     private static PropertyInfo? Setting(Type type, string name) =>
         Settings(type).FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
 
-    /// <summary>Returns why a value cannot be bound at <paramref name="key"/>, or <see langword="null"/> when it can.</summary>
-    private static string? Check(string key, string value)
+    /// <summary>Returns why a value cannot be bound at <paramref name="segments"/>, or <see langword="null"/> when it can.</summary>
+    private static string? Check(string[] segments, string value)
+    {
+        var (type, error) = Resolve(segments);
+        return error ?? CheckValue(type!, value);
+    }
+
+    /// <summary>The type of the setting that <paramref name="segments"/> names, or why they name none.</summary>
+    private static (Type? Type, string? Error) Resolve(string[] segments)
     {
         var type = typeof(RcOptions);
-        var segments = key.Split(ConfigurationPath.KeyDelimiter);
         for (var i = 0; i < segments.Length; i++)
         {
             if (Element(type, typeof(Dictionary<,>)) is { } dictionaryValue)
@@ -106,24 +106,28 @@ internal static class RcOptionsBinder
             {
                 if (!int.TryParse(segments[i], NumberStyles.None, CultureInfo.InvariantCulture, out _))
                 {
-                    return "a list takes items numbered 0, 1, 2...";
+                    return (null, "a list takes items numbered 0, 1, 2...");
                 }
 
                 type = listItem;
+            }
+            else if (type == typeof(string) || type.IsPrimitive || type.IsEnum || type == typeof(TimeSpan))
+            {
+                return (null, $"'{segments[i]}' is not a setting here: {segments[i - 1]} takes a value, not a section.");
             }
             else
             {
                 var property = Setting(type, segments[i]);
                 if (property is null)
                 {
-                    return $"'{segments[i]}' is not a setting here; the settings are {string.Join(", ", Settings(type).Select(static p => p.Name))}.";
+                    return (null, $"'{segments[i]}' is not a setting here; the settings are {string.Join(", ", Settings(type).Select(static p => p.Name))}.");
                 }
 
                 type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
             }
         }
 
-        return CheckValue(type, value);
+        return (type, null);
     }
 
     private static string? CheckValue(Type type, string value)
@@ -177,5 +181,5 @@ internal static class RcOptionsBinder
 
     [UnconditionalSuppressMessage("Trimming", "IL2070", Justification = "RcOptions and its nested option types are rooted by the library.")]
     internal static IEnumerable<PropertyInfo> Settings(Type type) =>
-        type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(static p => p.GetMethod?.IsPublic == true);
+        type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(static p => p.GetMethod?.IsPublic == true && p.GetIndexParameters().Length == 0);
 }

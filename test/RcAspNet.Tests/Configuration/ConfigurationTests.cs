@@ -346,6 +346,22 @@ public sealed class ConfigurationTests
         Assert.Equal(6379, options.Caches["posts"].Shards["a"].Port);
     }
 
+    [Theory]
+    [InlineData("""{ "Rc": { "Store": "Sharded", "Shards": { "cache01": { "Pasword": null }, "cache02": {} } } }""", "Rc:Shards:cache01:Pasword: 'Pasword' is not a setting here")]
+    [InlineData("""{ "Rc": { "Caches": { "posts": { "Store": "Sharded", "Shard": { "a": {} } } } } }""", "Rc:Caches:posts:Shard:a: 'Shard' is not a setting here")]
+    [InlineData("""{ "Rc": { "Store": "Sharded", "Shards": { "cache01": { "Host": { "Length": {} } } } } }""", "Rc:Shards:cache01:Host:Length: 'Length' is not a setting here: Host takes a value, not a section.")]
+    [InlineData("""{ "Rc": { "Namespace": { "Chars": {} } } }""", "Rc:Namespace:Chars: 'Chars' is not a setting here: Namespace takes a value, not a section.")]
+    [InlineData("""{ "Rc": { "Caches": { "posts": { "Store": { "HasValue": null } } } } }""", "Rc:Caches:posts:Store:HasValue: 'HasValue' is not a setting here: Store takes a value, not a section.")]
+    public async Task Start_AnEmptySectionUnderAName_ThatIsNoSetting_FailsNamingIt(string json, string expected)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddJsonStream(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json)));
+        builder.Services.AddRcCache(builder.Configuration.GetSection("Rc"));
+        using var host = builder.Build();
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Start_WithRedisDown_SucceedsAndReadsMiss()
     {
