@@ -1,3 +1,6 @@
+using System.Security.Cryptography;
+using System.Text;
+
 namespace RcAspNet.Stores;
 
 /// <summary>
@@ -29,9 +32,32 @@ internal readonly record struct FillLease(string Token, byte[] Expect)
     /// <summary>Gets whether the write may be tried: the lease was taken.</summary>
     public bool IsHeld => Token.Length > 0;
 
-    /// <summary>The lease's key for <paramref name="key"/>, in its hash slot; null when it cannot share it (the key is then filled without a lease, as a memory store is).</summary>
+    /// <summary>The lease's key for <paramref name="key"/>, in its hash slot; null when it cannot share it (the key is then filled without a lease).</summary>
     public static string? KeyOf(string key) => CompanionKey.InSlotOf(Prefix, key);
 
     /// <summary>The lease of <paramref name="token"/>, for a write that must find <paramref name="expect"/>; not taken when what the load's read found is unknown (null).</summary>
     public static FillLease For(string token, byte[]? expect) => expect is null ? NotTaken : new(token, expect);
+
+    /// <summary>
+    /// Whether a key that holds <paramref name="entry"/> (null: nothing) still holds what the load's read found
+    /// (<see cref="Expect"/>), as <c>RedisCommands.FillScript</c> checks it on Redis.
+    /// </summary>
+    public bool Finds(byte[]? entry)
+    {
+        if (entry is null)
+        {
+            // Nothing, as a miss found it, or no more of the entry the read found.
+            return true;
+        }
+
+        if (Expect.Length == 0)
+        {
+            return false;
+        }
+
+        var expected = Expect.AsSpan(1);
+        return Expect[0] == (byte)'T'
+            ? entry.AsSpan().StartsWith(expected)
+            : expected.SequenceEqual(Encoding.ASCII.GetBytes(Convert.ToHexStringLower(SHA1.HashData(entry))));
+    }
 }

@@ -39,8 +39,8 @@ internal interface IRcStore : IDisposable, IAsyncDisposable
     /// <summary>
     /// Takes the fill lease of <paramref name="key"/> before a load's factory runs, or shares the one another load holds
     /// (<see cref="FillLease"/>): every removal of the key revokes it, and <see cref="FillAsync"/> writes only while it
-    /// holds. Returns null when the store needs none (it belongs to this process, whose own changes the cache tracks)
-    /// or the key cannot have one; <see cref="FillLease.Unavailable"/> when it could not be taken.
+    /// holds. Returns null when the store needs none (it stores nothing) or the key cannot have one;
+    /// <see cref="FillLease.Unavailable"/> when it could not be taken.
     /// </summary>
     ValueTask<string?> LeaseAsync(string key, CancellationToken cancellationToken);
 

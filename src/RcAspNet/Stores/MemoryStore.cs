@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using System.Collections.Concurrent;
+using System.Globalization;
 using RcAspNet.Diagnostics;
 
 namespace RcAspNet.Stores;
@@ -14,6 +15,9 @@ internal sealed class MemoryStore : IRcStore
 {
     private const int EntryOverhead = 64;
 
+    /// <summary>How many stripes of keys share a fill lock and a count of removals (a power of two).</summary>
+    private const int Stripes = 256;
+
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Tag> _tags = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (string Token, long ExpiresAt)> _locks = new(StringComparer.Ordinal);
@@ -21,6 +25,12 @@ internal sealed class MemoryStore : IRcStore
     private readonly RcMetrics _metrics;
     private readonly long _sizeLimit;
     private readonly Lock _compactionLock = new();
+
+    // A fill checks its lease and writes under its stripe's lock; a removal counts itself there and removes: so no
+    // removal lands between a fill's check and its write (a lease is the counts when it was taken).
+    private readonly Lock[] _fillLocks = [.. Enumerable.Range(0, Stripes).Select(static _ => new Lock())];
+    private readonly long[] _removals = new long[Stripes];
+    private long _clears;
     private long _size;
 
     public MemoryStore(long sizeLimit, TimeProvider time, RcMetrics metrics)
@@ -74,21 +84,28 @@ internal sealed class MemoryStore : IRcStore
     public ValueTask SetManyAsync(IReadOnlyList<StoreEntry> entries, bool replaces, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        foreach (var entry in entries)
+        foreach (var (key, value, timeToLive, lease) in entries)
         {
-            Write(entry.Key, entry.Value, entry.TimeToLive, onlyIfAbsent: false);
+            _ = lease is { } held ? Fill(key, value, timeToLive, held) : Write(key, value, timeToLive, onlyIfAbsent: false);
         }
 
         return default;
     }
 
-    /// <summary>None: the store belongs to this process, whose own changes the cache tracks (<c>CacheNamespace.ChangeMark</c>).</summary>
-    public ValueTask<string?> LeaseAsync(string key, CancellationToken cancellationToken) => default;
+    /// <summary>
+    /// A lease is the count of removals of the key's stripe and of clears when it is taken: any removal since, of this
+    /// key or of one that shares its stripe, revokes it (a false revocation costs a load its write, never a value).
+    /// </summary>
+    public ValueTask<string?> LeaseAsync(string key, CancellationToken cancellationToken) => new(LeaseOf(key));
 
-    public ValueTask<string?[]?> LeaseManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) => default;
+    public ValueTask<string?[]?> LeaseManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
+        new([.. keys.Select(LeaseOf)]);
 
-    public ValueTask<bool> FillAsync(string key, byte[] value, TimeSpan timeToLive, FillLease lease, CancellationToken cancellationToken) =>
-        SetAsync(key, value, timeToLive, replaces: false, cancellationToken);
+    public ValueTask<bool> FillAsync(string key, byte[] value, TimeSpan timeToLive, FillLease lease, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(Fill(key, value, timeToLive, lease));
+    }
 
     public ValueTask<bool> AddAsync(string key, byte[] value, TimeSpan timeToLive, CancellationToken cancellationToken)
     {
@@ -99,7 +116,7 @@ internal sealed class MemoryStore : IRcStore
     /// <remarks>The token is not checked: a removal takes no time here, and is never dropped.</remarks>
     public ValueTask<RcRemovalResult> DeleteAsync(string key, CancellationToken cancellationToken) => new(Delete(key));
 
-    public RcRemovalResult Delete(string key) => new(Remove(key, Now()) ? 1 : 0, 0);
+    public RcRemovalResult Delete(string key) => new(Revoke(key, Now()) ? 1 : 0, 0);
 
     /// <remarks>The token is not checked: a removal takes no time here, and is never dropped.</remarks>
     public ValueTask<RcRemovalResult> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
@@ -171,6 +188,15 @@ internal sealed class MemoryStore : IRcStore
                     Drop(name, tag);
                 }
             }
+        }
+
+        // Every lease taken before goes; a fill that checked its lease before that has written once its stripe's lock
+        // is free, so the entries below include what it wrote.
+        Interlocked.Increment(ref _clears);
+        foreach (var fillLock in _fillLocks)
+        {
+            fillLock.Enter();
+            fillLock.Exit();
         }
 
         long removed = 0;
@@ -355,7 +381,7 @@ internal sealed class MemoryStore : IRcStore
             // like a write Redis refuses, nothing of the key remains, unless it was only to add a value that is absent.
             if (!onlyIfAbsent)
             {
-                Remove(key, now);
+                Revoke(key, now);
             }
 
             return false;
@@ -381,6 +407,48 @@ internal sealed class MemoryStore : IRcStore
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Writes what a load computed if its lease still holds (no removal since it was taken) and the key holds what the
+    /// load's read found (<see cref="FillLease.Finds"/>), in one step under the key's stripe lock: a removal lands before
+    /// the check or after the write. A write made meanwhile without the lock replaces the entry checked, and this one
+    /// is then refused.
+    /// </summary>
+    private bool Fill(string key, byte[] value, TimeSpan timeToLive, FillLease lease)
+    {
+        var now = Now();
+        bool written;
+        lock (_fillLocks[StripeOf(key)])
+        {
+            _entries.TryGetValue(key, out var current);
+            var found = current is not null && current.IsLive(now) ? current.Value : null;
+            var entry = new Entry(key, value.AsSpan().ToArray(), Deadline(now, timeToLive)) { LastUse = now };
+            written = lease.Token == LeaseOf(key) && lease.Finds(found) && entry.Size <= _sizeLimit / 10 * 9 && Replace(key, current, entry);
+        }
+
+        if (written && Interlocked.Read(ref _size) > _sizeLimit)
+        {
+            Compact(now);
+        }
+
+        return written;
+    }
+
+    private static int StripeOf(string key) => key.GetHashCode() & (Stripes - 1);
+
+    private string LeaseOf(string key) =>
+        string.Create(CultureInfo.InvariantCulture, $"{Volatile.Read(ref _clears)}:{Volatile.Read(ref _removals[StripeOf(key)])}");
+
+    /// <summary>Removes a key as the application removes it: the leases of its stripe go first (<see cref="Fill"/>).</summary>
+    private bool Revoke(string key, long now)
+    {
+        var stripe = StripeOf(key);
+        lock (_fillLocks[stripe])
+        {
+            _removals[stripe]++;
+            return Remove(key, now);
+        }
     }
 
     private bool Replace(string key, Entry? current, Entry replacement)
@@ -416,7 +484,7 @@ internal sealed class MemoryStore : IRcStore
         long removed = 0;
         foreach (var key in keys)
         {
-            removed += Remove(key, now) ? 1 : 0;
+            removed += Revoke(key, now) ? 1 : 0;
         }
 
         return removed;

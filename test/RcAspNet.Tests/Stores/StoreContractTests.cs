@@ -298,6 +298,35 @@ public abstract class StoreContractTests : IAsyncLifetime
         Assert.NotEmpty(statuses);
         Assert.All(statuses, static s => Assert.True(s.IsUp, s.Error));
     }
+
+    /// <summary>A load writes under a lease, on every store that stores: a removal revokes it, and the write goes only over what the load read.</summary>
+    [Fact]
+    public async Task Fill_UnderALeaseTwoLoadsShare_AWriteRefusedLeavesTheLeaseToTheOther()
+    {
+        var token = await Store.LeaseAsync(K("leased"), default);
+        Assert.False(string.IsNullOrEmpty(token));
+
+        // Two loads share the lease; one read an entry that is no longer there (its write is refused), one read nothing.
+        Assert.Equal(token, await Store.LeaseAsync(K("leased"), default));
+        await Store.SetAsync(K("leased"), [1], Long, true, default);
+        byte[] otherEntry = [(byte)'D', .. Encoding.ASCII.GetBytes(new string('0', 40))];
+        Assert.False(await Store.FillAsync(K("leased"), [2], Long, new FillLease(token!, otherEntry), default));
+        await Store.DeleteAsync(K("leased"), default);
+        Assert.Null(await Store.GetAsync(K("leased"), default));
+
+        // The removal revoked the lease: neither load writes.
+        Assert.False(await Store.FillAsync(K("leased"), [3], Long, new FillLease(token!, []), default));
+        Assert.Null(await Store.GetAsync(K("leased"), default));
+
+        // A new load takes a new lease; the refused write of one of two sharers leaves it to the other.
+        var fresh = await Store.LeaseAsync(K("leased"), default);
+        Assert.NotEqual(token, fresh);
+        Assert.Equal(fresh, await Store.LeaseAsync(K("leased"), default));
+        await Store.SetAsync(K("leased"), [4], Long, true, default);
+        Assert.False(await Store.FillAsync(K("leased"), [5], Long, new FillLease(fresh!, []), default));
+        Assert.True(await Store.FillAsync(K("leased"), [6], Long, new FillLease(fresh!, [(byte)'D', .. Encoding.ASCII.GetBytes(Convert.ToHexStringLower(SHA1.HashData([4])))]), default));
+        Assert.Equal([6], await Store.GetAsync(K("leased"), default));
+    }
 }
 
 public sealed class MemoryStoreContractTests : StoreContractTests
@@ -334,37 +363,14 @@ public abstract class RedisStoreContractTestsBase : StoreContractTests
         await RedisTime.PassAsync(RedisTime.ServersOf(_options), Ns, time);
     }
 
-    /// <summary>On Redis, a load writes under a lease (the memory store needs none: its cache tracks its own changes).</summary>
+    /// <summary>On Redis, a write lets the lease go: a load that shared it writes no more, whatever it expects.</summary>
     [Fact]
-    public async Task Fill_UnderALeaseTwoLoadsShare_AWriteRefusedLeavesTheLeaseToTheOther()
+    public async Task Fill_AWriteLetsTheLeaseGo()
     {
-        var token = await Store.LeaseAsync(K("leased"), default);
-        Assert.False(string.IsNullOrEmpty(token));
-
-        // Two loads share the lease; one read an entry that is no longer there (its write is refused), one read nothing.
-        Assert.Equal(token, await Store.LeaseAsync(K("leased"), default));
-        await Store.SetAsync(K("leased"), [1], Long, true, default);
-        byte[] otherEntry = [(byte)'D', .. Encoding.ASCII.GetBytes(new string('0', 40))];
-        Assert.False(await Store.FillAsync(K("leased"), [2], Long, new FillLease(token!, otherEntry), default));
-        await Store.DeleteAsync(K("leased"), default);
-        Assert.Null(await Store.GetAsync(K("leased"), default));
-
-        // The removal revoked the lease: neither load writes.
-        Assert.False(await Store.FillAsync(K("leased"), [3], Long, new FillLease(token!, []), default));
-        Assert.Null(await Store.GetAsync(K("leased"), default));
-
-        // A new load takes a new lease; the refused write of one of two sharers leaves it to the other.
-        var fresh = await Store.LeaseAsync(K("leased"), default);
-        Assert.NotEqual(token, fresh);
-        Assert.Equal(fresh, await Store.LeaseAsync(K("leased"), default));
-        await Store.SetAsync(K("leased"), [4], Long, true, default);
-        Assert.False(await Store.FillAsync(K("leased"), [5], Long, new FillLease(fresh!, []), default));
-        Assert.True(await Store.FillAsync(K("leased"), [6], Long, new FillLease(fresh!, [(byte)'D', .. Encoding.ASCII.GetBytes(Convert.ToHexStringLower(SHA1.HashData([4])))]), default));
-        Assert.Equal([6], await Store.GetAsync(K("leased"), default));
-
-        // A write lets the lease go.
-        Assert.False(await Store.FillAsync(K("leased"), [7], Long, new FillLease(fresh!, [(byte)'D', .. Encoding.ASCII.GetBytes(Convert.ToHexStringLower(SHA1.HashData([6])))]), default));
-        Assert.Equal([6], await Store.GetAsync(K("leased"), default));
+        var token = await Store.LeaseAsync(K("let-go"), default);
+        Assert.True(await Store.FillAsync(K("let-go"), [6], Long, new FillLease(token!, []), default));
+        Assert.False(await Store.FillAsync(K("let-go"), [7], Long, new FillLease(token!, [(byte)'D', .. Encoding.ASCII.GetBytes(Convert.ToHexStringLower(SHA1.HashData([6])))]), default));
+        Assert.Equal([6], await Store.GetAsync(K("let-go"), default));
     }
 }
 
