@@ -418,6 +418,50 @@ public sealed class ClusterNearCacheTests(Xunit.Abstractions.ITestOutputHelper o
     }
 
     /// <summary>
+    /// A primary cut off from the rest of its cluster still answers its link's PING, while the other side may promote a
+    /// replica that takes its slots and their writes: once it reports <c>cluster_state:fail</c>, its copies are not
+    /// served (its link's heartbeat is <c>CLUSTER INFO</c>), and a read is a miss, as its <c>CLUSTERDOWN</c> is.
+    /// </summary>
+    [Fact]
+    public async Task PrimaryCutOffFromItsCluster_ServesNoCopy()
+    {
+        const string Key = "cut-off";
+        var node = Node();
+        var cache = node.GetRequiredService<IDistributedCache>();
+        await cache.SetStringAsync(Key, "old");
+        await WarmAsync(node, Key);
+        var holder = ServerOf(Key);
+        var others = Servers.Where(s => s != holder).ToArray();
+        foreach (var other in others)
+        {
+            other.Pause();
+        }
+
+        try
+        {
+            var cut = Stopwatch.StartNew();
+            while (await RedisClusterServers.IsOkAsync(holder))
+            {
+                Assert.True(cut.Elapsed < TimeSpan.FromSeconds(60), "The primary never found itself cut off from its cluster.");
+                await Task.Delay(100);
+            }
+
+            while (await cache.GetStringAsync(Key) is not null)
+            {
+                Assert.True(cut.Elapsed < TimeSpan.FromSeconds(60), "A primary cut off from its cluster kept having its copy served.");
+                await Task.Delay(20);
+            }
+        }
+        finally
+        {
+            foreach (var other in others)
+            {
+                other.Resume();
+            }
+        }
+    }
+
+    /// <summary>
     /// Once a slot has moved, its old primary answers MOVED until the slot maps learn of the move: that read is answered
     /// by the new primary and counts no failure. After an asynchronous one, the key is kept again, from the new
     /// primary's link.

@@ -20,7 +20,7 @@ public sealed class NearCopiesTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var server = await SharedRedis.Single;
-        _link = new ServerLink(new IPEndPoint(IPAddress.Loopback, server.Port), new RespSettings(null, null, 0, false, null, default), [SharedRedis.UniqueNamespace()], TimeSpan.FromSeconds(2), _copies, static _ => { }, static () => { }, static _ => { }, NullLogger.Instance);
+        _link = new ServerLink(new IPEndPoint(IPAddress.Loopback, server.Port), new RespSettings(null, null, 0, false, null, default), [SharedRedis.UniqueNamespace()], TimeSpan.FromSeconds(2), _copies, static _ => { }, static () => { }, static _ => { }, static () => false, NullLogger.Instance);
         var deadline = Stopwatch.StartNew();
         while (!_link.IsUp)
         {

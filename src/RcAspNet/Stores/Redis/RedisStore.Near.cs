@@ -69,6 +69,7 @@ internal sealed partial class RedisStore
             count => _metrics.NearInvalidations(_kind, node.Name, count),
             () => node.Suspect(),
             runId => node.Identified(runId),
+            () => IsCluster,
             _logger));
     }
 

@@ -13,8 +13,12 @@ namespace RcAspNet.Stores.Redis;
 /// server may come back from its disk without removals it acknowledged), and which <c>run_id</c> the server has each
 /// time it connects (<c>identified</c>). With the near cache, the server also pushes on it an invalidation for every key
 /// under the tracked prefixes that anyone changes (RESP3, <c>CLIENT TRACKING ON BCAST</c>). The link is up only once it
-/// is ready. An error, a closed connection, or a PING left unanswered for the operation timeout takes it down and moves
-/// its epoch on, which invalidates every copy read through it; then it connects again by itself.
+/// is ready. An error, a closed connection, or a heartbeat left unanswered for the operation timeout takes it down and
+/// moves its epoch on, which invalidates every copy read through it; then it connects again by itself. The heartbeat
+/// goes every second whatever else arrives: its answer comes after every invalidation the server sent before it, so a
+/// link that falls behind the server's invalidations by more than the timeout goes down too. With the near cache on a
+/// cluster, the heartbeat is <c>CLUSTER INFO</c>: a primary cut off from its cluster (<c>cluster_state:fail</c>), whose
+/// slots another primary may now serve, takes the link down.
 /// </summary>
 internal sealed partial class ServerLink : IDisposable
 {
@@ -28,6 +32,7 @@ internal sealed partial class ServerLink : IDisposable
     private readonly Action<int> _invalidated;
     private readonly Action _lost;
     private readonly Action<string> _identified;
+    private readonly Func<bool> _cluster;
     private readonly ILogger _logger;
     private volatile bool _disposed;
     private int _up;
@@ -43,9 +48,11 @@ internal sealed partial class ServerLink : IDisposable
     /// <param name="invalidated">Told how many keys Redis reported changed.</param>
     /// <param name="lost">Told, on the link's thread, when its connection was lost.</param>
     /// <param name="identified">Told, on the link's thread, the server's <c>run_id</c> each time the link connects.</param>
+    /// <param name="cluster">Whether the server is a cluster node, asked each time the link connects.</param>
     /// <param name="logger">Where the link's changes are logged.</param>
-    public ServerLink(EndPoint endPoint, RespSettings settings, IReadOnlyCollection<string> prefixes, TimeSpan timeout, NearCopies? cache, Action<int> invalidated, Action lost, Action<string> identified, ILogger logger)
+    public ServerLink(EndPoint endPoint, RespSettings settings, IReadOnlyCollection<string> prefixes, TimeSpan timeout, NearCopies? cache, Action<int> invalidated, Action lost, Action<string> identified, Func<bool> cluster, ILogger logger)
     {
+        _cluster = cluster;
         _endPoint = endPoint;
         _settings = settings;
         _prefixes = [.. Distinct(prefixes)];
@@ -107,9 +114,16 @@ internal sealed partial class ServerLink : IDisposable
                     tracking.Call(deadline).ThrowIfError();
                 }
 
+                // Only a cluster node that serves its slots keeps copies: one cut off from its cluster does not come up.
+                var clusterHeartbeat = _cache is not null && _cluster();
+                if (clusterHeartbeat)
+                {
+                    CheckClusterState(connection.Command(2).Arg("CLUSTER").Arg("INFO").Call(deadline).ThrowIfError());
+                }
+
                 Up();
                 backoff = TimeSpan.FromMilliseconds(50);
-                Listen(connection);
+                Listen(connection, clusterHeartbeat);
             }
             catch (Exception ex) when (ex is IOException or SocketException or TimeoutException or RespErrorException or ObjectDisposedException or AuthenticationException)
             {
@@ -146,39 +160,59 @@ internal sealed partial class ServerLink : IDisposable
         }
     }
 
-    /// <summary>Reads push messages; a PING after a quiet second proves the server still listens, or takes the link down.</summary>
-    private void Listen(RespConnection connection)
+    /// <summary>
+    /// Reads push messages; every second a heartbeat (a PING, or on a cluster <c>CLUSTER INFO</c>) proves that the server
+    /// still listens and that this link is not behind its invalidations, or it takes the link down: its answer must come
+    /// within the timeout, after whatever the server pushed before it.
+    /// </summary>
+    private void Listen(RespConnection connection, bool clusterHeartbeat)
     {
-        var pingSent = 0L;
-        var nextPing = Stopwatch.GetTimestamp() + (long)(PingInterval.TotalSeconds * Stopwatch.Frequency);
+        var interval = (long)(PingInterval.TotalSeconds * Stopwatch.Frequency);
+        var heartbeatSent = 0L;
+        var nextHeartbeat = Stopwatch.GetTimestamp() + interval;
         while (!_disposed)
         {
             var now = Stopwatch.GetTimestamp();
-            var wait = pingSent != 0
-                ? _timeout - Stopwatch.GetElapsedTime(pingSent, now)
-                : Stopwatch.GetElapsedTime(now, nextPing);
+            if (heartbeatSent != 0 && Stopwatch.GetElapsedTime(heartbeatSent, now) >= _timeout)
+            {
+                throw new TimeoutException($"Redis at {_endPoint} did not answer a heartbeat within Rc:OperationTimeout, or this link is that far behind its invalidations.");
+            }
+
+            if (heartbeatSent == 0 && now >= nextHeartbeat)
+            {
+                (clusterHeartbeat ? connection.Command(2).Arg("CLUSTER").Arg("INFO") : connection.Command(1).Arg("PING")).Send(RespConnection.Deadline(_timeout));
+                heartbeatSent = now;
+            }
+
+            var wait = heartbeatSent != 0
+                ? _timeout - Stopwatch.GetElapsedTime(heartbeatSent, now)
+                : Stopwatch.GetElapsedTime(now, nextHeartbeat);
             if (connection.WaitForData(wait > TimeSpan.Zero ? wait : TimeSpan.Zero))
             {
                 var reply = connection.Read(RespConnection.Deadline(_timeout));
                 if (reply.Kind == RespKind.Push)
                 {
                     Handle(reply);
+                    continue;
                 }
-                else
+
+                if (clusterHeartbeat)
                 {
-                    pingSent = 0;
-                    nextPing = Stopwatch.GetTimestamp() + (long)(PingInterval.TotalSeconds * Stopwatch.Frequency);
+                    CheckClusterState(reply.ThrowIfError());
                 }
+
+                heartbeatSent = 0;
+                nextHeartbeat = Stopwatch.GetTimestamp() + interval;
             }
-            else if (pingSent == 0)
-            {
-                connection.Command(1).Arg("PING").Send(RespConnection.Deadline(_timeout));
-                pingSent = Stopwatch.GetTimestamp();
-            }
-            else
-            {
-                throw new TimeoutException($"Redis at {_endPoint} did not answer a PING within Rc:OperationTimeout.");
-            }
+        }
+    }
+
+    /// <summary>Throws unless a <c>CLUSTER INFO</c> reply says the node serves its slots (<c>cluster_state:ok</c>).</summary>
+    private void CheckClusterState(RespReply info)
+    {
+        if (info.AsString() is not { } text || !text.Contains("cluster_state:ok", StringComparison.Ordinal))
+        {
+            throw new RespErrorException($"CLUSTERDOWN Redis at {_endPoint} is cut off from its cluster (cluster_state is not ok): its copies are not served.");
         }
     }
 
