@@ -603,6 +603,13 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             {
                 var (scanned, page, kept) = await _calls.RemoveAsync(node, "clear", removal, (Store: this, Pattern: patterns[pass]), async (db, s) =>
                 {
+                    if (keys is null && node.EndPoint is null && s.Store.IsCluster)
+                    {
+                        // The clear began before the store knew it reaches a cluster: the stand-in node would scan one
+                        // primary. It is kept, and goes to every primary that owns slots (RemovalDelivery.Reroute).
+                        throw new InvalidOperationException("The store found a cluster after the clear began: it is kept for every primary.");
+                    }
+
                     keys ??= s.Store._topology.ServerOf(db.Multiplexer, node).KeysAsync(db.Database, s.Pattern, RedisCommands.PageSize).GetAsyncEnumerator(CancellationToken.None);
                     return await RedisCommands.NextPageAsync(keys).ConfigureAwait(false);
                 }, cancellationToken).ConfigureAwait(false);
