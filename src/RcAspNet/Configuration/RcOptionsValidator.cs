@@ -99,7 +99,12 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
         {
             try
             {
-                StackExchange.Redis.ConfigurationOptions.Parse(redis);
+                if (!string.IsNullOrEmpty(StackExchange.Redis.ConfigurationOptions.Parse(redis).ServiceName))
+                {
+                    // The removal log checks a restarted server's identity, and the near cache follows invalidations, on
+                    // the servers listed: here those are Sentinels, not the primary.
+                    errors.Add($"{path}:Redis: Sentinel (serviceName) is not supported: name the primary, or a cluster's nodes.");
+                }
             }
             catch (ArgumentException ex)
             {

@@ -4,10 +4,12 @@ using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RcAspNet.Caching;
 using RcAspNet.Stores;
 using RcAspNet.Stores.Redis;
+using RcAspNet.Tests.Infrastructure;
 
 namespace RcAspNet.Tests.Configuration;
 
@@ -360,6 +362,30 @@ public sealed class ConfigurationTests
         using var host = builder.Build();
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_SentinelConfiguration_FailsNamingWhatToList()
+    {
+        var message = await StartupErrorAsync(new() { ["Rc:Store"] = "Redis", ["Rc:Redis"] = "127.0.0.1:26379,serviceName=mymaster" });
+        Assert.Contains("Rc:Redis: Sentinel (serviceName) is not supported: name the primary, or a cluster's nodes.", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Connect_ToSeveralServersThatAreNoCluster_WarnsThatTheFirstIsFollowed()
+    {
+        await using var first = await RedisServer.StartAsync();
+        await using var second = await RedisServer.StartAsync();
+        var logs = new LogRecorder();
+        await using var services = TestServices.Build(
+            o => (o.Store, o.Redis) = (RcStoreKind.Redis, $"127.0.0.1:{first.Port},127.0.0.1:{second.Port}"),
+            s => s.AddLogging(l => l.AddProvider(logs)));
+        var cache = services.GetRequiredService<IDistributedCache>();
+        await cache.SetStringAsync("k", "v");
+        var warning = Assert.Single(logs.Records, static r => r.Id.Name == "RcSeveralServers");
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, warning.Level);
+        Assert.Contains($"lists 2 servers that are not a cluster", warning.Message, StringComparison.Ordinal);
+        Assert.Contains($"127.0.0.1:{first.Port}", warning.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -204,6 +204,11 @@ internal sealed partial class RedisTopology : IAsyncDisposable
             var connection = _shared ?? await ConnectionMultiplexer.ConnectAsync(_configuration).ConfigureAwait(false);
             connection.ConnectionFailed += OnConnectionFailed;
             _connection = connection;
+            if (Kind == TopologyKind.Server && _configuration.EndPoints.Count > 1)
+            {
+                LogSeveralServers(_logger, _shard, _configuration.EndPoints.Count, _configuration.EndPoints[0].ToString() ?? "");
+            }
+
             _connected(this);
             return connection;
         }
