@@ -25,7 +25,7 @@ internal static class ThroughputCommand
 
     public static async Task<int> RunAsync(string[] args)
     {
-        if (CommandOptions.Parse(args, "throughput [--seconds 5] [--rounds 3] [--only raw-get,raw-get-deadline,store-get,ms-get,rc-get,rc-tryget,raw-set,raw-set-deadline,store-set,ms-set,rc-set,raw-fill,raw-lease-fill,raw-lease-fill-sha,raw-setnxget-fill,rc-fill] [--allocations true] [--callers 64]", "--seconds", "--rounds", "--only", "--callers", "--allocations") is not { } options)
+        if (CommandOptions.Parse(args, "throughput [--seconds 5] [--rounds 3] [--only raw-get,raw-get-deadline,store-get,ms-get,rc-get,rc-tryget,raw-set,raw-set-deadline,store-set,ms-set,rc-set,raw-fill,raw-lease-fill,raw-lease-fill-sha,raw-setnxget-fill,rc-fill,mem-fill] [--allocations true] [--callers 64]", "--seconds", "--rounds", "--only", "--callers", "--allocations") is not { } options)
         {
             return 2;
         }
@@ -37,6 +37,7 @@ internal static class ThroughputCommand
         var callers = Math.Clamp(options.Int("--callers", MostCallers), 1, MostCallers);
 
         await using var fixture = await Fixture.StartAsync(RcStoreKind.Redis);
+        await using var memory = await Fixture.StartAsync(RcStoreKind.Memory);
         var raw = fixture.Raw[0];
         var payload = Entries.Payload(1024);
         var keys = Enumerable.Range(0, MostCallers).Select(static c => $"post:{c}").ToArray();
@@ -54,6 +55,7 @@ internal static class ThroughputCommand
         // Misses that load: each on a key never read before (a short value that lives 30 s, so that the server holds a
         // bounded number of them), read, then written, by the raw client and by GetOrSetAsync.
         var typed = fixture.Services.GetRequiredService<IRcCache>();
+        var memoryTyped = memory.Services.GetRequiredService<IRcCache>();
         var small = new string('x', 64);
         var fillTimeToLive = TimeSpan.FromSeconds(30);
         var fillOptions = new RcEntryOptions { Expiration = fillTimeToLive };
@@ -75,6 +77,7 @@ internal static class ThroughputCommand
             ("raw-lease-fill", _ => RawLeaseFillAsync(raw, $"{Keys.Raw}fill:{Interlocked.Increment(ref fills)}", small, fillTimeToLive)),
             ("raw-lease-fill-sha", _ => RawLeaseFillShaAsync(raw, $"{Keys.Raw}fill:{Interlocked.Increment(ref fills)}", small, fillTimeToLive)),
             ("raw-setnxget-fill", _ => RawSetNxGetFillAsync(raw, $"{Keys.Raw}fill:{Interlocked.Increment(ref fills)}", small, fillTimeToLive)),
+            ("mem-fill", _ => new ValueTask(memoryTyped.GetOrSetAsync($"fill:{Interlocked.Increment(ref fills)}", _ => ValueTask.FromResult(small), fillOptions).AsTask())),
             ("rc-fill", _ => new ValueTask(typed.GetOrSetAsync($"fill:{Interlocked.Increment(ref fills)}", _ => ValueTask.FromResult(small), fillOptions).AsTask())),
         };
         contenders = [.. contenders.Where(c => only is null || only.Contains(c.Name))];
