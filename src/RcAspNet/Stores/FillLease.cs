@@ -4,9 +4,10 @@ using System.Text;
 namespace RcAspNet.Stores;
 
 /// <summary>
-/// What a load holds while its factory runs, so that no other process's removal of the key is undone by the load's
-/// write: taken before the factory (<see cref="IRcStore.LeaseAsync"/>) under a key beside the entry's
-/// (<see cref="KeyOf"/>), revoked by every removal of the entry, and checked by the write in the same atomic step.
+/// What a load holds while its factory runs, so that no removal of the key by another process (or, on the embedded
+/// store, by this one) is undone by the load's write: taken before the factory (<see cref="IRcStore.LeaseAsync"/>),
+/// on Redis under a key beside the entry's (<see cref="KeyOf"/>), revoked by every removal of the entry, and checked by
+/// the write in the same atomic step. The embedded store's lease is a count of removals (<c>MemoryStore.LeaseAsync</c>).
 /// </summary>
 /// <param name="Token">The lease's token; <see cref="Unavailable"/> when it could not be taken, and the load is then not written.</param>
 /// <param name="Expect">
@@ -23,7 +24,7 @@ internal readonly record struct FillLease(string Token, byte[] Expect)
     /// <summary>What every lease's key begins with.</summary>
     public const string Prefix = "rc-fill:";
 
-    /// <summary>How long a lease lives after its last taker: a factory that runs longer has its value answered, not stored.</summary>
+    /// <summary>How long a lease lives on Redis after its last taker: a factory that runs longer has its value answered, not stored.</summary>
     public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
 
     /// <summary>Gets a lease that was not taken: the load is answered, not written.</summary>

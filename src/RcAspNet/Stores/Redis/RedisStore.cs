@@ -422,7 +422,20 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             }
 
             // Every primary that owns slots (a disconnected one included: its clear is kept), or the one server.
-            var results = await Task.WhenAll(_topology.Owners().Select(node => ClearNodeAsync(node, prefix, removal, cancellationToken))).ConfigureAwait(false);
+            RcRemovalResult[] results;
+            try
+            {
+                results = await Task.WhenAll(_topology.Owners().Select(node => ClearNodeAsync(node, prefix, removal, cancellationToken))).ConfigureAwait(false);
+            }
+            catch (ClusterFoundException)
+            {
+                // It went to the stand-in node alone, and the store has just found a cluster: its primaries own the keys.
+                // (Should the cluster not have told its slots yet, the stand-in keeps it, and moves it to them.)
+                results = _topology.Owners().Any(static n => n.EndPoint is null)
+                    ? [KeepOnStandIn(removal)]
+                    : await Task.WhenAll(_topology.Owners().Select(node => ClearNodeAsync(node, prefix, removal, cancellationToken))).ConfigureAwait(false);
+            }
+
             return new(results.Sum(static r => r.Removed), results.Sum(static r => r.Pending));
         }
         finally
@@ -606,8 +619,8 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
                     if (keys is null && node.EndPoint is null && s.Store.IsCluster)
                     {
                         // The clear began before the store knew it reaches a cluster: the stand-in node would scan one
-                        // primary. It is kept, and goes to every primary that owns slots (RemovalDelivery.Reroute).
-                        throw new InvalidOperationException("The store found a cluster after the clear began: it is kept for every primary.");
+                        // primary. ClearAsync runs it on every primary that owns slots instead.
+                        throw new ClusterFoundException();
                     }
 
                     keys ??= s.Store._topology.ServerOf(db.Multiplexer, node).KeysAsync(db.Database, s.Pattern, RedisCommands.PageSize).GetAsyncEnumerator(CancellationToken.None);
@@ -656,6 +669,12 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
                 await keys.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    private RcRemovalResult KeepOnStandIn(Removal removal)
+    {
+        _calls.Keep(_topology.Server, removal);
+        return new(0, 1);
     }
 
     /// <summary>

@@ -16,7 +16,8 @@ namespace RcAspNet.Stores.Redis;
 /// is ready. An error, a closed connection, or a heartbeat left unanswered for the operation timeout takes it down and
 /// moves its epoch on, which invalidates every copy read through it; then it connects again by itself. The heartbeat
 /// goes every second whatever else arrives: its answer comes after every invalidation the server sent before it, so a
-/// link that falls behind the server's invalidations by more than the timeout goes down too. With the near cache on a
+/// link that falls behind the server's invalidations by more than the timeout goes down too (without suspecting the
+/// server, which kept sending). With the near cache on a
 /// cluster, the heartbeat is <c>CLUSTER INFO</c>: a primary cut off from its cluster (<c>cluster_state:fail</c>), whose
 /// slots another primary may now serve, takes the link down.
 /// </summary>
@@ -35,6 +36,7 @@ internal sealed partial class ServerLink : IDisposable
     private readonly Func<bool> _cluster;
     private readonly ILogger _logger;
     private volatile bool _disposed;
+    private bool _behind;
     private int _up;
     private long _epoch;
     private RespConnection? _connection;
@@ -102,6 +104,14 @@ internal sealed partial class ServerLink : IDisposable
                 Volatile.Write(ref _connection, connection);
                 var deadline = RespConnection.Deadline(_timeout);
                 _identified(BlockingRedisClient.RunIdOf(connection.Command(2).Arg("INFO").Arg("server").Call(deadline).ThrowIfError().AsString()));
+                // Only a cluster node that serves its slots keeps copies: one cut off from its cluster does not come up.
+                // (Asked before tracking begins: after it, an invalidation may come before the answer.)
+                var clusterHeartbeat = _cache is not null && _cluster();
+                if (clusterHeartbeat)
+                {
+                    CheckClusterState(connection.Command(2).Arg("CLUSTER").Arg("INFO").Call(deadline).ThrowIfError());
+                }
+
                 if (_cache is not null)
                 {
                     connection.Command(2).Arg("HELLO").Arg(3).Call(deadline).ThrowIfError();
@@ -112,13 +122,6 @@ internal sealed partial class ServerLink : IDisposable
                     }
 
                     tracking.Call(deadline).ThrowIfError();
-                }
-
-                // Only a cluster node that serves its slots keeps copies: one cut off from its cluster does not come up.
-                var clusterHeartbeat = _cache is not null && _cluster();
-                if (clusterHeartbeat)
-                {
-                    CheckClusterState(connection.Command(2).Arg("CLUSTER").Arg("INFO").Call(deadline).ThrowIfError());
                 }
 
                 Up();
@@ -144,10 +147,12 @@ internal sealed partial class ServerLink : IDisposable
             }
             finally
             {
-                if (Down() && !_disposed)
+                if (Down() && !_disposed && !_behind)
                 {
                     _lost();
                 }
+
+                _behind = false;
 
                 Volatile.Write(ref _connection, null);
             }
@@ -169,13 +174,19 @@ internal sealed partial class ServerLink : IDisposable
     {
         var interval = (long)(PingInterval.TotalSeconds * Stopwatch.Frequency);
         var heartbeatSent = 0L;
+        var lastRead = 0L;
         var nextHeartbeat = Stopwatch.GetTimestamp() + interval;
         while (!_disposed)
         {
             var now = Stopwatch.GetTimestamp();
             if (heartbeatSent != 0 && Stopwatch.GetElapsedTime(heartbeatSent, now) >= _timeout)
             {
-                throw new TimeoutException($"Redis at {_endPoint} did not answer a heartbeat within Rc:OperationTimeout, or this link is that far behind its invalidations.");
+                // A server still sending at the end of the wait is not lost: only this link is behind, and only its
+                // copies go. (One that froze sent nothing for most of it: what it had sent is read at once.)
+                _behind = lastRead > heartbeatSent && Stopwatch.GetElapsedTime(lastRead, now) < _timeout / 4;
+                throw new TimeoutException(_behind
+                    ? $"The near cache's link to Redis at {_endPoint} is Rc:OperationTimeout behind its invalidations."
+                    : $"Redis at {_endPoint} did not answer a heartbeat within Rc:OperationTimeout.");
             }
 
             if (heartbeatSent == 0 && now >= nextHeartbeat)
@@ -190,6 +201,7 @@ internal sealed partial class ServerLink : IDisposable
             if (connection.WaitForData(wait > TimeSpan.Zero ? wait : TimeSpan.Zero))
             {
                 var reply = connection.Read(RespConnection.Deadline(_timeout));
+                lastRead = Stopwatch.GetTimestamp();
                 if (reply.Kind == RespKind.Push)
                 {
                     Handle(reply);
