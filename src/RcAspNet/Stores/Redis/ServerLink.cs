@@ -104,6 +104,7 @@ internal sealed partial class ServerLink : IDisposable
                 Volatile.Write(ref _connection, connection);
                 var deadline = RespConnection.Deadline(_timeout);
                 _identified(BlockingRedisClient.RunIdOf(connection.Command(2).Arg("INFO").Arg("server").Call(deadline).ThrowIfError().AsString()));
+
                 // Only a cluster node that serves its slots keeps copies: one cut off from its cluster does not come up.
                 // (Asked before tracking begins: after it, an invalidation may come before the answer.)
                 var clusterHeartbeat = _cache is not null && _cluster();
