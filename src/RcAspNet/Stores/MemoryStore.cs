@@ -421,7 +421,7 @@ internal sealed class MemoryStore : IRcStore
     /// Writes what a load computed if its lease still holds (no removal since it was taken) and the key holds what the
     /// load's read found (<see cref="FillLease.Finds"/>), in one step under the key's stripe lock: a removal lands before
     /// the check or after the write. A write made meanwhile without the lock replaces the entry checked, and this one
-    /// is then refused.
+    /// is then refused. A value too large for the store leaves nothing of the key, as <see cref="Write"/> does.
     /// </summary>
     private bool Fill(string key, byte[] value, TimeSpan timeToLive, FillLease lease)
     {

@@ -431,9 +431,10 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             {
                 // It went to the stand-in node alone, and the store has just found a cluster: its primaries own the keys.
                 // (Should the cluster not have told its slots yet, the stand-in keeps it, and moves it to them.)
-                results = _topology.Owners().Any(static n => n.EndPoint is null)
-                    ? [KeepOnStandIn(removal)]
-                    : await Task.WhenAll(_topology.Owners().Select(node => ClearNodeAsync(node, prefix, removal, cancellationToken))).ConfigureAwait(false);
+                var owners = _topology.Owners();
+                results = owners.Any(static n => n.EndPoint is null)
+                    ? [_calls.Kept(_topology.Server, "clear", removal, FailureKind.Skipped, null)]
+                    : await Task.WhenAll(owners.Select(node => ClearNodeAsync(node, prefix, removal, cancellationToken))).ConfigureAwait(false);
             }
 
             return new(results.Sum(static r => r.Removed), results.Sum(static r => r.Pending));
@@ -669,12 +670,6 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
                 await keys.DisposeAsync().ConfigureAwait(false);
             }
         }
-    }
-
-    private RcRemovalResult KeepOnStandIn(Removal removal)
-    {
-        _calls.Keep(_topology.Server, removal);
-        return new(0, 1);
     }
 
     /// <summary>

@@ -48,7 +48,7 @@ internal sealed partial class ServerLink : IDisposable
     /// <param name="timeout">How long a PING may go unanswered.</param>
     /// <param name="cache">The near cache; null when it is off, and then nothing is tracked.</param>
     /// <param name="invalidated">Told how many keys Redis reported changed.</param>
-    /// <param name="lost">Told, on the link's thread, when its connection was lost.</param>
+    /// <param name="lost">Told, on the link's thread, when its connection was lost (not when the link only fell behind its invalidations).</param>
     /// <param name="identified">Told, on the link's thread, the server's <c>run_id</c> each time the link connects.</param>
     /// <param name="cluster">Whether the server is a cluster node, asked each time the link connects.</param>
     /// <param name="logger">Where the link's changes are logged.</param>
@@ -183,7 +183,9 @@ internal sealed partial class ServerLink : IDisposable
             if (heartbeatSent != 0 && Stopwatch.GetElapsedTime(heartbeatSent, now) >= _timeout)
             {
                 // A server still sending at the end of the wait is not lost: only this link is behind, and only its
-                // copies go. (One that froze sent nothing for most of it: what it had sent is read at once.)
+                // copies go. (One that stopped right after a burst the link is still reading passes for one that sends:
+                // its restart is caught by its run_id when the link connects again, and its silence by the data path's
+                // own timeouts.)
                 _behind = lastRead > heartbeatSent && Stopwatch.GetElapsedTime(lastRead, now) < _timeout / 4;
                 throw new TimeoutException(_behind
                     ? $"The near cache's link to Redis at {_endPoint} is Rc:OperationTimeout behind its invalidations."
