@@ -422,10 +422,11 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             }
 
             // Every primary that owns slots (a disconnected one included: its clear is kept), or the one server.
+            Task<RcRemovalResult[]> ClearOn(IEnumerable<RedisNode> nodes) => Task.WhenAll(nodes.Select(node => ClearNodeAsync(node, prefix, removal, cancellationToken)));
             RcRemovalResult[] results;
             try
             {
-                results = await Task.WhenAll(_topology.Owners().Select(node => ClearNodeAsync(node, prefix, removal, cancellationToken))).ConfigureAwait(false);
+                results = await ClearOn(_topology.Owners()).ConfigureAwait(false);
             }
             catch (ClusterFoundException)
             {
@@ -434,7 +435,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
                 var owners = _topology.Owners();
                 results = owners.Any(static n => n.EndPoint is null)
                     ? [_calls.Kept(_topology.Server, "clear", removal, FailureKind.Skipped, null)]
-                    : await Task.WhenAll(owners.Select(node => ClearNodeAsync(node, prefix, removal, cancellationToken))).ConfigureAwait(false);
+                    : await ClearOn(owners).ConfigureAwait(false);
             }
 
             return new(results.Sum(static r => r.Removed), results.Sum(static r => r.Pending));
