@@ -6,55 +6,15 @@ namespace RcAspNet.Tests.Caching;
 /// <summary>
 /// A load's write never undoes what another app instance did while its factory ran: a removal (the key's fill lease,
 /// revoked by every removal and checked by the write in the same step), or a value written since the load's read. Run
-/// against every store; the memory store belongs to one process, whose own changes the cache tracks.
+/// against every store; the memory store belongs to one process, so its "nodes" are one.
 /// </summary>
-public abstract class CrossNodeFillTests : IAsyncLifetime
+public abstract class CrossNodeFillTests : StoreNodesTest
 {
-    private readonly List<ServiceProvider> _nodes = [];
-    private Action<RcOptions> _store = null!;
-
-    protected string Ns { get; } = SharedRedis.UniqueNamespace();
-
-    /// <summary>Gets whether other app instances share the store; the memory store belongs to one, so every "node" is that one.</summary>
-    protected virtual bool HasOtherNodes => true;
-
-    public async Task InitializeAsync() => _store = await StoreAsync();
-
-    public async Task DisposeAsync()
-    {
-        foreach (var node in _nodes)
-        {
-            await node.DisposeAsync();
-        }
-    }
-
-    protected abstract Task<Action<RcOptions>> StoreAsync();
+    protected override void Configure(RcOptions options) => options.OperationTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>A node whose clock is <paramref name="clock"/> (the system's when null); with no other nodes, the first.</summary>
-    protected IRcCache Node(TimeProvider? clock = null)
-    {
-        if (!HasOtherNodes && _nodes.Count > 0)
-        {
-            return _nodes[0].GetRequiredService<IRcCache>();
-        }
-
-        var node = TestServices.Build(
-            o =>
-            {
-                _store(o);
-                o.Namespace = Ns;
-                o.OperationTimeout = TimeSpan.FromSeconds(10);
-            },
-            s =>
-            {
-                if (clock is not null)
-                {
-                    s.AddSingleton(clock);
-                }
-            });
-        _nodes.Add(node);
-        return node.GetRequiredService<IRcCache>();
-    }
+    protected IRcCache Node(TimeProvider? clock = null) =>
+        (!HasOtherNodes && Nodes.Count > 0 ? Nodes[0] : AddNode(clock)).GetRequiredService<IRcCache>();
 
     [Fact]
     public async Task ARemovalWhileAnotherNodesFactoryRuns_IsNotUndoneByItsWrite()
@@ -166,7 +126,7 @@ public abstract class CrossNodeFillTests : IAsyncLifetime
         var (loader, other) = (Node(), Node());
         var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var provider = _nodes[0];
+        var provider = Nodes[0];
         await using var scope = provider.CreateAsyncScope();
         var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
         var promise = batch.Load("batched", async _ =>
@@ -237,32 +197,20 @@ public sealed class MemoryCrossNodeFillTests : CrossNodeFillTests
 {
     protected override bool HasOtherNodes => false;
 
-    protected override Task<Action<RcOptions>> StoreAsync() => Task.FromResult<Action<RcOptions>>(static _ => { });
+    protected override Task<Action<RcOptions>> StoreAsync() => SharedStores.Memory();
 }
 
 public sealed class RedisCrossNodeFillTests : CrossNodeFillTests
 {
-    protected override async Task<Action<RcOptions>> StoreAsync()
-    {
-        var server = await SharedRedis.Single;
-        return o => TestServices.Redis(o, server);
-    }
+    protected override Task<Action<RcOptions>> StoreAsync() => SharedStores.RedisAsync();
 }
 
 public sealed class ShardedCrossNodeFillTests : CrossNodeFillTests
 {
-    protected override async Task<Action<RcOptions>> StoreAsync()
-    {
-        var servers = await SharedRedis.Shards;
-        return o => TestServices.Sharded(o, servers);
-    }
+    protected override Task<Action<RcOptions>> StoreAsync() => SharedStores.ShardedAsync();
 }
 
 public sealed class ClusterCrossNodeFillTests : CrossNodeFillTests
 {
-    protected override async Task<Action<RcOptions>> StoreAsync()
-    {
-        var cluster = await SharedRedis.Cluster;
-        return o => (o.Store, o.Redis) = (RcStoreKind.Redis, cluster.Configuration);
-    }
+    protected override Task<Action<RcOptions>> StoreAsync() => SharedStores.ClusterAsync();
 }

@@ -7,33 +7,21 @@ using RcAspNet.Tests.Infrastructure;
 namespace RcAspNet.Tests.Caching;
 
 /// <summary>Tags of the typed cache (<see cref="RcEntryOptions.Tags"/>, <see cref="IRcCache.InvalidateTagAsync"/>), run against every store.</summary>
-public abstract class TagContractTests : IAsyncLifetime
+public abstract class TagContractTests : StoreNodesTest
 {
-    private readonly List<ServiceProvider> _nodes = [];
-    private Action<RcOptions> _store = null!;
-
-    protected string Ns { get; } = SharedRedis.UniqueNamespace();
-
     protected IRcCache Cache => Node(0);
 
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        _store = await StoreAsync();
-        _nodes.Add(Build());
+        await base.InitializeAsync();
+        AddNode();
     }
 
-    public async Task DisposeAsync()
+    protected override void Configure(RcOptions options)
     {
-        foreach (var node in _nodes)
-        {
-            await node.DisposeAsync();
-        }
+        options.FailureMode = RcFailureMode.Throw;
+        options.OperationTimeout = TimeSpan.FromSeconds(10);
     }
-
-    protected abstract Task<Action<RcOptions>> StoreAsync();
-
-    /// <summary>Gets whether other app instances share the store; the memory store belongs to one, so every "node" is that one.</summary>
-    protected virtual bool HasOtherNodes => true;
 
     protected IRcCache Node(int index)
     {
@@ -42,37 +30,16 @@ public abstract class TagContractTests : IAsyncLifetime
             index = 0;
         }
 
-        while (_nodes.Count <= index)
+        while (Nodes.Count <= index)
         {
-            _nodes.Add(Build());
+            AddNode();
         }
 
-        return _nodes[index].GetRequiredService<IRcCache>();
+        return Nodes[index].GetRequiredService<IRcCache>();
     }
 
     /// <summary>A node of its own, whose clock is <paramref name="clock"/> (the memory store's entries live by it too).</summary>
-    protected IRcCache NodeWith(TimeProvider clock)
-    {
-        var node = Build(clock);
-        _nodes.Add(node);
-        return node.GetRequiredService<IRcCache>();
-    }
-
-    private ServiceProvider Build(TimeProvider? clock = null) => TestServices.Build(
-        o =>
-        {
-            _store(o);
-            o.Namespace = Ns;
-            o.FailureMode = RcFailureMode.Throw;
-            o.OperationTimeout = TimeSpan.FromSeconds(10);
-        },
-        s =>
-        {
-            if (clock is not null)
-            {
-                s.AddSingleton(clock);
-            }
-        });
+    protected IRcCache NodeWith(TimeProvider clock) => AddNode(clock).GetRequiredService<IRcCache>();
 
     private static RcEntryOptions Tagged(params string[] tags) => new() { Tags = tags, Expiration = TimeSpan.FromMinutes(10) };
 
@@ -266,7 +233,7 @@ public abstract class TagContractTests : IAsyncLifetime
     {
         await using var other = TestServices.Build(o =>
         {
-            _store(o);
+            Store(o);
             o.Namespace = SharedRedis.UniqueNamespace();
         });
         var otherCache = other.GetRequiredService<IRcCache>();
@@ -281,7 +248,7 @@ public abstract class TagContractTests : IAsyncLifetime
     {
         // Two writes of one key whose registrations under the tag came in the other order than their values: the value
         // that lives an hour registered first, one that expired long ago (past any pruning margin) after it.
-        var registry = _nodes[0].GetRequiredService<CacheRegistry>();
+        var registry = Nodes[0].GetRequiredService<CacheRegistry>();
         var store = registry.Stores[0];
         var tag = registry.Default.Keyspace.TagKeys("order");
         var key = registry.Default.NamespacedKey("k");
@@ -310,16 +277,12 @@ public sealed class MemoryTagTests : TagContractTests
 {
     protected override bool HasOtherNodes => false;
 
-    protected override Task<Action<RcOptions>> StoreAsync() => Task.FromResult<Action<RcOptions>>(static _ => { });
+    protected override Task<Action<RcOptions>> StoreAsync() => SharedStores.Memory();
 }
 
 public sealed class RedisTagTests : TagContractTests
 {
-    protected override async Task<Action<RcOptions>> StoreAsync()
-    {
-        var server = await SharedRedis.Single;
-        return o => TestServices.Redis(o, server);
-    }
+    protected override Task<Action<RcOptions>> StoreAsync() => SharedStores.RedisAsync();
 
     [Fact]
     public async Task TagBookkeeping_ExpiresWithItsLongestLivedEntry()
@@ -336,18 +299,10 @@ public sealed class RedisTagTests : TagContractTests
 
 public sealed class ShardedTagTests : TagContractTests
 {
-    protected override async Task<Action<RcOptions>> StoreAsync()
-    {
-        var servers = await SharedRedis.Shards;
-        return o => TestServices.Sharded(o, servers);
-    }
+    protected override Task<Action<RcOptions>> StoreAsync() => SharedStores.ShardedAsync();
 }
 
 public sealed class ClusterTagTests : TagContractTests
 {
-    protected override async Task<Action<RcOptions>> StoreAsync()
-    {
-        var cluster = await SharedRedis.Cluster;
-        return o => (o.Store, o.Redis) = (RcStoreKind.Redis, cluster.Configuration);
-    }
+    protected override Task<Action<RcOptions>> StoreAsync() => SharedStores.ClusterAsync();
 }

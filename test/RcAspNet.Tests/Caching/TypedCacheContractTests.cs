@@ -316,11 +316,7 @@ public sealed class MemoryTypedCacheTests : TypedCacheContractTests
 
 public sealed class RedisTypedCacheTests : TypedCacheContractTests
 {
-    protected override async Task<Action<RcOptions>> StoreAsync()
-    {
-        var server = await SharedRedis.Single;
-        return o => TestServices.Redis(o, server);
-    }
+    protected override Task<Action<RcOptions>> StoreAsync() => SharedStores.RedisAsync();
 
     [Fact]
     public async Task Connections_RunRawCommands()
@@ -334,11 +330,7 @@ public sealed class RedisTypedCacheTests : TypedCacheContractTests
 
 public sealed class ShardedTypedCacheTests : TypedCacheContractTests
 {
-    protected override async Task<Action<RcOptions>> StoreAsync()
-    {
-        var servers = await SharedRedis.Shards;
-        return o => TestServices.Sharded(o, servers, RcRouterKind.Ketama);
-    }
+    protected override Task<Action<RcOptions>> StoreAsync() => SharedStores.ShardedAsync(RcRouterKind.Ketama);
 
     [Fact]
     public async Task Connections_AreOnePerShard() => Assert.Equal(3, (await Cache.GetRedisConnectionsAsync()).Count);
@@ -346,11 +338,7 @@ public sealed class ShardedTypedCacheTests : TypedCacheContractTests
 
 public sealed class ShardedCrc32TypedCacheTests : TypedCacheContractTests
 {
-    protected override async Task<Action<RcOptions>> StoreAsync()
-    {
-        var servers = await SharedRedis.Shards;
-        return o => TestServices.Sharded(o, servers, RcRouterKind.Crc32);
-    }
+    protected override Task<Action<RcOptions>> StoreAsync() => SharedStores.ShardedAsync(RcRouterKind.Crc32);
 
     [Fact]
     public async Task Connections_AreOnePerShard() => Assert.Equal(3, (await Cache.GetRedisConnectionsAsync()).Count);
@@ -358,11 +346,7 @@ public sealed class ShardedCrc32TypedCacheTests : TypedCacheContractTests
 
 public sealed class ClusterTypedCacheTests : TypedCacheContractTests
 {
-    protected override async Task<Action<RcOptions>> StoreAsync()
-    {
-        var cluster = await SharedRedis.Cluster;
-        return o => (o.Store, o.Redis) = (RcStoreKind.Redis, cluster.Configuration);
-    }
+    protected override Task<Action<RcOptions>> StoreAsync() => SharedStores.ClusterAsync();
 }
 
 public sealed class RedisNearTypedCacheTests : TypedCacheContractTests
