@@ -44,6 +44,32 @@ internal sealed class BlockingRedisClient : IDisposable
         Run(key, key, deadline, static (c, k, d) => c.Command(2).Arg("GET").Arg(k).CallForBulk(d));
 
     /// <summary>
+    /// <c>GET</c> answered by the server at <paramref name="endPoint"/> itself, a cluster primary whose circuit the caller
+    /// checked (as <see cref="RedisCommands.GetOnAsync"/>), after <c>ASKING</c> when <paramref name="asking"/> (a
+    /// redirection <c>ASK</c> named it): not redirected further, and not sent to another seed. A redirection is thrown
+    /// as <see cref="RedirectedReadException"/>.
+    /// </summary>
+    public byte[]? GetOn(EndPoint endPoint, string key, long deadline, bool asking = false)
+    {
+        try
+        {
+            return RunAt(endPoint, (Key: key, Asking: asking), deadline, static (c, s, d) =>
+            {
+                if (s.Asking)
+                {
+                    c.Command(1).Arg("ASKING").SendWithoutReply(d);
+                }
+
+                return c.Command(2).Arg("GET").Arg(s.Key).CallForBulk(d);
+            }, otherSeeds: false);
+        }
+        catch (RespErrorException ex) when (RedirectedReadException.Of(ex.Message, ex) is { } redirection)
+        {
+            throw redirection;
+        }
+    }
+
+    /// <summary>
     /// <c>GET</c> and <c>PTTL</c> in one round trip: the value, and how long it lives (negative: no TTL or no key). Not for
     /// a key a cluster may redirect: <c>ASKING</c> would precede the GET alone (the near cache on a cluster uses
     /// <see cref="GetWithTimeToLiveOn"/>).

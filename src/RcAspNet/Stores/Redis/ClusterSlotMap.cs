@@ -5,7 +5,8 @@ namespace RcAspNet.Stores.Redis;
 
 /// <summary>
 /// Which primary owns each hash slot of a Redis Cluster, as the multiplexer last learned it: read from its cluster
-/// configuration (no I/O), rebuilt when it reports a change, and corrected slot by slot when it follows a MOVED reply.
+/// configuration (no I/O), rebuilt when it reports a change, and corrected slot by slot by MOVED replies (those the
+/// multiplexer reports, and those to the synchronous client's reads).
 /// A failed-over or resharded slot so leads to the circuit of the primary that serves it now. A primary that takes over
 /// slots while it owned none (a replica promoted, or a node added) is reported (<c>gaining</c>) before the map that
 /// routes to it is published: it may lack removals its predecessor acknowledged; so are the first map's primaries
@@ -58,25 +59,33 @@ internal sealed class ClusterSlotMap : IDisposable
         _ = OwnerOf(0);
     }
 
-    private void OnHashSlotMoved(object? sender, HashSlotMovedEventArgs moved)
+    /// <summary>
+    /// A server redirected a key of <paramref name="slot"/> to <paramref name="owner"/> for good (<c>MOVED</c>): the slot
+    /// is routed there from now on, and a primary that owned no slots before is reported first. Returns whether the map
+    /// changed.
+    /// </summary>
+    public bool Learn(int slot, EndPoint owner)
     {
-        if (Volatile.Read(ref _owners) is not { } owners || moved.HashSlot is < 0 or >= HashSlot.Count || Equals(owners[moved.HashSlot], moved.NewEndPoint))
+        if (Volatile.Read(ref _owners) is not { } owners || slot is < 0 or >= HashSlot.Count || Equals(owners[slot], owner))
         {
-            return;
+            return false;
         }
 
         lock (_lock)
         {
-            if (_primaries.Add(moved.NewEndPoint))
+            if (_primaries.Add(owner))
             {
-                _gaining([moved.NewEndPoint], false);
+                _gaining([owner], false);
             }
 
-            owners[moved.HashSlot] = moved.NewEndPoint;
+            owners[slot] = owner;
         }
 
         _moved();
+        return true;
     }
+
+    private void OnHashSlotMoved(object? sender, HashSlotMovedEventArgs moved) => Learn(moved.HashSlot, moved.NewEndPoint);
 
     private EndPoint?[]? Build()
     {

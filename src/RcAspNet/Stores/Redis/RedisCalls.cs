@@ -131,12 +131,13 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
         var ticket = -1L;
         RedisValue value;
         bool shared;
+        RedirectedReadException? redirection = null;
         try
         {
             // A slot is taken only once connected: the GET is then sent at once, so before it is sealed. Inside the
             // try, so that whatever happens next, the slot is sealed.
             ticket = joined is null && database is not null ? gets.Take(key, slot) : -1;
-            task = joined ?? Issue(database, (Gets: gets, Key: key, Slot: slot, Ticket: ticket), static (db, s) => s.Gets.Send(db, s.Key, s.Slot, s.Ticket), cancellationToken);
+            task = joined ?? Issue(database, (Gets: gets, Node: node, Key: key, Slot: slot, Ticket: ticket), static (db, s) => s.Gets.Send(db, s.Key, s.Slot, s.Ticket, s.Node), cancellationToken);
             value = await Bounded(task, cancellationToken).ConfigureAwait(false);
             Succeeded(node, operation, started);
         }
@@ -144,6 +145,12 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
         {
             Observe(task);
             throw;
+        }
+        catch (RedirectedReadException ex)
+        {
+            // The server answered, but not with the key: its slot moved, or migrates.
+            redirection = ex;
+            value = default;
         }
         catch (Exception ex) when (IsFailure(ex))
         {
@@ -155,7 +162,50 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
             shared = gets.Seal(slot, ticket);
         }
 
+        if (redirection is not null)
+        {
+            return await FollowAsync(key, redirection, cancellationToken).ConfigureAwait(false);
+        }
+
         return joined is not null || shared ? Copy(value) : value;
+    }
+
+    /// <summary>
+    /// Follows a redirection of a cluster GET (<see cref="RedisCommands.GetOnAsync"/>), once: a <c>MOVED</c> first
+    /// teaches the slot map the slot's new owner, so that a primary that took over slots is held for verification
+    /// before anything of it is served; the key is then read from the server it was redirected to, through that
+    /// server's own circuit, and answered by it (after <c>ASKING</c> for an <c>ASK</c>). A redirection that names no
+    /// server, a held server, and a second redirection are misses.
+    /// </summary>
+    public async ValueTask<byte[]?> FollowAsync(string key, RedirectedReadException redirection, CancellationToken cancellationToken)
+    {
+        if (redirection.Target is not { } target)
+        {
+            return null;
+        }
+
+        if (!redirection.Asking)
+        {
+            topology.Learn(redirection.Slot, target);
+        }
+
+        var owner = topology.NodeAt(target);
+        try
+        {
+            var value = await RunAsync(
+                owner,
+                "get",
+                (Owner: owner, Key: key, redirection.Asking),
+                static (db, s) => s.Asking ? RedisCommands.GetAskingAsync(s.Owner.ServerIn(db.Multiplexer), s.Key) : RedisCommands.GetOnAsync(s.Owner.ServerIn(db.Multiplexer), s.Key),
+                RedisValue.Null,
+                cancellationToken,
+                wrongTypeIsMiss: true).ConfigureAwait(false);
+            return (byte[]?)value;
+        }
+        catch (RedirectedReadException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Runs one command on the caller's thread, with the same circuit, timeout and failure handling as <see cref="RunAsync"/>.</summary>

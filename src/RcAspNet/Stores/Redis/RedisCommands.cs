@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text;
 using StackExchange.Redis;
 
@@ -42,6 +41,112 @@ internal static class RedisCommands
         }
 
         return values;
+    }
+
+    /// <summary>
+    /// <c>GET</c> answered by <paramref name="server"/> itself, a cluster primary whose circuit the caller checked: sent
+    /// to that server, not by the client's slot map, and not redirected (<see cref="CommandFlags.NoRedirect"/>), since a
+    /// primary that took over the slot may lack removals its predecessor acknowledged until it is verified. A
+    /// redirection (the slot moved, or is migrating), or a server the client does not know yet, is thrown as
+    /// <see cref="RedirectedReadException"/>, for the caller to follow once it checked the other server's circuit.
+    /// </summary>
+    public static async Task<RedisValue> GetOnAsync(IServer? server, string key)
+    {
+        if (server is null)
+        {
+            throw new RedirectedReadException(new InvalidOperationException("The client does not know the server yet."));
+        }
+
+        try
+        {
+            return (RedisValue)await server.ExecuteAsync("GET", [(RedisKey)key], CommandFlags.NoRedirect).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (RedirectedReadException.Of(ex) is { } redirection)
+        {
+            throw redirection;
+        }
+    }
+
+    /// <summary>
+    /// <c>ASKING</c> then <c>GET</c>, to <paramref name="server"/> itself, for a key of a slot it imports (a redirection
+    /// <c>ASK</c> named it), neither redirected further. The client may send another command between them on that
+    /// connection, which then takes the <c>ASKING</c>: the GET is redirected again and thrown as
+    /// <see cref="RedirectedReadException"/>, as any redirection of <see cref="GetOnAsync(IServer?, string)"/> is.
+    /// </summary>
+    public static async Task<RedisValue> GetAskingAsync(IServer? server, string key)
+    {
+        if (server is null)
+        {
+            throw new RedirectedReadException(new InvalidOperationException("The client does not know the server yet."));
+        }
+
+        var asking = server.ExecuteAsync("ASKING", [], CommandFlags.NoRedirect);
+        var value = server.ExecuteAsync("GET", [(RedisKey)key], CommandFlags.NoRedirect);
+        try
+        {
+            await asking.ConfigureAwait(false);
+            return (RedisValue)await value.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (RedirectedReadException.Of(ex) is { } redirection)
+        {
+            throw redirection;
+        }
+        finally
+        {
+            RedisCalls.Observe(value);
+        }
+    }
+
+    /// <summary>
+    /// As <see cref="GetOnAsync(IServer?, string)"/>, for keys of one cluster primary: one <c>MGET</c> per hash slot,
+    /// answered by that server itself; a slot it redirects is all misses, and so are all keys while the client does not
+    /// know the server.
+    /// </summary>
+    public static async Task<RedisValue[]?> GetManyOnAsync(IServer? server, string[] keys)
+    {
+        var values = new RedisValue[keys.Length];
+        if (server is null)
+        {
+            return values;
+        }
+
+        await Task.WhenAll(GroupBySlot(keys).Select(async group =>
+        {
+            object[] args = [.. group.Select(i => (object)(RedisKey)keys[i])];
+            RedisValue[] read;
+            try
+            {
+                read = (RedisValue[])(await server.ExecuteAsync("MGET", args, CommandFlags.NoRedirect).ConfigureAwait(false))!;
+            }
+            catch (Exception ex) when (RedirectedReadException.Of(ex) is not null)
+            {
+                return;
+            }
+
+            for (var j = 0; j < group.Length; j++)
+            {
+                values[group[j]] = read[j];
+            }
+        })).ConfigureAwait(false);
+        return values;
+    }
+
+    /// <summary>As <see cref="GetOnAsync(IServer?, string)"/>, for <c>EXISTS</c>: a key redirected, or of a server the client does not know yet, does not exist.</summary>
+    public static async Task<bool> ExistsOnAsync(IServer? server, string key)
+    {
+        if (server is null)
+        {
+            return false;
+        }
+
+        try
+        {
+            return (long)await server.ExecuteAsync("EXISTS", [(RedisKey)key], CommandFlags.NoRedirect).ConfigureAwait(false) > 0;
+        }
+        catch (Exception ex) when (RedirectedReadException.Of(ex) is not null)
+        {
+            return false;
+        }
     }
 
     /// <summary>
@@ -189,21 +294,16 @@ internal static class RedisCommands
     }
 
     /// <summary>
-    /// <c>GET</c> and <c>PTTL</c> (milliseconds; -1: no TTL) in one round trip to the server at
-    /// <paramref name="endPoint"/> itself, for the near cache on a cluster: sent to that server, not by the client's slot
+    /// <c>GET</c> and <c>PTTL</c> (milliseconds; -1: no TTL) in one round trip to <paramref name="server"/> itself
+    /// (<see cref="RedisNode.ServerIn"/>), for the near cache on a cluster: sent to that server, not by the client's slot
     /// map, and not redirected (<see cref="CommandFlags.NoRedirect"/>), so that a reply is that server's own. A
     /// redirection, or a server the client does not know, is thrown as <see cref="RedirectedReadException"/>.
     /// </summary>
-    public static async Task<(byte[]? Value, long TimeToLiveMs)> GetWithTimeToLiveAsync(IConnectionMultiplexer connection, EndPoint endPoint, string key)
+    public static async Task<(byte[]? Value, long TimeToLiveMs)> GetWithTimeToLiveAsync(IServer? server, string key)
     {
-        IServer server;
-        try
+        if (server is null)
         {
-            server = connection.GetServer(endPoint);
-        }
-        catch (ArgumentException ex)
-        {
-            throw new RedirectedReadException(ex);
+            throw new RedirectedReadException(new InvalidOperationException("The client does not know the server of the near cache's link yet."));
         }
 
         object[] args = [(RedisKey)key];

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Runtime.CompilerServices;
+using StackExchange.Redis;
 
 namespace RcAspNet.Stores.Redis;
 
@@ -13,6 +14,7 @@ internal sealed class RedisNode
 {
     private readonly TimeProvider _time;
     private ServerLink? _link;
+    private IServer? _server;
     private int _suspicions;
     private int _refusalReported;
 
@@ -82,6 +84,36 @@ internal sealed class RedisNode
 
     /// <summary>Gets the near cache's invalidation link to this server, once one was made.</summary>
     public ServerLink? Link => Volatile.Read(ref _link);
+
+    /// <summary>
+    /// The server behind a cluster primary's node, for the reads it must answer itself; null for a store's first node,
+    /// and while the client does not know the server yet (kept once it does).
+    /// </summary>
+    public IServer? ServerIn(IConnectionMultiplexer connection)
+    {
+        if (Volatile.Read(ref _server) is { } known)
+        {
+            return known;
+        }
+
+        if (EndPoint is null)
+        {
+            return null;
+        }
+
+        IServer server;
+        try
+        {
+            server = connection.GetServer(EndPoint);
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+
+        Volatile.Write(ref _server, server);
+        return server;
+    }
 
     /// <summary>
     /// Returns true for the first refusal of this node's credentials or of the server's certificate since the server

@@ -21,7 +21,7 @@ internal sealed partial class RedisStore
             if (IsCluster)
             {
                 long ttl;
-                (value, ttl) = await _calls.RunAsync(node, "get", (read.Link.EndPoint, read.Key), static (db, s) => RedisCommands.GetWithTimeToLiveAsync(db.Multiplexer, s.EndPoint, s.Key), ((byte[]?)null, -2L), cancellationToken, wrongTypeIsMiss: true).ConfigureAwait(false);
+                (value, ttl) = await _calls.RunAsync(node, "get", (Node: node, read.Key), static (db, s) => RedisCommands.GetWithTimeToLiveAsync(s.Node.ServerIn(db.Multiplexer), s.Key), ((byte[]?)null, -2L), cancellationToken, wrongTypeIsMiss: true).ConfigureAwait(false);
                 lifetime = Lifetime(ttl);
             }
             else

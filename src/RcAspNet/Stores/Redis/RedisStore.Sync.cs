@@ -104,7 +104,41 @@ internal sealed partial class RedisStore
         }
     }
 
-    /// <summary>Reads a key with one GET, following a cluster's redirections, without the near cache.</summary>
-    private byte[]? Read(RedisNode node, string key) =>
-        _calls.Run(node, "get", key, static (client, key, deadline) => client.Get(key, deadline), null, wrongTypeIsMiss: true);
+    /// <summary>
+    /// Reads a key with one GET, without the near cache: on a cluster primary, answered by that server itself, and a
+    /// redirection followed once through the other server's circuit (as <see cref="RedisCalls.FollowAsync"/>); before the
+    /// slot map is known, as the client routes it.
+    /// </summary>
+    private byte[]? Read(RedisNode node, string key)
+    {
+        if (node.EndPoint is not { } endPoint)
+        {
+            return _calls.Run(node, "get", key, static (client, key, deadline) => client.Get(key, deadline), null, wrongTypeIsMiss: true);
+        }
+
+        try
+        {
+            return _calls.Run(node, "get", (EndPoint: endPoint, Key: key), static (client, s, deadline) => client.GetOn(s.EndPoint, s.Key, deadline), null, wrongTypeIsMiss: true);
+        }
+        catch (RedirectedReadException redirection) when (redirection.Target is { } target)
+        {
+            if (!redirection.Asking)
+            {
+                _topology.Learn(redirection.Slot, target);
+            }
+
+            try
+            {
+                return _calls.Run(_topology.NodeAt(target), "get", (EndPoint: target, Key: key, redirection.Asking), static (client, s, deadline) => client.GetOn(s.EndPoint, s.Key, deadline, s.Asking), null, wrongTypeIsMiss: true);
+            }
+            catch (RedirectedReadException)
+            {
+                return null;
+            }
+        }
+        catch (RedirectedReadException)
+        {
+            return null;
+        }
+    }
 }

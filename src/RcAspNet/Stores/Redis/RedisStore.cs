@@ -167,7 +167,14 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<byte[]?[]> ReadManyAsync(RedisNode node, string[] keys, CancellationToken cancellationToken)
     {
-        var values = await _calls.RunAsync(node, "get_many", (cluster: IsCluster, keys), static (db, s) => RedisCommands.GetManyAsync(db, s.keys, s.cluster), null, cancellationToken, wrongTypeIsMiss: true).ConfigureAwait(false);
+        var values = await _calls.RunAsync(
+            node,
+            "get_many",
+            (Cluster: IsCluster, Node: node, Keys: keys),
+            static (db, s) => s.Node.EndPoint is null ? RedisCommands.GetManyAsync(db, s.Keys, s.Cluster) : RedisCommands.GetManyOnAsync(s.Node.ServerIn(db.Multiplexer), s.Keys),
+            null,
+            cancellationToken,
+            wrongTypeIsMiss: true).ConfigureAwait(false);
         var result = new byte[]?[keys.Length];
         for (var j = 0; values is not null && j < keys.Length; j++)
         {
@@ -330,8 +337,18 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         }
     }
 
-    public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken) =>
-        _calls.RunAsync(_topology.NodeOf(key), "exists", key, static (db, key) => db.KeyExistsAsync(key), false, cancellationToken, wrongTypeIsMiss: true);
+    public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken)
+    {
+        var node = _topology.NodeOf(key);
+        return _calls.RunAsync(
+            node,
+            "exists",
+            (Node: node, Key: key),
+            static (db, s) => s.Node.EndPoint is null ? db.KeyExistsAsync(s.Key) : RedisCommands.ExistsOnAsync(s.Node.ServerIn(db.Multiplexer), s.Key),
+            false,
+            cancellationToken,
+            wrongTypeIsMiss: true);
+    }
 
     public async ValueTask<bool> ExpireAsync(string key, TimeSpan timeToLive, CancellationToken cancellationToken)
     {

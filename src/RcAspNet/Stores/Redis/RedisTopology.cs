@@ -108,6 +108,29 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     public RedisNode NodeOf(string key) =>
         SlotMap() is { } slots && slots.OwnerOf(HashSlot.Of(key)) is { } owner ? NodeAt(owner) : Server;
 
+    /// <summary>
+    /// A server redirected a key of <paramref name="slot"/> to <paramref name="owner"/> for good: on a cluster whose slot
+    /// map is known, the slot is routed there (<see cref="ClusterSlotMap.Learn"/>). When the client does not know that
+    /// server (only the synchronous client was redirected there), it reads the cluster's configuration again, so that
+    /// the server can be verified and serve.
+    /// </summary>
+    public void Learn(int slot, EndPoint owner)
+    {
+        if (SlotMap() is not { } slots || !slots.Learn(slot, owner) || _connection is not { } connection)
+        {
+            return;
+        }
+
+        try
+        {
+            _ = connection.GetServer(owner);
+        }
+        catch (ArgumentException)
+        {
+            RedisCalls.Observe(connection.ConfigureAsync());
+        }
+    }
+
     /// <summary>The node of a cluster primary, made on first use (and told to <c>nodeAdded</c> once it is the one kept).</summary>
     public RedisNode NodeAt(EndPoint endPoint)
     {

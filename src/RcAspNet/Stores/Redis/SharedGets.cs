@@ -79,11 +79,12 @@ internal sealed class SharedGets
 
     /// <summary>
     /// Sends the GET, and opens it to readers of its key unless that key changed since it was taken. It must run before
-    /// <see cref="Seal"/> (the store sends synchronously once connected, and takes a slot only then).
+    /// <see cref="Seal"/> (the store sends synchronously once connected, and takes a slot only then). A cluster primary's
+    /// GET (<paramref name="node"/> with an endpoint) is answered by that server itself (<see cref="RedisCommands.GetOnAsync"/>).
     /// </summary>
-    public Task<RedisValue> Send(IDatabase database, string key, int slot, long ticket)
+    public Task<RedisValue> Send(IDatabase database, string key, int slot, long ticket, RedisNode? node = null)
     {
-        var reply = database.StringGetAsync(key);
+        var reply = node?.EndPoint is null ? database.StringGetAsync(key) : RedisCommands.GetOnAsync(node.ServerIn(database.Multiplexer), key);
         if (ticket >= 0)
         {
             // The slot is this GET's until it is sealed, so no other GET writes its reply.
