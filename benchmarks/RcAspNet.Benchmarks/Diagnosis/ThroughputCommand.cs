@@ -13,7 +13,7 @@ using StackExchange.Redis;
 namespace RcAspNet.Benchmarks.Diagnosis;
 
 /// <summary>
-/// 64 callers (or as many as --callers says; one is a sequential caller) on one Redis server, each on a key of its own (1 KiB), for a fixed time per contender, interleaved over
+/// 64 callers (or as many as --callers says; one is a sequential caller) on one Redis server (or, with --cluster, a Redis Cluster of three primaries), each on a key of its own (1 KiB), for a fixed time per contender, interleaved over
 /// rounds: operations per second and bytes allocated per operation, outside BenchmarkDotNet, so that a profiler
 /// (<c>dotnet-trace collect -- dotnet RcAspNet.Benchmarks.dll throughput --only rc-get --seconds 20</c>) can watch one
 /// contender's steady state.
@@ -25,7 +25,7 @@ internal static class ThroughputCommand
 
     public static async Task<int> RunAsync(string[] args)
     {
-        if (CommandOptions.Parse(args, "throughput [--seconds 5] [--rounds 3] [--only raw-get,raw-get-deadline,store-get,ms-get,rc-get,rc-tryget,raw-set,raw-set-deadline,store-set,ms-set,rc-set,raw-fill,raw-lease-fill,raw-lease-fill-sha,raw-setnxget-fill,rc-fill,mem-fill] [--allocations true] [--callers 64]", "--seconds", "--rounds", "--only", "--callers", "--allocations") is not { } options)
+        if (CommandOptions.Parse(args, "throughput [--seconds 5] [--rounds 3] [--only raw-get,raw-get-deadline,store-get,ms-get,rc-get,rc-tryget,raw-set,raw-set-deadline,store-set,ms-set,rc-set,raw-fill,raw-lease-fill,raw-lease-fill-sha,raw-setnxget-fill,rc-fill,mem-fill] [--allocations true] [--callers 64] [--cluster true]", "--seconds", "--rounds", "--only", "--callers", "--allocations", "--cluster") is not { } options)
         {
             return 2;
         }
@@ -36,7 +36,8 @@ internal static class ThroughputCommand
         var allocations = options.Bool("--allocations", false);
         var callers = Math.Clamp(options.Int("--callers", MostCallers), 1, MostCallers);
 
-        await using var fixture = await Fixture.StartAsync(RcStoreKind.Redis);
+        var cluster = options.Bool("--cluster", false);
+        await using var fixture = cluster ? await Fixture.StartClusterAsync() : await Fixture.StartAsync(RcStoreKind.Redis);
         await using var memory = await Fixture.StartAsync(RcStoreKind.Memory);
         var raw = fixture.Raw[0];
         var payload = Entries.Payload(1024);
@@ -90,8 +91,8 @@ internal static class ThroughputCommand
 
         await fixture.SetUpAsync(async () =>
         {
-            await raw.ScriptEvaluateAsync(RedisCommands.LeaseScript, ["warm-lease"], ["t", 1000]);
-            await raw.ScriptEvaluateAsync(RedisCommands.FillScript, ["warm-fill", "warm-lease"], ["t", "v", 1000, ""]);
+            await raw.ScriptEvaluateAsync(RedisCommands.LeaseScript, ["{warm}lease"], ["t", 1000]);
+            await raw.ScriptEvaluateAsync(RedisCommands.FillScript, ["{warm}fill", "{warm}lease"], ["t", "v", 1000, ""]);
             for (var c = 0; c < MostCallers; c++)
             {
                 await raw.StringSetAsync(rawKeys[c], payload, Entries.TimeToLive);
@@ -103,7 +104,7 @@ internal static class ThroughputCommand
             Entries.Check((await microsoft.GetAsync(keys[^1]))?.Length == 1024, "RedisCache.GetAsync");
         });
 
-        Console.WriteLine($"// StackExchange.Redis {RedisClient.Loaded}; {callers} callers, 1 KiB, {seconds} s per contender per round, {rounds} rounds");
+        Console.WriteLine($"// StackExchange.Redis {RedisClient.Loaded}; {callers} callers, 1 KiB, {seconds} s per contender per round, {rounds} rounds{(cluster ? ", a cluster of three primaries" : "")}");
         var results = contenders.ToDictionary(static c => c.Name, static _ => new List<Result>());
         foreach (var (name, operation) in contenders)
         {

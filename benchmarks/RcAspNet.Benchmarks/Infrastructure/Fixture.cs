@@ -106,6 +106,28 @@ internal sealed class Fixture : IAsyncDisposable
     }
 
     /// <summary>
+    /// Starts a Redis Cluster of three primaries (<see cref="RedisClusterServers"/>) and builds the services against it:
+    /// <c>AddRcCache</c> with <c>Rc:Redis</c> naming every node; the raw client (<see cref="Raw"/>) and Microsoft's
+    /// <see cref="RedisCache"/> reach the cluster too.
+    /// </summary>
+    public static async Task<Fixture> StartClusterAsync()
+    {
+        RedisClient.CheckBenchmarkProcess();
+        var cluster = await RedisClusterServers.StartAsync();
+        var services = new ServiceCollection();
+        services.AddRcCache(o =>
+        {
+            o.Store = RcStoreKind.Redis;
+            o.Namespace = Keys.RcNamespace;
+            o.Redis = cluster.Configuration;
+        });
+        var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+        var configuration = ConfigurationOptions.Parse(cluster.Configuration);
+        configuration.AbortOnConnectFail = false;
+        return new Fixture([.. cluster.Nodes], [await ConnectionMultiplexer.ConnectAsync(configuration)], provider);
+    }
+
+    /// <summary>
     /// Runs a benchmark's set-up (its writes and its checks) until it passes, at most 20 times a second apart: a cold
     /// process on a busy machine can take longer than <c>Rc:OperationTimeout</c> for its first operations, which then
     /// fail and open RcAspNet's circuit for a few seconds. Failures counted until it passes do not fail the case.

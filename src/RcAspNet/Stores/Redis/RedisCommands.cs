@@ -59,7 +59,7 @@ internal static class RedisCommands
 
         try
         {
-            return (RedisValue)await server.ExecuteAsync("GET", [(RedisKey)key], CommandFlags.NoRedirect).ConfigureAwait(false);
+            return (RedisValue)await server.ExecuteAsync("GET", KeyArgument(key), CommandFlags.NoRedirect).ConfigureAwait(false);
         }
         catch (Exception ex) when (RedirectedReadException.Of(ex) is { } redirection)
         {
@@ -80,8 +80,8 @@ internal static class RedisCommands
             throw new RedirectedReadException(new InvalidOperationException("The client does not know the server yet."));
         }
 
-        var asking = server.ExecuteAsync("ASKING", [], CommandFlags.NoRedirect);
-        var value = server.ExecuteAsync("GET", [(RedisKey)key], CommandFlags.NoRedirect);
+        var asking = server.ExecuteAsync("ASKING", Array.Empty<object>(), CommandFlags.NoRedirect);
+        var value = server.ExecuteAsync("GET", KeyArgument(key), CommandFlags.NoRedirect);
         try
         {
             await asking.ConfigureAwait(false);
@@ -141,7 +141,7 @@ internal static class RedisCommands
 
         try
         {
-            return (long)await server.ExecuteAsync("EXISTS", [(RedisKey)key], CommandFlags.NoRedirect).ConfigureAwait(false) > 0;
+            return (long)await server.ExecuteAsync("EXISTS", KeyArgument(key), CommandFlags.NoRedirect).ConfigureAwait(false) > 0;
         }
         catch (Exception ex) when (RedirectedReadException.Of(ex) is not null)
         {
@@ -277,6 +277,9 @@ internal static class RedisCommands
 
     public static async Task<bool> FillAsync(IDatabase db, string key, byte[] value, TimeSpan timeToLive, FillLease lease) =>
         (long)await db.ScriptEvaluateAsync(FillScript, [key, FillLease.KeyOf(key)!], FillArguments(value, timeToLive, lease)).ConfigureAwait(false) == 1;
+
+    /// <summary>A key as the one argument of a command sent through <see cref="IServer.ExecuteAsync(string, ICollection{object}, CommandFlags)"/>: an array, not the list a collection expression makes for that parameter.</summary>
+    private static object[] KeyArgument(string key) => [(RedisKey)key];
 
     private static RedisValue[] FillArguments(byte[] value, TimeSpan timeToLive, FillLease lease) =>
         [lease.Token, value, Milliseconds(timeToLive), lease.Expect];
