@@ -9,10 +9,10 @@ namespace RcAspNet.Tests.Reliability;
 /// <summary>
 /// A primary that takes over a slot of a Redis Cluster may hold an entry that its predecessor had deleted: a replica
 /// promoted after it missed the last writes of a primary cut off from it is one such primary. Here a node joins the
-/// cluster with a copy of an entry made before the application removed it, and is then given the entry's slot, as a
-/// promotion gives a replica its primary's slots. The slot's old primary answers MOVED from then on, and the client
-/// would follow it at once: nothing of the new primary may be served until it was verified and handed the removals it
-/// may lack.
+/// cluster with a copy of an entry made before the application removed it, and is then given the entry's slot (as a
+/// promotion gives a replica its primary's slots), or starts importing it. The slot's old primary redirects the key
+/// there (MOVED, or ASK while the slot migrates), and the client would follow at once: nothing of the new primary may
+/// be served until it was verified and handed the removals it may lack.
 /// </summary>
 public sealed class ClusterTakeoverTests
 {
@@ -25,23 +25,100 @@ public sealed class ClusterTakeoverTests
     public async Task SlotTakenOverByAPrimaryThatLacksARemoval_ItsOldEntryIsNeverServed(bool synchronous)
     {
         await using var cluster = await RedisClusterServers.StartAsync();
-        await using var newcomer = await RedisServer.StartAsync("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000");
-        await using var services = TestServices.Build(o => (o.Store, o.Redis, o.Namespace) = (RcStoreKind.Redis, cluster.Configuration, Ns));
+        await using var newcomer = await StartNewcomerAsync(cluster);
+        await using var services = Services(cluster);
         var cache = services.GetRequiredService<IDistributedCache>();
-        async Task<string?> Read() => synchronous ? cache.GetString(Key) : await cache.GetStringAsync(Key);
+        var (from, to, slot) = await RemoveWhileTheNewcomerKeepsACopyAsync(cluster, newcomer, cache, synchronous);
 
+        // The slot goes to the newcomer, without its keys; the old primary redirects the entry there for good.
+        foreach (var server in cluster.Nodes.Append(newcomer).OrderBy(s => s == newcomer ? 0 : 1))
+        {
+            Assert.StartsWith("+OK", await server.CommandAsync("CLUSTER", "SETSLOT", slot, "NODE", to.Id), StringComparison.Ordinal);
+        }
+
+        Assert.StartsWith("-MOVED", await cluster.ServerAt(from.Port).CommandAsync("GET", Ns + Key), StringComparison.Ordinal);
+
+        // Reads follow the move, and never serve the entry, until the newcomer was handed the removal.
+        await Eventually.TrueAsync(async () =>
+        {
+            Assert.Null(await ReadAsync(cache, synchronous));
+            return (await newcomer.CommandAsync("EXISTS", Ns + Key)).StartsWith(":0", StringComparison.Ordinal);
+        });
+        Assert.Null(await ReadAsync(cache, synchronous));
+
+        // Verified, the newcomer serves the slot (once its circuit has closed, which follows the delivery).
+        await Eventually.TrueAsync(async () =>
+        {
+            await cache.SetStringAsync(Key, "v2");
+            return await ReadAsync(cache, synchronous) == "v2";
+        });
+        Assert.StartsWith("$", await newcomer.CommandAsync("GET", Ns + Key), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// While the slot migrates to the newcomer, the old primary answers ASK for a key it does not hold, the removed one
+    /// included. A primary that owns no slot yet was never verified: what it answers is not served.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task SlotMigratingToAPrimaryThatOwnsNoSlotYet_ItsCopyOfARemovedEntryIsNeverServed(bool synchronous)
+    {
+        await using var cluster = await RedisClusterServers.StartAsync();
+        await using var newcomer = await StartNewcomerAsync(cluster);
+        await using var services = Services(cluster);
+        var cache = services.GetRequiredService<IDistributedCache>();
+        var (from, to, slot) = await RemoveWhileTheNewcomerKeepsACopyAsync(cluster, newcomer, cache, synchronous);
+
+        Assert.StartsWith("+OK", await cluster.ServerAt(from.Port).CommandAsync("CLUSTER", "SETSLOT", slot, "MIGRATING", to.Id), StringComparison.Ordinal);
+        Assert.StartsWith("-ASK", await cluster.ServerAt(from.Port).CommandAsync("GET", Ns + Key), StringComparison.Ordinal);
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Null(await ReadAsync(cache, synchronous));
+        }
+
+        // The newcomer still holds its copy (it answers only ASKING clients for the slot, but counts its keys).
+        Assert.StartsWith(":1", await newcomer.CommandAsync("CLUSTER", "COUNTKEYSINSLOT", slot), StringComparison.Ordinal);
+    }
+
+    private static ServiceProvider Services(RedisClusterServers cluster) =>
+        TestServices.Build(o => (o.Store, o.Redis, o.Namespace) = (RcStoreKind.Redis, cluster.Configuration, Ns));
+
+    private static async Task<string?> ReadAsync(IDistributedCache cache, bool synchronous) =>
+        synchronous ? cache.GetString(Key) : await cache.GetStringAsync(Key);
+
+    /// <summary>Starts a node that joins the cluster owning no slot, and waits until every node knows it and it finds the cluster ok.</summary>
+    private static async Task<RedisServer> StartNewcomerAsync(RedisClusterServers cluster)
+    {
+        var newcomer = await RedisServer.StartAsync("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000");
+        try
+        {
+            Assert.StartsWith("+OK", await newcomer.CommandAsync("CLUSTER", "MEET", "127.0.0.1", cluster.Nodes[0].Port.ToString(CultureInfo.InvariantCulture)), StringComparison.Ordinal);
+            var servers = cluster.Nodes.Append(newcomer).ToArray();
+            await Eventually.TrueAsync(async () =>
+                (await Task.WhenAll(servers.Select(RedisClusterServers.NodesAsync))).All(view => view.Count == servers.Length && view.All(static n => n.IsLinked)) &&
+                await RedisClusterServers.IsOkAsync(newcomer));
+            return newcomer;
+        }
+        catch
+        {
+            await newcomer.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Writes the entry, gives the newcomer a copy of it while it imports the entry's slot (MIGRATE ... COPY leaves it on
+    /// its primary too), then removes it through the cache: its primary acknowledges the delete, which the newcomer
+    /// never gets. Returns the slot's primary, the newcomer, and the slot.
+    /// </summary>
+    private static async Task<(ClusterNode From, ClusterNode To, string Slot)> RemoveWhileTheNewcomerKeepsACopyAsync(RedisClusterServers cluster, RedisServer newcomer, IDistributedCache cache, bool synchronous)
+    {
         await cache.SetStringAsync(Key, "v1");
-        Assert.Equal("v1", await Read());
+        Assert.Equal("v1", await ReadAsync(cache, synchronous));
 
-        // The newcomer joins, and gets a copy of the entry while it imports the slot (MIGRATE ... COPY leaves it on
-        // its primary too).
         var slot = HashSlot.Of(Ns + Key);
         var number = slot.ToString(CultureInfo.InvariantCulture);
-        Assert.StartsWith("+OK", await newcomer.CommandAsync("CLUSTER", "MEET", "127.0.0.1", cluster.Nodes[0].Port.ToString(CultureInfo.InvariantCulture)), StringComparison.Ordinal);
-        var servers = cluster.Nodes.Append(newcomer).ToArray();
-        await Eventually.TrueAsync(async () =>
-            (await Task.WhenAll(servers.Select(RedisClusterServers.NodesAsync))).All(view => view.Count == 4 && view.All(static n => n.IsLinked)) &&
-            await RedisClusterServers.IsOkAsync(newcomer));
         var nodes = await RedisClusterServers.NodesAsync(cluster.Nodes[0]);
         var from = nodes.Single(n => n.Owns(slot));
         var to = nodes.Single(n => n.Port == newcomer.Port);
@@ -49,30 +126,8 @@ public sealed class ClusterTakeoverTests
         var copied = await cluster.ServerAt(from.Port).CommandAsync("MIGRATE", "127.0.0.1", newcomer.Port.ToString(CultureInfo.InvariantCulture), Ns + Key, "0", "5000", "COPY");
         Assert.True(copied.StartsWith("+OK", StringComparison.Ordinal), copied);
 
-        // The application removes the entry: its primary acknowledges the delete, which the newcomer never gets.
         await cache.RemoveAsync(Key);
-        Assert.Null(await Read());
-
-        // The slot goes to the newcomer, without its keys; the old primary redirects the entry there.
-        foreach (var server in servers.OrderBy(s => s == newcomer ? 0 : 1))
-        {
-            Assert.StartsWith("+OK", await server.CommandAsync("CLUSTER", "SETSLOT", number, "NODE", to.Id), StringComparison.Ordinal);
-        }
-
-        Assert.StartsWith("-MOVED", await cluster.ServerAt(from.Port).CommandAsync("GET", Ns + Key), StringComparison.Ordinal);
-        Assert.StartsWith("$", await newcomer.CommandAsync("GET", Ns + Key), StringComparison.Ordinal);
-
-        // Reads follow the move, and never serve the entry, until the newcomer was handed the removal.
-        await Eventually.TrueAsync(async () =>
-        {
-            Assert.Null(await Read());
-            return (await newcomer.CommandAsync("EXISTS", Ns + Key)).StartsWith(":0", StringComparison.Ordinal);
-        });
-        Assert.Null(await Read());
-
-        // Verified, the newcomer serves the slot.
-        await cache.SetStringAsync(Key, "v2");
-        Assert.Equal("v2", await Read());
-        Assert.StartsWith("$", await newcomer.CommandAsync("GET", Ns + Key), StringComparison.Ordinal);
+        Assert.Null(await ReadAsync(cache, synchronous));
+        return (from, to, number);
     }
 }

@@ -41,6 +41,16 @@ internal sealed class ClusterSlotMap : IDisposable
         }
     }
 
+    /// <summary>Returns whether <paramref name="endPoint"/> is a primary that owns slots, as the map knows them.</summary>
+    public bool Owns(EndPoint endPoint)
+    {
+        _ = OwnerOf(0);
+        lock (_lock)
+        {
+            return _primaries.Contains(endPoint);
+        }
+    }
+
     /// <summary>Returns the primary that serves <paramref name="slot"/>, or null while the topology is not known.</summary>
     public EndPoint? OwnerOf(int slot) => (Volatile.Read(ref _owners) ?? Build())?[slot];
 
@@ -66,7 +76,7 @@ internal sealed class ClusterSlotMap : IDisposable
     /// </summary>
     public bool Learn(int slot, EndPoint owner)
     {
-        if (Volatile.Read(ref _owners) is not { } owners || slot is < 0 or >= HashSlot.Count || Equals(owners[slot], owner))
+        if ((Volatile.Read(ref _owners) ?? Build()) is not { } owners || slot is < 0 or >= HashSlot.Count || Equals(owners[slot], owner))
         {
             return false;
         }

@@ -36,13 +36,17 @@ internal sealed class RedirectedReadException(Exception inner, int slot = -1, En
     /// The redirection <paramref name="ex"/> is, or null when it is something else. StackExchange.Redis reports a
     /// <c>MOVED</c> it was told not to follow as a server error ("Key has MOVED to Endpoint host:port and hashslot n"),
     /// and such an <c>ASK</c> as a failure to connect ("Endpoint host:port serving hashslot n is not reachable"), 2.8 and
-    /// 3.x alike; a server it cannot reach fails otherwise. Without the details in its exceptions, the redirection names
-    /// no server, and is followed nowhere.
+    /// 3.x alike, and 3.x a redirection to a server it cannot name as "The server redirected ..."; a server it cannot
+    /// reach fails otherwise. Without the details in its exceptions, the redirection names no server, and is followed
+    /// nowhere.
     /// </summary>
     public static RedirectedReadException? Of(Exception ex) => ex switch
     {
         RedisServerException server when server.Message.StartsWith("MOVED ", StringComparison.Ordinal) || server.Message.StartsWith("ASK ", StringComparison.Ordinal) => Of(server.Message, ex),
         RedisServerException server when server.Message.Contains("MOVED", StringComparison.Ordinal) => Parse(ex, "MOVED to Endpoint ", " and hashslot ", asking: false),
+
+        // 3.x: a redirection to a server the reply names as "?" (no announced hostname).
+        RedisServerException server when server.Message.StartsWith("The server redirected", StringComparison.Ordinal) => new RedirectedReadException(ex),
         RedisConnectionException { FailureType: ConnectionFailureType.UnableToConnect } connection when connection.Message.StartsWith("Endpoint ", StringComparison.Ordinal) =>
             Parse(ex, "Endpoint ", " serving hashslot ", asking: true),
         _ => null,
@@ -84,7 +88,9 @@ internal sealed class RedirectedReadException(Exception inner, int slot = -1, En
             length++;
         }
 
-        var target = BlockingRedisClient.ParseEndPoint(message[(start + before.Length)..end], null);
+        // The client prints a DnsEndPoint with its address family first: "Unspecified/host:port".
+        var text = message[(start + before.Length)..end];
+        var target = BlockingRedisClient.ParseEndPoint(text[(text.LastIndexOf('/') + 1)..], null);
         return int.TryParse(message.AsSpan(digits, length), NumberStyles.None, CultureInfo.InvariantCulture, out var slot) && slot < HashSlot.Count && target is not null
             ? new RedirectedReadException(ex, slot, target, asking)
             : new RedirectedReadException(ex, asking: asking);

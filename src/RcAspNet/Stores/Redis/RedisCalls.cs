@@ -171,25 +171,19 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
     }
 
     /// <summary>
-    /// Follows a redirection of a cluster GET (<see cref="RedisCommands.GetOnAsync"/>), once: a <c>MOVED</c> first
-    /// teaches the slot map the slot's new owner, so that a primary that took over slots is held for verification
-    /// before anything of it is served; the key is then read from the server it was redirected to, through that
-    /// server's own circuit, and answered by it (after <c>ASKING</c> for an <c>ASK</c>). A redirection that names no
-    /// server, a held server, and a second redirection are misses.
+    /// Follows a redirection of a cluster GET (<see cref="RedisCommands.GetOnAsync"/>), once, to the node
+    /// <see cref="RedisTopology.FollowedTo"/> allows: a <c>MOVED</c> first teaches the slot map the slot's new owner, so
+    /// that a primary that took over slots is held for verification before anything of it is served; the key is then
+    /// read from that server, through its own circuit, and answered by it (after <c>ASKING</c> for an <c>ASK</c>). A
+    /// redirection that names no server or no node to follow, a held server, and a second redirection are misses.
     /// </summary>
     public async ValueTask<byte[]?> FollowAsync(string key, RedirectedReadException redirection, CancellationToken cancellationToken)
     {
-        if (redirection.Target is not { } target)
+        if (redirection.Target is not { } target || topology.FollowedTo(key, redirection.Slot, target, redirection.Asking) is not { } owner)
         {
             return null;
         }
 
-        if (!redirection.Asking)
-        {
-            topology.Learn(redirection.Slot, target);
-        }
-
-        var owner = topology.NodeAt(target);
         try
         {
             var value = await RunAsync(

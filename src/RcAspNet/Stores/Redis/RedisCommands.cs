@@ -59,7 +59,7 @@ internal static class RedisCommands
 
         try
         {
-            return (RedisValue)await server.ExecuteAsync("GET", KeyArgument(key), CommandFlags.NoRedirect).ConfigureAwait(false);
+            return Own(server, (RedisValue)await server.ExecuteAsync("GET", OneKey(key), CommandFlags.NoRedirect).ConfigureAwait(false));
         }
         catch (Exception ex) when (RedirectedReadException.Of(ex) is { } redirection)
         {
@@ -81,11 +81,11 @@ internal static class RedisCommands
         }
 
         var asking = server.ExecuteAsync("ASKING", Array.Empty<object>(), CommandFlags.NoRedirect);
-        var value = server.ExecuteAsync("GET", KeyArgument(key), CommandFlags.NoRedirect);
+        var value = server.ExecuteAsync("GET", OneKey(key), CommandFlags.NoRedirect);
         try
         {
             await asking.ConfigureAwait(false);
-            return (RedisValue)await value.ConfigureAwait(false);
+            return Own(server, (RedisValue)await value.ConfigureAwait(false));
         }
         catch (Exception ex) when (RedirectedReadException.Of(ex) is { } redirection)
         {
@@ -93,6 +93,7 @@ internal static class RedisCommands
         }
         finally
         {
+            RedisCalls.Observe(asking);
             RedisCalls.Observe(value);
         }
     }
@@ -116,9 +117,9 @@ internal static class RedisCommands
             RedisValue[] read;
             try
             {
-                read = (RedisValue[])(await server.ExecuteAsync("MGET", args, CommandFlags.NoRedirect).ConfigureAwait(false))!;
+                read = Own(server, (RedisValue[])(await server.ExecuteAsync("MGET", args, CommandFlags.NoRedirect).ConfigureAwait(false))!);
             }
-            catch (Exception ex) when (RedirectedReadException.Of(ex) is not null)
+            catch (Exception ex) when (ex is RedirectedReadException || RedirectedReadException.Of(ex) is not null)
             {
                 return;
             }
@@ -141,9 +142,9 @@ internal static class RedisCommands
 
         try
         {
-            return (long)await server.ExecuteAsync("EXISTS", KeyArgument(key), CommandFlags.NoRedirect).ConfigureAwait(false) > 0;
+            return Own(server, (long)await server.ExecuteAsync("EXISTS", OneKey(key), CommandFlags.NoRedirect).ConfigureAwait(false) > 0);
         }
-        catch (Exception ex) when (RedirectedReadException.Of(ex) is not null)
+        catch (Exception ex) when (ex is RedirectedReadException || RedirectedReadException.Of(ex) is not null)
         {
             return false;
         }
@@ -278,8 +279,17 @@ internal static class RedisCommands
     public static async Task<bool> FillAsync(IDatabase db, string key, byte[] value, TimeSpan timeToLive, FillLease lease) =>
         (long)await db.ScriptEvaluateAsync(FillScript, [key, FillLease.KeyOf(key)!], FillArguments(value, timeToLive, lease)).ConfigureAwait(false) == 1;
 
+    /// <summary>
+    /// The reply of <paramref name="server"/>, unless the client takes the server for a replica now: it then sends
+    /// <c>READONLY</c> before a read, and a replica answers the reads of its primary's slots instead of redirecting
+    /// them, with that primary's data, which its circuit does not vouch for (a primary demoted while its connection
+    /// stayed open). Such a reply is thrown as a redirection that names no server, a miss.
+    /// </summary>
+    private static T Own<T>(IServer server, T reply) =>
+        server.IsReplica ? throw new RedirectedReadException(new InvalidOperationException("The server the read was sent to is a replica now.")) : reply;
+
     /// <summary>A key as the one argument of a command sent through <see cref="IServer.ExecuteAsync(string, ICollection{object}, CommandFlags)"/>: an array, not the list a collection expression makes for that parameter.</summary>
-    private static object[] KeyArgument(string key) => [(RedisKey)key];
+    private static object[] OneKey(string key) => [(RedisKey)key];
 
     private static RedisValue[] FillArguments(byte[] value, TimeSpan timeToLive, FillLease lease) =>
         [lease.Token, value, Milliseconds(timeToLive), lease.Expect];
@@ -321,7 +331,7 @@ internal static class RedisCommands
             throw new RedirectedReadException(redirection);
         }
 
-        return ((byte[]?)value.Result, (long)ttl.Result);
+        return Own(server, ((byte[]?)value.Result, (long)ttl.Result));
     }
 
     public static async Task<long> IncrementAsync(IDatabase db, string key, long delta, TimeSpan timeToLive)

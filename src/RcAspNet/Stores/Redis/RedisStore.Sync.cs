@@ -120,16 +120,11 @@ internal sealed partial class RedisStore
         {
             return _calls.Run(node, "get", (EndPoint: endPoint, Key: key), static (client, s, deadline) => client.GetOn(s.EndPoint, s.Key, deadline), null, wrongTypeIsMiss: true);
         }
-        catch (RedirectedReadException redirection) when (redirection.Target is { } target)
+        catch (RedirectedReadException redirection) when (redirection.Target is { } target && _topology.FollowedTo(key, redirection.Slot, target, redirection.Asking) is { } owner)
         {
-            if (!redirection.Asking)
-            {
-                _topology.Learn(redirection.Slot, target);
-            }
-
             try
             {
-                return _calls.Run(_topology.NodeAt(target), "get", (EndPoint: target, Key: key, redirection.Asking), static (client, s, deadline) => client.GetOn(s.EndPoint, s.Key, deadline, s.Asking), null, wrongTypeIsMiss: true);
+                return _calls.Run(owner, "get", (EndPoint: target, Key: key, redirection.Asking), static (client, s, deadline) => client.GetOn(s.EndPoint, s.Key, deadline, s.Asking), null, wrongTypeIsMiss: true);
             }
             catch (RedirectedReadException)
             {

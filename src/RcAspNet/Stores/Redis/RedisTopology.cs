@@ -131,6 +131,24 @@ internal sealed partial class RedisTopology : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The node a cluster read redirected to <paramref name="target"/> may be followed to, or null (the read is then a
+    /// miss): after a <c>MOVED</c>, the node the slot map routes <paramref name="key"/> to once it learned the move (a
+    /// primary that took over slots is held for verification before then); after an <c>ASK</c>, the target only if it
+    /// owns slots already, since a primary that imports its first slot was never verified.
+    /// </summary>
+    public RedisNode? FollowedTo(string key, int slot, EndPoint target, bool asking)
+    {
+        if (asking)
+        {
+            return SlotMap() is { } slots && slots.Owns(target) ? NodeAt(target) : null;
+        }
+
+        Learn(slot, target);
+        var node = NodeOf(key);
+        return Equals(node.EndPoint, target) ? node : null;
+    }
+
     /// <summary>The node of a cluster primary, made on first use (and told to <c>nodeAdded</c> once it is the one kept).</summary>
     public RedisNode NodeAt(EndPoint endPoint)
     {
