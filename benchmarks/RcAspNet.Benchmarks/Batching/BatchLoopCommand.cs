@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
+using RcAspNet.Benchmarks.Diagnosis;
 using RcAspNet.Benchmarks.Infrastructure;
 using RcAspNet.Caching;
 
@@ -16,7 +17,7 @@ internal static class BatchLoopCommand
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        if (CommandOptions.Parse(args, "batch [--seconds 5] [--rounds 3] [--shards 1|3] [--only floor,getmany,batch,flush,store,keyspace]", "--seconds", "--rounds", "--shards", "--only") is not { } options)
+        if (CommandOptions.Parse(args, "batch [--seconds 5] [--rounds 3] [--shards 1|3] [--only floor,getmany,batch,flush,store,keyspace] [--allocations true]", "--seconds", "--rounds", "--shards", "--only", "--allocations") is not { } options)
         {
             return 2;
         }
@@ -25,6 +26,7 @@ internal static class BatchLoopCommand
         var rounds = Math.Max(1, options.Int("--rounds", 3));
         var shards = options.Int("--shards", 3);
         var only = options.List("--only");
+        var allocations = options.Bool("--allocations", false);
         var benchmarks = new BatchBenchmarks { BatchSize = 100, Shards = shards };
         try
         {
@@ -72,9 +74,11 @@ internal static class BatchLoopCommand
             {
                 foreach (var (name, operation) in rows)
                 {
+                    using var sampler = allocations ? new AllocationSampler() : null;
                     var result = await MeasureAsync(operation, TimeSpan.FromSeconds(seconds));
                     results[name].Add(result);
                     Console.WriteLine($"round {round} {name,-8} {result.Micros,8:N1} µs/op {result.Cpu,8:N1} µs CPU/op {result.Bytes,9:N0} B/op");
+                    sampler?.Report(seconds * 1e6 / result.Micros);
                 }
             }
 
