@@ -51,6 +51,9 @@ internal sealed class Removal
     /// <summary>Every key under <paramref name="prefixes"/> on the server (an empty prefix: its whole database, as rc's <c>clear()</c> does without a namespace).</summary>
     public static Removal OfClear(string[] prefixes) => new(RemovalKind.Clear, prefixes, default, null, false);
 
+    /// <summary>The rest of an invalidation of <paramref name="tag"/> whose version changed, which moved its members to <paramref name="drain"/>: their deletion.</summary>
+    public static Removal OfDrain(TagKeys tag, string drain) => new(RemovalKind.Tag, [], tag, drain, true);
+
     /// <summary>What is left of a tag's invalidation once its version changed: the deletion of the members moved to <see cref="Drain"/>.</summary>
     public Removal Bumped() => new(RemovalKind.Tag, [], Tag, Drain, true);
 }

@@ -20,11 +20,32 @@ internal readonly record struct TagKeys(string Version, string Members, string R
     /// </summary>
     public static readonly TimeSpan PruneMargin = TimeSpan.FromMinutes(5);
 
-    /// <summary>Whether <paramref name="key"/> is a tag's members set, or one an invalidation moved its members to.</summary>
-    public static bool IsMembersSet(string key)
+    /// <summary>
+    /// The tag whose members set <paramref name="key"/> is, or one an invalidation of it moved its members to (its
+    /// <see cref="Members"/> is then not <paramref name="key"/>); null for any other key. A clear invalidates the tag
+    /// of a members set instead of deleting the set, and drains a moved set (which goes when its last member does)
+    /// instead of deleting it: an entry registered meanwhile, which the clear may have missed on its own server, would
+    /// otherwise be unknown to the tag's next invalidation.
+    /// </summary>
+    public static TagKeys? OfSet(string key)
     {
-        var tag = key.IndexOf("{rc-tag:", StringComparison.Ordinal);
-        var end = tag < 0 ? -1 : key.IndexOf("}:keys", tag, StringComparison.Ordinal);
-        return end >= 0 && (end + 6 == key.Length || key[end + 6] == ':');
+        // From the end: a tag's name may hold "}:keys" itself. A moved set is the members set's name, ':' and 32 hex digits.
+        var members = key.EndsWith("}:keys", StringComparison.Ordinal) ? key
+            : key.Length > 33 && key[^33] == ':' && key.AsSpan(key.Length - 32).ContainsAnyExcept("0123456789abcdef") is false ? key[..^33]
+            : null;
+        if (members is null || !members.EndsWith("}:keys", StringComparison.Ordinal) || !members.Contains("{rc-tag:", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var root = members[..^":keys".Length];
+        return new TagKeys(root + ":version", members, root);
     }
+
+    /// <summary>
+    /// Whether <paramref name="key"/> is a tag's version, which a clear leaves (it invalidates the tag instead): a write
+    /// that read it before the clear then sees the change.
+    /// </summary>
+    public static bool IsVersion(string key) =>
+        key.EndsWith("}:version", StringComparison.Ordinal) && key.Contains("{rc-tag:", StringComparison.Ordinal);
 }

@@ -228,6 +228,58 @@ public abstract class TagContractTests : StoreNodesTest
         }
     }
 
+    /// <summary>
+    /// A clear that deleted a tag's members set would lose what another node registered in it meanwhile: an entry that
+    /// node wrote after the clear passed its key, which the tag's next invalidation must still find. The clear runs
+    /// over many entries; each tagged entry is written again at its own moment of the clear (spread over how long a first
+    /// clear of as many entries took), under a tag of its own.
+    /// </summary>
+    [Fact]
+    public async Task TaggedWritesDuringAClear_AreFoundByTheirTagsNextInvalidation()
+    {
+        const int Tags = 40;
+        var tagged = Enumerable.Range(0, Tags).Select(static i => $"tagged:{i}").ToArray();
+        async Task FillAsync()
+        {
+            foreach (var chunk in Enumerable.Range(0, 20_000).Select(static i => new KeyValuePair<string, string>($"filler:{i}", "x")).Chunk(1000))
+            {
+                await Cache.SetManyAsync(chunk, new RcEntryOptions { Expiration = TimeSpan.FromMinutes(10) });
+            }
+
+            for (var i = 0; i < Tags; i++)
+            {
+                await Cache.SetAsync(tagged[i], "before", Tagged($"t{i}"));
+            }
+        }
+
+        await FillAsync();
+        var timed = System.Diagnostics.Stopwatch.StartNew();
+        await Cache.ClearAsync();
+        var length = timed.Elapsed;
+
+        await FillAsync();
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var clear = Cache.ClearAsync().AsTask();
+        for (var i = 0; i < Tags; i++)
+        {
+            var at = length * (i + 0.5) / Tags;
+            if (started.Elapsed < at)
+            {
+                await Task.Delay(at - started.Elapsed);
+            }
+
+            await Node(1).SetAsync(tagged[i], "during", Tagged($"t{i}"));
+        }
+
+        await clear;
+        for (var i = 0; i < Tags; i++)
+        {
+            await Cache.InvalidateTagAsync($"t{i}");
+        }
+
+        Assert.All(await Cache.GetManyAsync<string>(tagged), Assert.Null);
+    }
+
     [Fact]
     public async Task TaggedEntriesOfAnotherNamespace_AreNotTouched()
     {

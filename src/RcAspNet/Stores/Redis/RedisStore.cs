@@ -505,19 +505,32 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             return await WithoutCaller(InvalidateTagAsync(tag, CancellationToken.None), cancellationToken).ConfigureAwait(false);
         }
 
-        var node = _topology.NodeOf(tag.Routing);
         var removal = Removal.OfTag(tag);
         _recent.Add(removal);
+        return await InvalidateAsync(removal, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Changes the tag's version and moves its members aside, then deletes them (<see cref="DrainAsync"/>); what fails is kept.</summary>
+    private async ValueTask<RcRemovalResult> InvalidateAsync(Removal removal, CancellationToken cancellationToken)
+    {
+        var node = _topology.NodeOf(removal.Tag.Routing);
         var (bumped, _, kept) = await _calls.RemoveAsync(node, "invalidate_tag", removal, removal, static (db, r) => RedisCommands.BumpTagAsync(db, r.Tag, r.Drain!, TagKeys.VersionLifetime), cancellationToken).ConfigureAwait(false);
         if (!bumped)
         {
             return kept;
         }
 
-        // The version changed: no entry written from now on is stale. Those moved to the drain set are deleted a page
-        // at a time on their own servers, then taken out of it, so that neither server nor client holds them all at once
-        // and a page sent again is deleted again. Whatever is not done when a step fails, throws or is cancelled is kept.
-        var rest = removal.Bumped();
+        // The version changed: no entry written from now on is stale.
+        return await DrainAsync(node, removal.Bumped(), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Deletes the members an invalidation moved to its drain set (<paramref name="rest"/>), a page at a time on their
+    /// own servers, then takes them out of it, so that neither server nor client holds them all at once and a page
+    /// sent again is deleted again. Whatever is not done when a step fails, throws or is cancelled is kept.
+    /// </summary>
+    private async ValueTask<RcRemovalResult> DrainAsync(RedisNode node, Removal rest, CancellationToken cancellationToken)
+    {
         long removed = 0;
         long pending = 0;
         try
@@ -625,8 +638,14 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     /// </summary>
     private async Task<RcRemovalResult> ClearNodeAsync(RedisNode node, string prefix, Removal removal, CancellationToken cancellationToken)
     {
-        IAsyncEnumerator<RedisKey>? keys = null;
+        IAsyncEnumerator<RedisKey>? scan = null;
         long removed = 0;
+        long pending = 0;
+        Exception? failure = null;
+
+        // A tag that failed with FailureMode=Throw was kept where it failed; the clear goes on to its end, then throws.
+        RcRemovalResult Ended(RcRemovalResult result) => failure is null ? result : throw failure;
+
         var patterns = RedisCommands.ClearPatterns(prefix);
         var pass = 0;
         try
@@ -635,59 +654,125 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             {
                 var (scanned, page, kept) = await _calls.RemoveAsync(node, "clear", removal, (Store: this, Pattern: patterns[pass]), async (db, s) =>
                 {
-                    if (keys is null && node.EndPoint is null && s.Store.IsCluster)
+                    if (scan is null && node.EndPoint is null && s.Store.IsCluster)
                     {
                         // The clear began before the store knew it reaches a cluster: the stand-in node would scan one
                         // primary. ClearAsync runs it on every primary that owns slots instead.
                         throw new ClusterFoundException();
                     }
 
-                    keys ??= s.Store._topology.ServerOf(db.Multiplexer, node).KeysAsync(db.Database, s.Pattern, RedisCommands.PageSize).GetAsyncEnumerator(CancellationToken.None);
-                    return await RedisCommands.NextPageAsync(keys).ConfigureAwait(false);
+                    scan ??= s.Store._topology.ServerOf(db.Multiplexer, node).KeysAsync(db.Database, s.Pattern, RedisCommands.PageSize).GetAsyncEnumerator(CancellationToken.None);
+                    return await RedisCommands.NextPageAsync(scan).ConfigureAwait(false);
                 }, cancellationToken).ConfigureAwait(false);
                 if (!scanned)
                 {
-                    return new(removed, kept.Pending);
+                    return Ended(new(removed, pending + kept.Pending));
                 }
 
                 if (page.Length == 0)
                 {
-                    await keys!.DisposeAsync().ConfigureAwait(false);
-                    keys = null;
+                    await scan!.DisposeAsync().ConfigureAwait(false);
+                    scan = null;
                     if (++pass == patterns.Length)
                     {
-                        return new(removed, 0);
+                        return Ended(new(removed, pending));
                     }
 
                     continue;
                 }
 
-                EvictAll(page, static k => k);
-                var (deleted, count, rest) = await _calls.RemoveAsync(node, "clear", removal, (cluster: IsCluster, page), static (db, s) => RedisCommands.DeleteAsync(db, s.page, s.cluster), cancellationToken).ConfigureAwait(false);
+                var (keys, tags, tagFailure) = await ClearTagsAsync(node, page, cancellationToken).ConfigureAwait(false);
+                removed += tags.Removed;
+                pending += tags.Pending;
+                failure ??= tagFailure;
+                EvictAll(keys, static k => k);
+                var (deleted, count, rest) = keys.Length == 0 ? (true, 0L, default)
+                    : await _calls.RemoveAsync(node, "clear", removal, (cluster: IsCluster, keys), static (db, s) => RedisCommands.DeleteAsync(db, s.keys, s.cluster), cancellationToken).ConfigureAwait(false);
 
                 // Their near copies go now, not when Redis's invalidations reach the link: the caller may read them at once.
-                EvictAll(page, static k => k);
+                EvictAll(keys, static k => k);
                 if (!deleted)
                 {
-                    return new(removed, rest.Pending);
+                    return Ended(new(removed, pending + rest.Pending));
                 }
 
                 // A lease is not an entry.
                 removed += pass == patterns.Length - 1 ? count : 0;
             }
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is OperationCanceledException or RcCacheException && ex != failure)
         {
+            // Cancelled, or a step of the clear failed with FailureMode=Throw: the rest of the clear is kept. (A tag's
+            // failure, thrown once the clear has ended, was kept where it failed.)
             _calls.Keep(node, removal);
             throw;
         }
         finally
         {
-            if (keys is not null)
+            if (scan is not null)
             {
-                await keys.DisposeAsync().ConfigureAwait(false);
+                await scan.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// The keys of a clear's page that are to be deleted, once the tags among them are dealt with: a tag's members set
+    /// is invalidated (its version changes and its members are deleted where they live) instead of deleted, and its
+    /// version is left, changed; a set an invalidation moved members to is drained, and goes with its last member.
+    /// Deleting a members set would lose what a write registered in it during the clear: an entry on another server, or
+    /// one this server's scan had passed, that the tag's next invalidation must find. (A DEL of a moved set could delete
+    /// one that a late invalidation of the tag moved members to again under the same name.) The tags go a few at a
+    /// time; one that fails with <see cref="RcCacheException"/> is kept where it failed, and its exception is returned
+    /// for the clear to throw once it has gone on to its end.
+    /// </summary>
+    private async ValueTask<(string[] Keys, RcRemovalResult Tags, Exception? Failure)> ClearTagsAsync(RedisNode node, string[] page, CancellationToken cancellationToken)
+    {
+        const int AtOnce = 16;
+        if (!page.Any(static k => k.Contains("{rc-tag:", StringComparison.Ordinal)))
+        {
+            return (page, default, null);
+        }
+
+        var keys = new List<string>(page.Length);
+        var sets = new List<(string Key, TagKeys Tag)>();
+        foreach (var key in page)
+        {
+            if (TagKeys.OfSet(key) is { } tag)
+            {
+                sets.Add((key, tag));
+            }
+            else if (!TagKeys.IsVersion(key))
+            {
+                keys.Add(key);
+            }
+        }
+
+        long removed = 0;
+        long pending = 0;
+        Exception? failure = null;
+        foreach (var chunk in sets.Chunk(AtOnce))
+        {
+            // Not remembered as recent removals: the clear is, and delivered again it invalidates them again.
+            foreach (var (result, error) in await Task.WhenAll(chunk.Select(async set =>
+            {
+                try
+                {
+                    return (await (set.Tag.Members == set.Key ? InvalidateAsync(Removal.OfTag(set.Tag), cancellationToken) : DrainAsync(node, Removal.OfDrain(set.Tag, set.Key), cancellationToken)).ConfigureAwait(false), (Exception?)null);
+                }
+                catch (RcCacheException ex)
+                {
+                    return (new RcRemovalResult(0, 1), ex);
+                }
+            })).ConfigureAwait(false))
+            {
+                removed += result.Removed;
+                pending += result.Pending;
+                failure ??= error;
+            }
+        }
+
+        return ([.. keys], new(removed, pending), failure);
     }
 
     /// <summary>

@@ -296,6 +296,24 @@ internal sealed partial class RemovalDelivery(
     }
 
     /// <summary>
+    /// A clear found a tag's set: a members set is invalidated (its version changed, its members moved and deleted); a
+    /// moved set is drained, and goes with its last member (a DEL of it could delete one that a late invalidation of the
+    /// tag moved members to again under the same name).
+    /// </summary>
+    private async Task ClearTagAsync(RedisNode node, string key, TagKeys tag)
+    {
+        if (tag.Members != key)
+        {
+            await DrainAsync(node, key).ConfigureAwait(false);
+            return;
+        }
+
+        var drain = Removal.OfTag(tag).Drain!;
+        await calls.DeliverAsync(node, "invalidate_tag", db => RedisCommands.BumpTagAsync(db, tag, drain, TagKeys.VersionLifetime)).ConfigureAwait(false);
+        await DrainAsync(node, drain).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// Deletes the members of a moved tag set a page at a time: each page's members on their own servers (those on this
     /// server are kept for it and delivered by this recovery), then the page is taken out of the set, so that a page
     /// sent again after a timeout is deleted again, never skipped.
@@ -319,8 +337,10 @@ internal sealed partial class RemovalDelivery(
 
     /// <summary>
     /// Deletes every key under <paramref name="clearPrefixes"/> on the node, a page of SCAN at a time (an empty prefix:
-    /// every key of its database). A tag's members set found there is drained first (its members may live on other servers),
-    /// so that clearing one server never leaves entries elsewhere that an invalidation of the tag would miss.
+    /// every key of its database). A tag's members set found there is invalidated instead (its members may live on other
+    /// servers), and its version left, changed; a set an invalidation moved members to is drained: clearing one server
+    /// never leaves entries elsewhere, or registered during the clear, that an invalidation of the tag would miss
+    /// (<see cref="TagKeys.OfSet"/>).
     /// </summary>
     private async Task ClearAsync(RedisNode node, string[] clearPrefixes)
     {
@@ -334,13 +354,25 @@ internal sealed partial class RemovalDelivery(
             {
                 while (await calls.DeliverAsync(node, "clear", _ => RedisCommands.NextPageAsync(keys)).ConfigureAwait(false) is { Length: > 0 } page)
                 {
-                    foreach (var members in page.Where(TagKeys.IsMembersSet))
+                    var deleted = new List<string>(page.Length);
+                    foreach (var key in page)
                     {
-                        await DrainAsync(node, members).ConfigureAwait(false);
+                        if (TagKeys.OfSet(key) is { } tag)
+                        {
+                            await ClearTagAsync(node, key, tag).ConfigureAwait(false);
+                        }
+                        else if (!TagKeys.IsVersion(key))
+                        {
+                            deleted.Add(key);
+                        }
                     }
 
-                    await calls.DeliverAsync(node, "clear", db => RedisCommands.DeleteAsync(db, page, topology.Kind == TopologyKind.Cluster)).ConfigureAwait(false);
-                    foreach (var key in page)
+                    if (deleted.Count > 0)
+                    {
+                        await calls.DeliverAsync(node, "clear", db => RedisCommands.DeleteAsync(db, [.. deleted], topology.Kind == TopologyKind.Cluster)).ConfigureAwait(false);
+                    }
+
+                    foreach (var key in deleted)
                     {
                         evict(key);
                     }
