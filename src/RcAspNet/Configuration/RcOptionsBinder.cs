@@ -18,6 +18,7 @@ internal static class RcOptionsBinder
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor | DynamicallyAccessedMemberTypes.PublicProperties, typeof(RcNamedCacheOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor | DynamicallyAccessedMemberTypes.PublicProperties, typeof(RcNearCacheOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor | DynamicallyAccessedMemberTypes.PublicProperties, typeof(RcFailSafeOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor, typeof(List<string>))]
     public static void Bind(IConfiguration configuration, RcOptions options)
     {
         var path = configuration is IConfigurationSection section ? section.Path : RcOptions.SectionName;
@@ -63,21 +64,33 @@ internal static class RcOptionsBinder
 
     /// <summary>
     /// Adds the dictionary elements on <paramref name="segments"/>, a path that names a setting (shards, named caches),
-    /// that binding left out, each with every default.
+    /// that binding left out, each with every default; and a list or section it ends with that is still unset (a named
+    /// cache's <c>BypassValues</c> or <c>FailSafe</c>), empty or with every default.
     /// </summary>
     [UnconditionalSuppressMessage("Trimming", "IL2072", Justification = "The option types' constructors are kept by the DynamicDependency attributes on Bind.")]
     private static void AddDefaultElements(RcOptions options, string[] segments)
     {
         object? current = options;
-        foreach (var segment in segments)
+        for (var i = 0; i < segments.Length; i++)
         {
+            var segment = segments[i];
             if (current is System.Collections.IDictionary dictionary && Element(current.GetType(), typeof(Dictionary<,>)) is { IsValueType: false } element && element != typeof(string))
             {
                 current = dictionary.Contains(segment) ? dictionary[segment] : dictionary[segment] = Activator.CreateInstance(element);
             }
             else
             {
-                current = current is null ? null : Setting(current.GetType(), segment)?.GetValue(current);
+                var setting = current is null ? null : Setting(current.GetType(), segment);
+                var next = setting?.GetValue(current);
+                if (next is null && i == segments.Length - 1 && setting is { CanWrite: true, PropertyType: { IsValueType: false } type } && type != typeof(string))
+                {
+                    // A named cache's "BypassValues": [] (none) or "FailSafe": {} (every default), not left unset,
+                    // which would take the default cache's.
+                    next = Activator.CreateInstance(type);
+                    setting.SetValue(current, next);
+                }
+
+                current = next;
             }
         }
     }

@@ -348,6 +348,37 @@ public sealed class ConfigurationTests
         Assert.Equal(6379, options.Caches["posts"].Shards["a"].Port);
     }
 
+    [Fact]
+    public void Bind_ANamedCachesEmptyBypassValuesOrFailSafe_IsSet_NotTheDefaultCaches()
+    {
+        // "BypassValues": [] means none, and "FailSafe": {} every default (fail-safe off); IConfiguration gives both no value and no
+        // children, which the binder alone would leave unset, so that the named cache took the default cache's.
+        const string json = """
+            {
+              "Rc": {
+                "BypassValues": [ "null" ],
+                "FailSafe": { "MaxDuration": "01:00:00", "ThrottleDuration": "00:00:05" },
+                "Caches": { "pages": { "BypassValues": [], "FailSafe": {} }, "posts": {} }
+              }
+            }
+            """;
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddJsonStream(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json)));
+        builder.Services.AddRcCache(builder.Configuration.GetSection("Rc"));
+        using var host = builder.Build();
+        var options = host.Services.GetRequiredService<IOptions<RcOptions>>().Value;
+
+        Assert.Equal(["null"], options.BypassValues);
+        Assert.Equal(TimeSpan.FromHours(1), options.FailSafe.MaxDuration);
+        Assert.NotNull(options.Caches["pages"].BypassValues);
+        Assert.Empty(options.Caches["pages"].BypassValues!);
+        Assert.NotNull(options.Caches["pages"].FailSafe);
+        Assert.Null(options.Caches["pages"].FailSafe!.MaxDuration);
+        Assert.Equal(new RcFailSafeOptions().ThrottleDuration, options.Caches["pages"].FailSafe!.ThrottleDuration);
+        Assert.Null(options.Caches["posts"].BypassValues);
+        Assert.Null(options.Caches["posts"].FailSafe);
+    }
+
     [Theory]
     [InlineData("""{ "Rc": { "Store": "Sharded", "Shards": { "cache01": { "Pasword": null }, "cache02": {} } } }""", "Rc:Shards:cache01:Pasword: 'Pasword' is not a setting here")]
     [InlineData("""{ "Rc": { "Caches": { "posts": { "Store": "Sharded", "Shard": { "a": {} } } } } }""", "Rc:Caches:posts:Shard:a: 'Shard' is not a setting here")]
