@@ -14,11 +14,17 @@ public sealed class RcNamedCacheOptions
     /// <value>The default is <see cref="RcOptions.DefaultExpiration"/>.</value>
     public TimeSpan? DefaultExpiration { get; set; }
 
-    /// <summary>Gets or sets the results returned but never stored, as JSON text.</summary>
+    /// <summary>
+    /// Gets or sets the results returned but never stored, as JSON text. In configuration, <c>[]</c> (or <c>null</c>,
+    /// which IConfiguration cannot tell from it) is none; left out, the default cache's.
+    /// </summary>
     /// <value>The default is <see cref="RcOptions.BypassValues"/>.</value>
     public List<string>? BypassValues { get; set; }
 
-    /// <summary>Gets or sets the fail-safe settings of this cache (set whole: an unset one is the default cache's).</summary>
+    /// <summary>
+    /// Gets or sets the fail-safe settings of this cache (set whole: an unset one is the default cache's). In
+    /// configuration, <c>{}</c> (or <c>null</c>, which IConfiguration cannot tell from it) is every default: off.
+    /// </summary>
     /// <value>The default is <see cref="RcOptions.FailSafe"/>.</value>
     public RcFailSafeOptions? FailSafe { get; set; }
 

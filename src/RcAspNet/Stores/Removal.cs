@@ -55,5 +55,5 @@ internal sealed class Removal
     public static Removal OfDrain(TagKeys tag, string drain) => new(RemovalKind.Tag, [], tag, drain, true);
 
     /// <summary>What is left of a tag's invalidation once its version changed: the deletion of the members moved to <see cref="Drain"/>.</summary>
-    public Removal Bumped() => new(RemovalKind.Tag, [], Tag, Drain, true);
+    public Removal Bumped() => OfDrain(Tag, Drain!);
 }

@@ -43,6 +43,29 @@ internal readonly record struct TagKeys(string Version, string Members, string R
     }
 
     /// <summary>
+    /// Splits a clear's page: the keys to delete, and the tags' sets (<see cref="OfSet"/>) to invalidate or drain instead;
+    /// a tag's version is in neither, left for the invalidation to change.
+    /// </summary>
+    public static (List<string> Keys, List<(string Key, TagKeys Tag)> Sets) OfClearPage(IReadOnlyCollection<string> page)
+    {
+        var keys = new List<string>(page.Count);
+        var sets = new List<(string Key, TagKeys Tag)>();
+        foreach (var key in page)
+        {
+            if (OfSet(key) is { } tag)
+            {
+                sets.Add((key, tag));
+            }
+            else if (!IsVersion(key))
+            {
+                keys.Add(key);
+            }
+        }
+
+        return (keys, sets);
+    }
+
+    /// <summary>
     /// Whether <paramref name="key"/> is a tag's version, which a clear leaves (it invalidates the tag instead): a write
     /// that read it before the clear then sees the change.
     /// </summary>

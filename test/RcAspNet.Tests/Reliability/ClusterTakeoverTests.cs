@@ -81,6 +81,37 @@ public sealed class ClusterTakeoverTests
         Assert.StartsWith(":1", await newcomer.CommandAsync("CLUSTER", "COUNTKEYSINSLOT", slot), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// While a slot migrates between two primaries that own slots, the old one answers ASK for a key already moved: the
+    /// read follows it (ASKING, then GET, to the new one) and gets the value, not a miss.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task KeyOfASlotMigratingBetweenPrimaries_IsReadWhereItMoved(bool synchronous)
+    {
+        await using var cluster = await RedisClusterServers.StartAsync();
+        await using var services = Services(cluster);
+        var cache = services.GetRequiredService<IDistributedCache>();
+        await cache.SetStringAsync(Key, "v1");
+        Assert.Equal("v1", await ReadAsync(cache, synchronous));
+
+        var slot = HashSlot.Of(Ns + Key);
+        var number = slot.ToString(CultureInfo.InvariantCulture);
+        var primaries = (await RedisClusterServers.NodesAsync(cluster.Nodes[0])).Where(static n => n.IsPrimary).ToArray();
+        var from = primaries.Single(p => p.Owns(slot));
+        var to = primaries.First(p => p.Id != from.Id);
+        Assert.StartsWith("+OK", await cluster.ServerAt(to.Port).CommandAsync("CLUSTER", "SETSLOT", number, "IMPORTING", from.Id), StringComparison.Ordinal);
+        Assert.StartsWith("+OK", await cluster.ServerAt(from.Port).CommandAsync("CLUSTER", "SETSLOT", number, "MIGRATING", to.Id), StringComparison.Ordinal);
+        Assert.StartsWith("+OK", await cluster.ServerAt(from.Port).CommandAsync("MIGRATE", "127.0.0.1", to.Port.ToString(CultureInfo.InvariantCulture), Ns + Key, "0", "5000"), StringComparison.Ordinal);
+        Assert.StartsWith("-ASK", await cluster.ServerAt(from.Port).CommandAsync("GET", Ns + Key), StringComparison.Ordinal);
+
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal("v1", await ReadAsync(cache, synchronous));
+        }
+    }
+
     private static ServiceProvider Services(RedisClusterServers cluster) =>
         TestServices.Build(o => (o.Store, o.Redis, o.Namespace) = (RcStoreKind.Redis, cluster.Configuration, Ns));
 

@@ -92,7 +92,8 @@ internal sealed class BlockingRedisClient : IDisposable
             var (value, ttl) = SendGetWithTimeToLive(c, k, d);
             if (RedirectedReadException.IsRedirection(value) || RedirectedReadException.IsRedirection(ttl))
             {
-                throw new RedirectedReadException(new RespErrorException((RedirectedReadException.IsRedirection(value) ? value : ttl).Text!));
+                var text = (RedirectedReadException.IsRedirection(value) ? value : ttl).Text!;
+                throw RedirectedReadException.Of(text, new RespErrorException(text))!;
             }
 
             return ValueAndTimeToLive(value, ttl);

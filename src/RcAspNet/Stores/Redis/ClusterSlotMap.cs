@@ -6,7 +6,7 @@ namespace RcAspNet.Stores.Redis;
 /// <summary>
 /// Which primary owns each hash slot of a Redis Cluster, as the multiplexer last learned it: read from its cluster
 /// configuration (no I/O), rebuilt when it reports a change, and corrected slot by slot by MOVED replies (those the
-/// multiplexer reports, and those to the synchronous client's reads).
+/// multiplexer reports, and those a read followed, <see cref="RedisTopology.FollowedTo"/>).
 /// A failed-over or resharded slot so leads to the circuit of the primary that serves it now. A primary that takes over
 /// slots while it owned none (a replica promoted, or a node added) is reported (<c>gaining</c>) before the map that
 /// routes to it is published: it may lack removals its predecessor acknowledged; so are the first map's primaries

@@ -43,7 +43,7 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
     /// and <paramref name="keepOnFailure"/> is given, the removal it returns is kept: a write that failed may have left
     /// the value it was to replace. <paramref name="settled"/>, if given, runs last, however the call ended: a store's
     /// write is one state machine, not a method of its own around this one. An exception that is no failure of the
-    /// server (<see cref="RedirectedReadException"/>: it redirected a near read) goes through uncounted.
+    /// server (<see cref="RedirectedReadException"/>: a cluster server redirected a read sent to it) goes through uncounted.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<T> RunAsync<TState, T>(

@@ -316,7 +316,7 @@ internal static class RedisCommands
     {
         if (server is null)
         {
-            throw new RedirectedReadException(new InvalidOperationException("The client does not know the server of the near cache's link yet."));
+            throw new RedirectedReadException(new InvalidOperationException("The client does not know the server yet."));
         }
 
         object[] args = [(RedisKey)key];
@@ -328,7 +328,7 @@ internal static class RedisCommands
         }
         catch (Exception) when (RedirectedReadException.RedirectionIn(value, ttl) is { } redirection)
         {
-            throw new RedirectedReadException(redirection);
+            throw RedirectedReadException.Of(redirection) ?? new RedirectedReadException(redirection);
         }
 
         return Own(server, ((byte[]?)value.Result, (long)ttl.Result));

@@ -10,7 +10,7 @@ internal sealed partial class RedisStore
     /// A near miss: GET and PTTL in one round trip, the answer kept for as long as the key lives unless an invalidation
     /// overtook it. On a cluster they go to the link's own server and are not redirected: a copy is kept only of what
     /// that server answered. When it redirects them (its slot moved, or is migrating), the near read is dropped and the
-    /// key is read the ordinary way, which follows the redirection.
+    /// redirection followed as an ordinary read follows it (<see cref="RedisCalls.FollowAsync"/>).
     /// </summary>
     private async ValueTask<byte[]?> ReadIntoNearAsync(RedisNode node, NearRead read, CancellationToken cancellationToken)
     {
@@ -30,10 +30,14 @@ internal sealed partial class RedisStore
                 (value, lifetime) = (bytes, ttl ?? TimeSpan.MaxValue);
             }
         }
-        catch (RedirectedReadException)
+        catch (RedirectedReadException redirection)
         {
+            // Followed as the ordinary read follows it; one that names no server (or a server the client cannot reach,
+            // which it reports alike) is read the ordinary way, which tells them apart.
             _near!.Abandon(read);
-            return await ReadAsync(node, read.Key, cancellationToken).ConfigureAwait(false);
+            return redirection.Target is null
+                ? await ReadAsync(node, read.Key, cancellationToken).ConfigureAwait(false)
+                : await _calls.FollowAsync(read.Key, redirection, cancellationToken).ConfigureAwait(false);
         }
         catch
         {

@@ -34,10 +34,10 @@ internal sealed partial class RedisStore
                 ? _calls.Run(node, "get", (link.EndPoint, key), static (client, s, deadline) => client.GetWithTimeToLiveOn(s.EndPoint, s.key, deadline), ((byte[]?)null, -2L), wrongTypeIsMiss: true)
                 : _calls.Run(node, "get", key, static (client, key, deadline) => client.GetWithTimeToLive(key, deadline), ((byte[]?)null, -2L), wrongTypeIsMiss: true);
         }
-        catch (RedirectedReadException)
+        catch (RedirectedReadException redirection)
         {
             _near.Abandon(read);
-            return Read(node, key);
+            return Follow(key, redirection);
         }
         catch
         {
@@ -106,8 +106,7 @@ internal sealed partial class RedisStore
 
     /// <summary>
     /// Reads a key with one GET, without the near cache: on a cluster primary, answered by that server itself, and a
-    /// redirection followed once through the other server's circuit (as <see cref="RedisCalls.FollowAsync"/>); before the
-    /// slot map is known, as the client routes it.
+    /// redirection followed once (<see cref="Follow"/>); before the slot map is known, as the client routes it.
     /// </summary>
     private byte[]? Read(RedisNode node, string key)
     {
@@ -120,16 +119,26 @@ internal sealed partial class RedisStore
         {
             return _calls.Run(node, "get", (EndPoint: endPoint, Key: key), static (client, s, deadline) => client.GetOn(s.EndPoint, s.Key, deadline), null, wrongTypeIsMiss: true);
         }
-        catch (RedirectedReadException redirection) when (redirection.Target is { } target && _topology.FollowedTo(key, redirection.Slot, target, redirection.Asking) is { } owner)
+        catch (RedirectedReadException redirection)
         {
-            try
-            {
-                return _calls.Run(owner, "get", (EndPoint: target, Key: key, redirection.Asking), static (client, s, deadline) => client.GetOn(s.EndPoint, s.Key, deadline, s.Asking), null, wrongTypeIsMiss: true);
-            }
-            catch (RedirectedReadException)
-            {
-                return null;
-            }
+            return Follow(key, redirection);
+        }
+    }
+
+    /// <summary>
+    /// Follows a redirection of a cluster GET once, as <see cref="RedisCalls.FollowAsync"/> does: to the node
+    /// <see cref="RedisTopology.FollowedTo"/> allows, through its circuit, answered by that server itself.
+    /// </summary>
+    private byte[]? Follow(string key, RedirectedReadException redirection)
+    {
+        if (redirection.Target is not { } target || _topology.FollowedTo(key, redirection.Slot, target, redirection.Asking) is not { } owner)
+        {
+            return null;
+        }
+
+        try
+        {
+            return _calls.Run(owner, "get", (EndPoint: target, Key: key, redirection.Asking), static (client, s, deadline) => client.GetOn(s.EndPoint, s.Key, deadline, s.Asking), null, wrongTypeIsMiss: true);
         }
         catch (RedirectedReadException)
         {

@@ -700,10 +700,10 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
                 removed += pass == patterns.Length - 1 ? count : 0;
             }
         }
-        catch (Exception ex) when (ex is OperationCanceledException or RcCacheException && ex != failure)
+        catch (OperationCanceledException)
         {
-            // Cancelled, or a step of the clear failed with FailureMode=Throw: the rest of the clear is kept. (A tag's
-            // failure, thrown once the clear has ended, was kept where it failed.)
+            // A step that failed with FailureMode=Throw kept the clear itself; a tag's failure, thrown once the clear
+            // has ended, was kept where it failed.
             _calls.Keep(node, removal);
             throw;
         }
@@ -734,20 +734,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             return (page, default, null);
         }
 
-        var keys = new List<string>(page.Length);
-        var sets = new List<(string Key, TagKeys Tag)>();
-        foreach (var key in page)
-        {
-            if (TagKeys.OfSet(key) is { } tag)
-            {
-                sets.Add((key, tag));
-            }
-            else if (!TagKeys.IsVersion(key))
-            {
-                keys.Add(key);
-            }
-        }
-
+        var (keys, sets) = TagKeys.OfClearPage(page);
         long removed = 0;
         long pending = 0;
         Exception? failure = null;

@@ -110,9 +110,9 @@ internal sealed partial class RedisTopology : IAsyncDisposable
 
     /// <summary>
     /// A server redirected a key of <paramref name="slot"/> to <paramref name="owner"/> for good: on a cluster whose slot
-    /// map is known, the slot is routed there (<see cref="ClusterSlotMap.Learn"/>). When the client does not know that
-    /// server (only the synchronous client was redirected there), it reads the cluster's configuration again, so that
-    /// the server can be verified and serve.
+    /// map is known, the slot is routed there (<see cref="ClusterSlotMap.Learn"/>). When the multiplexer does not know
+    /// that server (only the synchronous client was redirected there), it reads the cluster's configuration again, so
+    /// that the server can be verified and serve.
     /// </summary>
     public void Learn(int slot, EndPoint owner)
     {

@@ -354,17 +354,10 @@ internal sealed partial class RemovalDelivery(
             {
                 while (await calls.DeliverAsync(node, "clear", _ => RedisCommands.NextPageAsync(keys)).ConfigureAwait(false) is { Length: > 0 } page)
                 {
-                    var deleted = new List<string>(page.Length);
-                    foreach (var key in page)
+                    var (deleted, sets) = TagKeys.OfClearPage(page);
+                    foreach (var (key, tag) in sets)
                     {
-                        if (TagKeys.OfSet(key) is { } tag)
-                        {
-                            await ClearTagAsync(node, key, tag).ConfigureAwait(false);
-                        }
-                        else if (!TagKeys.IsVersion(key))
-                        {
-                            deleted.Add(key);
-                        }
+                        await ClearTagAsync(node, key, tag).ConfigureAwait(false);
                     }
 
                     if (deleted.Count > 0)

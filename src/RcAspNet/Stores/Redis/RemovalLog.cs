@@ -66,8 +66,8 @@ internal sealed class RemovalLog(int limit, string[] prefixes, StrongBox<int> st
         }
 
         // Past the bound: one clear of the namespaces replaces every key kept. Tags are kept, and delivered before the
-        // clear: their members on other servers are found through bookkeeping the clear drains. Removals being delivered
-        // stay where they are.
+        // clear: each one's invalidation changes its version, which a clear changes only for the tags whose members set
+        // it finds on the server. Removals being delivered stay where they are.
         for (var i = _items.Count - 1; i >= 0; i--)
         {
             if (_items[i].Kind is RemovalKind.Keys or RemovalKind.Clear && !_delivering.Contains(_items[i]))
