@@ -2,6 +2,9 @@ using System.Net;
 using RcAspNet.Stores.Redis;
 using StackExchange.Redis;
 
+// 3.x marks these exceptions' constructors obsolete in favour of ones that 2.8 lacks; the tests build against both.
+#pragma warning disable CS0618
+
 namespace RcAspNet.Tests.Stores;
 
 /// <summary>

@@ -11,6 +11,15 @@ namespace RcAspNet.Stores.Redis;
 /// </summary>
 internal static class RedisCommands
 {
+    /// <summary>
+    /// Whether a cluster primary's reads go to its server itself (<see cref="GetOnAsync(IServer?, string)"/>): on
+    /// StackExchange.Redis 2.x. 3.4.35 never connects to a server it first learned from a redirection it was told not to
+    /// follow (a primary that joined the cluster after the client connected: 150 s without a connection, measured), and
+    /// then fails every command routed there, its own writes included; on 3.x reads go where the client routes them,
+    /// and it follows redirections itself.
+    /// </summary>
+    public static readonly bool ReadsGoToTheirServer = typeof(IServer).Assembly.GetName().Version is { Major: < 3 };
+
     /// <summary>How many members, or scanned keys, one command of a tag invalidation or a clear takes at most.</summary>
     public const int PageSize = 1000;
 

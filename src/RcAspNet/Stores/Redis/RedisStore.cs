@@ -171,7 +171,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             node,
             "get_many",
             (Cluster: IsCluster, Node: node, Keys: keys),
-            static (db, s) => s.Node.EndPoint is null ? RedisCommands.GetManyAsync(db, s.Keys, s.Cluster) : RedisCommands.GetManyOnAsync(s.Node.ServerIn(db.Multiplexer), s.Keys),
+            static (db, s) => !s.Node.ReadsItself ? RedisCommands.GetManyAsync(db, s.Keys, s.Cluster) : RedisCommands.GetManyOnAsync(s.Node.ServerIn(db.Multiplexer), s.Keys),
             null,
             cancellationToken,
             wrongTypeIsMiss: true).ConfigureAwait(false);
@@ -344,7 +344,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             node,
             "exists",
             (Node: node, Key: key),
-            static (db, s) => s.Node.EndPoint is null ? db.KeyExistsAsync(s.Key) : RedisCommands.ExistsOnAsync(s.Node.ServerIn(db.Multiplexer), s.Key),
+            static (db, s) => !s.Node.ReadsItself ? db.KeyExistsAsync(s.Key) : RedisCommands.ExistsOnAsync(s.Node.ServerIn(db.Multiplexer), s.Key),
             false,
             cancellationToken,
             wrongTypeIsMiss: true);

@@ -110,9 +110,10 @@ internal sealed partial class RedisTopology : IAsyncDisposable
 
     /// <summary>
     /// A server redirected a key of <paramref name="slot"/> to <paramref name="owner"/> for good: on a cluster whose slot
-    /// map is known, the slot is routed there (<see cref="ClusterSlotMap.Learn"/>). When the multiplexer does not know
-    /// that server (only the synchronous client was redirected there), it reads the cluster's configuration again, so
-    /// that the server can be verified and serve.
+    /// map is known, the slot is routed there (<see cref="ClusterSlotMap.Learn"/>). When the multiplexer is not connected
+    /// to that server (only the synchronous client was redirected there; or 3.x, told not to follow the redirection,
+    /// made the server's endpoint without connecting to it), it reads the cluster's configuration again, which
+    /// connects to it, so that the server can be verified and serve.
     /// </summary>
     public void Learn(int slot, EndPoint owner)
     {
@@ -123,12 +124,16 @@ internal sealed partial class RedisTopology : IAsyncDisposable
 
         try
         {
-            _ = connection.GetServer(owner);
+            if (connection.GetServer(owner).IsConnected)
+            {
+                return;
+            }
         }
         catch (ArgumentException)
         {
-            RedisCalls.Observe(connection.ConfigureAsync());
         }
+
+        RedisCalls.Observe(connection.ConfigureAsync());
     }
 
     /// <summary>
