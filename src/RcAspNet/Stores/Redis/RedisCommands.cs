@@ -61,11 +61,7 @@ internal static class RedisCommands
     /// </summary>
     public static async Task<RedisValue> GetOnAsync(IServer? server, string key)
     {
-        if (server is null)
-        {
-            throw new RedirectedReadException(new InvalidOperationException("The client does not know the server yet."));
-        }
-
+        server = Known(server);
         try
         {
             return Own(server, (RedisValue)await server.ExecuteAsync("GET", OneKey(key), CommandFlags.NoRedirect).ConfigureAwait(false));
@@ -84,11 +80,7 @@ internal static class RedisCommands
     /// </summary>
     public static async Task<RedisValue> GetAskingAsync(IServer? server, string key)
     {
-        if (server is null)
-        {
-            throw new RedirectedReadException(new InvalidOperationException("The client does not know the server yet."));
-        }
-
+        server = Known(server);
         var asking = server.ExecuteAsync("ASKING", Array.Empty<object>(), CommandFlags.NoRedirect);
         var value = server.ExecuteAsync("GET", OneKey(key), CommandFlags.NoRedirect);
         try
@@ -288,6 +280,10 @@ internal static class RedisCommands
     public static async Task<bool> FillAsync(IDatabase db, string key, byte[] value, TimeSpan timeToLive, FillLease lease) =>
         (long)await db.ScriptEvaluateAsync(FillScript, [key, FillLease.KeyOf(key)!], FillArguments(value, timeToLive, lease)).ConfigureAwait(false) == 1;
 
+    /// <summary>A server a read must go to itself; one the client does not know yet is thrown as a redirection that names no server, a miss.</summary>
+    private static IServer Known(IServer? server) =>
+        server ?? throw new RedirectedReadException(new InvalidOperationException("The client does not know the server yet."));
+
     /// <summary>
     /// The reply of <paramref name="server"/>, unless the client takes the server for a replica now: it then sends
     /// <c>READONLY</c> before a read, and a replica answers the reads of its primary's slots instead of redirecting
@@ -323,11 +319,7 @@ internal static class RedisCommands
     /// </summary>
     public static async Task<(byte[]? Value, long TimeToLiveMs)> GetWithTimeToLiveAsync(IServer? server, string key)
     {
-        if (server is null)
-        {
-            throw new RedirectedReadException(new InvalidOperationException("The client does not know the server yet."));
-        }
-
+        server = Known(server);
         object[] args = [(RedisKey)key];
         var value = server.ExecuteAsync("GET", args, CommandFlags.NoRedirect);
         var ttl = server.ExecuteAsync("PTTL", args, CommandFlags.NoRedirect);
