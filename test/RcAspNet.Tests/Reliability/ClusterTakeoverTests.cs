@@ -116,6 +116,100 @@ public sealed class ClusterTakeoverTests
         }
     }
 
+    /// <summary>
+    /// A primary the application cannot reach keeps more removals than <c>Rc:PendingRemovalLimit</c>: they fold into one
+    /// clear of its namespace, kept for it. One of its slots is then resharded to another primary that owns slots, with
+    /// a copy of a removed entry (moved there before the removal was made, as a migration moves keys). That primary is
+    /// handed the clear with the slot, whether the application learns of the move while the clear is kept (the old
+    /// primary went down, and its restart makes the client read the cluster's configuration again), or once it was
+    /// delivered to the old primary (which froze, and then redirects the slot's reads).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+#if CLUSTER_READS_ANSWERED_BY_THEIR_SERVER
+    // On StackExchange.Redis 3.x the client follows the old primary's redirection itself, and serves the new one's copy.
+    [InlineData(true)]
+#endif
+    public async Task SlotReshardedFromAPrimaryWhoseRemovalsFoldedIntoAClear_ItsNewPrimaryServesNoneOfThem(bool frozen)
+    {
+        // Without full coverage, the primaries that are left serve their slots while the old one is down.
+        await using var cluster = await RedisClusterServers.StartAsync(TimeSpan.FromSeconds(2), "--cluster-require-full-coverage", "no");
+        await using var services = TestServices.Build(o =>
+        {
+            (o.Store, o.Redis, o.Namespace) = (RcStoreKind.Redis, cluster.Configuration, Ns);
+            o.PendingRemovalLimit = 2;
+            o.OperationTimeout = TimeSpan.FromMilliseconds(500);
+            o.CircuitBreakerThreshold = 3;
+            o.CircuitBreakDuration = TimeSpan.FromSeconds(1);
+        });
+        var cache = services.GetRequiredService<IDistributedCache>();
+        var slot = HashSlot.Of(Ns + Key);
+        var number = slot.ToString(CultureInfo.InvariantCulture);
+        var primaries = (await RedisClusterServers.NodesAsync(cluster.Nodes[0])).Where(static n => n.IsPrimary).ToArray();
+        var from = primaries.Single(p => p.Owns(slot));
+        var to = primaries.First(p => p.Id != from.Id);
+        var others = Enumerable.Range(0, 1000).Select(static i => $"other:{i}").Where(k => from.Owns(HashSlot.Of(Ns + k)) && HashSlot.Of(Ns + k) != slot).Take(4).ToArray();
+        foreach (var key in others.Prepend(Key))
+        {
+            await cache.SetStringAsync(key, "v1");
+        }
+
+        Assert.Equal("v1", await cache.GetStringAsync(Key));
+        Assert.StartsWith("+OK", await cluster.ServerAt(to.Port).CommandAsync("CLUSTER", "SETSLOT", number, "IMPORTING", from.Id), StringComparison.Ordinal);
+        var copied = await cluster.ServerAt(from.Port).CommandAsync("MIGRATE", "127.0.0.1", to.Port.ToString(CultureInfo.InvariantCulture), Ns + Key, "0", "5000", "COPY");
+        Assert.True(copied.StartsWith("+OK", StringComparison.Ordinal), copied);
+
+        // The old primary goes down, or freezes: the application's removals are kept for it, past the bound.
+        if (frozen)
+        {
+            cluster.ServerAt(from.Port).Pause();
+        }
+        else
+        {
+            cluster.ServerAt(from.Port).Kill();
+        }
+
+        foreach (var key in others.Prepend(Key))
+        {
+            await cache.RemoveAsync(key);
+        }
+
+        Assert.Null(await cache.GetStringAsync(Key));
+
+        // The slot goes to the other primary (which was importing it: it takes it with a new epoch). The old primary
+        // comes back and finds it lost the slot.
+        foreach (var server in cluster.Nodes.Where(n => n.Port != from.Port).OrderBy(n => n.Port == to.Port ? 0 : 1))
+        {
+            Assert.StartsWith("+OK", await server.CommandAsync("CLUSTER", "SETSLOT", number, "NODE", to.Id), StringComparison.Ordinal);
+        }
+
+        if (frozen)
+        {
+            cluster.ServerAt(from.Port).Resume();
+        }
+        else
+        {
+            await cluster.ServerAt(from.Port).RestartAsync();
+        }
+
+        // Once the application routes the slot to its new primary, and before, the entry is never served; the new
+        // primary's copy goes with the clear it was handed.
+        await Eventually.TrueAsync(async () =>
+        {
+            Assert.Null(await cache.GetStringAsync(Key));
+            Assert.Null(cache.GetString(Key));
+            return (await cluster.ServerAt(to.Port).CommandAsync("EXISTS", Ns + Key)).StartsWith(":0", StringComparison.Ordinal);
+        });
+        Assert.Null(await cache.GetStringAsync(Key));
+
+        // The new primary serves the slot again.
+        await Eventually.TrueAsync(async () =>
+        {
+            await cache.SetStringAsync(Key, "v2");
+            return await cache.GetStringAsync(Key) == "v2";
+        });
+    }
+
     private static ServiceProvider Services(RedisClusterServers cluster) =>
         TestServices.Build(o => (o.Store, o.Redis, o.Namespace) = (RcStoreKind.Redis, cluster.Configuration, Ns));
 

@@ -10,22 +10,31 @@ namespace RcAspNet.Stores.Redis;
 /// A failed-over or resharded slot so leads to the circuit of the primary that serves it now. A primary that takes over
 /// slots while it owned none (a replica promoted, or a node added) is reported (<c>gaining</c>) before the map that
 /// routes to it is published: it may lack removals its predecessor acknowledged; so are the first map's primaries
-/// (<c>first</c>), which take over from the stand-in node that served every key before. (Slots resharded between primaries
-/// move with their keys, as the primary that served them had them.) Once the map is published, <c>moved</c> is told.
+/// (<c>first</c>), which take over from the stand-in node that served every key before. Slots resharded between primaries
+/// move with their keys, as the primary that served them had them: each primary that took slots from another is
+/// reported with it (<c>handedOver</c>) before the map is published too, with the moment the last map was read from the
+/// cluster's configuration, since when they may have moved: what was held for the old one (a clear of its namespace)
+/// holds for the keys it handed over. Once the map is published, <c>moved</c> is told.
 /// </summary>
 internal sealed class ClusterSlotMap : IDisposable
 {
     private readonly IConnectionMultiplexer _connection;
     private readonly Action<IReadOnlyCollection<EndPoint>, bool> _gaining;
+    private readonly TimeProvider _time;
+    private readonly Action<IReadOnlyCollection<(EndPoint From, EndPoint To)>, long> _handedOver;
     private readonly Action _moved;
     private readonly Lock _lock = new();
     private EndPoint?[]? _owners;
+    private EndPoint?[]? _published; // the last map published, which a change compares with (_owners is unset by one)
+    private long _readAt; // when the last map was read from the cluster's configuration (the time of _time)
     private HashSet<EndPoint> _primaries = [];
 
-    public ClusterSlotMap(IConnectionMultiplexer connection, Action<IReadOnlyCollection<EndPoint>, bool> gaining, Action moved)
+    public ClusterSlotMap(IConnectionMultiplexer connection, TimeProvider time, Action<IReadOnlyCollection<EndPoint>, bool> gaining, Action<IReadOnlyCollection<(EndPoint From, EndPoint To)>, long> handedOver, Action moved)
     {
         _connection = connection;
+        _time = time;
         _gaining = gaining;
+        _handedOver = handedOver;
         _moved = moved;
         connection.ConfigurationChanged += OnConfigurationChanged;
         connection.HashSlotMoved += OnHashSlotMoved;
@@ -88,6 +97,11 @@ internal sealed class ClusterSlotMap : IDisposable
                 _gaining([owner], false);
             }
 
+            if (owners[slot] is { } from)
+            {
+                _handedOver([(from, owner)], _readAt);
+            }
+
             owners[slot] = owner;
         }
 
@@ -131,6 +145,21 @@ internal sealed class ClusterSlotMap : IDisposable
         return null;
     }
 
+    /// <summary>Each primary that serves a slot in <paramref name="owners"/> that another primary served in <paramref name="published"/>, with that one.</summary>
+    private static HashSet<(EndPoint From, EndPoint To)> HandedOver(EndPoint?[] published, EndPoint?[] owners)
+    {
+        var pairs = new HashSet<(EndPoint From, EndPoint To)>();
+        for (var slot = 0; slot < owners.Length; slot++)
+        {
+            if (published[slot] is { } from && owners[slot] is { } to && !Equals(from, to))
+            {
+                pairs.Add((from, to));
+            }
+        }
+
+        return pairs;
+    }
+
     /// <summary>Publishes a new map, reporting the primaries that own slots now and owned none in the last one.</summary>
     private void Report(EndPoint?[] owners)
     {
@@ -149,10 +178,18 @@ internal sealed class ClusterSlotMap : IDisposable
                 _gaining(gained, first);
             }
 
+            if (_published is { } published && HandedOver(published, owners) is { Count: > 0 } handedOver)
+            {
+                _handedOver(handedOver, _readAt);
+            }
+
+            _readAt = _time.GetTimestamp();
+
             // The first map changes where keys go too: removals kept before the cluster was known sit with the stand-in
             // node that served every key until now.
             changed = first || Volatile.Read(ref _owners) is not { } old || !old.AsSpan().SequenceEqual(owners);
             _primaries = primaries;
+            _published = owners;
             Volatile.Write(ref _owners, owners);
         }
 

@@ -127,12 +127,26 @@ internal sealed class RedisNode
     /// </summary>
     public bool FirstRefusal() => Interlocked.Exchange(ref _refusalReported, 1) == 0;
 
+    /// <summary>
+    /// Gets when a clear of the server's namespaces was last held for it (the time of its clock): kept, or leaving what
+    /// is kept, delivered or moved. Read and set under <see cref="Sync"/>.
+    /// </summary>
+    public long ClearHeldAt { get; private set; } = long.MinValue;
+
+    /// <summary>Records, under <see cref="Sync"/>, that a clear leaves what is kept for the server: it was held until now.</summary>
+    public void ClearLeft() => ClearHeldAt = _time.GetTimestamp();
+
     /// <summary>Keeps a removal the server did not acknowledge (<paramref name="unsent"/>: was never sent) and holds the server out of service; returns whether the log passed its bound.</summary>
     public bool Keep(Removal removal, bool unsent = false)
     {
         lock (Sync)
         {
             var overflowed = Removals.Add(removal, unsent);
+            if (overflowed || removal.Kind == RemovalKind.Clear)
+            {
+                ClearHeldAt = _time.GetTimestamp();
+            }
+
             Circuit.Hold();
             return overflowed;
         }

@@ -21,6 +21,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Func<string, EndPoint?, RedisNode> _createNode;
     private readonly Action<IReadOnlyCollection<RedisNode>, bool> _slotsGained;
+    private readonly Action<RedisNode, RedisNode, long> _slotsHandedOver;
     private readonly Action _slotsMoved;
     private readonly Action<RedisTopology> _connected;
     private readonly Action<RedisNode> _nodeAdded;
@@ -41,6 +42,10 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     /// <param name="logger">Where failed connects are logged.</param>
     /// <param name="createNode">Makes the node of a server, by name and endpoint (null for the configured server).</param>
     /// <param name="slotsGained">Told which cluster primaries take over slots they did not own, before calls are routed to them, and whether they are the first map's.</param>
+    /// <param name="slotsHandedOver">
+    /// Told, before calls are routed to it, of each cluster primary that takes over slots another primary served (that
+    /// one first), and since when (the time of <paramref name="time"/>) they may have moved.
+    /// </param>
     /// <param name="slotsMoved">Told once calls are routed by the new owners.</param>
     /// <param name="connected">Told when the multiplexer has connected.</param>
     /// <param name="nodeAdded">Told of a cluster primary's node the first time it is routed to (a node made by a call that lost the race to another is dropped untold).</param>
@@ -48,7 +53,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     /// The application's own multiplexer, used instead of one of the store's own (its configuration is then
     /// <paramref name="configuration"/>, read from it, which the library's own connections use); null to connect.
     /// </param>
-    public RedisTopology(ConfigurationOptions configuration, string shard, TimeSpan timeout, TimeProvider time, ILogger logger, Func<string, EndPoint?, RedisNode> createNode, Action<IReadOnlyCollection<RedisNode>, bool> slotsGained, Action slotsMoved, Action<RedisTopology> connected, Action<RedisNode> nodeAdded, IConnectionMultiplexer? shared = null)
+    public RedisTopology(ConfigurationOptions configuration, string shard, TimeSpan timeout, TimeProvider time, ILogger logger, Func<string, EndPoint?, RedisNode> createNode, Action<IReadOnlyCollection<RedisNode>, bool> slotsGained, Action<RedisNode, RedisNode, long> slotsHandedOver, Action slotsMoved, Action<RedisTopology> connected, Action<RedisNode> nodeAdded, IConnectionMultiplexer? shared = null)
     {
         _shared = shared;
         _configuration = configuration.Clone();
@@ -63,6 +68,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
         _logger = logger;
         _createNode = createNode;
         _slotsGained = slotsGained;
+        _slotsHandedOver = slotsHandedOver;
         _slotsMoved = slotsMoved;
         _connected = connected;
         _nodeAdded = nodeAdded;
@@ -239,8 +245,20 @@ internal sealed partial class RedisTopology : IAsyncDisposable
             return null;
         }
 
-        Interlocked.CompareExchange(ref _slots, new ClusterSlotMap(connection, (endPoints, first) => _slotsGained([.. endPoints.Select(NodeAt)], first), _slotsMoved), null);
+        Interlocked.CompareExchange(ref _slots, new ClusterSlotMap(connection, _time, (endPoints, first) => _slotsGained([.. endPoints.Select(NodeAt)], first), HandedOver, _slotsMoved), null);
         return _slots;
+    }
+
+    private void HandedOver(IReadOnlyCollection<(EndPoint From, EndPoint To)> pairs, long since)
+    {
+        foreach (var (from, to) in pairs)
+        {
+            // A primary this store never routed to kept nothing.
+            if (_nodes.TryGetValue(from, out var node))
+            {
+                _slotsHandedOver(node, NodeAt(to), since);
+            }
+        }
     }
 
     private async Task<IConnectionMultiplexer> ConnectAsync()

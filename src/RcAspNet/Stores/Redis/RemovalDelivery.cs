@@ -81,6 +81,10 @@ internal sealed partial class RemovalDelivery(
             lock (node.Sync)
             {
                 node.Removals.Delivered();
+                if (next.Exists(static r => r.Kind == RemovalKind.Clear))
+                {
+                    node.ClearLeft();
+                }
             }
 
             foreach (var removal in next)
@@ -99,6 +103,27 @@ internal sealed partial class RemovalDelivery(
         if (delivered > 0)
         {
             LogDelivered(logger, node.Name, delivered);
+        }
+    }
+
+    /// <summary>
+    /// A cluster primary, <paramref name="to"/>, takes over slots that <paramref name="from"/> served, with their keys,
+    /// at some moment after <paramref name="since"/>. A clear held for <paramref name="from"/> since then, delivered or
+    /// not, may have missed the keys it handed over (the keys folded into it are known no more, and it scans the old
+    /// primary, which may no longer hold them), so <paramref name="to"/> is kept one too, before calls are routed to it.
+    /// Keys kept by name move with their slot (<see cref="Reroute()"/>).
+    /// </summary>
+    public void HandOver(RedisNode from, RedisNode to, long since)
+    {
+        string[]? cleared;
+        lock (from.Sync)
+        {
+            cleared = from.Removals.AnyClear?.Keys ?? (from.ClearHeldAt >= since ? prefixes : null);
+        }
+
+        if (cleared is not null)
+        {
+            calls.KeepOn(to, Removal.OfClear(cleared));
         }
     }
 
@@ -175,7 +200,10 @@ internal sealed partial class RemovalDelivery(
 
             lock (node.Sync)
             {
-                node.Removals.TakeClear();
+                if (node.Removals.TakeClear())
+                {
+                    node.ClearLeft();
+                }
             }
         }
     }

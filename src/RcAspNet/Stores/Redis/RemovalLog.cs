@@ -27,6 +27,9 @@ internal sealed class RemovalLog(int limit, string[] prefixes, StrongBox<int> st
 
     public bool IsEmpty => _items.Count == 0;
 
+    /// <summary>Gets the clear kept for the server, being delivered or not, if there is one.</summary>
+    public Removal? AnyClear => _items.Find(static r => r.Kind == RemovalKind.Clear);
+
     /// <summary>Gets the clear kept for the server, if there is one that is not being delivered.</summary>
     public Removal? Clear => _items.Find(r => r.Kind == RemovalKind.Clear && !_delivering.Contains(r));
 
