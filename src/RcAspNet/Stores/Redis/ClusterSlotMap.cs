@@ -11,10 +11,10 @@ namespace RcAspNet.Stores.Redis;
 /// slots while it owned none (a replica promoted, or a node added) is reported (<c>gaining</c>) before the map that
 /// routes to it is published: it may lack removals its predecessor acknowledged; so are the first map's primaries
 /// (<c>first</c>), which take over from the stand-in node that served every key before. Slots resharded between primaries
-/// move with their keys, as the primary that served them had them: each primary that took slots from another is
-/// reported with it (<c>handedOver</c>) before the map is published too, with the moment the last map was read from the
-/// cluster's configuration, since when they may have moved: what was held for the old one (a clear of its namespace)
-/// holds for the keys it handed over. Once the map is published, <c>moved</c> is told.
+/// move with their keys, as the primary that served them had them, but a key moves while its slot migrates, before the
+/// slot's owner changes: each primary that took slots from another is reported with it (<c>handedOver</c>) before the
+/// map is published too, with when the map last changed (the time of <c>time</c>), so that what was held for the old
+/// one since (a clear of its namespaces) holds for the new one. Once the map is published, <c>moved</c> is told.
 /// </summary>
 internal sealed class ClusterSlotMap : IDisposable
 {
@@ -25,8 +25,8 @@ internal sealed class ClusterSlotMap : IDisposable
     private readonly Action _moved;
     private readonly Lock _lock = new();
     private EndPoint?[]? _owners;
-    private EndPoint?[]? _published; // the last map published, which a change compares with (_owners is unset by one)
-    private long _readAt; // when the last map was read from the cluster's configuration (the time of _time)
+    private EndPoint?[]? _known; // each slot's last known owner (a map may name none for a while), which a change compares with
+    private long _changedAt; // when an owner last changed (the time of _time)
     private HashSet<EndPoint> _primaries = [];
 
     public ClusterSlotMap(IConnectionMultiplexer connection, TimeProvider time, Action<IReadOnlyCollection<EndPoint>, bool> gaining, Action<IReadOnlyCollection<(EndPoint From, EndPoint To)>, long> handedOver, Action moved)
@@ -57,6 +57,18 @@ internal sealed class ClusterSlotMap : IDisposable
         lock (_lock)
         {
             return _primaries.Contains(endPoint);
+        }
+    }
+
+    /// <summary>Gets when a slot's owner last changed (the time of the map's clock), which a slot's keys may have begun to move before.</summary>
+    public long ChangedAt
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _changedAt;
+            }
         }
     }
 
@@ -92,17 +104,29 @@ internal sealed class ClusterSlotMap : IDisposable
 
         lock (_lock)
         {
+            if (Equals(owners[slot], owner))
+            {
+                // Another call learned it meanwhile.
+                return false;
+            }
+
             if (_primaries.Add(owner))
             {
                 _gaining([owner], false);
             }
 
-            if (owners[slot] is { } from)
+            if ((owners[slot] ?? _known?[slot]) is { } from && !Equals(from, owner))
             {
-                _handedOver([(from, owner)], _readAt);
+                _handedOver([(from, owner)], _changedAt);
             }
 
             owners[slot] = owner;
+            if (_known is { } known)
+            {
+                known[slot] = owner;
+            }
+
+            _changedAt = _time.GetTimestamp();
         }
 
         _moved();
@@ -145,13 +169,13 @@ internal sealed class ClusterSlotMap : IDisposable
         return null;
     }
 
-    /// <summary>Each primary that serves a slot in <paramref name="owners"/> that another primary served in <paramref name="published"/>, with that one.</summary>
-    private static HashSet<(EndPoint From, EndPoint To)> HandedOver(EndPoint?[] published, EndPoint?[] owners)
+    /// <summary>Each primary that serves a slot in <paramref name="owners"/> that another primary is <paramref name="known"/> to have served last, with that one.</summary>
+    private static HashSet<(EndPoint From, EndPoint To)> HandedOver(EndPoint?[] known, EndPoint?[] owners)
     {
         var pairs = new HashSet<(EndPoint From, EndPoint To)>();
         for (var slot = 0; slot < owners.Length; slot++)
         {
-            if (published[slot] is { } from && owners[slot] is { } to && !Equals(from, to))
+            if (known[slot] is { } from && owners[slot] is { } to && !Equals(from, to))
             {
                 pairs.Add((from, to));
             }
@@ -178,18 +202,28 @@ internal sealed class ClusterSlotMap : IDisposable
                 _gaining(gained, first);
             }
 
-            if (_published is { } published && HandedOver(published, owners) is { Count: > 0 } handedOver)
+            var known = _known ?? new EndPoint?[HashSlot.Count];
+            var handedOver = HandedOver(known, owners);
+            if (handedOver.Count > 0)
             {
-                _handedOver(handedOver, _readAt);
+                _handedOver(handedOver, _changedAt);
             }
 
-            _readAt = _time.GetTimestamp();
+            for (var slot = 0; slot < owners.Length; slot++)
+            {
+                known[slot] = owners[slot] ?? known[slot];
+            }
 
             // The first map changes where keys go too: removals kept before the cluster was known sit with the stand-in
             // node that served every key until now.
             changed = first || Volatile.Read(ref _owners) is not { } old || !old.AsSpan().SequenceEqual(owners);
+            if (first || handedOver.Count > 0)
+            {
+                _changedAt = _time.GetTimestamp();
+            }
+
             _primaries = primaries;
-            _published = owners;
+            _known = known;
             Volatile.Write(ref _owners, owners);
         }
 

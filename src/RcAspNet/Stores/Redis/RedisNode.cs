@@ -136,6 +136,15 @@ internal sealed class RedisNode
     /// <summary>Records, under <see cref="Sync"/>, that a clear leaves what is kept for the server: it was held until now.</summary>
     public void ClearLeft() => ClearHeldAt = _time.GetTimestamp();
 
+    /// <summary>Returns whether a clear of the server's namespaces is kept for it (or being delivered), or was at or after <paramref name="since"/>.</summary>
+    public bool HeldClearSince(long since)
+    {
+        lock (Sync)
+        {
+            return Removals.AnyClear is not null || ClearHeldAt >= since;
+        }
+    }
+
     /// <summary>Keeps a removal the server did not acknowledge (<paramref name="unsent"/>: was never sent) and holds the server out of service; returns whether the log passed its bound.</summary>
     public bool Keep(Removal removal, bool unsent = false)
     {

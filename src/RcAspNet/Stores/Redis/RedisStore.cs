@@ -66,7 +66,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         _prefixes = [.. (trackedPrefixes ?? [""]).Distinct(StringComparer.Ordinal)];
         _recent = new RecentRemovals(options.RemovalReplayWindow, options.PendingRemovalLimit, time, EarliestSuspicion);
         _registered = new RecentRemovals(options.RemovalReplayWindow, RegistrationLimit(options.PendingRemovalLimit), time, EarliestSuspicion);
-        _topology = new RedisTopology(configuration, shard, options.OperationTimeout, time, logger, CreateNode, OnSlotsGained, OnSlotsHandedOver, OnSlotsMoved, OnConnected, Link, shared);
+        _topology = new RedisTopology(configuration, shard, options.OperationTimeout, options.RemovalReplayWindow, time, logger, CreateNode, OnSlotsGained, OnSlotsHandedOver, OnSlotsMoved, OnConnected, Link, shared);
         var settings = _topology.Configuration;
         _respSettings = RespSettings.From(settings, options.SslCaFile);
         _blocking = new BlockingRedisClient(settings.EndPoints, _respSettings);

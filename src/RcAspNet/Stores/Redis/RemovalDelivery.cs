@@ -107,23 +107,17 @@ internal sealed partial class RemovalDelivery(
     }
 
     /// <summary>
-    /// A cluster primary, <paramref name="to"/>, takes over slots that <paramref name="from"/> served, with their keys,
-    /// at some moment after <paramref name="since"/>. A clear held for <paramref name="from"/> since then, delivered or
+    /// A cluster primary, <paramref name="to"/>, takes over slots that <paramref name="from"/> served, whose keys may have
+    /// begun to move after <paramref name="since"/>. A clear held for <paramref name="from"/> since then, delivered or
     /// not, may have missed the keys it handed over (the keys folded into it are known no more, and it scans the old
-    /// primary, which may no longer hold them), so <paramref name="to"/> is kept one too, before calls are routed to it.
-    /// Keys kept by name move with their slot (<see cref="Reroute()"/>).
+    /// primary, which may no longer hold them), so <paramref name="to"/> is kept one too, of all its namespaces, before
+    /// calls are routed to it. Keys kept by name move with their slot (<see cref="Reroute()"/>).
     /// </summary>
     public void HandOver(RedisNode from, RedisNode to, long since)
     {
-        string[]? cleared;
-        lock (from.Sync)
+        if (from.HeldClearSince(since))
         {
-            cleared = from.Removals.AnyClear?.Keys ?? (from.ClearHeldAt >= since ? prefixes : null);
-        }
-
-        if (cleared is not null)
-        {
-            calls.KeepOn(to, Removal.OfClear(cleared));
+            calls.KeepOn(to, Removal.OfClear(prefixes));
         }
     }
 
