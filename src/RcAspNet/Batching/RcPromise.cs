@@ -7,7 +7,8 @@ namespace RcAspNet;
 /// <see cref="ResolveAsync"/>, which flushes the batch when the lookup is still queued.
 /// </summary>
 /// <typeparam name="T">The type of the value.</typeparam>
-public sealed class RcPromise<T>
+/// <remarks>Made only by the library: a batch's queued lookup is its own handle.</remarks>
+public abstract class RcPromise<T>
 {
     private const int Pending = 0;
     private const int Resolving = 1;
@@ -18,7 +19,7 @@ public sealed class RcPromise<T>
     private T? _value;
     private ExceptionDispatchInfo? _error;
 
-    internal RcPromise(Func<CancellationToken, Task> flush) => _flush = flush;
+    private protected RcPromise(Func<CancellationToken, Task> flush) => _flush = flush;
 
     /// <summary>Gets whether the lookup has been resolved (with a value or an error).</summary>
     public bool IsResolved => Volatile.Read(ref _state) == Resolved;
