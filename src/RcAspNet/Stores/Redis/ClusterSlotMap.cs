@@ -13,23 +13,24 @@ namespace RcAspNet.Stores.Redis;
 /// (<c>first</c>), which take over from the stand-in node that served every key before. Slots resharded between primaries
 /// move with their keys, as the primary that served them had them, but a key moves while its slot migrates, before the
 /// slot's owner changes: each primary that took slots from another is reported with it (<c>handedOver</c>) before the
-/// map is published too, with when the map last changed (the time of <c>time</c>), so that what was held for the old
-/// one since (a clear of its namespaces) holds for the new one. Once the map is published, <c>moved</c> is told.
+/// map is published too, with the earliest moment the owner of one of those slots last changed (the time of
+/// <c>time</c>), so that what was held for the old one since (a clear of its namespaces) holds for the new one. Once the
+/// map is published, <c>moved</c> is told.
 /// </summary>
 internal sealed class ClusterSlotMap : IDisposable
 {
     private readonly IConnectionMultiplexer _connection;
     private readonly Action<IReadOnlyCollection<EndPoint>, bool> _gaining;
     private readonly TimeProvider _time;
-    private readonly Action<IReadOnlyCollection<(EndPoint From, EndPoint To)>, long> _handedOver;
+    private readonly Action<IReadOnlyDictionary<(EndPoint From, EndPoint To), long>> _handedOver;
     private readonly Action _moved;
     private readonly Lock _lock = new();
     private EndPoint?[]? _owners;
-    private EndPoint?[]? _known; // each slot's last known owner (a map may name none for a while), which a change compares with
-    private long _changedAt; // when an owner last changed (the time of _time)
+    private readonly EndPoint?[] _known = new EndPoint?[HashSlot.Count]; // each slot's last known owner (a map may name none for a while)
+    private readonly long[] _changedAt = new long[HashSlot.Count]; // when each slot's known owner last changed (the time of _time)
     private HashSet<EndPoint> _primaries = [];
 
-    public ClusterSlotMap(IConnectionMultiplexer connection, TimeProvider time, Action<IReadOnlyCollection<EndPoint>, bool> gaining, Action<IReadOnlyCollection<(EndPoint From, EndPoint To)>, long> handedOver, Action moved)
+    public ClusterSlotMap(IConnectionMultiplexer connection, TimeProvider time, Action<IReadOnlyCollection<EndPoint>, bool> gaining, Action<IReadOnlyDictionary<(EndPoint From, EndPoint To), long>> handedOver, Action moved)
     {
         _connection = connection;
         _time = time;
@@ -60,15 +61,12 @@ internal sealed class ClusterSlotMap : IDisposable
         }
     }
 
-    /// <summary>Gets when a slot's owner last changed (the time of the map's clock), which a slot's keys may have begun to move before.</summary>
-    public long ChangedAt
+    /// <summary>Returns when the owner of <paramref name="slot"/> last changed (the time of the map's clock): its keys may have begun to move to another primary since.</summary>
+    public long ChangedAt(int slot)
     {
-        get
+        lock (_lock)
         {
-            lock (_lock)
-            {
-                return _changedAt;
-            }
+            return _changedAt[slot];
         }
     }
 
@@ -104,9 +102,10 @@ internal sealed class ClusterSlotMap : IDisposable
 
         lock (_lock)
         {
-            if (Equals(owners[slot], owner))
+            // The map may have been published again since it was read above.
+            var current = Volatile.Read(ref _owners) ?? owners;
+            if (Equals(current[slot], owner))
             {
-                // Another call learned it meanwhile.
                 return false;
             }
 
@@ -115,18 +114,14 @@ internal sealed class ClusterSlotMap : IDisposable
                 _gaining([owner], false);
             }
 
-            if ((owners[slot] ?? _known?[slot]) is { } from && !Equals(from, owner))
+            if ((_known[slot] ?? current[slot]) is { } from && !Equals(from, owner))
             {
-                _handedOver([(from, owner)], _changedAt);
+                _handedOver(new Dictionary<(EndPoint, EndPoint), long> { [(from, owner)] = _changedAt[slot] });
             }
 
-            owners[slot] = owner;
-            if (_known is { } known)
-            {
-                known[slot] = owner;
-            }
-
-            _changedAt = _time.GetTimestamp();
+            current[slot] = owner;
+            _known[slot] = owner;
+            _changedAt[slot] = _time.GetTimestamp();
         }
 
         _moved();
@@ -169,15 +164,18 @@ internal sealed class ClusterSlotMap : IDisposable
         return null;
     }
 
-    /// <summary>Each primary that serves a slot in <paramref name="owners"/> that another primary is <paramref name="known"/> to have served last, with that one.</summary>
-    private static HashSet<(EndPoint From, EndPoint To)> HandedOver(EndPoint?[] known, EndPoint?[] owners)
+    /// <summary>
+    /// Each primary that serves a slot in <paramref name="owners"/> that another primary was known to serve last, with that
+    /// one, and the earliest moment the owner of one of those slots last changed.
+    /// </summary>
+    private Dictionary<(EndPoint From, EndPoint To), long> HandedOver(EndPoint?[] owners)
     {
-        var pairs = new HashSet<(EndPoint From, EndPoint To)>();
+        var pairs = new Dictionary<(EndPoint From, EndPoint To), long>();
         for (var slot = 0; slot < owners.Length; slot++)
         {
-            if (known[slot] is { } from && owners[slot] is { } to && !Equals(from, to))
+            if (_known[slot] is { } from && owners[slot] is { } to && !Equals(from, to))
             {
-                pairs.Add((from, to));
+                pairs[(from, to)] = pairs.TryGetValue((from, to), out var since) ? Math.Min(since, _changedAt[slot]) : _changedAt[slot];
             }
         }
 
@@ -202,28 +200,26 @@ internal sealed class ClusterSlotMap : IDisposable
                 _gaining(gained, first);
             }
 
-            var known = _known ?? new EndPoint?[HashSlot.Count];
-            var handedOver = HandedOver(known, owners);
+            var handedOver = HandedOver(owners);
             if (handedOver.Count > 0)
             {
-                _handedOver(handedOver, _changedAt);
+                _handedOver(handedOver);
             }
 
+            var now = _time.GetTimestamp();
             for (var slot = 0; slot < owners.Length; slot++)
             {
-                known[slot] = owners[slot] ?? known[slot];
+                if (owners[slot] is { } owner && (first || !Equals(_known[slot], owner)))
+                {
+                    _known[slot] = owner;
+                    _changedAt[slot] = now;
+                }
             }
 
             // The first map changes where keys go too: removals kept before the cluster was known sit with the stand-in
             // node that served every key until now.
             changed = first || Volatile.Read(ref _owners) is not { } old || !old.AsSpan().SequenceEqual(owners);
-            if (first || handedOver.Count > 0)
-            {
-                _changedAt = _time.GetTimestamp();
-            }
-
             _primaries = primaries;
-            _known = known;
             Volatile.Write(ref _owners, owners);
         }
 

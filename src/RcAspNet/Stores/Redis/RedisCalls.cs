@@ -428,9 +428,15 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
     /// <summary>Keeps <paramref name="removal"/> for <paramref name="node"/> itself, wherever its keys route now: for a move between nodes that decided where each goes.</summary>
     public void KeepOn(RedisNode node, Removal removal, bool unsent = false)
     {
-        if (node.Keep(removal, unsent))
+        if (node.Keep(removal, unsent, out var handedOn))
         {
             Overflowed?.Invoke(node);
+        }
+
+        foreach (var other in handedOn)
+        {
+            // Keys folded into a clear may have moved to a primary that took slots from this one lately.
+            KeepOn(other, Removal.OfClear(removal.Kind == RemovalKind.Clear ? removal.Keys : node.Removals.Prefixes));
         }
     }
 

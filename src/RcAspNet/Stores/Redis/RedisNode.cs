@@ -13,6 +13,8 @@ namespace RcAspNet.Stores.Redis;
 internal sealed class RedisNode
 {
     private readonly TimeProvider _time;
+    private readonly long _window;
+    private List<(RedisNode To, long At)>? _handedTo;
     private ServerLink? _link;
     private IServer? _server;
     private int _suspicions;
@@ -33,6 +35,7 @@ internal sealed class RedisNode
         Name = name;
         EndPoint = endPoint;
         _time = time;
+        _window = (long)(options.RemovalReplayWindow.TotalSeconds * time.TimestampFrequency);
         Removals = new RemovalLog(options.PendingRemovalLimit, prefixes, storeTags);
         Circuit = new CircuitBreaker(
             options.CircuitBreakerThreshold,
@@ -145,19 +148,43 @@ internal sealed class RedisNode
         }
     }
 
-    /// <summary>Keeps a removal the server did not acknowledge (<paramref name="unsent"/>: was never sent) and holds the server out of service; returns whether the log passed its bound.</summary>
-    public bool Keep(Removal removal, bool unsent = false)
+    /// <summary>
+    /// Keeps a removal the server did not acknowledge (<paramref name="unsent"/>: was never sent) and holds the server out
+    /// of service; returns whether the log passed its bound. When this makes a clear kept for the server where none was,
+    /// <paramref name="handedOn"/> names the primaries that took slots from it within <c>Rc:RemovalReplayWindow</c>: the
+    /// keys folded into it may have moved there, so it is kept for them too.
+    /// </summary>
+    public bool Keep(Removal removal, bool unsent, out IReadOnlyList<RedisNode> handedOn)
     {
+        handedOn = [];
         lock (Sync)
         {
+            var pending = Removals.Clear is not null;
             var overflowed = Removals.Add(removal, unsent);
             if (overflowed || removal.Kind == RemovalKind.Clear)
             {
-                ClearHeldAt = _time.GetTimestamp();
+                var now = _time.GetTimestamp();
+                ClearHeldAt = now;
+                if (!pending && _handedTo is { } handedTo)
+                {
+                    handedTo.RemoveAll(h => h.At < now - _window);
+                    handedOn = [.. handedTo.Select(static h => h.To).Distinct()];
+                }
             }
 
             Circuit.Hold();
             return overflowed;
+        }
+    }
+
+    /// <summary>Records that <paramref name="to"/> took over slots this primary served: a clear kept for this one within the window is kept for it too.</summary>
+    public void HandedOver(RedisNode to)
+    {
+        lock (Sync)
+        {
+            var now = _time.GetTimestamp();
+            (_handedTo ??= []).RemoveAll(h => h.At < now - _window || h.To == to);
+            _handedTo.Add((to, now));
         }
     }
 

@@ -149,7 +149,8 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     /// The node a cluster read redirected to <paramref name="target"/> may be followed to, or null (the read is then a
     /// miss): after a <c>MOVED</c>, the node the slot map routes <paramref name="key"/> to once it learned the move (a
     /// primary that took over slots is held for verification before then); after an <c>ASK</c>, the target only if it
-    /// owns slots already, since a primary that imports its first slot was never verified.
+    /// owns slots already, since a primary that imports its first slot was never verified, and only if the slot's
+    /// primary held no clear since the slot's keys may have begun to move (one that had moved was not cleared).
     /// </summary>
     public RedisNode? FollowedTo(string key, int slot, EndPoint target, bool asking)
     {
@@ -157,7 +158,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
         {
             // Not from a primary that held a clear while the slot's keys may have been moving: keys it had already
             // handed over were not cleared where they went.
-            return SlotMap() is { } slots && slots.Owns(target) && !NodeOf(key).HeldClearSince(MovingSince(slots.ChangedAt)) ? NodeAt(target) : null;
+            return SlotMap() is { } slots && slots.Owns(target) && !NodeOf(key).HeldClearSince(MovingSince(slots.ChangedAt(slot))) ? NodeAt(target) : null;
         }
 
         Learn(slot, target);
@@ -254,22 +255,22 @@ internal sealed partial class RedisTopology : IAsyncDisposable
         return _slots;
     }
 
-    private void HandedOver(IReadOnlyCollection<(EndPoint From, EndPoint To)> pairs, long changedAt)
+    private void HandedOver(IReadOnlyDictionary<(EndPoint From, EndPoint To), long> pairs)
     {
-        var since = MovingSince(changedAt);
-        foreach (var (from, to) in pairs)
+        foreach (var ((from, to), changedAt) in pairs)
         {
             // A primary this store never routed to kept nothing.
             if (_nodes.TryGetValue(from, out var node))
             {
-                _slotsHandedOver(node, NodeAt(to), since);
+                _slotsHandedOver(node, NodeAt(to), MovingSince(changedAt));
             }
         }
     }
 
     /// <summary>
-    /// Since when a slot's keys may have been moving to another primary: since its owner last changed, or for the
-    /// window, whichever is longer (a reshard moves keys before it hands a slot over, for as long as that takes).
+    /// Since when a slot's keys may have been moving to another primary: since its owner last changed
+    /// (<paramref name="changedAt"/>), or for the window, whichever is longer (a reshard moves a slot's keys before it
+    /// hands the slot over, for as long as that takes).
     /// </summary>
     private long MovingSince(long changedAt) => Math.Min(changedAt, _time.GetTimestamp() - _window);
 

@@ -111,10 +111,13 @@ internal sealed partial class RemovalDelivery(
     /// begun to move after <paramref name="since"/>. A clear held for <paramref name="from"/> since then, delivered or
     /// not, may have missed the keys it handed over (the keys folded into it are known no more, and it scans the old
     /// primary, which may no longer hold them), so <paramref name="to"/> is kept one too, of all its namespaces, before
-    /// calls are routed to it. Keys kept by name move with their slot (<see cref="Reroute()"/>).
+    /// calls are routed to it; and one kept for <paramref name="from"/> later, within the window, is kept for
+    /// <paramref name="to"/> too (<see cref="RedisNode.Keep"/>). Keys kept by name move with their slot
+    /// (<see cref="Reroute()"/>).
     /// </summary>
     public void HandOver(RedisNode from, RedisNode to, long since)
     {
+        from.HandedOver(to);
         if (from.HeldClearSince(since))
         {
             calls.KeepOn(to, Removal.OfClear(prefixes));

@@ -22,6 +22,9 @@ internal sealed class RemovalLog(int limit, string[] prefixes, StrongBox<int> st
     private int _size;
     private int _tagCount;
 
+    /// <summary>Gets the store's namespaces (key prefixes), which a clear that keys collapse into clears.</summary>
+    public string[] Prefixes => prefixes;
+
     /// <summary>Gets how many removals are kept (keys, and tags and clears counted once), read without the lock.</summary>
     public int Size => Volatile.Read(ref _size);
 
