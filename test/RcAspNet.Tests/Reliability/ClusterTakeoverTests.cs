@@ -86,6 +86,41 @@ public sealed class ClusterTakeoverTests
 #endif
 
     /// <summary>
+    /// With the near cache, a read on a cluster goes to its primary's own server without being redirected, on both
+    /// clients. When a primary that joined after the client connected takes over the slot, the redirection names a
+    /// server the client has not connected to: the slot is served again, by the new primary, and no read fails.
+    /// </summary>
+    [Fact]
+    public async Task SlotTakenOverByAPrimaryThatJoinedLater_IsServedAgain_WithTheNearCache()
+    {
+        await using var cluster = await RedisClusterServers.StartAsync();
+        await using var newcomer = await StartNewcomerAsync(cluster);
+        await using var services = TestServices.Build(o => (o.Store, o.Redis, o.Namespace, o.NearCache.Enabled) = (RcStoreKind.Redis, cluster.Configuration, Ns, true));
+        var cache = services.GetRequiredService<IDistributedCache>();
+        Assert.Null(await cache.GetStringAsync(Key)); // connected, and its primary routed to (a slot with keys cannot move without them)
+
+        var slot = HashSlot.Of(Ns + Key).ToString(CultureInfo.InvariantCulture);
+        var nodes = await RedisClusterServers.NodesAsync(cluster.Nodes[0]);
+        var from = nodes.Single(n => n.Owns(HashSlot.Of(Ns + Key)));
+        var to = nodes.Single(n => n.Port == newcomer.Port);
+        Assert.StartsWith("+OK", await newcomer.CommandAsync("CLUSTER", "SETSLOT", slot, "IMPORTING", from.Id), StringComparison.Ordinal);
+        foreach (var server in cluster.Nodes.Append(newcomer).OrderBy(s => s == newcomer ? 0 : 1))
+        {
+            Assert.StartsWith("+OK", await server.CommandAsync("CLUSTER", "SETSLOT", slot, "NODE", to.Id), StringComparison.Ordinal);
+        }
+
+        // The first call after the move is a near miss, which the old primary redirects to the newcomer.
+        Assert.StartsWith("-MOVED", await cluster.ServerAt(from.Port).CommandAsync("GET", Ns + Key), StringComparison.Ordinal);
+        Assert.Null(await cache.GetStringAsync(Key));
+        await Eventually.TrueAsync(async () =>
+        {
+            await cache.SetStringAsync(Key, "v2");
+            return await cache.GetStringAsync(Key) == "v2" && cache.GetString(Key) == "v2";
+        });
+        Assert.StartsWith("$", await newcomer.CommandAsync("GET", Ns + Key), StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// While a slot migrates between two primaries that own slots, the old one answers ASK for a key already moved: the
     /// read follows it (ASKING, then GET, to the new one) and gets the value, not a miss.
     /// </summary>
