@@ -2,49 +2,31 @@ using RcAspNet.Caching;
 
 namespace RcAspNet.Batching;
 
-/// <summary>
-/// A queued lookup of a <typeparamref name="T"/>, and the handle that every lookup of its key in one flush shares: one
-/// object per lookup, since a flush of a hundred made a hundred of each.
-/// </summary>
-internal abstract class BatchEntry<T>(string key, string namespacedKey, RcEntryOptions? options, Func<CancellationToken, Task> flush)
-    : RcPromise<T>(flush), IBatchEntry
+/// <summary>A queued lookup of a <typeparamref name="T"/>, with the handle every lookup of its key in one flush shares.</summary>
+internal abstract class BatchEntry<T> : BatchEntry
 {
-    public string Key { get; } = key;
+    protected BatchEntry(string key, string namespacedKey, RcEntryOptions? options, Func<CancellationToken, Task> flush)
+        : base(key, namespacedKey, options) => Promise = new RcPromise<T>(flush);
 
-    public string NamespacedKey { get; } = namespacedKey;
+    /// <summary>Gets the handle every lookup of this key in this flush shares.</summary>
+    public RcPromise<T> Promise { get; }
 
-    public RcEntryOptions? Options { get; } = options;
-
-    public long ChangeMark { get; set; }
-
-    public byte[]? ReadEntry { get; set; }
-
-    public bool ReadUnknown { get; set; }
-
-    public string? Lease { get; set; }
-
-    public abstract object LoaderIdentity { get; }
-
-    public bool TryResolve(RcCache cache, ReadOnlySpan<byte> bytes)
+    public override bool TryResolve(RcCache cache, ReadOnlySpan<byte> bytes)
     {
         if (!cache.TryDeserialize(bytes, out T? value))
         {
             return false;
         }
 
-        SetResult(value!);
+        Promise.SetResult(value!);
         return true;
     }
 
-    public void Fail(Exception error) => SetError(error);
+    public override void Fail(Exception error) => Promise.SetError(error);
 
-    public void TakenBy(Task flush) => Flushing = flush;
+    public override void TakenBy(Task flush) => Promise.Flushing = flush;
 
-    public virtual object? Share(int members) => null;
-
-    public abstract Task<IReadOnlyList<(IBatchEntry Entry, byte[] Bytes)>> LoadAsync(RcCache cache, IReadOnlyList<IBatchEntry> entries, CancellationToken cancellationToken);
-
-    public async Task LoadThroughAsync(RcCache cache, ReadOnlyMemory<byte>? value, EntryHeader header, long loadsEndedAtRead, object? shared, SemaphoreSlim loads, CancellationToken cancellationToken)
+    public override async Task LoadThroughAsync(RcCache cache, ReadOnlyMemory<byte>? value, EntryHeader header, long loadsEndedAtRead, object? shared, SemaphoreSlim loads, CancellationToken cancellationToken)
     {
         try
         {
@@ -52,7 +34,7 @@ internal abstract class BatchEntry<T>(string key, string namespacedKey, RcEntryO
             request.LoadsEndedAtRead = loadsEndedAtRead;
             (request.ReadEntry, request.ReadUnknown) = (ReadEntry, ReadUnknown);
             var loaded = await cache.Loader.AnswerAsync(request, value, header, cancellationToken).ConfigureAwait(false);
-            SetResult(loaded.Value);
+            Promise.SetResult(loaded.Value);
         }
         catch (Exception ex)
         {
@@ -75,11 +57,11 @@ internal abstract class BatchEntry<T>(string key, string namespacedKey, RcEntryO
     /// <summary>Resolves with a loaded value and returns its bytes to write back, or null for a bypass value.</summary>
     protected byte[]? Resolve(RcCache cache, T value)
     {
-        SetResult(value);
+        Promise.SetResult(value);
         var bytes = cache.Serializer.Serialize(value);
         return cache.IsBypass(bytes, Options) ? null : bytes;
     }
 
     /// <summary>Resolves with <see langword="default"/>, storing nothing: the loader had no value.</summary>
-    protected void ResolveMissing() => SetResult(default!);
+    protected void ResolveMissing() => Promise.SetResult(default!);
 }

@@ -36,7 +36,7 @@ internal sealed class ManyEntry<TArg, T>(
         };
     }
 
-    public override async Task<IReadOnlyList<(IBatchEntry Entry, byte[] Bytes)>> LoadAsync(RcCache cache, IReadOnlyList<IBatchEntry> entries, CancellationToken cancellationToken)
+    public override async Task<IReadOnlyList<(BatchEntry Entry, byte[] Bytes)>> LoadAsync(RcCache cache, IReadOnlyList<BatchEntry> entries, CancellationToken cancellationToken)
     {
         var mine = entries.Cast<ManyEntry<TArg, T>>().ToArray();
         IReadOnlyDictionary<TArg, T> values;
@@ -55,7 +55,7 @@ internal sealed class ManyEntry<TArg, T>(
             return [];
         }
 
-        var writes = new List<(IBatchEntry, byte[])>(mine.Length);
+        var writes = new List<(BatchEntry, byte[])>(mine.Length);
         foreach (var entry in mine)
         {
             if (!values.TryGetValue(entry.Argument, out var value))

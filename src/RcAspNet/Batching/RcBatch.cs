@@ -60,7 +60,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         lock (_lock)
         {
             ref var queued = ref Slot(namespaced);
-            return queued is BatchEntry<T> same ? same : Enqueue(ref queued, new SingleEntry<T>(key, namespaced, options, _flush, loader));
+            return queued is BatchEntry<T> same ? same.Promise : Enqueue(ref queued, new SingleEntry<T>(key, namespaced, options, _flush, loader));
         }
     }
 
@@ -74,13 +74,13 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         lock (_lock)
         {
             ref var queued = ref Slot(namespaced);
-            return queued is BatchEntry<T> same ? same : Enqueue(ref queued, new ManyEntry<TArg, T>(key, namespaced, options, _flush, argument, loadMany));
+            return queued is BatchEntry<T> same ? same.Promise : Enqueue(ref queued, new ManyEntry<TArg, T>(key, namespaced, options, _flush, argument, loadMany));
         }
     }
 
     public async Task FlushAsync(CancellationToken cancellationToken = default)
     {
-        IBatchEntry[] entries;
+        BatchEntry[] entries;
         lock (_lock)
         {
             if (_queue is not { Entries.Count: > 0 } queue)
@@ -117,7 +117,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
-        IBatchEntry[] abandoned = [];
+        BatchEntry[] abandoned = [];
         lock (_lock)
         {
             _disposed = true;
@@ -142,24 +142,24 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     /// The queued lookup of a key, found or added with one hash of it: a key queued twice is fetched and loaded once, the
     /// second lookup sharing the first one's handle (of the same type; one of another type is fetched on its own).
     /// </summary>
-    private ref IBatchEntry? Slot(string namespacedKey)
+    private ref BatchEntry? Slot(string namespacedKey)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         return ref CollectionsMarshal.GetValueRefOrAddDefault((_queue ??= s_lookups.Get()).Keys, namespacedKey, out _);
     }
 
-    private BatchEntry<T> Enqueue<T>(ref IBatchEntry? queued, BatchEntry<T> entry)
+    private RcPromise<T> Enqueue<T>(ref BatchEntry? queued, BatchEntry<T> entry)
     {
         queued ??= entry;
         _queue!.Entries.Add(entry);
-        return entry;
+        return entry.Promise;
     }
 
     /// <summary>
     /// Resolves lookups through the cache's loader, all at once: single loaders run at most
     /// <see cref="RcOptions.BatchConcurrency"/> at a time, and the misses of a load-many loader share one call of it.
     /// </summary>
-    private async Task LoadThroughLoaderAsync(IBatchEntry[] entries, (ReadOnlyMemory<byte>? Value, EntryHeader Header, byte[]? Entry)[] reads, long loadsEndedAtRead, List<int> managed, CancellationToken cancellationToken)
+    private async Task LoadThroughLoaderAsync(BatchEntry[] entries, (ReadOnlyMemory<byte>? Value, EntryHeader Header, byte[]? Entry)[] reads, long loadsEndedAtRead, List<int> managed, CancellationToken cancellationToken)
     {
         // Not disposed: a load that outlives the flush (past a timeout, an eager refresh) still takes and releases it.
         var loads = new SemaphoreSlim(_concurrency);
@@ -177,7 +177,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         await Task.WhenAll(tasks).ConfigureAwait(false);
     }
 
-    private async Task ResolveAsync(IBatchEntry[] entries, CancellationToken cancellationToken)
+    private async Task ResolveAsync(BatchEntry[] entries, CancellationToken cancellationToken)
     {
         var namespaced = new string[entries.Length];
         for (var i = 0; i < namespaced.Length; i++)
@@ -246,7 +246,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
             readFailed = true;
         }
 
-        List<IBatchEntry>? misses = null;
+        List<BatchEntry>? misses = null;
         var hits = 0;
         for (var i = 0; i < entries.Length; i++)
         {
@@ -343,7 +343,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     /// is not written over another process's removal made meanwhile (<see cref="CacheNamespace.LeaseManyAsync"/>). When
     /// the store fails (FailureMode Throw), or failed the flush's read, the misses are answered, not written.
     /// </summary>
-    private async Task LeaseAsync(List<IBatchEntry> misses, bool readFailed, CancellationToken cancellationToken)
+    private async Task LeaseAsync(List<BatchEntry> misses, bool readFailed, CancellationToken cancellationToken)
     {
         string?[]? tokens = readFailed ? [.. misses.Select(static _ => CacheNamespace.LeaseUnavailable)] : null;
         try
@@ -381,12 +381,12 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         /// <summary>The most keys a returned queue may have held: a rare huge batch does not pin its tables for good.</summary>
         internal const int MostKeysKept = 4096;
 
-        public Dictionary<string, IBatchEntry?> Keys { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, BatchEntry?> Keys { get; } = new(StringComparer.Ordinal);
 
-        public List<IBatchEntry> Entries { get; } = [];
+        public List<BatchEntry> Entries { get; } = [];
 
         /// <summary>Takes every queued lookup, leaving the queue empty (and its tables grown).</summary>
-        public IBatchEntry[] Take()
+        public BatchEntry[] Take()
         {
             var taken = Entries.ToArray();
             Entries.Clear();

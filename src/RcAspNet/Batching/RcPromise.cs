@@ -7,8 +7,7 @@ namespace RcAspNet;
 /// <see cref="ResolveAsync"/>, which flushes the batch when the lookup is still queued.
 /// </summary>
 /// <typeparam name="T">The type of the value.</typeparam>
-/// <remarks>Made only by the library: a batch's queued lookup is its own handle.</remarks>
-public abstract class RcPromise<T>
+public sealed class RcPromise<T>
 {
     private const int Pending = 0;
     private const int Resolving = 1;
@@ -19,7 +18,7 @@ public abstract class RcPromise<T>
     private T? _value;
     private ExceptionDispatchInfo? _error;
 
-    private protected RcPromise(Func<CancellationToken, Task> flush) => _flush = flush;
+    internal RcPromise(Func<CancellationToken, Task> flush) => _flush = flush;
 
     /// <summary>Gets whether the lookup has been resolved (with a value or an error).</summary>
     public bool IsResolved => Volatile.Read(ref _state) == Resolved;

@@ -28,7 +28,7 @@ internal sealed class SingleEntry<T>(string key, string namespacedKey, RcEntryOp
         value => Encode(cache, value),
         (bytes, out value) => Decode(cache, bytes, out value));
 
-    public override async Task<IReadOnlyList<(IBatchEntry Entry, byte[] Bytes)>> LoadAsync(RcCache cache, IReadOnlyList<IBatchEntry> entries, CancellationToken cancellationToken)
+    public override async Task<IReadOnlyList<(BatchEntry Entry, byte[] Bytes)>> LoadAsync(RcCache cache, IReadOnlyList<BatchEntry> entries, CancellationToken cancellationToken)
     {
         try
         {

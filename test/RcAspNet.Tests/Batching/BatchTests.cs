@@ -374,7 +374,7 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
         Assert.Empty(lookups.Keys);
         Assert.Empty(lookups.Entries);
 
-        lookups.Entries.AddRange(new RcAspNet.Batching.IBatchEntry[RcAspNet.Batching.RcBatch.Lookups.MostKeysKept + 1]);
+        lookups.Entries.AddRange(new RcAspNet.Batching.BatchEntry[RcAspNet.Batching.RcBatch.Lookups.MostKeysKept + 1]);
         Assert.False(((Microsoft.Extensions.ObjectPool.IResettable)lookups).TryReset());
     }
 
