@@ -26,7 +26,7 @@ internal sealed class ClusterSlotMap : IDisposable
     private readonly Action _moved;
     private readonly Lock _lock = new();
     private EndPoint?[]? _owners;
-    private readonly EndPoint?[] _known = new EndPoint?[HashSlot.Count]; // each slot's last known owner (a map may name none for a while)
+    private readonly EndPoint?[] _lastOwners = new EndPoint?[HashSlot.Count]; // each slot's last known owner (a map may name none for a while)
     private readonly long[] _changedAt = new long[HashSlot.Count]; // when each slot's known owner last changed (the time of _time)
     private HashSet<EndPoint> _primaries = [];
 
@@ -114,13 +114,13 @@ internal sealed class ClusterSlotMap : IDisposable
                 _gaining([owner], false);
             }
 
-            if ((_known[slot] ?? current[slot]) is { } from && !Equals(from, owner))
+            if ((_lastOwners[slot] ?? current[slot]) is { } from && !Equals(from, owner))
             {
                 _handedOver(new Dictionary<(EndPoint, EndPoint), long> { [(from, owner)] = _changedAt[slot] });
             }
 
             current[slot] = owner;
-            _known[slot] = owner;
+            _lastOwners[slot] = owner;
             _changedAt[slot] = _time.GetTimestamp();
         }
 
@@ -168,12 +168,12 @@ internal sealed class ClusterSlotMap : IDisposable
     /// Each primary that serves a slot in <paramref name="owners"/> that another primary was known to serve last, with that
     /// one, and the earliest moment the owner of one of those slots last changed.
     /// </summary>
-    private Dictionary<(EndPoint From, EndPoint To), long> HandedOver(EndPoint?[] owners)
+    private Dictionary<(EndPoint From, EndPoint To), long> Handovers(EndPoint?[] owners)
     {
         var pairs = new Dictionary<(EndPoint From, EndPoint To), long>();
         for (var slot = 0; slot < owners.Length; slot++)
         {
-            if (_known[slot] is { } from && owners[slot] is { } to && !Equals(from, to))
+            if (_lastOwners[slot] is { } from && owners[slot] is { } to && !Equals(from, to))
             {
                 pairs[(from, to)] = pairs.TryGetValue((from, to), out var since) ? Math.Min(since, _changedAt[slot]) : _changedAt[slot];
             }
@@ -200,7 +200,7 @@ internal sealed class ClusterSlotMap : IDisposable
                 _gaining(gained, first);
             }
 
-            var handedOver = HandedOver(owners);
+            var handedOver = Handovers(owners);
             if (handedOver.Count > 0)
             {
                 _handedOver(handedOver);
@@ -209,9 +209,9 @@ internal sealed class ClusterSlotMap : IDisposable
             var now = _time.GetTimestamp();
             for (var slot = 0; slot < owners.Length; slot++)
             {
-                if (owners[slot] is { } owner && (first || !Equals(_known[slot], owner)))
+                if (owners[slot] is { } owner && (first || !Equals(_lastOwners[slot], owner)))
                 {
-                    _known[slot] = owner;
+                    _lastOwners[slot] = owner;
                     _changedAt[slot] = now;
                 }
             }

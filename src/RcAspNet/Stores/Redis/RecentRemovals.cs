@@ -19,7 +19,7 @@ internal sealed class RecentRemovals(TimeSpan window, int limit, TimeProvider ti
 {
     private readonly Queue<Entry> _items = new();
     private readonly Lock _gate = new();
-    private readonly long _window = (long)(window.TotalSeconds * time.TimestampFrequency);
+    private readonly long _window = TimestampSpan.Of(window, time);
     private int _size;
     private long _droppedNewest = long.MinValue;
 

@@ -426,7 +426,9 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
     }
 
     /// <summary>Keeps <paramref name="removal"/> for <paramref name="node"/> itself, wherever its keys route now: for a move between nodes that decided where each goes.</summary>
-    public void KeepOn(RedisNode node, Removal removal, bool unsent = false)
+    public void KeepOn(RedisNode node, Removal removal, bool unsent = false) => KeepOn(node, removal, unsent, null);
+
+    private void KeepOn(RedisNode node, Removal removal, bool unsent, HashSet<RedisNode>? handedTo)
     {
         if (node.Keep(removal, unsent, out var handedOn))
         {
@@ -435,8 +437,13 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
 
         foreach (var other in handedOn)
         {
-            // Keys folded into a clear may have moved to a primary that took slots from this one lately.
-            KeepOn(other, Removal.OfClear(removal.Kind == RemovalKind.Clear ? removal.Keys : node.Removals.Prefixes));
+            // Keys folded into a clear may have moved to a primary that took slots from this one lately; that one hands
+            // it on as well, but a clear goes to each node once.
+            handedTo ??= [node];
+            if (handedTo.Add(other))
+            {
+                KeepOn(other, Removal.OfClear(removal.Kind == RemovalKind.Clear ? removal.Keys : node.Removals.Prefixes), false, handedTo);
+            }
         }
     }
 

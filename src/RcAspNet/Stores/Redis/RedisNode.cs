@@ -14,7 +14,7 @@ internal sealed class RedisNode
 {
     private readonly TimeProvider _time;
     private readonly long _window;
-    private List<(RedisNode To, long At)>? _handedTo;
+    private List<(RedisNode To, long At)>? _gaveSlotsTo;
     private ServerLink? _link;
     private IServer? _server;
     private int _suspicions;
@@ -35,7 +35,7 @@ internal sealed class RedisNode
         Name = name;
         EndPoint = endPoint;
         _time = time;
-        _window = (long)(options.RemovalReplayWindow.TotalSeconds * time.TimestampFrequency);
+        _window = TimestampSpan.Of(options.RemovalReplayWindow, time);
         Removals = new RemovalLog(options.PendingRemovalLimit, prefixes, storeTags);
         Circuit = new CircuitBreaker(
             options.CircuitBreakerThreshold,
@@ -137,7 +137,7 @@ internal sealed class RedisNode
     public long ClearHeldAt { get; private set; } = long.MinValue;
 
     /// <summary>Records, under <see cref="Sync"/>, that a clear leaves what is kept for the server: it was held until now.</summary>
-    public void ClearLeft() => ClearHeldAt = _time.GetTimestamp();
+    public void ClearGone() => ClearHeldAt = _time.GetTimestamp();
 
     /// <summary>Returns whether a clear of the server's namespaces is kept for it (or being delivered), or was at or after <paramref name="since"/>.</summary>
     public bool HeldClearSince(long since)
@@ -165,10 +165,9 @@ internal sealed class RedisNode
             {
                 var now = _time.GetTimestamp();
                 ClearHeldAt = now;
-                if (!pending && _handedTo is { } handedTo)
+                if (!pending && _gaveSlotsTo is not null)
                 {
-                    handedTo.RemoveAll(h => h.At < now - _window);
-                    handedOn = [.. handedTo.Select(static h => h.To).Distinct()];
+                    handedOn = [.. TookSlotsLately(now).Select(static h => h.To)];
                 }
             }
 
@@ -178,14 +177,23 @@ internal sealed class RedisNode
     }
 
     /// <summary>Records that <paramref name="to"/> took over slots this primary served: a clear kept for this one within the window is kept for it too.</summary>
-    public void HandedOver(RedisNode to)
+    public void GaveSlotsTo(RedisNode to)
     {
         lock (Sync)
         {
             var now = _time.GetTimestamp();
-            (_handedTo ??= []).RemoveAll(h => h.At < now - _window || h.To == to);
-            _handedTo.Add((to, now));
+            _gaveSlotsTo ??= [];
+            TookSlotsLately(now).RemoveAll(h => h.To == to);
+            _gaveSlotsTo.Add((to, now));
         }
+    }
+
+    /// <summary>The primaries that took slots from this one within the window (each once: the latest time), under <see cref="Sync"/>.</summary>
+    private List<(RedisNode To, long At)> TookSlotsLately(long now)
+    {
+        var lately = _gaveSlotsTo!;
+        lately.RemoveAll(h => h.At < now - _window);
+        return lately;
     }
 
     /// <summary>

@@ -66,7 +66,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
         _configuration.BacklogPolicy = BacklogPolicy.FailFast;
         _shard = shard;
         _timeout = timeout;
-        _window = (long)(window.TotalSeconds * time.TimestampFrequency);
+        _window = TimestampSpan.Of(window, time);
         _time = time;
         _logger = logger;
         _createNode = createNode;
@@ -251,11 +251,11 @@ internal sealed partial class RedisTopology : IAsyncDisposable
             return null;
         }
 
-        Interlocked.CompareExchange(ref _slots, new ClusterSlotMap(connection, _time, (endPoints, first) => _slotsGained([.. endPoints.Select(NodeAt)], first), HandedOver, _slotsMoved), null);
+        Interlocked.CompareExchange(ref _slots, new ClusterSlotMap(connection, _time, (endPoints, first) => _slotsGained([.. endPoints.Select(NodeAt)], first), ReportHandovers, _slotsMoved), null);
         return _slots;
     }
 
-    private void HandedOver(IReadOnlyDictionary<(EndPoint From, EndPoint To), long> pairs)
+    private void ReportHandovers(IReadOnlyDictionary<(EndPoint From, EndPoint To), long> pairs)
     {
         foreach (var ((from, to), changedAt) in pairs)
         {

@@ -83,7 +83,7 @@ internal sealed partial class RemovalDelivery(
                 node.Removals.Delivered();
                 if (next.Exists(static r => r.Kind == RemovalKind.Clear))
                 {
-                    node.ClearLeft();
+                    node.ClearGone();
                 }
             }
 
@@ -117,7 +117,7 @@ internal sealed partial class RemovalDelivery(
     /// </summary>
     public void HandOver(RedisNode from, RedisNode to, long since)
     {
-        from.HandedOver(to);
+        from.GaveSlotsTo(to);
         if (from.HeldClearSince(since))
         {
             calls.KeepOn(to, Removal.OfClear(prefixes));
@@ -199,7 +199,7 @@ internal sealed partial class RemovalDelivery(
             {
                 if (node.Removals.TakeClear())
                 {
-                    node.ClearLeft();
+                    node.ClearGone();
                 }
             }
         }
