@@ -1,6 +1,8 @@
 using System.Globalization;
+using System.Net;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.DependencyInjection;
+using RcAspNet.Caching;
 using RcAspNet.Stores.Redis;
 using RcAspNet.Tests.Infrastructure;
 
@@ -278,6 +280,67 @@ public sealed class ClusterTakeoverTests
         Assert.StartsWith(":1", await cluster.ServerAt(to.Port).CommandAsync("CLUSTER", "COUNTKEYSINSLOT", number), StringComparison.Ordinal);
     }
 #endif
+
+    /// <summary>
+    /// A primary hands a slot over (resharded while every server is up), and its removals fold into a clear soon after:
+    /// keys that were kept for it by name before the move may be among them, so the primary that took the slot is kept
+    /// the clear too. A primary that took nothing from it keeps its entries.
+    /// </summary>
+    [Fact]
+    public async Task AClearKeptForAPrimarySoonAfterItHandedASlotOver_IsKeptForThePrimaryThatTookIt()
+    {
+        await using var cluster = await RedisClusterServers.StartAsync(TimeSpan.FromSeconds(2), "--cluster-require-full-coverage", "no");
+        await using var services = FoldingServices(cluster);
+        var cache = services.GetRequiredService<IDistributedCache>();
+        var store = (RedisStore)services.GetRequiredService<CacheRegistry>().Stores[0];
+        var slot = HashSlot.Of(Ns + Key);
+        var number = slot.ToString(CultureInfo.InvariantCulture);
+        var primaries = (await RedisClusterServers.NodesAsync(cluster.Nodes[0])).Where(static n => n.IsPrimary).ToArray();
+        var from = primaries.Single(p => p.Owns(slot));
+        var to = primaries.First(p => p.Id != from.Id);
+        var other = primaries.Single(p => p.Id != from.Id && p.Id != to.Id);
+        string KeyOf(ClusterNode owner) => Enumerable.Range(0, 1000).Select(static i => $"entry:{i}").First(k => owner.Owns(HashSlot.Of(Ns + k)) && HashSlot.Of(Ns + k) != slot);
+        var (onTo, onOther) = (KeyOf(to), KeyOf(other));
+        var onFrom = Enumerable.Range(0, 1000).Select(static i => $"other:{i}").Where(k => from.Owns(HashSlot.Of(Ns + k)) && HashSlot.Of(Ns + k) != slot).Take(4).ToArray();
+        foreach (var key in onFrom.Append(onTo).Append(onOther))
+        {
+            await cache.SetStringAsync(key, "v1");
+        }
+
+        // The slot (which holds no key) moves, and the application learns it from a read the old primary redirects.
+        Assert.Null(await cache.GetStringAsync(Key));
+        Assert.StartsWith("+OK", await cluster.ServerAt(to.Port).CommandAsync("CLUSTER", "SETSLOT", number, "IMPORTING", from.Id), StringComparison.Ordinal);
+        Assert.StartsWith("+OK", await cluster.ServerAt(from.Port).CommandAsync("CLUSTER", "SETSLOT", number, "MIGRATING", to.Id), StringComparison.Ordinal);
+        foreach (var server in cluster.Nodes.OrderBy(n => n.Port == to.Port ? 0 : 1))
+        {
+            Assert.StartsWith("+OK", await server.CommandAsync("CLUSTER", "SETSLOT", number, "NODE", to.Id), StringComparison.Ordinal);
+        }
+
+        await Eventually.TrueAsync(async () =>
+        {
+            Assert.Null(await cache.GetStringAsync(Key));
+            return store.RoutedTo(Ns + Key) is IPEndPoint { Port: var port } && port == to.Port;
+        });
+
+        // The old primary freezes; the application's removals for it fold into a clear.
+        cluster.ServerAt(from.Port).Pause();
+        try
+        {
+            foreach (var key in onFrom)
+            {
+                await cache.RemoveAsync(key);
+            }
+        }
+        finally
+        {
+            cluster.ServerAt(from.Port).Resume();
+        }
+
+        // The primary that took the slot is cleared; the one that took nothing is not.
+        await Eventually.TrueAsync(async () => (await cluster.ServerAt(to.Port).CommandAsync("EXISTS", Ns + onTo)).StartsWith(":0", StringComparison.Ordinal));
+        Assert.StartsWith(":1", await cluster.ServerAt(other.Port).CommandAsync("EXISTS", Ns + onOther), StringComparison.Ordinal);
+        await Eventually.TrueAsync(async () => await cache.GetStringAsync(onOther) == "v1");
+    }
 
     /// <summary>A cache whose removals kept for a server fold into a clear past two, and whose circuits open soon.</summary>
     private static ServiceProvider FoldingServices(RedisClusterServers cluster) => TestServices.Build(o =>

@@ -93,6 +93,9 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     /// <summary>Gets how many removals are kept for the servers of this store (for tests).</summary>
     internal int PendingRemovals => _topology.Nodes.Sum(static n => n.Removals.Size);
 
+    /// <summary>Returns the server a namespaced key is routed to now, null for the configured one (for tests).</summary>
+    internal System.Net.EndPoint? RoutedTo(string key) => _topology.NodeOf(key).EndPoint;
+
     public bool HasPendingTags => Volatile.Read(ref _pendingTags.Value) > 0;
 
     public bool IsTagPending(TagKeys tag)
