@@ -25,9 +25,9 @@ internal sealed class ClusterSlotMap : IDisposable
     private readonly Action<IReadOnlyDictionary<(EndPoint From, EndPoint To), long>> _handedOver;
     private readonly Action _moved;
     private readonly Lock _lock = new();
-    private EndPoint?[]? _owners;
     private readonly EndPoint?[] _lastOwners = new EndPoint?[HashSlot.Count]; // each slot's last known owner (a map may name none for a while)
     private readonly long[] _changedAt = new long[HashSlot.Count]; // when each slot's known owner last changed (the time of _time)
+    private EndPoint?[]? _owners;
     private HashSet<EndPoint> _primaries = [];
 
     public ClusterSlotMap(IConnectionMultiplexer connection, TimeProvider time, Action<IReadOnlyCollection<EndPoint>, bool> gaining, Action<IReadOnlyDictionary<(EndPoint From, EndPoint To), long>> handedOver, Action moved)

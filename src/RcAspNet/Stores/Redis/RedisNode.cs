@@ -139,12 +139,17 @@ internal sealed class RedisNode
     /// <summary>Records, under <see cref="Sync"/>, that a clear leaves what is kept for the server: it was held until now.</summary>
     public void ClearGone() => ClearHeldAt = _time.GetTimestamp();
 
-    /// <summary>Returns whether a clear of the server's namespaces is kept for it (or being delivered), or was at or after <paramref name="since"/>.</summary>
-    public bool HeldClearSince(long since)
+    /// <summary>
+    /// Returns whether a clear of the server's namespaces is kept for it (or being delivered), or was held while a slot
+    /// whose owner last changed at <paramref name="changedAt"/> may have had keys moving away: since then, or within
+    /// <c>Rc:RemovalReplayWindow</c>, whichever is longer (a reshard moves a slot's keys before it hands the slot over,
+    /// for as long as that takes).
+    /// </summary>
+    public bool HeldClearSince(long changedAt)
     {
         lock (Sync)
         {
-            return Removals.AnyClear is not null || ClearHeldAt >= since;
+            return Removals.AnyClear is not null || ClearHeldAt >= Math.Min(changedAt, _time.GetTimestamp() - _window);
         }
     }
 

@@ -66,7 +66,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         _prefixes = [.. (trackedPrefixes ?? [""]).Distinct(StringComparer.Ordinal)];
         _recent = new RecentRemovals(options.RemovalReplayWindow, options.PendingRemovalLimit, time, EarliestSuspicion);
         _registered = new RecentRemovals(options.RemovalReplayWindow, RegistrationLimit(options.PendingRemovalLimit), time, EarliestSuspicion);
-        _topology = new RedisTopology(configuration, shard, options.OperationTimeout, options.RemovalReplayWindow, time, logger, CreateNode, OnSlotsGained, OnSlotsHandedOver, OnSlotsMoved, OnConnected, Link, shared);
+        _topology = new RedisTopology(configuration, shard, options.OperationTimeout, time, logger, CreateNode, OnSlotsGained, OnSlotsHandedOver, OnSlotsMoved, OnConnected, Link, shared);
         var settings = _topology.Configuration;
         _respSettings = RespSettings.From(settings, options.SslCaFile);
         _blocking = new BlockingRedisClient(settings.EndPoints, _respSettings);
@@ -864,7 +864,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         }
     }
 
-    private void OnSlotsHandedOver(RedisNode from, RedisNode to, long since) => _delivery.HandOver(from, to, since);
+    private void OnSlotsHandedOver(RedisNode from, RedisNode to, long changedAt) => _delivery.HandOver(from, to, changedAt);
 
     private void OnSlotsMoved() => _delivery.Reroute();
 

@@ -17,7 +17,6 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     private readonly ConfigurationOptions _configuration;
     private readonly string _shard;
     private readonly TimeSpan _timeout;
-    private readonly long _window;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Func<string, EndPoint?, RedisNode> _createNode;
@@ -39,14 +38,13 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     /// <param name="configuration">The client configuration of the server or cluster.</param>
     /// <param name="shard">The store's shard name, the name of its first node.</param>
     /// <param name="timeout">How long a connect may take before a call stops waiting for it.</param>
-    /// <param name="window">How far back a slot's keys may have begun to move before its owner changed, at least (<c>Rc:RemovalReplayWindow</c>).</param>
     /// <param name="time">The clock of that wait.</param>
     /// <param name="logger">Where failed connects are logged.</param>
     /// <param name="createNode">Makes the node of a server, by name and endpoint (null for the configured server).</param>
     /// <param name="slotsGained">Told which cluster primaries take over slots they did not own, before calls are routed to them, and whether they are the first map's.</param>
     /// <param name="slotsHandedOver">
     /// Told, before calls are routed to it, of each cluster primary that takes over slots another primary served (that
-    /// one first), and since when (the time of <paramref name="time"/>) their keys may have begun to move.
+    /// one first), and when the owner of one of those slots last changed (the time of <paramref name="time"/>).
     /// </param>
     /// <param name="slotsMoved">Told once calls are routed by the new owners.</param>
     /// <param name="connected">Told when the multiplexer has connected.</param>
@@ -55,7 +53,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     /// The application's own multiplexer, used instead of one of the store's own (its configuration is then
     /// <paramref name="configuration"/>, read from it, which the library's own connections use); null to connect.
     /// </param>
-    public RedisTopology(ConfigurationOptions configuration, string shard, TimeSpan timeout, TimeSpan window, TimeProvider time, ILogger logger, Func<string, EndPoint?, RedisNode> createNode, Action<IReadOnlyCollection<RedisNode>, bool> slotsGained, Action<RedisNode, RedisNode, long> slotsHandedOver, Action slotsMoved, Action<RedisTopology> connected, Action<RedisNode> nodeAdded, IConnectionMultiplexer? shared = null)
+    public RedisTopology(ConfigurationOptions configuration, string shard, TimeSpan timeout, TimeProvider time, ILogger logger, Func<string, EndPoint?, RedisNode> createNode, Action<IReadOnlyCollection<RedisNode>, bool> slotsGained, Action<RedisNode, RedisNode, long> slotsHandedOver, Action slotsMoved, Action<RedisTopology> connected, Action<RedisNode> nodeAdded, IConnectionMultiplexer? shared = null)
     {
         _shared = shared;
         _configuration = configuration.Clone();
@@ -66,7 +64,6 @@ internal sealed partial class RedisTopology : IAsyncDisposable
         _configuration.BacklogPolicy = BacklogPolicy.FailFast;
         _shard = shard;
         _timeout = timeout;
-        _window = TimestampSpan.Of(window, time);
         _time = time;
         _logger = logger;
         _createNode = createNode;
@@ -158,7 +155,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
         {
             // Not from a primary that held a clear while the slot's keys may have been moving: keys it had already
             // handed over were not cleared where they went.
-            return SlotMap() is { } slots && slots.Owns(target) && !NodeOf(key).HeldClearSince(MovingSince(slots.ChangedAt(slot))) ? NodeAt(target) : null;
+            return SlotMap() is { } slots && slots.Owns(target) && !NodeOf(key).HeldClearSince(slots.ChangedAt(slot)) ? NodeAt(target) : null;
         }
 
         Learn(slot, target);
@@ -262,17 +259,10 @@ internal sealed partial class RedisTopology : IAsyncDisposable
             // A primary this store never routed to kept nothing.
             if (_nodes.TryGetValue(from, out var node))
             {
-                _slotsHandedOver(node, NodeAt(to), MovingSince(changedAt));
+                _slotsHandedOver(node, NodeAt(to), changedAt);
             }
         }
     }
-
-    /// <summary>
-    /// Since when a slot's keys may have been moving to another primary: since its owner last changed
-    /// (<paramref name="changedAt"/>), or for the window, whichever is longer (a reshard moves a slot's keys before it
-    /// hands the slot over, for as long as that takes).
-    /// </summary>
-    private long MovingSince(long changedAt) => Math.Min(changedAt, _time.GetTimestamp() - _window);
 
     private async Task<IConnectionMultiplexer> ConnectAsync()
     {
