@@ -36,10 +36,7 @@ public sealed class ClusterTakeoverTests
         var (from, to, slot) = await RemoveWhileTheNewcomerKeepsACopyAsync(cluster, newcomer, cache, synchronous);
 
         // The slot goes to the newcomer, without its keys; the old primary redirects the entry there for good.
-        foreach (var server in cluster.Nodes.Append(newcomer).OrderBy(s => s == newcomer ? 0 : 1))
-        {
-            Assert.StartsWith("+OK", await server.CommandAsync("CLUSTER", "SETSLOT", slot, "NODE", to.Id), StringComparison.Ordinal);
-        }
+        await AssignAsync(cluster.Nodes.Append(newcomer), newcomer, slot, to.Id);
 
         Assert.StartsWith("-MOVED", await cluster.ServerAt(from.Port).CommandAsync("GET", Ns + Key), StringComparison.Ordinal);
 
@@ -52,13 +49,8 @@ public sealed class ClusterTakeoverTests
         Assert.Null(await ReadAsync(cache, synchronous));
 
         // Verified, the newcomer serves the slot (once its circuit has closed, which follows the delivery).
-        await Eventually.TrueAsync(async () =>
-        {
-            await cache.SetStringAsync(Key, "v2");
-            return await ReadAsync(cache, synchronous) == "v2";
-        });
-        var stored = await newcomer.CommandAsync("GET", Ns + Key);
-        Assert.True(stored.StartsWith('$') && !stored.StartsWith("$-1", StringComparison.Ordinal), stored); // a value, not nil
+        await ServesAgainAsync(cache, () => ReadAsync(cache, synchronous));
+        await AssertHoldsTheEntryAsync(newcomer);
     }
 
     /// <summary>
@@ -107,21 +99,13 @@ public sealed class ClusterTakeoverTests
         var from = nodes.Single(n => n.Owns(HashSlot.Of(Ns + Key)));
         var to = nodes.Single(n => n.Port == newcomer.Port);
         Assert.StartsWith("+OK", await newcomer.CommandAsync("CLUSTER", "SETSLOT", slot, "IMPORTING", from.Id), StringComparison.Ordinal);
-        foreach (var server in cluster.Nodes.Append(newcomer).OrderBy(s => s == newcomer ? 0 : 1))
-        {
-            Assert.StartsWith("+OK", await server.CommandAsync("CLUSTER", "SETSLOT", slot, "NODE", to.Id), StringComparison.Ordinal);
-        }
+        await AssignAsync(cluster.Nodes.Append(newcomer), newcomer, slot, to.Id);
 
         // The first call after the move is a near miss, which the old primary redirects to the newcomer.
         Assert.StartsWith("-MOVED", await cluster.ServerAt(from.Port).CommandAsync("GET", Ns + Key), StringComparison.Ordinal);
         Assert.Null(await cache.GetStringAsync(Key));
-        await Eventually.TrueAsync(async () =>
-        {
-            await cache.SetStringAsync(Key, "v2");
-            return await cache.GetStringAsync(Key) == "v2" && cache.GetString(Key) == "v2";
-        });
-        var stored = await newcomer.CommandAsync("GET", Ns + Key);
-        Assert.True(stored.StartsWith('$') && !stored.StartsWith("$-1", StringComparison.Ordinal), stored); // a value, not nil
+        await ServesAgainAsync(cache, async () => await cache.GetStringAsync(Key) == "v2" ? cache.GetString(Key) : null); // both reads
+        await AssertHoldsTheEntryAsync(newcomer);
     }
 
     /// <summary>
@@ -196,10 +180,7 @@ public sealed class ClusterTakeoverTests
 
         // The slot goes to the other primary (which was importing it: it takes it with a new epoch). The old primary
         // comes back and finds it lost the slot.
-        foreach (var server in cluster.Nodes.Where(n => n.Port != from.Port).OrderBy(n => n.Port == to.Port ? 0 : 1))
-        {
-            Assert.StartsWith("+OK", await server.CommandAsync("CLUSTER", "SETSLOT", number, "NODE", to.Id), StringComparison.Ordinal);
-        }
+        await AssignAsync(cluster.Nodes.Where(n => n.Port != from.Port), cluster.ServerAt(to.Port), number, to.Id);
 
         if (frozen)
         {
@@ -221,11 +202,7 @@ public sealed class ClusterTakeoverTests
         Assert.Null(await cache.GetStringAsync(Key));
 
         // The new primary serves the slot again.
-        await Eventually.TrueAsync(async () =>
-        {
-            await cache.SetStringAsync(Key, "v2");
-            return await cache.GetStringAsync(Key) == "v2";
-        });
+        await ServesAgainAsync(cache, () => cache.GetStringAsync(Key));
     }
 
 #if CLUSTER_READS_ANSWERED_BY_THEIR_SERVER
@@ -311,10 +288,7 @@ public sealed class ClusterTakeoverTests
         Assert.Null(await cache.GetStringAsync(Key));
         Assert.StartsWith("+OK", await cluster.ServerAt(to.Port).CommandAsync("CLUSTER", "SETSLOT", number, "IMPORTING", from.Id), StringComparison.Ordinal);
         Assert.StartsWith("+OK", await cluster.ServerAt(from.Port).CommandAsync("CLUSTER", "SETSLOT", number, "MIGRATING", to.Id), StringComparison.Ordinal);
-        foreach (var server in cluster.Nodes.OrderBy(n => n.Port == to.Port ? 0 : 1))
-        {
-            Assert.StartsWith("+OK", await server.CommandAsync("CLUSTER", "SETSLOT", number, "NODE", to.Id), StringComparison.Ordinal);
-        }
+        await AssignAsync(cluster.Nodes, cluster.ServerAt(to.Port), number, to.Id);
 
         await Eventually.TrueAsync(async () =>
         {
@@ -370,10 +344,39 @@ public sealed class ClusterTakeoverTests
         }
 
         Assert.Equal("v1", await cache.GetStringAsync(Key));
-        Assert.StartsWith("+OK", await cluster.ServerAt(to.Port).CommandAsync("CLUSTER", "SETSLOT", number, "IMPORTING", from.Id), StringComparison.Ordinal);
-        var copied = await cluster.ServerAt(from.Port).CommandAsync("MIGRATE", "127.0.0.1", to.Port.ToString(CultureInfo.InvariantCulture), Ns + Key, "0", "5000", "COPY");
-        Assert.True(copied.StartsWith("+OK", StringComparison.Ordinal), copied);
+        await CopyWhileImportingAsync(cluster.ServerAt(from.Port), from.Id, cluster.ServerAt(to.Port), number);
         return (from, to, number, others);
+    }
+
+    /// <summary>Gives <paramref name="owner"/> the slot on each of <paramref name="servers"/>, itself first (it imported the slot, so it takes it with a new epoch).</summary>
+    private static async Task AssignAsync(IEnumerable<RedisServer> servers, RedisServer owner, string slot, string ownerId)
+    {
+        foreach (var server in servers.OrderBy(s => s == owner ? 0 : 1))
+        {
+            Assert.StartsWith("+OK", await server.CommandAsync("CLUSTER", "SETSLOT", slot, "NODE", ownerId), StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>Has <paramref name="to"/> import the entry's slot and gives it a copy of the entry (MIGRATE ... COPY leaves it on <paramref name="from"/> too).</summary>
+    private static async Task CopyWhileImportingAsync(RedisServer from, string fromId, RedisServer to, string slot)
+    {
+        Assert.StartsWith("+OK", await to.CommandAsync("CLUSTER", "SETSLOT", slot, "IMPORTING", fromId), StringComparison.Ordinal);
+        var copied = await from.CommandAsync("MIGRATE", "127.0.0.1", to.Port.ToString(CultureInfo.InvariantCulture), Ns + Key, "0", "5000", "COPY");
+        Assert.True(copied.StartsWith("+OK", StringComparison.Ordinal), copied);
+    }
+
+    /// <summary>Waits until the entry's slot is served again: a value written through the cache is what <paramref name="read"/> returns.</summary>
+    private static Task ServesAgainAsync(IDistributedCache cache, Func<Task<string?>> read) => Eventually.TrueAsync(async () =>
+    {
+        await cache.SetStringAsync(Key, "v2");
+        return await read() == "v2";
+    });
+
+    /// <summary>Asserts that <paramref name="server"/> holds a value for the entry, not nil.</summary>
+    private static async Task AssertHoldsTheEntryAsync(RedisServer server)
+    {
+        var stored = await server.CommandAsync("GET", Ns + Key);
+        Assert.True(stored.StartsWith('$') && !stored.StartsWith("$-1", StringComparison.Ordinal), stored);
     }
 
     private static ServiceProvider Services(RedisClusterServers cluster) =>
@@ -417,9 +420,7 @@ public sealed class ClusterTakeoverTests
         var nodes = await RedisClusterServers.NodesAsync(cluster.Nodes[0]);
         var from = nodes.Single(n => n.Owns(slot));
         var to = nodes.Single(n => n.Port == newcomer.Port);
-        Assert.StartsWith("+OK", await newcomer.CommandAsync("CLUSTER", "SETSLOT", number, "IMPORTING", from.Id), StringComparison.Ordinal);
-        var copied = await cluster.ServerAt(from.Port).CommandAsync("MIGRATE", "127.0.0.1", newcomer.Port.ToString(CultureInfo.InvariantCulture), Ns + Key, "0", "5000", "COPY");
-        Assert.True(copied.StartsWith("+OK", StringComparison.Ordinal), copied);
+        await CopyWhileImportingAsync(cluster.ServerAt(from.Port), from.Id, newcomer, number);
 
         await cache.RemoveAsync(Key);
         Assert.Null(await ReadAsync(cache, synchronous));
