@@ -112,7 +112,7 @@ internal sealed partial class CacheNamespace
     /// holds <c>{rc-tag:</c> for a tag's members), a fleet lock's or a fill lease's (in the empty namespace).
     /// </summary>
     private bool IsReserved(string key) =>
-        key.Contains("{rc-tag:", StringComparison.Ordinal)
+        key.Contains(Stores.TagKeys.RootStart, StringComparison.Ordinal)
         || (Prefix.Length == 0 && (key.StartsWith("rc-lock:", StringComparison.Ordinal) || key.StartsWith("rc-fill:", StringComparison.Ordinal)));
 
     /// <summary>Returns how many store round trips a multi-key call over these namespaced keys costs.</summary>
@@ -651,7 +651,7 @@ internal sealed partial class CacheNamespace
     /// <summary>Where the store keeps a tag an entry carries, without the checks of <see cref="TagKeys"/> (it was checked when written, under settings that may have changed).</summary>
     private TagKeys KeysOf(string tag)
     {
-        var root = string.Concat(Prefix, "{rc-tag:", tag, "}");
+        var root = string.Concat(Prefix, Stores.TagKeys.RootStart, tag, "}");
         return new TagKeys(root + ":version", root + ":keys", root);
     }
 

@@ -13,6 +13,9 @@ internal readonly record struct TagKeys(string Version, string Members, string R
     /// </summary>
     public static readonly TimeSpan VersionLifetime = TimeSpan.FromDays(1);
 
+    /// <summary>What a tag's keys hold after the namespace, before the tag (its root is <c>{rc-tag:name}</c>, one hash slot).</summary>
+    public const string RootStart = "{rc-tag:";
+
     /// <summary>
     /// How long past its score a member stays registered. A score is when its entry expires by the clock of the node that
     /// wrote it, and another node's clock prunes it: a clock ahead of the writer's would unregister an entry that still
@@ -33,7 +36,7 @@ internal readonly record struct TagKeys(string Version, string Members, string R
         var members = key.EndsWith("}:keys", StringComparison.Ordinal) ? key
             : key.Length > 33 && key[^33] == ':' && key.AsSpan(key.Length - 32).ContainsAnyExcept("0123456789abcdef") is false ? key[..^33]
             : null;
-        if (members is null || !members.EndsWith("}:keys", StringComparison.Ordinal) || !members.Contains("{rc-tag:", StringComparison.Ordinal))
+        if (members is null || !members.EndsWith("}:keys", StringComparison.Ordinal) || !members.Contains(RootStart, StringComparison.Ordinal))
         {
             return null;
         }
@@ -70,5 +73,5 @@ internal readonly record struct TagKeys(string Version, string Members, string R
     /// that read it before the clear then sees the change.
     /// </summary>
     public static bool IsVersion(string key) =>
-        key.EndsWith("}:version", StringComparison.Ordinal) && key.Contains("{rc-tag:", StringComparison.Ordinal);
+        key.EndsWith("}:version", StringComparison.Ordinal) && key.Contains(RootStart, StringComparison.Ordinal);
 }

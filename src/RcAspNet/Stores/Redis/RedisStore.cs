@@ -732,7 +732,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     private async ValueTask<(string[] Keys, RcRemovalResult Tags, Exception? Failure)> ClearTagsAsync(RedisNode node, string[] page, CancellationToken cancellationToken)
     {
         const int AtOnce = 16;
-        if (!page.Any(static k => k.Contains("{rc-tag:", StringComparison.Ordinal)))
+        if (!page.Any(static k => k.Contains(TagKeys.RootStart, StringComparison.Ordinal)))
         {
             return (page, default, null);
         }
