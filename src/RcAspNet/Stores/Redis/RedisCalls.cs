@@ -171,7 +171,7 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
     }
 
     /// <summary>
-    /// Follows a redirection of a cluster GET (<see cref="RedisCommands.GetOnAsync"/>), once, to the node
+    /// Follows a redirection of a cluster GET (<see cref="RedisCommands.GetAsync(IDatabase, RedisNode?, string)"/>), once, to the node
     /// <see cref="RedisTopology.FollowedTo"/> allows: a <c>MOVED</c> first teaches the slot map the slot's new owner, so
     /// that a primary that took over slots is held for verification before anything of it is served; the key is then
     /// read from that server, through its own circuit, and answered by it (after <c>ASKING</c> for an <c>ASK</c>). A
@@ -190,7 +190,7 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
                 owner,
                 "get",
                 (Owner: owner, Key: key, redirection.Asking),
-                static (db, s) => s.Asking ? RedisCommands.GetAskingAsync(s.Owner.ServerIn(db.Multiplexer), s.Key) : RedisCommands.GetOnAsync(s.Owner.ServerIn(db.Multiplexer), s.Key),
+                static (db, s) => s.Asking ? RedisCommands.GetAskingAsync(s.Owner.ServerIn(db.Multiplexer), s.Key) : RedisCommands.GetAsync(db, s.Owner, s.Key),
                 RedisValue.Null,
                 cancellationToken,
                 wrongTypeIsMiss: true).ConfigureAwait(false);

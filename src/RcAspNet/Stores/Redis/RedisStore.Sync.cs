@@ -37,7 +37,7 @@ internal sealed partial class RedisStore
         catch (RedirectedReadException redirection)
         {
             _near.Abandon(read);
-            return node.ReadsItself ? Follow(key, redirection) : Read(node, key);
+            return Follow(key, redirection);
         }
         catch
         {
@@ -110,7 +110,7 @@ internal sealed partial class RedisStore
     /// </summary>
     private byte[]? Read(RedisNode node, string key)
     {
-        if (!node.ReadsItself || node.EndPoint is not { } endPoint)
+        if (node.EndPoint is not { } endPoint)
         {
             return _calls.Run(node, "get", key, static (client, key, deadline) => client.Get(key, deadline), null, wrongTypeIsMiss: true);
         }

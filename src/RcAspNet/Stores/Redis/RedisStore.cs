@@ -174,7 +174,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             node,
             "get_many",
             (Cluster: IsCluster, Node: node, Keys: keys),
-            static (db, s) => !s.Node.ReadsItself ? RedisCommands.GetManyAsync(db, s.Keys, s.Cluster) : RedisCommands.GetManyOnAsync(s.Node.ServerIn(db.Multiplexer), s.Keys),
+            static (db, s) => RedisCommands.GetManyAsync(db, s.Node, s.Keys, s.Cluster),
             null,
             cancellationToken,
             wrongTypeIsMiss: true).ConfigureAwait(false);
@@ -347,7 +347,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             node,
             "exists",
             (Node: node, Key: key),
-            static (db, s) => !s.Node.ReadsItself ? db.KeyExistsAsync(s.Key) : RedisCommands.ExistsOnAsync(s.Node.ServerIn(db.Multiplexer), s.Key),
+            static (db, s) => RedisCommands.ExistsAsync(db, s.Node, s.Key),
             false,
             cancellationToken,
             wrongTypeIsMiss: true);

@@ -115,13 +115,16 @@ internal sealed partial class RedisTopology : IAsyncDisposable
         SlotMap() is { } slots && slots.OwnerOf(HashSlot.Of(key)) is { } owner ? NodeAt(owner) : Server;
 
     /// <summary>
-    /// A server redirected a key of <paramref name="slot"/> to <paramref name="owner"/> for good: on a cluster whose slot
-    /// map is known, the slot is routed there (<see cref="ClusterSlotMap.Learn"/>). When the multiplexer is not connected
-    /// to that server (only the synchronous client was redirected there; or 3.x, told not to follow the redirection,
-    /// made the server's endpoint without connecting to it), it reads the cluster's configuration again, which
-    /// connects to it, so that the server can be verified and serve.
+    /// A server redirected <paramref name="key"/>, of <paramref name="slot"/>, to <paramref name="owner"/> for good: on a
+    /// cluster whose slot map is known, the slot is routed there (<see cref="ClusterSlotMap.Learn"/>). When the
+    /// multiplexer is not connected to that server (only the synchronous client was redirected there; or 3.x, told not
+    /// to follow the redirection, made the server's endpoint without connecting to it), it reads the cluster's
+    /// configuration again, which connects to it on 2.x, so that the server can be verified and serve. 3.4.35 connects to
+    /// a server it has no connection to only when it follows a redirection there itself (a command sent to such a server
+    /// fails at once, with <c>BacklogPolicy.FailFast</c>, and a server its configuration names may be left unconnected):
+    /// on 3.x the key's <c>EXISTS</c> is sent first as the client routes it, which the old owner redirects.
     /// </summary>
-    public void Learn(int slot, EndPoint owner)
+    public void Learn(string key, int slot, EndPoint owner)
     {
         if (SlotMap() is not { } slots || !slots.Learn(slot, owner) || _connection is not { } connection)
         {
@@ -137,6 +140,11 @@ internal sealed partial class RedisTopology : IAsyncDisposable
         }
         catch (ArgumentException)
         {
+        }
+
+        if (!RedisCommands.ReadsGoToTheirServer)
+        {
+            RedisCalls.Observe(connection.GetDatabase().KeyExistsAsync(key));
         }
 
         RedisCalls.Observe(connection.ConfigureAsync());
@@ -158,7 +166,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
             return SlotMap() is { } slots && slots.Owns(target) && !NodeOf(key).HeldClearSince(slots.ChangedAt(slot)) ? NodeAt(target) : null;
         }
 
-        Learn(slot, target);
+        Learn(key, slot, target);
         var node = NodeOf(key);
         return Equals(node.EndPoint, target) ? node : null;
     }

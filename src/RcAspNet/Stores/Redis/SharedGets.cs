@@ -80,11 +80,11 @@ internal sealed class SharedGets
     /// <summary>
     /// Sends the GET, and opens it to readers of its key unless that key changed since it was taken. It must run before
     /// <see cref="Seal"/> (the store sends synchronously once connected, and takes a slot only then). A cluster primary's
-    /// GET (<see cref="RedisNode.ReadsItself"/>) is answered by that server itself (<see cref="RedisCommands.GetOnAsync"/>).
+    /// GET is answered by that primary (<see cref="RedisCommands.GetAsync(IDatabase, RedisNode?, string)"/>).
     /// </summary>
     public Task<RedisValue> Send(IDatabase database, string key, int slot, long ticket, RedisNode? node = null)
     {
-        var reply = node is not { ReadsItself: true } ? database.StringGetAsync(key) : RedisCommands.GetOnAsync(node.ServerIn(database.Multiplexer), key);
+        var reply = RedisCommands.GetAsync(database, node, key);
         if (ticket >= 0)
         {
             // The slot is this GET's until it is sealed, so no other GET writes its reply.
