@@ -50,10 +50,6 @@ public sealed class ClusterTakeoverTests
         await AssertHoldsTheEntryAsync(newcomer);
     }
 
-#if CLUSTER_READS_ANSWERED_BY_THEIR_SERVER
-    // On StackExchange.Redis 3.x the client follows ASK itself (RedisCommands.ReadsGoToTheirServer), which changes
-    // nothing it can tell: the newcomer's entry is served.
-
     /// <summary>
     /// While the slot migrates to the newcomer, the old primary answers ASK for a key it does not hold, the removed one
     /// included. A primary that owns no slot yet was never verified: what it answers is not served.
@@ -79,7 +75,6 @@ public sealed class ClusterTakeoverTests
         // The newcomer still holds its copy (it answers only ASKING clients for the slot, but counts its keys).
         Assert.StartsWith(":1", await newcomer.CommandAsync("CLUSTER", "COUNTKEYSINSLOT", slot), StringComparison.Ordinal);
     }
-#endif
 
     /// <summary>
     /// With the near cache, a read on a cluster goes to its primary's own server without being redirected, on both
@@ -203,11 +198,10 @@ public sealed class ClusterTakeoverTests
         await ServesAgainAsync(cache, () => cache.GetStringAsync(Key));
     }
 
-#if CLUSTER_READS_ANSWERED_BY_THEIR_SERVER
     /// <summary>
     /// The same fold while the slot migrates: once the old primary's clear is delivered, it answers ASK for the removed
     /// key, which it no longer holds, and the primary that imports the slot (and owns slots) holds a copy made before
-    /// the removal. The read is not followed there: a miss. (On StackExchange.Redis 3.x the client follows ASK itself.)
+    /// the removal. The read is not followed there: a miss.
     /// </summary>
     [Fact]
     public async Task KeyOfASlotMigratingFromAPrimaryWhoseRemovalsFoldedIntoAClear_IsNotReadWhereItWent()
@@ -254,7 +248,6 @@ public sealed class ClusterTakeoverTests
 
         Assert.StartsWith(":1", await cluster.ServerAt(to.Port).CommandAsync("CLUSTER", "COUNTKEYSINSLOT", number), StringComparison.Ordinal);
     }
-#endif
 
     /// <summary>
     /// A primary hands a slot over (resharded while every server is up), and its removals fold into a clear soon after:

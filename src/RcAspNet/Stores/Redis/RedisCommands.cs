@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text;
 using StackExchange.Redis;
 
@@ -12,24 +11,6 @@ namespace RcAspNet.Stores.Redis;
 /// </summary>
 internal static class RedisCommands
 {
-    /// <summary>
-    /// Whether a cluster primary's reads go to its server itself (<see cref="GetOnAsync(IServer?, string)"/>): on
-    /// StackExchange.Redis 2.x. 3.4.35 never connects to a server it first learned from a redirection it was told not to
-    /// follow (a primary that joined the cluster after the client connected: 150 s without a connection, measured, and
-    /// not after <c>ConfigureAsync</c> either), and then fails every command routed there, its own writes included. So
-    /// on 3.x reads go where the client routes them, it follows redirections itself, and a read counts as its primary's
-    /// only if the client routed it there before and after (<see cref="GetRoutedAsync"/>).
-    /// </summary>
-    public static readonly bool ReadsGoToTheirServer = typeof(IServer).Assembly.GetName().Version is { Major: < 3 };
-
-    /// <summary>
-    /// The server the client routes a key's read to now (3.x: <c>IConnectionMultiplexer.GetServer(RedisKey, object,
-    /// CommandFlags)</c>, which 2.x lacks; its slot map, which a <c>MOVED</c> it follows updates); null on 2.x.
-    /// </summary>
-    private static readonly Func<IConnectionMultiplexer, RedisKey, object?, CommandFlags, IServer>? RouteOf =
-        typeof(IConnectionMultiplexer).GetMethod(nameof(IConnectionMultiplexer.GetServer), [typeof(RedisKey), typeof(object), typeof(CommandFlags)])
-            ?.CreateDelegate<Func<IConnectionMultiplexer, RedisKey, object?, CommandFlags, IServer>>();
-
     /// <summary>How many members, or scanned keys, one command of a tag invalidation or a clear takes at most.</summary>
     public const int PageSize = 1000;
 
@@ -83,47 +64,19 @@ internal static class RedisCommands
     }
 
     /// <summary>
-    /// <c>GET</c> of a key of the cluster primary at <paramref name="owner"/>, where the client routes it (3.x, where
-    /// <see cref="ReadsGoToTheirServer"/> is false): the reply is taken for that primary's only if the client routed the
-    /// key there both before the GET was sent and once it was answered, since a <c>MOVED</c> that the client follows
-    /// (or a failover it learned first) changes its routing. Otherwise it is thrown as
-    /// <see cref="RedirectedReadException"/> naming the server the client routes the key to now, for the caller to
-    /// follow as a redirection of <see cref="GetOnAsync(IServer?, string)"/> (an <c>ASK</c> the client follows changes
-    /// nothing it can see, so one is not caught).
-    /// </summary>
-    public static async Task<RedisValue> GetRoutedAsync(IDatabase db, string key, EndPoint owner)
-    {
-        // Sent to the primary only; one the client has no connection to fails the GET, a failure of that primary.
-        if (Route(db.Multiplexer, key) is { } before && !owner.Equals(before))
-        {
-            throw Redirected(key, before);
-        }
-
-        var value = await db.StringGetAsync(key, CommandFlags.DemandMaster).ConfigureAwait(false);
-        return Route(db.Multiplexer, key) is var after && owner.Equals(after) ? value : throw Redirected(key, after);
-    }
-
-    /// <summary>
-    /// The GET of a key of <paramref name="node"/>: as the client routes it on a store's first node; else answered by
-    /// the primary's server itself (<see cref="GetOnAsync(IServer?, string)"/>, 2.x) or read where the client routes it
-    /// and checked to have gone there (<see cref="GetRoutedAsync"/>, 3.x).
+    /// The GET of a key of <paramref name="node"/>: as the client routes it on a store's first node (the slot map not
+    /// known yet); else answered by the primary's server itself (<see cref="GetOnAsync(IServer?, string)"/>).
     /// </summary>
     public static Task<RedisValue> GetAsync(IDatabase db, RedisNode? node, string key) =>
-        node?.EndPoint is not { } owner ? db.StringGetAsync(key)
-        : ReadsGoToTheirServer ? GetOnAsync(node.ServerIn(db.Multiplexer), key)
-        : GetRoutedAsync(db, key, owner);
+        node?.EndPoint is null ? db.StringGetAsync(key) : GetOnAsync(node.ServerIn(db.Multiplexer), key);
 
     /// <summary>As <see cref="GetAsync(IDatabase, RedisNode?, string)"/>, for <c>MGET</c>.</summary>
     public static Task<RedisValue[]?> GetManyAsync(IDatabase db, RedisNode node, string[] keys, bool cluster) =>
-        node.EndPoint is not { } owner ? GetManyAsync(db, keys, cluster)
-        : ReadsGoToTheirServer ? GetManyOnAsync(node.ServerIn(db.Multiplexer), keys)
-        : GetManyRoutedAsync(db, keys, owner);
+        node.EndPoint is null ? GetManyAsync(db, keys, cluster) : GetManyOnAsync(node.ServerIn(db.Multiplexer), keys);
 
     /// <summary>As <see cref="GetAsync(IDatabase, RedisNode?, string)"/>, for <c>EXISTS</c>.</summary>
     public static Task<bool> ExistsAsync(IDatabase db, RedisNode node, string key) =>
-        node.EndPoint is not { } owner ? db.KeyExistsAsync(key)
-        : ReadsGoToTheirServer ? ExistsOnAsync(node.ServerIn(db.Multiplexer), key)
-        : ExistsRoutedAsync(db, key, owner);
+        node.EndPoint is null ? db.KeyExistsAsync(key) : ExistsOnAsync(node.ServerIn(db.Multiplexer), key);
 
     /// <summary>
     /// <c>ASKING</c> then <c>GET</c>, to <paramref name="server"/> itself, for a key of a slot it imports (a redirection
@@ -185,34 +138,6 @@ internal static class RedisCommands
         })).ConfigureAwait(false);
         return values;
     }
-
-    /// <summary>
-    /// As <see cref="GetRoutedAsync"/>, for keys of the cluster primary at <paramref name="owner"/>: one <c>MGET</c> per
-    /// hash slot where the client routes it; a slot the client did not route to that primary, before or after, is all
-    /// misses.
-    /// </summary>
-    public static async Task<RedisValue[]?> GetManyRoutedAsync(IDatabase db, string[] keys, EndPoint owner)
-    {
-        var values = new RedisValue[keys.Length];
-        await Task.WhenAll(GroupBySlot(keys).Select(async group =>
-        {
-            var read = IsRoutedTo(db.Multiplexer, keys[group[0]], owner) ? await db.StringGetAsync([.. group.Select(i => (RedisKey)keys[i])], CommandFlags.DemandMaster).ConfigureAwait(false) : null;
-            if (read is null || !IsRoutedTo(db.Multiplexer, keys[group[0]], owner))
-            {
-                return;
-            }
-
-            for (var j = 0; j < group.Length; j++)
-            {
-                values[group[j]] = read[j];
-            }
-        })).ConfigureAwait(false);
-        return values;
-    }
-
-    /// <summary>As <see cref="GetRoutedAsync"/>, for <c>EXISTS</c>: a key the client did not route to the primary at <paramref name="owner"/>, before or after, does not exist.</summary>
-    public static async Task<bool> ExistsRoutedAsync(IDatabase db, string key, EndPoint owner) =>
-        IsRoutedTo(db.Multiplexer, key, owner) && await db.KeyExistsAsync(key, CommandFlags.DemandMaster).ConfigureAwait(false) && IsRoutedTo(db.Multiplexer, key, owner);
 
     /// <summary>As <see cref="GetOnAsync(IServer?, string)"/>, for <c>EXISTS</c>: a key redirected, or of a server the client does not know yet, does not exist.</summary>
     public static async Task<bool> ExistsOnAsync(IServer? server, string key)
@@ -360,25 +285,6 @@ internal static class RedisCommands
 
     public static async Task<bool> FillAsync(IDatabase db, string key, byte[] value, TimeSpan timeToLive, FillLease lease) =>
         (long)await db.ScriptEvaluateAsync(FillScript, [key, FillLease.KeyOf(key)!], FillArguments(value, timeToLive, lease)).ConfigureAwait(false) == 1;
-
-    /// <summary>A read the client routed to <paramref name="routed"/> (null: no primary it is connected to), not to the primary it was meant for: a redirection there.</summary>
-    private static RedirectedReadException Redirected(string key, EndPoint? routed) =>
-        new(new InvalidOperationException($"The client routes the key to {routed?.ToString() ?? "no primary it is connected to"}, not to the primary it was read for."), HashSlot.Of(key), routed);
-
-    private static bool IsRoutedTo(IConnectionMultiplexer connection, string key, EndPoint owner) => owner.Equals(Route(connection, key));
-
-    /// <summary>The primary the client routes <paramref name="key"/> to now; null when it is connected to none for the key's slot.</summary>
-    private static EndPoint? Route(IConnectionMultiplexer connection, string key)
-    {
-        try
-        {
-            return RouteOf!(connection, key, null, CommandFlags.DemandMaster).EndPoint;
-        }
-        catch (InvalidOperationException)
-        {
-            return null;
-        }
-    }
 
     /// <summary>A server a read must go to itself; one the client does not know yet is thrown as a redirection that names no server, a miss.</summary>
     private static IServer Known(IServer? server) =>

@@ -89,12 +89,6 @@ internal sealed class RedisNode
     public ServerLink? Link => Volatile.Read(ref _link);
 
     /// <summary>
-    /// Gets whether reads of this node go to its server itself, not redirected (a cluster primary, on a client older than
-    /// 3.0; see <see cref="RedisCommands.ReadsGoToTheirServer"/>), rather than where the client routes them.
-    /// </summary>
-    public bool ReadsItself => EndPoint is not null && RedisCommands.ReadsGoToTheirServer;
-
-    /// <summary>
     /// The server behind a cluster primary's node, for the reads it must answer itself; null for a store's first node,
     /// and while the client does not know the server yet (kept once it does).
     /// </summary>

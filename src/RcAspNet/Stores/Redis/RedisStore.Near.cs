@@ -35,7 +35,7 @@ internal sealed partial class RedisStore
             // Followed as the ordinary read follows it; one that names no server (or a server the client cannot reach,
             // which it reports alike) is read the ordinary way, which tells them apart.
             _near!.Abandon(read);
-            return redirection.Target is null || !node.ReadsItself
+            return redirection.Target is null || node.EndPoint is null
                 ? await ReadAsync(node, read.Key, cancellationToken).ConfigureAwait(false)
                 : await _calls.FollowAsync(read.Key, redirection, cancellationToken).ConfigureAwait(false);
         }

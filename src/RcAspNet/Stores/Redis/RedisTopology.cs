@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
@@ -14,6 +15,9 @@ namespace RcAspNet.Stores.Redis;
 /// </summary>
 internal sealed partial class RedisTopology : IAsyncDisposable
 {
+    /// <summary>How often, at most, the multiplexer is nudged to connect to a server a redirection named (<see cref="Learn"/>).</summary>
+    private static readonly TimeSpan NudgeInterval = TimeSpan.FromMilliseconds(250);
+
     private readonly ConfigurationOptions _configuration;
     private readonly string _shard;
     private readonly TimeSpan _timeout;
@@ -34,6 +38,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     private IDatabase? _database;
     private ClusterSlotMap? _slots;
     private int _kind;
+    private long _nudged;
 
     /// <param name="configuration">The client configuration of the server or cluster.</param>
     /// <param name="shard">The store's shard name, the name of its first node.</param>
@@ -116,21 +121,23 @@ internal sealed partial class RedisTopology : IAsyncDisposable
 
     /// <summary>
     /// A server redirected <paramref name="key"/>, of <paramref name="slot"/>, to <paramref name="owner"/> for good: on a
-    /// cluster whose slot map is known, the slot is routed there (<see cref="ClusterSlotMap.Learn"/>). When the
-    /// multiplexer is not connected to that server (only the synchronous client was redirected there; or 3.x, told not
-    /// to follow the redirection, made the server's endpoint without connecting to it), it reads the cluster's
-    /// configuration again, which connects to it on 2.x, so that the server can be verified and serve. 3.4.35 connects to
-    /// a server it has no connection to only when it follows a redirection there itself (a command sent to such a server
-    /// fails at once, with <c>BacklogPolicy.FailFast</c>, and a server its configuration names may be left unconnected):
-    /// on 3.x the key's <c>EXISTS</c> is sent first as the client routes it, which the old owner redirects.
+    /// cluster whose slot map is known, the slot is routed there (<see cref="ClusterSlotMap.Learn"/>). While the
+    /// multiplexer is not connected to that server, it is nudged to connect, at most once per <see cref="NudgeInterval"/>
+    /// (the slot map may have learned the move from the client already, <see cref="ClusterSlotMap"/>'s
+    /// <c>HashSlotMoved</c>): it reads the cluster's configuration again, which connects 2.x to the server, and it is
+    /// sent the key's <c>EXISTS</c> as it routes it. 3.4.35 leaves a server that owned no slots when it read the
+    /// configuration without a connection, and with <c>BacklogPolicy.FailFast</c> a command sent to it fails before it
+    /// would make one; it connects to it when it follows a redirection there itself, which that <c>EXISTS</c> gets from
+    /// the slot's old primary, or from any primary while its own map names the unconnected one.
     /// </summary>
     public void Learn(string key, int slot, EndPoint owner)
     {
-        if (SlotMap() is not { } slots || !slots.Learn(slot, owner) || _connection is not { } connection)
+        if (SlotMap() is not { } slots || _connection is not { } connection)
         {
             return;
         }
 
+        slots.Learn(slot, owner);
         try
         {
             if (connection.GetServer(owner).IsConnected)
@@ -142,11 +149,15 @@ internal sealed partial class RedisTopology : IAsyncDisposable
         {
         }
 
-        if (!RedisCommands.ReadsGoToTheirServer)
+        // Real time, not the store's clock: this bounds what is sent to the servers.
+        var now = Stopwatch.GetTimestamp();
+        var last = Volatile.Read(ref _nudged);
+        if ((last != 0 && Stopwatch.GetElapsedTime(last, now) < NudgeInterval) || Interlocked.CompareExchange(ref _nudged, now, last) != last)
         {
-            RedisCalls.Observe(connection.GetDatabase().KeyExistsAsync(key));
+            return;
         }
 
+        RedisCalls.Observe(connection.GetDatabase().KeyExistsAsync(key));
         RedisCalls.Observe(connection.ConfigureAsync());
     }
 
