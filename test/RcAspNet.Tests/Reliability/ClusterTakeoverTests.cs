@@ -77,6 +77,37 @@ public sealed class ClusterTakeoverTests
     }
 
     /// <summary>
+    /// The application can learn that a primary which joined the cluster after the client connected took over a slot
+    /// from the client's own reading of the cluster's configuration, with no redirection to tell it: the slot is served
+    /// again, by that primary, once it was verified.
+    /// </summary>
+    [Fact]
+    public async Task SlotTakenOverByAPrimaryThatJoinedLater_LearnedFromTheConfiguration_IsServedAgain()
+    {
+        await using var cluster = await RedisClusterServers.StartAsync();
+        await using var newcomer = await StartNewcomerAsync(cluster);
+        await using var services = Services(cluster);
+        var cache = services.GetRequiredService<IDistributedCache>();
+        var store = (RedisStore)services.GetRequiredService<CacheRegistry>().Stores[0];
+        Assert.Null(await cache.GetStringAsync(Key)); // connected, and its primary routed to (a slot with keys cannot move without them)
+
+        var slot = HashSlot.Of(Ns + Key).ToString(CultureInfo.InvariantCulture);
+        var to = (await RedisClusterServers.NodesAsync(cluster.Nodes[0])).Single(n => n.Port == newcomer.Port);
+        await AssignAsync(cluster.Nodes.Append(newcomer), newcomer, slot, to.Id);
+
+        // The client reads the configuration again before anything is read: the store routes the slot to the newcomer.
+        var connection = (await store.GetConnectionsAsync(CancellationToken.None)).Values.Single();
+        await Eventually.TrueAsync(async () =>
+        {
+            await connection.ConfigureAsync();
+            return store.RoutedTo(Ns + Key) is IPEndPoint { Port: var port } && port == newcomer.Port;
+        });
+
+        await ServesAgainAsync(cache, () => cache.GetStringAsync(Key));
+        await AssertHoldsTheEntryAsync(newcomer);
+    }
+
+    /// <summary>
     /// With the near cache, a read on a cluster goes to its primary's own server without being redirected, on both
     /// clients. When a primary that joined after the client connected takes over the slot, the redirection names a
     /// server the client has not connected to: the slot is served again, by the new primary, and no read fails.
