@@ -21,6 +21,10 @@ public sealed class ClusterTakeoverTests
     private const string Ns = "takeover:";
     private const string Key = "post:1";
 
+    /// <summary>
+    /// A newcomer with a copy of an entry the application then removed is given the entry's slot: the old primary
+    /// redirects the key there (MOVED), and nothing of the newcomer is served until it was handed the removal.
+    /// </summary>
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

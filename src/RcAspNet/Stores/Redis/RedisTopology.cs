@@ -124,11 +124,12 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     /// cluster whose slot map is known, the slot is routed there (<see cref="ClusterSlotMap.Learn"/>). While the
     /// multiplexer is not connected to that server, it is nudged to connect, whether or not the slot map learned the
     /// move from the client already (<see cref="ClusterSlotMap"/>'s <c>HashSlotMoved</c>), at most once per
-    /// <see cref="NudgeInterval"/> for the store's servers together (a later redirection nudges again): it reads the cluster's configuration again, which connects 2.x to the server, and it is
-    /// sent the key's <c>EXISTS</c> as it routes it. 3.4.35 leaves a server that owned no slots when it read the
-    /// configuration without a connection, and with <c>BacklogPolicy.FailFast</c> a command sent to it fails before it
-    /// would make one; it connects to it when it follows a redirection there itself, which that <c>EXISTS</c> gets from
-    /// the slot's old primary, or from any primary while its own map names the unconnected one.
+    /// <see cref="NudgeInterval"/> for the store's servers together (a later redirection nudges again): it reads the
+    /// cluster's configuration again, which connects 2.x to the server, and it is sent the key's <c>EXISTS</c> as it
+    /// routes it. 3.4.35 leaves a server that owned no slots when it read the configuration without a connection, and
+    /// with <c>BacklogPolicy.FailFast</c> a command sent to it fails before it would make one; it connects to it when it
+    /// follows a redirection there itself, which that <c>EXISTS</c> gets from the slot's old primary, or from any
+    /// primary while its own map names the unconnected one.
     /// </summary>
     public void Learn(string key, int slot, EndPoint owner)
     {
