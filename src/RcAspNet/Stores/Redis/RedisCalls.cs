@@ -171,8 +171,8 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
     }
 
     /// <summary>
-    /// Follows a redirection of a cluster GET (<see cref="RedisCommands.GetAsync(IDatabase, RedisNode?, string)"/>), once, to the node
-    /// <see cref="RedisTopology.FollowedTo"/> allows: a <c>MOVED</c> first teaches the slot map the slot's new owner, so
+    /// Follows a redirection of a cluster GET (<see cref="RedisCommands.GetAsync(IDatabase, RedisNode?, string)"/>), once,
+    /// to the node <see cref="RedisTopology.FollowedTo"/> allows: a <c>MOVED</c> first teaches the slot map the slot's new owner, so
     /// that a primary that took over slots is held for verification before anything of it is served; the key is then
     /// read from that server, through its own circuit, and answered by it (after <c>ASKING</c> for an <c>ASK</c>). A
     /// redirection that names no server or no node to follow, a held server, and a second redirection are misses.

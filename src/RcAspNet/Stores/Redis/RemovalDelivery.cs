@@ -109,11 +109,11 @@ internal sealed partial class RemovalDelivery(
     /// <summary>
     /// A cluster primary, <paramref name="to"/>, takes over slots that <paramref name="from"/> served, the owner of one of
     /// which last changed at <paramref name="changedAt"/>. A clear held for <paramref name="from"/> while their keys may
-    /// have been moving (<see cref="RedisNode.HeldClearSince"/>), delivered or not, may have missed the keys it handed over (the keys folded into it are known no more, and it scans the old
-    /// primary, which may no longer hold them), so <paramref name="to"/> is kept one too, of all its namespaces, before
-    /// calls are routed to it; and one kept for <paramref name="from"/> later, within the window, is kept for
-    /// <paramref name="to"/> too (<see cref="RedisNode.Keep"/>). Keys kept by name move with their slot
-    /// (<see cref="Reroute()"/>).
+    /// have been moving (<see cref="RedisNode.HeldClearSince"/>), delivered or not, may have missed the keys it handed
+    /// over (the keys folded into it are known no more, and it scans the old primary, which may no longer hold them), so
+    /// <paramref name="to"/> is kept one too, of all its namespaces, before calls are routed to it; and one kept for
+    /// <paramref name="from"/> later, within the window, is kept for <paramref name="to"/> too
+    /// (<see cref="RedisNode.Keep"/>). Keys kept by name move with their slot (<see cref="Reroute()"/>).
     /// </summary>
     public void HandOver(RedisNode from, RedisNode to, long changedAt)
     {
