@@ -112,6 +112,44 @@ public sealed class ClusterTakeoverTests
     }
 
     /// <summary>
+    /// A read that is not followed (a batch's <c>MGET</c>, an <c>EXISTS</c>) teaches the store where its slot went, as a
+    /// GET does: with no other call, the slot is routed to the primary that joined the cluster and took it over, and the
+    /// client is made to connect to it, so that it serves the slot again.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task SlotTakenOverByAPrimaryThatJoinedLater_LearnedFromAReadThatIsNotFollowed_IsServedAgain(bool exists)
+    {
+        await using var cluster = await RedisClusterServers.StartAsync();
+        await using var newcomer = await StartNewcomerAsync(cluster);
+        await using var services = Services(cluster);
+        var cache = services.GetRequiredService<IRcCache>();
+        var store = (RedisStore)services.GetRequiredService<CacheRegistry>().Stores[0];
+        async Task<bool> ReadAsync(string value) => exists ? await cache.ExistsAsync(Key) : (await cache.GetManyAsync<string>([Key]))[0] == value;
+        Assert.False(await ReadAsync("v1")); // connected, and its primary routed to (a slot with keys cannot move without them)
+
+        var slot = HashSlot.Of(Ns + Key).ToString(CultureInfo.InvariantCulture);
+        var from = (await RedisClusterServers.NodesAsync(cluster.Nodes[0])).Single(n => n.Owns(HashSlot.Of(Ns + Key)));
+        var to = (await RedisClusterServers.NodesAsync(cluster.Nodes[0])).Single(n => n.Port == newcomer.Port);
+        await AssignAsync(cluster.Nodes.Append(newcomer), newcomer, slot, to.Id);
+        Assert.StartsWith("-MOVED", await cluster.ServerAt(from.Port).CommandAsync("GET", Ns + Key), StringComparison.Ordinal);
+
+        // Only reads that are not followed: each is redirected (a miss) until the slot map has learned where it went.
+        await Eventually.TrueAsync(async () =>
+        {
+            Assert.False(await ReadAsync("v1"));
+            return store.RoutedTo(Ns + Key) is IPEndPoint { Port: var port } && port == newcomer.Port;
+        });
+
+        // Another node writes the entry there; this one, which neither writes nor follows a redirection, serves it.
+        await using var other = Services(cluster);
+        await other.GetRequiredService<IRcCache>().SetAsync(Key, "v2");
+        await AssertHoldsTheEntryAsync(newcomer);
+        await Eventually.TrueAsync(() => ReadAsync("v2"));
+    }
+
+    /// <summary>
     /// With the near cache, a read on a cluster goes to its primary's own server without being redirected, on both
     /// clients. When a primary that joined after the client connected takes over the slot, the redirection names a
     /// server the client has not connected to: the slot is served again, by the new primary, and no read fails.

@@ -70,13 +70,13 @@ internal static class RedisCommands
     public static Task<RedisValue> GetAsync(IDatabase db, RedisNode? node, string key) =>
         node?.EndPoint is null ? db.StringGetAsync(key) : GetOnAsync(node.ServerIn(db.Multiplexer), key);
 
-    /// <summary>As <see cref="GetAsync(IDatabase, RedisNode?, string)"/>, for <c>MGET</c>.</summary>
-    public static Task<RedisValue[]?> GetManyAsync(IDatabase db, RedisNode node, string[] keys, bool cluster) =>
-        node.EndPoint is null ? GetManyAsync(db, keys, cluster) : GetManyOnAsync(node.ServerIn(db.Multiplexer), keys);
+    /// <summary>As <see cref="GetAsync(IDatabase, RedisNode?, string)"/>, for <c>MGET</c>; a redirection is told to <paramref name="topology"/>.</summary>
+    public static Task<RedisValue[]?> GetManyAsync(IDatabase db, RedisNode node, string[] keys, bool cluster, RedisTopology topology) =>
+        node.EndPoint is null ? GetManyAsync(db, keys, cluster) : GetManyOnAsync(node.ServerIn(db.Multiplexer), keys, topology);
 
-    /// <summary>As <see cref="GetAsync(IDatabase, RedisNode?, string)"/>, for <c>EXISTS</c>.</summary>
-    public static Task<bool> ExistsAsync(IDatabase db, RedisNode node, string key) =>
-        node.EndPoint is null ? db.KeyExistsAsync(key) : ExistsOnAsync(node.ServerIn(db.Multiplexer), key);
+    /// <summary>As <see cref="GetAsync(IDatabase, RedisNode?, string)"/>, for <c>EXISTS</c>; a redirection is told to <paramref name="topology"/>.</summary>
+    public static Task<bool> ExistsAsync(IDatabase db, RedisNode node, string key, RedisTopology topology) =>
+        node.EndPoint is null ? db.KeyExistsAsync(key) : ExistsOnAsync(node.ServerIn(db.Multiplexer), key, topology);
 
     /// <summary>
     /// <c>ASKING</c> then <c>GET</c>, to <paramref name="server"/> itself, for a key of a slot it imports (a redirection
@@ -107,10 +107,11 @@ internal static class RedisCommands
 
     /// <summary>
     /// As <see cref="GetOnAsync(IServer?, string)"/>, for keys of one cluster primary: one <c>MGET</c> per hash slot,
-    /// answered by that server itself; a slot it redirects is all misses, and so are all keys while the client does not
-    /// know the server.
+    /// answered by that server itself; a slot it redirects is all misses, and its redirection is told to
+    /// <paramref name="topology"/> (<see cref="RedisTopology.Redirected"/>), so that the next read of the slot goes where
+    /// it moved; all keys are misses while the client does not know the server.
     /// </summary>
-    public static async Task<RedisValue[]?> GetManyOnAsync(IServer? server, string[] keys)
+    public static async Task<RedisValue[]?> GetManyOnAsync(IServer? server, string[] keys, RedisTopology topology)
     {
         var values = new RedisValue[keys.Length];
         if (server is null)
@@ -126,8 +127,9 @@ internal static class RedisCommands
             {
                 read = Own(server, (RedisValue[])(await server.ExecuteAsync("MGET", args, CommandFlags.NoRedirect).ConfigureAwait(false))!);
             }
-            catch (Exception ex) when (ex is RedirectedReadException || RedirectedReadException.Of(ex) is not null)
+            catch (Exception ex) when ((ex as RedirectedReadException ?? RedirectedReadException.Of(ex)) is { } redirection)
             {
+                topology.Redirected(keys[group[0]], redirection);
                 return;
             }
 
@@ -139,8 +141,11 @@ internal static class RedisCommands
         return values;
     }
 
-    /// <summary>As <see cref="GetOnAsync(IServer?, string)"/>, for <c>EXISTS</c>: a key redirected, or of a server the client does not know yet, does not exist.</summary>
-    public static async Task<bool> ExistsOnAsync(IServer? server, string key)
+    /// <summary>
+    /// As <see cref="GetOnAsync(IServer?, string)"/>, for <c>EXISTS</c>: a key redirected (the redirection told to
+    /// <paramref name="topology"/>), or of a server the client does not know yet, does not exist.
+    /// </summary>
+    public static async Task<bool> ExistsOnAsync(IServer? server, string key, RedisTopology topology)
     {
         if (server is null)
         {
@@ -151,8 +156,9 @@ internal static class RedisCommands
         {
             return Own(server, (long)await server.ExecuteAsync("EXISTS", OneKey(key), CommandFlags.NoRedirect).ConfigureAwait(false) > 0);
         }
-        catch (Exception ex) when (ex is RedirectedReadException || RedirectedReadException.Of(ex) is not null)
+        catch (Exception ex) when ((ex as RedirectedReadException ?? RedirectedReadException.Of(ex)) is { } redirection)
         {
+            topology.Redirected(key, redirection);
             return false;
         }
     }

@@ -173,8 +173,8 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         var values = await _calls.RunAsync(
             node,
             "get_many",
-            (Cluster: IsCluster, Node: node, Keys: keys),
-            static (db, s) => RedisCommands.GetManyAsync(db, s.Node, s.Keys, s.Cluster),
+            (Cluster: IsCluster, Node: node, Keys: keys, Topology: _topology),
+            static (db, s) => RedisCommands.GetManyAsync(db, s.Node, s.Keys, s.Cluster, s.Topology),
             null,
             cancellationToken,
             wrongTypeIsMiss: true).ConfigureAwait(false);
@@ -346,8 +346,8 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         return _calls.RunAsync(
             node,
             "exists",
-            (Node: node, Key: key),
-            static (db, s) => RedisCommands.ExistsAsync(db, s.Node, s.Key),
+            (Node: node, Key: key, Topology: _topology),
+            static (db, s) => RedisCommands.ExistsAsync(db, s.Node, s.Key, s.Topology),
             false,
             cancellationToken,
             wrongTypeIsMiss: true);

@@ -15,7 +15,7 @@ namespace RcAspNet.Stores.Redis;
 /// </summary>
 internal sealed partial class RedisTopology : IAsyncDisposable
 {
-    /// <summary>How often, at most, the multiplexer is nudged to connect to a server a redirection named (<see cref="Learn"/>).</summary>
+    /// <summary>How often, at most, the multiplexer is nudged to connect to one server a redirection named (<see cref="Learn"/>).</summary>
     private static readonly TimeSpan NudgeInterval = TimeSpan.FromMilliseconds(250);
 
     private readonly ConfigurationOptions _configuration;
@@ -31,6 +31,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     private readonly Action<RedisNode> _nodeAdded;
     private readonly IConnectionMultiplexer? _shared;
     private readonly ConcurrentDictionary<EndPoint, RedisNode> _nodes = new();
+    private readonly ConcurrentDictionary<EndPoint, long> _nudged = new();
     private readonly RedisNode[] _serverOnly;
     private readonly Lock _connectLock = new();
     private Task<IConnectionMultiplexer>? _connecting;
@@ -38,7 +39,6 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     private IDatabase? _database;
     private ClusterSlotMap? _slots;
     private int _kind;
-    private long _nudged;
 
     /// <param name="configuration">The client configuration of the server or cluster.</param>
     /// <param name="shard">The store's shard name, the name of its first node.</param>
@@ -124,7 +124,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     /// cluster whose slot map is known, the slot is routed there (<see cref="ClusterSlotMap.Learn"/>). While the
     /// multiplexer is not connected to that server, it is nudged to connect, whether or not the slot map learned the
     /// move from the client already (<see cref="ClusterSlotMap"/>'s <c>HashSlotMoved</c>), at most once per
-    /// <see cref="NudgeInterval"/> for the store's servers together (a later redirection nudges again): it reads the
+    /// <see cref="NudgeInterval"/> for each server (a later redirection nudges again): it reads the
     /// cluster's configuration again, which connects 2.x to the server, and it is sent the key's <c>EXISTS</c> as it
     /// routes it. 3.4.35 leaves a server that owned no slots when it read the configuration without a connection, and
     /// with <c>BacklogPolicy.FailFast</c> a command sent to it fails before it would make one; it connects to it when it
@@ -152,14 +152,28 @@ internal sealed partial class RedisTopology : IAsyncDisposable
 
         // Real time, not the store's clock: this bounds what is sent to the servers.
         var now = Stopwatch.GetTimestamp();
-        var last = Volatile.Read(ref _nudged);
-        if ((last != 0 && Stopwatch.GetElapsedTime(last, now) < NudgeInterval) || Interlocked.CompareExchange(ref _nudged, now, last) != last)
+        if (_nudged.TryGetValue(owner, out var last)
+            ? Stopwatch.GetElapsedTime(last, now) < NudgeInterval || !_nudged.TryUpdate(owner, now, last)
+            : !_nudged.TryAdd(owner, now))
         {
             return;
         }
 
         RedisCalls.Observe(connection.GetDatabase().KeyExistsAsync(key));
         RedisCalls.Observe(connection.ConfigureAsync());
+    }
+
+    /// <summary>
+    /// A read of <paramref name="key"/> that is not followed (<c>MGET</c>, <c>EXISTS</c>) was redirected: a <c>MOVED</c>
+    /// that names its slot and server is learned as a followed one is (<see cref="Learn"/>), so that the next read goes
+    /// there, and the client connects to that server if it has not.
+    /// </summary>
+    public void Redirected(string key, RedirectedReadException redirection)
+    {
+        if (!redirection.Asking && redirection.Slot >= 0 && redirection.Target is { } target)
+        {
+            Learn(key, redirection.Slot, target);
+        }
     }
 
     /// <summary>
