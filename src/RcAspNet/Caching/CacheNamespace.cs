@@ -285,8 +285,10 @@ internal sealed partial class CacheNamespace
                 Changed(namespaced);
             }
 
-            // Not stored when oversized; and an older value must not outlive the write that replaced it.
-            return IsOversized(value) ? DeleteInsteadAsync(namespaced, cancellationToken)
+            // Not stored when oversized, or when the caller gave up before it began (a request aborted after its
+            // database write, say): the value it replaces must not outlive it, so it is removed instead, and a removal
+            // runs to its end without its caller.
+            return IsOversized(value) || (replaces && cancellationToken.IsCancellationRequested) ? DeleteInsteadAsync(namespaced, cancellationToken)
                 : lease is { } held ? _store.FillAsync(namespaced, Layout(value, timing, null), timing.StoreTimeToLive, held, cancellationToken)
                 : _store.SetAsync(namespaced, Layout(value, timing, null), timing.StoreTimeToLive, replaces, cancellationToken);
         }
@@ -435,6 +437,7 @@ internal sealed partial class CacheNamespace
             ? await InvalidatedSinceAsync(items.SelectMany(static i => i.Tags ?? []), versions).ConfigureAwait(false)
             : null;
         List<(string Key, long Since)>? fills = null;
+        var abandoned = replaces && cancellationToken.IsCancellationRequested;
         foreach (var item in items)
         {
             var (namespaced, value, timing, tags, since, _, _) = item;
@@ -457,9 +460,10 @@ internal sealed partial class CacheNamespace
                 continue;
             }
 
-            if (IsOversized(value) || (replaces && IsAnyPending(tags)))
+            if (IsOversized(value) || abandoned || (replaces && IsAnyPending(tags)))
             {
-                // Not stored; and the value it replaces must not outlive it.
+                // Not stored (too big, its caller gave up before it began, or its tags are being invalidated); and the
+                // value it replaces must not outlive it.
                 (refused ??= []).Add(namespaced);
                 continue;
             }
@@ -577,6 +581,9 @@ internal sealed partial class CacheNamespace
     private async ValueTask<bool> DeleteInsteadAsync(string namespacedKey, CancellationToken cancellationToken)
     {
         await _store.DeleteAsync(namespacedKey, cancellationToken).ConfigureAwait(false);
+
+        // A store that removes whatever the caller's token says (the memory store) still ends a cancelled write as one.
+        cancellationToken.ThrowIfCancellationRequested();
         return false;
     }
 
@@ -679,9 +686,10 @@ internal sealed partial class CacheNamespace
             Changed(namespaced);
         }
 
-        if (IsOversized(value))
+        if (IsOversized(value) || (replaces && cancellationToken.IsCancellationRequested))
         {
-            await _store.DeleteAsync(namespaced, cancellationToken).ConfigureAwait(false);
+            // Not stored; the value it replaces must not outlive it (SetAsync).
+            await DeleteInsteadAsync(namespaced, cancellationToken).ConfigureAwait(false);
             return;
         }
 

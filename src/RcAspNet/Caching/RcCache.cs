@@ -90,7 +90,18 @@ internal sealed partial class RcCache : IRcCache
 
         if (options?.Tags is { Count: > 0 } tags)
         {
-            var versions = await Keyspace.ReadTagVersionsAsync(tags, cancellationToken).ConfigureAwait(false);
+            TagVersions versions;
+            try
+            {
+                versions = await Keyspace.ReadTagVersionsAsync(tags, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // The caller gave up before the write: the value it was to replace must not outlive it.
+                await Keyspace.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+                throw;
+            }
+
             await Keyspace.SetTaggedAsync(key, bytes, Timing(options), tags, versions, replaces: true, cancellationToken).ConfigureAwait(false);
             return;
         }
@@ -123,7 +134,18 @@ internal sealed partial class RcCache : IRcCache
             await Keyspace.DeleteManyAsync(bypassed, cancellationToken).ConfigureAwait(false);
         }
 
-        var versions = options?.Tags is { Count: > 0 } tags && entries.Count > 0 ? await Keyspace.ReadTagVersionsAsync(tags, cancellationToken).ConfigureAwait(false) : null;
+        TagVersions? versions = null;
+        try
+        {
+            versions = options?.Tags is { Count: > 0 } tags && entries.Count > 0 ? await Keyspace.ReadTagVersionsAsync(tags, cancellationToken).ConfigureAwait(false) : null;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The caller gave up before the writes: the values they were to replace must not outlive them.
+            await Keyspace.DeleteManyAsync([.. entries.Select(static e => e.Key)], cancellationToken).ConfigureAwait(false);
+            throw;
+        }
+
         await Keyspace.SetManyAsync(entries, versions, replaces: true, cancellationToken).ConfigureAwait(false);
     }
 

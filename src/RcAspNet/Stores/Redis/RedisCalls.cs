@@ -59,7 +59,13 @@ internal sealed partial class RedisCalls(RedisTopology topology, BlockingRedisCl
     {
         try
         {
-            cancellationToken.ThrowIfCancellationRequested();
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // Not sent: a write that replaces a value leaves the value it was to replace, as one cancelled in flight may.
+                Keep(node, keepOnFailure?.Invoke(state), unsent: true);
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
             if (!node.Circuit.TryEnter() || FailureBudget.HasFailed(node))
             {
                 Keep(node, keepOnFailure?.Invoke(state));
