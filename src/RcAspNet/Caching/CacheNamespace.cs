@@ -29,8 +29,10 @@ internal sealed partial class CacheNamespace
     private const int NamespacedSlots = 256;
     private readonly string?[] _namespaced = new string?[NamespacedSlots];
 
-    // What this process changed, by stripe of keys, and how often it cleared the namespace (ChangeMark).
+    // What this process changed, by stripe of keys, and how often it cleared the namespace (ChangeMark); the tags it
+    // invalidated, by stripe of tags (TagMark).
     private readonly long[] _changes = new long[KeyStripes.Count];
+    private readonly long[] _tagChanges = new long[KeyStripes.Count];
     private long _clears;
 
     public CacheNamespace(string name, IRcStore store, string prefix, TimeSpan defaultExpiration, RcOptions options, TimeProvider time, RcMetrics metrics, ILogger logger)
@@ -729,8 +731,27 @@ internal sealed partial class CacheNamespace
     }
 
     /// <summary>Removes every entry of this namespace that carries <paramref name="tag"/>, on every server; returns how many there were, and what is kept for delivery.</summary>
-    public ValueTask<RcRemovalResult> InvalidateTagAsync(string tag, CancellationToken cancellationToken) =>
-        _store.InvalidateTagAsync(TagKeys(tag), cancellationToken);
+    public ValueTask<RcRemovalResult> InvalidateTagAsync(string tag, CancellationToken cancellationToken)
+    {
+        var keys = TagKeys(tag);
+        Interlocked.Increment(ref _tagChanges[KeyStripes.Of(tag)]);
+        return _store.InvalidateTagAsync(keys, cancellationToken);
+    }
+
+    /// <summary>
+    /// How this process has invalidated <paramref name="tags"/> (or tags of their stripes): a mark that grows with each
+    /// invalidation, 0 for none. A load takes it when it begins.
+    /// </summary>
+    public long TagMark(IReadOnlyList<string>? tags)
+    {
+        var mark = 0L;
+        for (var i = 0; tags is not null && i < tags.Count; i++)
+        {
+            mark += Volatile.Read(ref _tagChanges[KeyStripes.Of(tags[i])]);
+        }
+
+        return mark;
+    }
 
     /// <summary>Registers written entries under their tags, then removes those whose tag was invalidated since <paramref name="versions"/>.</summary>
     /// <remarks>

@@ -18,6 +18,13 @@ internal sealed class InFlightLoad<T>
     /// </summary>
     public long ChangeMark { get; init; }
 
+    /// <summary>
+    /// Gets the mark of its request's tags when this load began (<see cref="CacheNamespace.TagMark"/>): a request that
+    /// begins after this process invalidated one of them does not join it (what it loads is not written, by the tags'
+    /// versions).
+    /// </summary>
+    public long TagMark { get; init; }
+
     /// <summary>Gets how many callers wait for this load now.</summary>
     public int Waiters => Volatile.Read(ref _waiters);
 

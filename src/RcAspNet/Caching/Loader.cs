@@ -211,8 +211,9 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
             bool registered;
             if (_loads.TryGetValue(key, out var running))
             {
-                // One begun before this process changed the key is not joined: what it loads may predate the change.
-                if (running is InFlightLoad<T> shared && shared.ChangeMark == keyspace.ChangeMark(key) && shared.TryJoin())
+                // One begun before this process changed the key, or invalidated one of the request's tags, is not
+                // joined: what it loads may predate the change.
+                if (running is InFlightLoad<T> shared && shared.ChangeMark == keyspace.ChangeMark(key) && shared.TagMark == keyspace.TagMark(request.Tags) && shared.TryJoin())
                 {
                     request.Settle();
                     return shared;
@@ -220,14 +221,14 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
 
                 // One whose callers all left, or begun before a change, is replaced; one of another type stays, and this
                 // one runs unregistered.
-                own ??= new InFlightLoad<T> { ChangeMark = keyspace.ChangeMark(key) };
+                own ??= new InFlightLoad<T> { ChangeMark = keyspace.ChangeMark(key), TagMark = keyspace.TagMark(request.Tags) };
                 registered = running is InFlightLoad<T>;
                 if (registered && !_loads.TryUpdate(key, own, running))
                 {
                     continue;
                 }
             }
-            else if (!(registered = _loads.TryAdd(key, own ??= new InFlightLoad<T> { ChangeMark = keyspace.ChangeMark(key) })))
+            else if (!(registered = _loads.TryAdd(key, own ??= new InFlightLoad<T> { ChangeMark = keyspace.ChangeMark(key), TagMark = keyspace.TagMark(request.Tags) })))
             {
                 continue;
             }
@@ -272,7 +273,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
     /// <summary>One refresh per key in this process (and per fleet with <c>Fleet</c>), that no reader waits for.</summary>
     private void RefreshInBackground<T>(LoadRequest<T> request, long writtenAt)
     {
-        var load = new InFlightLoad<T> { ChangeMark = keyspace.ChangeMark(request.NamespacedKey) };
+        var load = new InFlightLoad<T> { ChangeMark = keyspace.ChangeMark(request.NamespacedKey), TagMark = keyspace.TagMark(request.Tags) };
         if (!_loads.TryAdd(request.NamespacedKey, load))
         {
             return;

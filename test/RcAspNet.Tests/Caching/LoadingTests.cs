@@ -441,6 +441,47 @@ public sealed class LoadingTests
         }
     }
 
+    /// <summary>
+    /// A tag invalidated while a factory of an entry that carries it runs: a read that begins after the invalidation does
+    /// not join that load (it loads its own), and the load's value is not stored; a load of another tag is still joined.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task ATagInvalidatedWhileAFactoryRuns_ItsLoadIsNotJoinedAfter(string store)
+    {
+        await using var fixture = await Fixture.StartAsync(store, static _ => { });
+        var cache = fixture.Cache;
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var post = new RcEntryOptions { Expiration = TimeSpan.FromSeconds(10), Tags = ["post:1"] };
+        var other = new RcEntryOptions { Expiration = TimeSpan.FromSeconds(10), Tags = ["post:2"] };
+        async ValueTask<int> OldVersion(CancellationToken _)
+        {
+            started.SetResult();
+            await release.Task;
+            return 1;
+        }
+
+        var first = cache.GetOrSetAsync("post", OldVersion, post).AsTask();
+        await started.Task;
+        await cache.InvalidateTagAsync("post:1");
+
+        // Begun after the invalidation: its own load, not the one begun before.
+        Assert.Equal(2, await cache.GetOrSetAsync("post", static _ => ValueTask.FromResult(2), post).AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
+        release.SetResult();
+        Assert.Equal(1, await first);
+        Assert.Equal(2, await cache.GetAsync<int?>("post"));
+
+        // Another tag's invalidation leaves a load joinable.
+        (started, release) = (new(TaskCreationOptions.RunContinuationsAsynchronously), new(TaskCreationOptions.RunContinuationsAsynchronously));
+        var load = cache.GetOrSetAsync("page", OldVersion, other).AsTask();
+        await started.Task;
+        await cache.InvalidateTagAsync("post:1");
+        var joined = cache.GetOrSetAsync("page", static _ => ValueTask.FromResult(2), other).AsTask();
+        release.SetResult();
+        Assert.Equal((1, 1), (await load, await joined));
+    }
+
     [Theory]
     [MemberData(nameof(Stores))]
     public async Task ARemovalOrReplacementWhileABatchLoads_IsNotUndoneByItsWrite(string store)
