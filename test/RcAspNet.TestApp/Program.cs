@@ -434,6 +434,9 @@ public sealed class MvcKindsController : Controller
     [HttpGet("int")]
     public string Int(int v) => RcKey.For("MvcKinds.Int", v);
 
+    [HttpGet("defaulted")]
+    public string Defaulted(int v = 5) => RcKey.For("MvcKinds.Defaulted", v);
+
     [HttpGet("decimal")]
     public string Decimal(decimal v) => RcKey.For("MvcKinds.Decimal", v);
 

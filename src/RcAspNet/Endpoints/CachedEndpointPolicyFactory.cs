@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Mvc.Filters;
 using Microsoft.AspNetCore.Mvc.Formatters;
 using Microsoft.AspNetCore.Mvc.ModelBinding;
 using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.AspNetCore.Mvc.RazorPages.Infrastructure;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Patterns;
 using Microsoft.Extensions.DependencyInjection;
@@ -152,7 +153,7 @@ internal static class CachedEndpointPolicyFactory
         var arguments = new List<KeyArgument>();
         foreach (var parameter in action.Parameters.Concat(action.BoundProperties.Where(static p => BindsOnGet(p.BindingInfo))))
         {
-            if (MvcArgument(parameter.Name, parameter.ParameterType, parameter.BindingInfo, pattern, settings, problems) is { } argument)
+            if (MvcArgument(parameter, pattern, settings, problems) is { } argument)
             {
                 arguments.Add(argument);
             }
@@ -168,7 +169,7 @@ internal static class CachedEndpointPolicyFactory
         var handler = gets.FirstOrDefault(static h => h.Name is null);
         foreach (var parameter in handler?.Parameters ?? [])
         {
-            if (MvcArgument(parameter.Name, parameter.ParameterType, parameter.BindingInfo, pattern, settings, problems) is { } argument)
+            if (MvcArgument(parameter, pattern, settings, problems) is { } argument)
             {
                 arguments.Add(argument);
             }
@@ -176,7 +177,7 @@ internal static class CachedEndpointPolicyFactory
 
         foreach (var property in page.BoundProperties.Where(static p => BindsOnGet(p.BindingInfo)))
         {
-            if (MvcArgument(property.Name, property.ParameterType, property.BindingInfo, pattern, settings, problems) is { } argument)
+            if (MvcArgument(property, pattern, settings, problems) is { } argument)
             {
                 arguments.Add(argument);
             }
@@ -192,7 +193,7 @@ internal static class CachedEndpointPolicyFactory
             arguments.Add(Argument("handler", typeof(string), source, "handler", static _ => HandlerName, optional: true, null, modelBound: false, problems)!);
             foreach (var parameter in gets.Where(static h => h.Name is not null).SelectMany(static h => h.Parameters).Where(p => keyed.Add(p.Name)))
             {
-                if (MvcArgument(parameter.Name, parameter.ParameterType, parameter.BindingInfo, pattern, settings, problems) is { } argument)
+                if (MvcArgument(parameter, pattern, settings, problems) is { } argument)
                 {
                     arguments.Add(argument);
                 }
@@ -215,8 +216,9 @@ internal static class CachedEndpointPolicyFactory
     }
 
     /// <summary>An argument bound by MVC's model binding: its source as MVC infers it, parsed with the type's converter.</summary>
-    private static KeyArgument? MvcArgument(string parameter, Type type, BindingInfo? binding, RoutePattern? pattern, RcCachedAttribute settings, List<string> problems)
+    private static KeyArgument? MvcArgument(ParameterDescriptor descriptor, RoutePattern? pattern, RcCachedAttribute settings, List<string> problems)
     {
+        var (parameter, type, binding) = (descriptor.Name, descriptor.ParameterType, descriptor.BindingInfo);
         var bindingSource = binding?.BindingSource;
         if (IsContextual(type, parameter, settings, problems)
             || NotKeyed.Contains(type)
@@ -235,10 +237,18 @@ internal static class CachedEndpointPolicyFactory
             : bindingSource == BindingSource.Form ? ArgumentSource.Form
             : ArgumentSource.RouteThenQuery;
 
-        // MVC leaves a value it did not find at the parameter's default.
-        var underlying = Nullable.GetUnderlyingType(type) ?? type;
-        var @default = type.IsValueType && Nullable.GetUnderlyingType(type) is null ? Activator.CreateInstance(type) : null;
-        return Argument(parameter, type, source, name, ArgumentParsers.Mvc, optional: true, underlying == type ? @default : null, modelBound: true, problems);
+        // MVC passes a parameter it did not find at its declared default (or its type's), and leaves a bound property at
+        // whatever its page or controller set, which the key cannot know: keyed as absent, which no value read is.
+        var info = descriptor switch
+        {
+            ControllerParameterDescriptor action => action.ParameterInfo,
+            HandlerParameterDescriptor handler => handler.ParameterInfo,
+            _ => null,
+        };
+        var @default = info is null ? null
+            : info.HasDefaultValue ? info.DefaultValue
+            : type.IsValueType && Nullable.GetUnderlyingType(type) is null ? Activator.CreateInstance(type) : null;
+        return Argument(parameter, type, source, name, ArgumentParsers.Mvc, optional: true, @default, modelBound: true, problems);
     }
 
     private static KeyArgument? Argument(string parameter, Type type, ArgumentSource source, string name, Func<Type, ArgumentParser?> parsers, bool optional, object? @default, bool modelBound, List<string> problems)

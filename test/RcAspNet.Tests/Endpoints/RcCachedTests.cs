@@ -243,6 +243,24 @@ public abstract class RcCachedTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnMvcArgumentLeftOut_IsKeyedAsWhatTheHandlerGets_NotAsItsTypesDefault()
+    {
+        // MVC passes a parameter left out at its declared default: 0 and a missing value are two pages.
+        Assert.Equal(RcKey.For("MvcKinds.Defaulted", 0), (await GetAsync("/mvc/kind/defaulted?v=0")).Body);
+        var left = await GetAsync("/mvc/kind/defaulted");
+        Assert.Equal(RcKey.For("MvcKinds.Defaulted", 5), left.Body);
+        Assert.Equal("MISS", CacheStatus(left.Response));
+        Assert.Equal("HIT", CacheStatus((await GetAsync("/mvc/kind/defaulted")).Response));
+
+        // A page's bound property keeps what the page set when left out, which the key cannot know: keyed as absent.
+        Assert.Contains("Size 0, page 0", (await GetAsync("/sized?size=0&number=0")).Body, StringComparison.Ordinal);
+        Assert.Contains("Size 20, page 1", (await GetAsync("/sized")).Body, StringComparison.Ordinal);
+        Assert.Contains("Size 0, page 1", (await GetAsync("/sized?size=0")).Body, StringComparison.Ordinal);
+        Assert.Contains("Size 20, page 0", (await GetAsync("/sized?number=0")).Body, StringComparison.Ordinal);
+        Assert.Equal("HIT", CacheStatus((await GetAsync("/sized")).Response));
+    }
+
+    [Fact]
     public async Task AHandlerThatRendersOnAContextOfItsOwn_RendersInTheRequestsCulture()
     {
         // Eager refresh renders on a context of its own (it may outlive the request): with the culture request
