@@ -174,6 +174,17 @@ public static class Program
         cached.MapGet("/headers/resilient/{id:int}", [RcCached(UserScope = RcUserScope.Shared, ExpirationSeconds = 10, FailSafeMaxDurationSeconds = 3600)] (int id, HttpResponse response, Counters counters) =>
             counters.SourceDown ? Results.Problem(statusCode: 503) : Results.Text(WithHeaders("headers-resilient", id, response, counters)));
 
+        cached.MapGet("/headers/throwing/{id:int}", [RcCached(UserScope = RcUserScope.Shared, ExpirationSeconds = 10, FailSafeMaxDurationSeconds = 3600)] (int id, HttpResponse response, Counters counters) =>
+        {
+            if (counters.SourceDown)
+            {
+                response.Headers.ContentDisposition = "attachment; filename=error.txt";
+                throw new InvalidOperationException("The source is down.");
+            }
+
+            return WithHeaders("headers-throwing", id, response, counters);
+        });
+
         // A handler that sets its own entity tag: the cache keeps it instead of computing one.
         cached.MapGet("/own-etag/{id:int}", [RcCached(UserScope = RcUserScope.Shared)] (int id, HttpResponse response, Counters counters) =>
         {
@@ -196,6 +207,30 @@ public static class Program
 
         // Tags: every entry of /tagged carries "items", and "item:{id}" with its own id.
         cached.MapGet("/tagged/{id:int}", [RcCached(Tags = ["items", "item:{id}"])] (int id, Counters counters) => $"tagged {id} #{counters.Next("tagged")}");
+
+        // A tag made of a string argument, which can make a valid key and yet no valid tag.
+        cached.MapGet("/labelled/{slug}", [RcCached(KeyPrefix = "L", Tags = ["labelled-page:{slug}"])] (string slug, Counters counters) => $"labelled {slug.Length} #{counters.Next("labelled")}");
+
+        // A handler that answers a client over its limit 429 (as a rate limiter after UseRcCache() would), once its gate opens.
+        cached.MapGet("/limited", [RcCached(UserScope = RcUserScope.Shared)] async (HttpRequest request, Counters counters) =>
+        {
+            var n = counters.Next("limited");
+            if (request.Headers["X-Tenant"] == "over" && counters.Gate is { } gate)
+            {
+                counters.Entered.TrySetResult();
+                await gate.Task;
+                return Results.StatusCode(StatusCodes.Status429TooManyRequests);
+            }
+
+            return Results.Text($"limited #{n}");
+        });
+
+        // A handler whose own cache call fails with RcCacheException (as one with FailureMode=Throw does).
+        cached.MapGet("/own-cache-failure", [RcCached] string (Counters counters) =>
+        {
+            counters.Next("own-cache-failure");
+            throw new RcCacheException("The handler's own cache call failed.");
+        });
 
         // A handler that stops between reading its data and returning, for the tag race: the test invalidates meanwhile.
         cached.MapGet("/gated/{id:int}", [RcCached(Tags = ["gated"])] async (int id, Counters counters) =>

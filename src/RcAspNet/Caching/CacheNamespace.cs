@@ -654,8 +654,17 @@ internal sealed partial class CacheNamespace
             throw new ArgumentException(LoneSurrogate("tag"), nameof(tag));
         }
 
+        if (Encoding.UTF8.GetByteCount(tag) > ushort.MaxValue)
+        {
+            throw new ArgumentException($"A tag must be at most {ushort.MaxValue} bytes long in UTF-8, as an entry records it; this one has {Encoding.UTF8.GetByteCount(tag)}.", nameof(tag));
+        }
+
         return KeysOf(tag);
     }
+
+    /// <summary>Whether <paramref name="tag"/> may be a tag of this namespace (<see cref="TagKeys"/> throws for one that may not).</summary>
+    public bool IsValidTag(string? tag) =>
+        !string.IsNullOrEmpty(tag) && tag.Length <= _maximumKeyLength && !HasLoneSurrogate(tag) && Encoding.UTF8.GetByteCount(tag) <= ushort.MaxValue;
 
     /// <summary>Where the store keeps a tag an entry carries, without the checks of <see cref="TagKeys"/> (it was checked when written, under settings that may have changed).</summary>
     private TagKeys KeysOf(string tag)

@@ -31,6 +31,9 @@ internal static class EntryEnvelope
     private const byte TaggedVersion = 2;
     private const byte TrackedVersion = 3;
 
+    /// <summary>The last moment a <see cref="DateTimeOffset"/> holds, in Unix milliseconds (9999-12-31T23:59:59.999Z).</summary>
+    private const long LatestUnixMilliseconds = 253_402_300_799_999;
+
     public static bool NeedsHeader(ReadOnlySpan<byte> value) => HasMagic(value);
 
     /// <param name="value">The value.</param>
@@ -120,8 +123,10 @@ internal static class EntryEnvelope
         }
 
         var valueOffset = tagsAt == 0 ? HeaderSize : EndOfTags(entry, tagsAt);
-        if (slidingMs < 0 || absoluteMs < 0 || valueOffset < 0 || writtenAt < 0 || freshUntil < 0)
+        if (slidingMs < 0 || absoluteMs < 0 || valueOffset < 0 || writtenAt < 0 || freshUntil < 0
+            || slidingMs > (long)TimeSpan.MaxValue.TotalMilliseconds || absoluteMs > LatestUnixMilliseconds)
         {
+            // Out of what a TimeSpan or a DateTimeOffset holds: no entry of this library's, nor of rc's.
             return EntryKind.Corrupt;
         }
 

@@ -283,6 +283,8 @@ internal sealed partial class RcCache : IRcCache
     /// <summary>Whether a key would be accepted (not empty, not over <c>Rc:MaximumKeyLength</c>).</summary>
     internal bool IsValidKey(string key) => Keyspace.IsValidKey(key);
 
+    internal bool IsValidTag(string tag) => Keyspace.IsValidTag(tag);
+
     /// <summary>The key as the store holds it: checked, with the namespace (the batch queues lookups by it).</summary>
     internal string NamespacedKey(string key, string paramName = "key") => Keyspace.Key(key, paramName);
 

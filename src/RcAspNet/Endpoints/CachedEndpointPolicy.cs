@@ -148,6 +148,15 @@ internal sealed class CachedEndpointPolicy
             }
 
             tags = made;
+            foreach (var tag in made)
+            {
+                if (!Cache.IsValidTag(tag))
+                {
+                    // Made of an argument (a long one, say) that makes no valid tag: answered without the cache, as an
+                    // argument that makes no valid key is.
+                    return false;
+                }
+            }
         }
 
         return Cache.IsValidKey(key);

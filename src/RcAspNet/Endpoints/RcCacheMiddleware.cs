@@ -58,7 +58,18 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
 
         if (policy.ReadsForm && http.Request.HasFormContentType)
         {
-            await http.Request.ReadFormAsync(http.RequestAborted).ConfigureAwait(false);
+            try
+            {
+                await http.Request.ReadFormAsync(http.RequestAborted).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is InvalidDataException or IOException or BadHttpRequestException)
+            {
+                // A form past the server's limits, or malformed: the handler's model binding answers it (400), uncached.
+                LogUnkeyable(logger, policy.Identity);
+                SetStatus(http, policy, "MISS");
+                await next(http).ConfigureAwait(false);
+                return;
+            }
         }
 
         if (!policy.TryBuildKey(http, out var key, out var tags))
@@ -174,8 +185,9 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
             await next(http).ConfigureAwait(false);
             return;
         }
-        catch (RcCacheException ex)
+        catch (RcCacheException ex) when (!rendering || rendered is not null)
         {
+            // The endpoint's cache failed (a handler's own RcCacheException, from a call of its own, is its failure).
             startFailed?.Throw();
             LogCacheSkipped(logger, policy.Identity, ex.GetType().Name);
             SetStatus(http, policy, "MISS");
@@ -206,7 +218,7 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
         {
             // The handler failed or ran past its soft timeout: the fallback answers, marked. What the failed handler
             // set on this response goes; what the middleware before the cache set stays.
-            if (rendered is not null && away is null && !http.Response.HasStarted)
+            if (rendering && away is null && !http.Response.HasStarted)
             {
                 http.Response.Clear();
                 foreach (var (name, value) in before ?? [])
@@ -291,7 +303,13 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
         }
     }
 
-    /// <summary>Whether an error answers the request's own headers (Accept, a precondition, a range): not one anyone would get.</summary>
+    /// <summary>
+    /// Whether an error answers the request's own headers or its client (Accept, a precondition, a range, its
+    /// credentials, its rate): not one anyone would get. Middleware after <c>UseRcCache()</c> (a rate limiter, an API key
+    /// check) answers for the handler.
+    /// </summary>
     private static bool DependsOnRequestHeaders(int status) =>
-        status is StatusCodes.Status406NotAcceptable or StatusCodes.Status412PreconditionFailed or StatusCodes.Status416RangeNotSatisfiable;
+        status is StatusCodes.Status401Unauthorized or StatusCodes.Status403Forbidden or StatusCodes.Status406NotAcceptable
+            or StatusCodes.Status407ProxyAuthenticationRequired or StatusCodes.Status412PreconditionFailed
+            or StatusCodes.Status416RangeNotSatisfiable or StatusCodes.Status429TooManyRequests;
 }

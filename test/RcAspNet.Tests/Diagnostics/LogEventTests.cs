@@ -128,6 +128,21 @@ public sealed class LogEventTests
         AssertLogged(201, "RcCorruptEntry", LogLevel.Warning);
     }
 
+    [Theory]
+    [InlineData("~~~~~~~~", "\0\0\0\0\0\0\0\0")] // a sliding window past what a TimeSpan holds
+    [InlineData("\0\0\0\0\0\0\0\0", "~~~~~~~~")] // an absolute expiration past what a DateTimeOffset holds
+    public async Task AHeaderOutOfRange_IsACorruptEntry_AMissNotAnException(string sliding, string absolute)
+    {
+        var server = await SharedRedis.Single;
+        await using var services = Services(o => Single(o, server));
+        var cache = services.GetRequiredService<IRcCache>();
+        Assert.Equal("+OK\r\n", await server.CommandAsync("SET", cache.Namespace + Key, "\0RC\u0001" + sliding + absolute + "\"value\""));
+
+        Assert.Null(await cache.GetAsync<string>(Key));
+        Assert.Null(await services.GetRequiredService<IDistributedCache>().GetAsync(Key));
+        AssertLogged(201, "RcCorruptEntry", LogLevel.Warning);
+    }
+
     [Fact]
     public async Task EntryOfAnotherType_Is300RcUnreadableEntry()
     {

@@ -54,6 +54,42 @@ public sealed class HostileInputTests : IAsyncLifetime
         Assert.Equal(before, Store.Count);
     }
 
+    [Fact]
+    public async Task AnArgumentThatMakesAValidKeyButNoValidTag_IsAnsweredUncached_AndStoresNothing()
+    {
+        using var client = _app.CreateClient();
+        var before = Store.Count;
+        var slug = new string('s', 190); // its key (the prefix, the argument) fits Rc:MaximumKeyLength, its tag does not
+        Assert.True(RcKey.For("L", slug).Length <= 200 && $"labelled-page:{slug}".Length > 200);
+
+        var first = await client.GetAsync($"/labelled/{slug}");
+        var second = await client.GetAsync($"/labelled/{slug}");
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal("labelled 190 #1", await first.Content.ReadAsStringAsync());
+        Assert.Equal("labelled 190 #2", await second.Content.ReadAsStringAsync());
+        Assert.Equal("MISS", CacheStatus(second));
+        Assert.Equal(before, Store.Count);
+    }
+
+    [Fact]
+    public async Task AMalformedForm_GetsTheAppsOwnAnswer_NotAServerError()
+    {
+        // A form argument is read from the request's form: a malformed one is the framework's to refuse (400), as
+        // without the cache, never a server error of the cache's.
+        using var client = _app.CreateClient();
+        var before = Store.Count;
+        var body = new StringContent("--x\r\nContent-Disposition: form-data; name=\"v\"\r\n\r\n5");
+        body.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse("multipart/form-data; boundary=x");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/form") { Content = body };
+
+        var response = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.NotEqual("HIT", CacheStatus(response));
+        Assert.Equal(before, Store.Count);
+    }
+
     [Theory]
     [InlineData("/kind/int?v=12x")]
     [InlineData("/kind/int?v=99999999999999999999")]

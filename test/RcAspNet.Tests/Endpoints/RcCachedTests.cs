@@ -193,6 +193,15 @@ public abstract class RcCachedTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AHandlersOwnRcCacheException_IsItsFailure_AndTheHandlerRunsOnce()
+    {
+        // Not taken for a failure of the endpoint's cache, which would answer by running the handler again.
+        var failed = await GetAsync("/own-cache-failure");
+        Assert.Equal(HttpStatusCode.InternalServerError, failed.Response.StatusCode);
+        Assert.Equal(1, App.Counters.Get("own-cache-failure"));
+    }
+
+    [Fact]
     public async Task AnAnswerThatSetsACookieAsItsResponseStarts_IsNotStored()
     {
         var first = await GetAsync("/session-visit");
@@ -485,6 +494,25 @@ public abstract class RcCachedTests : IAsyncLifetime
         Assert.All(responses, static r => Assert.Equal(HttpStatusCode.ServiceUnavailable, r.Response.StatusCode));
         Assert.All(responses, static r => Assert.Equal("MISS", CacheStatus(r.Response)));
         Assert.InRange(App.Counters.Get("slow-error"), 1, 8);
+    }
+
+    [Fact]
+    public async Task AMissThatJoinedAnotherClientsRefusal_RendersItsOwn()
+    {
+        // One client's 429 (or 401, 403) is that client's: a request that joined its render renders for itself.
+        App.Counters.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var refused = GetAsync("/limited", tenant: "over");
+        await App.Counters.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var other = GetAsync("/limited");
+        await Task.Delay(500); // time for it to join the render in flight (if it does not, it renders its own all the same)
+        App.Counters.Gate.SetResult();
+        App.Counters.Gate = null;
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await refused).Response.StatusCode);
+        var answer = await other;
+        Assert.Equal(HttpStatusCode.OK, answer.Response.StatusCode);
+        Assert.Equal("limited #2", answer.Body);
+        Assert.Equal("MISS", CacheStatus(answer.Response));
     }
 
     [Fact]

@@ -114,6 +114,19 @@ public abstract class StoredHeadersTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AFailSafeFallbackAfterTheHandlerThrew_CarriesNoneOfWhatTheFailedHandlerSet()
+    {
+        var miss = await SendAsync("/headers/throwing/1");
+        _clock.Advance(TimeSpan.FromSeconds(11));
+        App.Counters.SourceDown = true;
+        var stale = await SendAsync("/headers/throwing/1");
+        Assert.Equal((HttpStatusCode.OK, "STALE"), (stale.StatusCode, Header(stale, "X-Cache")));
+        Assert.Equal(await miss.Content.ReadAsStringAsync(), await stale.Content.ReadAsStringAsync());
+        Assert.Null(stale.Content.Headers.ContentDisposition);
+        Assert.NotNull(Header(stale, "X-Request-Id"));
+    }
+
+    [Fact]
     public async Task HeadersAMiddlewareBeforeTheCacheSets_AreEachRequestsOwn()
     {
         var miss = await SendAsync("/headers/2");
