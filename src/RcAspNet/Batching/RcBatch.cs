@@ -81,6 +81,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     public async Task FlushAsync(CancellationToken cancellationToken = default)
     {
         BatchEntry[] entries;
+        var taken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_lock)
         {
             if (_queue is not { Entries.Count: > 0 } queue)
@@ -89,12 +90,13 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
             }
 
             entries = queue.Take();
-        }
 
-        var taken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        foreach (var entry in entries)
-        {
-            entry.TakenBy(taken.Task);
+            // Under the lock: a caller that resolves one of these, finds the queue empty and then no flush to wait
+            // for would read a lookup not resolved yet.
+            foreach (var entry in entries)
+            {
+                entry.TakenBy(taken.Task);
+            }
         }
 
         try

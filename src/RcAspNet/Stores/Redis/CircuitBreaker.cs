@@ -5,8 +5,8 @@ namespace RcAspNet.Stores.Redis;
 /// in time costs no caller a second timeout), after <c>threshold</c> other failures in a row (refused connections), and
 /// whenever the server is held out of service (<see cref="Hold"/>: a removal was kept for it, or it must prove its
 /// identity). While it is open, calls skip the server at once, and a recovery runs in the background: the first
-/// <see cref="FirstWait"/> after a failure (at once after a hold), then after twice as long each time it fails, never
-/// longer than <c>longestWait</c>. It closes only when a recovery succeeded and <c>mayClose</c> agrees, under the
+/// <see cref="FirstWait"/> after a failure (at once after a hold), the next <see cref="FirstWait"/> after the first
+/// fails, and each later one after twice as long as the last, never longer than <c>longestWait</c>. It closes only when a recovery succeeded and <c>mayClose</c> agrees, under the
 /// node's lock, so that a removal kept meanwhile holds it open.
 /// </summary>
 internal sealed class CircuitBreaker(
