@@ -3,6 +3,7 @@ using System.Runtime.ExceptionServices;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
@@ -25,6 +26,8 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
     // What AuthorizationMiddleware leaves in HttpContext.Items once it has authorized the endpoint.
     private const string AuthorizationRan = "__AuthorizationMiddlewareWithEndpointInvoked";
 
+    private Task<bool>? _fallbackPolicy;
+
     public Task InvokeAsync(HttpContext http)
     {
         var method = http.Request.Method;
@@ -35,14 +38,43 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
             return next(http);
         }
 
-        if (endpoint.Metadata.GetMetadata<IAuthorizeData>() is not null && endpoint.Metadata.GetMetadata<IAllowAnonymous>() is null && !http.Items.ContainsKey(AuthorizationRan))
+        if (!http.Items.ContainsKey(AuthorizationRan) && endpoint.Metadata.GetMetadata<IAllowAnonymous>() is null)
         {
-            // UseRcCache() comes before UseAuthorization(): a hit would skip the endpoint's authorization.
-            LogBeforeAuthorization(logger, policy.Identity);
-            return next(http);
+            if (endpoint.Metadata.GetMetadata<IAuthorizeData>() is not null
+                || endpoint.Metadata.GetMetadata<IAuthorizationRequirementData>() is not null
+                || endpoint.Metadata.GetMetadata<AuthorizationPolicy>() is not null)
+            {
+                return BeforeAuthorization(http, policy);
+            }
+
+            if (FallbackPolicy(http) is var fallback && (!fallback.IsCompletedSuccessfully || fallback.Result))
+            {
+                return AfterFallbackAsync(http, policy, fallback);
+            }
         }
 
         return ServeAsync(http, policy);
+    }
+
+    /// <summary>UseRcCache() comes before UseAuthorization(): a hit would skip the endpoint's authorization.</summary>
+    private Task BeforeAuthorization(HttpContext http, CachedEndpointPolicy policy)
+    {
+        LogBeforeAuthorization(logger, policy.Identity);
+        return next(http);
+    }
+
+    /// <summary>Whether the app authorizes every endpoint that says nothing of it (a fallback policy), read once.</summary>
+    private Task<bool> FallbackPolicy(HttpContext http) =>
+        _fallbackPolicy ??= http.RequestServices.GetService<IAuthorizationPolicyProvider>() is { } provider
+            ? HasFallbackPolicyAsync(provider)
+            : Task.FromResult(false);
+
+    private static async Task<bool> HasFallbackPolicyAsync(IAuthorizationPolicyProvider provider) =>
+        await provider.GetFallbackPolicyAsync().ConfigureAwait(false) is not null;
+
+    private async Task AfterFallbackAsync(HttpContext http, CachedEndpointPolicy policy, Task<bool> fallback)
+    {
+        await (await fallback.ConfigureAwait(false) ? BeforeAuthorization(http, policy) : ServeAsync(http, policy)).ConfigureAwait(false);
     }
 
     private async Task ServeAsync(HttpContext http, CachedEndpointPolicy policy)

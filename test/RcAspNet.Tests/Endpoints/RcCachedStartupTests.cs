@@ -131,21 +131,32 @@ public sealed class RcCachedStartupTests
         Assert.Contains("/two", message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task UseRcCacheBeforeUseAuthorization_NeverServesAHitWithoutAuthorization()
+    /// <summary>However the endpoint's authorization is required: its metadata, a policy object, or the app's fallback policy.</summary>
+    [Theory]
+    [InlineData("metadata")]
+    [InlineData("policy")]
+    [InlineData("fallback")]
+    public async Task UseRcCacheBeforeUseAuthorization_NeverServesAHitWithoutAuthorization(string required)
     {
         var builder = WebApplication.CreateBuilder();
         builder.WebHost.UseTestServer();
         builder.Services.AddRcCache(static _ => { });
         builder.Services.AddAuthentication("Test").AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, RcAspNet.TestApp.TestAuthentication>("Test", null);
-        builder.Services.AddAuthorization();
+        var authenticated = new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build();
+        builder.Services.AddAuthorization(o => o.FallbackPolicy = required == "fallback" ? authenticated : null);
         await using var app = builder.Build();
         app.UseRouting();
         app.UseRcCache();
         app.UseAuthentication();
         app.UseAuthorization();
         var runs = 0;
-        app.MapGet("/secret", [RcCached(UserScope = RcUserScope.Shared)] () => $"secret {++runs}").RequireAuthorization();
+        var secret = app.MapGet("/secret", [RcCached(UserScope = RcUserScope.Shared)] () => $"secret {++runs}");
+        _ = required switch
+        {
+            "metadata" => secret.RequireAuthorization(),
+            "policy" => secret.RequireAuthorization(authenticated),
+            _ => secret,
+        };
         await app.StartAsync();
         using var client = app.GetTestClient();
         using var request = new HttpRequestMessage(HttpMethod.Get, "/secret");
