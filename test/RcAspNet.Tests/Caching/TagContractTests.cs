@@ -341,6 +341,20 @@ public sealed class MemoryTagTests : TagContractTests
     protected override bool HasOtherNodes => false;
 
     protected override Task<Action<RcOptions>> StoreAsync() => SharedStores.Memory();
+
+    /// <summary>An entry records each tag's UTF-8 length in two bytes: a longer tag is refused by that rule, never written.</summary>
+    [Fact]
+    public async Task ATagLongerThanAnEntryRecords_IsAnArgumentErrorThatNamesTheRule()
+    {
+        await using var services = TestServices.Build(static o => (o.Store, o.MaximumKeyLength) = (RcStoreKind.Memory, 30_000));
+        var cache = services.GetRequiredService<IRcCache>();
+        var tag = new string('\u4e2d', 22_000); // 22,000 characters, 66,000 bytes in UTF-8
+
+        var write = await Assert.ThrowsAsync<ArgumentException>(async () => await cache.SetAsync("k", 1, new RcEntryOptions { Tags = [tag] }));
+        Assert.Contains("65535 bytes", write.Message, StringComparison.Ordinal);
+        Assert.Equal("tag", (await Assert.ThrowsAsync<ArgumentException>(async () => await cache.InvalidateTagAsync(tag))).ParamName);
+        Assert.False(await cache.ExistsAsync("k"));
+    }
 }
 
 public sealed class RedisTagTests : TagContractTests
