@@ -34,6 +34,12 @@ internal sealed record LoadSettings(TimeSpan? FailSafe, TimeSpan Throttle, TimeS
             NotNegative(options.FactoryHardTimeout ?? HardTimeout, nameof(RcEntryOptions.FactoryHardTimeout)),
             options.EagerRefreshThreshold ?? EagerRefresh ?? 0,
             (options.StampedeProtection ?? Protection) == RcStampedeProtection.Fleet);
+        if (options.Expiration is { } expiration && expiration <= TimeSpan.Zero)
+        {
+            // Checked before the factory runs, whose result could not be stored.
+            throw new ArgumentOutOfRangeException(nameof(options), expiration, "RcEntryOptions.Expiration must be positive.");
+        }
+
         if (options.FailSafeThrottleDuration is { } throttle && throttle <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(options), throttle, "RcEntryOptions.FailSafeThrottleDuration must be positive.");

@@ -43,7 +43,7 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
         CheckAuthorityFile(errors, $"{path}:SslCaFile", options.SslCaFile);
         if (options.CacheStatusHeader.Any(static c => c <= ' ' || c > '~' || c == ':'))
         {
-            errors.Add($"{path}:CacheStatusHeader: '{options.CacheStatusHeader}' is not a valid header name.");
+            errors.Add($"{path}:CacheStatusHeader: '{options.CacheStatusHeader}' is not a valid header name: use printable ASCII without spaces or ':' (empty turns the header off).");
         }
 
         foreach (var (cacheName, cache) in options.Caches)

@@ -441,6 +441,18 @@ public sealed class LoadingTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task AnExpirationThatIsNotPositive_IsRefusedBeforeTheFactoryRuns(string store)
+    {
+        await using var fixture = await Fixture.StartAsync(store, static _ => { });
+        var runs = 0;
+        var error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () =>
+            await fixture.Cache.GetOrSetAsync("k", _ => ValueTask.FromResult(++runs), new RcEntryOptions { Expiration = TimeSpan.Zero }));
+        Assert.Contains("RcEntryOptions.Expiration must be positive", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, runs);
+    }
+
     /// <summary>
     /// A tag invalidated while a factory of an entry that carries it runs: a read that begins after the invalidation does
     /// not join that load (it loads its own), and the load's value is not stored; a load of another tag is still joined.
