@@ -185,6 +185,13 @@ public static class Program
             return WithHeaders("headers-throwing", id, response, counters);
         });
 
+        // A handler that says when its data last changed.
+        cached.MapGet("/dated/{id:int}", [RcCached(UserScope = RcUserScope.Shared)] (int id, HttpResponse response, Counters counters) =>
+        {
+            response.Headers.LastModified = "Wed, 01 Jan 2025 00:00:00 GMT";
+            return $"dated {id} #{counters.Next("dated")}";
+        });
+
         // A handler that sets its own entity tag: the cache keeps it instead of computing one.
         cached.MapGet("/own-etag/{id:int}", [RcCached(UserScope = RcUserScope.Shared)] (int id, HttpResponse response, Counters counters) =>
         {

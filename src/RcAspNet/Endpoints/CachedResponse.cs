@@ -201,7 +201,12 @@ internal sealed class CachedResponse(int statusCode, string? contentType, ReadOn
     private bool IsNotModified(HttpRequest request)
     {
         var ifNoneMatch = request.Headers.IfNoneMatch;
-        if (ifNoneMatch.Count == 0 || !EntityTagHeaderValue.TryParseList(ifNoneMatch, out var tags))
+        if (ifNoneMatch.Count == 0)
+        {
+            return IsNotModifiedSince(request);
+        }
+
+        if (!EntityTagHeaderValue.TryParseList(ifNoneMatch, out var tags))
         {
             // An If-None-Match that is not a list of entity tags is ignored, as RFC 9110 asks of a malformed field.
             return false;
@@ -217,6 +222,31 @@ internal sealed class CachedResponse(int statusCode, string? contentType, ReadOn
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Without <c>If-None-Match</c>, <c>If-Modified-Since</c> (RFC 9110 section 13.1.3), as output caching answers it:
+    /// not modified when the handler's <c>Last-Modified</c>, else the moment the entry was rendered (known for an entry
+    /// with the handler's headers), is not after the date the client gives.
+    /// </summary>
+    private bool IsNotModifiedSince(HttpRequest request)
+    {
+        if (request.Headers.IfModifiedSince.Count != 1
+            || !HeaderUtilities.TryParseDate(request.Headers.IfModifiedSince.ToString(), out var since))
+        {
+            return false;
+        }
+
+        var modified = WrittenAt;
+        foreach (var (name, value) in StoredHeaders?.Fields ?? [])
+        {
+            if (HeaderNames.LastModified.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                modified = HeaderUtilities.TryParseDate(value, out var lastModified) ? lastModified : null;
+            }
+        }
+
+        return modified is { } at && at <= since;
     }
 
     /// <summary>The quoted opaque tag, without the weak indicator: what weak comparison compares.</summary>

@@ -27,13 +27,18 @@ public abstract class EntityTagTests : IAsyncLifetime
 
     protected abstract Task<Dictionary<string, string?>> SettingsAsync();
 
-    private async Task<(HttpResponseMessage Response, string Body)> SendAsync(string path, string? ifNoneMatch = null, HttpMethod? method = null)
+    private async Task<(HttpResponseMessage Response, string Body)> SendAsync(string path, string? ifNoneMatch = null, HttpMethod? method = null, string? ifModifiedSince = null)
     {
         using var client = App.CreateClient();
         using var request = new HttpRequestMessage(method ?? HttpMethod.Get, path);
         if (ifNoneMatch is not null)
         {
             request.Headers.TryAddWithoutValidation("If-None-Match", ifNoneMatch);
+        }
+
+        if (ifModifiedSince is not null)
+        {
+            request.Headers.TryAddWithoutValidation("If-Modified-Since", ifModifiedSince);
         }
 
         var response = await client.SendAsync(request);
@@ -73,6 +78,25 @@ public abstract class EntityTagTests : IAsyncLifetime
         Assert.Equal("HIT", CacheStatus(revalidated.Response));
         Assert.Null(revalidated.Response.Content.Headers.ContentType);
         Assert.Equal(1, App.Counters.Get("hello"));
+    }
+
+    [Fact]
+    public async Task IfModifiedSince_NotBeforeTheHandlersLastModified_Gets304FromTheCache()
+    {
+        var miss = await SendAsync("/dated/1");
+        Assert.Equal("Wed, 01 Jan 2025 00:00:00 GMT", miss.Response.Content.Headers.GetValues("Last-Modified").Single());
+
+        var same = await SendAsync("/dated/1", ifModifiedSince: "Wed, 01 Jan 2025 00:00:00 GMT");
+        var later = await SendAsync("/dated/1", ifModifiedSince: "Thu, 02 Jan 2025 00:00:00 GMT");
+        Assert.Equal((HttpStatusCode.NotModified, "", "HIT"), (same.Response.StatusCode, same.Body, CacheStatus(same.Response)));
+        Assert.Equal(HttpStatusCode.NotModified, later.Response.StatusCode);
+
+        // Modified since the client's date, a date that does not parse, or an If-None-Match (which takes precedence)
+        // that does not match: the entry.
+        Assert.Equal((HttpStatusCode.OK, miss.Body), ((await SendAsync("/dated/1", ifModifiedSince: "Tue, 31 Dec 2024 23:59:59 GMT")) is var (r1, b1) ? (r1.StatusCode, b1) : default));
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync("/dated/1", ifModifiedSince: "yesterday")).Response.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync("/dated/1", "\"other\"", ifModifiedSince: "Thu, 02 Jan 2025 00:00:00 GMT")).Response.StatusCode);
+        Assert.Equal(1, App.Counters.Get("dated"));
     }
 
     [Fact]
