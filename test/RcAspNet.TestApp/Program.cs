@@ -233,9 +233,15 @@ public static class Program
         });
 
         // A handler whose own cache call fails with RcCacheException (as one with FailureMode=Throw does).
-        cached.MapGet("/own-cache-failure", [RcCached] string (Counters counters) =>
+        cached.MapGet("/own-cache-failure", [RcCached] async Task<string> (Counters counters) =>
         {
             counters.Next("own-cache-failure");
+            if (counters.Gate is { } gate)
+            {
+                counters.Entered.TrySetResult();
+                await gate.Task;
+            }
+
             throw new RcCacheException("The handler's own cache call failed.");
         });
 

@@ -81,7 +81,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     public async Task FlushAsync(CancellationToken cancellationToken = default)
     {
         BatchEntry[] entries;
-        var taken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        TaskCompletionSource taken;
         lock (_lock)
         {
             if (_queue is not { Entries.Count: > 0 } queue)
@@ -90,6 +90,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
             }
 
             entries = queue.Take();
+            taken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
             // Under the lock: a caller that resolves one of these, finds the queue empty and then no flush to wait
             // for would read a lookup not resolved yet.

@@ -490,7 +490,16 @@ internal sealed partial class CacheNamespace
         if (refused is not null)
         {
             // First, so that a write below that throws cannot leave the values these replaced.
-            await _store.DeleteManyAsync(refused, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await _store.DeleteManyAsync(refused, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (replaces && cancellationToken.IsCancellationRequested && entries.Count > 0)
+            {
+                // The caller gave up: the entries below are not written, and the values they replace must not outlive them.
+                await _store.DeleteManyAsync([.. entries.Select(static e => e.Key)], cancellationToken).ConfigureAwait(false);
+                throw;
+            }
         }
 
         try
@@ -664,7 +673,8 @@ internal sealed partial class CacheNamespace
 
     /// <summary>Whether <paramref name="tag"/> may be a tag of this namespace (<see cref="TagKeys"/> throws for one that may not).</summary>
     public bool IsValidTag(string? tag) =>
-        !string.IsNullOrEmpty(tag) && tag.Length <= _maximumKeyLength && !HasLoneSurrogate(tag) && Encoding.UTF8.GetByteCount(tag) <= ushort.MaxValue;
+        !string.IsNullOrEmpty(tag) && tag.Length <= _maximumKeyLength && !HasLoneSurrogate(tag)
+        && (tag.Length <= ushort.MaxValue / 3 || Encoding.UTF8.GetByteCount(tag) <= ushort.MaxValue); // at most 3 UTF-8 bytes a UTF-16 char
 
     /// <summary>Where the store keeps a tag an entry carries, without the checks of <see cref="TagKeys"/> (it was checked when written, under settings that may have changed).</summary>
     private TagKeys KeysOf(string tag)

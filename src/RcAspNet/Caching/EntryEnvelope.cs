@@ -34,6 +34,9 @@ internal static class EntryEnvelope
     /// <summary>The last moment a <see cref="DateTimeOffset"/> holds, in Unix milliseconds (9999-12-31T23:59:59.999Z).</summary>
     private const long LatestUnixMilliseconds = 253_402_300_799_999;
 
+    /// <summary>The longest <see cref="TimeSpan"/>, in whole milliseconds.</summary>
+    private const long LongestMilliseconds = long.MaxValue / TimeSpan.TicksPerMillisecond;
+
     public static bool NeedsHeader(ReadOnlySpan<byte> value) => HasMagic(value);
 
     /// <param name="value">The value.</param>
@@ -124,7 +127,7 @@ internal static class EntryEnvelope
 
         var valueOffset = tagsAt == 0 ? HeaderSize : EndOfTags(entry, tagsAt);
         if (slidingMs < 0 || absoluteMs < 0 || valueOffset < 0 || writtenAt < 0 || freshUntil < 0
-            || slidingMs > (long)TimeSpan.MaxValue.TotalMilliseconds || absoluteMs > LatestUnixMilliseconds)
+            || slidingMs > LongestMilliseconds || absoluteMs > LatestUnixMilliseconds)
         {
             // Out of what a TimeSpan or a DateTimeOffset holds: no entry of this library's, nor of rc's.
             return EntryKind.Corrupt;

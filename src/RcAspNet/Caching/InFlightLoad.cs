@@ -20,10 +20,13 @@ internal sealed class InFlightLoad<T>
 
     /// <summary>
     /// Gets the mark of its request's tags when this load began (<see cref="CacheNamespace.TagMark"/>): a request that
-    /// begins after this process invalidated one of them does not join it (what it loads is not written, by the tags'
-    /// versions).
+    /// begins after this process invalidated one of them, or that carries other tags, does not join it (what it loads
+    /// is not written, by the tags' versions).
     /// </summary>
     public long TagMark { get; init; }
+
+    /// <summary>Gets the tags of the request that began this load, whose mark <see cref="TagMark"/> is.</summary>
+    public IReadOnlyList<string>? Tags { get; init; }
 
     /// <summary>Gets how many callers wait for this load now.</summary>
     public int Waiters => Volatile.Read(ref _waiters);

@@ -211,9 +211,9 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
             bool registered;
             if (_loads.TryGetValue(key, out var running))
             {
-                // One begun before this process changed the key, or invalidated one of the request's tags, is not
-                // joined: what it loads may predate the change.
-                if (running is InFlightLoad<T> shared && shared.ChangeMark == keyspace.ChangeMark(key) && shared.TagMark == keyspace.TagMark(request.Tags) && shared.TryJoin())
+                // One begun before this process changed the key, or invalidated one of its tags, or one of other tags,
+                // is not joined: what it loads may predate the change.
+                if (running is InFlightLoad<T> shared && shared.ChangeMark == keyspace.ChangeMark(key) && SameTags(shared.Tags, request.Tags) && shared.TagMark == keyspace.TagMark(shared.Tags) && shared.TryJoin())
                 {
                     request.Settle();
                     return shared;
@@ -221,14 +221,14 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
 
                 // One whose callers all left, or begun before a change, is replaced; one of another type stays, and this
                 // one runs unregistered.
-                own ??= new InFlightLoad<T> { ChangeMark = keyspace.ChangeMark(key), TagMark = keyspace.TagMark(request.Tags) };
+                own ??= new InFlightLoad<T> { ChangeMark = keyspace.ChangeMark(key), TagMark = keyspace.TagMark(request.Tags), Tags = request.Tags };
                 registered = running is InFlightLoad<T>;
                 if (registered && !_loads.TryUpdate(key, own, running))
                 {
                     continue;
                 }
             }
-            else if (!(registered = _loads.TryAdd(key, own ??= new InFlightLoad<T> { ChangeMark = keyspace.ChangeMark(key), TagMark = keyspace.TagMark(request.Tags) })))
+            else if (!(registered = _loads.TryAdd(key, own ??= new InFlightLoad<T> { ChangeMark = keyspace.ChangeMark(key), TagMark = keyspace.TagMark(request.Tags), Tags = request.Tags })))
             {
                 continue;
             }
@@ -245,6 +245,10 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
             return load;
         }
     }
+
+    /// <summary>Whether two loads of a key carry the same tags (a load of other tags may predate an invalidation of this one's).</summary>
+    private static bool SameTags(IReadOnlyList<string>? a, IReadOnlyList<string>? b) =>
+        (a is null || a.Count == 0) ? b is null || b.Count == 0 : b is not null && a.SequenceEqual(b, StringComparer.Ordinal);
 
     /// <summary>Starts a load: in the caller's execution context, or, when it may outlive the caller, in none.</summary>
     private static void Start(Func<Task> run, bool detached)
@@ -273,7 +277,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
     /// <summary>One refresh per key in this process (and per fleet with <c>Fleet</c>), that no reader waits for.</summary>
     private void RefreshInBackground<T>(LoadRequest<T> request, long writtenAt)
     {
-        var load = new InFlightLoad<T> { ChangeMark = keyspace.ChangeMark(request.NamespacedKey), TagMark = keyspace.TagMark(request.Tags) };
+        var load = new InFlightLoad<T> { ChangeMark = keyspace.ChangeMark(request.NamespacedKey), TagMark = keyspace.TagMark(request.Tags), Tags = request.Tags };
         if (!_loads.TryAdd(request.NamespacedKey, load))
         {
             return;

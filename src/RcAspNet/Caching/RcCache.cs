@@ -128,18 +128,18 @@ internal sealed partial class RcCache : IRcCache
             }
         }
 
-        if (bypassed is not null)
-        {
-            // Not stored; and the values they replace must not outlive them.
-            await Keyspace.DeleteManyAsync(bypassed, cancellationToken).ConfigureAwait(false);
-        }
-
         TagVersions? versions = null;
         try
         {
+            if (bypassed is not null)
+            {
+                // Not stored; and the values they replace must not outlive them.
+                await Keyspace.DeleteManyAsync(bypassed, cancellationToken).ConfigureAwait(false);
+            }
+
             versions = options?.Tags is { Count: > 0 } tags && entries.Count > 0 ? await Keyspace.ReadTagVersionsAsync(tags, cancellationToken).ConfigureAwait(false) : null;
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && entries.Count > 0)
         {
             // The caller gave up before the writes: the values they were to replace must not outlive them.
             await Keyspace.DeleteManyAsync([.. entries.Select(static e => e.Key)], cancellationToken).ConfigureAwait(false);

@@ -26,6 +26,9 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
     // What AuthorizationMiddleware leaves in HttpContext.Items once it has authorized the endpoint.
     private const string AuthorizationRan = "__AuthorizationMiddlewareWithEndpointInvoked";
 
+    // Marks an RcCacheException the handler threw, which is its failure, not the endpoint cache's.
+    private const string HandlersOwn = "RcAspNet.HandlersOwn";
+
     private Task<bool>? _fallbackPolicy;
 
     public Task InvokeAsync(HttpContext http)
@@ -64,17 +67,31 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
     }
 
     /// <summary>Whether the app authorizes every endpoint that says nothing of it (a fallback policy), read once.</summary>
-    private Task<bool> FallbackPolicy(HttpContext http) =>
-        _fallbackPolicy ??= http.RequestServices.GetService<IAuthorizationPolicyProvider>() is { } provider
-            ? HasFallbackPolicyAsync(provider)
-            : Task.FromResult(false);
+    private Task<bool> FallbackPolicy(HttpContext http)
+    {
+        if (_fallbackPolicy is { } known)
+        {
+            return known;
+        }
+
+        var asked = http.RequestServices.GetService<IAuthorizationPolicyProvider>() is { } provider ? HasFallbackPolicyAsync(provider) : Task.FromResult(false);
+        if (asked.IsCompletedSuccessfully)
+        {
+            // Kept once known; a provider that fails is asked again by the next request.
+            _fallbackPolicy = asked;
+        }
+
+        return asked;
+    }
 
     private static async Task<bool> HasFallbackPolicyAsync(IAuthorizationPolicyProvider provider) =>
         await provider.GetFallbackPolicyAsync().ConfigureAwait(false) is not null;
 
     private async Task AfterFallbackAsync(HttpContext http, CachedEndpointPolicy policy, Task<bool> fallback)
     {
-        await (await fallback.ConfigureAwait(false) ? BeforeAuthorization(http, policy) : ServeAsync(http, policy)).ConfigureAwait(false);
+        var authorizes = await fallback.ConfigureAwait(false);
+        _fallbackPolicy = fallback;
+        await (authorizes ? BeforeAuthorization(http, policy) : ServeAsync(http, policy)).ConfigureAwait(false);
     }
 
     private async Task ServeAsync(HttpContext http, CachedEndpointPolicy policy)
@@ -94,7 +111,7 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
             {
                 await http.Request.ReadFormAsync(http.RequestAborted).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is InvalidDataException or IOException or BadHttpRequestException)
+            catch (Exception ex) when (ex is InvalidDataException or IOException)
             {
                 // A form past the server's limits, or malformed: the handler's model binding answers it (400), uncached.
                 LogUnkeyable(logger, policy.Identity);
@@ -135,24 +152,30 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
                     rendering = true;
                     CachedResponse answer;
                     string? handlerTag;
-                    if (away is not null)
+                    try
                     {
-                        answer = await away.RenderAsync(next).ConfigureAwait(false);
-                        handlerTag = answer.Headers!.ETag.Count == 1 ? answer.Headers.ETag.ToString() : null;
-                    }
-                    else
-                    {
-                        try
+                        if (away is not null)
+                        {
+                            answer = await away.RenderAsync(next).ConfigureAwait(false);
+                            handlerTag = answer.Headers!.ETag.Count == 1 ? answer.Headers.ETag.ToString() : null;
+                        }
+                        else
                         {
                             before = HandlerHeaders.Snapshot(http.Response.Headers);
                             answer = await RenderAsync(http, before, policy.StatusHeader).ConfigureAwait(false);
+                            handlerTag = http.Response.Headers.ETag.Count == 1 ? http.Response.Headers.ETag.ToString() : null;
                         }
-                        catch (OperationCanceledException ex) when (http.RequestAborted.IsCancellationRequested)
-                        {
-                            throw new RequestEndedException(ex);
-                        }
-
-                        handlerTag = http.Response.Headers.ETag.Count == 1 ? http.Response.Headers.ETag.ToString() : null;
+                    }
+                    catch (OperationCanceledException ex) when (away is null && http.RequestAborted.IsCancellationRequested)
+                    {
+                        throw new RequestEndedException(ex);
+                    }
+                    catch (RcCacheException ex)
+                    {
+                        // The handler's own (a cache call of its own failed): its failure, for every request that
+                        // joined this render too, not the endpoint cache's.
+                        ex.Data[HandlersOwn] = true;
+                        throw;
                     }
 
                     var result = storable && answer.StatusCode is >= 200 and < 300 and not StatusCodes.Status206PartialContent && answer.IsShareable && answer.FitsEncoding && !policy.IsBypassBody(answer.Body.Span)
@@ -217,9 +240,9 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
             await next(http).ConfigureAwait(false);
             return;
         }
-        catch (RcCacheException ex) when (!rendering || rendered is not null)
+        catch (RcCacheException ex) when (!ex.Data.Contains(HandlersOwn))
         {
-            // The endpoint's cache failed (a handler's own RcCacheException, from a call of its own, is its failure).
+            // The endpoint's cache failed.
             startFailed?.Throw();
             LogCacheSkipped(logger, policy.Identity, ex.GetType().Name);
             SetStatus(http, policy, "MISS");

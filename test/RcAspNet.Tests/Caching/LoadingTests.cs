@@ -466,7 +466,8 @@ public sealed class LoadingTests
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var post = new RcEntryOptions { Expiration = TimeSpan.FromSeconds(10), Tags = ["post:1"] };
-        var other = new RcEntryOptions { Expiration = TimeSpan.FromSeconds(10), Tags = ["post:2"] };
+        var unrelated = Enumerable.Range(2, 100).Select(static i => $"post:{i}").First(static t => KeyStripes.Of(t) != KeyStripes.Of("post:1"));
+        var other = new RcEntryOptions { Expiration = TimeSpan.FromSeconds(10), Tags = [unrelated] };
         async ValueTask<int> OldVersion(CancellationToken _)
         {
             started.SetResult();

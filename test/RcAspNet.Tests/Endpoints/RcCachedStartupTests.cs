@@ -135,6 +135,7 @@ public sealed class RcCachedStartupTests
     [Theory]
     [InlineData("metadata")]
     [InlineData("policy")]
+    [InlineData("requirement")]
     [InlineData("fallback")]
     public async Task UseRcCacheBeforeUseAuthorization_NeverServesAHitWithoutAuthorization(string required)
     {
@@ -154,7 +155,8 @@ public sealed class RcCachedStartupTests
         _ = required switch
         {
             "metadata" => secret.RequireAuthorization(),
-            "policy" => secret.RequireAuthorization(authenticated),
+            "policy" => secret.WithMetadata(authenticated),
+            "requirement" => secret.WithMetadata(new SignedInAttribute()),
             _ => secret,
         };
         await app.StartAsync();
@@ -245,5 +247,12 @@ public sealed class RcCachedStartupTests
         var stats = await server.CommandStatsAsync();
         stats.Remove("ping");
         Assert.Equal(new Dictionary<string, long> { ["get"] = 1 }, stats);
+    }
+
+    /// <summary>Requires a signed-in user through <see cref="Microsoft.AspNetCore.Authorization.IAuthorizationRequirementData"/> alone.</summary>
+    private sealed class SignedInAttribute : Attribute, Microsoft.AspNetCore.Authorization.IAuthorizationRequirementData
+    {
+        public IEnumerable<Microsoft.AspNetCore.Authorization.IAuthorizationRequirement> GetRequirements() =>
+            [new Microsoft.AspNetCore.Authorization.Infrastructure.DenyAnonymousAuthorizationRequirement()];
     }
 }

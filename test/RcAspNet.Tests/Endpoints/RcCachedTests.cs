@@ -72,6 +72,14 @@ public abstract class RcCachedTests : IAsyncLifetime
     private static string? CacheStatus(HttpResponseMessage response) =>
         response.Headers.TryGetValues("X-Cache", out var values) ? values.Single() : null;
 
+    /// <summary>Waits until a second request has joined the render of <paramref name="identity"/>'s miss in flight.</summary>
+    private Task JoinedAsync(string identity)
+    {
+        var loader = ((RcCache)App.Cache).Loader;
+        var key = ((RcCache)App.Cache).NamespacedKey(RcKey.For(identity));
+        return Eventually.TrueAsync(() => Task.FromResult(loader.Waiters<CachedResponse>(key) == 2));
+    }
+
     [Fact]
     public async Task RepeatedRequests_RunTheHandlerOnce()
     {
@@ -196,8 +204,17 @@ public abstract class RcCachedTests : IAsyncLifetime
     public async Task AHandlersOwnRcCacheException_IsItsFailure_AndTheHandlerRunsOnce()
     {
         // Not taken for a failure of the endpoint's cache, which would answer by running the handler again.
-        var failed = await GetAsync("/own-cache-failure");
-        Assert.Equal(HttpStatusCode.InternalServerError, failed.Response.StatusCode);
+        // Nor for a request that joined its render.
+        App.Counters.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var failed = GetAsync("/own-cache-failure");
+        await App.Counters.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var joined = GetAsync("/own-cache-failure");
+        await JoinedAsync("GET:/own-cache-failure");
+        App.Counters.Gate.SetResult();
+        App.Counters.Gate = null;
+
+        Assert.Equal(HttpStatusCode.InternalServerError, (await failed).Response.StatusCode);
+        Assert.Equal(HttpStatusCode.InternalServerError, (await joined).Response.StatusCode);
         Assert.Equal(1, App.Counters.Get("own-cache-failure"));
     }
 
@@ -504,7 +521,7 @@ public abstract class RcCachedTests : IAsyncLifetime
         var refused = GetAsync("/limited", tenant: "over");
         await App.Counters.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
         var other = GetAsync("/limited");
-        await Task.Delay(500); // time for it to join the render in flight (if it does not, it renders its own all the same)
+        await JoinedAsync("GET:/limited");
         App.Counters.Gate.SetResult();
         App.Counters.Gate = null;
 

@@ -19,6 +19,7 @@ public sealed class CancelledWriteTests
         Tagged,
         Many,
         TaggedMany,
+        ManyWithABypassValue,
     }
 
     public static TheoryData<RcStoreKind, Write> Cases()
@@ -39,9 +40,15 @@ public sealed class CancelledWriteTests
     [MemberData(nameof(Cases))]
     public async Task AReplacingWriteCancelledBeforeItBegan_RemovesTheValueItWasToReplace(RcStoreKind kind, Write write)
     {
-        var configure = await ConfigureAsync(kind);
-        await using var services = TestServices.Build(configure);
-        await using var other = TestServices.Build(configure);
+        var store = await ConfigureAsync(kind);
+        void Configure(RcOptions o)
+        {
+            store(o);
+            o.BypassValues.Add("\"none\"");
+        }
+
+        await using var services = TestServices.Build(Configure);
+        await using var other = TestServices.Build(Configure);
         var cache = services.GetRequiredService<IRcCache>();
         var distributed = services.GetRequiredService<IDistributedCache>();
         await cache.SetAsync("a", "v1");
@@ -58,12 +65,13 @@ public sealed class CancelledWriteTests
             Write.Typed => cache.SetAsync("a", "v2", cancellationToken: cancelled.Token).AsTask(),
             Write.Tagged => cache.SetAsync("a", "v2", tagged, cancelled.Token).AsTask(),
             Write.Many => cache.SetManyAsync<string>([new("a", "v2"), new("b", "v2")], cancellationToken: cancelled.Token).AsTask(),
-            _ => cache.SetManyAsync<string>([new("a", "v2"), new("b", "v2")], tagged, cancelled.Token).AsTask(),
+            Write.TaggedMany => cache.SetManyAsync<string>([new("a", "v2"), new("b", "v2")], tagged, cancelled.Token).AsTask(),
+            _ => cache.SetManyAsync<string>([new("a", "v2"), new("b", "none")], cancellationToken: cancelled.Token).AsTask(),
         };
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => attempt);
 
         // Neither value is served here, nor (on a server) by another node; the removal may finish after the call.
-        string[] keys = write is Write.Many or Write.TaggedMany ? ["a", "b"] : ["a"];
+        string[] keys = write is Write.Many or Write.TaggedMany or Write.ManyWithABypassValue ? ["a", "b"] : ["a"];
         var nodes = kind == RcStoreKind.Memory ? [cache] : new[] { cache, other.GetRequiredService<IRcCache>() };
         await Eventually.TrueAsync(async () =>
         {

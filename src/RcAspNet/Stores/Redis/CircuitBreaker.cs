@@ -6,8 +6,9 @@ namespace RcAspNet.Stores.Redis;
 /// whenever the server is held out of service (<see cref="Hold"/>: a removal was kept for it, or it must prove its
 /// identity). While it is open, calls skip the server at once, and a recovery runs in the background: the first
 /// <see cref="FirstWait"/> after a failure (at once after a hold), the next <see cref="FirstWait"/> after the first
-/// fails, and each later one after twice as long as the last, never longer than <c>longestWait</c>. It closes only when a recovery succeeded and <c>mayClose</c> agrees, under the
-/// node's lock, so that a removal kept meanwhile holds it open.
+/// fails, and each later one after twice as long as the last, never longer than <c>longestWait</c>. It closes only
+/// when a recovery succeeded and <c>mayClose</c> agrees, under the node's lock, so that a removal kept meanwhile holds
+/// it open.
 /// </summary>
 internal sealed class CircuitBreaker(
     int threshold,
