@@ -1,9 +1,11 @@
 using System.Reflection;
 using System.Security.Claims;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.Abstractions;
+using Microsoft.AspNetCore.Mvc.Authorization;
 using Microsoft.AspNetCore.Mvc.Controllers;
 using Microsoft.AspNetCore.Mvc.Filters;
 using Microsoft.AspNetCore.Mvc.Formatters;
@@ -96,6 +98,16 @@ internal static class CachedEndpointPolicyFactory
         if (!Enum.IsDefined(settings.UserScope))
         {
             problems.Add($"UserScope {(int)settings.UserScope} is not one of {string.Join(", ", Enum.GetNames<RcUserScope>())}.");
+        }
+
+        if (settings.UserScope == RcUserScope.Shared && endpoint.Metadata.GetMetadata<IAllowAnonymous>() is null
+            && endpoint.Metadata.GetMetadata<IAuthorizeData>() is null && endpoint.Metadata.GetMetadata<AuthorizationPolicy>() is null
+            && (endpoint.Metadata.GetMetadata<ActionDescriptor>()?.FilterDescriptors.Any(static f => f.Filter is AuthorizeFilter) ?? false))
+        {
+            // An MVC AuthorizeFilter (added to MvcOptions.Filters, say) authorizes inside the endpoint, after the cache: a
+            // shared hit would skip it, whatever the middleware's order. (An endpoint that also requires authorization of
+            // its own is authorized by UseAuthorization(), before the cache.)
+            problems.Add("an MVC AuthorizeFilter authorizes it inside the endpoint, which a shared hit skips: require authorization with [Authorize] or RequireAuthorization() (which UseAuthorization() enforces before the cache), mark it [AllowAnonymous] if anyone may see it, or set UserScope = RcUserScope.PerUser.");
         }
 
         if (problems.Count > 0)

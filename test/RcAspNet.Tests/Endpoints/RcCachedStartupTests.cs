@@ -170,6 +170,30 @@ public sealed class RcCachedStartupTests
     }
 
     [Fact]
+    public async Task ASharedActionThatAnMvcAuthorizeFilterAuthorizes_StopsStartUp()
+    {
+        // A global AuthorizeFilter authorizes inside the endpoint, after the cache: a shared hit would skip it.
+        var builder = WebApplication.CreateBuilder();
+        builder.WebHost.UseTestServer();
+        builder.Services.AddRcCache(static _ => { });
+        builder.Services.AddAuthorization();
+        builder.Services.AddControllers(static o => o.Filters.Add(new Microsoft.AspNetCore.Mvc.Authorization.AuthorizeFilter()))
+            .ConfigureApplicationPartManager(static parts =>
+            {
+                parts.ApplicationParts.Clear();
+                parts.FeatureProviders.Add(new OnlyController(typeof(SharedReportController)));
+                parts.ApplicationParts.Add(new Microsoft.AspNetCore.Mvc.ApplicationParts.AssemblyPart(typeof(SharedReportController).Assembly));
+            });
+        await using var app = builder.Build();
+        app.UseRcCache();
+        app.MapControllers();
+
+        var message = (await Assert.ThrowsAsync<InvalidOperationException>(() => app.StartAsync())).Message;
+        Assert.Contains("SharedReport", message, StringComparison.Ordinal);
+        Assert.Contains("AuthorizeFilter", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task HandlerThatReturnsNothing_StopsStartUp()
     {
         var message = await StartupErrorAsync(static app => app.MapGet("/void", () => { }).CacheResult());
@@ -254,5 +278,11 @@ public sealed class RcCachedStartupTests
     {
         public IEnumerable<Microsoft.AspNetCore.Authorization.IAuthorizationRequirement> GetRequirements() =>
             [new Microsoft.AspNetCore.Authorization.Infrastructure.DenyAnonymousAuthorizationRequirement()];
+    }
+
+    /// <summary>Finds <paramref name="controller"/> alone among the test assembly's types.</summary>
+    private sealed class OnlyController(Type controller) : Microsoft.AspNetCore.Mvc.Controllers.ControllerFeatureProvider
+    {
+        protected override bool IsController(System.Reflection.TypeInfo typeInfo) => typeInfo.AsType() == controller;
     }
 }
