@@ -25,6 +25,13 @@ internal sealed class RcJsonSerializer : IRcSerializer
     {
         _options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
         configure?.Invoke(_options);
+
+        // After the application's own: a converter it added for floats comes first.
+        foreach (var converter in PythonFloat.Converters)
+        {
+            _options.Converters.Add(converter);
+        }
+
         _options.TypeInfoResolver ??= new DefaultJsonTypeInfoResolver();
         _options.MakeReadOnly();
     }

@@ -56,6 +56,34 @@ public sealed class PythonJsonInteropTests
         RoundTrip("1e+20", 1e20);
     }
 
+    // repr(x) of each float, which json.dumps writes: 1.0 and not 1 (an int to Python), an exponent outside 1e-4..1e16
+    [Theory]
+    [InlineData(1.0, "1.0")]
+    [InlineData(-2.0, "-2.0")]
+    [InlineData(100.0, "100.0")]
+    [InlineData(0.0, "0.0")]
+    [InlineData(-0.0, "-0.0")]
+    [InlineData(123.456, "123.456")]
+    [InlineData(0.1, "0.1")]
+    [InlineData(0.0001, "0.0001")]
+    [InlineData(0.00001, "1e-05")]
+    [InlineData(1.5e-7, "1.5e-07")]
+    [InlineData(1e15, "1000000000000000.0")]
+    [InlineData(1e16, "1e+16")]
+    [InlineData(12345678901234567.0, "1.2345678901234568e+16")]
+    [InlineData(1e20, "1e+20")]
+    [InlineData(1.7976931348623157e308, "1.7976931348623157e+308")]
+    [InlineData(5e-324, "5e-324")]
+    public void Floats_AreWrittenAsPythonsRepr_AndReadBack(double value, string python) => RoundTrip(python, value);
+
+    [Fact]
+    public void FloatsInsideValues_AreWrittenAsPythonsRepr()
+    {
+        RoundTrip("{\"a\": 1.0, \"b\": [2.5, 3.0]}", new Dictionary<string, object> { ["a"] = 1.0, ["b"] = new[] { 2.5, 3.0 } }, static (_, _) => true);
+        RoundTrip("[1.0, 0.5]", new[] { 1.0f, 0.5f });
+        Assert.Equal(1.5, Serializer.Deserialize<double>("\"1.5\""u8)); // the web defaults read numbers from strings
+    }
+
     [Fact]
     public void PythonsOwnBytes_AreReadWhateverTheirKeyOrder()
     {
