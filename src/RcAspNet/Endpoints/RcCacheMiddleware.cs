@@ -41,16 +41,19 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
             return next(http);
         }
 
-        if (!http.Items.ContainsKey(AuthorizationRan) && endpoint.Metadata.GetMetadata<IAllowAnonymous>() is null)
+        if (endpoint.Metadata.GetMetadata<IAllowAnonymous>() is null)
         {
+            // Authorization the endpoint requires, or the app's fallback policy, must have run before a hit is served.
             if (endpoint.Metadata.GetMetadata<IAuthorizeData>() is not null
                 || endpoint.Metadata.GetMetadata<IAuthorizationRequirementData>() is not null
                 || endpoint.Metadata.GetMetadata<AuthorizationPolicy>() is not null)
             {
-                return BeforeAuthorization(http, policy);
+                if (!http.Items.ContainsKey(AuthorizationRan))
+                {
+                    return BeforeAuthorization(http, policy);
+                }
             }
-
-            if (FallbackPolicy(http) is var fallback && (!fallback.IsCompletedSuccessfully || fallback.Result))
+            else if (FallbackPolicy(http) is var fallback && (!fallback.IsCompletedSuccessfully || fallback.Result) && !http.Items.ContainsKey(AuthorizationRan))
             {
                 return AfterFallbackAsync(http, policy, fallback);
             }
