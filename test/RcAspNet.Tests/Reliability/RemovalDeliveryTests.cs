@@ -110,7 +110,7 @@ public sealed class RemovalDeliveryTests(ITestOutputHelper output) : IAsyncLifet
     public async Task RemovalsAServerAcknowledged_AndLostInARestartFromDisk_AreDeliveredAgain(FleetKind kind, bool near)
     {
         _fleet = await Fleet.StartAsync(kind);
-        await using var services = Services(near);
+        await using var services = Services(near, Acknowledging);
         var blog = new Blog(services);
         await blog.FillAsync();
         await _fleet.Victim.CommandAsync("SAVE");
@@ -138,7 +138,7 @@ public sealed class RemovalDeliveryTests(ITestOutputHelper output) : IAsyncLifet
         // it returns ten minutes after it was killed, and its circuit's recoveries run as the clock moves.
         var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
         _fleet = await Fleet.StartAsync(FleetKind.Shards);
-        await using var services = Services(near, clock: clock);
+        await using var services = Services(near, Acknowledging, clock);
         var blog = new Blog(services);
         await blog.FillAsync();
         await _fleet.Victim.CommandAsync("SAVE");
@@ -639,6 +639,12 @@ public sealed class RemovalDeliveryTests(ITestOutputHelper output) : IAsyncLifet
         var replicas = info.Split('\n').Where(static l => l.StartsWith("slave", StringComparison.Ordinal) && l.Contains("offset=", StringComparison.Ordinal)).ToArray();
         return replicas.Length > 0 && replicas.All(l => l.Contains($"offset={offset},", StringComparison.Ordinal));
     }
+
+    /// <summary>
+    /// For tests whose removals must all be acknowledged before the fault they make: a loaded machine can stall a call
+    /// past <see cref="OperationTimeout"/>, which would keep a removal the test takes for delivered.
+    /// </summary>
+    private static void Acknowledging(RcOptions options) => options.OperationTimeout = TimeSpan.FromSeconds(5);
 
     private ServiceProvider Services(bool near, Action<RcOptions>? more = null, TimeProvider? clock = null) => TestServices.Build(
         o =>
