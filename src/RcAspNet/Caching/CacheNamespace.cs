@@ -290,7 +290,7 @@ internal sealed partial class CacheNamespace
             // Not stored when oversized, or when the caller gave up before it began (a request aborted after its
             // database write, say): the value it replaces must not outlive it, so it is removed instead, and a removal
             // runs to its end without its caller.
-            return IsOversized(value) || (replaces && cancellationToken.IsCancellationRequested) ? DeleteInsteadAsync(namespaced, cancellationToken)
+            return IsOversized(value) || (replaces && cancellationToken.IsCancellationRequested) ? DeleteInsteadNamespacedAsync([namespaced], cancellationToken)
                 : lease is { } held ? _store.FillAsync(namespaced, Layout(value, timing, null), timing.StoreTimeToLive, held, cancellationToken)
                 : _store.SetAsync(namespaced, Layout(value, timing, null), timing.StoreTimeToLive, replaces, cancellationToken);
         }
@@ -496,8 +496,8 @@ internal sealed partial class CacheNamespace
             }
             catch (OperationCanceledException) when (replaces && cancellationToken.IsCancellationRequested && entries.Count > 0)
             {
-                // The caller gave up: the entries below are not written, and the values they replace must not outlive them.
-                await _store.DeleteManyAsync([.. entries.Select(static e => e.Key)], cancellationToken).ConfigureAwait(false);
+                // The caller gave up: the entries below are not written either.
+                await DeleteInsteadNamespacedAsync([.. entries.Select(static e => e.Key)], cancellationToken).ConfigureAwait(false);
                 throw;
             }
         }
@@ -588,10 +588,19 @@ internal sealed partial class CacheNamespace
 
     public ValueTask<RcRemovalResult> DeleteAsync(string key, CancellationToken cancellationToken) => _store.DeleteAsync(Changed(Key(key)), cancellationToken);
 
-    /// <summary>What a write that is not stored does instead: it removes the value it would have replaced.</summary>
-    private async ValueTask<bool> DeleteInsteadAsync(string namespacedKey, CancellationToken cancellationToken)
+    /// <summary>
+    /// What a replacing write of <paramref name="keys"/> does when it is not stored: too big, a bypass value, or given up
+    /// by its caller before it was stored (a request aborted after its database write, say). The values it would have
+    /// replaced must not outlive it, so they are removed, without the caller (a removal runs to its end); a write its
+    /// caller gave up then ends cancelled.
+    /// </summary>
+    public ValueTask<bool> DeleteInsteadAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
+        DeleteInsteadNamespacedAsync([.. keys.Select(k => Changed(Key(k, nameof(keys))))], cancellationToken);
+
+    /// <summary><see cref="DeleteInsteadAsync"/> for keys that carry the namespace and whose change is recorded.</summary>
+    private async ValueTask<bool> DeleteInsteadNamespacedAsync(IReadOnlyList<string> namespacedKeys, CancellationToken cancellationToken)
     {
-        await _store.DeleteAsync(namespacedKey, cancellationToken).ConfigureAwait(false);
+        await (namespacedKeys.Count == 1 ? _store.DeleteAsync(namespacedKeys[0], cancellationToken) : _store.DeleteManyAsync(namespacedKeys, cancellationToken)).ConfigureAwait(false);
 
         // A store that removes whatever the caller's token says (the memory store) still ends a cancelled write as one.
         cancellationToken.ThrowIfCancellationRequested();
@@ -653,28 +662,30 @@ internal sealed partial class CacheNamespace
     public TagKeys TagKeys(string tag)
     {
         ArgumentException.ThrowIfNullOrEmpty(tag);
+        return TagRuleBroken(tag) is { } rule ? throw new ArgumentException(rule, nameof(tag)) : KeysOf(tag);
+    }
+
+    /// <summary>Whether <paramref name="tag"/> may be a tag of this namespace (<see cref="TagKeys"/> throws for one that may not).</summary>
+    public bool IsValidTag(string? tag) => !string.IsNullOrEmpty(tag) && TagRuleBroken(tag) is null;
+
+    /// <summary>The rule a non-empty <paramref name="tag"/> breaks, or null when it may be a tag of this namespace.</summary>
+    private string? TagRuleBroken(string tag)
+    {
         if (tag.Length > _maximumKeyLength)
         {
-            throw new ArgumentException($"A tag must be at most {_maximumKeyLength} characters long (Rc:MaximumKeyLength); this one has {tag.Length}.", nameof(tag));
+            return $"A tag must be at most {_maximumKeyLength} characters long (Rc:MaximumKeyLength); this one has {tag.Length}.";
         }
 
         if (HasLoneSurrogate(tag))
         {
-            throw new ArgumentException(LoneSurrogate("tag"), nameof(tag));
+            return LoneSurrogate("tag");
         }
 
-        if (Encoding.UTF8.GetByteCount(tag) > ushort.MaxValue)
-        {
-            throw new ArgumentException($"A tag must be at most {ushort.MaxValue} bytes long in UTF-8, as an entry records it; this one has {Encoding.UTF8.GetByteCount(tag)}.", nameof(tag));
-        }
-
-        return KeysOf(tag);
+        // At most 3 UTF-8 bytes a UTF-16 char: a shorter tag needs no count.
+        return tag.Length > ushort.MaxValue / 3 && Encoding.UTF8.GetByteCount(tag) is var bytes && bytes > ushort.MaxValue
+            ? $"A tag must be at most {ushort.MaxValue} bytes long in UTF-8, as an entry records it; this one has {bytes}."
+            : null;
     }
-
-    /// <summary>Whether <paramref name="tag"/> may be a tag of this namespace (<see cref="TagKeys"/> throws for one that may not).</summary>
-    public bool IsValidTag(string? tag) =>
-        !string.IsNullOrEmpty(tag) && tag.Length <= _maximumKeyLength && !HasLoneSurrogate(tag)
-        && (tag.Length <= ushort.MaxValue / 3 || Encoding.UTF8.GetByteCount(tag) <= ushort.MaxValue); // at most 3 UTF-8 bytes a UTF-16 char
 
     /// <summary>Where the store keeps a tag an entry carries, without the checks of <see cref="TagKeys"/> (it was checked when written, under settings that may have changed).</summary>
     private TagKeys KeysOf(string tag)
@@ -710,7 +721,7 @@ internal sealed partial class CacheNamespace
         if (IsOversized(value) || (replaces && cancellationToken.IsCancellationRequested))
         {
             // Not stored; the value it replaces must not outlive it (SetAsync).
-            await DeleteInsteadAsync(namespaced, cancellationToken).ConfigureAwait(false);
+            await DeleteInsteadNamespacedAsync([namespaced], cancellationToken).ConfigureAwait(false);
             return;
         }
 

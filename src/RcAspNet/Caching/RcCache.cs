@@ -83,8 +83,7 @@ internal sealed partial class RcCache : IRcCache
         var bytes = Serializer.Serialize(value);
         if (IsBypass(bytes, options))
         {
-            // Not stored; and the value it replaces must not outlive it.
-            await Keyspace.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+            await Keyspace.DeleteInsteadAsync([key], cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -97,8 +96,7 @@ internal sealed partial class RcCache : IRcCache
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                // The caller gave up before the write: the value it was to replace must not outlive it.
-                await Keyspace.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+                await Keyspace.DeleteInsteadAsync([key], cancellationToken).ConfigureAwait(false);
                 throw;
             }
 
@@ -133,16 +131,14 @@ internal sealed partial class RcCache : IRcCache
         {
             if (bypassed is not null)
             {
-                // Not stored; and the values they replace must not outlive them.
-                await Keyspace.DeleteManyAsync(bypassed, cancellationToken).ConfigureAwait(false);
+                await Keyspace.DeleteInsteadAsync(bypassed, cancellationToken).ConfigureAwait(false);
             }
 
             versions = options?.Tags is { Count: > 0 } tags && entries.Count > 0 ? await Keyspace.ReadTagVersionsAsync(tags, cancellationToken).ConfigureAwait(false) : null;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && entries.Count > 0)
         {
-            // The caller gave up before the writes: the values they were to replace must not outlive them.
-            await Keyspace.DeleteManyAsync([.. entries.Select(static e => e.Key)], cancellationToken).ConfigureAwait(false);
+            await Keyspace.DeleteInsteadAsync([.. entries.Select(static e => e.Key)], cancellationToken).ConfigureAwait(false);
             throw;
         }
 
