@@ -15,4 +15,8 @@ internal sealed partial class RcCacheMiddleware
     [LoggerMessage(EventId = 502, EventName = "RcCachedBeforeAuthorization", Level = LogLevel.Warning,
         Message = "A request to {Endpoint}, which requires authorization, was answered without the cache: UseRcCache() must come after UseAuthorization().")]
     private static partial void LogBeforeAuthorization(ILogger logger, string endpoint);
+
+    [LoggerMessage(EventId = 503, EventName = "RcCachedUnreadableForm", Level = LogLevel.Debug,
+        Message = "A request to {Endpoint} was not cached: its form is malformed or past the server's limits, and is the handler's to refuse.")]
+    private static partial void LogUnreadableForm(ILogger logger, string endpoint, Exception exception);
 }

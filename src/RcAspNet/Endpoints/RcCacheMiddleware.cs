@@ -117,7 +117,7 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
             catch (Exception ex) when (ex is InvalidDataException or IOException)
             {
                 // A form past the server's limits, or malformed: the handler's model binding answers it (400), uncached.
-                LogUnkeyable(logger, policy.Identity);
+                LogUnreadableForm(logger, policy.Identity, ex);
                 SetStatus(http, policy, "MISS");
                 await next(http).ConfigureAwait(false);
                 return;

@@ -70,6 +70,7 @@ public sealed class LogEventTests
         }
 
         app.MapGet("/hello/{name}", [RcCached] (string name) => $"Hello {name}");
+        app.MapGet("/form", [RcCached] ([Microsoft.AspNetCore.Mvc.FromForm] int v) => $"Form {v}").DisableAntiforgery();
         app.MapGet("/secure/{name}", [RcCached] (string name) => $"Secure {name}").RequireAuthorization(static p => p.RequireAssertion(static _ => true));
         await app.StartAsync();
         return app;
@@ -294,6 +295,20 @@ public sealed class LogEventTests
         await using var app = await StartAppAsync(static o => o.MaximumKeyLength = 24);
         Assert.Equal($"Hello {Key}", await GetAsync(app, $"/hello/{Key}"));
         AssertLogged(500, "RcCachedUnkeyable", LogLevel.Debug);
+    }
+
+    [Fact]
+    public async Task RequestWithAMalformedForm_Is503RcCachedUnreadableFormAtDebug()
+    {
+        await using var app = await StartAppAsync(static _ => { });
+        using var client = app.GetTestClient();
+        var body = new StringContent("--x\r\nContent-Disposition: form-data; name=\"v\"\r\n\r\n5");
+        body.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse("multipart/form-data; boundary=x");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/form") { Content = body };
+        using var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        AssertLogged(503, "RcCachedUnreadableForm", LogLevel.Debug);
+        Assert.DoesNotContain(_logs.Records, static r => r.Id.Id == 500);
     }
 
     [Fact]
