@@ -80,6 +80,23 @@ public abstract class RcCachedTests : IAsyncLifetime
         return Eventually.TrueAsync(() => Task.FromResult(loader.Waiters<CachedResponse>(key) == 2));
     }
 
+    /// <summary>
+    /// Sends <paramref name="first"/> and holds its handler at the gate; sends <paramref name="joiner"/> once the handler
+    /// is in, and lets the handler go once the joiner waits on the render of <paramref name="identity"/>.
+    /// </summary>
+    private async Task<((HttpResponseMessage Response, string Body) First, (HttpResponseMessage Response, string Body) Joiner)> JoinedWhileHeldAsync(
+        Func<Task<(HttpResponseMessage, string)>> first, Func<Task<(HttpResponseMessage, string)>> joiner, string identity)
+    {
+        App.Counters.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var rendering = first();
+        await App.Counters.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var joining = joiner();
+        await JoinedAsync(identity);
+        App.Counters.Gate.SetResult();
+        App.Counters.Gate = null;
+        return (await rendering, await joining);
+    }
+
     [Fact]
     public async Task RepeatedRequests_RunTheHandlerOnce()
     {
@@ -205,16 +222,10 @@ public abstract class RcCachedTests : IAsyncLifetime
     {
         // Not taken for a failure of the endpoint's cache, which would answer by running the handler again.
         // Nor for a request that joined its render.
-        App.Counters.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var failed = GetAsync("/own-cache-failure");
-        await App.Counters.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        var joined = GetAsync("/own-cache-failure");
-        await JoinedAsync("GET:/own-cache-failure");
-        App.Counters.Gate.SetResult();
-        App.Counters.Gate = null;
+        var (failed, joined) = await JoinedWhileHeldAsync(() => GetAsync("/own-cache-failure"), () => GetAsync("/own-cache-failure"), "GET:/own-cache-failure");
 
-        Assert.Equal(HttpStatusCode.InternalServerError, (await failed).Response.StatusCode);
-        Assert.Equal(HttpStatusCode.InternalServerError, (await joined).Response.StatusCode);
+        Assert.Equal(HttpStatusCode.InternalServerError, failed.Response.StatusCode);
+        Assert.Equal(HttpStatusCode.InternalServerError, joined.Response.StatusCode);
         Assert.Equal(1, App.Counters.Get("own-cache-failure"));
     }
 
@@ -517,16 +528,9 @@ public abstract class RcCachedTests : IAsyncLifetime
     public async Task AMissThatJoinedAnotherClientsRefusal_RendersItsOwn()
     {
         // One client's 429 (or 401, 403) is that client's: a request that joined its render renders for itself.
-        App.Counters.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var refused = GetAsync("/limited", tenant: "over");
-        await App.Counters.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        var other = GetAsync("/limited");
-        await JoinedAsync("GET:/limited");
-        App.Counters.Gate.SetResult();
-        App.Counters.Gate = null;
+        var (refused, answer) = await JoinedWhileHeldAsync(() => GetAsync("/limited", tenant: "over"), () => GetAsync("/limited"), "GET:/limited");
 
-        Assert.Equal(HttpStatusCode.TooManyRequests, (await refused).Response.StatusCode);
-        var answer = await other;
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.Response.StatusCode);
         Assert.Equal(HttpStatusCode.OK, answer.Response.StatusCode);
         Assert.Equal("limited #2", answer.Body);
         Assert.Equal("MISS", CacheStatus(answer.Response));
