@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using System.Text.Encodings.Web;
@@ -326,6 +327,8 @@ public static class Program
         MapKind<int?>(app, "nullable");
         MapKind<int[]>(app, "array");
         MapKind<string[]>(app, "strings");
+        app.MapGet("/price", [RcCached] (decimal v) => v.ToString(CultureInfo.InvariantCulture));
+        app.MapGet("/price/defaulted", [RcCached] (decimal v = 1.50m) => v.ToString(CultureInfo.InvariantCulture));
         app.MapGet("/kind/nullarray", (int[]? v) => RcKey.For("kind.nullarray", v)).CacheResult(static s => s.KeyPrefix = "kind.nullarray");
         app.MapGet("/kind/header", ([FromHeader(Name = "X-Value")] string v) => RcKey.For("kind.header", v)).CacheResult(static s => s.KeyPrefix = "kind.header");
         app.MapGet("/kind/default", (int v = 7) => RcKey.For("kind.default", v)).CacheResult(static s => s.KeyPrefix = "kind.default");
@@ -487,6 +490,9 @@ public sealed class MvcKindsController : Controller
 
     [HttpGet("decimal")]
     public string Decimal(decimal v) => RcKey.For("MvcKinds.Decimal", v);
+
+    [HttpGet("price")]
+    public string Price(decimal v) => v.ToString(CultureInfo.InvariantCulture);
 
     [HttpGet("datetime")]
     public string DateTime(DateTime v) => RcKey.For("MvcKinds.DateTime", v);

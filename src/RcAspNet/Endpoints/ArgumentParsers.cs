@@ -41,7 +41,7 @@ internal static class ArgumentParsers
             TypeCode.UInt64 => static (string s, out object? v) => Result(ulong.TryParse(s, NumberStyles.Integer, Invariant, out var x) ? x : null, true, out v),
             TypeCode.Single => static (string s, out object? v) => Result(float.TryParse(s, NumberStyles.Float | NumberStyles.AllowThousands, Invariant, out var x) ? x : null, true, out v),
             TypeCode.Double => static (string s, out object? v) => Result(double.TryParse(s, NumberStyles.Float | NumberStyles.AllowThousands, Invariant, out var x) ? x : null, true, out v),
-            TypeCode.Decimal => static (string s, out object? v) => Result(decimal.TryParse(s, NumberStyles.Number, Invariant, out var x) ? x : null, true, out v),
+            TypeCode.Decimal => static (string s, out object? v) => Result(decimal.TryParse(s, NumberStyles.Number, Invariant, out var x) ? x : null, KeyedExactly(x), out v),
             TypeCode.DateTime => static (string s, out object? v) =>
                 Result(DateTime.TryParse(s, Invariant, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AllowWhiteSpaces, out var x) ? x : null, true, out v),
             _ => Other(type),
@@ -66,7 +66,8 @@ internal static class ArgumentParsers
         {
             try
             {
-                return Result(converter.ConvertFrom(null, Invariant, s), true, out v);
+                var parsed = converter.ConvertFrom(null, Invariant, s);
+                return Result(parsed, parsed is not decimal d || KeyedExactly(d), out v);
             }
             catch (Exception ex) when (ex is FormatException or ArgumentException or NotSupportedException or OverflowException || ex.InnerException is FormatException or OverflowException)
             {
@@ -136,6 +137,13 @@ internal static class ArgumentParsers
 
         return null;
     }
+
+    /// <summary>
+    /// Whether a decimal's key is exact: a key holds it without trailing zeros (<see cref="RcKey"/>), so that an entry is
+    /// removed whatever scale the application invalidates it with; but the handler sees the scale (<c>1.50</c> prints
+    /// as such), so one parsed with trailing zeros is answered without the cache rather than share <c>1.5</c>'s entry.
+    /// </summary>
+    internal static bool KeyedExactly(decimal value) => value.Scale == (value / 1.000000000000000000000000000000000m).Scale;
 
     private static bool Result(object? parsed, bool accepted, out object? value)
     {

@@ -41,7 +41,7 @@ internal sealed class KeyArgument(string parameter, ArgumentSource source, strin
             if (values.Count == 0)
             {
                 value = @default;
-                return optional;
+                return optional && (@default is not decimal declared || ArgumentParsers.KeyedExactly(declared));
             }
 
             return values.Count == 1 && !string.IsNullOrEmpty(values[0]) && parse(values[0]!, out value);
