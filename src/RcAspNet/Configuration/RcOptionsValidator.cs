@@ -117,11 +117,8 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
             errors.Add($"{path}:Shards: Store=Sharded needs at least one shard, such as {path}:Shards:cache01:Port=6379.");
         }
 
-        if (store != RcStoreKind.Sharded)
-        {
-            return;
-        }
-
+        // The shards are checked whatever the store, as the schema checks them: a setting kept for another environment's
+        // Store=Sharded is wrong here as well.
         foreach (var (shardName, shard) in shards)
         {
             var shardPath = $"{path}:Shards:{shardName}";
@@ -158,7 +155,7 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
             }
         }
 
-        if (router == RcRouterKind.Ketama)
+        if (store == RcStoreKind.Sharded && router == RcRouterKind.Ketama)
         {
             foreach (var clash in shards.GroupBy(static s => KetamaRouter.Identity(s.Value.Host, s.Value.Port, s.Value.Db, s.Value.UnixSocketPath)).Where(static g => g.Count() > 1))
             {

@@ -156,6 +156,9 @@ public sealed class SchemaTests
     [InlineData("""{ "Rc": { "Store": "Sharded", "Shards": {} } }""", "TooFewProperties: #/Rc.Shards", "Rc:Shards: Store=Sharded needs at least one shard")]
     [InlineData("""{ "Rc": { "Caches": { "posts": { "Store": "Sharded" } } } }""", "PropertyRequired: #/Rc.Caches.posts.Shards", "Rc:Caches:posts:Shards: Store=Sharded needs at least one shard")]
     [InlineData("""{ "Rc": { "Store": "Sharded", "Shards": { "cache01": { "Host": " " } } } }""", "PatternMismatch: #/Rc.Shards.cache01.Host", "Rc:Shards:cache01:Host: must not be empty")]
+    [InlineData("""{ "Rc": { "Shards": { "cache01": { "Port": 0 } } } }""", "NumberTooSmall: #/Rc.Shards.cache01.Port", "Rc:Shards:cache01:Port: 0 is out of range")]
+    [InlineData("""{ "Rc": { "Store": "Redis", "Redis": "localhost:6379", "Shards": { "cache01": { "User": "app" } } } }""", "PropertyRequired: #/Rc.Shards.cache01.Password", "Rc:Shards:cache01:Password: Rc:Shards:cache01:User is set")]
+    [InlineData("""{ "Rc": { "Caches": { "posts": { "Store": "Memory", "Shards": { "cache01": { "UnixSocketPath": "redis.sock" } } } } } }""", "PatternMismatch: #/Rc.Caches.posts.Shards.cache01.UnixSocketPath", "Rc:Caches:posts:Shards:cache01:UnixSocketPath: 'redis.sock' is not an absolute path")]
     [InlineData("""{ "Rc": { "Store": "Sharded", "Shards": { "cache01": { "User": "app" } } } }""", "PropertyRequired: #/Rc.Shards.cache01.Password", "Rc:Shards:cache01:Password: Rc:Shards:cache01:User is set")]
     [InlineData("""{ "Rc": { "Store": "Sharded", "Shards": { "cache01": { "User": "app", "Password": "" } } } }""", "StringTooShort: #/Rc.Shards.cache01.Password", "Rc:Shards:cache01:Password: Rc:Shards:cache01:User is set")]
     [InlineData("""{ "Rc": { "Store": "Sharded", "Shards": { "cache01": { "SslHost": "redis.example" } } } }""", "PropertyRequired: #/Rc.Shards.cache01.Ssl", "Rc:Shards:cache01:SslHost: applies only to a TLS connection")]
@@ -189,6 +192,7 @@ public sealed class SchemaTests
     [InlineData("""{ "Rc": { "Store": "Sharded", "Shards": { "cache01": {} } } }""")]
     [InlineData("""{ "Rc": { "Store": "Sharded", "Shards": { "cache01": { "Password": null } } } }""")]
     [InlineData("""{ "Rc": { "Caches": { "pages": {} } } }""")]
+    [InlineData("""{ "Rc": { "Store": "Redis", "Redis": "localhost:6379", "Shards": { "cache01": { "Port": 6380 } } } }""")]
     public async Task Schema_AcceptsWhatStartUpAccepts(string json)
     {
         Assert.Empty((await LoadSchemaAsync()).Validate(json).Select(static e => e.ToString()));
