@@ -327,6 +327,30 @@ public static class Program
         MapKind<int?>(app, "nullable");
         MapKind<int[]>(app, "array");
         MapKind<string[]>(app, "strings");
+
+        // A body written in 1 KiB chunks; with a gate set, the handler flushes and waits at its middle.
+        app.MapGet("/stream/{kb:int}", [RcCached] (int kb, Counters counters) =>
+        {
+            counters.Next("stream");
+            return Results.Stream(
+                async body =>
+                {
+                    var chunk = new byte[1024];
+                    Array.Fill(chunk, (byte)'s');
+                    for (var i = 0; i < kb; i++)
+                    {
+                        if (i == kb / 2 && counters.Gate is { } gate)
+                        {
+                            await body.FlushAsync();
+                            counters.Entered.TrySetResult();
+                            await gate.Task;
+                        }
+
+                        await body.WriteAsync(chunk);
+                    }
+                },
+                "application/octet-stream");
+        });
         app.MapGet("/price", [RcCached] (decimal v) => v.ToString(CultureInfo.InvariantCulture));
         app.MapGet("/price/defaulted", [RcCached] (decimal v = 1.50m) => v.ToString(CultureInfo.InvariantCulture));
         app.MapGet("/kind/nullarray", (int[]? v) => RcKey.For("kind.nullarray", v)).CacheResult(static s => s.KeyPrefix = "kind.nullarray");

@@ -658,6 +658,9 @@ internal sealed partial class CacheNamespace
             ? redis.GetConnectionsAsync(cancellationToken)
             : throw new NotSupportedException($"The {_store.Kind} store keeps no Redis connections; only Store=Redis and Store=Sharded do.");
 
+    /// <summary>Gets how many bytes a value may have to be stored (<c>Rc:MaximumValueSize</c>).</summary>
+    public int MaximumValueSize => _maximumValueSize;
+
     /// <summary>Where the store keeps <paramref name="tag"/> of this namespace.</summary>
     public TagKeys TagKeys(string tag)
     {

@@ -49,6 +49,12 @@ internal sealed class CachedResponse(int statusCode, string? contentType, ReadOn
     /// <summary>Gets when an entry with its handler's headers was rendered, for the <c>Age</c> of answers from it; null for other responses.</summary>
     public DateTimeOffset? WrittenAt { get; init; }
 
+    /// <summary>
+    /// Gets whether the response was sent to its request as it rendered (its body passed what may be stored): nothing
+    /// of it is left to write, and nothing of it is shared or stored.
+    /// </summary>
+    public bool IsSent { get; private init; }
+
     /// <summary>Gets whether the response fits the entry's encoding (its handler's headers do): one that does not is not stored.</summary>
     public bool FitsEncoding => StoredHeaders?.FitsEncoding ?? true;
 
@@ -68,6 +74,11 @@ internal sealed class CachedResponse(int statusCode, string? contentType, ReadOn
     /// </summary>
     public Task ExecuteAsync(HttpContext httpContext)
     {
+        if (IsSent)
+        {
+            return Task.CompletedTask;
+        }
+
         var response = httpContext.Response;
         if (!response.HasStarted)
         {
@@ -127,6 +138,9 @@ internal sealed class CachedResponse(int statusCode, string? contentType, ReadOn
 
     /// <summary>This response as one that is not shared: no entry, and no request that joined its miss gets it.</summary>
     public CachedResponse Personal() => new(StatusCode, ContentType, Body) { IsShareable = false, Headers = Headers, StoredHeaders = StoredHeaders };
+
+    /// <summary>A response sent to its request as it rendered (<see cref="IsSent"/>), which kept no body.</summary>
+    public static CachedResponse Sent(int statusCode, string? contentType) => new(statusCode, contentType, ReadOnlyMemory<byte>.Empty) { IsShareable = false, IsSent = true };
 
     /// <summary>This response as a request that joined its miss gets an error that is not stored: its status and body alone, as none of its headers may be that request's.</summary>
     public CachedResponse Bare() => new(StatusCode, ContentType, Body) { IsShareable = IsShareable };

@@ -19,4 +19,8 @@ internal sealed partial class RcCacheMiddleware
     [LoggerMessage(EventId = 503, EventName = "RcCachedUnreadableForm", Level = LogLevel.Debug,
         Message = "A request to {Endpoint} was not cached: its form is malformed or past the server's limits, and is the handler's to refuse.")]
     private static partial void LogUnreadableForm(ILogger logger, string endpoint, Exception exception);
+
+    [LoggerMessage(EventId = 504, EventName = "RcCachedBodyTooLarge", Level = LogLevel.Warning,
+        Message = "A response of {Endpoint} was sent as it rendered and not stored: its body passed {Limit} bytes (Rc:MaximumValueSize).")]
+    private static partial void LogBodyTooLarge(ILogger logger, string endpoint, int limit);
 }

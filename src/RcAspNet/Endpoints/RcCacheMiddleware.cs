@@ -165,7 +165,7 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
                         else
                         {
                             before = HandlerHeaders.Snapshot(http.Response.Headers);
-                            answer = await RenderAsync(http, before, policy.StatusHeader).ConfigureAwait(false);
+                            answer = await RenderAsync(http, before, policy).ConfigureAwait(false);
                             handlerTag = http.Response.Headers.ETag.Count == 1 ? http.Response.Headers.ETag.ToString() : null;
                         }
                     }
@@ -318,11 +318,15 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
         await (mine ? response : response.Shared()).ExecuteAsync(http).ConfigureAwait(false);
     }
 
-    /// <summary>Runs the rest of the pipeline with the response body in a buffer, and returns what it rendered.</summary>
-    private async Task<CachedResponse> RenderAsync(HttpContext http, Dictionary<string, StringValues>? before, string? statusHeader)
+    /// <summary>
+    /// Runs the rest of the pipeline with the response body in a buffer, and returns what it rendered. A body past what
+    /// may be stored is sent as it renders instead (<see cref="RenderBodyStream"/>): the answer is then sent, and not stored.
+    /// </summary>
+    private async Task<CachedResponse> RenderAsync(HttpContext http, Dictionary<string, StringValues>? before, CachedEndpointPolicy policy)
     {
         var body = http.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
-        var buffer = new MemoryStream();
+        var limit = policy.Cache.Keyspace.MaximumValueSize;
+        var buffer = new RenderBodyStream(body, limit, () => SetStatus(http, policy, "MISS"));
         http.Features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(buffer));
         try
         {
@@ -333,10 +337,16 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
             http.Features.Set(body);
         }
 
-        return new CachedResponse(http.Response.StatusCode, http.Response.ContentType, buffer.GetBuffer().AsMemory(0, (int)buffer.Length))
+        if (buffer.Spilled)
+        {
+            LogBodyTooLarge(logger, policy.Identity, limit);
+            return CachedResponse.Sent(http.Response.StatusCode, http.Response.ContentType);
+        }
+
+        return new CachedResponse(http.Response.StatusCode, http.Response.ContentType, buffer.Kept)
         {
             IsShareable = CachedResponse.IsShareableBy(http.Response.Headers),
-            StoredHeaders = HandlerHeaders.Capture(http.Response.Headers, before, statusHeader),
+            StoredHeaders = HandlerHeaders.Capture(http.Response.Headers, before, policy.StatusHeader),
         };
     }
 

@@ -312,6 +312,14 @@ public sealed class LogEventTests
     }
 
     [Fact]
+    public async Task ResponsePastMaximumValueSize_Is504RcCachedBodyTooLarge()
+    {
+        await using var app = await StartAppAsync(static o => o.MaximumValueSize = 16);
+        Assert.Equal($"Hello {Key}", await GetAsync(app, $"/hello/{Key}"));
+        AssertLogged(504, "RcCachedBodyTooLarge", LogLevel.Warning);
+    }
+
+    [Fact]
     public async Task RequestAnsweredWithoutStore_Is501RcCachedSkipped()
     {
         await using var app = await StartAppAsync(static o => Absent(o, RcFailureMode.Throw));

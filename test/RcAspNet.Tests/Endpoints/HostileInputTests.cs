@@ -14,6 +14,7 @@ namespace RcAspNet.Tests.Endpoints;
 public sealed class HostileInputTests : IAsyncLifetime
 {
     private const long SizeLimit = 256 * 1024;
+    private const int MaximumValueSize = 64 * 1024;
     private TestAppFactory _app = null!;
 
     public Task InitializeAsync()
@@ -23,6 +24,7 @@ public sealed class HostileInputTests : IAsyncLifetime
             ["Rc:Namespace"] = SharedRedis.UniqueNamespace(),
             ["Rc:MemorySizeLimit"] = SizeLimit.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Rc:MaximumKeyLength"] = "200",
+            ["Rc:MaximumValueSize"] = MaximumValueSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
         _ = _app.Server;
         return Task.CompletedTask;
@@ -34,6 +36,41 @@ public sealed class HostileInputTests : IAsyncLifetime
 
     private static string? CacheStatus(HttpResponseMessage response) =>
         response.Headers.TryGetValues("X-Cache", out var values) ? values.Single() : null;
+
+    [Fact]
+    public async Task ABodyPastWhatMayBeStored_IsSentAsItRenders_NeverHeldWhole_AndAJoinerRendersItsOwn()
+    {
+        using var client = _app.CreateClient();
+        var counters = _app.Services.GetRequiredService<RcAspNet.TestApp.Counters>();
+        var before = Store.Count;
+        counters.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // The handler holds at 100 KiB of 200: the client reads what passed the 64 KiB limit while it does.
+        using var first = await client.GetAsync("/stream/200", HttpCompletionOption.ResponseHeadersRead).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("MISS", CacheStatus(first));
+        var body = await first.Content.ReadAsStreamAsync();
+        var early = new byte[MaximumValueSize + 1];
+        await body.ReadExactlyAsync(early).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        await counters.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // A request that joins the render gets no share of a body that was not kept: it renders its own.
+        var joiner = client.GetAsync("/stream/200");
+        var cache = (RcCache)_app.Services.GetRequiredService<IRcCache>();
+        var key = cache.NamespacedKey(RcKey.For("GET:/stream/{kb:int}", 200));
+        await Eventually.TrueAsync(() => Task.FromResult(cache.Loader.Waiters<RcAspNet.Endpoints.CachedResponse>(key) == 2));
+        counters.Gate.SetResult();
+
+        var rest = new MemoryStream();
+        await body.CopyToAsync(rest);
+        Assert.Equal(200 * 1024, early.Length + rest.Length);
+        Assert.All(early, static b => Assert.Equal((byte)'s', b));
+        using var joined = await joiner;
+        Assert.Equal(200 * 1024, (await joined.Content.ReadAsByteArrayAsync()).Length);
+        Assert.Equal("MISS", CacheStatus(joined));
+        Assert.Equal(2, counters.Get("stream"));
+        Assert.Equal(before, Store.Count);
+        counters.Gate = null;
+    }
 
     [Fact]
     public async Task OversizedQueryAndHeaderValues_AreAnsweredUncached_AndStoreNothing()
