@@ -296,40 +296,57 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         }
 
         var writes = new List<PendingWrite>();
-        if (misses is not null)
+        var watched = new List<string>();
+        try
         {
-            var loads = misses.GroupBy(static e => e.LoaderIdentity).Select(static g => g.ToArray()).ToArray();
-            await Parallel.ForEachAsync(
-                loads,
-                new ParallelOptions { MaxDegreeOfParallelism = _concurrency, CancellationToken = cancellationToken },
-                async (group, token) =>
-                {
-                    // Each key's change mark as its load begins: a removal or replacement made by this process while
-                    // the loader runs is not written over.
-                    foreach (var entry in group)
-                    {
-                        entry.ChangeMark = _cache.Keyspace.ChangeMark(entry.NamespacedKey);
-                    }
-
-                    var loaded = await group[0].LoadAsync(_cache, group, token).ConfigureAwait(false);
-                    lock (writes)
-                    {
-                        writes.AddRange(loaded
-                            .Where(w => versions is not null || w.Entry.Options?.Tags is not { Count: > 0 })
-                            .Select(w => new PendingWrite(w.Entry.NamespacedKey, w.Bytes, _cache.Timing(w.Entry.Options), w.Entry.Options?.Tags, w.Entry.ChangeMark, w.Entry.Lease, w.Entry.ReadUnknown ? null : CacheNamespace.Expectation(w.Entry.ReadEntry))));
-                    }
-                }).ConfigureAwait(false);
-        }
-
-        if (writes.Count > 0)
-        {
-            try
+            if (misses is not null)
             {
-                await _cache.SetManyNamespacedAsync(writes, versions, CancellationToken.None).ConfigureAwait(false);
+                var loads = misses.GroupBy(static e => e.LoaderIdentity).Select(static g => g.ToArray()).ToArray();
+                await Parallel.ForEachAsync(
+                    loads,
+                    new ParallelOptions { MaxDegreeOfParallelism = _concurrency, CancellationToken = cancellationToken },
+                    async (group, token) =>
+                    {
+                        // Each key's change mark as its load begins, watched until it is written: a removal or
+                        // replacement made by this process while the loader runs is not written over.
+                        foreach (var entry in group)
+                        {
+                            _cache.Keyspace.Watch(entry.NamespacedKey);
+                            lock (watched)
+                            {
+                                watched.Add(entry.NamespacedKey);
+                            }
+
+                            entry.ChangeMark = _cache.Keyspace.ChangeMark(entry.NamespacedKey);
+                        }
+
+                        var loaded = await group[0].LoadAsync(_cache, group, token).ConfigureAwait(false);
+                        lock (writes)
+                        {
+                            writes.AddRange(loaded
+                                .Where(w => versions is not null || w.Entry.Options?.Tags is not { Count: > 0 })
+                                .Select(w => new PendingWrite(w.Entry.NamespacedKey, w.Bytes, _cache.Timing(w.Entry.Options), w.Entry.Options?.Tags, w.Entry.ChangeMark, w.Entry.Lease, w.Entry.ReadUnknown ? null : CacheNamespace.Expectation(w.Entry.ReadEntry))));
+                        }
+                    }).ConfigureAwait(false);
             }
-            catch (RcCacheException ex)
+
+            if (writes.Count > 0)
             {
-                LogStoreFailed(_logger, ex);
+                try
+                {
+                    await _cache.SetManyNamespacedAsync(writes, versions, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (RcCacheException ex)
+                {
+                    LogStoreFailed(_logger, ex);
+                }
+            }
+        }
+        finally
+        {
+            foreach (var key in watched)
+            {
+                _cache.Keyspace.Unwatch(key);
             }
         }
 

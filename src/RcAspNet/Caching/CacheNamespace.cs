@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
@@ -34,6 +35,13 @@ internal sealed partial class CacheNamespace
     private readonly long[] _changes = new long[KeyStripes.Count];
     private readonly long[] _tagChanges = new long[KeyStripes.Count];
     private long _clears;
+
+    // The keys a load of this process is under way for, whose changes are counted per key (ChangeMark): a change to
+    // another key of a stripe never makes such a load unjoinable, nor drops its fill. Stamped from one clock, so that a
+    // key watched again never repeats a mark it had.
+    private readonly ConcurrentDictionary<string, KeyWatch> _watched = new(StringComparer.Ordinal);
+    private long _clock;
+    private int _watchedCount; // changed under the lock of _watched; a change reads it first, to skip the lookup when no load runs
 
     public CacheNamespace(string name, IRcStore store, string prefix, TimeSpan defaultExpiration, RcOptions options, TimeProvider time, RcMetrics metrics, ILogger logger)
     {
@@ -379,15 +387,54 @@ internal sealed partial class CacheNamespace
     }
 
     /// <summary>
-    /// How this process has changed <paramref name="namespacedKey"/> (or a key of its stripe) by a replacing write or a
-    /// removal, and cleared this namespace: a mark that grows with each. A load takes it when it begins.
+    /// How this process has changed <paramref name="namespacedKey"/> by a replacing write or a removal, and cleared this
+    /// namespace: a mark that differs after each. A load takes it when it begins, holding a <see cref="Watch"/> of the key,
+    /// so the mark counts that key alone; without one, it counts the key's stripe (a change to another key of the stripe
+    /// then counts too, and a watched key's mark, negative, never equals an unwatched one's).
     /// </summary>
-    public long ChangeMark(string namespacedKey) => Volatile.Read(ref _changes[KeyStripes.Of(namespacedKey)]) + Volatile.Read(ref _clears);
+    public long ChangeMark(string namespacedKey) => _watched.TryGetValue(namespacedKey, out var watch)
+        ? -1 - Volatile.Read(ref watch.LastChange) - Volatile.Read(ref _clears)
+        : Volatile.Read(ref _changes[KeyStripes.Of(namespacedKey)]) + Volatile.Read(ref _clears);
+
+    /// <summary>A load of <paramref name="namespacedKey"/> begins: until <see cref="Unwatch"/>, its changes are counted per key.</summary>
+    public void Watch(string namespacedKey)
+    {
+        lock (_watched)
+        {
+            if (_watched.TryGetValue(namespacedKey, out var watch))
+            {
+                watch.Holders++;
+            }
+            else
+            {
+                _watched[namespacedKey] = new KeyWatch { Holders = 1, LastChange = Volatile.Read(ref _clock) };
+                Volatile.Write(ref _watchedCount, _watchedCount + 1);
+            }
+        }
+    }
+
+    /// <summary>A load that <see cref="Watch"/>ed <paramref name="namespacedKey"/> ended.</summary>
+    public void Unwatch(string namespacedKey)
+    {
+        lock (_watched)
+        {
+            if (_watched.TryGetValue(namespacedKey, out var watch) && --watch.Holders == 0)
+            {
+                _watched.TryRemove(namespacedKey, out _);
+                Volatile.Write(ref _watchedCount, _watchedCount - 1);
+            }
+        }
+    }
 
     /// <summary>This process is about to replace or remove <paramref name="namespacedKey"/>: loads begun before are not written over it, nor joined.</summary>
     private string Changed(string namespacedKey)
     {
         Interlocked.Increment(ref _changes[KeyStripes.Of(namespacedKey)]);
+        if (Volatile.Read(ref _watchedCount) != 0 && _watched.TryGetValue(namespacedKey, out var watch))
+        {
+            Volatile.Write(ref watch.LastChange, Interlocked.Increment(ref _clock));
+        }
+
         return namespacedKey;
     }
 

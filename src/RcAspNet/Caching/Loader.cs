@@ -215,20 +215,25 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
                 // is not joined: what it loads may predate the change.
                 if (running is InFlightLoad<T> shared && shared.ChangeMark == keyspace.ChangeMark(key) && SameTags(shared.Tags, request.Tags) && shared.TagMark == keyspace.TagMark(shared.Tags) && shared.TryJoin())
                 {
+                    if (own is not null)
+                    {
+                        keyspace.Unwatch(key);
+                    }
+
                     request.Settle();
                     return shared;
                 }
 
                 // One whose callers all left, or begun before a change, is replaced; one of another type stays, and this
                 // one runs unregistered.
-                own ??= new InFlightLoad<T> { ChangeMark = keyspace.ChangeMark(key), TagMark = keyspace.TagMark(request.Tags), Tags = request.Tags };
+                own ??= NewLoad(request);
                 registered = running is InFlightLoad<T>;
                 if (registered && !_loads.TryUpdate(key, own, running))
                 {
                     continue;
                 }
             }
-            else if (!(registered = _loads.TryAdd(key, own ??= new InFlightLoad<T> { ChangeMark = keyspace.ChangeMark(key), TagMark = keyspace.TagMark(request.Tags), Tags = request.Tags })))
+            else if (!(registered = _loads.TryAdd(key, own ??= NewLoad(request))))
             {
                 continue;
             }
@@ -244,6 +249,13 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
             Start(() => RunAsync(key, load, work), detached);
             return load;
         }
+    }
+
+    /// <summary>A load of the request's key, about to begin: it watches the key until it ends (<see cref="RunAsync"/>).</summary>
+    private InFlightLoad<T> NewLoad<T>(LoadRequest<T> request)
+    {
+        keyspace.Watch(request.NamespacedKey);
+        return new InFlightLoad<T> { ChangeMark = keyspace.ChangeMark(request.NamespacedKey), TagMark = keyspace.TagMark(request.Tags), Tags = request.Tags };
     }
 
     /// <summary>Whether two loads of a key carry the same tags (a load of other tags may predate an invalidation of this one's).</summary>
@@ -277,9 +289,10 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
     /// <summary>One refresh per key in this process (and per fleet with <c>Fleet</c>), that no reader waits for.</summary>
     private void RefreshInBackground<T>(LoadRequest<T> request, long writtenAt)
     {
-        var load = new InFlightLoad<T> { ChangeMark = keyspace.ChangeMark(request.NamespacedKey), TagMark = keyspace.TagMark(request.Tags), Tags = request.Tags };
+        var load = NewLoad(request);
         if (!_loads.TryAdd(request.NamespacedKey, load))
         {
+            keyspace.Unwatch(request.NamespacedKey);
             return;
         }
 
@@ -311,6 +324,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
             }
 
             _loads.TryRemove(new KeyValuePair<string, object>(namespacedKey, load));
+            keyspace.Unwatch(namespacedKey);
         }
     }
 

@@ -495,6 +495,54 @@ public sealed class LoadingTests
         Assert.Equal((1, 1), (await load, await joined));
     }
 
+    /// <summary>
+    /// A key of <paramref name="key"/>'s stripe (<see cref="KeyStripes"/>), but not of its stripe of the embedded store's
+    /// fill leases (16,384 of the same hash), whose removals revoke each other's leases: that store's stated cost.
+    /// </summary>
+    private static string Neighbour(RcCache cache, string key)
+    {
+        var hash = cache.NamespacedKey(key).GetHashCode();
+        return Enumerable.Range(0, 10_000_000).Select(static i => $"neighbour-{i}").First(k =>
+            cache.NamespacedKey(k).GetHashCode() is var other && KeyStripes.Of(cache.NamespacedKey(k)) == KeyStripes.Of(cache.NamespacedKey(key)) && (other & 16383) != (hash & 16383));
+    }
+
+    /// <summary>
+    /// Changes to another key that shares the loading key's stripe (what this process records without a record per key):
+    /// the load is still joined, its factory runs once, and its value is stored. They counted as changes of the key.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task ChangesToAnotherKeyOfItsStripe_LeaveARunningLoadJoinable_AndItsValueStored(string store)
+    {
+        await using var fixture = await Fixture.StartAsync(store, static _ => { });
+        var cache = fixture.Cache;
+        var rc = (RcCache)cache;
+        var page = rc.NamespacedKey("page");
+        var neighbour = Neighbour(rc, "page");
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var runs = 0;
+        async ValueTask<int> Render(CancellationToken _)
+        {
+            Interlocked.Increment(ref runs);
+            started.TrySetResult();
+            await release.Task;
+            return 1;
+        }
+
+        var load = cache.GetOrSetAsync("page", Render).AsTask();
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await cache.SetAsync(neighbour, 7);
+        await cache.DeleteAsync(neighbour);
+        var joined = cache.GetOrSetAsync("page", Render).AsTask();
+        await Eventually.TrueAsync(() => Task.FromResult(rc.Loader.Waiters<int>(page) == 2));
+        release.SetResult();
+
+        Assert.Equal((1, 1), (await load, await joined));
+        Assert.Equal(1, runs);
+        Assert.Equal(1, await cache.GetAsync<int?>("page"));
+    }
+
     [Theory]
     [MemberData(nameof(Stores))]
     public async Task ARemovalOrReplacementWhileABatchLoads_IsNotUndoneByItsWrite(string store)
@@ -513,6 +561,12 @@ public sealed class LoadingTests
         // Without a change, the batch's load is written.
         Assert.Equal(1, await LoadWhileAsync("news", static () => Task.CompletedTask));
         Assert.Equal(1, await cache.GetAsync<int?>("news"));
+
+        // A change to another key of its stripe is not a change of it.
+        var rc = (RcCache)cache;
+        var neighbour = Neighbour(rc, "digest");
+        Assert.Equal(1, await LoadWhileAsync("digest", () => cache.DeleteAsync(neighbour).AsTask()));
+        Assert.Equal(1, await cache.GetAsync<int?>("digest"));
 
         async Task<int> LoadWhileAsync(string key, Func<Task> change)
         {
