@@ -407,7 +407,8 @@ internal sealed partial class CacheNamespace
             }
             else
             {
-                _watched[namespacedKey] = new KeyWatch { Holders = 1, LastChange = Volatile.Read(ref _clock) };
+                // A stamp of its own: above every earlier one, so that a key watched again never repeats a mark.
+                _watched[namespacedKey] = new KeyWatch { Holders = 1, LastChange = Interlocked.Increment(ref _clock) };
                 Volatile.Write(ref _watchedCount, _watchedCount + 1);
             }
         }
@@ -432,7 +433,14 @@ internal sealed partial class CacheNamespace
         Interlocked.Increment(ref _changes[KeyStripes.Of(namespacedKey)]);
         if (Volatile.Read(ref _watchedCount) != 0 && _watched.TryGetValue(namespacedKey, out var watch))
         {
-            Volatile.Write(ref watch.LastChange, Interlocked.Increment(ref _clock));
+            // Raised, never lowered: two changes at once must not leave the earlier stamp, which with a clear between
+            // would sum to a mark seen before.
+            var stamp = Interlocked.Increment(ref _clock);
+            for (var seen = Volatile.Read(ref watch.LastChange); seen < stamp;)
+            {
+                var was = Interlocked.CompareExchange(ref watch.LastChange, stamp, seen);
+                seen = was == seen ? stamp : was;
+            }
         }
 
         return namespacedKey;

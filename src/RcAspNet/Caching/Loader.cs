@@ -238,8 +238,12 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
                 continue;
             }
 
-            request.Starting?.Invoke();
             var load = own;
+            if (!TryStarting(request, key, load))
+            {
+                return load;
+            }
+
             request.ChangeMark = load.ChangeMark;
 
             // A load of the key (or of one sharing its stripe) that ended since this request's read began, or one this
@@ -248,6 +252,24 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
             Func<CancellationToken, Task<T>> work = token => WorkAsync(request, newerThan, reread, token);
             Start(() => RunAsync(key, load, work), detached);
             return load;
+        }
+    }
+
+    /// <summary>
+    /// Runs what the request does as its load starts (<see cref="LoadRequest{T}.Starting"/>); when that throws, the load
+    /// ends with its exception, as if its work had thrown: out of the table, its key unwatched, its joiners answered.
+    /// </summary>
+    private bool TryStarting<T>(LoadRequest<T> request, string key, InFlightLoad<T> load)
+    {
+        try
+        {
+            request.Starting?.Invoke();
+            return true;
+        }
+        catch (Exception ex)
+        {
+            _ = RunAsync(key, load, _ => Task.FromException<T>(ex));
+            return false;
         }
     }
 
@@ -289,6 +311,12 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
     /// <summary>One refresh per key in this process (and per fleet with <c>Fleet</c>), that no reader waits for.</summary>
     private void RefreshInBackground<T>(LoadRequest<T> request, long writtenAt)
     {
+        if (_loads.ContainsKey(request.NamespacedKey))
+        {
+            // Under way already: a hit on a hot key does not take the namespace's lock of watches to back out.
+            return;
+        }
+
         var load = NewLoad(request);
         if (!_loads.TryAdd(request.NamespacedKey, load))
         {
@@ -299,7 +327,12 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
         request.ChangeMark = load.ChangeMark;
 
         // The load's first waiter is nobody: a reader that joins it and leaves never cancels it.
-        request.Starting?.Invoke();
+        if (!TryStarting(request, request.NamespacedKey, load))
+        {
+            ObserveInBackground(load);
+            return;
+        }
+
         Start(() => RunAsync(request.NamespacedKey, load, token => WorkAsync(request, writtenAt, reread: false, token)), detached: true);
         ObserveInBackground(load);
     }
