@@ -269,6 +269,25 @@ public static class Program
             counters.Next("resilient.attempts");
             return counters.SourceDown ? throw new InvalidOperationException("the database is down") : $"resilient {id} v{counters.Next("resilient")}";
         });
+        cached.MapGet("/resilient-stream/{id:int}", [RcCached(ExpirationSeconds = 10, FailSafeMaxDurationSeconds = 3600)] (int id, Counters counters) => Results.Stream(
+            async body =>
+            {
+                if (!counters.SourceDown)
+                {
+                    await body.WriteAsync("resilient-stream"u8.ToArray());
+                    return;
+                }
+
+                // Past the 8 MiB an entry may hold, then the source fails.
+                var chunk = new byte[64 * 1024];
+                for (var i = 0; i < (9 * 16) + 1; i++)
+                {
+                    await body.WriteAsync(chunk);
+                }
+
+                throw new InvalidOperationException("the database went down mid-page");
+            },
+            "text/plain"));
         cached.MapGet("/resilient-503/{id:int}", [RcCached(ExpirationSeconds = 10, FailSafeMaxDurationSeconds = 3600)] (int id, Counters counters) =>
             counters.SourceDown ? Results.Problem(statusCode: 503) : Results.Text($"resilient-503 {id} v{counters.Next("resilient-503")}"));
 
@@ -328,8 +347,8 @@ public static class Program
         MapKind<int[]>(app, "array");
         MapKind<string[]>(app, "strings");
 
-        // A body written in 1 KiB chunks; with a gate set, the handler flushes and waits at its middle.
-        app.MapGet("/stream/{kb:int}", [RcCached] (int kb, Counters counters) =>
+        // A body written in 1 KiB chunks; with a gate set, the handler flushes and waits at its middle (or at holdAt KiB).
+        app.MapGet("/stream/{kb:int}", [RcCached] (int kb, int? holdAt, Counters counters) =>
         {
             counters.Next("stream");
             return Results.Stream(
@@ -339,7 +358,7 @@ public static class Program
                     Array.Fill(chunk, (byte)'s');
                     for (var i = 0; i < kb; i++)
                     {
-                        if (i == kb / 2 && counters.Gate is { } gate)
+                        if (i == (holdAt ?? kb / 2) && counters.Gate is { } gate)
                         {
                             await body.FlushAsync();
                             counters.Entered.TrySetResult();

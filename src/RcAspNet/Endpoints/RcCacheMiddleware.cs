@@ -15,8 +15,9 @@ namespace RcAspNet.Endpoints;
 /// Serves the endpoints that carry <see cref="RcCachedAttribute"/> (or <c>.CacheResult()</c>), added by
 /// <c>app.UseRcCache()</c>. For a GET or HEAD request it builds the key from the endpoint's policy and the request
 /// alone, before the handler's parameters are bound, and answers a hit with one store read; a miss runs the rest of
-/// the pipeline with the response body buffered and, when it is a shareable success, starts the response (so that
-/// what its start adds, a cookie, is seen), stores it unless a cookie came, and writes the body.
+/// the pipeline with the response body buffered (up to what may be stored; past that, it is sent as it renders) and,
+/// when it is a shareable success, starts the response (so that what its start adds, a cookie, is seen), stores it
+/// unless a cookie came, and writes the body.
 /// A stored response carries its entity tag, and a request whose <c>If-None-Match</c> matches it gets 304.
 /// Concurrent misses of one key run the handler once, and share its answer only when it is stored (or is an error
 /// anyone would get). A store failure answers the request as if it were not cached.
@@ -143,191 +144,234 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
         Dictionary<string, StringValues>? before = null;
         var rendering = false;
         ExceptionDispatchInfo? startFailed = null;
-        Loaded<CachedResponse> loaded;
+        Task? sending = null;
         try
         {
-            // No request token: a miss's handler renders for this request, so this request waits for it.
-            // What is stored is decided once, as the miss renders: an entry carries its entity tag, any other answer none.
-            loaded = await policy.Cache.GetOrSetCoreAsync(
-                key,
-                async _ =>
-                {
-                    rendering = true;
-                    CachedResponse answer;
-                    string? handlerTag;
-                    try
-                    {
-                        if (away is not null)
-                        {
-                            answer = await away.RenderAsync(next).ConfigureAwait(false);
-                            handlerTag = answer.Headers!.ETag.Count == 1 ? answer.Headers.ETag.ToString() : null;
-                        }
-                        else
-                        {
-                            before = HandlerHeaders.Snapshot(http.Response.Headers);
-                            answer = await RenderAsync(http, before, policy).ConfigureAwait(false);
-                            handlerTag = http.Response.Headers.ETag.Count == 1 ? http.Response.Headers.ETag.ToString() : null;
-                        }
-                    }
-                    catch (OperationCanceledException ex) when (away is null && http.RequestAborted.IsCancellationRequested)
-                    {
-                        throw new RequestEndedException(ex);
-                    }
-                    catch (RcCacheException ex)
-                    {
-                        // The handler's own (a cache call of its own failed): its failure, for every request that
-                        // joined this render too, not the endpoint cache's.
-                        ex.Data[HandlersOwn] = true;
-                        throw;
-                    }
+            await ServeRenderingAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            // A render sent as it renders (past what may be stored) ends with this request: its failure is this request's.
+            if (sending is not null)
+            {
+                await sending.ConfigureAwait(false);
+            }
+        }
 
-                    var result = storable && answer.StatusCode is >= 200 and < 300 and not StatusCodes.Status206PartialContent && answer.IsShareable && answer.FitsEncoding && !policy.IsBypassBody(answer.Body.Span)
-                        ? answer.AsEntry(handlerTag, policy.Cache.Keyspace.Time.GetUtcNow())
-                        : answer;
-                    if (away is null && result.EntityTag is not null)
+        async Task ServeRenderingAsync()
+        {
+            Loaded<CachedResponse> loaded;
+            try
+            {
+                // No request token: a miss's handler renders for this request, so this request waits for it.
+                // What is stored is decided once, as the miss renders: an entry carries its entity tag, any other answer none.
+                loaded = await policy.Cache.GetOrSetCoreAsync(
+                    key,
+                    async _ =>
                     {
-                        // The response starts before it is stored, so that what it sets as it starts is seen: a
-                        // session's cookie, added by the session's OnStarting callback, makes it a visitor's own. (Only
-                        // the cookie: what else the start adds, such as a compressing body's Content-Encoding, describes
-                        // how these bytes are sent, not the bytes.) A start that fails fails this request alone.
-                        SetStatus(http, policy, "MISS");
+                        rendering = true;
+                        CachedResponse answer;
+                        string? handlerTag;
                         try
                         {
-                            await result.StartAsync(http).ConfigureAwait(false);
+                            if (away is not null)
+                            {
+                                answer = await away.RenderAsync(next).ConfigureAwait(false);
+                                handlerTag = answer.Headers!.ETag.Count == 1 ? answer.Headers.ETag.ToString() : null;
+                            }
+                            else
+                            {
+                                before = HandlerHeaders.Snapshot(http.Response.Headers);
+                                (answer, sending) = await RenderAsync(http, before, policy).ConfigureAwait(false);
+                                handlerTag = http.Response.Headers.ETag.Count == 1 ? http.Response.Headers.ETag.ToString() : null;
+                            }
                         }
-                        catch (Exception ex)
+                        catch (OperationCanceledException ex) when (away is null && http.RequestAborted.IsCancellationRequested)
                         {
-                            startFailed = ExceptionDispatchInfo.Capture(ex);
+                            throw new RequestEndedException(ex);
                         }
-
-                        if (startFailed is not null || http.Response.Headers.ContainsKey(HeaderNames.SetCookie))
+                        catch (RcCacheException ex)
                         {
-                            result = answer.Personal();
+                            // The handler's own (a cache call of its own failed): its failure, for every request that
+                            // joined this render too, not the endpoint cache's.
+                            ex.Data[HandlersOwn] = true;
+                            throw;
                         }
-                    }
 
-                    rendered = result;
+                        var result = storable && answer.StatusCode is >= 200 and < 300 and not StatusCodes.Status206PartialContent && answer.IsShareable && answer.FitsEncoding && !policy.IsBypassBody(answer.Body.Span)
+                            ? answer.AsEntry(handlerTag, policy.Cache.Keyspace.Time.GetUtcNow())
+                            : answer;
+                        if (away is null && result.EntityTag is not null)
+                        {
+                            // The response starts before it is stored, so that what it sets as it starts is seen: a
+                            // session's cookie, added by the session's OnStarting callback, makes it a visitor's own. (Only
+                            // the cookie: what else the start adds, such as a compressing body's Content-Encoding, describes
+                            // how these bytes are sent, not the bytes.) A start that fails fails this request alone.
+                            SetStatus(http, policy, "MISS");
+                            try
+                            {
+                                await result.StartAsync(http).ConfigureAwait(false);
+                            }
+                            catch (Exception ex)
+                            {
+                                startFailed = ExceptionDispatchInfo.Capture(ex);
+                            }
 
-                    // A server error is the handler failing: with a fail-safe fallback, the fallback answers instead.
-                    return result.StatusCode >= 500 ? throw new RenderFailedException(result) : result;
-                },
-                policy.EntryOptions,
-                policy.Loading,
-                tags,
-                static r => r.EntityTag is null ? null : r.Encode(),
-                CachedResponse.TryDecode,
-                CancellationToken.None,
-                detached ? () => away = DetachedRequest.Of(http) : null).ConfigureAwait(false);
-        }
-        catch (RenderFailedException failed)
-        {
-            // No fallback: the error is answered as rendered, to this request and to those that joined it when anyone
-            // would get it; a joiner renders a personal one for itself.
-            SetStatus(http, policy, "MISS");
-            if (ReferenceEquals(failed.Answer, rendered) || failed.Answer.IsShareable)
-            {
-                await (ReferenceEquals(failed.Answer, rendered) ? failed.Answer : failed.Answer.Bare()).ExecuteAsync(http).ConfigureAwait(false);
+                            if (startFailed is not null || http.Response.Headers.ContainsKey(HeaderNames.SetCookie))
+                            {
+                                result = answer.Personal();
+                            }
+                        }
+
+                        rendered = result;
+
+                        // A server error is the handler failing: with a fail-safe fallback, the fallback answers instead
+                        // (to this request too, unless its error is already on its way).
+                        return result.StatusCode >= 500 && !result.IsSent ? throw new RenderFailedException(result) : result;
+                    },
+                    policy.EntryOptions,
+                    policy.Loading,
+                    tags,
+                    static r => r.EntityTag is null ? null : r.Encode(),
+                    CachedResponse.TryDecode,
+                    CancellationToken.None,
+                    detached ? () => away = DetachedRequest.Of(http) : null).ConfigureAwait(false);
             }
-            else
+            catch (RenderFailedException failed)
             {
-                await next(http).ConfigureAwait(false);
-            }
-
-            return;
-        }
-        catch (OperationCanceledException) when (!rendering && !http.RequestAborted.IsCancellationRequested)
-        {
-            // This request joined another's miss, whose visitor left and whose handler ended with its request: this
-            // request renders for itself.
-            SetStatus(http, policy, "MISS");
-            await next(http).ConfigureAwait(false);
-            return;
-        }
-        catch (RcCacheException ex) when (!ex.Data.Contains(HandlersOwn))
-        {
-            // The endpoint's cache failed.
-            startFailed?.Throw();
-            LogCacheSkipped(logger, policy.Identity, ex.GetType().Name);
-            SetStatus(http, policy, "MISS");
-            if (rendered is not null)
-            {
-                await rendered.ExecuteAsync(http).ConfigureAwait(false);
-            }
-            else
-            {
-                await next(http).ConfigureAwait(false);
-            }
-
-            return;
-        }
-
-        startFailed?.Throw();
-        var response = loaded.Value;
-        var mine = ReferenceEquals(response, rendered);
-        if (http.Response.HasStarted && rendered is not null)
-        {
-            // This request's render started its response, with its own headers: whatever the load answered, the body
-            // that follows is the render's.
-            await rendered.ExecuteAsync(http).ConfigureAwait(false);
-            return;
-        }
-
-        if (loaded.Outcome == LoadOutcome.Stale)
-        {
-            // The handler failed or ran past its soft timeout: the fallback answers, marked. What the failed handler
-            // set on this response goes; what the middleware before the cache set stays.
-            if (rendering && away is null && !http.Response.HasStarted)
-            {
-                http.Response.Clear();
-                foreach (var (name, value) in before ?? [])
+                // No fallback: the error is answered as rendered, to this request and to those that joined it when anyone
+                // would get it; a joiner renders a personal one for itself.
+                SetStatus(http, policy, "MISS");
+                if (ReferenceEquals(failed.Answer, rendered) || failed.Answer.IsShareable)
                 {
-                    http.Response.Headers[name] = value;
+                    await (ReferenceEquals(failed.Answer, rendered) ? failed.Answer : failed.Answer.Bare()).ExecuteAsync(http).ConfigureAwait(false);
                 }
-            }
+                else
+                {
+                    await next(http).ConfigureAwait(false);
+                }
 
-            SetStatus(http, policy, "STALE");
-            SetAge(http, policy, response);
-            await response.Shared().ExecuteAsync(http).ConfigureAwait(false);
-            return;
-        }
-
-        if (!mine && response.EntityTag is null)
-        {
-            // This request joined another's miss whose answer is not stored: it was made for that request (it sets a
-            // cookie, is private or no-store, or is not a success). An error anyone would get is shared, labelled MISS;
-            // anything else (an error that answers the request's own headers too), this request renders for itself.
-            SetStatus(http, policy, "MISS");
-            if (response.StatusCode >= 400 && response.IsShareable && !DependsOnRequestHeaders(response.StatusCode))
-            {
-                await response.Bare().ExecuteAsync(http).ConfigureAwait(false);
+                return;
             }
-            else
+            catch (OperationCanceledException) when (!rendering && !http.RequestAborted.IsCancellationRequested)
             {
+                // This request joined another's miss, whose visitor left and whose handler ended with its request: this
+                // request renders for itself.
+                SetStatus(http, policy, "MISS");
                 await next(http).ConfigureAwait(false);
+                return;
+            }
+            catch (RcCacheException ex) when (!ex.Data.Contains(HandlersOwn))
+            {
+                // The endpoint's cache failed.
+                startFailed?.Throw();
+                LogCacheSkipped(logger, policy.Identity, ex.GetType().Name);
+                SetStatus(http, policy, "MISS");
+                if (rendered is not null)
+                {
+                    await rendered.ExecuteAsync(http).ConfigureAwait(false);
+                }
+                else
+                {
+                    await next(http).ConfigureAwait(false);
+                }
+
+                return;
             }
 
-            return;
-        }
+            startFailed?.Throw();
+            var response = loaded.Value;
+            var mine = ReferenceEquals(response, rendered);
+            if (http.Response.HasStarted && rendered is not null)
+            {
+                // This request's render started its response, with its own headers: whatever the load answered, the body
+                // that follows is the render's.
+                await rendered.ExecuteAsync(http).ConfigureAwait(false);
+                return;
+            }
 
-        SetStatus(http, policy, mine ? "MISS" : "HIT");
-        if (!mine)
-        {
-            SetAge(http, policy, response);
-        }
+            if (loaded.Outcome == LoadOutcome.Stale)
+            {
+                // The handler failed or ran past its soft timeout: the fallback answers, marked. What the failed handler
+                // set on this response goes; what the middleware before the cache set stays.
+                if (rendering && away is null && !http.Response.HasStarted)
+                {
+                    http.Response.Clear();
+                    foreach (var (name, value) in before ?? [])
+                    {
+                        http.Response.Headers[name] = value;
+                    }
+                }
 
-        await (mine ? response : response.Shared()).ExecuteAsync(http).ConfigureAwait(false);
+                SetStatus(http, policy, "STALE");
+                SetAge(http, policy, response);
+                await response.Shared().ExecuteAsync(http).ConfigureAwait(false);
+                return;
+            }
+
+            if (!mine && response.EntityTag is null)
+            {
+                // This request joined another's miss whose answer is not stored: it was made for that request (it sets a
+                // cookie, is private or no-store, or is not a success). An error anyone would get is shared, labelled MISS;
+                // anything else (an error that answers the request's own headers too), this request renders for itself.
+                SetStatus(http, policy, "MISS");
+                if (response.StatusCode >= 400 && response.IsShareable && !DependsOnRequestHeaders(response.StatusCode))
+                {
+                    await response.Bare().ExecuteAsync(http).ConfigureAwait(false);
+                }
+                else
+                {
+                    await next(http).ConfigureAwait(false);
+                }
+
+                return;
+            }
+
+            SetStatus(http, policy, mine ? "MISS" : "HIT");
+            if (!mine)
+            {
+                SetAge(http, policy, response);
+            }
+
+            await (mine ? response : response.Shared()).ExecuteAsync(http).ConfigureAwait(false);
+        }
     }
 
     /// <summary>
     /// Runs the rest of the pipeline with the response body in a buffer, and returns what it rendered. A body past what
-    /// may be stored is sent as it renders instead (<see cref="RenderBodyStream"/>): the answer is then sent, and not stored.
+    /// may be stored is sent as it renders instead (<see cref="RenderBodyStream"/>): the answer, sent and not stored, is
+    /// returned as the body spills, so that requests that joined the render go on to render their own without waiting for
+    /// this client's download, and <c>Sending</c> is the rest of the render, this request's alone.
     /// </summary>
-    private async Task<CachedResponse> RenderAsync(HttpContext http, Dictionary<string, StringValues>? before, CachedEndpointPolicy policy)
+    private async Task<(CachedResponse Answer, Task? Sending)> RenderAsync(HttpContext http, Dictionary<string, StringValues>? before, CachedEndpointPolicy policy)
     {
         var body = http.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
         var limit = policy.Cache.Keyspace.MaximumValueSize;
-        var buffer = new RenderBodyStream(body, limit, () => SetStatus(http, policy, "MISS"));
+        var spilled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var buffer = new RenderBodyStream(body, limit, () =>
+        {
+            SetStatus(http, policy, "MISS");
+            spilled.TrySetResult();
+        });
         http.Features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(buffer));
+        var render = RenderRestAsync(http, body);
+        if (await Task.WhenAny(render, spilled.Task).ConfigureAwait(false) != render || buffer.Spilled)
+        {
+            LogBodyTooLarge(logger, policy.Identity, limit);
+            return (CachedResponse.Sent(http.Response.StatusCode, http.Response.ContentType), render);
+        }
+
+        await render.ConfigureAwait(false);
+        return (new CachedResponse(http.Response.StatusCode, http.Response.ContentType, buffer.Kept)
+        {
+            IsShareable = CachedResponse.IsShareableBy(http.Response.Headers),
+            StoredHeaders = HandlerHeaders.Capture(http.Response.Headers, before, policy.StatusHeader),
+        }, null);
+    }
+
+    /// <summary>Runs the rest of the pipeline, and gives the response its own body back when it ends.</summary>
+    private async Task RenderRestAsync(HttpContext http, IHttpResponseBodyFeature body)
+    {
         try
         {
             await next(http).ConfigureAwait(false);
@@ -336,18 +380,6 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
         {
             http.Features.Set(body);
         }
-
-        if (buffer.Spilled)
-        {
-            LogBodyTooLarge(logger, policy.Identity, limit);
-            return CachedResponse.Sent(http.Response.StatusCode, http.Response.ContentType);
-        }
-
-        return new CachedResponse(http.Response.StatusCode, http.Response.ContentType, buffer.Kept)
-        {
-            IsShareable = CachedResponse.IsShareableBy(http.Response.Headers),
-            StoredHeaders = HandlerHeaders.Capture(http.Response.Headers, before, policy.StatusHeader),
-        };
     }
 
     /// <summary>

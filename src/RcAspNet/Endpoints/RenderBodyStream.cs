@@ -22,19 +22,22 @@ internal sealed class RenderBodyStream(IHttpResponseBodyFeature client, int limi
 
     public override bool CanRead => false;
 
-    public override bool CanSeek => false;
+    /// <summary>Gets whether the body can be rewound: until it spills (so <c>Response.Clear()</c> empties it, as it empties a buffer).</summary>
+    public override bool CanSeek => _kept is not null;
 
     public override bool CanWrite => true;
 
-    public override long Length => throw new NotSupportedException();
+    public override long Length => Kept.Length;
 
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override long Position { get => Unspilled.Position; set => Unspilled.Position = value; }
+
+    private MemoryStream Unspilled => _kept ?? throw new NotSupportedException("The body was sent as it rendered.");
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         if (_kept is { } kept)
         {
-            if (kept.Length + buffer.Length <= limit)
+            if (Fits(kept, buffer.Length))
             {
                 kept.Write(buffer);
                 return;
@@ -51,7 +54,7 @@ internal sealed class RenderBodyStream(IHttpResponseBodyFeature client, int limi
     {
         if (_kept is { } kept)
         {
-            if (kept.Length + buffer.Length <= limit)
+            if (Fits(kept, buffer.Length))
             {
                 kept.Write(buffer.Span);
                 return;
@@ -81,9 +84,26 @@ internal sealed class RenderBodyStream(IHttpResponseBodyFeature client, int limi
 
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => Unspilled.Seek(offset, origin);
 
-    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void SetLength(long value) => Unspilled.SetLength(value);
+
+    /// <summary>Whether <paramref name="count"/> more bytes may be kept; when they may, the buffer grows to at most the limit.</summary>
+    private bool Fits(MemoryStream kept, int count)
+    {
+        var needed = kept.Position + count;
+        if (needed > limit)
+        {
+            return false;
+        }
+
+        if (needed > kept.Capacity)
+        {
+            kept.Capacity = (int)Math.Min(limit, Math.Max(needed, Math.Max(256L, kept.Capacity * 2L)));
+        }
+
+        return true;
+    }
 
     private void Spill()
     {

@@ -38,7 +38,7 @@ public sealed class HostileInputTests : IAsyncLifetime
         response.Headers.TryGetValues("X-Cache", out var values) ? values.Single() : null;
 
     [Fact]
-    public async Task ABodyPastWhatMayBeStored_IsSentAsItRenders_NeverHeldWhole_AndAJoinerRendersItsOwn()
+    public async Task ABodyPastWhatMayBeStored_IsSentAsItRenders_NeverHeldWhole_AndNotStored()
     {
         using var client = _app.CreateClient();
         var counters = _app.Services.GetRequiredService<RcAspNet.TestApp.Counters>();
@@ -52,24 +52,45 @@ public sealed class HostileInputTests : IAsyncLifetime
         var early = new byte[MaximumValueSize + 1];
         await body.ReadExactlyAsync(early).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
         await counters.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
-
-        // A request that joins the render gets no share of a body that was not kept: it renders its own.
-        var joiner = client.GetAsync("/stream/200");
-        var cache = (RcCache)_app.Services.GetRequiredService<IRcCache>();
-        var key = cache.NamespacedKey(RcKey.For("GET:/stream/{kb:int}", 200));
-        await Eventually.TrueAsync(() => Task.FromResult(cache.Loader.Waiters<RcAspNet.Endpoints.CachedResponse>(key) == 2));
         counters.Gate.SetResult();
+        counters.Gate = null;
 
         var rest = new MemoryStream();
         await body.CopyToAsync(rest);
         Assert.Equal(200 * 1024, early.Length + rest.Length);
         Assert.All(early, static b => Assert.Equal((byte)'s', b));
-        using var joined = await joiner;
-        Assert.Equal(200 * 1024, (await joined.Content.ReadAsByteArrayAsync()).Length);
-        Assert.Equal("MISS", CacheStatus(joined));
+        using var again = await client.GetAsync("/stream/200");
+        Assert.Equal(200 * 1024, (await again.Content.ReadAsByteArrayAsync()).Length);
+        Assert.Equal("MISS", CacheStatus(again));
         Assert.Equal(2, counters.Get("stream"));
         Assert.Equal(before, Store.Count);
+    }
+
+    [Fact]
+    public async Task ARequestThatJoinedARenderThatSpilled_RendersItsOwn_WithoutWaitingForTheOthersDownload()
+    {
+        using var client = _app.CreateClient();
+        var counters = _app.Services.GetRequiredService<RcAspNet.TestApp.Counters>();
+        var gate = counters.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // The first render holds at 1 KiB, before its body spills; a second request joins it.
+        var first = client.GetAsync("/stream/400?holdAt=1", HttpCompletionOption.ResponseHeadersRead);
+        await counters.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var joiner = client.GetAsync("/stream/400?holdAt=1");
+        var cache = (RcCache)_app.Services.GetRequiredService<IRcCache>();
+        var key = cache.NamespacedKey(RcKey.For("GET:/stream/{kb:int}", 400, 1));
+        await Eventually.TrueAsync(() => Task.FromResult(cache.Loader.Waiters<RcAspNet.Endpoints.CachedResponse>(key) == 2));
+
+        // Released, the first spills and sends to a client that reads none of it: the joiner renders its own meanwhile.
         counters.Gate = null;
+        gate.SetResult();
+        using var joined = await joiner.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(400 * 1024, (await joined.Content.ReadAsByteArrayAsync()).Length);
+        Assert.Equal("MISS", CacheStatus(joined));
+
+        using var firstResponse = await first.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(400 * 1024, (await firstResponse.Content.ReadAsByteArrayAsync()).Length);
+        Assert.Equal(2, counters.Get("stream"));
     }
 
     [Fact]

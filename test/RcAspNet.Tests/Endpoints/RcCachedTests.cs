@@ -537,6 +537,29 @@ public abstract class RcCachedTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AFailSafeRenderThatFailsAfterItsBodyWasSent_IsAborted_NeverFinishedWithTheFallback()
+    {
+        Assert.Equal("resilient-stream", (await GetAsync("/resilient-stream/1")).Body);
+        await PassAsync(TimeSpan.FromSeconds(11));
+        App.Counters.SourceDown = true;
+        try
+        {
+            // Its body passed what may be stored, so it went to the client as it rendered: the stale page cannot follow it.
+            using var client = App.CreateClient();
+            var failure = await Record.ExceptionAsync(async () =>
+            {
+                using var response = await client.GetAsync("/resilient-stream/1");
+                await response.Content.ReadAsByteArrayAsync();
+            });
+            Assert.NotNull(failure);
+        }
+        finally
+        {
+            App.Counters.SourceDown = false;
+        }
+    }
+
+    [Fact]
     public async Task HeadRequest_IsServedFromTheEntryWithoutABody()
     {
         await GetAsync("/page/head");
