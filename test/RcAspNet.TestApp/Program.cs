@@ -367,6 +367,8 @@ public static class Program
 
                         await body.WriteAsync(chunk);
                     }
+
+                    counters.Next("stream.done");
                 },
                 "application/octet-stream");
         });

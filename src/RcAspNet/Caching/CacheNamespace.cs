@@ -652,7 +652,11 @@ internal sealed partial class CacheNamespace
     public ValueTask<bool> DeleteInsteadAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
         DeleteInsteadNamespacedAsync([.. keys.Select(k => Changed(Key(k, nameof(keys))))], cancellationToken);
 
-    /// <summary><see cref="DeleteInsteadAsync"/> for keys that carry the namespace and whose change is recorded.</summary>
+    /// <summary><see cref="DeleteInsteadAsync(IReadOnlyList{string}, CancellationToken)"/> for one key.</summary>
+    public ValueTask<bool> DeleteInsteadAsync(string key, CancellationToken cancellationToken) =>
+        DeleteInsteadNamespacedAsync([Changed(Key(key))], cancellationToken);
+
+    /// <summary><see cref="DeleteInsteadAsync(IReadOnlyList{string}, CancellationToken)"/> for keys that carry the namespace.</summary>
     private async ValueTask<bool> DeleteInsteadNamespacedAsync(IReadOnlyList<string> namespacedKeys, CancellationToken cancellationToken)
     {
         await (namespacedKeys.Count == 1 ? _store.DeleteAsync(namespacedKeys[0], cancellationToken) : _store.DeleteManyAsync(namespacedKeys, cancellationToken)).ConfigureAwait(false);

@@ -83,7 +83,7 @@ internal sealed partial class RcCache : IRcCache
         var bytes = Serializer.Serialize(value);
         if (IsBypass(bytes, options))
         {
-            await Keyspace.DeleteInsteadAsync([key], cancellationToken).ConfigureAwait(false);
+            await Keyspace.DeleteInsteadAsync(key, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -96,7 +96,7 @@ internal sealed partial class RcCache : IRcCache
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                await Keyspace.DeleteInsteadAsync([key], cancellationToken).ConfigureAwait(false);
+                await Keyspace.DeleteInsteadAsync(key, cancellationToken).ConfigureAwait(false);
                 throw;
             }
 

@@ -183,7 +183,8 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
                             {
                                 before = HandlerHeaders.Snapshot(http.Response.Headers);
                                 (answer, sending) = await RenderAsync(http, before, policy).ConfigureAwait(false);
-                                handlerTag = http.Response.Headers.ETag.Count == 1 ? http.Response.Headers.ETag.ToString() : null;
+                                // A render sent as it renders is still running on the handler's thread: its response is not read.
+                                handlerTag = sending is null && http.Response.Headers.ETag.Count == 1 ? http.Response.Headers.ETag.ToString() : null;
                             }
                         }
                         catch (OperationCanceledException ex) when (away is null && http.RequestAborted.IsCancellationRequested)
@@ -264,6 +265,12 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
             catch (RcCacheException ex) when (!ex.Data.Contains(HandlersOwn))
             {
                 // The endpoint's cache failed.
+                if (rendered is { IsSent: true })
+                {
+                    // Nothing is left to answer, and the response is the still running handler's until it ends.
+                    return;
+                }
+
                 startFailed?.Throw();
                 LogCacheSkipped(logger, policy.Identity, ex.GetType().Name);
                 SetStatus(http, policy, "MISS");
@@ -282,6 +289,12 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
             startFailed?.Throw();
             var response = loaded.Value;
             var mine = ReferenceEquals(response, rendered);
+            if (rendered is { IsSent: true })
+            {
+                // Sent as it renders, by the handler, which still runs: the response is not touched until it ends.
+                return;
+            }
+
             if (http.Response.HasStarted && rendered is not null)
             {
                 // This request's render started its response, with its own headers: whatever the load answered, the body
@@ -347,18 +360,20 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
     {
         var body = http.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
         var limit = policy.Cache.Keyspace.MaximumValueSize;
-        var spilled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Completed on the handler's thread as the body spills, with what the response is sent as; from then on the
+        // response is the handler's alone.
+        var spilled = new TaskCompletionSource<CachedResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
         var buffer = new RenderBodyStream(body, limit, () =>
         {
             SetStatus(http, policy, "MISS");
-            spilled.TrySetResult();
+            spilled.TrySetResult(CachedResponse.Sent(http.Response.StatusCode, http.Response.ContentType));
         });
         http.Features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(buffer));
         var render = RenderRestAsync(http, body);
-        if (await Task.WhenAny(render, spilled.Task).ConfigureAwait(false) != render || buffer.Spilled)
+        if (await Task.WhenAny(render, spilled.Task).ConfigureAwait(false) != render || spilled.Task.IsCompleted)
         {
             LogBodyTooLarge(logger, policy.Identity, limit);
-            return (CachedResponse.Sent(http.Response.StatusCode, http.Response.ContentType), render);
+            return (await spilled.Task.ConfigureAwait(false), render);
         }
 
         await render.ConfigureAwait(false);

@@ -9,7 +9,7 @@ namespace RcAspNet.Endpoints;
 /// </summary>
 /// <param name="client">The request's own body, which the render's spills into.</param>
 /// <param name="limit">How many bytes are kept before the body spills.</param>
-/// <param name="spilling">Runs once, before the first byte is sent: the response's status and headers are then final.</param>
+/// <param name="spilling">Runs once, on the writer's thread, just before the kept bytes are sent and the response starts.</param>
 internal sealed class RenderBodyStream(IHttpResponseBodyFeature client, int limit, Action spilling) : Stream
 {
     private MemoryStream? _kept = new();
@@ -27,7 +27,7 @@ internal sealed class RenderBodyStream(IHttpResponseBodyFeature client, int limi
 
     public override bool CanWrite => true;
 
-    public override long Length => Kept.Length;
+    public override long Length => Unspilled.Length;
 
     public override long Position { get => Unspilled.Position; set => Unspilled.Position = value; }
 

@@ -87,10 +87,12 @@ public sealed class HostileInputTests : IAsyncLifetime
         using var joined = await joiner.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(400 * 1024, (await joined.Content.ReadAsByteArrayAsync()).Length);
         Assert.Equal("MISS", CacheStatus(joined));
+        Assert.Equal(1, counters.Get("stream.done")); // the joiner's own render; the first's waits for its client to read
 
         using var firstResponse = await first.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(400 * 1024, (await firstResponse.Content.ReadAsByteArrayAsync()).Length);
         Assert.Equal(2, counters.Get("stream"));
+        await Eventually.TrueAsync(() => Task.FromResult(counters.Get("stream.done") == 2));
     }
 
     [Fact]

@@ -20,6 +20,7 @@ public sealed class CancelledWriteTests
         Many,
         TaggedMany,
         ManyWithABypassValue,
+        TypedBypassValue,
     }
 
     public static TheoryData<RcStoreKind, Write> Cases()
@@ -66,6 +67,7 @@ public sealed class CancelledWriteTests
             Write.Tagged => cache.SetAsync("a", "v2", tagged, cancelled.Token).AsTask(),
             Write.Many => cache.SetManyAsync<string>([new("a", "v2"), new("b", "v2")], cancellationToken: cancelled.Token).AsTask(),
             Write.TaggedMany => cache.SetManyAsync<string>([new("a", "v2"), new("b", "v2")], tagged, cancelled.Token).AsTask(),
+            Write.TypedBypassValue => cache.SetAsync("a", "none", cancellationToken: cancelled.Token).AsTask(),
             _ => cache.SetManyAsync<string>([new("a", "v2"), new("b", "none")], cancellationToken: cancelled.Token).AsTask(),
         };
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => attempt);
