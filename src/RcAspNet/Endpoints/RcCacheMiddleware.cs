@@ -144,210 +144,202 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
         Dictionary<string, StringValues>? before = null;
         var rendering = false;
         ExceptionDispatchInfo? startFailed = null;
+        // The rest of a render sent as it renders (past what may be stored): it ends with this request, and its failure
+        // is this request's; the response is the handler's until it ends.
         Task? sending = null;
+        Loaded<CachedResponse> loaded;
         try
         {
-            await ServeRenderingAsync().ConfigureAwait(false);
+            // No request token: a miss's handler renders for this request, so this request waits for it.
+            // What is stored is decided once, as the miss renders: an entry carries its entity tag, any other answer none.
+            loaded = await policy.Cache.GetOrSetCoreAsync(
+                key,
+                async _ =>
+                {
+                    rendering = true;
+                    CachedResponse answer;
+                    string? handlerTag;
+                    try
+                    {
+                        if (away is not null)
+                        {
+                            answer = await away.RenderAsync(next).ConfigureAwait(false);
+                            handlerTag = answer.Headers!.ETag.Count == 1 ? answer.Headers.ETag.ToString() : null;
+                        }
+                        else
+                        {
+                            before = HandlerHeaders.Snapshot(http.Response.Headers);
+                            (answer, sending) = await RenderAsync(http, before, policy).ConfigureAwait(false);
+                            // A render sent as it renders is still running on the handler's thread: its response is not read.
+                            handlerTag = sending is null && http.Response.Headers.ETag.Count == 1 ? http.Response.Headers.ETag.ToString() : null;
+                        }
+                    }
+                    catch (OperationCanceledException ex) when (away is null && http.RequestAborted.IsCancellationRequested)
+                    {
+                        throw new RequestEndedException(ex);
+                    }
+                    catch (RcCacheException ex)
+                    {
+                        // The handler's own (a cache call of its own failed): its failure, for every request that
+                        // joined this render too, not the endpoint cache's.
+                        ex.Data[HandlersOwn] = true;
+                        throw;
+                    }
+
+                    var result = storable && answer.StatusCode is >= 200 and < 300 and not StatusCodes.Status206PartialContent && answer.IsShareable && answer.FitsEncoding && !policy.IsBypassBody(answer.Body.Span)
+                        ? answer.AsEntry(handlerTag, policy.Cache.Keyspace.Time.GetUtcNow())
+                        : answer;
+                    if (away is null && result.EntityTag is not null)
+                    {
+                        // The response starts before it is stored, so that what it sets as it starts is seen: a
+                        // session's cookie, added by the session's OnStarting callback, makes it a visitor's own. (Only
+                        // the cookie: what else the start adds, such as a compressing body's Content-Encoding, describes
+                        // how these bytes are sent, not the bytes.) A start that fails fails this request alone.
+                        SetStatus(http, policy, "MISS");
+                        try
+                        {
+                            await result.StartAsync(http).ConfigureAwait(false);
+                        }
+                        catch (Exception ex)
+                        {
+                            startFailed = ExceptionDispatchInfo.Capture(ex);
+                        }
+
+                        if (startFailed is not null || http.Response.Headers.ContainsKey(HeaderNames.SetCookie))
+                        {
+                            result = answer.Personal();
+                        }
+                    }
+
+                    rendered = result;
+
+                    // A server error is the handler failing: with a fail-safe fallback, the fallback answers instead
+                    // (to this request too, unless its error is already on its way).
+                    return result.StatusCode >= 500 && !result.IsSent ? throw new RenderFailedException(result) : result;
+                },
+                policy.EntryOptions,
+                policy.Loading,
+                tags,
+                static r => r.EntityTag is null ? null : r.Encode(),
+                CachedResponse.TryDecode,
+                CancellationToken.None,
+                detached ? () => away = DetachedRequest.Of(http) : null).ConfigureAwait(false);
         }
-        finally
+        catch (RenderFailedException failed)
         {
-            // A render sent as it renders (past what may be stored) ends with this request: its failure is this request's.
+            // No fallback: the error is answered as rendered, to this request and to those that joined it when anyone
+            // would get it; a joiner renders a personal one for itself.
+            SetStatus(http, policy, "MISS");
+            if (ReferenceEquals(failed.Answer, rendered) || failed.Answer.IsShareable)
+            {
+                await (ReferenceEquals(failed.Answer, rendered) ? failed.Answer : failed.Answer.Bare()).ExecuteAsync(http).ConfigureAwait(false);
+            }
+            else
+            {
+                await next(http).ConfigureAwait(false);
+            }
+
+            return;
+        }
+        catch (OperationCanceledException) when (!rendering && !http.RequestAborted.IsCancellationRequested)
+        {
+            // This request joined another's miss, whose visitor left and whose handler ended with its request: this
+            // request renders for itself.
+            SetStatus(http, policy, "MISS");
+            await next(http).ConfigureAwait(false);
+            return;
+        }
+        catch (RcCacheException ex) when (!ex.Data.Contains(HandlersOwn))
+        {
+            // The endpoint's cache failed.
             if (sending is not null)
             {
                 await sending.ConfigureAwait(false);
-            }
-        }
-
-        async Task ServeRenderingAsync()
-        {
-            Loaded<CachedResponse> loaded;
-            try
-            {
-                // No request token: a miss's handler renders for this request, so this request waits for it.
-                // What is stored is decided once, as the miss renders: an entry carries its entity tag, any other answer none.
-                loaded = await policy.Cache.GetOrSetCoreAsync(
-                    key,
-                    async _ =>
-                    {
-                        rendering = true;
-                        CachedResponse answer;
-                        string? handlerTag;
-                        try
-                        {
-                            if (away is not null)
-                            {
-                                answer = await away.RenderAsync(next).ConfigureAwait(false);
-                                handlerTag = answer.Headers!.ETag.Count == 1 ? answer.Headers.ETag.ToString() : null;
-                            }
-                            else
-                            {
-                                before = HandlerHeaders.Snapshot(http.Response.Headers);
-                                (answer, sending) = await RenderAsync(http, before, policy).ConfigureAwait(false);
-                                // A render sent as it renders is still running on the handler's thread: its response is not read.
-                                handlerTag = sending is null && http.Response.Headers.ETag.Count == 1 ? http.Response.Headers.ETag.ToString() : null;
-                            }
-                        }
-                        catch (OperationCanceledException ex) when (away is null && http.RequestAborted.IsCancellationRequested)
-                        {
-                            throw new RequestEndedException(ex);
-                        }
-                        catch (RcCacheException ex)
-                        {
-                            // The handler's own (a cache call of its own failed): its failure, for every request that
-                            // joined this render too, not the endpoint cache's.
-                            ex.Data[HandlersOwn] = true;
-                            throw;
-                        }
-
-                        var result = storable && answer.StatusCode is >= 200 and < 300 and not StatusCodes.Status206PartialContent && answer.IsShareable && answer.FitsEncoding && !policy.IsBypassBody(answer.Body.Span)
-                            ? answer.AsEntry(handlerTag, policy.Cache.Keyspace.Time.GetUtcNow())
-                            : answer;
-                        if (away is null && result.EntityTag is not null)
-                        {
-                            // The response starts before it is stored, so that what it sets as it starts is seen: a
-                            // session's cookie, added by the session's OnStarting callback, makes it a visitor's own. (Only
-                            // the cookie: what else the start adds, such as a compressing body's Content-Encoding, describes
-                            // how these bytes are sent, not the bytes.) A start that fails fails this request alone.
-                            SetStatus(http, policy, "MISS");
-                            try
-                            {
-                                await result.StartAsync(http).ConfigureAwait(false);
-                            }
-                            catch (Exception ex)
-                            {
-                                startFailed = ExceptionDispatchInfo.Capture(ex);
-                            }
-
-                            if (startFailed is not null || http.Response.Headers.ContainsKey(HeaderNames.SetCookie))
-                            {
-                                result = answer.Personal();
-                            }
-                        }
-
-                        rendered = result;
-
-                        // A server error is the handler failing: with a fail-safe fallback, the fallback answers instead
-                        // (to this request too, unless its error is already on its way).
-                        return result.StatusCode >= 500 && !result.IsSent ? throw new RenderFailedException(result) : result;
-                    },
-                    policy.EntryOptions,
-                    policy.Loading,
-                    tags,
-                    static r => r.EntityTag is null ? null : r.Encode(),
-                    CachedResponse.TryDecode,
-                    CancellationToken.None,
-                    detached ? () => away = DetachedRequest.Of(http) : null).ConfigureAwait(false);
-            }
-            catch (RenderFailedException failed)
-            {
-                // No fallback: the error is answered as rendered, to this request and to those that joined it when anyone
-                // would get it; a joiner renders a personal one for itself.
-                SetStatus(http, policy, "MISS");
-                if (ReferenceEquals(failed.Answer, rendered) || failed.Answer.IsShareable)
-                {
-                    await (ReferenceEquals(failed.Answer, rendered) ? failed.Answer : failed.Answer.Bare()).ExecuteAsync(http).ConfigureAwait(false);
-                }
-                else
-                {
-                    await next(http).ConfigureAwait(false);
-                }
-
-                return;
-            }
-            catch (OperationCanceledException) when (!rendering && !http.RequestAborted.IsCancellationRequested)
-            {
-                // This request joined another's miss, whose visitor left and whose handler ended with its request: this
-                // request renders for itself.
-                SetStatus(http, policy, "MISS");
-                await next(http).ConfigureAwait(false);
-                return;
-            }
-            catch (RcCacheException ex) when (!ex.Data.Contains(HandlersOwn))
-            {
-                // The endpoint's cache failed.
-                if (rendered is { IsSent: true })
-                {
-                    // Nothing is left to answer, and the response is the still running handler's until it ends.
-                    return;
-                }
-
-                startFailed?.Throw();
-                LogCacheSkipped(logger, policy.Identity, ex.GetType().Name);
-                SetStatus(http, policy, "MISS");
-                if (rendered is not null)
-                {
-                    await rendered.ExecuteAsync(http).ConfigureAwait(false);
-                }
-                else
-                {
-                    await next(http).ConfigureAwait(false);
-                }
-
                 return;
             }
 
             startFailed?.Throw();
-            var response = loaded.Value;
-            var mine = ReferenceEquals(response, rendered);
-            if (rendered is { IsSent: true })
+            LogCacheSkipped(logger, policy.Identity, ex.GetType().Name);
+            SetStatus(http, policy, "MISS");
+            if (rendered is not null)
             {
-                // Sent as it renders, by the handler, which still runs: the response is not touched until it ends.
-                return;
-            }
-
-            if (http.Response.HasStarted && rendered is not null)
-            {
-                // This request's render started its response, with its own headers: whatever the load answered, the body
-                // that follows is the render's.
                 await rendered.ExecuteAsync(http).ConfigureAwait(false);
-                return;
             }
-
-            if (loaded.Outcome == LoadOutcome.Stale)
+            else
             {
-                // The handler failed or ran past its soft timeout: the fallback answers, marked. What the failed handler
-                // set on this response goes; what the middleware before the cache set stays.
-                if (rendering && away is null && !http.Response.HasStarted)
-                {
-                    http.Response.Clear();
-                    foreach (var (name, value) in before ?? [])
-                    {
-                        http.Response.Headers[name] = value;
-                    }
-                }
-
-                SetStatus(http, policy, "STALE");
-                SetAge(http, policy, response);
-                await response.Shared().ExecuteAsync(http).ConfigureAwait(false);
-                return;
+                await next(http).ConfigureAwait(false);
             }
 
-            if (!mine && response.EntityTag is null)
-            {
-                // This request joined another's miss whose answer is not stored: it was made for that request (it sets a
-                // cookie, is private or no-store, or is not a success). An error anyone would get is shared, labelled MISS;
-                // anything else (an error that answers the request's own headers too), this request renders for itself.
-                SetStatus(http, policy, "MISS");
-                if (response.StatusCode >= 400 && response.IsShareable && !DependsOnRequestHeaders(response.StatusCode))
-                {
-                    await response.Bare().ExecuteAsync(http).ConfigureAwait(false);
-                }
-                else
-                {
-                    await next(http).ConfigureAwait(false);
-                }
-
-                return;
-            }
-
-            SetStatus(http, policy, mine ? "MISS" : "HIT");
-            if (!mine)
-            {
-                SetAge(http, policy, response);
-            }
-
-            await (mine ? response : response.Shared()).ExecuteAsync(http).ConfigureAwait(false);
+            return;
         }
+        catch (Exception) when (sending is not null)
+        {
+            // The load failed after its render spilled: the response stays the handler's until it ends.
+            await sending.ConfigureAwait(false);
+            throw;
+        }
+
+        startFailed?.Throw();
+        var response = loaded.Value;
+        var mine = ReferenceEquals(response, rendered);
+        if (sending is not null)
+        {
+            await sending.ConfigureAwait(false);
+            return;
+        }
+
+        if (http.Response.HasStarted && rendered is not null)
+        {
+            // This request's render started its response, with its own headers: whatever the load answered, the body
+            // that follows is the render's.
+            await rendered.ExecuteAsync(http).ConfigureAwait(false);
+            return;
+        }
+
+        if (loaded.Outcome == LoadOutcome.Stale)
+        {
+            // The handler failed or ran past its soft timeout: the fallback answers, marked. What the failed handler
+            // set on this response goes; what the middleware before the cache set stays.
+            if (rendering && away is null && !http.Response.HasStarted)
+            {
+                http.Response.Clear();
+                foreach (var (name, value) in before ?? [])
+                {
+                    http.Response.Headers[name] = value;
+                }
+            }
+
+            SetStatus(http, policy, "STALE");
+            SetAge(http, policy, response);
+            await response.Shared().ExecuteAsync(http).ConfigureAwait(false);
+            return;
+        }
+
+        if (!mine && response.EntityTag is null)
+        {
+            // This request joined another's miss whose answer is not stored: it was made for that request (it sets a
+            // cookie, is private or no-store, or is not a success). An error anyone would get is shared, labelled MISS;
+            // anything else (an error that answers the request's own headers too), this request renders for itself.
+            SetStatus(http, policy, "MISS");
+            if (response.StatusCode >= 400 && response.IsShareable && !DependsOnRequestHeaders(response.StatusCode))
+            {
+                await response.Bare().ExecuteAsync(http).ConfigureAwait(false);
+            }
+            else
+            {
+                await next(http).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        SetStatus(http, policy, mine ? "MISS" : "HIT");
+        if (!mine)
+        {
+            SetAge(http, policy, response);
+        }
+
+        await (mine ? response : response.Shared()).ExecuteAsync(http).ConfigureAwait(false);
     }
 
     /// <summary>
