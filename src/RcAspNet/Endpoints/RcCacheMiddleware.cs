@@ -364,7 +364,12 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
         var render = RenderRestAsync(http, body);
         if (await Task.WhenAny(render, spilled.Task).ConfigureAwait(false) != render || spilled.Task.IsCompleted)
         {
-            LogBodyTooLarge(logger, policy.Identity, limit);
+            if (!HttpMethods.IsHead(http.Request.Method))
+            {
+                // (A HEAD request's answer is never stored, however big.)
+                LogBodyTooLarge(logger, policy.Identity, limit);
+            }
+
             return (await spilled.Task.ConfigureAwait(false), render);
         }
 
