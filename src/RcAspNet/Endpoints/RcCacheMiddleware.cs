@@ -225,6 +225,18 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
                 CancellationToken.None,
                 detached ? () => away = DetachedRequest.Of(http) : null).ConfigureAwait(false);
         }
+        catch (Exception ex) when (sending is not null)
+        {
+            // The load failed after its render spilled: the response stays the handler's until it ends, and a failure of
+            // the endpoint's cache fails nothing the handler sent.
+            await sending.ConfigureAwait(false);
+            if (ex is RcCacheException)
+            {
+                return;
+            }
+
+            throw;
+        }
         catch (RenderFailedException failed)
         {
             // No fallback: the error is answered as rendered, to this request and to those that joined it when anyone
@@ -252,12 +264,6 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
         catch (RcCacheException ex) when (!ex.Data.Contains(HandlersOwn))
         {
             // The endpoint's cache failed.
-            if (sending is not null)
-            {
-                await sending.ConfigureAwait(false);
-                return;
-            }
-
             startFailed?.Throw();
             LogCacheSkipped(logger, policy.Identity, ex.GetType().Name);
             SetStatus(http, policy, "MISS");
@@ -271,12 +277,6 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
             }
 
             return;
-        }
-        catch (Exception) when (sending is not null)
-        {
-            // The load failed after its render spilled: the response stays the handler's until it ends.
-            await sending.ConfigureAwait(false);
-            throw;
         }
 
         startFailed?.Throw();
