@@ -372,6 +372,12 @@ public static class Program
                 },
                 "application/octet-stream");
         });
+        // A body written synchronously in 1 KiB chunks (after allowing it, with allow=true), cached, cached with a render away
+        // from its request (a soft timeout), and not cached.
+        app.MapGet("/sync/{kb:int}", [RcCached(UserScope = RcUserScope.Shared)] (int kb, bool? allow, HttpContext http, Counters counters) => WriteSynchronously(kb, allow, http, counters));
+        app.MapGet("/sync/detached/{kb:int}", [RcCached(UserScope = RcUserScope.Shared, FailSafeMaxDurationSeconds = 3600, FactorySoftTimeoutMilliseconds = 60_000)] (int kb, bool? allow, HttpContext http, Counters counters) =>
+            WriteSynchronously(kb, allow, http, counters));
+        app.MapGet("/sync/uncached/{kb:int}", (int kb, bool? allow, HttpContext http, Counters counters) => WriteSynchronously(kb, allow, http, counters));
         app.MapGet("/price", [RcCached] (decimal v) => v.ToString(CultureInfo.InvariantCulture));
         app.MapGet("/price/defaulted", [RcCached] (decimal v = 1.50m) => v.ToString(CultureInfo.InvariantCulture));
         app.MapGet("/kind/nullarray", (int[]? v) => RcKey.For("kind.nullarray", v)).CacheResult(static s => s.KeyPrefix = "kind.nullarray");
@@ -415,6 +421,30 @@ public static class Program
         response.Headers["X-Frame-Options"] = "SAMEORIGIN";
         response.Headers["X-Rendered"] = n.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return $"{name} {id} #{n}";
+    }
+
+    private static IResult WriteSynchronously(int kb, bool? allow, HttpContext http, Counters counters)
+    {
+        counters.Next("sync");
+        if (allow == true)
+        {
+            http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpBodyControlFeature>()!.AllowSynchronousIO = true;
+        }
+
+        return Results.Stream(
+            body =>
+            {
+                var chunk = new byte[1024];
+                Array.Fill(chunk, (byte)'y');
+                for (var i = 0; i < kb; i++)
+                {
+                    body.Write(chunk);
+                }
+
+                body.Flush();
+                return Task.CompletedTask;
+            },
+            "application/octet-stream");
     }
 
     private static void MapKind<T>(WebApplication app, string name) =>

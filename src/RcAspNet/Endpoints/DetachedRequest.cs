@@ -39,6 +39,7 @@ internal sealed class DetachedRequest
     private readonly CultureInfo _uiCulture;
     private readonly IRequestCultureFeature? _requestCulture;
     private readonly Dictionary<string, StringValues>? _responseHeaders;
+    private readonly bool _allowSynchronousIO;
 
     private DetachedRequest(HttpContext http)
     {
@@ -80,6 +81,9 @@ internal sealed class DetachedRequest
         // And the response's headers it set: the handler finds them as it would in the request, and what goes with the
         // response is what it set over them.
         _responseHeaders = HandlerHeaders.Snapshot(http.Response.Headers);
+
+        // And the server's rule on synchronous writes, which the render keeps as the request would.
+        _allowSynchronousIO = http.Features.Get<IHttpBodyControlFeature>()?.AllowSynchronousIO ?? true;
     }
 
     public static DetachedRequest Of(HttpContext http) => new(http);
@@ -89,7 +93,8 @@ internal sealed class DetachedRequest
     {
         var scope = _scopes.CreateAsyncScope();
         await using var _ = scope.ConfigureAwait(false);
-        var body = new MemoryStream();
+        var responseFeature = new DetachedResponseFeature { AllowSynchronousIO = _allowSynchronousIO };
+        var body = new RenderBodyStream(null, Array.MaxLength, responseFeature, null);
         var features = new FeatureCollection();
         features.Set<IHttpRequestFeature>(new HttpRequestFeature
         {
@@ -103,7 +108,6 @@ internal sealed class DetachedRequest
             Headers = _headers,
             Body = Stream.Null,
         });
-        var responseFeature = new DetachedResponseFeature();
         foreach (var (name, value) in _responseHeaders ?? [])
         {
             responseFeature.Headers[name] = value;
@@ -111,6 +115,7 @@ internal sealed class DetachedRequest
 
         features.Set<IHttpResponseFeature>(responseFeature);
         features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(body));
+        features.Set<IHttpBodyControlFeature>(responseFeature);
         features.Set<IServiceProvidersFeature>(new ServiceProvidersFeature { RequestServices = scope.ServiceProvider });
         features.Set<IHttpConnectionFeature>(_connection);
         features.Set<IHttpRequestLifetimeFeature>(new HttpRequestLifetimeFeature { RequestAborted = _stopping });
@@ -148,7 +153,7 @@ internal sealed class DetachedRequest
             // start adds what the start adds (a session's cookie).
             var stored = HandlerHeaders.Capture(response.Headers, _responseHeaders, null);
             await responseFeature.StartAsync().ConfigureAwait(false);
-            return new CachedResponse(response.StatusCode, response.ContentType, body.GetBuffer().AsMemory(0, (int)body.Length))
+            return new CachedResponse(response.StatusCode, response.ContentType, body.Kept)
             {
                 IsShareable = CachedResponse.IsShareableBy(response.Headers),
                 Headers = response.Headers,
@@ -163,13 +168,16 @@ internal sealed class DetachedRequest
     }
 
     /// <summary>A response that runs its OnStarting and OnCompleted callbacks, last registered first, as a server does.</summary>
-    private sealed class DetachedResponseFeature : HttpResponseFeature
+    private sealed class DetachedResponseFeature : HttpResponseFeature, IHttpBodyControlFeature
     {
         private readonly Stack<(Func<object, Task> Callback, object State)> _starting = new();
         private readonly Stack<(Func<object, Task> Callback, object State)> _completed = new();
         private bool _started;
 
         public override bool HasStarted => _started;
+
+        /// <summary>Gets or sets whether the handler may write or flush synchronously: as the request allowed it when it was taken.</summary>
+        public bool AllowSynchronousIO { get; set; }
 
         public override void OnStarting(Func<object, Task> callback, object state) => _starting.Push((callback, state));
 

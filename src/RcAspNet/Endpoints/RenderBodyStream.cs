@@ -5,12 +5,15 @@ namespace RcAspNet.Endpoints;
 /// <summary>
 /// The body a miss renders for its request: kept in memory while it may still be stored (up to
 /// <c>Rc:MaximumValueSize</c> bytes); past that, what was kept is sent and the rest goes straight to the client, as
-/// without the cache, never held whole.
+/// without the cache, never held whole. A synchronous write or flush is refused where the request refuses one
+/// (<see cref="IHttpBodyControlFeature.AllowSynchronousIO"/>, false by default on every server), whatever the size: the
+/// cache neither lets a handler do what its server forbids nor fails it only once its page grows past the limit.
 /// </summary>
-/// <param name="client">The request's own body, which the render's spills into.</param>
+/// <param name="client">The request's own body, which the render's spills into; null for a render that keeps it all (away from its request).</param>
 /// <param name="limit">How many bytes are kept before the body spills.</param>
+/// <param name="control">The request's rule on synchronous I/O, read at each synchronous call (a handler may change it).</param>
 /// <param name="spilling">Runs once, on the writer's thread, just before the kept bytes are sent and the response starts.</param>
-internal sealed class RenderBodyStream(IHttpResponseBodyFeature client, int limit, Action spilling) : Stream
+internal sealed class RenderBodyStream(IHttpResponseBodyFeature? client, int limit, IHttpBodyControlFeature? control, Action? spilling) : Stream
 {
     private MemoryStream? _kept = new();
 
@@ -31,10 +34,18 @@ internal sealed class RenderBodyStream(IHttpResponseBodyFeature client, int limi
 
     public override long Position { get => Unspilled.Position; set => Unspilled.Position = value; }
 
+    // A render away from its request has no client: it keeps its whole body (its limit is the largest array).
+    private Stream ClientStream => client?.Stream ?? throw new IOException("The body is larger than a buffer in memory can hold.");
+
     private MemoryStream Unspilled => _kept ?? throw new NotSupportedException("The body was sent as it rendered.");
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
+        if (control is { AllowSynchronousIO: false })
+        {
+            throw new InvalidOperationException("Synchronous operations are disallowed. Call WriteAsync or set AllowSynchronousIO to true instead.");
+        }
+
         if (_kept is { } kept)
         {
             if (Fits(kept, buffer.Length))
@@ -44,10 +55,10 @@ internal sealed class RenderBodyStream(IHttpResponseBodyFeature client, int limi
             }
 
             Spill();
-            client.Stream.Write(kept.GetBuffer(), 0, (int)kept.Length);
+            ClientStream.Write(kept.GetBuffer(), 0, (int)kept.Length);
         }
 
-        client.Stream.Write(buffer);
+        ClientStream.Write(buffer);
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
@@ -61,10 +72,10 @@ internal sealed class RenderBodyStream(IHttpResponseBodyFeature client, int limi
             }
 
             Spill();
-            await client.Stream.WriteAsync(kept.GetBuffer().AsMemory(0, (int)kept.Length), cancellationToken).ConfigureAwait(false);
+            await ClientStream.WriteAsync(kept.GetBuffer().AsMemory(0, (int)kept.Length), cancellationToken).ConfigureAwait(false);
         }
 
-        await client.Stream.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        await ClientStream.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
     }
 
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
@@ -74,13 +85,18 @@ internal sealed class RenderBodyStream(IHttpResponseBodyFeature client, int limi
 
     public override void Flush()
     {
+        if (control is { AllowSynchronousIO: false })
+        {
+            throw new InvalidOperationException("Synchronous operations are disallowed. Call FlushAsync or set AllowSynchronousIO to true instead.");
+        }
+
         if (Spilled)
         {
-            client.Stream.Flush();
+            ClientStream.Flush();
         }
     }
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => Spilled ? client.Stream.FlushAsync(cancellationToken) : Task.CompletedTask;
+    public override Task FlushAsync(CancellationToken cancellationToken) => Spilled ? ClientStream.FlushAsync(cancellationToken) : Task.CompletedTask;
 
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
@@ -107,7 +123,8 @@ internal sealed class RenderBodyStream(IHttpResponseBodyFeature client, int limi
 
     private void Spill()
     {
+        _ = ClientStream;
         _kept = null;
-        spilling();
+        spilling?.Invoke();
     }
 }

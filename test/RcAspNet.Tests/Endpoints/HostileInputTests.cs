@@ -95,6 +95,50 @@ public sealed class HostileInputTests : IAsyncLifetime
         await Eventually.TrueAsync(() => Task.FromResult(counters.Get("stream.done") == 2));
     }
 
+    [Theory]
+    [InlineData("/sync/1")]
+    [InlineData("/sync/200")]
+    [InlineData("/sync/detached/1")]
+    public async Task ASynchronousWrite_IsRefusedAsWithoutTheCache_WhateverTheBodysSize(string path)
+    {
+        using var client = _app.CreateClient();
+        var counters = _app.Services.GetRequiredService<RcAspNet.TestApp.Counters>();
+        using var uncached = await client.GetAsync("/sync/uncached/1");
+        Assert.Equal(HttpStatusCode.InternalServerError, uncached.StatusCode);
+        Assert.Contains("Synchronous operations are disallowed", await uncached.Content.ReadAsStringAsync());
+
+        // Kept in memory, sent as it renders, or rendered away from the request: refused as the server refuses it.
+        var before = counters.Get("sync");
+        for (var i = 0; i < 2; i++)
+        {
+            using var response = await client.GetAsync(path);
+            Assert.Equal(uncached.StatusCode, response.StatusCode);
+            Assert.Contains("Synchronous operations are disallowed", await response.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal(before + 2, counters.Get("sync"));
+    }
+
+    [Theory]
+    [InlineData("/sync/1?allow=true", 1, "HIT")]
+    [InlineData("/sync/200?allow=true", 200, "MISS")]
+    [InlineData("/sync/detached/1?allow=true", 1, "HIT")]
+    public async Task ASynchronousWrite_WhereTheHandlerAllowsIt_IsKeptOrSentAsItRenders(string path, int kb, string second)
+    {
+        using var client = _app.CreateClient();
+        var counters = _app.Services.GetRequiredService<RcAspNet.TestApp.Counters>();
+        var before = counters.Get("sync");
+        using var first = await client.GetAsync(path);
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(kb * 1024, (await first.Content.ReadAsByteArrayAsync()).Length);
+        Assert.Equal("MISS", CacheStatus(first));
+
+        using var again = await client.GetAsync(path);
+        Assert.Equal(kb * 1024, (await again.Content.ReadAsByteArrayAsync()).Length);
+        Assert.Equal(second, CacheStatus(again));
+        Assert.Equal(before + (second == "HIT" ? 1 : 2), counters.Get("sync"));
+    }
+
     [Fact]
     public async Task OversizedQueryAndHeaderValues_AreAnsweredUncached_AndStoreNothing()
     {
