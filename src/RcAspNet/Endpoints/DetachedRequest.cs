@@ -82,7 +82,7 @@ internal sealed class DetachedRequest
         // response is what it set over them.
         _responseHeaders = HandlerHeaders.Snapshot(http.Response.Headers);
 
-        // And the server's rule on synchronous writes, which the render keeps as the request would.
+        // And the server's rule on synchronous I/O, which the handler finds (and may change) as in its request.
         _allowSynchronousIO = http.Features.Get<IHttpBodyControlFeature>()?.AllowSynchronousIO ?? true;
     }
 
@@ -94,7 +94,7 @@ internal sealed class DetachedRequest
         var scope = _scopes.CreateAsyncScope();
         await using var _ = scope.ConfigureAwait(false);
         var responseFeature = new DetachedResponseFeature { AllowSynchronousIO = _allowSynchronousIO };
-        var body = new RenderBodyStream(null, Array.MaxLength, responseFeature, null);
+        var body = new RenderBodyStream(null, Array.MaxLength, null);
         var features = new FeatureCollection();
         features.Set<IHttpRequestFeature>(new HttpRequestFeature
         {
@@ -176,7 +176,7 @@ internal sealed class DetachedRequest
 
         public override bool HasStarted => _started;
 
-        /// <summary>Gets or sets whether the handler may write or flush synchronously: as the request allowed it when it was taken.</summary>
+        /// <summary>Gets or sets whether the server would let the handler write synchronously: as the request did when it was taken (the render's body is kept whole, and takes such writes anyway).</summary>
         public bool AllowSynchronousIO { get; set; }
 
         public override void OnStarting(Func<object, Task> callback, object state) => _starting.Push((callback, state));

@@ -355,7 +355,7 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
         // Completed on the handler's thread as the body spills, with what the response is sent as; from then on the
         // response is the handler's alone.
         var spilled = new TaskCompletionSource<CachedResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var buffer = new RenderBodyStream(body, limit, http.Features.Get<IHttpBodyControlFeature>(), () =>
+        var buffer = new RenderBodyStream(body, limit, () =>
         {
             SetStatus(http, policy, "MISS");
             spilled.TrySetResult(CachedResponse.Sent(http.Response.StatusCode, http.Response.ContentType));

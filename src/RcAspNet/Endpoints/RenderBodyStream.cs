@@ -5,15 +5,14 @@ namespace RcAspNet.Endpoints;
 /// <summary>
 /// The body a miss renders for its request: kept in memory while it may still be stored (up to
 /// <c>Rc:MaximumValueSize</c> bytes); past that, what was kept is sent and the rest goes straight to the client, as
-/// without the cache, never held whole. A synchronous write or flush is refused where the request refuses one
-/// (<see cref="IHttpBodyControlFeature.AllowSynchronousIO"/>, false by default on every server), whatever the size: the
-/// cache neither lets a handler do what its server forbids nor fails it only once its page grows past the limit.
+/// without the cache, never held whole. Like any buffer (ASP.NET Core's response buffering, MVC's), it takes synchronous
+/// writes while it keeps the body; once the body spills they go to the server's stream, which refuses them unless the
+/// request allows synchronous I/O.
 /// </summary>
 /// <param name="client">The request's own body, which the render's spills into; null for a render that keeps it all (away from its request).</param>
 /// <param name="limit">How many bytes are kept before the body spills.</param>
-/// <param name="control">The request's rule on synchronous I/O, read at each synchronous call (a handler may change it).</param>
 /// <param name="spilling">Runs once, on the writer's thread, just before the kept bytes are sent and the response starts.</param>
-internal sealed class RenderBodyStream(IHttpResponseBodyFeature? client, int limit, IHttpBodyControlFeature? control, Action? spilling) : Stream
+internal sealed class RenderBodyStream(IHttpResponseBodyFeature? client, int limit, Action? spilling) : Stream
 {
     private MemoryStream? _kept = new();
 
@@ -41,11 +40,6 @@ internal sealed class RenderBodyStream(IHttpResponseBodyFeature? client, int lim
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
-        if (control is { AllowSynchronousIO: false })
-        {
-            throw new InvalidOperationException("Synchronous operations are disallowed. Call WriteAsync or set AllowSynchronousIO to true instead.");
-        }
-
         if (_kept is { } kept)
         {
             if (Fits(kept, buffer.Length))
@@ -85,11 +79,6 @@ internal sealed class RenderBodyStream(IHttpResponseBodyFeature? client, int lim
 
     public override void Flush()
     {
-        if (control is { AllowSynchronousIO: false })
-        {
-            throw new InvalidOperationException("Synchronous operations are disallowed. Call FlushAsync or set AllowSynchronousIO to true instead.");
-        }
-
         if (Spilled)
         {
             ClientStream.Flush();
