@@ -30,10 +30,8 @@ internal sealed partial class CacheNamespace
     private const int NamespacedSlots = 256;
     private readonly string?[] _namespaced = new string?[NamespacedSlots];
 
-    // What this process changed, by stripe of keys, and how often it cleared the namespace (ChangeMark); the tags it
-    // invalidated, by stripe of tags (TagMark).
+    // What this process changed, by stripe of keys, and how often it cleared the namespace (ChangeMark).
     private readonly long[] _changes = new long[KeyStripes.Count];
-    private readonly long[] _tagChanges = new long[KeyStripes.Count];
     private long _clears;
 
     // The keys a load of this process is under way for, whose changes are counted per key (ChangeMark): a change to
@@ -42,6 +40,10 @@ internal sealed partial class CacheNamespace
     private readonly ConcurrentDictionary<string, KeyWatch> _watched = new(StringComparer.Ordinal);
     private long _clock;
     private int _watchedCount; // changed under the lock of _watched; a change reads it first, to skip the lookup when no load runs
+
+    // Likewise the tags of those loads, whose invalidations are counted per tag (TagMark), under the same lock.
+    private readonly ConcurrentDictionary<string, KeyWatch> _watchedTags = new(StringComparer.Ordinal);
+    private int _watchedTagCount;
 
     public CacheNamespace(string name, IRcStore store, string prefix, TimeSpan defaultExpiration, RcOptions options, TimeProvider time, RcMetrics metrics, ILogger logger)
     {
@@ -396,34 +398,65 @@ internal sealed partial class CacheNamespace
         ? -1 - Volatile.Read(ref watch.LastChange) - Volatile.Read(ref _clears)
         : Volatile.Read(ref _changes[KeyStripes.Of(namespacedKey)]) + Volatile.Read(ref _clears);
 
-    /// <summary>A load of <paramref name="namespacedKey"/> begins: until <see cref="Unwatch"/>, its changes are counted per key.</summary>
-    public void Watch(string namespacedKey)
+    /// <summary>Gets how many keys and tags loads of this process watch (for tests).</summary>
+    public int Watches => Volatile.Read(ref _watchedCount) + Volatile.Read(ref _watchedTagCount);
+
+    /// <summary>
+    /// A load of <paramref name="namespacedKey"/>, whose entry carries <paramref name="tags"/>, begins: until
+    /// <see cref="Unwatch"/>, changes of the key and invalidations of those tags are counted per key and per tag.
+    /// </summary>
+    public void Watch(string namespacedKey, IReadOnlyList<string>? tags = null)
     {
         lock (_watched)
         {
-            if (_watched.TryGetValue(namespacedKey, out var watch))
+            Hold(_watched, namespacedKey, ref _watchedCount);
+            for (var i = 0; tags is not null && i < tags.Count; i++)
             {
-                watch.Holders++;
-            }
-            else
-            {
-                // A stamp of its own: above every earlier one, so that a key watched again never repeats a mark.
-                _watched[namespacedKey] = new KeyWatch { Holders = 1, LastChange = Interlocked.Increment(ref _clock) };
-                Volatile.Write(ref _watchedCount, _watchedCount + 1);
+                if (tags[i] is { } tag)
+                {
+                    // (A null tag fails the load, which then unwatches what it watched.)
+                    Hold(_watchedTags, tag, ref _watchedTagCount);
+                }
             }
         }
     }
 
-    /// <summary>A load that <see cref="Watch"/>ed <paramref name="namespacedKey"/> ended.</summary>
-    public void Unwatch(string namespacedKey)
+    /// <summary>A load that <see cref="Watch"/>ed <paramref name="namespacedKey"/> and <paramref name="tags"/> ended.</summary>
+    public void Unwatch(string namespacedKey, IReadOnlyList<string>? tags = null)
     {
         lock (_watched)
         {
-            if (_watched.TryGetValue(namespacedKey, out var watch) && --watch.Holders == 0)
+            Release(_watched, namespacedKey, ref _watchedCount);
+            for (var i = 0; tags is not null && i < tags.Count; i++)
             {
-                _watched.TryRemove(namespacedKey, out _);
-                Volatile.Write(ref _watchedCount, _watchedCount - 1);
+                if (tags[i] is { } tag)
+                {
+                    Release(_watchedTags, tag, ref _watchedTagCount);
+                }
             }
+        }
+    }
+
+    private void Hold(ConcurrentDictionary<string, KeyWatch> watches, string name, ref int count)
+    {
+        if (watches.TryGetValue(name, out var watch))
+        {
+            watch.Holders++;
+        }
+        else
+        {
+            // A stamp of its own: above every earlier one, so that a key or tag watched again never repeats a mark.
+            watches[name] = new KeyWatch { Holders = 1, LastChange = Interlocked.Increment(ref _clock) };
+            Volatile.Write(ref count, count + 1);
+        }
+    }
+
+    private static void Release(ConcurrentDictionary<string, KeyWatch> watches, string name, ref int count)
+    {
+        if (watches.TryGetValue(name, out var watch) && --watch.Holders == 0)
+        {
+            watches.TryRemove(name, out _);
+            Volatile.Write(ref count, count - 1);
         }
     }
 
@@ -433,17 +466,24 @@ internal sealed partial class CacheNamespace
         Interlocked.Increment(ref _changes[KeyStripes.Of(namespacedKey)]);
         if (Volatile.Read(ref _watchedCount) != 0 && _watched.TryGetValue(namespacedKey, out var watch))
         {
-            // Raised, never lowered: two changes at once must not leave the earlier stamp, which with a clear between
-            // would sum to a mark seen before.
-            var stamp = Interlocked.Increment(ref _clock);
-            for (var seen = Volatile.Read(ref watch.LastChange); seen < stamp;)
-            {
-                var was = Interlocked.CompareExchange(ref watch.LastChange, stamp, seen);
-                seen = was == seen ? stamp : was;
-            }
+            Stamp(watch);
         }
 
         return namespacedKey;
+    }
+
+    /// <summary>
+    /// Records a change of a watched key or tag. Raised, never lowered: two changes at once must not leave the earlier
+    /// stamp, which with a clear between would sum to a mark seen before.
+    /// </summary>
+    private void Stamp(KeyWatch watch)
+    {
+        var stamp = Interlocked.Increment(ref _clock);
+        for (var seen = Volatile.Read(ref watch.LastChange); seen < stamp;)
+        {
+            var was = Interlocked.CompareExchange(ref watch.LastChange, stamp, seen);
+            seen = was == seen ? stamp : was;
+        }
     }
 
     /// <summary>A change came while a fill wrote: what it wrote may be older than the change, so it goes (a miss is safe).</summary>
@@ -826,23 +866,37 @@ internal sealed partial class CacheNamespace
     public ValueTask<RcRemovalResult> InvalidateTagAsync(string tag, CancellationToken cancellationToken)
     {
         var keys = TagKeys(tag);
-        Interlocked.Increment(ref _tagChanges[KeyStripes.Of(tag)]);
+        if (Volatile.Read(ref _watchedTagCount) != 0 && _watchedTags.TryGetValue(tag, out var watch))
+        {
+            Stamp(watch);
+        }
+
         return _store.InvalidateTagAsync(keys, cancellationToken);
     }
 
     /// <summary>
-    /// How this process has invalidated <paramref name="tags"/> (or tags of their stripes): a mark that grows with each
-    /// invalidation, 0 for none. A load takes it when it begins.
+    /// How this process has invalidated <paramref name="tags"/> while loads watched them (<see cref="Watch"/>): a negative
+    /// mark that differs after each invalidation of one of them; 0 for no tags, and for tags not all watched. A load takes
+    /// its mark while it watches its tags, so a mark of 0 never equals a tagged load's.
     /// </summary>
-    public long TagMark(IReadOnlyList<string>? tags)
+    public long TagMark(IReadOnlyList<string>? tags) =>
+        tags is { Count: > 0 } && Volatile.Read(ref _watchedTagCount) != 0 && WatchedStamps(tags) is { } stamps ? -1 - stamps : 0;
+
+    /// <summary>The sum of <paramref name="tags"/>' stamps when every one is watched, else null.</summary>
+    private long? WatchedStamps(IReadOnlyList<string> tags)
     {
-        var mark = 0L;
-        for (var i = 0; tags is not null && i < tags.Count; i++)
+        var stamps = 0L;
+        for (var i = 0; i < tags.Count; i++)
         {
-            mark += Volatile.Read(ref _tagChanges[KeyStripes.Of(tags[i])]);
+            if (tags[i] is not { } tag || !_watchedTags.TryGetValue(tag, out var watch))
+            {
+                return null;
+            }
+
+            stamps += Volatile.Read(ref watch.LastChange);
         }
 
-        return mark;
+        return stamps;
     }
 
     /// <summary>Registers written entries under their tags, then removes those whose tag was invalidated since <paramref name="versions"/>.</summary>

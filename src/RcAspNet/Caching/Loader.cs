@@ -217,7 +217,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
                 {
                     if (own is not null)
                     {
-                        keyspace.Unwatch(key);
+                        keyspace.Unwatch(key, own.Tags);
                     }
 
                     request.Settle();
@@ -273,10 +273,10 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
         }
     }
 
-    /// <summary>A load of the request's key, about to begin: it watches the key until it ends (<see cref="RunAsync"/>).</summary>
+    /// <summary>A load of the request's key, about to begin: it watches the key and its tags until it ends (<see cref="RunAsync"/>).</summary>
     private InFlightLoad<T> NewLoad<T>(LoadRequest<T> request)
     {
-        keyspace.Watch(request.NamespacedKey);
+        keyspace.Watch(request.NamespacedKey, request.Tags);
         return new InFlightLoad<T> { ChangeMark = keyspace.ChangeMark(request.NamespacedKey), TagMark = keyspace.TagMark(request.Tags), Tags = request.Tags };
     }
 
@@ -320,7 +320,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
         var load = NewLoad(request);
         if (!_loads.TryAdd(request.NamespacedKey, load))
         {
-            keyspace.Unwatch(request.NamespacedKey);
+            keyspace.Unwatch(request.NamespacedKey, load.Tags);
             return;
         }
 
@@ -357,7 +357,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
             }
 
             _loads.TryRemove(new KeyValuePair<string, object>(namespacedKey, load));
-            keyspace.Unwatch(namespacedKey);
+            keyspace.Unwatch(namespacedKey, load.Tags);
         }
     }
 

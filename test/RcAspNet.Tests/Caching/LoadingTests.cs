@@ -455,7 +455,8 @@ public sealed class LoadingTests
 
     /// <summary>
     /// A tag invalidated while a factory of an entry that carries it runs: a read that begins after the invalidation does
-    /// not join that load (it loads its own), and the load's value is not stored; a load of another tag is still joined.
+    /// not join that load (it loads its own), and the load's value is not stored; a load of another tag is still joined,
+    /// even of a tag of the same stripe, and stored.
     /// </summary>
     [Theory]
     [MemberData(nameof(Stores))]
@@ -491,8 +492,35 @@ public sealed class LoadingTests
         await started.Task;
         await cache.InvalidateTagAsync("post:1");
         var joined = cache.GetOrSetAsync("page", static _ => ValueTask.FromResult(2), other).AsTask();
+        await Eventually.TrueAsync(() => Task.FromResult(((RcCache)cache).LoadWaiters<int>("page") == 2));
         release.SetResult();
         Assert.Equal((1, 1), (await load, await joined));
+
+        // So does an invalidation of another tag of its stripe (what this process records without a record per tag).
+        var neighbour = Enumerable.Range(0, 10_000_000).Select(static i => $"tag-{i}").First(t => KeyStripes.Of(t) == KeyStripes.Of(unrelated));
+        (started, release) = (new(TaskCreationOptions.RunContinuationsAsynchronously), new(TaskCreationOptions.RunContinuationsAsynchronously));
+        load = cache.GetOrSetAsync("digest", OldVersion, other).AsTask();
+        await started.Task;
+        await cache.InvalidateTagAsync(neighbour);
+        joined = cache.GetOrSetAsync("digest", static _ => ValueTask.FromResult(2), other).AsTask();
+        await Eventually.TrueAsync(() => Task.FromResult(((RcCache)cache).LoadWaiters<int>("digest") == 2));
+        release.SetResult();
+        Assert.Equal((1, 1), (await load, await joined));
+        Assert.Equal(1, await cache.GetAsync<int?>("digest"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task ALoadWithANullTag_FailsNamingIt_AndLeavesNothingWatched(string store)
+    {
+        await using var fixture = await Fixture.StartAsync(store, static _ => { });
+        var rc = (RcCache)fixture.Cache;
+        var options = new RcEntryOptions { Expiration = TimeSpan.FromSeconds(10), Tags = ["post:1", null!] };
+
+        var error = await Assert.ThrowsAnyAsync<ArgumentException>(() => rc.GetOrSetAsync("post", static _ => ValueTask.FromResult(1), options).AsTask());
+        Assert.Equal("tag", error.ParamName);
+        await Eventually.TrueAsync(() => Task.FromResult(rc.Keyspace.Watches == 0));
+        Assert.Null(await rc.GetAsync<int?>("post"));
     }
 
     /// <summary>
