@@ -57,6 +57,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(loader);
         var namespaced = _cache.NamespacedKey(key);
+        _cache.Keyspace.CheckTags(options?.Tags);
         lock (_lock)
         {
             ref var queued = ref Slot(namespaced);
@@ -71,6 +72,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(loadMany);
         var key = RcKey.For(name, argument);
         var namespaced = _cache.NamespacedKey(key);
+        _cache.Keyspace.CheckTags(options?.Tags);
         lock (_lock)
         {
             ref var queued = ref Slot(namespaced);

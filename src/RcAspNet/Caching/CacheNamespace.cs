@@ -763,8 +763,27 @@ internal sealed partial class CacheNamespace
     /// <summary>Where the store keeps <paramref name="tag"/> of this namespace.</summary>
     public TagKeys TagKeys(string tag)
     {
+        CheckTag(tag);
+        return KeysOf(tag);
+    }
+
+    /// <summary>Throws, naming the rule, for a tag that may not be a tag of this namespace.</summary>
+    public void CheckTag(string? tag)
+    {
         ArgumentException.ThrowIfNullOrEmpty(tag);
-        return TagRuleBroken(tag) is { } rule ? throw new ArgumentException(rule, nameof(tag)) : KeysOf(tag);
+        if (TagRuleBroken(tag) is { } rule)
+        {
+            throw new ArgumentException(rule, nameof(tag));
+        }
+    }
+
+    /// <summary><see cref="CheckTag"/> for each of <paramref name="tags"/>.</summary>
+    public void CheckTags(IReadOnlyList<string>? tags)
+    {
+        for (var i = 0; tags is not null && i < tags.Count; i++)
+        {
+            CheckTag(tags[i]);
+        }
     }
 
     /// <summary>Whether <paramref name="tag"/> may be a tag of this namespace (<see cref="TagKeys"/> throws for one that may not).</summary>

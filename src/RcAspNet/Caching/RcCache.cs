@@ -216,10 +216,12 @@ internal sealed partial class RcCache : IRcCache
         try
         {
             policy = Loader.Resolve(options);
+            Keyspace.CheckTags(options?.Tags);
         }
         catch (ArgumentException ex)
         {
-            // Options that name no valid policy fail the returned task, as they did when this method was async.
+            // Options that name no valid policy, or a tag that breaks a rule, fail the returned task, as they did when this
+            // method was async.
             return ValueTask.FromException<Loaded<T>>(ex);
         }
 

@@ -152,6 +152,26 @@ public sealed class BatchLoadingTests
 
     private static void Clock(ManualTimeProvider clock, TimeSpan by) => clock.Advance(by);
 
+    [Fact]
+    public async Task ALookupWithATagThatBreaksARule_IsRefusedAsItIsQueued_AndTheOthersOfItsFlushResolve()
+    {
+        await using var services = Build(SharedRedis.UniqueNamespace(), TimeProvider.System, static _ => { });
+        await using var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        var front = batch.Load("front", static _ => ValueTask.FromResult("front"), TenSeconds);
+        var tooLong = new RcEntryOptions { Tags = [new string('t', 1025)] };
+        var halfAPair = new RcEntryOptions { Tags = ["post:\uD800"] };
+
+        var error = Assert.Throws<ArgumentException>(() => batch.Load("post", static _ => ValueTask.FromResult("post"), tooLong));
+        Assert.Contains("Rc:MaximumKeyLength", error.Message, StringComparison.Ordinal);
+        error = Assert.Throws<ArgumentException>(() => batch.Load("page", static _ => ValueTask.FromResult("page"), halfAPair));
+        Assert.Contains("surrogate", error.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentNullException>(() => batch.Load("title", 1, static (ids, _) => ValueTask.FromResult<IReadOnlyDictionary<int, string>>(ids.ToDictionary(static id => id, static id => $"title {id}")), new RcEntryOptions { Tags = [null!] }));
+
+        await batch.FlushAsync();
+        Assert.Equal("front", front.Value);
+    }
+
     private static ServiceProvider Build(string ns, TimeProvider clock, Action<RcOptions> configure)
     {
         var shards = SharedRedis.Shards.Result;
