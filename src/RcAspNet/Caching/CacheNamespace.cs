@@ -302,7 +302,8 @@ internal sealed partial class CacheNamespace
             // runs to its end without its caller.
             return IsOversized(value) || (replaces && cancellationToken.IsCancellationRequested) ? DeleteInsteadNamespacedAsync([namespaced], cancellationToken)
                 : lease is { } held ? _store.FillAsync(namespaced, Layout(value, timing, null), timing.StoreTimeToLive, held, cancellationToken)
-                : _store.SetAsync(namespaced, Layout(value, timing, null), timing.StoreTimeToLive, replaces, cancellationToken);
+                : replaces ? LandedAsync(_store.SetAsync(namespaced, Layout(value, timing, null), timing.StoreTimeToLive, replaces: true, cancellationToken), namespaced)
+                : _store.SetAsync(namespaced, Layout(value, timing, null), timing.StoreTimeToLive, replaces: false, cancellationToken);
         }
         catch (Exception ex)
         {
@@ -486,6 +487,53 @@ internal sealed partial class CacheNamespace
         }
     }
 
+    /// <summary>
+    /// A change of <paramref name="namespacedKey"/> by this process landed (its store call returned, whatever it answered).
+    /// A load of the key that began while the change was on its way took its mark after <see cref="Changed"/> counted the
+    /// change, yet its read may have reached the store first: the change is counted again, so that a read that begins
+    /// after the change returns never joins such a load, nor is its value written over the change.
+    /// </summary>
+    private void Landed(string namespacedKey)
+    {
+        if (Volatile.Read(ref _watchedCount) != 0 && _watched.TryGetValue(namespacedKey, out var watch))
+        {
+            Stamp(watch);
+        }
+    }
+
+    private void Landed(IReadOnlyList<string> namespacedKeys)
+    {
+        for (var i = 0; i < namespacedKeys.Count; i++)
+        {
+            Landed(namespacedKeys[i]);
+        }
+    }
+
+    /// <summary><see cref="Landed(string)"/> once <paramref name="change"/> completes; not a state machine when it already has.</summary>
+    private ValueTask<T> LandedAsync<T>(ValueTask<T> change, string namespacedKey)
+    {
+        if (change.IsCompleted)
+        {
+            Landed(namespacedKey);
+            return change;
+        }
+
+        return AwaitLandedAsync(change, namespacedKey);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<T> AwaitLandedAsync<T>(ValueTask<T> change, string namespacedKey)
+    {
+        try
+        {
+            return await change.ConfigureAwait(false);
+        }
+        finally
+        {
+            Landed(namespacedKey);
+        }
+    }
+
     /// <summary>A change came while a fill wrote: what it wrote may be older than the change, so it goes (a miss is safe).</summary>
     private async ValueTask UndoIfChangedAsync(string namespacedKey, long since)
     {
@@ -500,13 +548,20 @@ internal sealed partial class CacheNamespace
     {
         var namespaced = Key(key);
         Changed(namespaced);
-        if (IsOversized(value))
+        try
         {
-            _store.Delete(namespaced);
-            return;
-        }
+            if (IsOversized(value))
+            {
+                _store.Delete(namespaced);
+                return;
+            }
 
-        _store.Set(namespaced, Layout(value, timing, null), timing.StoreTimeToLive, replaces: true);
+            _store.Set(namespaced, Layout(value, timing, null), timing.StoreTimeToLive, replaces: true);
+        }
+        finally
+        {
+            Landed(namespaced);
+        }
     }
 
     /// <summary>
@@ -526,6 +581,27 @@ internal sealed partial class CacheNamespace
 
     /// <summary>Writes entries whose keys already carry the namespace.</summary>
     public async ValueTask SetManyNamespacedAsync(IReadOnlyList<PendingWrite> items, TagVersions? versions, bool replaces, CancellationToken cancellationToken)
+    {
+        if (!replaces)
+        {
+            await WriteManyNamespacedAsync(items, versions, replaces, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            await WriteManyNamespacedAsync(items, versions, replaces, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var item in items)
+            {
+                Landed(item.Key);
+            }
+        }
+    }
+
+    private async ValueTask WriteManyNamespacedAsync(IReadOnlyList<PendingWrite> items, TagVersions? versions, bool replaces, CancellationToken cancellationToken)
     {
         var entries = new List<StoreEntry>(items.Count);
         List<string>? refused = null;
@@ -672,6 +748,10 @@ internal sealed partial class CacheNamespace
             await DeleteUnregisteredAsync([namespaced]).ConfigureAwait(false);
             throw;
         }
+        finally
+        {
+            Landed(namespaced);
+        }
 
         if (added && tags is { Count: > 0 } && versions is not null)
         {
@@ -681,7 +761,11 @@ internal sealed partial class CacheNamespace
         return added;
     }
 
-    public ValueTask<RcRemovalResult> DeleteAsync(string key, CancellationToken cancellationToken) => _store.DeleteAsync(Changed(Key(key)), cancellationToken);
+    public ValueTask<RcRemovalResult> DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        var namespaced = Changed(Key(key));
+        return LandedAsync(_store.DeleteAsync(namespaced, cancellationToken), namespaced);
+    }
 
     /// <summary>
     /// What a replacing write of <paramref name="keys"/> does when it is not stored: too big, a bypass value, or given up
@@ -699,7 +783,14 @@ internal sealed partial class CacheNamespace
     /// <summary><see cref="DeleteInsteadAsync(IReadOnlyList{string}, CancellationToken)"/> for keys that carry the namespace.</summary>
     private async ValueTask<bool> DeleteInsteadNamespacedAsync(IReadOnlyList<string> namespacedKeys, CancellationToken cancellationToken)
     {
-        await (namespacedKeys.Count == 1 ? _store.DeleteAsync(namespacedKeys[0], cancellationToken) : _store.DeleteManyAsync(namespacedKeys, cancellationToken)).ConfigureAwait(false);
+        try
+        {
+            await (namespacedKeys.Count == 1 ? _store.DeleteAsync(namespacedKeys[0], cancellationToken) : _store.DeleteManyAsync(namespacedKeys, cancellationToken)).ConfigureAwait(false);
+        }
+        finally
+        {
+            Landed(namespacedKeys);
+        }
 
         // A store that removes whatever the caller's token says (the memory store) still ends a cancelled write as one.
         cancellationToken.ThrowIfCancellationRequested();
@@ -707,16 +798,40 @@ internal sealed partial class CacheNamespace
     }
 
     /// <summary>Deletes on the calling thread, never waiting on the thread pool.</summary>
-    public RcRemovalResult Delete(string key) => _store.Delete(Changed(Key(key)));
+    public RcRemovalResult Delete(string key)
+    {
+        var namespaced = Changed(Key(key));
+        try
+        {
+            return _store.Delete(namespaced);
+        }
+        finally
+        {
+            Landed(namespaced);
+        }
+    }
 
-    public ValueTask<RcRemovalResult> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
-        _store.DeleteManyAsync([.. keys.Select(k => Changed(Key(k, nameof(keys))))], cancellationToken);
+    public async ValueTask<RcRemovalResult> DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
+        string[] namespaced = [.. keys.Select(k => Changed(Key(k, nameof(keys))))];
+        try
+        {
+            return await _store.DeleteManyAsync(namespaced, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Landed(namespaced);
+        }
+    }
 
     public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken) => _store.ExistsAsync(Key(key), cancellationToken);
 
     /// <summary>Adds <paramref name="delta"/> to an integer entry; a new one starts at 0 and lives <paramref name="timeToLive"/>.</summary>
-    public ValueTask<long> IncrementAsync(string key, long delta, TimeSpan timeToLive, CancellationToken cancellationToken) =>
-        _store.IncrementAsync(Changed(Key(key)), delta, timeToLive, cancellationToken);
+    public ValueTask<long> IncrementAsync(string key, long delta, TimeSpan timeToLive, CancellationToken cancellationToken)
+    {
+        var namespaced = Changed(Key(key));
+        return LandedAsync(_store.IncrementAsync(namespaced, delta, timeToLive, cancellationToken), namespaced);
+    }
 
     /// <summary>
     /// Gives an existing entry a new lifetime; returns whether it existed. An entry with tags is registered under them
@@ -748,7 +863,20 @@ internal sealed partial class CacheNamespace
         }
 
         Interlocked.Increment(ref _clears);
-        return _store.ClearAsync(Prefix, cancellationToken);
+        return ClearedAsync(_store.ClearAsync(Prefix, cancellationToken));
+    }
+
+    /// <summary>A clear landed: counted again (<see cref="Landed(string)"/>).</summary>
+    private async ValueTask<RcRemovalResult> ClearedAsync(ValueTask<RcRemovalResult> clear)
+    {
+        try
+        {
+            return await clear.ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Increment(ref _clears);
+        }
     }
 
     /// <summary>The Redis connections of the store beneath, by shard; an in-process store has none.</summary>
@@ -834,11 +962,25 @@ internal sealed partial class CacheNamespace
     public async ValueTask SetTaggedAsync(string key, byte[] value, EntryTiming timing, IReadOnlyList<string> tags, TagVersions versions, bool replaces, CancellationToken cancellationToken, FillLease? lease = null)
     {
         var namespaced = Key(key);
-        if (replaces)
+        if (!replaces)
         {
-            Changed(namespaced);
+            await WriteTaggedAsync(namespaced, value, timing, tags, versions, replaces, cancellationToken, lease).ConfigureAwait(false);
+            return;
         }
 
+        Changed(namespaced);
+        try
+        {
+            await WriteTaggedAsync(namespaced, value, timing, tags, versions, replaces, cancellationToken, lease).ConfigureAwait(false);
+        }
+        finally
+        {
+            Landed(namespaced);
+        }
+    }
+
+    private async ValueTask WriteTaggedAsync(string namespaced, byte[] value, EntryTiming timing, IReadOnlyList<string> tags, TagVersions versions, bool replaces, CancellationToken cancellationToken, FillLease? lease)
+    {
         if (IsOversized(value) || (replaces && cancellationToken.IsCancellationRequested))
         {
             // Not stored; the value it replaces must not outlive it (SetAsync).
@@ -885,12 +1027,29 @@ internal sealed partial class CacheNamespace
     public ValueTask<RcRemovalResult> InvalidateTagAsync(string tag, CancellationToken cancellationToken)
     {
         var keys = TagKeys(tag);
+        TagChanged(tag);
+        return InvalidatedAsync(_store.InvalidateTagAsync(keys, cancellationToken), tag);
+    }
+
+    /// <summary>An invalidation of <paramref name="tag"/> landed: counted again (<see cref="Landed(string)"/>).</summary>
+    private async ValueTask<RcRemovalResult> InvalidatedAsync(ValueTask<RcRemovalResult> invalidation, string tag)
+    {
+        try
+        {
+            return await invalidation.ConfigureAwait(false);
+        }
+        finally
+        {
+            TagChanged(tag);
+        }
+    }
+
+    private void TagChanged(string tag)
+    {
         if (Volatile.Read(ref _watchedTagCount) != 0 && _watchedTags.TryGetValue(tag, out var watch))
         {
             Stamp(watch);
         }
-
-        return _store.InvalidateTagAsync(keys, cancellationToken);
     }
 
     /// <summary>

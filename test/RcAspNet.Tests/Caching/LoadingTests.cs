@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using RcAspNet.Caching;
@@ -507,6 +508,66 @@ public sealed class LoadingTests
         release.SetResult();
         Assert.Equal((1, 1), (await load, await joined));
         Assert.Equal(1, await cache.GetAsync<int?>("digest"));
+    }
+
+    /// <summary>
+    /// A load that began while a removal of its key was on its way (counted, not yet applied by the server) may have read
+    /// the store before the removal reached it: a read that begins after the removal returned does not join it, and what
+    /// it loads is not written over the removal.
+    /// </summary>
+    [Fact]
+    public async Task ALoadBegunWhileARemovalWasOnItsWay_IsNotJoinedByAReadAfterTheRemovalReturned()
+    {
+        await using var server = await RedisServer.StartAsync();
+        await using var services = TestServices.Build(o =>
+        {
+            TestServices.Redis(o, server);
+            o.Namespace = SharedRedis.UniqueNamespace();
+            o.OperationTimeout = TimeSpan.FromSeconds(60);
+        });
+        var cache = services.GetRequiredService<IRcCache>();
+        var rc = (RcCache)cache;
+        await cache.GetAsync<int?>("warm-up");
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var runs = 0;
+        async ValueTask<int> Before(CancellationToken _)
+        {
+            Interlocked.Increment(ref runs);
+            started.TrySetResult();
+            await release.Task;
+            return 1;
+        }
+
+        // The server holds back writes: the removal (synchronous, on a connection of its own, so that reads go on) is
+        // counted here and waits there; a read misses and starts a load.
+        var key = rc.NamespacedKey("post");
+        var unchanged = rc.Keyspace.ChangeMark(key);
+        await server.CommandAsync("CLIENT", "PAUSE", "60000", "WRITE");
+        Task removal;
+        Task<int> load;
+        try
+        {
+            removal = Task.Run(() => services.GetRequiredService<IDistributedCache>().Remove("post"));
+            await Eventually.TrueAsync(() => Task.FromResult(rc.Keyspace.ChangeMark(key) != unchanged));
+            load = cache.GetOrSetAsync("post", Before).AsTask();
+            await Eventually.TrueAsync(() => Task.FromResult(rc.LoadWaiters<int>("post") == 1));
+            Assert.False(removal.IsCompleted);
+        }
+        finally
+        {
+            await server.CommandAsync("CLIENT", "UNPAUSE");
+        }
+
+        await removal.WaitAsync(TimeSpan.FromSeconds(30));
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Begun after the removal returned: its own load, not the one begun before the removal reached the server.
+        Assert.Equal(2, await cache.GetOrSetAsync("post", static _ => ValueTask.FromResult(2)).AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
+        release.SetResult();
+        Assert.Equal(1, await load.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(1, runs);
+        Assert.Equal(2, await cache.GetAsync<int?>("post"));
     }
 
     [Theory]
