@@ -302,8 +302,7 @@ internal sealed partial class CacheNamespace
             // runs to its end without its caller.
             return IsOversized(value) || (replaces && cancellationToken.IsCancellationRequested) ? DeleteInsteadNamespacedAsync([namespaced], cancellationToken)
                 : lease is { } held ? _store.FillAsync(namespaced, Layout(value, timing, null), timing.StoreTimeToLive, held, cancellationToken)
-                : replaces ? LandedAsync(_store.SetAsync(namespaced, Layout(value, timing, null), timing.StoreTimeToLive, replaces: true, cancellationToken), namespaced)
-                : _store.SetAsync(namespaced, Layout(value, timing, null), timing.StoreTimeToLive, replaces: false, cancellationToken);
+                : _store.SetAsync(namespaced, Layout(value, timing, null), timing.StoreTimeToLive, replaces, cancellationToken);
         }
         catch (Exception ex)
         {
@@ -488,10 +487,12 @@ internal sealed partial class CacheNamespace
     }
 
     /// <summary>
-    /// A change of <paramref name="namespacedKey"/> by this process landed (its store call returned, whatever it answered).
-    /// A load of the key that began while the change was on its way took its mark after <see cref="Changed"/> counted the
-    /// change, yet its read may have reached the store first: the change is counted again, so that a read that begins
-    /// after the change returns never joins such a load, nor is its value written over the change.
+    /// A removal of <paramref name="namespacedKey"/> by this process landed (its store call returned, whatever it answered).
+    /// A load of the key that began while the removal was on its way took its mark after <see cref="Changed"/> counted it,
+    /// yet its read may have reached the store first: the removal is counted again, so that a read that begins after it
+    /// returned (and misses) never joins such a load, nor is its value written over the removal. (A replacing write is
+    /// not counted again, which would cost every write a step: a read after it finds the new value, and a fill writes
+    /// only where the key holds what its load read.)
     /// </summary>
     private void Landed(string namespacedKey)
     {
@@ -548,20 +549,14 @@ internal sealed partial class CacheNamespace
     {
         var namespaced = Key(key);
         Changed(namespaced);
-        try
+        if (IsOversized(value))
         {
-            if (IsOversized(value))
-            {
-                _store.Delete(namespaced);
-                return;
-            }
-
-            _store.Set(namespaced, Layout(value, timing, null), timing.StoreTimeToLive, replaces: true);
-        }
-        finally
-        {
+            _store.Delete(namespaced);
             Landed(namespaced);
+            return;
         }
+
+        _store.Set(namespaced, Layout(value, timing, null), timing.StoreTimeToLive, replaces: true);
     }
 
     /// <summary>
@@ -581,27 +576,6 @@ internal sealed partial class CacheNamespace
 
     /// <summary>Writes entries whose keys already carry the namespace.</summary>
     public async ValueTask SetManyNamespacedAsync(IReadOnlyList<PendingWrite> items, TagVersions? versions, bool replaces, CancellationToken cancellationToken)
-    {
-        if (!replaces)
-        {
-            await WriteManyNamespacedAsync(items, versions, replaces, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        try
-        {
-            await WriteManyNamespacedAsync(items, versions, replaces, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            foreach (var item in items)
-            {
-                Landed(item.Key);
-            }
-        }
-    }
-
-    private async ValueTask WriteManyNamespacedAsync(IReadOnlyList<PendingWrite> items, TagVersions? versions, bool replaces, CancellationToken cancellationToken)
     {
         var entries = new List<StoreEntry>(items.Count);
         List<string>? refused = null;
@@ -670,6 +644,10 @@ internal sealed partial class CacheNamespace
                 // The caller gave up: the entries below are not written either.
                 await DeleteInsteadNamespacedAsync([.. entries.Select(static e => e.Key)], cancellationToken).ConfigureAwait(false);
                 throw;
+            }
+            finally
+            {
+                Landed(refused);
             }
         }
 
@@ -748,10 +726,6 @@ internal sealed partial class CacheNamespace
             await DeleteUnregisteredAsync([namespaced]).ConfigureAwait(false);
             throw;
         }
-        finally
-        {
-            Landed(namespaced);
-        }
 
         if (added && tags is { Count: > 0 } && versions is not null)
         {
@@ -827,11 +801,8 @@ internal sealed partial class CacheNamespace
     public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken) => _store.ExistsAsync(Key(key), cancellationToken);
 
     /// <summary>Adds <paramref name="delta"/> to an integer entry; a new one starts at 0 and lives <paramref name="timeToLive"/>.</summary>
-    public ValueTask<long> IncrementAsync(string key, long delta, TimeSpan timeToLive, CancellationToken cancellationToken)
-    {
-        var namespaced = Changed(Key(key));
-        return LandedAsync(_store.IncrementAsync(namespaced, delta, timeToLive, cancellationToken), namespaced);
-    }
+    public ValueTask<long> IncrementAsync(string key, long delta, TimeSpan timeToLive, CancellationToken cancellationToken) =>
+        _store.IncrementAsync(Changed(Key(key)), delta, timeToLive, cancellationToken);
 
     /// <summary>
     /// Gives an existing entry a new lifetime; returns whether it existed. An entry with tags is registered under them
@@ -962,25 +933,11 @@ internal sealed partial class CacheNamespace
     public async ValueTask SetTaggedAsync(string key, byte[] value, EntryTiming timing, IReadOnlyList<string> tags, TagVersions versions, bool replaces, CancellationToken cancellationToken, FillLease? lease = null)
     {
         var namespaced = Key(key);
-        if (!replaces)
+        if (replaces)
         {
-            await WriteTaggedAsync(namespaced, value, timing, tags, versions, replaces, cancellationToken, lease).ConfigureAwait(false);
-            return;
+            Changed(namespaced);
         }
 
-        Changed(namespaced);
-        try
-        {
-            await WriteTaggedAsync(namespaced, value, timing, tags, versions, replaces, cancellationToken, lease).ConfigureAwait(false);
-        }
-        finally
-        {
-            Landed(namespaced);
-        }
-    }
-
-    private async ValueTask WriteTaggedAsync(string namespaced, byte[] value, EntryTiming timing, IReadOnlyList<string> tags, TagVersions versions, bool replaces, CancellationToken cancellationToken, FillLease? lease)
-    {
         if (IsOversized(value) || (replaces && cancellationToken.IsCancellationRequested))
         {
             // Not stored; the value it replaces must not outlive it (SetAsync).
@@ -994,7 +951,7 @@ internal sealed partial class CacheNamespace
             // application replaces must not outlive it either.
             if (replaces)
             {
-                await _store.DeleteAsync(namespaced, cancellationToken).ConfigureAwait(false);
+                await LandedAsync(_store.DeleteAsync(namespaced, cancellationToken), namespaced).ConfigureAwait(false);
             }
 
             return;
