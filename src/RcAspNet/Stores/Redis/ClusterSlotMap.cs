@@ -22,7 +22,7 @@ internal sealed class ClusterSlotMap : IDisposable
     private readonly IConnectionMultiplexer _connection;
     private readonly Action<IReadOnlyCollection<EndPoint>, bool> _gaining;
     private readonly TimeProvider _time;
-    private readonly Action<IReadOnlyDictionary<(EndPoint From, EndPoint To), long>> _handedOver;
+    private readonly Action<IReadOnlyDictionary<(EndPoint From, EndPoint To), long>, Func<int, EndPoint?>> _handedOver;
     private readonly Action _moved;
     private readonly Lock _lock = new();
     private readonly EndPoint?[] _lastOwners = new EndPoint?[HashSlot.Count]; // each slot's last known owner (a map may name none for a while)
@@ -30,7 +30,7 @@ internal sealed class ClusterSlotMap : IDisposable
     private EndPoint?[]? _owners;
     private HashSet<EndPoint> _primaries = [];
 
-    public ClusterSlotMap(IConnectionMultiplexer connection, TimeProvider time, Action<IReadOnlyCollection<EndPoint>, bool> gaining, Action<IReadOnlyDictionary<(EndPoint From, EndPoint To), long>> handedOver, Action moved)
+    public ClusterSlotMap(IConnectionMultiplexer connection, TimeProvider time, Action<IReadOnlyCollection<EndPoint>, bool> gaining, Action<IReadOnlyDictionary<(EndPoint From, EndPoint To), long>, Func<int, EndPoint?>> handedOver, Action moved)
     {
         _connection = connection;
         _time = time;
@@ -116,7 +116,7 @@ internal sealed class ClusterSlotMap : IDisposable
 
             if ((_lastOwners[slot] ?? current[slot]) is { } from && !Equals(from, owner))
             {
-                _handedOver(new Dictionary<(EndPoint, EndPoint), long> { [(from, owner)] = _changedAt[slot] });
+                _handedOver(new Dictionary<(EndPoint, EndPoint), long> { [(from, owner)] = _changedAt[slot] }, s => s == slot ? owner : current[s]);
             }
 
             current[slot] = owner;
@@ -203,7 +203,7 @@ internal sealed class ClusterSlotMap : IDisposable
             var handedOver = Handovers(owners);
             if (handedOver.Count > 0)
             {
-                _handedOver(handedOver);
+                _handedOver(handedOver, s => owners[s]);
             }
 
             var now = _time.GetTimestamp();

@@ -864,7 +864,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
         }
     }
 
-    private void OnSlotsHandedOver(RedisNode from, RedisNode to, long changedAt) => _delivery.HandOver(from, to, changedAt);
+    private void OnSlotsHandedOver(RedisNode from, RedisNode to, long changedAt, Func<string, bool> movesTo) => _delivery.HandOver(from, to, changedAt, movesTo);
 
     private void OnSlotsMoved() => _delivery.Reroute();
 

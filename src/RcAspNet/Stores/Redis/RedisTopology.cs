@@ -25,7 +25,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Func<string, EndPoint?, RedisNode> _createNode;
     private readonly Action<IReadOnlyCollection<RedisNode>, bool> _slotsGained;
-    private readonly Action<RedisNode, RedisNode, long> _slotsHandedOver;
+    private readonly Action<RedisNode, RedisNode, long, Func<string, bool>> _slotsHandedOver;
     private readonly Action _slotsMoved;
     private readonly Action<RedisTopology> _connected;
     private readonly Action<RedisNode> _nodeAdded;
@@ -58,7 +58,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     /// The application's own multiplexer, used instead of one of the store's own (its configuration is then
     /// <paramref name="configuration"/>, read from it, which the library's own connections use); null to connect.
     /// </param>
-    public RedisTopology(ConfigurationOptions configuration, string shard, TimeSpan timeout, TimeProvider time, ILogger logger, Func<string, EndPoint?, RedisNode> createNode, Action<IReadOnlyCollection<RedisNode>, bool> slotsGained, Action<RedisNode, RedisNode, long> slotsHandedOver, Action slotsMoved, Action<RedisTopology> connected, Action<RedisNode> nodeAdded, IConnectionMultiplexer? shared = null)
+    public RedisTopology(ConfigurationOptions configuration, string shard, TimeSpan timeout, TimeProvider time, ILogger logger, Func<string, EndPoint?, RedisNode> createNode, Action<IReadOnlyCollection<RedisNode>, bool> slotsGained, Action<RedisNode, RedisNode, long, Func<string, bool>> slotsHandedOver, Action slotsMoved, Action<RedisTopology> connected, Action<RedisNode> nodeAdded, IConnectionMultiplexer? shared = null)
     {
         _shared = shared;
         _configuration = configuration.Clone();
@@ -286,14 +286,14 @@ internal sealed partial class RedisTopology : IAsyncDisposable
         return _slots;
     }
 
-    private void ReportHandovers(IReadOnlyDictionary<(EndPoint From, EndPoint To), long> pairs)
+    private void ReportHandovers(IReadOnlyDictionary<(EndPoint From, EndPoint To), long> pairs, Func<int, EndPoint?> ownerAfter)
     {
         foreach (var ((from, to), changedAt) in pairs)
         {
             // A primary this store never routed to kept nothing.
             if (_nodes.TryGetValue(from, out var node))
             {
-                _slotsHandedOver(node, NodeAt(to), changedAt);
+                _slotsHandedOver(node, NodeAt(to), changedAt, key => Equals(ownerAfter(HashSlot.Of(key)), to));
             }
         }
     }

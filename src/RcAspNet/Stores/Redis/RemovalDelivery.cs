@@ -113,14 +113,37 @@ internal sealed partial class RemovalDelivery(
     /// over (the keys folded into it are known no more, and it scans the old primary, which may no longer hold them), so
     /// <paramref name="to"/> is kept one too, of all its namespaces, before calls are routed to it; and one kept for
     /// <paramref name="from"/> later, within the window, is kept for <paramref name="to"/> too
-    /// (<see cref="RedisNode.Keep"/>). Keys kept by name move with their slot (<see cref="Reroute()"/>).
+    /// (<see cref="RedisNode.Keep"/>). Keys and tags kept by name whose slots go to <paramref name="to"/>
+    /// (<paramref name="movesTo"/>) are kept by it too before calls are routed to it, so that no read of them reaches it
+    /// before it holds their removal back; <see cref="Reroute()"/> then takes them off <paramref name="from"/>.
     /// </summary>
-    public void HandOver(RedisNode from, RedisNode to, long changedAt)
+    public void HandOver(RedisNode from, RedisNode to, long changedAt, Func<string, bool> movesTo)
     {
         from.GaveSlotsTo(to);
         if (from.HeldClearSince(changedAt))
         {
             calls.KeepOn(to, Removal.OfClear(prefixes));
+        }
+
+        List<Removal> movable;
+        lock (from.Sync)
+        {
+            movable = from.Removals.Movable();
+        }
+
+        foreach (var removal in movable)
+        {
+            if (removal.Kind == RemovalKind.Tag)
+            {
+                if (movesTo(removal.Tag.Routing))
+                {
+                    calls.KeepOn(to, removal);
+                }
+            }
+            else if (removal.Keys.Where(movesTo).ToArray() is { Length: > 0 } moving)
+            {
+                calls.KeepOn(to, Removal.OfKeys(moving));
+            }
         }
     }
 
