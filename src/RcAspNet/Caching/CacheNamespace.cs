@@ -551,8 +551,15 @@ internal sealed partial class CacheNamespace
         Changed(namespaced);
         if (IsOversized(value))
         {
-            _store.Delete(namespaced);
-            Landed(namespaced);
+            try
+            {
+                _store.Delete(namespaced);
+            }
+            finally
+            {
+                Landed(namespaced);
+            }
+
             return;
         }
 

@@ -115,7 +115,7 @@ internal sealed partial class RemovalDelivery(
     /// <paramref name="from"/> later, within the window, is kept for <paramref name="to"/> too
     /// (<see cref="RedisNode.Keep"/>). Keys and tags kept by name whose slots go to <paramref name="to"/>
     /// (<paramref name="movesTo"/>) are kept by it too before calls are routed to it, so that no read of them reaches it
-    /// before it holds their removal back; <see cref="Reroute()"/> then takes them off <paramref name="from"/>.
+    /// before it holds their removal back, and leave <paramref name="from"/> as <see cref="Reroute()"/> would move them.
     /// </summary>
     public void HandOver(RedisNode from, RedisNode to, long changedAt, Func<string, bool> movesTo)
     {
@@ -131,6 +131,7 @@ internal sealed partial class RemovalDelivery(
             movable = from.Removals.Movable();
         }
 
+        // Moved as Reroute moves them, kept by the new owner before they leave the old one; Reroute then finds them gone.
         foreach (var removal in movable)
         {
             if (removal.Kind == RemovalKind.Tag)
@@ -138,11 +139,13 @@ internal sealed partial class RemovalDelivery(
                 if (movesTo(removal.Tag.Routing))
                 {
                     calls.KeepOn(to, removal);
+                    Take(from, removal, null);
                 }
             }
             else if (removal.Keys.Where(movesTo).ToArray() is { Length: > 0 } moving)
             {
                 calls.KeepOn(to, Removal.OfKeys(moving));
+                Take(from, removal, moving);
             }
         }
     }
