@@ -73,6 +73,18 @@ internal sealed class ClusterSlotMap : IDisposable
     /// <summary>Returns the primary that serves <paramref name="slot"/>, or null while the topology is not known.</summary>
     public EndPoint? OwnerOf(int slot) => (Volatile.Read(ref _owners) ?? Build())?[slot];
 
+    /// <summary>
+    /// Runs <paramref name="work"/> while no new map is being put in use: what it decides by the map is not undone by a
+    /// change half made (a handover moves the removals it gives a primary before the map routes to it).
+    /// </summary>
+    public void WhileSettled(Action work)
+    {
+        lock (_lock)
+        {
+            work();
+        }
+    }
+
     /// <summary>Stops following the multiplexer (an application's own one outlives the store).</summary>
     public void Dispose()
     {

@@ -270,6 +270,19 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     }
 
     /// <summary>The slot map of a cluster, or null for a single server and while the topology is not known yet.</summary>
+    /// <summary>Runs <paramref name="work"/> while the cluster's slot map is not changing (<see cref="ClusterSlotMap.WhileSettled"/>); at once elsewhere.</summary>
+    public void WhileSlotsSettled(Action work)
+    {
+        if (SlotMap() is { } slots)
+        {
+            slots.WhileSettled(work);
+        }
+        else
+        {
+            work();
+        }
+    }
+
     private ClusterSlotMap? SlotMap()
     {
         if (Volatile.Read(ref _slots) is { } slots)

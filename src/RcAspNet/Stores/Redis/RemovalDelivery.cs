@@ -164,48 +164,55 @@ internal sealed partial class RemovalDelivery(
 
     /// <summary>
     /// Moves what <paramref name="node"/> keeps but no longer serves to the node that does. Where each removal goes is
-    /// decided outside the node's lock (routing may rebuild the slot map, whose lock is taken before a node's). Each is
+    /// decided under the slot map's lock and outside the node's (routing may rebuild the slot map, whose lock is taken
+    /// before a node's). Each is
     /// kept by its new node before it leaves this one, so that it is never pending nowhere: a read meanwhile would find
     /// neither node holding it back. (One this node delivers meanwhile is delivered twice: at most entries registered
     /// since are deleted too, which is a miss.)
     /// </summary>
     private void Reroute(RedisNode node)
     {
-        List<Removal> movable;
-        bool clear;
-        lock (node.Sync)
-        {
-            movable = node.Removals.Movable();
-            clear = node.Removals.Clear is not null;
-        }
+        var clear = false;
 
-        foreach (var removal in movable)
+        // Read and decided while the slot map is not changing: a handover half made (the removals it gives a primary
+        // moved, the map not yet routing to it) would otherwise send them back, or move them a second time.
+        topology.WhileSlotsSettled(() =>
         {
-            if (removal.Kind == RemovalKind.Tag)
+            List<Removal> movable;
+            lock (node.Sync)
             {
-                var target = topology.NodeOf(removal.Tag.Routing);
-                if (target != node)
-                {
-                    calls.KeepOn(target, removal);
-                    Take(node, removal, null);
-                }
-
-                continue;
+                movable = node.Removals.Movable();
+                clear = node.Removals.Clear is not null;
             }
 
-            var leaving = removal.Keys.Select(k => (Key: k, Node: topology.NodeOf(k))).Where(p => p.Node != node).ToArray();
-            if (leaving.Length > 0)
+            foreach (var removal in movable)
             {
-                foreach (var group in leaving.GroupBy(static p => p.Node))
+                if (removal.Kind == RemovalKind.Tag)
                 {
-                    // On the node decided above, even if routing changed since: kept again for this node, the keys
-                    // would be merged into what it already keeps, which is taken out next.
-                    calls.KeepOn(group.Key, Removal.OfKeys([.. group.Select(static p => p.Key)]));
+                    var target = topology.NodeOf(removal.Tag.Routing);
+                    if (target != node)
+                    {
+                        calls.KeepOn(target, removal);
+                        Take(node, removal, null);
+                    }
+
+                    continue;
                 }
 
-                Take(node, removal, [.. leaving.Select(static p => p.Key)]);
+                var leaving = removal.Keys.Select(k => (Key: k, Node: topology.NodeOf(k))).Where(p => p.Node != node).ToArray();
+                if (leaving.Length > 0)
+                {
+                    foreach (var group in leaving.GroupBy(static p => p.Node))
+                    {
+                        // On the node decided above, even if routing changed since: kept again for this node, the keys
+                        // would be merged into what it already keeps, which is taken out next.
+                        calls.KeepOn(group.Key, Removal.OfKeys([.. group.Select(static p => p.Key)]));
+                    }
+
+                    Take(node, removal, [.. leaving.Select(static p => p.Key)]);
+                }
             }
-        }
+        });
 
         if (clear && !topology.Owners().Contains(node))
         {
