@@ -165,10 +165,9 @@ internal sealed partial class RemovalDelivery(
     /// <summary>
     /// Moves what <paramref name="node"/> keeps but no longer serves to the node that does. Where each removal goes is
     /// decided under the slot map's lock and outside the node's (routing may rebuild the slot map, whose lock is taken
-    /// before a node's). Each is
-    /// kept by its new node before it leaves this one, so that it is never pending nowhere: a read meanwhile would find
-    /// neither node holding it back. (One this node delivers meanwhile is delivered twice: at most entries registered
-    /// since are deleted too, which is a miss.)
+    /// before a node's). Each is kept by its new node before it leaves this one, so that it is never pending nowhere: a
+    /// read meanwhile would find neither node holding it back. (One this node delivers meanwhile is delivered twice: at
+    /// most entries registered since are deleted too, which is a miss.)
     /// </summary>
     private void Reroute(RedisNode node)
     {
