@@ -131,23 +131,7 @@ internal sealed partial class RemovalDelivery(
             movable = from.Removals.Movable();
         }
 
-        // Moved as Reroute moves them, kept by the new owner before they leave the old one; Reroute then finds them gone.
-        foreach (var removal in movable)
-        {
-            if (removal.Kind == RemovalKind.Tag)
-            {
-                if (movesTo(removal.Tag.Routing))
-                {
-                    calls.KeepOn(to, removal);
-                    Take(from, removal, null);
-                }
-            }
-            else if (removal.Keys.Where(movesTo).ToArray() is { Length: > 0 } moving)
-            {
-                calls.KeepOn(to, Removal.OfKeys(moving));
-                Take(from, removal, moving);
-            }
-        }
+        Move(from, movable, key => movesTo(key) ? to : from);
     }
 
     /// <summary>A cluster's slots moved: each removal kept for a node that no longer owns its key goes to the node that does.</summary>
@@ -184,33 +168,7 @@ internal sealed partial class RemovalDelivery(
                 clear = node.Removals.Clear is not null;
             }
 
-            foreach (var removal in movable)
-            {
-                if (removal.Kind == RemovalKind.Tag)
-                {
-                    var target = topology.NodeOf(removal.Tag.Routing);
-                    if (target != node)
-                    {
-                        calls.KeepOn(target, removal);
-                        Take(node, removal, null);
-                    }
-
-                    continue;
-                }
-
-                var leaving = removal.Keys.Select(k => (Key: k, Node: topology.NodeOf(k))).Where(p => p.Node != node).ToArray();
-                if (leaving.Length > 0)
-                {
-                    foreach (var group in leaving.GroupBy(static p => p.Node))
-                    {
-                        // On the node decided above, even if routing changed since: kept again for this node, the keys
-                        // would be merged into what it already keeps, which is taken out next.
-                        calls.KeepOn(group.Key, Removal.OfKeys([.. group.Select(static p => p.Key)]));
-                    }
-
-                    Take(node, removal, [.. leaving.Select(static p => p.Key)]);
-                }
-            }
+            Move(node, movable, topology.NodeOf);
         });
 
         if (clear && !topology.Owners().Contains(node))
@@ -233,6 +191,41 @@ internal sealed partial class RemovalDelivery(
                 {
                     node.ClearGone();
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Moves each of <paramref name="movable"/>, kept for <paramref name="node"/>, to the node <paramref name="where"/> routes
+    /// its key or tag to, when that is another: kept by that node first, then taken off this one.
+    /// </summary>
+    private void Move(RedisNode node, List<Removal> movable, Func<string, RedisNode> where)
+    {
+        foreach (var removal in movable)
+        {
+            if (removal.Kind == RemovalKind.Tag)
+            {
+                var target = where(removal.Tag.Routing);
+                if (target != node)
+                {
+                    calls.KeepOn(target, removal);
+                    Take(node, removal, null);
+                }
+
+                continue;
+            }
+
+            var leaving = removal.Keys.Select(k => (Key: k, Node: where(k))).Where(p => p.Node != node).ToArray();
+            if (leaving.Length > 0)
+            {
+                foreach (var group in leaving.GroupBy(static p => p.Node))
+                {
+                    // On the node decided above, even if routing changed since: kept again for this node, the keys
+                    // would be merged into what it already keeps, which is taken out next.
+                    calls.KeepOn(group.Key, Removal.OfKeys([.. group.Select(static p => p.Key)]));
+                }
+
+                Take(node, removal, [.. leaving.Select(static p => p.Key)]);
             }
         }
     }
