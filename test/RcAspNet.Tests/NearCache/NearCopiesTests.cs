@@ -65,6 +65,23 @@ public sealed class NearCopiesTests : IAsyncLifetime
     }
 
     [Fact]
+    public void ACopy_ExpiresWithItsKey_WhenTheWallClockStepsBack()
+    {
+        // The machine's clock is set back an hour while the copy lives: its key still expires in Redis a second after the
+        // read, and so must the copy.
+        var clock = new SteppedClock();
+        var copies = new NearCopies(1024 * 1024, clock);
+        var read = copies.BeginRead("k", _link!)!;
+        copies.Complete(read, "v1"u8.ToArray(), TimeSpan.FromSeconds(1));
+
+        clock.Elapse(TimeSpan.FromMilliseconds(500));
+        clock.Wall -= TimeSpan.FromHours(1);
+        Assert.True(copies.TryGet("k", _link!, out _));
+        clock.Elapse(TimeSpan.FromMilliseconds(600));
+        Assert.False(copies.TryGet("k", _link!, out _), "The copy outlived its key's TTL after the wall clock stepped back.");
+    }
+
+    [Fact]
     public void OverlappingReadsThatDisagree_KeepNeither_WhicheverEndsLast()
     {
         // The later-begun read was answered first, with the old value; the earlier one, sent after a write, with the new.
@@ -167,5 +184,58 @@ public sealed class NearCopiesTests : IAsyncLifetime
         _copies.Complete(other, "v"u8.ToArray(), Minute);
 
         Assert.True(_copies.TryGet("k", _link!, out _));
+    }
+
+    [Fact]
+    public async Task ReadsOfManyKeysOnSeveralThreads_NeverKeepAReadThatAnInvalidationOverlapped()
+    {
+        // Reads of distinct keys begin and end on four threads at once, as a busy node's misses do; each is invalidated
+        // while under way. Every read's record must be found by its invalidation whatever the other threads do, or the
+        // read would keep the value the invalidation said was replaced.
+        const int Threads = 4;
+        const int Reads = 20_000;
+        var kept = 0;
+        var start = new Barrier(Threads);
+        await Task.WhenAll(Enumerable.Range(0, Threads).Select(t => Task.Factory.StartNew(
+            () =>
+            {
+                start.SignalAndWait();
+                for (var i = 0; i < Reads; i++)
+                {
+                    var key = $"t{t}:{i}";
+                    var read = _copies.BeginRead(key, _link!)!;
+                    _copies.Invalidate(key);
+                    _copies.Complete(read, "old"u8.ToArray(), Minute);
+                    if (_copies.TryGet(key, _link!, out _))
+                    {
+                        Interlocked.Increment(ref kept);
+                    }
+                }
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default)));
+
+        Assert.Equal(0, kept);
+    }
+
+    /// <summary>A clock whose wall time can be set back while its monotonic time goes on, as a machine's clock can be.</summary>
+    private sealed class SteppedClock : TimeProvider
+    {
+        private long _elapsed;
+
+        public DateTimeOffset Wall { get; set; } = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override DateTimeOffset GetUtcNow() => Wall;
+
+        public override long GetTimestamp() => _elapsed;
+
+        public void Elapse(TimeSpan by)
+        {
+            _elapsed += by.Ticks;
+            Wall += by;
+        }
     }
 }

@@ -18,10 +18,11 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
     private const int WatcherLimit = 10_000;
 
     private readonly ConcurrentDictionary<string, NearEntry> _entries = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, ReadsUnderWay> _reads = new(StringComparer.Ordinal); // under the key's stripe
-    private readonly object[] _stripes = [.. Enumerable.Range(0, Stripes).Select(static _ => new object())];
+    // The reads under way, a table per stripe of keys: each is changed, and locked, only by reads of its own keys.
+    private readonly Dictionary<string, ReadsUnderWay>[] _reads = [.. Enumerable.Range(0, Stripes).Select(static _ => new Dictionary<string, ReadsUnderWay>(StringComparer.Ordinal))];
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _watchers = new(StringComparer.Ordinal);
     private readonly Lock _compaction = new();
+    private readonly long _origin = time.GetTimestamp();
     private long _size;
 
     /// <summary>Gets the bytes of the copies held now.</summary>
@@ -38,7 +39,7 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
             return false;
         }
 
-        var now = time.GetUtcNow().UtcTicks;
+        var now = Now();
         if (!ReferenceEquals(entry.Link, link) || entry.Epoch != link.Epoch || !link.IsUp || now >= entry.ExpiresAt)
         {
             Remove(entry);
@@ -59,15 +60,16 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
             return null;
         }
 
-        lock (Stripe(key))
+        var stripe = Stripe(key);
+        lock (stripe)
         {
-            if (!_reads.TryGetValue(key, out var reads))
+            if (!stripe.TryGetValue(key, out var reads))
             {
-                _reads[key] = reads = new ReadsUnderWay();
+                stripe[key] = reads = new ReadsUnderWay();
             }
 
             reads.Count++;
-            return new NearRead(key, link, epoch, reads, time.GetUtcNow().UtcTicks);
+            return new NearRead(key, link, epoch, reads, Now());
         }
     }
 
@@ -77,11 +79,12 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
     /// </summary>
     public void Complete(NearRead read, byte[]? value, TimeSpan timeToLive)
     {
-        lock (Stripe(read.Key))
+        var stripe = Stripe(read.Key);
+        lock (stripe)
         {
             var reads = read.Reads;
-            End(read);
-            Saw(read.Key, reads, value);
+            End(stripe, read);
+            Saw(stripe, read.Key, reads, value);
             if (reads.Disagree || value is null || timeToLive <= TimeSpan.Zero || !read.Link.IsUp || read.Link.Epoch != read.Epoch)
             {
                 return;
@@ -89,7 +92,7 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
 
             // The TTL was read on the server somewhere between sending and now: counted from the send, the copy never
             // outlives the key by the time its reply took.
-            var now = time.GetUtcNow().UtcTicks;
+            var now = Now();
             var expiresAt = timeToLive.Ticks >= long.MaxValue - read.Began ? long.MaxValue : read.Began + timeToLive.Ticks;
             var entry = new NearEntry(read.Key, value, read.Link, read.Epoch, expiresAt, now);
             if (entry.Size > sizeLimit)
@@ -116,9 +119,10 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
     /// <summary>Ends a read that failed or was cancelled: it says nothing about the value.</summary>
     public void Abandon(NearRead read)
     {
-        lock (Stripe(read.Key))
+        var stripe = Stripe(read.Key);
+        lock (stripe)
         {
-            End(read);
+            End(stripe, read);
         }
     }
 
@@ -128,11 +132,12 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
     /// </summary>
     public void Observe(string key, byte[]? value)
     {
-        lock (Stripe(key))
+        var stripe = Stripe(key);
+        lock (stripe)
         {
-            if (_reads.TryGetValue(key, out var reads))
+            if (stripe.TryGetValue(key, out var reads))
             {
-                Saw(key, reads, value);
+                Saw(stripe, key, reads, value);
             }
 
             if (_entries.TryGetValue(key, out var entry) && !Same(entry.Value, value))
@@ -176,9 +181,10 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
             watcher.TrySetResult();
         }
 
-        lock (Stripe(key))
+        var stripe = Stripe(key);
+        lock (stripe)
         {
-            if (_reads.Remove(key, out var reads))
+            if (stripe.Remove(key, out var reads))
             {
                 // The reads under way keep their record, which keeps none of them; reads begun from now on start anew.
                 reads.Disagree = true;
@@ -194,16 +200,16 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
     private static bool Same(byte[]? a, byte[]? b) => a is null ? b is null : b is not null && a.AsSpan().SequenceEqual(b);
 
     /// <summary>Under the key's stripe: one read of the group ended.</summary>
-    private void End(NearRead read)
+    private static void End(Dictionary<string, ReadsUnderWay> stripe, NearRead read)
     {
-        if (read.End() && --read.Reads.Count == 0 && _reads.TryGetValue(read.Key, out var current) && ReferenceEquals(current, read.Reads))
+        if (read.End() && --read.Reads.Count == 0 && stripe.TryGetValue(read.Key, out var current) && ReferenceEquals(current, read.Reads))
         {
-            _reads.Remove(read.Key);
+            stripe.Remove(read.Key);
         }
     }
 
     /// <summary>Under the key's stripe: a read of the group saw <paramref name="value"/>; on a disagreement, no read of the group is kept and the copy goes.</summary>
-    private void Saw(string key, ReadsUnderWay reads, byte[]? value)
+    private void Saw(Dictionary<string, ReadsUnderWay> stripe, string key, ReadsUnderWay reads, byte[]? value)
     {
         if (reads.Seen && !Same(reads.Value, value))
         {
@@ -213,9 +219,9 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
                 Interlocked.Add(ref _size, -entry.Size);
             }
 
-            if (_reads.TryGetValue(key, out var current) && ReferenceEquals(current, reads))
+            if (stripe.TryGetValue(key, out var current) && ReferenceEquals(current, reads))
             {
-                _reads.Remove(key);
+                stripe.Remove(key);
             }
         }
 
@@ -230,14 +236,21 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
         }
     }
 
-    private object Stripe(string key) => _stripes[(key.GetHashCode(StringComparison.Ordinal) & int.MaxValue) % Stripes];
+    /// <summary>
+    /// Now, in ticks of the store's monotonic clock: a copy's expiry is counted by it, so that the wall clock stepping
+    /// back never lets a copy outlive its key.
+    /// </summary>
+    private long Now() => time.GetElapsedTime(_origin).Ticks;
+
+    /// <summary>The table of reads under way that holds <paramref name="key"/>'s, which is also the lock of the key's copy and reads.</summary>
+    private Dictionary<string, ReadsUnderWay> Stripe(string key) => _reads[(key.GetHashCode(StringComparison.Ordinal) & int.MaxValue) % Stripes];
 
     /// <summary>Drops invalid and expired copies, then copies in eviction order, down to 90% of the limit.</summary>
     private void Compact()
     {
         lock (_compaction)
         {
-            var now = time.GetUtcNow().UtcTicks;
+            var now = Now();
             var live = new List<NearEntry>(_entries.Count);
             foreach (var (_, entry) in _entries)
             {

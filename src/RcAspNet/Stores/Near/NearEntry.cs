@@ -16,7 +16,7 @@ internal sealed class NearEntry(string key, byte[] value, ServerLink link, long 
 
     public long Epoch { get; } = epoch;
 
-    /// <summary>Gets when the key expires in Redis, in ticks of the store's clock.</summary>
+    /// <summary>Gets when the key expires in Redis, in ticks of the near cache's monotonic clock.</summary>
     public long ExpiresAt { get; } = expiresAt;
 
     public long Size { get; } = 96 + (key.Length * 2L) + value.Length;
