@@ -16,8 +16,15 @@ internal static class Eviction
             return;
         }
 
-        live.Sort(static (a, b) => a.WasRead != b.WasRead ? (a.WasRead ? 1 : -1) : a.LastUse.CompareTo(b.LastUse));
-        foreach (var entry in live)
+        // Sorted by what each entry said once: reads go on meanwhile, and a sort whose keys change under it can fail.
+        var order = new (bool WasRead, long LastUse, T Entry)[live.Count];
+        for (var i = 0; i < order.Length; i++)
+        {
+            order[i] = (live[i].WasRead, live[i].LastUse, live[i]);
+        }
+
+        Array.Sort(order, static (a, b) => a.WasRead != b.WasRead ? (a.WasRead ? 1 : -1) : a.LastUse.CompareTo(b.LastUse));
+        foreach (var (_, _, entry) in order)
         {
             if (size() <= target)
             {
