@@ -378,6 +378,8 @@ public static class Program
         app.MapGet("/sync/detached/{kb:int}", [RcCached(UserScope = RcUserScope.Shared, FailSafeMaxDurationSeconds = 3600, FactorySoftTimeoutMilliseconds = 60_000)] (int kb, bool? allow, HttpContext http, Counters counters) =>
             WriteSynchronously(kb, allow, http, counters));
         app.MapGet("/sync/uncached/{kb:int}", (int kb, bool? allow, HttpContext http, Counters counters) => WriteSynchronously(kb, allow, http, counters));
+        // A GET whose handler reads its JSON body, which no key holds: a request with a body bypasses the cache.
+        app.MapGet("/body/search", [RcCached(UserScope = RcUserScope.Shared)] ([FromBody] SearchQuery? query, Counters counters) => $"search {query?.Text} #{counters.Next("body.search")}");
         app.MapGet("/price", [RcCached] (decimal v) => v.ToString(CultureInfo.InvariantCulture));
         app.MapGet("/price/defaulted", [RcCached] (decimal v = 1.50m) => v.ToString(CultureInfo.InvariantCulture));
         app.MapGet("/kind/nullarray", (int[]? v) => RcKey.For("kind.nullarray", v)).CacheResult(static s => s.KeyPrefix = "kind.nullarray");

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Text;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
 using RcAspNet.Caching;
 
@@ -22,6 +23,7 @@ internal sealed class CachedEndpointPolicy
     private readonly bool _formatFilter;
     private readonly string? _formatDefault;
     private readonly bool _modelBound;
+    private readonly bool _readsBody;
 
     // Keys are built on the request's thread, one at a time: each thread keeps its builder.
     private const int MostKeyBuilderCapacity = 4096;
@@ -39,8 +41,10 @@ internal sealed class CachedEndpointPolicy
     /// <param name="loading">The loading settings the endpoint sets over its cache's (fail-safe, timeouts, eager refresh, stampede protection).</param>
     /// <param name="formatFilter">Whether [FormatFilter] picks the action's representation: a request that names a format bypasses the cache.</param>
     /// <param name="formatDefault">The format the route gives when a request names none (<c>{format=json}</c>): the one representation a request may name and be cached.</param>
-    public CachedEndpointPolicy(string identity, KeyArgument[] arguments, RcUserScope users, TimeSpan? expiration, TagTemplate[] tags, RcCache cache, string statusHeader, RcEntryOptions? loading = null, bool formatFilter = false, string? formatDefault = null)
+    /// <param name="readsBody">Whether the handler binds something from the request's body: a request that carries one bypasses the cache.</param>
+    public CachedEndpointPolicy(string identity, KeyArgument[] arguments, RcUserScope users, TimeSpan? expiration, TagTemplate[] tags, RcCache cache, string statusHeader, RcEntryOptions? loading = null, bool formatFilter = false, string? formatDefault = null, bool readsBody = false)
     {
+        _readsBody = readsBody;
         _formatFilter = formatFilter;
         _formatDefault = formatDefault;
         _modelBound = arguments.Any(static a => a.ModelBound);
@@ -113,7 +117,7 @@ internal sealed class CachedEndpointPolicy
     {
         key = "";
         tags = _fixedTags;
-        if (MvcMayAnswerFromElsewhere(http.Request))
+        if (MvcMayAnswerFromElsewhere(http.Request) || (_readsBody && HasBody(http.Request)))
         {
             return false;
         }
@@ -172,6 +176,12 @@ internal sealed class CachedEndpointPolicy
         (_modelBound && request.HasFormContentType)
         || (_formatFilter && ((request.RouteValues.TryGetValue("format", out var format) && format is not null and not "" && !string.Equals(format as string, _formatDefault, StringComparison.Ordinal))
             || request.Query.ContainsKey("format")));
+
+    /// <summary>Whether the request carries a body (a GET may: its handler reads it, and no key holds it).</summary>
+    private static bool HasBody(HttpRequest request) =>
+        request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>() is { } detection
+            ? detection.CanHaveBody
+            : request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0;
 
     private RcEntryOptions Options() => new()
     {

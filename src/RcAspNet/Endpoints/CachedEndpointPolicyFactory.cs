@@ -121,7 +121,25 @@ internal static class CachedEndpointPolicyFactory
         // cached, as the one representation the default picks.
         var formatFilter = endpoint.Metadata.GetMetadata<ControllerActionDescriptor>()?.FilterDescriptors.Any(static f => IsFormatFilter(f.Filter)) == true;
         var formatDefault = formatFilter && pattern?.Defaults.TryGetValue("format", out var format) == true ? format as string : null;
-        return new CachedEndpointPolicy(identity, [.. arguments], settings.UserScope, settings.ExpirationSeconds > 0 ? TimeSpan.FromSeconds(settings.ExpirationSeconds) : null, [.. tags], cache!, options.CacheStatusHeader, loading, formatFilter, formatDefault);
+        return new CachedEndpointPolicy(identity, [.. arguments], settings.UserScope, settings.ExpirationSeconds > 0 ? TimeSpan.FromSeconds(settings.ExpirationSeconds) : null, [.. tags], cache!, options.CacheStatusHeader, loading, formatFilter, formatDefault, ReadsBody(endpoint));
+    }
+
+    /// <summary>
+    /// Whether the handler binds something from the request's body ([FromBody], a form or its files, the body's stream),
+    /// which no key argument reads: a request that carries a body is then answered without the cache.
+    /// </summary>
+    private static bool ReadsBody(Endpoint endpoint)
+    {
+        static bool FromBody(Type type, BindingSource? source) =>
+            (NotKeyed.Contains(type) && type != typeof(CancellationToken)) || source == BindingSource.Body || source == BindingSource.FormFile;
+
+        return endpoint.Metadata.GetMetadata<CompiledPageActionDescriptor>() is { } page
+            ? page.HandlerMethods.Where(static h => string.Equals(h.HttpMethod, "GET", StringComparison.OrdinalIgnoreCase)).SelectMany(static h => h.Parameters)
+                .Concat(page.BoundProperties.Where(static p => BindsOnGet(p.BindingInfo))).Any(static p => FromBody(p.ParameterType, p.BindingInfo?.BindingSource))
+            : endpoint.Metadata.GetMetadata<ControllerActionDescriptor>() is { } action
+            ? action.Parameters.Concat(action.BoundProperties.Where(static p => BindsOnGet(p.BindingInfo))).Any(static p => FromBody(p.ParameterType, p.BindingInfo?.BindingSource))
+            : endpoint.Metadata.GetMetadata<MethodInfo>() is { } method
+            && method.GetParameters().Any(static p => FromBody(p.ParameterType, null) || p.IsDefined(typeof(FromBodyAttribute)));
     }
 
     private static (string? Identity, List<KeyArgument> Arguments) Handler(MethodInfo method, RoutePattern? pattern, RcCachedAttribute settings, IServiceProviderIsService? isService, List<string> problems)

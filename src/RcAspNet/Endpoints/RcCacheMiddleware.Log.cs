@@ -5,7 +5,7 @@ namespace RcAspNet.Endpoints;
 internal sealed partial class RcCacheMiddleware
 {
     [LoggerMessage(EventId = 500, EventName = "RcCachedUnkeyable", Level = LogLevel.Debug,
-        Message = "A request to {Endpoint} was not cached: it holds an argument that cannot be keyed exactly as it is bound, or its key is too long.")]
+        Message = "A request to {Endpoint} was not cached: it holds an argument that cannot be keyed exactly as it is bound, or a body its handler reads, or its key is too long.")]
     private static partial void LogUnkeyable(ILogger logger, string endpoint);
 
     [LoggerMessage(EventId = 501, EventName = "RcCachedSkipped", Level = LogLevel.Warning,

@@ -38,6 +38,36 @@ public sealed class HostileInputTests : IAsyncLifetime
         response.Headers.TryGetValues("X-Cache", out var values) ? values.Single() : null;
 
     [Fact]
+    public async Task AGetWithABodyItsHandlerReads_IsAnsweredWithoutTheCache()
+    {
+        // The handler binds its query from the body ([FromBody]), which no key holds: had a request with a body been
+        // served from the cache, or stored in it, one caller's results would be another's.
+        using var client = _app.CreateClient();
+        static HttpRequestMessage Search(string? text) => new(HttpMethod.Get, "/body/search")
+        {
+            Content = text is null ? null : new StringContent($"{{\"text\":\"{text}\"}}", System.Text.Encoding.UTF8, "application/json"),
+        };
+
+        using var bare = await client.SendAsync(Search(null));
+        var stored = await bare.Content.ReadAsStringAsync();
+        Assert.True(CacheStatus(bare) == "MISS", $"{(int)bare.StatusCode} {stored}");
+        using var bareAgain = await client.SendAsync(Search(null));
+        Assert.Equal(("HIT", stored), (CacheStatus(bareAgain), await bareAgain.Content.ReadAsStringAsync()));
+
+        foreach (var text in new[] { "alice", "bob", "alice" })
+        {
+            using var response = await client.SendAsync(Search(text));
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.StartsWith($"search {text} #", body, StringComparison.Ordinal);
+            Assert.Equal("MISS", CacheStatus(response));
+        }
+
+        using var bareLast = await client.SendAsync(Search(null));
+        Assert.Equal(("HIT", stored), (CacheStatus(bareLast), await bareLast.Content.ReadAsStringAsync()));
+    }
+
+    [Fact]
     public async Task ABodyPastWhatMayBeStored_IsSentAsItRenders_NeverHeldWhole_AndNotStored()
     {
         using var client = _app.CreateClient();
