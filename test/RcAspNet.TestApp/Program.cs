@@ -83,6 +83,12 @@ public static class Program
         cached.MapGet("/me", [RcCached(UserScope = RcUserScope.PerUser)] (ClaimsPrincipal user, Counters counters) =>
             $"{user.Identity?.Name ?? "anonymous"} #{counters.Next("me")}");
 
+        // A file result, which declares its length and writes no body for HEAD.
+        cached.MapMethods("/file/head", ["GET", "HEAD"], [RcCached] (Counters counters) =>
+        {
+            counters.Next("file.head");
+            return Results.Bytes(new byte[1000], "application/octet-stream");
+        });
         cached.MapGet("/news", [RcCached] (Counters counters) => $"news #{counters.Next("news")}");
 
         cached.MapGet("/file", [RcCached] (Counters counters) =>

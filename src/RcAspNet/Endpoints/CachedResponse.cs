@@ -133,7 +133,13 @@ internal sealed class CachedResponse(int statusCode, string? contentType, ReadOn
 
         response.StatusCode = StatusCode;
         response.ContentType = ContentType;
-        response.ContentLength = Body.Length;
+
+        // A HEAD request's handler may declare the length of a body it does not write (a file result does): an answer
+        // that is no entry keeps it, as its handler set it on this response or on the one it rendered away. An entry's
+        // length is its body's.
+        response.ContentLength = EntityTag is null && Body.IsEmpty && HttpMethods.IsHead(httpContext.Request.Method) && (Headers?.ContentLength ?? response.ContentLength) is { } declared
+            ? declared
+            : Body.Length;
     }
 
     /// <summary>This response as one that is not shared: no entry, and no request that joined its miss gets it.</summary>

@@ -573,6 +573,21 @@ public abstract class RcCachedTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AHeadMiss_OfAFileResult_KeepsTheLengthItsHandlerDeclares()
+    {
+        // For HEAD, a file result sets Content-Length and writes nothing: the miss must not answer a length of 0.
+        using var client = App.CreateClient();
+        using var head = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/file/head"));
+        Assert.Equal((HttpStatusCode.OK, "MISS", 1000L), (head.StatusCode, CacheStatus(head), head.Content.Headers.ContentLength));
+
+        var get = await GetAsync("/file/head");
+        Assert.Equal(1000, get.Body.Length);
+        using var hit = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/file/head"));
+        Assert.Equal((HttpStatusCode.OK, "HIT", 1000L), (hit.StatusCode, CacheStatus(hit), hit.Content.Headers.ContentLength));
+        Assert.Equal(2, App.Counters.Get("file.head"));
+    }
+
+    [Fact]
     public async Task CacheResultSettings_ApplyWithoutAnAttribute()
     {
         await GetAsync("/configured/1");
