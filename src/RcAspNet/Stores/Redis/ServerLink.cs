@@ -99,63 +99,12 @@ internal sealed partial class ServerLink : IDisposable
         {
             try
             {
-                using var connection = RespConnection.Open(_endPoint, _settings, RespConnection.Deadline(_timeout));
-                Volatile.Write(ref _refusal, null);
-                Volatile.Write(ref _connection, connection);
-                var deadline = RespConnection.Deadline(_timeout);
-                _identified(BlockingRedisClient.RunIdOf(connection.Command(2).Arg("INFO").Arg("server").Call(deadline).ThrowIfError().AsString()));
-
-                // Only a cluster node that serves its slots keeps copies: one cut off from its cluster does not come up.
-                // (Asked before tracking begins: after it, an invalidation may come before the answer.)
-                var clusterHeartbeat = _cache is not null && _cluster();
-                if (clusterHeartbeat)
-                {
-                    CheckClusterState(connection.Command(2).Arg("CLUSTER").Arg("INFO").Call(deadline).ThrowIfError());
-                }
-
-                if (_cache is not null)
-                {
-                    connection.Command(2).Arg("HELLO").Arg(3).Call(deadline).ThrowIfError();
-                    var tracking = connection.Command(4 + (2 * _prefixes.Length)).Arg("CLIENT").Arg("TRACKING").Arg("ON").Arg("BCAST");
-                    foreach (var prefix in _prefixes)
-                    {
-                        tracking.Arg("PREFIX").Arg(prefix);
-                    }
-
-                    tracking.Call(deadline).ThrowIfError();
-                }
-
-                Up();
-                backoff = TimeSpan.FromMilliseconds(50);
-                Listen(connection, clusterHeartbeat);
-            }
-            catch (Exception ex) when (ex is IOException or SocketException or TimeoutException or RespErrorException or ObjectDisposedException or AuthenticationException)
-            {
-                Volatile.Write(ref _refusal, RedisCalls.Refusal(ex) is null ? null : ex);
-                if (!_disposed)
-                {
-                    LogLinkFailed(_logger, _endPoint.ToString() ?? "", ex.GetType().Name);
-                }
+                backoff = Connect(backoff);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
-                // Anything else (a callback that threw, say) must not end the process from this thread: the link
-                // connects again, and the server is verified before it serves.
-                if (!_disposed)
-                {
-                    LogLinkFailed(_logger, _endPoint.ToString() ?? "", ex.GetType().Name);
-                }
-            }
-            finally
-            {
-                if (Down() && !_disposed && !_behind)
-                {
-                    _lost();
-                }
-
-                _behind = false;
-
-                Volatile.Write(ref _connection, null);
+                // Only a logger can throw this far (one whose provider fails): it must not end the process from this
+                // thread, and there is nothing left to log it with. The link connects again.
             }
 
             if (!_disposed)
@@ -164,6 +113,80 @@ internal sealed partial class ServerLink : IDisposable
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
             }
         }
+    }
+
+    /// <summary>Connects, and listens until the link fails; returns the backoff before the next attempt.</summary>
+    private TimeSpan Connect(TimeSpan backoff)
+    {
+        try
+        {
+            using var connection = RespConnection.Open(_endPoint, _settings, RespConnection.Deadline(_timeout));
+            Volatile.Write(ref _refusal, null);
+            Volatile.Write(ref _connection, connection);
+            var deadline = RespConnection.Deadline(_timeout);
+            _identified(BlockingRedisClient.RunIdOf(connection.Command(2).Arg("INFO").Arg("server").Call(deadline).ThrowIfError().AsString()));
+
+            // Only a cluster node that serves its slots keeps copies: one cut off from its cluster does not come up.
+            // (Asked before tracking begins: after it, an invalidation may come before the answer.)
+            var clusterHeartbeat = _cache is not null && _cluster();
+            if (clusterHeartbeat)
+            {
+                CheckClusterState(connection.Command(2).Arg("CLUSTER").Arg("INFO").Call(deadline).ThrowIfError());
+            }
+
+            if (_cache is not null)
+            {
+                connection.Command(2).Arg("HELLO").Arg(3).Call(deadline).ThrowIfError();
+                var tracking = connection.Command(4 + (2 * _prefixes.Length)).Arg("CLIENT").Arg("TRACKING").Arg("ON").Arg("BCAST");
+                foreach (var prefix in _prefixes)
+                {
+                    tracking.Arg("PREFIX").Arg(prefix);
+                }
+
+                tracking.Call(deadline).ThrowIfError();
+            }
+
+            Up();
+            backoff = TimeSpan.FromMilliseconds(50);
+            Listen(connection, clusterHeartbeat);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or TimeoutException or RespErrorException or ObjectDisposedException or AuthenticationException)
+        {
+            Volatile.Write(ref _refusal, RedisCalls.Refusal(ex) is null ? null : ex);
+            if (!_disposed)
+            {
+                LogLinkFailed(_logger, _endPoint.ToString() ?? "", ex.GetType().Name);
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Anything else (a callback that threw, say) must not end the process from this thread: the link
+            // connects again, and the server is verified before it serves.
+            if (!_disposed)
+            {
+                LogLinkFailed(_logger, _endPoint.ToString() ?? "", ex.GetType().Name);
+            }
+        }
+        finally
+        {
+            var wasUp = Down();
+            if (wasUp && !_disposed && !_behind)
+            {
+                _lost();
+            }
+
+            _behind = false;
+
+            Volatile.Write(ref _connection, null);
+
+            // Logged last: a logger that throws leaves nothing above undone.
+            if (wasUp && !_disposed)
+            {
+                LogLinkDown(_logger, _endPoint.ToString() ?? "");
+            }
+        }
+
+        return backoff;
     }
 
     /// <summary>
@@ -274,11 +297,6 @@ internal sealed partial class ServerLink : IDisposable
         }
 
         Interlocked.Increment(ref _epoch);
-        if (!_disposed)
-        {
-            LogLinkDown(_logger, _endPoint.ToString() ?? "");
-        }
-
         return true;
     }
 }
