@@ -535,12 +535,23 @@ internal sealed partial class CacheNamespace
         }
     }
 
-    /// <summary>A change came while a fill wrote: what it wrote may be older than the change, so it goes (a miss is safe).</summary>
+    /// <summary>
+    /// A change came while a fill wrote: what it wrote may be older than the change, so it goes (a miss is safe). The
+    /// delete is a removal like any other: counted again when it lands, so that a read that misses after it never joins
+    /// a load whose read came before it.
+    /// </summary>
     private async ValueTask UndoIfChangedAsync(string namespacedKey, long since)
     {
         if (ChangeMark(namespacedKey) != since)
         {
-            await _store.DeleteAsync(namespacedKey, CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                await _store.DeleteAsync(namespacedKey, CancellationToken.None).ConfigureAwait(false);
+            }
+            finally
+            {
+                Landed(namespacedKey);
+            }
         }
     }
 
