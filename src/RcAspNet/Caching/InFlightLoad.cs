@@ -9,6 +9,7 @@ internal sealed class InFlightLoad<T>
     private readonly TaskCompletionSource<T> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _cancellation = new();
     private int _waiters = 1;
+    private int _givenUp;
 
     public Task<T> Task => _result.Task;
 
@@ -31,9 +32,17 @@ internal sealed class InFlightLoad<T>
     /// <summary>Gets how many callers wait for this load now.</summary>
     public int Waiters => Volatile.Read(ref _waiters);
 
-    /// <summary>Joins a load that still has callers; a load whose callers all left is being cancelled and cannot be joined.</summary>
+    /// <summary>
+    /// Joins a load that still has callers; a load whose callers all left is being cancelled, and one a caller gave up on
+    /// (<see cref="GiveUp"/>) may hang on: neither can be joined.
+    /// </summary>
     public bool TryJoin()
     {
+        if (Volatile.Read(ref _givenUp) != 0)
+        {
+            return false;
+        }
+
         var waiters = Volatile.Read(ref _waiters);
         while (waiters > 0)
         {
@@ -48,6 +57,12 @@ internal sealed class InFlightLoad<T>
 
         return false;
     }
+
+    /// <summary>
+    /// A caller stopped waiting for this load past the hard timeout: it goes on, and stores its value if it still may,
+    /// but the callers after it run a load of their own instead of waiting on a factory that may hang.
+    /// </summary>
+    public void GiveUp() => Volatile.Write(ref _givenUp, 1);
 
     public async Task RunAsync(Func<CancellationToken, Task<T>> work)
     {
@@ -121,6 +136,11 @@ internal sealed class InFlightLoad<T>
             }
             catch (ObjectDisposedException)
             {
+            }
+            catch (AggregateException)
+            {
+                // A callback the factory registered on its token threw: the factory's failure, not this caller's, who
+                // leaves with its own cancellation.
             }
         }
     }

@@ -157,6 +157,10 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
             if (!done && hard > TimeSpan.Zero && !await load.TryWaitAsync(hard - soft, keyspace.Time, cancellationToken).ConfigureAwait(false))
             {
                 LogFactoryTimedOut(logger, keyspace.Name, "hard_timeout", hard);
+
+                // Past the hard timeout the factory is taken for hung (a slow one is waited for past a soft timeout:
+                // joining it spares its source a second run).
+                load.GiveUp();
                 ObserveInBackground(load);
                 if (fallback is not null && await ConfirmAsync(request, fallback).ConfigureAwait(false) is { } confirmed)
                 {
@@ -224,8 +228,8 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
                     return shared;
                 }
 
-                // One whose callers all left, or begun before a change, is replaced; one of another type stays, and this
-                // one runs unregistered.
+                // One whose callers all left or one gave up on, or begun before a change, is replaced; one of another type
+                // stays, and this one runs unregistered.
                 own ??= NewLoad(request);
                 registered = running is InFlightLoad<T>;
                 if (registered && !_loads.TryUpdate(key, own, running))
@@ -276,8 +280,11 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
     /// <summary>A load of the request's key, about to begin: it watches the key and its tags until it ends (<see cref="RunAsync"/>).</summary>
     private InFlightLoad<T> NewLoad<T>(LoadRequest<T> request)
     {
-        keyspace.Watch(request.NamespacedKey, request.Tags);
-        return new InFlightLoad<T> { ChangeMark = keyspace.ChangeMark(request.NamespacedKey), TagMark = keyspace.TagMark(request.Tags), Tags = request.Tags };
+        // A copy of the caller's tags: a list it changes while the load runs must not make the load release other tags
+        // than it watched.
+        IReadOnlyList<string>? tags = request.Tags is { Count: > 0 } given ? [.. given] : null;
+        keyspace.Watch(request.NamespacedKey, tags);
+        return new InFlightLoad<T> { ChangeMark = keyspace.ChangeMark(request.NamespacedKey), TagMark = keyspace.TagMark(tags), Tags = tags };
     }
 
     /// <summary>Whether two loads of a key carry the same tags (a load of other tags may predate an invalidation of this one's).</summary>

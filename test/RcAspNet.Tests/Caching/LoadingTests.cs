@@ -183,6 +183,24 @@ public sealed class LoadingTests
 
     [Theory]
     [MemberData(nameof(Stores))]
+    public async Task ALoadItsCallerGaveUpOn_IsNotJoined_TheNextCallerRunsItsOwnFactory(string store)
+    {
+        // A factory hangs past the hard timeout (a connection lost without a word, say): the caller after it must not
+        // wait on it too, as FusionCache's do not.
+        await using var fixture = await Fixture.StartAsync(store, o => o.FactoryHardTimeout = TimeSpan.FromSeconds(2));
+        var hung = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await Assert.ThrowsAsync<TimeoutException>(async () => await fixture.Cache.GetOrSetAsync("post", async _ => await hung.Task, TenSeconds));
+        Assert.Equal(2, await fixture.Cache.GetOrSetAsync("post", static _ => ValueTask.FromResult(2), TenSeconds));
+
+        // The hung factory ends at last: what it loaded is not written over the value loaded after it.
+        hung.SetResult(1);
+        var keyspace = ((RcCache)fixture.Cache).Keyspace;
+        await Eventually.TrueAsync(() => Task.FromResult(keyspace.Watches == 0));
+        Assert.Equal(2, await fixture.Cache.GetAsync<int>("post"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
     public async Task HardTimeout_WithAFallback_AnswersIt(string store)
     {
         await using var fixture = await Fixture.StartAsync(store, o => (o.FailSafe.MaxDuration, o.FactoryHardTimeout) = (TimeSpan.FromHours(1), TimeSpan.FromMilliseconds(100)));
