@@ -181,11 +181,17 @@ public static class Program
         cached.MapGet("/headers/resilient/{id:int}", [RcCached(UserScope = RcUserScope.Shared, ExpirationSeconds = 10, FailSafeMaxDurationSeconds = 3600)] (int id, HttpResponse response, Counters counters) =>
             counters.SourceDown ? Results.Problem(statusCode: 503) : Results.Text(WithHeaders("headers-resilient", id, response, counters)));
 
-        cached.MapGet("/headers/throwing/{id:int}", [RcCached(UserScope = RcUserScope.Shared, ExpirationSeconds = 10, FailSafeMaxDurationSeconds = 3600)] (int id, HttpResponse response, Counters counters) =>
+        cached.MapGet("/headers/throwing/{id:int}", [RcCached(UserScope = RcUserScope.Shared, ExpirationSeconds = 10, FailSafeMaxDurationSeconds = 3600)] async (int id, HttpResponse response, Counters counters) =>
         {
             if (counters.SourceDown)
             {
                 response.Headers.ContentDisposition = "attachment; filename=error.txt";
+                if (counters.Gate is { } gate)
+                {
+                    counters.Entered.TrySetResult();
+                    await gate.Task;
+                }
+
                 throw new InvalidOperationException("The source is down.");
             }
 

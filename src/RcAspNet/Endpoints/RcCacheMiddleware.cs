@@ -296,19 +296,21 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
             return;
         }
 
+        if (!mine && rendering && away is null && !http.Response.HasStarted)
+        {
+            // This request's handler failed or ran past its soft timeout, and another answer is served: the fallback,
+            // or a fresh entry fail-safe found when it read the key again. What the failed handler set on this response
+            // goes; what the middleware before the cache set stays.
+            http.Response.Clear();
+            foreach (var (name, value) in before ?? [])
+            {
+                http.Response.Headers[name] = value;
+            }
+        }
+
         if (loaded.Outcome == LoadOutcome.Stale)
         {
-            // The handler failed or ran past its soft timeout: the fallback answers, marked. What the failed handler
-            // set on this response goes; what the middleware before the cache set stays.
-            if (rendering && away is null && !http.Response.HasStarted)
-            {
-                http.Response.Clear();
-                foreach (var (name, value) in before ?? [])
-                {
-                    http.Response.Headers[name] = value;
-                }
-            }
-
+            // The fallback answers, marked.
             SetStatus(http, policy, "STALE");
             SetAge(http, policy, response);
             await response.Shared().ExecuteAsync(http).ConfigureAwait(false);

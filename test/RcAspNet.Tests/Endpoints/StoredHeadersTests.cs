@@ -11,13 +11,19 @@ public abstract class StoredHeadersTests : IAsyncLifetime
     private readonly ManualTimeProvider _clock = new(DateTimeOffset.UtcNow);
     private TestAppFactory? _app;
 
-    private TestAppFactory App => _app!;
+    protected TestAppFactory App => _app!;
+
+    protected ManualTimeProvider Clock => _clock;
+
+    /// <summary>Gets the app's settings, its namespace included: another node of the same app starts with them.</summary>
+    protected Dictionary<string, string?> Settings { get; private set; } = [];
 
     public async Task InitializeAsync()
     {
         var settings = await SettingsAsync();
         settings["Rc:Namespace"] = SharedRedis.UniqueNamespace();
         settings["Rc:OperationTimeout"] = "00:00:10";
+        Settings = settings;
         _app = new TestAppFactory(settings, _clock);
         _ = _app.Server;
     }
@@ -26,7 +32,7 @@ public abstract class StoredHeadersTests : IAsyncLifetime
 
     protected abstract Task<Dictionary<string, string?>> SettingsAsync();
 
-    private async Task<HttpResponseMessage> SendAsync(string path, string? ifNoneMatch = null)
+    protected async Task<HttpResponseMessage> SendAsync(string path, string? ifNoneMatch = null)
     {
         using var client = App.CreateClient();
         using var request = new HttpRequestMessage(HttpMethod.Get, path);
@@ -41,7 +47,7 @@ public abstract class StoredHeadersTests : IAsyncLifetime
     }
 
     /// <summary>A header's values, from the response's headers or its content's, joined; null when it has none.</summary>
-    private static string? Header(HttpResponseMessage response, string name) =>
+    protected static string? Header(HttpResponseMessage response, string name) =>
         response.Headers.TryGetValues(name, out var values) || response.Content.Headers.TryGetValues(name, out values) ? string.Join(" | ", values) : null;
 
     [Theory]
@@ -224,4 +230,30 @@ public sealed class RedisStoredHeadersTests : StoredHeadersTests
         ["Rc:Store"] = "Redis",
         ["Rc:Redis"] = (await SharedRedis.Single).EndPoint,
     };
+
+    [Fact]
+    public async Task AFreshEntryAnotherNodeStoredWhileTheHandlerFailed_IsServedWithoutWhatTheFailedHandlerSet()
+    {
+        await SendAsync("/headers/throwing/3");
+        Clock.Advance(TimeSpan.FromSeconds(11));
+        await using var other = new TestAppFactory(Settings, Clock);
+        using var otherClient = other.CreateClient();
+
+        // This node's handler fails (it set Content-Disposition first) while another node renders the key afresh.
+        App.Counters.SourceDown = true;
+        App.Counters.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var failing = SendAsync("/headers/throwing/3");
+        await App.Counters.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        using var fresh = await otherClient.GetAsync("/headers/throwing/3");
+        var freshBody = await fresh.Content.ReadAsStringAsync();
+        Assert.Equal((HttpStatusCode.OK, "MISS"), (fresh.StatusCode, Header(fresh, "X-Cache")));
+        App.Counters.Gate.SetResult();
+
+        // Fail-safe reads the key again before it answers, and finds the other node's fresh entry: a hit, with none of
+        // what the failed handler set on this response.
+        using var hit = await failing;
+        Assert.Equal((HttpStatusCode.OK, "HIT", freshBody), (hit.StatusCode, Header(hit, "X-Cache"), await hit.Content.ReadAsStringAsync()));
+        Assert.Null(hit.Content.Headers.ContentDisposition);
+        Assert.NotNull(Header(hit, "X-Request-Id"));
+    }
 }
