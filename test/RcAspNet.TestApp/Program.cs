@@ -333,6 +333,18 @@ public static class Program
             return $"eager {id} v{counters.Next("eager")}";
         });
 
+        // The same, for GET and HEAD.
+        cached.MapMethods("/eager/head/{id:int}", ["GET", "HEAD"], [RcCached(ExpirationSeconds = 100, EagerRefreshThreshold = 0.5)] async (int id, Counters counters) =>
+        {
+            if (counters.Gate is { } gate)
+            {
+                counters.Entered.TrySetResult();
+                await gate.Task;
+            }
+
+            return $"eager-head {id} v{counters.Next("eager.head")}";
+        });
+
         // Each supported kind of key argument: the handler answers with the key of the value it was bound to, which
         // the test looks up in the cache, proving that the key read from the request is the key of the bound value.
         MapKind<string>(app, "string");

@@ -36,6 +36,12 @@ internal sealed class LoadRequest<T>(string key, string namespacedKey, Func<Canc
     /// </summary>
     public Action? Starting { get; init; }
 
+    /// <summary>
+    /// Gets whether a hit past the eager refresh threshold starts a refresh with this request's factory: not when what
+    /// it would load is never stored (a HEAD request's render), which would only hold the key's refresh meanwhile.
+    /// </summary>
+    public bool Refreshes { get; init; } = true;
+
     /// <summary>Gets or sets what to call when the factory will not run for this request.</summary>
     public Action? Settled { get; init; }
 

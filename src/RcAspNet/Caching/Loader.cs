@@ -103,7 +103,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
         var now = keyspace.NowMilliseconds;
         if (!header.IsStaleAt(now))
         {
-            if (request.Policy.EagerRefresh > 0 && header.AgeFraction(now) >= request.Policy.EagerRefresh)
+            if (request.Policy.EagerRefresh > 0 && request.Refreshes && header.AgeFraction(now) >= request.Policy.EagerRefresh)
             {
                 RefreshInBackground(request, header.WrittenAt);
             }

@@ -225,13 +225,14 @@ internal sealed partial class RcCache : IRcCache
             return ValueTask.FromException<Loaded<T>>(ex);
         }
 
-        return Load(key, factory, options, policy, options?.Tags, encode, decode, cancellationToken, starting: null);
+        return Load(key, factory, options, policy, options?.Tags, encode, decode, cancellationToken, starting: null, refreshes: true);
     }
 
     /// <summary>
     /// What the overload above does, with the options' policy resolved and the entry's tags made by the caller
     /// (<c>[RcCached]</c> resolves its options once, and makes only a request's tags per request); <paramref name="starting"/>
-    /// is called when this call starts a load of its own.
+    /// is called when this call starts a load of its own; without <paramref name="refreshes"/>, a hit past the eager
+    /// refresh threshold starts no refresh (a HEAD request's render is never stored).
     /// </summary>
     internal ValueTask<Loaded<T>> GetOrSetCoreAsync<T>(
         string key,
@@ -242,14 +243,15 @@ internal sealed partial class RcCache : IRcCache
         Func<T, byte[]?> encode,
         Decoder<T> decode,
         CancellationToken cancellationToken,
-        Action? starting = null) =>
+        Action? starting = null,
+        bool refreshes = true) =>
         Keyspace.IsValidKey(key)
-            ? Load(key, factory, options, policy, tags, encode, decode, cancellationToken, starting)
+            ? Load(key, factory, options, policy, tags, encode, decode, cancellationToken, starting, refreshes)
             : LoadUncachedAsync(key, factory, starting, cancellationToken);
 
     // Not a state machine of its own: the loader's is the one the caller awaits.
-    private ValueTask<Loaded<T>> Load<T>(string key, Func<CancellationToken, ValueTask<T>> factory, RcEntryOptions? options, LoadPolicy policy, IReadOnlyList<string>? tags, Func<T, byte[]?> encode, Decoder<T> decode, CancellationToken cancellationToken, Action? starting) =>
-        Loader.GetOrLoadAsync(new LoadRequest<T>(key, Keyspace.Key(key), factory, options, policy, encode, decode) { Starting = starting, Tags = tags }, cancellationToken);
+    private ValueTask<Loaded<T>> Load<T>(string key, Func<CancellationToken, ValueTask<T>> factory, RcEntryOptions? options, LoadPolicy policy, IReadOnlyList<string>? tags, Func<T, byte[]?> encode, Decoder<T> decode, CancellationToken cancellationToken, Action? starting, bool refreshes) =>
+        Loader.GetOrLoadAsync(new LoadRequest<T>(key, Keyspace.Key(key), factory, options, policy, encode, decode) { Starting = starting, Tags = tags, Refreshes = refreshes }, cancellationToken);
 
     /// <summary>Cache-aside never fails on a key the cache cannot hold: it runs the factory, as HybridCache does.</summary>
     private async ValueTask<Loaded<T>> LoadUncachedAsync<T>(string? key, Func<CancellationToken, ValueTask<T>> factory, Action? starting, CancellationToken cancellationToken)

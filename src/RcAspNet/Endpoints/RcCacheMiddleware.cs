@@ -223,7 +223,8 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
                 static r => r.EntityTag is null ? null : r.Encode(),
                 CachedResponse.TryDecode,
                 CancellationToken.None,
-                detached ? () => away = DetachedRequest.Of(http) : null).ConfigureAwait(false);
+                detached ? () => away = DetachedRequest.Of(http) : null,
+                refreshes: storable).ConfigureAwait(false);
         }
         catch (Exception ex) when (sending is not null)
         {

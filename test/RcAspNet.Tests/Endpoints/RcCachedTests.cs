@@ -943,6 +943,31 @@ public abstract class RcCachedTests : IAsyncLifetime
         App.Counters.Gate.SetResult();
         await Eventually.TrueAsync(async () => (await GetAsync(path)).Body == after);
     }
+
+    [Fact]
+    public async Task EagerRefresh_AHeadHitPastTheThreshold_StartsNoRefresh_AGetHitDoes()
+    {
+        // A HEAD request's render is never stored: a refresh it started would render for nothing, and hold the key's
+        // refresh from the GETs meanwhile.
+        Assert.Equal("eager-head 1 v1", (await GetAsync("/eager/head/1")).Body);
+        await PassAsync(TimeSpan.FromSeconds(60));
+        App.Counters.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var rc = (RcCache)App.Cache;
+        var key = rc.Keyspace.Key(RcKey.For("GET,HEAD:/eager/head/{id:int}", 1));
+
+        using var client = App.CreateClient();
+        using var head = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/eager/head/1"));
+        Assert.Equal("HIT", CacheStatus(head));
+        Assert.False(rc.Loader.IsLoading(key), "A HEAD hit started a refresh.");
+
+        // A refresh is registered before its hit is answered: a GET's starts it.
+        var hit = await GetAsync("/eager/head/1");
+        Assert.Equal(("HIT", "eager-head 1 v1"), (CacheStatus(hit.Response), hit.Body));
+        Assert.True(rc.Loader.IsLoading(key));
+        await App.Counters.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        App.Counters.Gate.SetResult();
+        await Eventually.TrueAsync(async () => (await GetAsync("/eager/head/1")).Body == "eager-head 1 v2");
+    }
 }
 
 public sealed class MemoryRcCachedTests : RcCachedTests
