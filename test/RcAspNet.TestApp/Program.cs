@@ -169,6 +169,17 @@ public static class Program
             return $"cookie #{counters.Next("cookie")}";
         });
 
+        // A response made private as it starts, as a middleware's OnStarting callback can.
+        cached.MapGet("/private-on-start", [RcCached(UserScope = RcUserScope.Shared)] (HttpResponse response, Counters counters) =>
+        {
+            response.OnStarting(() =>
+            {
+                response.Headers.CacheControl = "private";
+                return Task.CompletedTask;
+            });
+            return $"private #{counters.Next("private-on-start")}";
+        });
+
         // Handlers that set headers of their own, rendered in the request and on a context of their own.
         cached.MapGet("/headers/{id:int}", [RcCached(UserScope = RcUserScope.Shared)] (int id, HttpResponse response, Counters counters) => WithHeaders("headers", id, response, counters));
         cached.MapGet("/headers/detached/{id:int}", [RcCached(UserScope = RcUserScope.Shared, EagerRefreshThreshold = 0.5)] (int id, HttpResponse response, Counters counters) =>

@@ -63,9 +63,13 @@ internal sealed class CachedResponse(int statusCode, string? contentType, ReadOn
     /// representation (<c>Content-Range</c>), or says it must not be stored, is a personal or special one.
     /// </summary>
     public static bool IsShareableBy(IHeaderDictionary headers) =>
-        !headers.ContainsKey(HeaderNames.SetCookie) && !headers.ContainsKey(HeaderNames.ContentEncoding) && !headers.ContainsKey(HeaderNames.ContentRange)
-        && !headers.CacheControl.ToString().Contains("no-store", StringComparison.OrdinalIgnoreCase)
-        && !headers.CacheControl.ToString().Contains("private", StringComparison.OrdinalIgnoreCase);
+        !IsPersonal(headers) && !headers.ContainsKey(HeaderNames.ContentEncoding) && !headers.ContainsKey(HeaderNames.ContentRange);
+
+    /// <summary>Whether headers make a response one visitor's own: it sets a cookie, or says it is private or not to be stored.</summary>
+    public static bool IsPersonal(IHeaderDictionary headers) =>
+        headers.ContainsKey(HeaderNames.SetCookie)
+        || headers.CacheControl.ToString().Contains("no-store", StringComparison.OrdinalIgnoreCase)
+        || headers.CacheControl.ToString().Contains("private", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// Answers the request with this response, or with 304 and no body when it carries an entity tag that the

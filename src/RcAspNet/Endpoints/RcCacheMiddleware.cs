@@ -192,9 +192,10 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
                     if (away is null && result.EntityTag is not null)
                     {
                         // The response starts before it is stored, so that what it sets as it starts is seen: a
-                        // session's cookie, added by the session's OnStarting callback, makes it a visitor's own. (Only
-                        // the cookie: what else the start adds, such as a compressing body's Content-Encoding, describes
-                        // how these bytes are sent, not the bytes.) A start that fails fails this request alone.
+                        // session's cookie, added by the session's OnStarting callback, or a Cache-Control that says
+                        // private or no-store, makes it a visitor's own. (Only those: what else the start adds, such as a
+                        // compressing body's Content-Encoding, describes how these bytes are sent, not the bytes.) A
+                        // start that fails fails this request alone.
                         SetStatus(http, policy, "MISS");
                         try
                         {
@@ -205,7 +206,7 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
                             startFailed = ExceptionDispatchInfo.Capture(ex);
                         }
 
-                        if (startFailed is not null || http.Response.Headers.ContainsKey(HeaderNames.SetCookie))
+                        if (startFailed is not null || CachedResponse.IsPersonal(http.Response.Headers))
                         {
                             result = answer.Personal();
                         }

@@ -208,6 +208,7 @@ public abstract class RcCachedTests : IAsyncLifetime
     [InlineData("/problem", "problem")]
     [InlineData("/maybe/0", "maybe")]
     [InlineData("/cookie", "cookie")]
+    [InlineData("/private-on-start", "private-on-start")]
     public async Task ErrorsBypassValuesAndCookies_AreNotStored(string path, string counter)
     {
         var first = await GetAsync(path);
