@@ -344,6 +344,10 @@ public static class Program
             return $"eager {id} v{counters.Next("eager")}";
         });
 
+        // A file result, which honours If-None-Match itself, refreshed eagerly: one entity tag for every version.
+        cached.MapGet("/eager/file/{id:int}", [RcCached(ExpirationSeconds = 100, EagerRefreshThreshold = 0.5)] (int id, Counters counters) =>
+            Results.Bytes(System.Text.Encoding.UTF8.GetBytes($"eager-file {id} v{counters.Next("eager.file")}"), "text/plain", entityTag: new Microsoft.Net.Http.Headers.EntityTagHeaderValue("\"same\"")));
+
         // The same, for GET and HEAD.
         cached.MapMethods("/eager/head/{id:int}", ["GET", "HEAD"], [RcCached(ExpirationSeconds = 100, EagerRefreshThreshold = 0.5)] async (int id, Counters counters) =>
         {

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
 
 namespace RcAspNet.Endpoints;
 
@@ -53,7 +54,12 @@ internal sealed class DetachedRequest
         _headers = new HeaderDictionary(request.Headers.Count);
         foreach (var (name, value) in request.Headers)
         {
-            _headers[name] = value;
+            // A render away from its request renders the entry, whole: not the 304 or the part that the visitor's
+            // conditions or range would get from a handler that honours them (the entry answers those itself).
+            if (!IsConditional(name))
+            {
+                _headers[name] = value;
+            }
         }
 
         _user = http.User;
@@ -87,6 +93,11 @@ internal sealed class DetachedRequest
     }
 
     public static DetachedRequest Of(HttpContext http) => new(http);
+
+    private static bool IsConditional(string name) =>
+        HeaderNames.IfNoneMatch.Equals(name, StringComparison.OrdinalIgnoreCase) || HeaderNames.IfModifiedSince.Equals(name, StringComparison.OrdinalIgnoreCase)
+        || HeaderNames.IfMatch.Equals(name, StringComparison.OrdinalIgnoreCase) || HeaderNames.IfUnmodifiedSince.Equals(name, StringComparison.OrdinalIgnoreCase)
+        || HeaderNames.IfRange.Equals(name, StringComparison.OrdinalIgnoreCase) || HeaderNames.Range.Equals(name, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Runs <paramref name="next"/> on a context of its own, and returns what it rendered with the headers it set.</summary>
     public async Task<CachedResponse> RenderAsync(RequestDelegate next)

@@ -946,6 +946,26 @@ public abstract class RcCachedTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task EagerRefresh_ByARevalidatingVisitor_RendersTheEntryWhole_NotThe304TheVisitorGets()
+    {
+        // The visitor's If-None-Match matches: the hit answers 304, and its refresh must not carry the condition to a
+        // handler that honours it (a 304 is not stored, and the entry would never be refreshed).
+        Assert.Equal("eager-file 1 v1", (await GetAsync("/eager/file/1")).Body);
+        await PassAsync(TimeSpan.FromSeconds(60));
+        using var client = App.CreateClient();
+        using var revalidate = new HttpRequestMessage(HttpMethod.Get, "/eager/file/1");
+        revalidate.Headers.TryAddWithoutValidation("If-None-Match", "\"same\"");
+        using var notModified = await client.SendAsync(revalidate);
+        Assert.Equal((HttpStatusCode.NotModified, "HIT"), (notModified.StatusCode, CacheStatus(notModified)));
+
+        // Once that refresh ends, the entry is its render (a GET before it ended would start a refresh of its own).
+        var rc = (RcCache)App.Cache;
+        var key = rc.Keyspace.Key(RcKey.For("GET:/eager/file/{id:int}", 1));
+        await Eventually.TrueAsync(() => Task.FromResult(!rc.Loader.IsLoading(key)));
+        Assert.Equal("eager-file 1 v2", (await GetAsync("/eager/file/1")).Body);
+    }
+
+    [Fact]
     public async Task EagerRefresh_AHeadHitPastTheThreshold_StartsNoRefresh_AGetHitDoes()
     {
         // A HEAD request's render is never stored: a refresh it started would render for nothing, and hold the key's
