@@ -25,6 +25,21 @@ public sealed class ServerLinkTests
         Assert.False(link.IsUp);
     }
 
+    [Fact]
+    public async Task ALoggerThatThrows_DoesNotTakeALinkThatCameUpDownAgain()
+    {
+        // "Link up" is logged as the link comes up: a logger that throws there must not make the link fail, and the
+        // server be suspected and held, every second.
+        var server = await SharedRedis.Single;
+        var logger = new ThrowingLogger();
+        var lost = 0;
+        using var link = new ServerLink(new IPEndPoint(IPAddress.Loopback, server.Port), new RespSettings(null, null, 0, false, null, default), [SharedRedis.UniqueNamespace()], TimeSpan.FromSeconds(2), null, static _ => { }, () => Interlocked.Increment(ref lost), static _ => { }, static () => false, logger);
+
+        await Eventually.TrueAsync(() => Task.FromResult(link.IsUp), TimeSpan.FromSeconds(30));
+        Assert.True(logger.Calls >= 1);
+        Assert.Equal(0, Volatile.Read(ref lost));
+    }
+
     private sealed class ThrowingLogger : ILogger
     {
         private int _calls;

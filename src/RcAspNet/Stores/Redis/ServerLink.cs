@@ -103,8 +103,8 @@ internal sealed partial class ServerLink : IDisposable
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
-                // Only a logger can throw this far (one whose provider fails): it must not end the process from this
-                // thread, and there is nothing left to log it with. The link connects again.
+                // Nothing should throw this far (the link's logs are written quietly); whatever does must not end the
+                // process from this thread. The link connects again.
             }
 
             if (!_disposed)
@@ -155,7 +155,7 @@ internal sealed partial class ServerLink : IDisposable
             Volatile.Write(ref _refusal, RedisCalls.Refusal(ex) is null ? null : ex);
             if (!_disposed)
             {
-                LogLinkFailed(_logger, _endPoint.ToString() ?? "", ex.GetType().Name);
+                Quietly((logger, endPoint) => LogLinkFailed(logger, endPoint, ex.GetType().Name));
             }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -164,7 +164,7 @@ internal sealed partial class ServerLink : IDisposable
             // connects again, and the server is verified before it serves.
             if (!_disposed)
             {
-                LogLinkFailed(_logger, _endPoint.ToString() ?? "", ex.GetType().Name);
+                Quietly((logger, endPoint) => LogLinkFailed(logger, endPoint, ex.GetType().Name));
             }
         }
         finally
@@ -182,7 +182,7 @@ internal sealed partial class ServerLink : IDisposable
             // Logged last: a logger that throws leaves nothing above undone.
             if (wasUp && !_disposed)
             {
-                LogLinkDown(_logger, _endPoint.ToString() ?? "");
+                Quietly(static (logger, endPoint) => LogLinkDown(logger, endPoint));
             }
         }
 
@@ -284,7 +284,22 @@ internal sealed partial class ServerLink : IDisposable
     {
         Interlocked.Increment(ref _epoch);
         Volatile.Write(ref _up, 1);
-        LogLinkUp(_logger, _endPoint.ToString() ?? "");
+        Quietly(static (logger, endPoint) => LogLinkUp(logger, endPoint));
+    }
+
+    /// <summary>
+    /// Logs on the link's thread. A logger that throws (a provider that fails: a full disk, a broken sink) must neither
+    /// end the thread, and the process with it, nor take a link that is up down again.
+    /// </summary>
+    private void Quietly(Action<ILogger, string> log)
+    {
+        try
+        {
+            log(_logger, _endPoint.ToString() ?? "");
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+        }
     }
 
     /// <summary>Takes the link down; returns whether it was up.</summary>
