@@ -159,8 +159,12 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
                 LogFactoryTimedOut(logger, keyspace.Name, "hard_timeout", hard);
 
                 // Past the hard timeout the factory is taken for hung (a slow one is waited for past a soft timeout:
-                // joining it spares its source a second run).
-                load.GiveUp();
+                // joining it spares its source a second run). Under Fleet, a load of its own would only wait for the
+                // fleet's lock, which the hung one holds: it is joined still.
+                if (!policy.Fleet)
+                {
+                    load.GiveUp();
+                }
                 ObserveInBackground(load);
                 if (fallback is not null && await ConfirmAsync(request, fallback).ConfigureAwait(false) is { } confirmed)
                 {
