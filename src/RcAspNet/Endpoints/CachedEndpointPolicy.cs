@@ -177,11 +177,15 @@ internal sealed class CachedEndpointPolicy
         || (_formatFilter && ((request.RouteValues.TryGetValue("format", out var format) && format is not null and not "" && !string.Equals(format as string, _formatDefault, StringComparison.Ordinal))
             || request.Query.ContainsKey("format")));
 
-    /// <summary>Whether the request carries a body (a GET may: its handler reads it, and no key holds it).</summary>
+    /// <summary>
+    /// Whether the request carries a body (a GET may: its handler reads it, and no key holds it). One that says its length
+    /// is 0 carries none, whatever its framing.
+    /// </summary>
     private static bool HasBody(HttpRequest request) =>
-        request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>() is { } detection
+        request.ContentLength is not 0
+        && (request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>() is { } detection
             ? detection.CanHaveBody
-            : request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0;
+            : request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0);
 
     private RcEntryOptions Options() => new()
     {
