@@ -29,23 +29,16 @@ internal readonly record struct EntryTiming(TimeSpan TimeToLive, TimeSpan Slidin
     /// </summary>
     public static EntryTiming From(DistributedCacheEntryOptions options, DateTimeOffset now, TimeSpan defaultExpiration)
     {
-        DateTimeOffset? absolute = null;
-        if (options.AbsoluteExpirationRelativeToNow is { } relative)
+        // A deadline in the past is refused even beside a relative one, as RedisCache refuses it.
+        if (options.AbsoluteExpiration is { } deadline && deadline <= now)
         {
-            absolute = now + relative;
+            throw new ArgumentOutOfRangeException(
+                nameof(DistributedCacheEntryOptions.AbsoluteExpiration),
+                deadline,
+                "The absolute expiration value must be in the future.");
         }
-        else if (options.AbsoluteExpiration is { } deadline)
-        {
-            if (deadline <= now)
-            {
-                throw new ArgumentOutOfRangeException(
-                    nameof(DistributedCacheEntryOptions.AbsoluteExpiration),
-                    deadline,
-                    "The absolute expiration value must be in the future.");
-            }
 
-            absolute = deadline;
-        }
+        DateTimeOffset? absolute = options.AbsoluteExpirationRelativeToNow is { } relative ? now + relative : options.AbsoluteExpiration;
 
         if (options.SlidingExpiration is { } sliding && sliding > TimeSpan.Zero)
         {

@@ -151,6 +151,22 @@ public abstract class DistributedCacheContractTests : IAsyncLifetime
         var error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Cache.SetAsync("past", [1], options));
         Assert.Equal(nameof(DistributedCacheEntryOptions.AbsoluteExpiration), error.ParamName);
         Assert.Null(await Cache.GetAsync("past"));
+
+        // Beside a relative expiration too, as RedisCache refuses it.
+        options.AbsoluteExpirationRelativeToNow = TimeSpan.FromMinutes(1);
+        error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Cache.SetAsync("past", [1], options));
+        Assert.Equal(nameof(DistributedCacheEntryOptions.AbsoluteExpiration), error.ParamName);
+        Assert.Null(await Cache.GetAsync("past"));
+    }
+
+    [Fact]
+    public async Task ACancelledToken_IsCancelled_EvenForAValueReadBefore()
+    {
+        // Read twice first, so that a near cache holds a copy: a copy is no answer to a caller that gave up either.
+        await Cache.SetAsync("cancelled", [1], new DistributedCacheEntryOptions());
+        Assert.Equal([1], await Cache.GetAsync("cancelled"));
+        Assert.Equal([1], await Cache.GetAsync("cancelled"));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Cache.GetAsync("cancelled", new CancellationToken(true)));
     }
 
     [Fact]

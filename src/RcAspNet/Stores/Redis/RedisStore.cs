@@ -128,6 +128,12 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             return ReadAsync(node, key, cancellationToken);
         }
 
+        if (cancellationToken.IsCancellationRequested)
+        {
+            // As a read from Redis is: a near copy is not an answer to a caller that gave up.
+            return ValueTask.FromCanceled<byte[]?>(cancellationToken);
+        }
+
         if (_near.TryGet(key, link, out var copy))
         {
             _metrics.NearHit(_kind, node.Name);
