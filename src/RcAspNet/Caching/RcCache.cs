@@ -80,6 +80,8 @@ internal sealed partial class RcCache : IRcCache
 
     public async ValueTask SetAsync<T>(string key, T value, RcEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
+        // Arguments are checked before anything is done: a bad expiration is refused, not a bypass value's delete.
+        var timing = Timing(options);
         var bytes = Serializer.Serialize(value);
         if (IsBypass(bytes, options))
         {
@@ -89,6 +91,7 @@ internal sealed partial class RcCache : IRcCache
 
         if (options?.Tags is { Count: > 0 } tags)
         {
+            _ = Keyspace.Key(key);
             TagVersions versions;
             try
             {
@@ -100,11 +103,11 @@ internal sealed partial class RcCache : IRcCache
                 throw;
             }
 
-            await Keyspace.SetTaggedAsync(key, bytes, Timing(options), tags, versions, replaces: true, cancellationToken).ConfigureAwait(false);
+            await Keyspace.SetTaggedAsync(key, bytes, timing, tags, versions, replaces: true, cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        await Keyspace.SetAsync(key, bytes, Timing(options), replaces: true, cancellationToken).ConfigureAwait(false);
+        await Keyspace.SetAsync(key, bytes, timing, replaces: true, cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask SetManyAsync<T>(IReadOnlyCollection<KeyValuePair<string, T>> items, RcEntryOptions? options = null, CancellationToken cancellationToken = default)
@@ -115,6 +118,8 @@ internal sealed partial class RcCache : IRcCache
         List<string>? bypassed = null;
         foreach (var (key, value) in items)
         {
+            // Every key is checked before any is written or removed.
+            _ = Keyspace.Key(key);
             var bytes = Serializer.Serialize(value);
             if (IsBypass(bytes, options))
             {
@@ -147,6 +152,8 @@ internal sealed partial class RcCache : IRcCache
 
     public async ValueTask<bool> AddAsync<T>(string key, T value, RcEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
+        var timing = Timing(options);
+        _ = Keyspace.Key(key);
         var bytes = Serializer.Serialize(value);
         if (IsBypass(bytes, options))
         {
@@ -154,7 +161,7 @@ internal sealed partial class RcCache : IRcCache
         }
 
         var versions = options?.Tags is { Count: > 0 } tags ? await Keyspace.ReadTagVersionsAsync(tags, cancellationToken).ConfigureAwait(false) : null;
-        return await Keyspace.AddAsync(key, bytes, Timing(options), options?.Tags, versions, cancellationToken).ConfigureAwait(false);
+        return await Keyspace.AddAsync(key, bytes, timing, options?.Tags, versions, cancellationToken).ConfigureAwait(false);
     }
 
     public ValueTask<RcRemovalResult> DeleteAsync(string key, CancellationToken cancellationToken = default) => Keyspace.DeleteAsync(key, cancellationToken);
@@ -209,7 +216,7 @@ internal sealed partial class RcCache : IRcCache
     {
         if (!Keyspace.IsValidKey(key))
         {
-            return LoadUncachedAsync(key, factory, null, cancellationToken);
+            return cancellationToken.IsCancellationRequested ? ValueTask.FromCanceled<Loaded<T>>(cancellationToken) : LoadUncachedAsync(key, factory, null, cancellationToken);
         }
 
         LoadPolicy policy;
@@ -245,8 +252,8 @@ internal sealed partial class RcCache : IRcCache
         CancellationToken cancellationToken,
         Action? starting = null,
         bool refreshes = true) =>
-        Keyspace.IsValidKey(key)
-            ? Load(key, factory, options, policy, tags, encode, decode, cancellationToken, starting, refreshes)
+        Keyspace.IsValidKey(key) ? Load(key, factory, options, policy, tags, encode, decode, cancellationToken, starting, refreshes)
+            : cancellationToken.IsCancellationRequested ? ValueTask.FromCanceled<Loaded<T>>(cancellationToken)
             : LoadUncachedAsync(key, factory, starting, cancellationToken);
 
     // Not a state machine of its own: the loader's is the one the caller awaits.

@@ -88,6 +88,32 @@ public sealed class TypedCacheTests
     }
 
     [Fact]
+    public async Task Arguments_AreCheckedBeforeAnythingIsWrittenOrRemoved()
+    {
+        await using var services = TestServices.Build(static o =>
+        {
+            o.Namespace = "args:";
+            o.BypassValues.Add("null");
+        });
+        var cache = services.GetRequiredService<IRcCache>();
+        await cache.SetAsync("kept", 1);
+        await cache.SetAsync("other", 2);
+
+        // A bypass value with an expiration that is not positive: refused, not taken for a delete.
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await cache.SetAsync<int?>("kept", null, new RcEntryOptions { Expiration = TimeSpan.Zero }));
+        Assert.Equal(1, await cache.GetAsync<int>("kept"));
+
+        // Writes of which one key breaks a rule: refused before another's bypass value removes it.
+        await Assert.ThrowsAsync<ArgumentException>(async () => await cache.SetManyAsync([KeyValuePair.Create("other", (int?)null), KeyValuePair.Create("", (int?)3)]));
+        Assert.Equal(2, await cache.GetAsync<int>("other"));
+
+        // A key the cache cannot hold, with a cancelled token: cancelled, as any call is, and the factory not run.
+        var runs = 0;
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await cache.GetOrSetAsync(new string('k', 2000), _ => ValueTask.FromResult(++runs), cancellationToken: new CancellationToken(true)));
+        Assert.Equal(0, runs);
+    }
+
+    [Fact]
     public async Task NullStore_StoresNothingAndNeverThrows()
     {
         await using var services = TestServices.Build(static o => (o.Store, o.Namespace) = (RcStoreKind.Null, "null:"));
