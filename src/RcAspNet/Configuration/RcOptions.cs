@@ -112,7 +112,10 @@ public sealed class RcOptions
     /// <value>The default is 209715200 (200 MiB).</value>
     public long MemorySizeLimit { get; set; } = 200L * 1024 * 1024;
 
-    /// <summary>Gets or sets the response header that tells whether <c>[RcCached]</c> served a hit (<c>HIT</c>) or ran the handler (<c>MISS</c>); empty to send none.</summary>
+    /// <summary>
+    /// Gets or sets the response header that tells whether <c>[RcCached]</c> served a hit (<c>HIT</c>), ran the handler
+    /// (<c>MISS</c>) or served a fail-safe fallback (<c>STALE</c>); empty to send none. An HTTP token.
+    /// </summary>
     /// <value>The default is <c>X-Cache</c>.</value>
     public string CacheStatusHeader { get; set; } = "X-Cache";
 

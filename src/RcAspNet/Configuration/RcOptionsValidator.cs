@@ -41,9 +41,9 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
         CheckBypassValues(errors, $"{path}:BypassValues", options.BypassValues);
         CheckLoading(errors, path, options.FailSafe, options.FactorySoftTimeout, options.FactoryHardTimeout, options.EagerRefreshThreshold, options.StampedeProtection);
         CheckAuthorityFile(errors, $"{path}:SslCaFile", options.SslCaFile);
-        if (options.CacheStatusHeader.Any(static c => c <= ' ' || c > '~' || c == ':'))
+        if (!options.CacheStatusHeader.All(static c => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c)))
         {
-            errors.Add($"{path}:CacheStatusHeader: '{options.CacheStatusHeader}' is not a valid header name: use printable ASCII without spaces or ':' (empty turns the header off).");
+            errors.Add($"{path}:CacheStatusHeader: '{options.CacheStatusHeader}' is not a valid header name: use an HTTP token, letters, digits and !#$%&'*+-.^_`|~ (empty turns the header off).");
         }
 
         foreach (var (cacheName, cache) in options.Caches)

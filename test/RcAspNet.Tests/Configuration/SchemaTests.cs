@@ -149,6 +149,7 @@ public sealed class SchemaTests
     [InlineData("""{ "Rc": { "CacheStatusHeader": "X Cache" } }""", "PatternMismatch: #/Rc.CacheStatusHeader", "Rc:CacheStatusHeader: 'X Cache' is not a valid header name")]
     [InlineData("""{ "Rc": { "CacheStatusHeader": "X:Cache" } }""", "PatternMismatch: #/Rc.CacheStatusHeader", "Rc:CacheStatusHeader: 'X:Cache' is not a valid header name")]
     [InlineData("""{ "Rc": { "CacheStatusHeader": "X-Cäche" } }""", "PatternMismatch: #/Rc.CacheStatusHeader", "Rc:CacheStatusHeader: 'X-Cäche' is not a valid header name")]
+    [InlineData("""{ "Rc": { "CacheStatusHeader": "X-Cache(v2)" } }""", "PatternMismatch: #/Rc.CacheStatusHeader", "Rc:CacheStatusHeader: 'X-Cache(v2)' is not a valid header name")]
     [InlineData("""{ "Rc": { "Store": "Sharded", "Shards": { "cache01": { "UnixSocketPath": "redis.sock" } } } }""", "PatternMismatch: #/Rc.Shards.cache01.UnixSocketPath", "Rc:Shards:cache01:UnixSocketPath: 'redis.sock' is not an absolute path")]
     [InlineData("""{ "Rc": { "Store": "Redis", "Redis": "localhost:6379", "RedisConnectionName": "cache" }, "ConnectionStrings": { "cache": "localhost:6379" } }""", "ExcludedSchemaValidates: #/Rc", "Rc:RedisConnectionName: set either it or Rc:Redis, not both")]
     [InlineData("""{ "Rc": { "RedisConnectionName": "" } }""", "StringTooShort: #/Rc.RedisConnectionName", "Rc:RedisConnectionName: no connection string is named ''")]
