@@ -169,6 +169,13 @@ public static class Program
             return $"cookie #{counters.Next("cookie")}";
         });
 
+        // A response that varies on what no request header names.
+        cached.MapGet("/vary-star", [RcCached(UserScope = RcUserScope.Shared)] (HttpResponse response, Counters counters) =>
+        {
+            response.Headers.Vary = "Accept-Encoding, *";
+            return $"vary #{counters.Next("vary-star")}";
+        });
+
         // A response made private as it starts, as a middleware's OnStarting callback can.
         cached.MapGet("/private-on-start", [RcCached(UserScope = RcUserScope.Shared)] (HttpResponse response, Counters counters) =>
         {

@@ -63,7 +63,24 @@ internal sealed class CachedResponse(int statusCode, string? contentType, ReadOn
     /// representation (<c>Content-Range</c>), or says it must not be stored, is a personal or special one.
     /// </summary>
     public static bool IsShareableBy(IHeaderDictionary headers) =>
-        !IsPersonal(headers) && !headers.ContainsKey(HeaderNames.ContentEncoding) && !headers.ContainsKey(HeaderNames.ContentRange);
+        !IsPersonal(headers) && !headers.ContainsKey(HeaderNames.ContentEncoding) && !headers.ContainsKey(HeaderNames.ContentRange) && !VariesOnAnything(headers);
+
+    /// <summary>Whether the response says it varies on what no request header names (<c>Vary: *</c>): no shared cache may answer with it (RFC 9111, section 4.1).</summary>
+    private static bool VariesOnAnything(IHeaderDictionary headers)
+    {
+        foreach (var value in headers.Vary)
+        {
+            foreach (var name in (value ?? "").Split(','))
+            {
+                if (name.AsSpan().Trim().SequenceEqual("*"))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>Whether headers make a response one visitor's own: it sets a cookie, or says it is private or not to be stored.</summary>
     public static bool IsPersonal(IHeaderDictionary headers) =>

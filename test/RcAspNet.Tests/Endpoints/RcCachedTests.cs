@@ -209,6 +209,7 @@ public abstract class RcCachedTests : IAsyncLifetime
     [InlineData("/maybe/0", "maybe")]
     [InlineData("/cookie", "cookie")]
     [InlineData("/private-on-start", "private-on-start")]
+    [InlineData("/vary-star", "vary-star")]
     public async Task ErrorsBypassValuesAndCookies_AreNotStored(string path, string counter)
     {
         var first = await GetAsync(path);
