@@ -544,14 +544,7 @@ internal sealed partial class CacheNamespace
     {
         if (ChangeMark(namespacedKey) != since)
         {
-            try
-            {
-                await _store.DeleteAsync(namespacedKey, CancellationToken.None).ConfigureAwait(false);
-            }
-            finally
-            {
-                Landed(namespacedKey);
-            }
+            await LandedAsync(_store.DeleteAsync(namespacedKey, CancellationToken.None), namespacedKey).ConfigureAwait(false);
         }
     }
 
