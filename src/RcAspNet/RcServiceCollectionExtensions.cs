@@ -107,7 +107,10 @@ public static class RcServiceCollectionExtensions
         return services;
     }
 
-    /// <summary><c>Rc:RedisConnectionName</c>: the configuration string comes from the application's connection strings.</summary>
+    /// <summary>
+    /// <c>Rc:RedisConnectionName</c>: the configuration string comes from the application's connection strings. It must
+    /// name one when the store is Redis; another store does not need it.
+    /// </summary>
     private static void ReadConnectionString(RcOptions options, IConfiguration? configuration)
     {
         if (options.RedisConnectionName is not { } name)
@@ -123,6 +126,10 @@ public static class RcServiceCollectionExtensions
         else if (configuration?.GetConnectionString(name) is { Length: > 0 } connectionString)
         {
             options.Redis = connectionString;
+        }
+        else if (name.Length > 0 && options.Store != RcStoreKind.Redis)
+        {
+            // Kept for another environment's Store=Redis: a host provides the connection string only where Redis runs.
         }
         else
         {

@@ -110,6 +110,21 @@ public sealed class AppConnectionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RedisConnectionName_NamingNoConnectionString_IsNotNeeded_WhenTheStoreIsNotRedis()
+    {
+        // appsettings.json names the connection string that production's host provides; a Development file sets Memory.
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration["Rc:Store"] = "Memory";
+        builder.Configuration["Rc:RedisConnectionName"] = "absent";
+        builder.Services.AddRcCache(builder.Configuration.GetSection("Rc"));
+        using var host = builder.Build();
+        var cache = host.Services.GetRequiredService<IRcCache>();
+        await cache.SetAsync("k", "value");
+        Assert.Equal("value", await cache.GetAsync<string>("k"));
+        Assert.Null(host.Services.GetRequiredService<IOptions<RcOptions>>().Value.Redis);
+    }
+
+    [Fact]
     public void UseRcRedisConnection_ForAShardedStore_StopsStartUpNamingTheSetting()
     {
         var services = new ServiceCollection();
