@@ -60,7 +60,7 @@ public sealed class RcOptions
     /// <value>The default is <see cref="RcFailureMode.Degrade"/>.</value>
     public RcFailureMode FailureMode { get; set; } = RcFailureMode.Degrade;
 
-    /// <summary>Gets or sets how long one Redis operation may take before it counts as failed.</summary>
+    /// <summary>Gets or sets how long one Redis operation may take before it counts as failed. Shorter than 49 days.</summary>
     /// <value>The default is 500 milliseconds.</value>
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
 
@@ -78,7 +78,8 @@ public sealed class RcOptions
     /// <summary>
     /// Gets or sets the longest wait between two recoveries of an open circuit. A recovery PINGs the server, verifies it,
     /// and delivers the removals kept for it; the circuit closes when one succeeds. The first comes 250 milliseconds
-    /// after a failure (at once after a removal was kept), and each failed one doubles the wait, up to this.
+    /// after a failure (at once after a removal was kept), the second 250 milliseconds after the first fails, and each
+    /// later one after twice the wait before it, up to this. Shorter than 49 days.
     /// </summary>
     /// <value>The default is 5 seconds.</value>
     public TimeSpan CircuitBreakDuration { get; set; } = TimeSpan.FromSeconds(5);

@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Reflection;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
 
 namespace RcAspNet.Configuration;
@@ -11,7 +12,7 @@ namespace RcAspNet.Configuration;
 /// shape of <see cref="RcOptions"/> first, an unknown setting or a value of the wrong kind becomes an error that names
 /// its path and what is allowed, and the remaining settings are bound. The validator reports all errors at once.
 /// </summary>
-internal static class RcOptionsBinder
+internal static partial class RcOptionsBinder
 {
     // The option types the binder creates by reflection (ConfigurationBinder, and AddDefaultElements for an empty one).
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor | DynamicallyAccessedMemberTypes.PublicProperties, typeof(RcShardOptions))]
@@ -157,6 +158,12 @@ internal static class RcOptionsBinder
                 : $"'{value}' is not allowed; use one of {string.Join(", ", Enum.GetNames(type))}.";
         }
 
+        if (type == typeof(TimeSpan) && !DurationShape().IsMatch(value))
+        {
+            // TimeSpan's converter reads a bare number, and hours past 23, as days: "250" would be 250 days.
+            return Describe(type, value);
+        }
+
         if (!type.IsPrimitive && type != typeof(TimeSpan))
         {
             // Some providers give a section an empty value beside its children; only a real value is wrong.
@@ -175,12 +182,16 @@ internal static class RcOptionsBinder
     }
 
     private static string Describe(Type type, string value) => type == typeof(TimeSpan)
-        ? $"'{value}' is not a duration; write d.hh:mm:ss[.fff], such as 00:00:00.250 or 3.00:00:00."
+        ? $"'{value}' is not a duration; write [d.]hh:mm[:ss[.fffffff]], hours 0 to 23, such as 00:00:00.250 or 3.00:00:00 (TimeSpan would read a bare number, or 24:00:00, as days)."
         : type == typeof(bool)
             ? $"'{value}' is not true or false."
             : type == typeof(double)
                 ? $"'{value}' is not a number; write it with a dot, such as 0.8."
                 : $"'{value}' is not a whole number.";
+
+    /// <summary>A duration as appsettings.schema.json writes it, a sign allowed (the validator names a negative one).</summary>
+    [GeneratedRegex(@"^\s*-?(\d{1,8}\.)?([01]?\d|2[0-3]):[0-5]?\d(:[0-5]?\d(\.\d{1,7})?)?\s*$", RegexOptions.CultureInvariant)]
+    private static partial Regex DurationShape();
 
     private static Type? Element(Type type, Type generic)
     {

@@ -8,6 +8,9 @@ namespace RcAspNet.Configuration;
 /// <summary>Checks <see cref="RcOptions"/> at start-up and reports every wrong setting in one message, each by its path.</summary>
 internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
 {
+    /// <summary>Where a setting that a timer waits for ends: .NET's timers wait at most 49.17:02:47.294.</summary>
+    private static readonly TimeSpan LongestTimerWait = TimeSpan.FromDays(49);
+
     public ValidateOptionsResult Validate(string? name, RcOptions options)
     {
         var errors = new List<string>(options.BindingErrors);
@@ -28,8 +31,8 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
             CheckStore(errors, path, options.Store, options.Redis, options.Router, options.Shards, $"{path}:RedisConnectionName naming a connection string, or UseRcRedisConnection()");
         }
         Positive(errors, $"{path}:DefaultExpiration", options.DefaultExpiration);
-        Positive(errors, $"{path}:OperationTimeout", options.OperationTimeout);
-        Positive(errors, $"{path}:CircuitBreakDuration", options.CircuitBreakDuration);
+        TimerWait(errors, $"{path}:OperationTimeout", options.OperationTimeout);
+        TimerWait(errors, $"{path}:CircuitBreakDuration", options.CircuitBreakDuration);
         AtLeastOne(errors, $"{path}:CircuitBreakerThreshold", options.CircuitBreakerThreshold);
         AtLeastOne(errors, $"{path}:PendingRemovalLimit", options.PendingRemovalLimit);
         Positive(errors, $"{path}:RemovalReplayWindow", options.RemovalReplayWindow);
@@ -240,6 +243,16 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
         if (value <= TimeSpan.Zero)
         {
             errors.Add($"{path}: {value} is not positive; a duration must be greater than zero.");
+        }
+    }
+
+    /// <summary>A duration a timer waits for: positive, and shorter than 49 days (a timer waits at most 49.17:02:47.294).</summary>
+    private static void TimerWait(List<string> errors, string path, TimeSpan value)
+    {
+        Positive(errors, path, value);
+        if (value >= LongestTimerWait)
+        {
+            errors.Add($"{path}: {value} is too long; a timer waits less than 49 days (49.00:00:00).");
         }
     }
 
