@@ -102,14 +102,17 @@ internal static partial class RcOptionsBinder
     /// <summary>Returns why a value cannot be bound at <paramref name="segments"/>, or <see langword="null"/> when it can.</summary>
     private static string? Check(string[] segments, string value)
     {
-        var (type, error) = Resolve(segments);
-        return error ?? CheckValue(type!, value);
+        var (type, error, nullable) = Resolve(segments);
+
+        // An empty value (an empty environment variable) unsets a nullable setting that another source set.
+        return error ?? (nullable && value.Length == 0 ? null : CheckValue(type!, value));
     }
 
-    /// <summary>The type of the setting that <paramref name="segments"/> names, or why they name none.</summary>
-    private static (Type? Type, string? Error) Resolve(string[] segments)
+    /// <summary>The type of the setting that <paramref name="segments"/> names (and whether it may be unset), or why they name none.</summary>
+    private static (Type? Type, string? Error, bool Nullable) Resolve(string[] segments)
     {
         var type = typeof(RcOptions);
+        var nullable = false;
         for (var i = 0; i < segments.Length; i++)
         {
             if (Element(type, typeof(Dictionary<,>)) is { } dictionaryValue)
@@ -120,28 +123,33 @@ internal static partial class RcOptionsBinder
             {
                 if (!int.TryParse(segments[i], NumberStyles.None, CultureInfo.InvariantCulture, out _))
                 {
-                    return (null, "a list takes items numbered 0, 1, 2...");
+                    return (null, "a list takes items numbered 0, 1, 2...", false);
                 }
 
                 type = listItem;
             }
             else if (type == typeof(string) || type.IsPrimitive || type.IsEnum || type == typeof(TimeSpan))
             {
-                return (null, $"'{segments[i]}' is not a setting here: {segments[i - 1]} takes a value, not a section.");
+                return (null, $"'{segments[i]}' is not a setting here: {segments[i - 1]} takes a value, not a section.", false);
             }
             else
             {
                 var property = Setting(type, segments[i]);
                 if (property is null)
                 {
-                    return (null, $"'{segments[i]}' is not a setting here; the settings are {string.Join(", ", Settings(type).Select(static p => p.Name))}.");
+                    return (null, $"'{segments[i]}' is not a setting here; the settings are {string.Join(", ", Settings(type).Select(static p => p.Name))}.", false);
                 }
 
-                type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+                var underlying = Nullable.GetUnderlyingType(property.PropertyType);
+                nullable = underlying is not null;
+                type = underlying ?? property.PropertyType;
+                continue;
             }
+
+            nullable = false;
         }
 
-        return (type, null);
+        return (type, null, nullable);
     }
 
     private static string? CheckValue(Type type, string value)
@@ -158,7 +166,7 @@ internal static partial class RcOptionsBinder
                 : $"'{value}' is not allowed; use one of {string.Join(", ", Enum.GetNames(type))}.";
         }
 
-        if (type == typeof(TimeSpan) && !DurationShape().IsMatch(value))
+        if (type == typeof(TimeSpan) && value.Length > 0 && !DurationShape().IsMatch(value))
         {
             // TimeSpan's converter reads a bare number, and hours past 23, as days: "250" would be 250 days.
             return Describe(type, value);

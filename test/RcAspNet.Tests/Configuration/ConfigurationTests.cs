@@ -349,6 +349,44 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public void Bind_AnEmptyValue_UnsetsANullableSettingAnotherSourceSet()
+    {
+        // appsettings.json turns fail-safe and a hard timeout on; an environment turns them off with empty variables
+        // (Rc__FailSafe__MaxDuration=), as it would for any nullable setting.
+        const string json = """
+            {
+              "Rc": {
+                "FailSafe": { "MaxDuration": "01:00:00" },
+                "FactoryHardTimeout": "00:00:02",
+                "Caches": { "posts": { "DefaultExpiration": "00:10:00", "StampedeProtection": "Fleet" } }
+              }
+            }
+            """;
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddJsonStream(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json)));
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Rc:FailSafe:MaxDuration"] = "",
+            ["Rc:FactoryHardTimeout"] = "",
+            ["Rc:Caches:posts:DefaultExpiration"] = "",
+            ["Rc:Caches:posts:StampedeProtection"] = "",
+        });
+        builder.Services.AddRcCache(builder.Configuration.GetSection("Rc"));
+        using var host = builder.Build();
+        var options = host.Services.GetRequiredService<IOptions<RcOptions>>().Value;
+
+        Assert.Empty(options.BindingErrors);
+        Assert.Null(options.FailSafe.MaxDuration);
+        Assert.Null(options.FactoryHardTimeout);
+        Assert.Null(options.Caches["posts"].DefaultExpiration);
+        Assert.Null(options.Caches["posts"].StampedeProtection);
+    }
+
+    [Fact]
+    public async Task Start_AnEmptyValue_OfASettingThatCannotBeUnset_FailsNamingIt() =>
+        Assert.Contains("Rc:OperationTimeout: '' is not a duration", await StartupErrorAsync(new() { ["Rc:OperationTimeout"] = "" }), StringComparison.Ordinal);
+
+    [Fact]
     public void Bind_ANamedCachesEmptyBypassValuesOrFailSafe_IsSet_NotTheDefaultCaches()
     {
         // "BypassValues": [] means none, and "FailSafe": {} every default (fail-safe off); IConfiguration gives both no value and no
