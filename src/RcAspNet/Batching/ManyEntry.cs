@@ -62,9 +62,21 @@ internal sealed class ManyEntry<TArg, T>(
             {
                 entry.ResolveMissing();
             }
-            else if (entry.Resolve(cache, value) is { } bytes)
+            else
             {
-                writes.Add((entry, bytes));
+                try
+                {
+                    if (entry.Resolve(cache, value) is { } bytes)
+                    {
+                        writes.Add((entry, bytes));
+                    }
+                }
+                catch (Exception ex)
+                {
+                    // The serializer (or a bypass check) failed on this value: it is answered, not stored, as a single
+                    // loader's is; the group's other values and the flush's other lookups go on.
+                    entry.Fail(ex);
+                }
             }
         }
 

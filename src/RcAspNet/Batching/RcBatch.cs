@@ -17,6 +17,9 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     /// </summary>
     private static readonly ObjectPool<Lookups> s_lookups = new DefaultObjectPool<Lookups>(new DefaultPooledObjectPolicy<Lookups>());
 
+    /// <summary>The batch whose flush runs the current loader, if any (<see cref="FlushAsync"/>).</summary>
+    private static readonly AsyncLocal<RcBatch?> s_loading = new();
+
     private readonly RcCache _cache;
     private readonly RcMetrics _metrics;
     private readonly ILogger _logger;
@@ -24,6 +27,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly Func<CancellationToken, Task> _flush;
     private Lookups? _queue;
+    private Task _flushes = Task.CompletedTask; // under _lock: done when every flush begun so far has resolved what it took
     private bool _disposed;
 
     public RcBatch(IServiceProvider services, CacheRegistry registry, RcMetrics metrics, IOptions<RcOptions> options, ILogger<RcBatch> logger)
@@ -82,41 +86,53 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
 
     public async Task FlushAsync(CancellationToken cancellationToken = default)
     {
-        BatchEntry[] entries;
-        TaskCompletionSource taken;
+        BatchEntry[] entries = [];
+        TaskCompletionSource? taken = null;
+        Task earlier;
         lock (_lock)
         {
-            if (_queue is not { Entries.Count: > 0 } queue)
+            // Lookups that another caller's flush took and is still resolving were queued before this call too: it
+            // returns once they are resolved as well, so that every handle queued before it can be read (unless it is
+            // made by a loader those flushes run, which they wait for).
+            earlier = _flushes;
+            if (_queue is { Entries.Count: > 0 } queue)
             {
-                return;
-            }
+                entries = queue.Take();
+                taken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _flushes = earlier.IsCompleted ? taken.Task : Task.WhenAll(earlier, taken.Task);
 
-            entries = queue.Take();
-            taken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-
-            // Under the lock: a caller that resolves one of these, finds the queue empty and then no flush to wait
-            // for would read a lookup not resolved yet.
-            foreach (var entry in entries)
-            {
-                entry.TakenBy(taken.Task);
+                // Under the lock: a caller that resolves one of these, finds the queue empty and then no flush to wait
+                // for would read a lookup not resolved yet.
+                foreach (var entry in entries)
+                {
+                    entry.TakenBy(taken.Task);
+                }
             }
         }
 
-        try
+        if (taken is not null)
         {
-            await ResolveAsync(entries, cancellationToken).ConfigureAwait(false);
-            taken.SetResult();
-        }
-        catch (Exception ex)
-        {
-            // Cancellation, or a failure this flush did not expect: no handle may stay pending.
-            foreach (var entry in entries)
+            try
             {
-                entry.Fail(ex);
+                await ResolveAsync(entries, cancellationToken).ConfigureAwait(false);
+                taken.SetResult();
             }
+            catch (Exception ex)
+            {
+                // Cancellation, or a failure this flush did not expect: no handle may stay pending.
+                foreach (var entry in entries)
+                {
+                    entry.Fail(ex);
+                }
 
-            taken.SetResult();
-            throw;
+                taken.SetResult();
+                throw;
+            }
+        }
+
+        if (!earlier.IsCompleted && s_loading.Value != this)
+        {
+            await earlier.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -272,6 +288,13 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         if (stored is not null)
         {
             _cache.CountReads(hits, stored.Length);
+        }
+
+        if (managed is not null || misses is not null)
+        {
+            // Loaders run from here: a flush one of them makes (a loader may batch lookups of its own) must not wait
+            // for this one, which waits for it.
+            s_loading.Value = this;
         }
 
         var throughLoader = managed is null ? Task.CompletedTask : LoadThroughLoaderAsync(entries, reads, loadsEndedAtRead, managed, cancellationToken);

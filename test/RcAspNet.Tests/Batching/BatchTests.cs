@@ -297,6 +297,63 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
     }
 
     [Fact]
+    public async Task FlushAsync_WhileAnotherCallersFlushRuns_ReturnsOnceWhatThatFlushTookIsResolved()
+    {
+        // Two parts of one request share the batch: A flushes, taking B's lookup with its own; B's FlushAsync then finds
+        // the queue empty, and must still not return before its handle can be read.
+        await using var services = Sharded();
+        await using var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        var gate = new TaskCompletionSource();
+        var theirs = batch.Load("b-lookup", _ => ValueTask.FromResult("B"));
+        batch.Load("a-slow", async _ =>
+        {
+            await gate.Task;
+            return "A";
+        });
+        var first = batch.FlushAsync();
+        var second = batch.FlushAsync();
+        await Task.Delay(100);
+        Assert.False(second.IsCompleted);
+        gate.SetResult();
+        await second;
+        Assert.True(theirs.IsResolved);
+        Assert.Equal("B", theirs.Value);
+        await first;
+    }
+
+    [Fact]
+    public async Task LoadMany_AValueTheSerializerRefuses_IsAnsweredNotStored_AndTheFlushsOtherLookupsResolve()
+    {
+        await using var services = Sharded();
+        await using var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        var cyclic = new Node();
+        cyclic.Next = cyclic;
+        var loadMany = (IReadOnlyList<int> ids, CancellationToken _) =>
+            ValueTask.FromResult<IReadOnlyDictionary<int, Node>>(ids.ToDictionary(static id => id, id => id == 2 ? cyclic : new Node { Id = id }));
+        var fine = batch.Load("node", 1, loadMany);
+        var refused = batch.Load("node", 2, loadMany);
+        var single = batch.Load("single", _ => ValueTask.FromResult("S"));
+
+        await batch.FlushAsync();
+
+        Assert.Equal(1, fine.Value.Id);
+        Assert.Same(cyclic, refused.Value);
+        Assert.Equal("S", single.Value);
+        var cache = services.GetRequiredService<IRcCache>();
+        Assert.Equal(1, (await cache.GetAsync<Node>(RcKey.For("node", 1)))!.Id);
+        Assert.False(await cache.ExistsAsync(RcKey.For("node", 2)));
+    }
+
+    public sealed class Node
+    {
+        public int Id { get; set; }
+
+        public Node? Next { get; set; }
+    }
+
+    [Fact]
     public async Task BypassValue_IsNotWrittenBack()
     {
         await using var services = Sharded(static o => o.BypassValues.Add("null"));
