@@ -606,6 +606,8 @@ internal sealed class MemoryStore : IRcStore
     /// <summary>A tag's version and members, as Redis keeps them in a string and a sorted set (Unix milliseconds).</summary>
     private sealed class Tag
     {
+        private static readonly long PruneMargin = (long)TagKeys.PruneMargin.TotalMilliseconds;
+
         public string? Version { get; set; }
 
         public long VersionExpiresAt { get; set; }
@@ -645,7 +647,9 @@ internal sealed class MemoryStore : IRcStore
         {
             foreach (var (key, expiresAt) in Members)
             {
-                if (expiresAt <= now || (entries is not null && !entries.ContainsKey(key)))
+                // A member's expiry is counted before its entry is stored, so it can fall a little before the entry's:
+                // it is kept a margin past it (as on Redis), unless its entry is gone.
+                if (expiresAt + PruneMargin <= now || (entries is not null && !entries.ContainsKey(key)))
                 {
                     Members.Remove(key);
                     Size -= MemberSize(key);

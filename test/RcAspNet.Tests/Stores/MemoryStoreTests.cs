@@ -119,6 +119,29 @@ public sealed class MemoryStoreTests
     }
 
     [Fact]
+    public async Task ATagMemberWhoseExpiryWasCountedBeforeItsEntryWasStored_IsStillInvalidatedWhileTheEntryLives()
+    {
+        // A tagged write counts its member's expiry, then stores: a pause in between puts the member's expiry before
+        // the entry's. Another write's registration must not prune it while the entry lives, or an invalidation of the
+        // tag misses the entry.
+        var time = new ManualTimeProvider();
+        var store = new MemoryStore(1_000_000, time, RcMetrics.Standalone);
+        var tag = new TagKeys("t:version", "t:keys", "t");
+        var lifetime = TimeSpan.FromMilliseconds(100);
+        var counted = time.GetUtcNow().ToUnixTimeMilliseconds() + (long)lifetime.TotalMilliseconds;
+        time.Advance(TimeSpan.FromMilliseconds(50));
+        await store.SetAsync("paused", [1], lifetime, true, default);
+        await store.TagAsync(tag, [new TagMember("paused", counted)], null, default);
+
+        time.Advance(TimeSpan.FromMilliseconds(70)); // past the member's counted expiry, before the entry's
+        await store.TagAsync(tag, [new TagMember("other", time.GetUtcNow().ToUnixTimeMilliseconds() + 60_000)], null, default);
+        Assert.NotNull(await store.GetAsync("paused", default));
+
+        await store.InvalidateTagAsync(tag, default);
+        Assert.Null(await store.GetAsync("paused", default));
+    }
+
+    [Fact]
     public async Task Set_CopiesTheCallersArray()
     {
         var store = new MemoryStore(10_000, new ManualTimeProvider(), RcMetrics.Standalone);
