@@ -591,7 +591,10 @@ internal sealed partial class CacheNamespace
         var entries = new List<StoreEntry>(items.Count);
         List<string>? refused = null;
         List<TaggedKey>? tagged = null;
-        var invalidated = !replaces && versions is not null && items.Any(static i => i.Tags is { Count: > 0 })
+        // Fills under leases are registered under their tags before they are written (SetTaggedAsync); others are
+        // checked against the tags' versions again first, and registered after.
+        var registerFirst = !replaces && items.All(static i => i.Tags is not { Count: > 0 } || i.Lease is not null);
+        var invalidated = !replaces && !registerFirst && versions is not null && items.Any(static i => i.Tags is { Count: > 0 })
             ? await InvalidatedSinceAsync(items.SelectMany(static i => i.Tags ?? []), versions).ConfigureAwait(false)
             : null;
         List<(string Key, long Since)>? fills = null;
@@ -660,6 +663,18 @@ internal sealed partial class CacheNamespace
             {
                 Landed(refused);
             }
+        }
+
+        if (registerFirst && tagged is not null)
+        {
+            var stale = await RegisterAsync(tagged, versions ?? throw new InvalidOperationException("Tagged writes need the tags' versions read before their values were computed.")).ConfigureAwait(false);
+            if (stale.Count > 0)
+            {
+                entries.RemoveAll(e => stale.Contains(e.Key));
+                fills?.RemoveAll(f => stale.Contains(f.Key));
+            }
+
+            tagged = null;
         }
 
         try
@@ -941,6 +956,12 @@ internal sealed partial class CacheNamespace
     /// the tag's version. When a tag was invalidated since <paramref name="versions"/> were read, the value may predate
     /// the invalidation, so the entry is removed: once this returns, an invalidated entry is not readable.
     /// </summary>
+    /// <remarks>
+    /// A fill under a <paramref name="lease"/> is registered before it is written, and is written only if no tag was
+    /// invalidated by then. An invalidation after the registration finds the key among the tag's members and removes it,
+    /// which revokes the lease, so the write is refused: no read after an invalidation returned can find a value computed
+    /// before it, even for a moment (written first, a fill was readable until the check after its write removed it).
+    /// </remarks>
     public async ValueTask SetTaggedAsync(string key, byte[] value, EntryTiming timing, IReadOnlyList<string> tags, TagVersions versions, bool replaces, CancellationToken cancellationToken, FillLease? lease = null)
     {
         var namespaced = Key(key);
@@ -968,6 +989,17 @@ internal sealed partial class CacheNamespace
             return;
         }
 
+        if (!replaces && lease is { } held)
+        {
+            // Registered first (RegisterAsync), so an invalidation from now on finds the key and revokes the lease.
+            if ((await RegisterAsync([new TaggedKey(namespaced, ExpiresAt(timing), tags)], versions).ConfigureAwait(false)).Count == 0)
+            {
+                await _store.FillAsync(namespaced, Layout(value, timing, tags), timing.StoreTimeToLive, held, cancellationToken).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
         if (!replaces && (await InvalidatedSinceAsync(tags, versions).ConfigureAwait(false)).Count > 0)
         {
             // A fill computed before an invalidation of its tags that has finished since: once written, it would be
@@ -977,10 +1009,7 @@ internal sealed partial class CacheNamespace
 
         try
         {
-            var layout = Layout(value, timing, tags);
-            await (lease is { } held
-                ? _store.FillAsync(namespaced, layout, timing.StoreTimeToLive, held, cancellationToken)
-                : _store.SetAsync(namespaced, layout, timing.StoreTimeToLive, replaces, cancellationToken)).ConfigureAwait(false);
+            await _store.SetAsync(namespaced, Layout(value, timing, tags), timing.StoreTimeToLive, replaces, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RcCacheException or OperationCanceledException)
         {
@@ -1052,9 +1081,33 @@ internal sealed partial class CacheNamespace
     /// </remarks>
     private async ValueTask RegisterTagsAsync(IReadOnlyList<TaggedKey> written, TagVersions versions)
     {
+        HashSet<string> stale;
+        try
+        {
+            stale = await RegisterAsync(written, versions).ConfigureAwait(false);
+        }
+        catch (RcCacheException)
+        {
+            // A membership that may not have been recorded would let an invalidation miss the entry: remove it, then say so.
+            await _store.DeleteManyAsync([.. written.Select(static w => w.Key)], CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+
+        if (stale.Count > 0)
+        {
+            await _store.DeleteManyAsync([.. stale], CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Records <paramref name="entries"/> as members of their tags and reads each tag's version there again; returns the
+    /// keys of those with a tag invalidated since <paramref name="versions"/> were read.
+    /// </summary>
+    private async ValueTask<HashSet<string>> RegisterAsync(IReadOnlyList<TaggedKey> entries, TagVersions versions)
+    {
         var cancellationToken = CancellationToken.None;
         var byTag = new Dictionary<string, List<TagMember>>(StringComparer.Ordinal);
-        foreach (var entry in written)
+        foreach (var entry in entries)
         {
             foreach (var tag in entry.Tags)
             {
@@ -1068,29 +1121,17 @@ internal sealed partial class CacheNamespace
         }
 
         var stale = new HashSet<string>(StringComparer.Ordinal);
-        try
+        var checks = await Task.WhenAll(byTag.Select(async pair =>
+            (Members: pair.Value, Unchanged: await _store.TagAsync(versions.KeysOf(pair.Key), pair.Value, versions.VersionOf(pair.Key), cancellationToken).ConfigureAwait(false)))).ConfigureAwait(false);
+        foreach (var (members, unchanged) in checks)
         {
-            var checks = await Task.WhenAll(byTag.Select(async pair =>
-                (Members: pair.Value, Unchanged: await _store.TagAsync(versions.KeysOf(pair.Key), pair.Value, versions.VersionOf(pair.Key), cancellationToken).ConfigureAwait(false)))).ConfigureAwait(false);
-            foreach (var (members, unchanged) in checks)
+            if (!unchanged)
             {
-                if (!unchanged)
-                {
-                    stale.UnionWith(members.Select(static m => m.Key));
-                }
+                stale.UnionWith(members.Select(static m => m.Key));
             }
         }
-        catch (RcCacheException)
-        {
-            // A membership that may not have been recorded would let an invalidation miss the entry: remove it, then say so.
-            await _store.DeleteManyAsync([.. written.Select(static w => w.Key)], CancellationToken.None).ConfigureAwait(false);
-            throw;
-        }
 
-        if (stale.Count > 0)
-        {
-            await _store.DeleteManyAsync([.. stale], CancellationToken.None).ConfigureAwait(false);
-        }
+        return stale;
     }
 
     /// <summary>

@@ -1,0 +1,79 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using RcAspNet.Caching;
+using RcAspNet.Diagnostics;
+using RcAspNet.Stores;
+using RcAspNet.Tests.Infrastructure;
+
+namespace RcAspNet.Tests.Caching;
+
+/// <summary>A fill that carries tags, against an invalidation of one of them that comes as it writes.</summary>
+public sealed class TaggedFillTests
+{
+    private const string Tag = "post:1";
+
+    [Theory]
+    [InlineData("memory", false)]
+    [InlineData("redis", false)]
+    [InlineData("sharded", false)]
+    [InlineData("cluster", false)]
+    [InlineData("memory", true)]
+    [InlineData("redis", true)]
+    [InlineData("sharded", true)]
+    [InlineData("cluster", true)]
+    public async Task AnInvalidationThatReturnsJustBeforeAFillWrites_LeavesNothingToRead(string kind, bool asABatchWrites)
+    {
+        await using var inner = kind switch
+        {
+            "memory" => TestStores.Memory(TimeProvider.System),
+            "redis" => await TestStores.RedisAsync(),
+            "sharded" => await TestStores.ShardedAsync(RcRouterKind.Crc32),
+            _ => await TestStores.ClusterAsync(),
+        };
+        var store = new HookedStore(inner);
+        var keyspace = new CacheNamespace("default", store, SharedRedis.UniqueNamespace(), TimeSpan.FromDays(3), TestStores.Options(), TimeProvider.System, RcMetrics.Standalone, NullLogger.Instance);
+        string[] tags = [Tag];
+        var key = keyspace.Key("page:1");
+
+        // What a load does before its factory runs, after a miss: it watches the key, reads the tags' versions, takes its
+        // change mark and its lease. The application then changes the post and invalidates its tag, and that call has
+        // returned by the time the fill's write is sent: a read from then on must not find what the factory computed.
+        keyspace.Watch(key, tags);
+        try
+        {
+            var versions = await keyspace.ReadTagVersionsAsync(tags, CancellationToken.None);
+            var since = keyspace.ChangeMark(key);
+            var invalidated = false;
+            byte[]? readAfterTheFill = [];
+            store.BeforeFill = async _ =>
+            {
+                await keyspace.InvalidateTagAsync(Tag, CancellationToken.None);
+                invalidated = true;
+            };
+            store.AfterFill = async written => readAfterTheFill = await inner.GetAsync(written, CancellationToken.None);
+
+            byte[] value = "\"before the change\""u8.ToArray();
+            var timing = EntryTiming.For(TimeSpan.FromMinutes(5));
+            if (asABatchWrites)
+            {
+                // An IRcBatch flush: leases of its misses in one round trip, their fills written together.
+                var token = (await keyspace.LeaseManyAsync([key], CancellationToken.None))?.Single();
+                Assert.NotNull(token);
+                await keyspace.SetManyNamespacedAsync([new PendingWrite(key, value, timing, tags, since, token, CacheNamespace.Expectation(null))], versions, replaces: false, CancellationToken.None);
+            }
+            else
+            {
+                var lease = await keyspace.LeaseAsync(key, CacheNamespace.Expectation(null), CancellationToken.None);
+                Assert.NotNull(lease);
+                await keyspace.FillAsync("page:1", value, timing, tags, versions, since, lease);
+            }
+
+            Assert.True(invalidated);
+            Assert.Null(readAfterTheFill);
+            Assert.Null(await inner.GetAsync(key, CancellationToken.None));
+        }
+        finally
+        {
+            keyspace.Unwatch(key, tags);
+        }
+    }
+}
