@@ -17,7 +17,7 @@ internal sealed class CacheRegistry : IDisposable, IAsyncDisposable
     public CacheRegistry(IOptions<RcOptions> options, StoreFactory factory, IRcSerializer serializer, TimeProvider time, RcMetrics metrics, ILoggerFactory loggerFactory)
     {
         var settings = options.Value;
-        var logger = loggerFactory.CreateLogger("RcAspNet.Caching");
+        var logger = new QuietLogger(loggerFactory.CreateLogger("RcAspNet.Caching"));
         Options = settings;
         // The namespaces on the default store: its own, and those of named caches without a store of their own.
         var shared = settings.Caches.Where(static c => c.Value.Store is null).Select(c => NamespaceOf(settings, c.Key, c.Value)).Append(settings.Namespace).ToArray();

@@ -88,5 +88,5 @@ internal sealed class StoreFactory(RcOptions options, TimeProvider time, RcMetri
         return configuration;
     }
 
-    private ILogger Logger() => loggerFactory.CreateLogger("RcAspNet.Stores.RedisStore");
+    private QuietLogger Logger() => new(loggerFactory.CreateLogger("RcAspNet.Stores.RedisStore"));
 }

@@ -1,0 +1,48 @@
+using Microsoft.Extensions.Logging;
+
+namespace RcAspNet.Diagnostics;
+
+/// <summary>
+/// A logger that never throws. A provider that fails (a full disk, a closed sink) makes the logging framework throw
+/// from a log call; the cache logs in the middle of work that must finish, such as keeping a removal that did not reach
+/// its server and starting the recovery that delivers it, so a line it cannot write is lost instead.
+/// </summary>
+internal sealed class QuietLogger(ILogger inner) : ILogger
+{
+    public IDisposable? BeginScope<TState>(TState state)
+        where TState : notnull
+    {
+        try
+        {
+            return inner.BeginScope(state);
+        }
+        catch (Exception)
+        {
+            return null;
+        }
+    }
+
+    public bool IsEnabled(LogLevel logLevel)
+    {
+        try
+        {
+            return inner.IsEnabled(logLevel);
+        }
+        catch (Exception)
+        {
+            return false;
+        }
+    }
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        try
+        {
+            inner.Log(logLevel, eventId, state, exception, formatter);
+        }
+        catch (Exception)
+        {
+            // Not written: see the summary.
+        }
+    }
+}
