@@ -64,7 +64,7 @@ internal sealed partial class RedisStore
     private void Link(RedisNode node)
     {
         var endPoint = node.EndPoint ?? _topology.Configuration.EndPoints[0];
-        node.LinkOrCreate(() => new ServerLink(
+        var link = node.LinkOrCreate(() => new ServerLink(
             endPoint,
             _respSettings,
             _prefixes,
@@ -75,6 +75,11 @@ internal sealed partial class RedisStore
             runId => node.Identified(runId),
             () => IsCluster,
             _logger));
+        if (_stopping.IsCancellationRequested)
+        {
+            // Made as the store was disposed (a connect that completed then): DisposeLinks may have run before it.
+            link.Dispose();
+        }
     }
 
     /// <summary>This node writes or removes <paramref name="key"/>: its near copy and its GETs in flight (in every store) are not used by a later read.</summary>

@@ -34,6 +34,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     private readonly ConcurrentDictionary<EndPoint, long> _nudged = new();
     private readonly RedisNode[] _serverOnly;
     private readonly Lock _connectLock = new();
+    private bool _disposed; // under _connectLock
     private Task<IConnectionMultiplexer>? _connecting;
     private IConnectionMultiplexer? _connection;
     private IDatabase? _database;
@@ -230,9 +231,26 @@ internal sealed partial class RedisTopology : IAsyncDisposable
     /// the same <see cref="InvalidOperationException"/> as on one server.
     /// </summary>
     public IServer ServerOf(IConnectionMultiplexer connection, RedisNode node) =>
-        node.EndPoint is { } endPoint ? connection.GetServer(endPoint)
+        node.EndPoint is { } endPoint ? ServerAt(connection, endPoint)
         : Primaries(connection) is [var first, ..] ? first
         : throw new InvalidOperationException("No primary of the cluster is connected.");
+
+    /// <summary>
+    /// The client's server at <paramref name="endPoint"/>. A primary this store learned of from a redirection may not be
+    /// known to the client until it reconfigures, and the client then refuses it with an <see cref="ArgumentException"/>:
+    /// that is a failure of the call (what it would run is kept), not the caller's error.
+    /// </summary>
+    private static IServer ServerAt(IConnectionMultiplexer connection, EndPoint endPoint)
+    {
+        try
+        {
+            return connection.GetServer(endPoint);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidOperationException($"The client does not know the server at {endPoint} yet.", ex);
+        }
+    }
 
     /// <summary>The database, connecting first (waiting no longer than the operation timeout for a connect under way).</summary>
     public async ValueTask<IDatabase> GetDatabaseAsync(CancellationToken cancellationToken)
@@ -254,7 +272,15 @@ internal sealed partial class RedisTopology : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_connection is not { } connection)
+        IConnectionMultiplexer? connection;
+        lock (_connectLock)
+        {
+            // A connect still under way closes what it made itself (ConnectAsync).
+            _disposed = true;
+            connection = _connection;
+        }
+
+        if (connection is null)
         {
             return;
         }
@@ -316,8 +342,23 @@ internal sealed partial class RedisTopology : IAsyncDisposable
         try
         {
             var connection = _shared ?? await ConnectionMultiplexer.ConnectAsync(_configuration).ConfigureAwait(false);
-            connection.ConnectionFailed += OnConnectionFailed;
-            _connection = connection;
+            lock (_connectLock)
+            {
+                if (_disposed)
+                {
+                    // The store was disposed while this connected: nothing may use, or leave open, what it made.
+                    if (_shared is null)
+                    {
+                        connection.Dispose();
+                    }
+
+                    throw new ObjectDisposedException(nameof(RedisStore));
+                }
+
+                connection.ConnectionFailed += OnConnectionFailed;
+                _connection = connection;
+            }
+
             if (Kind == TopologyKind.Server && _configuration.EndPoints.Count > 1)
             {
                 LogSeveralServers(_logger, _shard, _configuration.EndPoints.Count, _configuration.EndPoints[0].ToString() ?? "");
