@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using Microsoft.Extensions.Logging;
+using RcAspNet.Diagnostics;
 using RcAspNet.Stores.Near;
 
 namespace RcAspNet.Stores.Redis;
@@ -34,7 +35,7 @@ internal sealed partial class ServerLink : IDisposable
     private readonly Action _lost;
     private readonly Action<string> _identified;
     private readonly Func<bool> _cluster;
-    private readonly ILogger _logger;
+    private readonly QuietLogger _logger;
     private volatile bool _disposed;
     private bool _behind;
     private int _up;
@@ -63,7 +64,9 @@ internal sealed partial class ServerLink : IDisposable
         _invalidated = invalidated;
         _lost = lost;
         _identified = identified;
-        _logger = logger;
+        // A logger that throws (a provider that fails: a full disk, a broken sink) must neither end this thread, and
+        // the process with it, nor take a link that is up down again.
+        _logger = new QuietLogger(logger);
         new Thread(Run) { IsBackground = true, Name = $"RcAspNet link to {endPoint}" }.Start();
     }
 
@@ -155,7 +158,7 @@ internal sealed partial class ServerLink : IDisposable
             Volatile.Write(ref _refusal, RedisCalls.Refusal(ex) is null ? null : ex);
             if (!_disposed)
             {
-                Quietly((logger, endPoint) => LogLinkFailed(logger, endPoint, ex.GetType().Name));
+                LogLinkFailed(_logger, EndPointName, ex.GetType().Name);
             }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -164,7 +167,7 @@ internal sealed partial class ServerLink : IDisposable
             // connects again, and the server is verified before it serves.
             if (!_disposed)
             {
-                Quietly((logger, endPoint) => LogLinkFailed(logger, endPoint, ex.GetType().Name));
+                LogLinkFailed(_logger, EndPointName, ex.GetType().Name);
             }
         }
         finally
@@ -182,7 +185,7 @@ internal sealed partial class ServerLink : IDisposable
             // Logged last: a logger that throws leaves nothing above undone.
             if (wasUp && !_disposed)
             {
-                Quietly(static (logger, endPoint) => LogLinkDown(logger, endPoint));
+                LogLinkDown(_logger, EndPointName);
             }
         }
 
@@ -284,23 +287,10 @@ internal sealed partial class ServerLink : IDisposable
     {
         Interlocked.Increment(ref _epoch);
         Volatile.Write(ref _up, 1);
-        Quietly(static (logger, endPoint) => LogLinkUp(logger, endPoint));
+        LogLinkUp(_logger, EndPointName);
     }
 
-    /// <summary>
-    /// Logs on the link's thread. A logger that throws (a provider that fails: a full disk, a broken sink) must neither
-    /// end the thread, and the process with it, nor take a link that is up down again.
-    /// </summary>
-    private void Quietly(Action<ILogger, string> log)
-    {
-        try
-        {
-            log(_logger, _endPoint.ToString() ?? "");
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-        }
-    }
+    private string EndPointName => _endPoint.ToString() ?? "";
 
     /// <summary>Takes the link down; returns whether it was up.</summary>
     private bool Down()
