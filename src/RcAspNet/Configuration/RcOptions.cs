@@ -109,7 +109,10 @@ public sealed class RcOptions
     /// <value>The default is 8388608 (8 MiB).</value>
     public int MaximumValueSize { get; set; } = 8 * 1024 * 1024;
 
-    /// <summary>Gets or sets the bound of the memory store, in bytes of keys and values; past it, entries never read go first, then the least recently read.</summary>
+    /// <summary>
+    /// Gets or sets the bound of the memory store, in bytes of keys and values, and of tags and their members; past it,
+    /// tags that tag nothing go first, then entries never read, then the least recently read.
+    /// </summary>
     /// <value>The default is 209715200 (200 MiB).</value>
     public long MemorySizeLimit { get; set; } = 200L * 1024 * 1024;
 

@@ -38,6 +38,11 @@ internal sealed class MemoryStore : IRcStore
     private readonly long[] _removals = new long[RemovalStripes];
     private long _clears;
     private long _size;
+    private long _tagDrops;
+
+    // The version a tag has while it holds none: it changes whenever a tag that held one is dropped to make room, so
+    // that a fill that read a tag before such a drop (or before the invalidation the dropped version was) sees a change.
+    private string _absent = "absent:0";
 
     public MemoryStore(long sizeLimit, TimeProvider time, RcMetrics metrics)
     {
@@ -57,6 +62,9 @@ internal sealed class MemoryStore : IRcStore
     internal long Size => Interlocked.Read(ref _size);
 
     internal int Count => _entries.Count;
+
+    /// <summary>Gets how many tags the store holds (for tests).</summary>
+    internal int TagCount => _tags.Count;
 
     public ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken)
     {
@@ -234,6 +242,8 @@ internal sealed class MemoryStore : IRcStore
                     versions[i] = tag.VersionAt(now);
                 }
             }
+
+            versions[i] ??= Volatile.Read(ref _absent);
         }
 
         return new(versions);
@@ -254,7 +264,7 @@ internal sealed class MemoryStore : IRcStore
                 tag.Add(member.Key, member.ExpiresAt);
             }
 
-            unchanged = tag.VersionAt(now) == expectedVersion;
+            unchanged = (tag.VersionAt(now) ?? Volatile.Read(ref _absent)) == expectedVersion;
             grown = tag.Size - before;
         }
         finally
@@ -289,7 +299,14 @@ internal sealed class MemoryStore : IRcStore
             Monitor.Exit(tag);
         }
 
-        return new(new RcRemovalResult(RemoveAll(members), 0));
+        var removed = RemoveAll(members);
+        if (Interlocked.Read(ref _size) > _sizeLimit)
+        {
+            // The tag itself counts against the limit (an application may invalidate many tags that tag nothing).
+            Compact(Now());
+        }
+
+        return new(new RcRemovalResult(removed, 0));
     }
 
     public bool IsTagPending(TagKeys tag) => false;
@@ -542,7 +559,11 @@ internal sealed class MemoryStore : IRcStore
                     var before = tag.Size;
                     tag.Prune(nowMs, _entries);
                     Interlocked.Add(ref _size, tag.Size - before);
-                    if (tag.IsEmptyAt(nowMs))
+
+                    // A tag without members goes, though it holds a version: what fills read of it before is then
+                    // refused (_absent), which costs them a miss, where keeping every tag ever invalidated would
+                    // outgrow the limit.
+                    if (tag.Members.Count == 0)
                     {
                         Drop(name, tag);
                     }
@@ -574,7 +595,16 @@ internal sealed class MemoryStore : IRcStore
     {
         while (true)
         {
-            var tag = _tags.GetOrAdd(routing, static _ => new Tag());
+            if (!_tags.TryGetValue(routing, out var tag))
+            {
+                var made = new Tag(TagOverhead(routing));
+                tag = _tags.GetOrAdd(routing, made);
+                if (ReferenceEquals(tag, made))
+                {
+                    Interlocked.Add(ref _size, made.Overhead);
+                }
+            }
+
             Monitor.Enter(tag);
             if (!tag.IsDropped)
             {
@@ -588,13 +618,27 @@ internal sealed class MemoryStore : IRcStore
     /// <summary>Removes a tag, under its lock: one that a write found before it went records into the tag made after it instead.</summary>
     private void Drop(string name, Tag tag)
     {
-        if (!tag.IsDropped && _tags.TryRemove(new KeyValuePair<string, Tag>(name, tag)))
+        if (tag.IsDropped || !_tags.TryGetValue(name, out var current) || !ReferenceEquals(current, tag))
+        {
+            return;
+        }
+
+        if (tag.Version is not null)
+        {
+            // First: a write that registers once the tag is gone reads the new absent version, never the old one.
+            Volatile.Write(ref _absent, $"absent:{Interlocked.Increment(ref _tagDrops)}");
+        }
+
+        if (_tags.TryRemove(new KeyValuePair<string, Tag>(name, tag)))
         {
             tag.IsDropped = true;
-            Interlocked.Add(ref _size, -tag.Size);
+            Interlocked.Add(ref _size, -tag.Size - tag.Overhead);
             tag.Clear();
         }
     }
+
+    /// <summary>What a tag takes in the store besides its members: the object, its name, its version and its table.</summary>
+    private static long TagOverhead(string routing) => (EntryOverhead * 3) + (routing.Length * 2L);
 
     private static byte[] FormatInteger(long value)
     {
@@ -604,7 +648,7 @@ internal sealed class MemoryStore : IRcStore
     }
 
     /// <summary>A tag's version and members, as Redis keeps them in a string and a sorted set (Unix milliseconds).</summary>
-    private sealed class Tag
+    private sealed class Tag(long overhead)
     {
         private static readonly long PruneMargin = (long)TagKeys.PruneMargin.TotalMilliseconds;
 
@@ -619,6 +663,9 @@ internal sealed class MemoryStore : IRcStore
 
         /// <summary>Gets the bytes its members take, counted against the store's size limit.</summary>
         public long Size { get; private set; }
+
+        /// <summary>Gets the bytes the tag itself takes, counted against the store's size limit while it is held.</summary>
+        public long Overhead { get; } = overhead;
 
         public bool IsEmptyAt(long now) => Members.Count == 0 && VersionAt(now) is null;
 
@@ -640,6 +687,7 @@ internal sealed class MemoryStore : IRcStore
         public void Clear()
         {
             Members.Clear();
+            Members.TrimExcess(); // a large tag's table goes with its members
             Size = 0;
         }
 

@@ -142,6 +142,43 @@ public sealed class MemoryStoreTests
     }
 
     [Fact]
+    public async Task InvalidationsOfTagsThatTagNothing_StayWithinTheSizeLimit()
+    {
+        // An application that invalidates "user:{id}" on every update, whatever is cached: each invalidation makes a
+        // tag with a version, which the store kept, uncounted, for as long as it ran under its limit.
+        var store = new MemoryStore(1_000_000, new ManualTimeProvider(), RcMetrics.Standalone);
+        for (var i = 0; i < 100_000; i++)
+        {
+            await store.InvalidateTagAsync(new TagKeys($"user:{i}:version", $"user:{i}:keys", $"{{rc-tag:user:{i}}}"), default);
+        }
+
+        Assert.InRange(store.Size, 0, 1_000_000);
+        Assert.InRange(store.TagCount, 1, 10_000);
+    }
+
+    [Fact]
+    public async Task ATagDroppedToMakeRoom_RefusesTheRegistrationOfAFillThatReadItBefore()
+    {
+        // Dropping the tag forgets its version: a fill that read the tag before its invalidation (or that read the
+        // invalidation's version) must still find it changed, and not be written.
+        var store = new MemoryStore(100_000, new ManualTimeProvider(), RcMetrics.Standalone);
+        var post = new TagKeys("post:version", "post:keys", "{rc-tag:post}");
+        var beforeInvalidation = (await store.GetTagVersionsAsync([post], default))[0];
+        await store.InvalidateTagAsync(post, default);
+        var afterInvalidation = (await store.GetTagVersionsAsync([post], default))[0];
+        Assert.NotEqual(beforeInvalidation, afterInvalidation);
+
+        for (var i = 0; store.TagCount > 0 && i < 10_000; i++)
+        {
+            await store.SetAsync($"filler:{i}", new byte[1_000], Long, true, default);
+        }
+
+        Assert.Equal(0, store.TagCount);
+        Assert.False(await store.TagAsync(post, [new TagMember("page:1", long.MaxValue / 2)], beforeInvalidation, default));
+        Assert.False(await store.TagAsync(post, [new TagMember("page:2", long.MaxValue / 2)], afterInvalidation, default));
+    }
+
+    [Fact]
     public async Task Set_CopiesTheCallersArray()
     {
         var store = new MemoryStore(10_000, new ManualTimeProvider(), RcMetrics.Standalone);
