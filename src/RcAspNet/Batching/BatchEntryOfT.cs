@@ -5,8 +5,15 @@ namespace RcAspNet.Batching;
 /// <summary>A queued lookup of a <typeparamref name="T"/>, with the handle every lookup of its key in one flush shares.</summary>
 internal abstract class BatchEntry<T> : BatchEntry
 {
-    protected BatchEntry(string key, string namespacedKey, RcEntryOptions? options, Func<CancellationToken, Task> flush)
-        : base(key, namespacedKey, options) => Promise = new RcPromise<T>(flush);
+    protected BatchEntry(string key, string namespacedKey, RcEntryOptions? options, RcBatch batch)
+        : base(key, namespacedKey, options)
+    {
+        Batch = batch;
+        Promise = new RcPromise<T>(batch.Flush);
+    }
+
+    /// <summary>Gets the batch the lookup is queued in, which runs its loader (<see cref="RcBatch.AsLoaderAsync"/>).</summary>
+    protected RcBatch Batch { get; }
 
     /// <summary>Gets the handle every lookup of this key in this flush shares.</summary>
     public RcPromise<T> Promise { get; }

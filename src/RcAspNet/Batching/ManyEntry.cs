@@ -7,17 +7,17 @@ internal sealed class ManyEntry<TArg, T>(
     string key,
     string namespacedKey,
     RcEntryOptions? options,
-    Func<CancellationToken, Task> flush,
+    RcBatch batch,
     TArg argument,
     Func<IReadOnlyList<TArg>, CancellationToken, ValueTask<IReadOnlyDictionary<TArg, T>>> loadMany)
-    : BatchEntry<T>(key, namespacedKey, options, flush)
+    : BatchEntry<T>(key, namespacedKey, options, batch)
     where TArg : notnull
 {
     public TArg Argument { get; } = argument;
 
     public override object LoaderIdentity => loadMany;
 
-    public override object? Share(int members) => new GroupCall<TArg, T>(loadMany, members);
+    public override object? Share(int members) => new GroupCall<TArg, T>(Load, members);
 
     protected override LoadRequest<T> Request(RcCache cache, object? shared, SemaphoreSlim loads)
     {
@@ -36,13 +36,17 @@ internal sealed class ManyEntry<TArg, T>(
         };
     }
 
+    /// <summary>One call of the load-many loader, run as the batch's loader (<see cref="RcBatch.AsLoaderAsync"/>).</summary>
+    private ValueTask<IReadOnlyDictionary<TArg, T>> Load(IReadOnlyList<TArg> arguments, CancellationToken cancellationToken) =>
+        Batch.AsLoaderAsync(token => loadMany(arguments, token), cancellationToken);
+
     public override async Task<IReadOnlyList<(BatchEntry Entry, byte[] Bytes)>> LoadAsync(RcCache cache, IReadOnlyList<BatchEntry> entries, CancellationToken cancellationToken)
     {
         var mine = entries.Cast<ManyEntry<TArg, T>>().ToArray();
         IReadOnlyDictionary<TArg, T> values;
         try
         {
-            values = await loadMany(mine.Select(static e => e.Argument).Distinct().ToArray(), cancellationToken).ConfigureAwait(false)
+            values = await Load(mine.Select(static e => e.Argument).Distinct().ToArray(), cancellationToken).ConfigureAwait(false)
                 ?? throw new InvalidOperationException("A load-many loader returned null instead of a dictionary.");
         }
         catch (Exception ex)

@@ -17,7 +17,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     /// </summary>
     private static readonly ObjectPool<Lookups> s_lookups = new DefaultObjectPool<Lookups>(new DefaultPooledObjectPolicy<Lookups>());
 
-    /// <summary>The batch whose flush runs the current loader, if any (<see cref="FlushAsync"/>).</summary>
+    /// <summary>The batch whose flush runs the current loader, if any (<see cref="AsLoaderAsync"/>).</summary>
     private static readonly AsyncLocal<RcBatch?> s_loading = new();
 
     private readonly RcCache _cache;
@@ -45,6 +45,9 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         _flush = FlushAsync;
     }
 
+    /// <summary>Gets what a handle calls to flush the batch.</summary>
+    internal Func<CancellationToken, Task> Flush => _flush;
+
     /// <summary>Gets how many lookups wait for the next flush.</summary>
     internal int PendingCount
     {
@@ -65,7 +68,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         lock (_lock)
         {
             ref var queued = ref Slot(namespaced);
-            return queued is BatchEntry<T> same ? same.Promise : Enqueue(ref queued, new SingleEntry<T>(key, namespaced, options, _flush, loader));
+            return queued is BatchEntry<T> same ? same.Promise : Enqueue(ref queued, new SingleEntry<T>(key, namespaced, options, this, loader));
         }
     }
 
@@ -80,7 +83,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         lock (_lock)
         {
             ref var queued = ref Slot(namespaced);
-            return queued is BatchEntry<T> same ? same.Promise : Enqueue(ref queued, new ManyEntry<TArg, T>(key, namespaced, options, _flush, argument, loadMany));
+            return queued is BatchEntry<T> same ? same.Promise : Enqueue(ref queued, new ManyEntry<TArg, T>(key, namespaced, options, this, argument, loadMany));
         }
     }
 
@@ -134,6 +137,17 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         {
             await earlier.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Runs a loader of this batch's lookups. A flush it makes (a loader may batch lookups of its own) must not wait for
+    /// the flush that runs it, which waits for it (<see cref="FlushAsync"/>): marked here, around the loader itself, the
+    /// mark reaches it however it runs (a load with a policy runs its factory detached, without the flush's context).
+    /// </summary>
+    internal async ValueTask<TResult> AsLoaderAsync<TResult>(Func<CancellationToken, ValueTask<TResult>> loader, CancellationToken cancellationToken)
+    {
+        s_loading.Value = this;
+        return await loader(cancellationToken).ConfigureAwait(false);
     }
 
     public ValueTask DisposeAsync()
@@ -288,13 +302,6 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         if (stored is not null)
         {
             _cache.CountReads(hits, stored.Length);
-        }
-
-        if (managed is not null || misses is not null)
-        {
-            // Loaders run from here: a flush one of them makes (a loader may batch lookups of its own) must not wait
-            // for this one, which waits for it.
-            s_loading.Value = this;
         }
 
         var throughLoader = managed is null ? Task.CompletedTask : LoadThroughLoaderAsync(entries, reads, loadsEndedAtRead, managed, cancellationToken);

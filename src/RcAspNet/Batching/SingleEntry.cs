@@ -3,8 +3,8 @@ using RcAspNet.Caching;
 namespace RcAspNet.Batching;
 
 /// <summary>A lookup whose miss is loaded by its own loader.</summary>
-internal sealed class SingleEntry<T>(string key, string namespacedKey, RcEntryOptions? options, Func<CancellationToken, Task> flush, Func<CancellationToken, ValueTask<T>> loader)
-    : BatchEntry<T>(key, namespacedKey, options, flush)
+internal sealed class SingleEntry<T>(string key, string namespacedKey, RcEntryOptions? options, RcBatch batch, Func<CancellationToken, ValueTask<T>> loader)
+    : BatchEntry<T>(key, namespacedKey, options, batch)
 {
     public override object LoaderIdentity => this;
 
@@ -16,7 +16,7 @@ internal sealed class SingleEntry<T>(string key, string namespacedKey, RcEntryOp
             await loads.WaitAsync(token).ConfigureAwait(false);
             try
             {
-                return await loader(token).ConfigureAwait(false);
+                return await Batch.AsLoaderAsync(loader, token).ConfigureAwait(false);
             }
             finally
             {
@@ -32,7 +32,7 @@ internal sealed class SingleEntry<T>(string key, string namespacedKey, RcEntryOp
     {
         try
         {
-            var bytes = Resolve(cache, await loader(cancellationToken).ConfigureAwait(false));
+            var bytes = Resolve(cache, await Batch.AsLoaderAsync(loader, cancellationToken).ConfigureAwait(false));
             return bytes is null ? [] : [(this, bytes)];
         }
         catch (Exception ex)

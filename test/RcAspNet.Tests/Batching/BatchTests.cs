@@ -187,13 +187,35 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
         Assert.Equal(1, second.Value);
     }
 
-    [Fact]
-    public async Task Loader_ThatBatchLoads_GoesToTheNextFlushWithoutDeadlock()
+    [Theory]
+    [InlineData("plain")]
+    [InlineData("eager refresh")]
+    [InlineData("hard timeout")]
+    [InlineData("load many")]
+    [InlineData("load many, eager refresh")]
+    public async Task Loader_ThatBatchLoads_GoesToTheNextFlushWithoutDeadlock(string route)
     {
+        // A lookup whose load has a policy runs its loader detached from the flush's context.
         await using var services = Sharded();
         await using var scope = services.CreateAsyncScope();
         var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
-        var outer = batch.Load("outer", async _ => await batch.Load("inner", _ => ValueTask.FromResult(20)).ResolveAsync() + 1);
+        var options = route switch
+        {
+            "eager refresh" or "load many, eager refresh" => new RcEntryOptions { EagerRefreshThreshold = 0.5 },
+            "hard timeout" => new RcEntryOptions { FactoryHardTimeout = TimeSpan.FromSeconds(30) },
+            _ => null,
+        };
+        var outer = route.StartsWith("load many", StringComparison.Ordinal)
+            ? batch.Load(
+                "outer",
+                "o",
+                async (IReadOnlyList<string> ids, CancellationToken _) =>
+                {
+                    var inner = await batch.Load("inner", _ => ValueTask.FromResult(20)).ResolveAsync();
+                    return (IReadOnlyDictionary<string, int>)ids.ToDictionary(static id => id, _ => inner + 1);
+                },
+                options)
+            : batch.Load("outer", async _ => await batch.Load("inner", _ => ValueTask.FromResult(20)).ResolveAsync() + 1, options);
         var timeout = Task.Delay(TimeSpan.FromSeconds(10));
         var flush = batch.FlushAsync();
         Assert.Same(flush, await Task.WhenAny(flush, timeout));
