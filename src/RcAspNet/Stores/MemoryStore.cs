@@ -473,6 +473,26 @@ internal sealed class MemoryStore : IRcStore
     private string LeaseOf(int hash) =>
         string.Create(CultureInfo.InvariantCulture, $"{Volatile.Read(ref _clears)}:{Volatile.Read(ref _removals[hash & (RemovalStripes - 1)])}");
 
+    /// <summary>
+    /// Whether <paramref name="key"/>'s entry is stored; if it is not, the key's lease is revoked, under its stripe's
+    /// lock, as a removal's is, so that a fill that registered the key under its tags and has not written yet cannot
+    /// write an entry its tags no longer know.
+    /// </summary>
+    private bool IsStoredOrRevoked(string key)
+    {
+        var hash = key.GetHashCode();
+        lock (_fillLocks[hash & (LockStripes - 1)])
+        {
+            if (_entries.ContainsKey(key))
+            {
+                return true;
+            }
+
+            _removals[hash & (RemovalStripes - 1)]++;
+            return false;
+        }
+    }
+
     /// <summary>Removes a key as the application removes it: the leases of its stripe go first (<see cref="Fill"/>).</summary>
     private bool Revoke(string key, long now)
     {
@@ -553,11 +573,11 @@ internal sealed class MemoryStore : IRcStore
                 lock (tag)
                 {
                     // Members whose entries are gone too (evicted or removed): they name nothing an invalidation could
-                    // remove, and a write of their key registers it again once it has stored (registration follows the
-                    // store, under this lock). Else members of evicted entries would hold the store's bytes until they
-                    // expire, and each write would evict every entry to make room.
+                    // remove. Else members of evicted entries would hold the store's bytes until they expire, and each
+                    // write would evict every entry to make room. A fill registers before it writes, so such a member
+                    // may be a fill about to write: its lease is revoked first (IsStoredOrRevoked).
                     var before = tag.Size;
-                    tag.Prune(nowMs, _entries);
+                    tag.Prune(nowMs, IsStoredOrRevoked);
                     Interlocked.Add(ref _size, tag.Size - before);
 
                     // A tag without members goes, though it holds a version: what fills read of it before is then
@@ -691,13 +711,13 @@ internal sealed class MemoryStore : IRcStore
             Size = 0;
         }
 
-        public void Prune(long now, ConcurrentDictionary<string, Entry>? entries = null)
+        public void Prune(long now, Func<string, bool>? isStored = null)
         {
             foreach (var (key, expiresAt) in Members)
             {
                 // A member's expiry is counted before its entry is stored, so it can fall a little before the entry's:
                 // it is kept a margin past it (as on Redis), unless its entry is gone.
-                if (expiresAt + PruneMargin <= now || (entries is not null && !entries.ContainsKey(key)))
+                if (expiresAt + PruneMargin <= now || (isStored is not null && !isStored(key)))
                 {
                     Members.Remove(key);
                     Size -= MemberSize(key);

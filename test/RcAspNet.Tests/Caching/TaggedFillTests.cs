@@ -12,6 +12,43 @@ public sealed class TaggedFillTests
     private const string Tag = "post:1";
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AMemoryStoreCompactionBetweenAFillsRegistrationAndItsWrite_LeavesNoEntryItsTagCannotFind(bool asABatchWrites)
+    {
+        // A fill registers under its tags, then writes. A full memory store compacts in between, and drops members whose
+        // entries it does not hold: had the fill then written, the tag would not know the entry, and an invalidation of
+        // the tag would leave it readable for its whole lifetime.
+        var time = TimeProvider.System;
+        var inner = new MemoryStore(100_000, time, RcMetrics.Standalone);
+        var store = new HookedStore(inner);
+        var keyspace = new CacheNamespace("default", store, "m:", TimeSpan.FromDays(3), TestStores.Options(), time, RcMetrics.Standalone, NullLogger.Instance);
+        string[] tags = [Tag];
+        var key = keyspace.Key("page:1");
+        keyspace.Watch(key, tags);
+        try
+        {
+            var versions = await keyspace.ReadTagVersionsAsync(tags, CancellationToken.None);
+            var since = keyspace.ChangeMark(key);
+            store.BeforeFill = async _ =>
+            {
+                for (var i = 0; i < 3; i++)
+                {
+                    await inner.SetAsync($"m:filler:{i}", new byte[40_000], TimeSpan.FromHours(1), true, CancellationToken.None);
+                }
+            };
+
+            await FillAsync(keyspace, key, tags, versions, since, asABatchWrites);
+            await keyspace.InvalidateTagAsync(Tag, CancellationToken.None);
+            Assert.Null(await inner.GetAsync(key, CancellationToken.None));
+        }
+        finally
+        {
+            keyspace.Unwatch(key, tags);
+        }
+    }
+
+    [Theory]
     [InlineData("memory", false)]
     [InlineData("redis", false)]
     [InlineData("sharded", false)]
@@ -51,21 +88,7 @@ public sealed class TaggedFillTests
             };
             store.AfterFill = async written => readAfterTheFill = await inner.GetAsync(written, CancellationToken.None);
 
-            byte[] value = "\"before the change\""u8.ToArray();
-            var timing = EntryTiming.For(TimeSpan.FromMinutes(5));
-            if (asABatchWrites)
-            {
-                // An IRcBatch flush: leases of its misses in one round trip, their fills written together.
-                var token = (await keyspace.LeaseManyAsync([key], CancellationToken.None))?.Single();
-                Assert.NotNull(token);
-                await keyspace.SetManyNamespacedAsync([new PendingWrite(key, value, timing, tags, since, token, CacheNamespace.Expectation(null))], versions, replaces: false, CancellationToken.None);
-            }
-            else
-            {
-                var lease = await keyspace.LeaseAsync(key, CacheNamespace.Expectation(null), CancellationToken.None);
-                Assert.NotNull(lease);
-                await keyspace.FillAsync("page:1", value, timing, tags, versions, since, lease);
-            }
+            await FillAsync(keyspace, key, tags, versions, since, asABatchWrites);
 
             Assert.True(invalidated);
             Assert.Null(readAfterTheFill);
@@ -74,6 +97,26 @@ public sealed class TaggedFillTests
         finally
         {
             keyspace.Unwatch(key, tags);
+        }
+    }
+
+    /// <summary>What a load does once its factory returned, after a miss: it takes the key's lease and writes under it.</summary>
+    private static async Task FillAsync(CacheNamespace keyspace, string key, string[] tags, TagVersions versions, long since, bool asABatchWrites)
+    {
+        byte[] value = "\"before the change\""u8.ToArray();
+        var timing = EntryTiming.For(TimeSpan.FromMinutes(5));
+        if (asABatchWrites)
+        {
+            // An IRcBatch flush: leases of its misses in one round trip, their fills written together.
+            var token = (await keyspace.LeaseManyAsync([key], CancellationToken.None))?.Single();
+            Assert.NotNull(token);
+            await keyspace.SetManyNamespacedAsync([new PendingWrite(key, value, timing, tags, since, token, CacheNamespace.Expectation(null))], versions, replaces: false, CancellationToken.None);
+        }
+        else
+        {
+            var lease = await keyspace.LeaseAsync(key, CacheNamespace.Expectation(null), CancellationToken.None);
+            Assert.NotNull(lease);
+            await keyspace.FillAsync(key[keyspace.Prefix.Length..], value, timing, tags, versions, since, lease);
         }
     }
 }
