@@ -48,6 +48,37 @@ public sealed class TaggedFillTests
         }
     }
 
+    [Fact]
+    public async Task OnRedis_ATagsMembersOutliveTheEntryOfAFillThatWroteLateAfterItsRegistration()
+    {
+        // The tag's set of members expires with its longest-lived member; a fill counts its member's expiry, registers,
+        // then writes, and the entry's lifetime starts then. Had the set expired first, an invalidation in between
+        // would have found no set, and left the entry readable.
+        var server = await SharedRedis.Single;
+        await using var inner = await TestStores.RedisAsync();
+        var store = new HookedStore(inner);
+        var keyspace = new CacheNamespace("default", store, SharedRedis.UniqueNamespace(), TimeSpan.FromDays(3), TestStores.Options(), TimeProvider.System, RcMetrics.Standalone, NullLogger.Instance);
+        string[] tags = [Tag];
+        var key = keyspace.Key("page:1");
+        keyspace.Watch(key, tags);
+        try
+        {
+            var versions = await keyspace.ReadTagVersionsAsync(tags, CancellationToken.None);
+            store.BeforeFill = static async _ => await Task.Delay(300);
+            await FillAsync(keyspace, key, tags, versions, keyspace.ChangeMark(key), asABatchWrites: false);
+
+            // Both lifetimes in one step, so that no pause of this process comes between them.
+            var lifetimes = await server.CommandAsync("EVAL", "return {redis.call('pttl', KEYS[1]), redis.call('pttl', KEYS[2])}", "2", keyspace.TagKeys(Tag).Members, key);
+            var (members, entry) = ParsePair(lifetimes);
+            Assert.True(entry > 0, $"the fill was written: {lifetimes}");
+            Assert.True(members >= entry, $"the tag's members set expires in {members} ms, the entry in {entry} ms");
+        }
+        finally
+        {
+            keyspace.Unwatch(key, tags);
+        }
+    }
+
     [Theory]
     [InlineData("memory", false)]
     [InlineData("redis", false)]
@@ -118,5 +149,12 @@ public sealed class TaggedFillTests
             Assert.NotNull(lease);
             await keyspace.FillAsync(key[keyspace.Prefix.Length..], value, timing, tags, versions, since, lease);
         }
+    }
+
+    /// <summary>The two integers of a RESP array reply (<c>*2 :a :b</c>).</summary>
+    private static (long First, long Second) ParsePair(string reply)
+    {
+        var numbers = reply.Split("\r\n").Where(static l => l.StartsWith(':')).Select(static l => long.Parse(l[1..], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        return (numbers[0], numbers[1]);
     }
 }

@@ -386,14 +386,15 @@ internal static class RedisCommands
 
     /// <summary>
     /// Records members under a tag (dropping those expired for longer than <see cref="TagKeys.PruneMargin"/>, giving the
-    /// tag the lifetime of its longest-lived member),
+    /// tag the lifetime of its longest-lived member and that margin: a fill registers before it writes, so its entry's
+    /// lifetime starts a little after its member's score was counted),
     /// then reads its version, in that order in one pipeline: what is added before the version is read is seen by any
     /// invalidation that changes the version after.
     /// </summary>
     public static async Task<bool> TagAsync(IDatabase db, TagKeys tag, IReadOnlyList<TagMember> members, string? expectedVersion, long now)
     {
         var batch = db.CreateBatch();
-        var lifetime = TimeSpan.FromMilliseconds(Math.Clamp(members.Max(static m => m.ExpiresAt) - now, 1, (long)TimeSpan.MaxValue.TotalMilliseconds));
+        var lifetime = TimeSpan.FromMilliseconds(Math.Clamp(members.Max(static m => m.ExpiresAt) - now + (long)TagKeys.PruneMargin.TotalMilliseconds, 1, (long)TimeSpan.MaxValue.TotalMilliseconds));
         // GT: a key registered again keeps its longest registration, whatever order writes of it registered in.
         var add = batch.SortedSetAddAsync(tag.Members, [.. members.Select(static m => new SortedSetEntry(m.Key, m.ExpiresAt))], SortedSetWhen.GreaterThan);
         var prune = batch.SortedSetRemoveRangeByScoreAsync(tag.Members, double.NegativeInfinity, now - (long)TagKeys.PruneMargin.TotalMilliseconds);
