@@ -24,6 +24,9 @@ internal sealed class MemoryStore : IRcStore
     /// </summary>
     private const int RemovalStripes = 16384;
 
+    /// <summary>How many stripes of tags share a version for "none" (a power of two): see <see cref="_absent"/>.</summary>
+    private const int AbsentStripes = 1024;
+
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Tag> _tags = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (string Token, long ExpiresAt)> _locks = new(StringComparer.Ordinal);
@@ -36,13 +39,14 @@ internal sealed class MemoryStore : IRcStore
     // removal lands between a fill's check and its write (a lease is the counts when it was taken).
     private readonly Lock[] _fillLocks = [.. Enumerable.Range(0, LockStripes).Select(static _ => new Lock())];
     private readonly long[] _removals = new long[RemovalStripes];
+
+    // The version a tag has while it holds none, per stripe of tags: it changes whenever a tag of the stripe that held
+    // one is dropped to make room, so that a fill that read the tag before such a drop (or before the invalidation the
+    // dropped version was) sees a change; fills of the other stripes' tags are not disturbed.
+    private readonly string[] _absent = [.. Enumerable.Repeat("absent:0", AbsentStripes)];
     private long _clears;
     private long _size;
     private long _tagDrops;
-
-    // The version a tag has while it holds none: it changes whenever a tag that held one is dropped to make room, so
-    // that a fill that read a tag before such a drop (or before the invalidation the dropped version was) sees a change.
-    private string _absent = "absent:0";
 
     public MemoryStore(long sizeLimit, TimeProvider time, RcMetrics metrics)
     {
@@ -243,7 +247,7 @@ internal sealed class MemoryStore : IRcStore
                 }
             }
 
-            versions[i] ??= Volatile.Read(ref _absent);
+            versions[i] ??= AbsentVersion(tags[i].Routing);
         }
 
         return new(versions);
@@ -264,7 +268,7 @@ internal sealed class MemoryStore : IRcStore
                 tag.Add(member.Key, member.ExpiresAt);
             }
 
-            unchanged = (tag.VersionAt(now) ?? Volatile.Read(ref _absent)) == expectedVersion;
+            unchanged = (tag.VersionAt(now) ?? AbsentVersion(tags.Routing)) == expectedVersion;
             grown = tag.Size - before;
         }
         finally
@@ -646,7 +650,7 @@ internal sealed class MemoryStore : IRcStore
         if (tag.Version is not null)
         {
             // First: a write that registers once the tag is gone reads the new absent version, never the old one.
-            Volatile.Write(ref _absent, $"absent:{Interlocked.Increment(ref _tagDrops)}");
+            Volatile.Write(ref _absent[AbsentStripe(name)], $"absent:{Interlocked.Increment(ref _tagDrops)}");
         }
 
         if (_tags.TryRemove(new KeyValuePair<string, Tag>(name, tag)))
@@ -656,6 +660,11 @@ internal sealed class MemoryStore : IRcStore
             tag.Clear();
         }
     }
+
+    /// <summary>The stripe of <see cref="_absent"/> a tag's routing name falls in.</summary>
+    internal static int AbsentStripe(string routing) => routing.GetHashCode() & (AbsentStripes - 1);
+
+    private string AbsentVersion(string routing) => Volatile.Read(ref _absent[AbsentStripe(routing)]);
 
     /// <summary>What a tag takes in the store besides its members: the object, its name, its version and its table.</summary>
     private static long TagOverhead(string routing) => (EntryOverhead * 3) + (routing.Length * 2L);
