@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
@@ -591,11 +592,12 @@ internal sealed partial class CacheNamespace
         var entries = new List<StoreEntry>(items.Count);
         List<string>? refused = null;
         List<TaggedKey>? tagged = null;
-        // Fills under leases are registered under their tags before they are written (SetTaggedAsync); others are
-        // checked against the tags' versions again first, and registered after.
-        var registerFirst = !replaces && items.All(static i => i.Tags is not { Count: > 0 } || i.Lease is not null);
-        var invalidated = !replaces && !registerFirst && versions is not null && items.Any(static i => i.Tags is { Count: > 0 })
-            ? await InvalidatedSinceAsync(items.SelectMany(static i => i.Tags ?? []), versions).ConfigureAwait(false)
+
+        // Fills under leases are registered under their tags before they are written (SetTaggedAsync); other fills are
+        // checked against the tags' versions again first, and registered after, as every replacing write is.
+        List<TaggedKey>? registeredFirst = null;
+        var invalidated = !replaces && versions is not null && items.Any(static i => i.Tags is { Count: > 0 } && i.Lease is null)
+            ? await InvalidatedSinceAsync(items.Where(static i => i.Lease is null).SelectMany(static i => i.Tags ?? []), versions).ConfigureAwait(false)
             : null;
         List<(string Key, long Since)>? fills = null;
         var abandoned = replaces && cancellationToken.IsCancellationRequested;
@@ -642,7 +644,15 @@ internal sealed partial class CacheNamespace
 
             if (tags is { Count: > 0 })
             {
-                (tagged ??= []).Add(new TaggedKey(namespaced, ExpiresAt(timing), tags));
+                var member = new TaggedKey(namespaced, ExpiresAt(timing), tags);
+                if (!replaces && lease is not null)
+                {
+                    (registeredFirst ??= []).Add(member);
+                }
+                else
+                {
+                    (tagged ??= []).Add(member);
+                }
             }
         }
 
@@ -665,16 +675,26 @@ internal sealed partial class CacheNamespace
             }
         }
 
-        if (registerFirst && tagged is not null)
+        RcCacheException? registrationFailed = null;
+        if (registeredFirst is not null)
         {
-            var stale = await RegisterAsync(tagged, versions ?? throw new InvalidOperationException("Tagged writes need the tags' versions read before their values were computed.")).ConfigureAwait(false);
-            if (stale.Count > 0)
+            HashSet<string> unwritten;
+            try
             {
-                entries.RemoveAll(e => stale.Contains(e.Key));
-                fills?.RemoveAll(f => stale.Contains(f.Key));
+                unwritten = await RegisterAsync(registeredFirst, versions ?? throw new InvalidOperationException("Tagged writes need the tags' versions read before their values were computed.")).ConfigureAwait(false);
+            }
+            catch (RcCacheException ex)
+            {
+                // Not registered, so not written; the rest is, and then the failure is reported.
+                unwritten = [.. registeredFirst.Select(static r => r.Key)];
+                registrationFailed = ex;
             }
 
-            tagged = null;
+            if (unwritten.Count > 0)
+            {
+                entries.RemoveAll(e => unwritten.Contains(e.Key));
+                fills?.RemoveAll(f => unwritten.Contains(f.Key));
+            }
         }
 
         try
@@ -698,6 +718,11 @@ internal sealed partial class CacheNamespace
         if (fills is not null)
         {
             await UndoOvertakenAsync(fills).ConfigureAwait(false);
+        }
+
+        if (registrationFailed is not null)
+        {
+            ExceptionDispatchInfo.Throw(registrationFailed);
         }
     }
 

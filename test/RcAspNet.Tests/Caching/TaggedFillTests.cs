@@ -49,6 +49,50 @@ public sealed class TaggedFillTests
     }
 
     [Fact]
+    public async Task ABatchWithAKeyThatCanHaveNoLease_StillRegistersItsLeasedFillsBeforeTheyWrite()
+    {
+        // A key with a } and no hash tag of its own can have no lease on Redis (no name shares its slot): it is checked
+        // and registered as before, and must not take the other fills of its flush back to that order.
+        var server = await SharedRedis.Single;
+        await using var inner = await TestStores.RedisAsync();
+        var store = new HookedStore(inner);
+        var keyspace = new CacheNamespace("default", store, SharedRedis.UniqueNamespace(), TimeSpan.FromDays(3), TestStores.Options(), TimeProvider.System, RcMetrics.Standalone, NullLogger.Instance);
+        string[] tags = [Tag];
+        string[] keys = [keyspace.Key("odd}key"), keyspace.Key("page:1")];
+        foreach (var key in keys)
+        {
+            keyspace.Watch(key, tags);
+        }
+
+        try
+        {
+            var versions = await keyspace.ReadTagVersionsAsync(tags, CancellationToken.None);
+            var leases = await keyspace.LeaseManyAsync(keys, CancellationToken.None);
+            Assert.Null(leases![0]);
+            Assert.NotNull(leases[1]);
+            byte[]? readAfterTheFill = [];
+            store.BeforeFill = async _ => await keyspace.InvalidateTagAsync(Tag, CancellationToken.None);
+            store.AfterFill = async written => readAfterTheFill = await inner.GetAsync(written, CancellationToken.None);
+            var timing = EntryTiming.For(TimeSpan.FromMinutes(5));
+            await keyspace.SetManyNamespacedAsync(
+                [.. keys.Select((key, i) => new PendingWrite(key, "\"before the change\""u8.ToArray(), timing, tags, keyspace.ChangeMark(key), leases[i], CacheNamespace.Expectation(null)))],
+                versions,
+                replaces: false,
+                CancellationToken.None);
+
+            Assert.Null(readAfterTheFill);
+            Assert.Equal(":0\r\n", await server.CommandAsync("EXISTS", keys[0], keys[1]));
+        }
+        finally
+        {
+            foreach (var key in keys)
+            {
+                keyspace.Unwatch(key, tags);
+            }
+        }
+    }
+
+    [Fact]
     public async Task OnRedis_ATagsMembersOutliveTheEntryOfAFillThatWroteLateAfterItsRegistration()
     {
         // The tag's set of members expires with its longest-lived member; a fill counts its member's expiry, registers,
