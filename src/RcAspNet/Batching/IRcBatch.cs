@@ -22,6 +22,11 @@ public interface IRcBatch
         where TArg : notnull;
 #pragma warning restore RS0026
 
-    /// <summary>Resolves every queued lookup. Lookups queued while it runs (by loaders) go to the next flush.</summary>
+    /// <summary>
+    /// Resolves every queued lookup, and returns once the lookups another caller's flush took are resolved as well (not
+    /// from a loader of that flush, which it waits for). Lookups queued while it runs (by loaders) go to the next flush;
+    /// a loader that needs one awaits its handle's <see cref="RcPromise{T}.ResolveAsync"/>, which waits for that lookup
+    /// alone.
+    /// </summary>
     Task FlushAsync(CancellationToken cancellationToken = default);
 }

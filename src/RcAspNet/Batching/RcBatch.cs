@@ -42,10 +42,10 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         _metrics = metrics;
         _logger = logger;
         _concurrency = options.Value.BatchConcurrency;
-        _flush = FlushAsync;
+        _flush = token => FlushCoreAsync(waitForEarlier: false, token);
     }
 
-    /// <summary>Gets what a handle calls to flush the batch.</summary>
+    /// <summary>Gets what a handle calls to flush the batch: it waits for what it takes, not for earlier flushes (<see cref="RcPromise{T}.ResolveAsync"/>).</summary>
     internal Func<CancellationToken, Task> Flush => _flush;
 
     /// <summary>Gets how many lookups wait for the next flush.</summary>
@@ -87,7 +87,9 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         }
     }
 
-    public async Task FlushAsync(CancellationToken cancellationToken = default)
+    public Task FlushAsync(CancellationToken cancellationToken = default) => FlushCoreAsync(waitForEarlier: true, cancellationToken);
+
+    private async Task FlushCoreAsync(bool waitForEarlier, CancellationToken cancellationToken)
     {
         BatchEntry[] entries = [];
         TaskCompletionSource? taken = null;
@@ -133,7 +135,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
             }
         }
 
-        if (!earlier.IsCompleted && s_loading.Value != this)
+        if (waitForEarlier && !earlier.IsCompleted && s_loading.Value != this)
         {
             await earlier.WaitAsync(cancellationToken).ConfigureAwait(false);
         }

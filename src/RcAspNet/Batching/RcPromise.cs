@@ -17,6 +17,7 @@ public sealed class RcPromise<T>
     private int _state;
     private T? _value;
     private ExceptionDispatchInfo? _error;
+    private TaskCompletionSource? _resolved; // made only for a caller that waits for a lookup a flush has taken
 
     internal RcPromise(Func<CancellationToken, Task> flush) => _flush = flush;
 
@@ -47,7 +48,7 @@ public sealed class RcPromise<T>
         if (Interlocked.CompareExchange(ref _state, Resolving, Pending) == Pending)
         {
             _value = value;
-            Volatile.Write(ref _state, Resolved);
+            Resolve();
         }
     }
 
@@ -56,23 +57,54 @@ public sealed class RcPromise<T>
         if (Interlocked.CompareExchange(ref _state, Resolving, Pending) == Pending)
         {
             _error = ExceptionDispatchInfo.Capture(error);
-            Volatile.Write(ref _state, Resolved);
+            Resolve();
         }
     }
 
-    /// <summary>Returns the value, flushing the batch first when this lookup is still queued (and waiting for the flush that took it, when another caller's did).</summary>
+    /// <summary>
+    /// Returns the value, flushing the batch first when this lookup is still queued; when a flush has taken it, waits
+    /// for this lookup alone, not for that flush: a loader of the flush may wait for another lookup of it.
+    /// </summary>
     public async ValueTask<T> ResolveAsync(CancellationToken cancellationToken = default)
     {
         if (!IsResolved)
         {
-            await (Flushing ?? _flush(cancellationToken)).WaitAsync(cancellationToken).ConfigureAwait(false);
-            if (!IsResolved && Flushing is { } flushing)
+            if (Flushing is null)
             {
-                // Another caller's flush took this lookup first: wait for that one.
-                await flushing.WaitAsync(cancellationToken).ConfigureAwait(false);
+                await _flush(cancellationToken).ConfigureAwait(false);
+            }
+
+            if (!IsResolved)
+            {
+                // Taken by a flush still running (another caller's, or the one above if it was): wait for this lookup.
+                await WhenResolved().WaitAsync(cancellationToken).ConfigureAwait(false);
             }
         }
 
         return Value;
+    }
+
+    private void Resolve()
+    {
+        // Interlocked (a full fence) against WhenResolved's: either it sees the state, or this sees its waiters.
+        Interlocked.Exchange(ref _state, Resolved);
+        Volatile.Read(ref _resolved)?.TrySetResult();
+    }
+
+    private Task WhenResolved()
+    {
+        var resolved = Volatile.Read(ref _resolved);
+        if (resolved is null)
+        {
+            var made = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            resolved = Interlocked.CompareExchange(ref _resolved, made, null) ?? made;
+        }
+
+        if (IsResolved)
+        {
+            resolved.TrySetResult();
+        }
+
+        return resolved.Task;
     }
 }

@@ -224,6 +224,23 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
     }
 
     [Fact]
+    public async Task ALoaderThatAwaitsAnotherLookupOfItsOwnFlush_GetsItWithoutDeadlock()
+    {
+        await using var services = Sharded();
+        await using var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        var first = batch.Load("first", static async _ =>
+        {
+            await Task.Yield();
+            return 1;
+        });
+        var second = batch.Load("second", async token => await first.ResolveAsync(token) + 1);
+        var flush = batch.FlushAsync();
+        Assert.Same(flush, await Task.WhenAny(flush, Task.Delay(TimeSpan.FromSeconds(10))));
+        Assert.Equal(2, second.Value);
+    }
+
+    [Fact]
     public async Task LoaderThatThrows_FaultsOnlyItsOwnHandle()
     {
         await using var services = Sharded();
