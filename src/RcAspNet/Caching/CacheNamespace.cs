@@ -362,9 +362,11 @@ internal sealed partial class CacheNamespace
     public async ValueTask FillAsync(string key, byte[] value, EntryTiming timing, IReadOnlyList<string>? tags, TagVersions? versions, long since, FillLease? lease = null)
     {
         var namespaced = Key(key);
-        if (ChangeMark(namespaced) != since || lease is { IsHeld: false })
+        if (ChangeMark(namespaced) != since || lease is { IsHeld: false } || (versions is not null && lease is null))
         {
-            // Changed here, or the lease could not be taken: the value is answered, not stored (a miss is safe).
+            // Changed here, or the lease could not be taken: the value is answered, not stored (a miss is safe). So is a
+            // value with tags and no lease (on Redis, a key with a } and no hash tag of its own can have none): only a
+            // lease keeps an invalidation that comes as it writes from leaving it readable (SetTaggedAsync).
             return;
         }
 
@@ -593,12 +595,9 @@ internal sealed partial class CacheNamespace
         List<string>? refused = null;
         List<TaggedKey>? tagged = null;
 
-        // Fills under leases are registered under their tags before they are written (SetTaggedAsync); other fills are
-        // checked against the tags' versions again first, and registered after, as every replacing write is.
+        // Fills are registered under their tags before they are written, under their leases (SetTaggedAsync); replacing
+        // writes are registered after.
         List<TaggedKey>? registeredFirst = null;
-        var invalidated = !replaces && versions is not null && items.Any(static i => i.Tags is { Count: > 0 } && i.Lease is null)
-            ? await InvalidatedSinceAsync(items.Where(static i => i.Lease is null).SelectMany(static i => i.Tags ?? []), versions).ConfigureAwait(false)
-            : null;
         List<(string Key, long Since)>? fills = null;
         var abandoned = replaces && cancellationToken.IsCancellationRequested;
         foreach (var item in items)
@@ -610,16 +609,10 @@ internal sealed partial class CacheNamespace
                 Changed(namespaced);
             }
 
-            if ((since is { } mark && ChangeMark(namespaced) != mark) || lease is { IsHeld: false })
+            if ((since is { } mark && ChangeMark(namespaced) != mark) || lease is { IsHeld: false } || (!replaces && tags is { Count: > 0 } && lease is null))
             {
-                // This process removed or replaced the key while the value loaded, or its lease could not be taken: as
-                // FillAsync, not written.
-                continue;
-            }
-
-            if (invalidated is { Count: > 0 } && tags is not null && tags.Any(invalidated.Contains))
-            {
-                // A fill computed before an invalidation of one of its tags that has finished since: not written.
+                // This process removed or replaced the key while the value loaded, or its lease could not be taken, or it
+                // carries tags and can have none: as FillAsync, not written.
                 continue;
             }
 
@@ -645,7 +638,7 @@ internal sealed partial class CacheNamespace
             if (tags is { Count: > 0 })
             {
                 var member = new TaggedKey(namespaced, ExpiresAt(timing), tags);
-                if (!replaces && lease is not null)
+                if (!replaces)
                 {
                     (registeredFirst ??= []).Add(member);
                 }
@@ -1014,21 +1007,15 @@ internal sealed partial class CacheNamespace
             return;
         }
 
-        if (!replaces && lease is { } held)
+        if (!replaces)
         {
-            // Registered first (RegisterAsync), so an invalidation from now on finds the key and revokes the lease.
-            if ((await RegisterAsync([new TaggedKey(namespaced, ExpiresAt(timing), tags)], versions).ConfigureAwait(false)).Count == 0)
+            // A fill, under its lease (FillAsync stores none without one), registered first (RegisterAsync), so that an
+            // invalidation from now on finds the key and revokes the lease.
+            if (lease is { } held && (await RegisterAsync([new TaggedKey(namespaced, ExpiresAt(timing), tags)], versions).ConfigureAwait(false)).Count == 0)
             {
                 await _store.FillAsync(namespaced, Layout(value, timing, tags), timing.StoreTimeToLive, held, cancellationToken).ConfigureAwait(false);
             }
 
-            return;
-        }
-
-        if (!replaces && (await InvalidatedSinceAsync(tags, versions).ConfigureAwait(false)).Count > 0)
-        {
-            // A fill computed before an invalidation of its tags that has finished since: once written, it would be
-            // readable until the check after the write deleted it.
             return;
         }
 
@@ -1157,17 +1144,6 @@ internal sealed partial class CacheNamespace
         }
 
         return stale;
-    }
-
-    /// <summary>
-    /// The tags of <paramref name="tags"/> whose version is no longer the one in <paramref name="versions"/>: invalidated
-    /// since, as a fill's value was computed (a version that cannot be read counts as changed, unless none was read).
-    /// </summary>
-    private async ValueTask<HashSet<string>> InvalidatedSinceAsync(IEnumerable<string> tags, TagVersions versions)
-    {
-        var names = tags.Distinct(StringComparer.Ordinal).ToArray();
-        var now = await VersionsAsync(names, versions.KeysOf, CancellationToken.None).ConfigureAwait(false);
-        return names.Where(name => !string.Equals(now.VersionOf(name), versions.VersionOf(name), StringComparison.Ordinal)).ToHashSet(StringComparer.Ordinal);
     }
 
     /// <summary>

@@ -51,8 +51,9 @@ public sealed class TaggedFillTests
     [Fact]
     public async Task ABatchWithAKeyThatCanHaveNoLease_StillRegistersItsLeasedFillsBeforeTheyWrite()
     {
-        // A key with a } and no hash tag of its own can have no lease on Redis (no name shares its slot): it is checked
-        // and registered as before, and must not take the other fills of its flush back to that order.
+        // A key with a } and no hash tag of its own can have no lease on Redis (no name shares its slot): with tags, it is
+        // answered and not stored (it could not be kept from being readable after an invalidation that came as it wrote),
+        // and it must not take the other fills of its flush back to writing before they register.
         var server = await SharedRedis.Single;
         await using var inner = await TestStores.RedisAsync();
         var store = new HookedStore(inner);
@@ -70,9 +71,15 @@ public sealed class TaggedFillTests
             var leases = await keyspace.LeaseManyAsync(keys, CancellationToken.None);
             Assert.Null(leases![0]);
             Assert.NotNull(leases[1]);
-            byte[]? readAfterTheFill = [];
+            var readAfterTheFill = new List<byte[]?>();
             store.BeforeFill = async _ => await keyspace.InvalidateTagAsync(Tag, CancellationToken.None);
-            store.AfterFill = async written => readAfterTheFill = await inner.GetAsync(written, CancellationToken.None);
+            store.AfterFill = async _ =>
+            {
+                foreach (var key in keys)
+                {
+                    readAfterTheFill.Add(await inner.GetAsync(key, CancellationToken.None));
+                }
+            };
             var timing = EntryTiming.For(TimeSpan.FromMinutes(5));
             await keyspace.SetManyNamespacedAsync(
                 [.. keys.Select((key, i) => new PendingWrite(key, "\"before the change\""u8.ToArray(), timing, tags, keyspace.ChangeMark(key), leases[i], CacheNamespace.Expectation(null)))],
@@ -80,8 +87,12 @@ public sealed class TaggedFillTests
                 replaces: false,
                 CancellationToken.None);
 
-            Assert.Null(readAfterTheFill);
+            Assert.Equal([null, null], readAfterTheFill);
             Assert.Equal(":0\r\n", await server.CommandAsync("EXISTS", keys[0], keys[1]));
+
+            // The same key filled alone (GetOrSetAsync): no lease, so not stored.
+            await keyspace.FillAsync("odd}key", "\"v\""u8.ToArray(), timing, tags, versions, keyspace.ChangeMark(keys[0]), lease: null);
+            Assert.Equal(":0\r\n", await server.CommandAsync("EXISTS", keys[0]));
         }
         finally
         {
@@ -90,6 +101,31 @@ public sealed class TaggedFillTests
                 keyspace.Unwatch(key, tags);
             }
         }
+    }
+
+    [Fact]
+    public async Task ABatchWhoseRegistrationUnderOneTagFails_StillWritesItsOtherEntries_AndReportsTheFailure()
+    {
+        await using var inner = await TestStores.RedisAsync();
+        var store = new HookedStore(inner) { FailsToRegister = static t => t.Routing.Contains("failing", StringComparison.Ordinal) };
+        var keyspace = new CacheNamespace("default", store, SharedRedis.UniqueNamespace(), TimeSpan.FromDays(3), TestStores.Options(), TimeProvider.System, RcMetrics.Standalone, NullLogger.Instance);
+        string[] keys = [keyspace.Key("tagged"), keyspace.Key("plain")];
+        var versions = await keyspace.ReadTagVersionsAsync(["failing"], CancellationToken.None);
+        var leases = await keyspace.LeaseManyAsync(keys, CancellationToken.None);
+        var timing = EntryTiming.For(TimeSpan.FromMinutes(5));
+        byte[] value = "1"u8.ToArray();
+
+        await Assert.ThrowsAsync<RcCacheException>(async () => await keyspace.SetManyNamespacedAsync(
+            [
+                new PendingWrite(keys[0], value, timing, ["failing"], keyspace.ChangeMark(keys[0]), leases![0], CacheNamespace.Expectation(null)),
+                new PendingWrite(keys[1], value, timing, null, keyspace.ChangeMark(keys[1]), leases[1], CacheNamespace.Expectation(null)),
+            ],
+            versions,
+            replaces: false,
+            CancellationToken.None));
+
+        Assert.Null(await inner.GetAsync(keys[0], CancellationToken.None));
+        Assert.NotNull(await inner.GetAsync(keys[1], CancellationToken.None));
     }
 
     [Fact]

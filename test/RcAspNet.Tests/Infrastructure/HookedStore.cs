@@ -14,6 +14,9 @@ internal sealed class HookedStore(IRcStore inner) : IRcStore
     /// <summary>Gets or sets what runs just after a fill's write returned, with its key.</summary>
     public Func<string, ValueTask>? AfterFill { get; set; }
 
+    /// <summary>Gets or sets which tags' registrations fail, as a store that cannot reach the tag's server fails them.</summary>
+    public Func<TagKeys, bool>? FailsToRegister { get; set; }
+
     public string Kind => inner.Kind;
 
     public bool ReturnsStoredArrays => inner.ReturnsStoredArrays;
@@ -101,7 +104,9 @@ internal sealed class HookedStore(IRcStore inner) : IRcStore
     public ValueTask<string?[]> GetTagVersionsAsync(IReadOnlyList<TagKeys> tags, CancellationToken cancellationToken) => inner.GetTagVersionsAsync(tags, cancellationToken);
 
     public ValueTask<bool> TagAsync(TagKeys tag, IReadOnlyList<TagMember> members, string? expectedVersion, CancellationToken cancellationToken) =>
-        inner.TagAsync(tag, members, expectedVersion, cancellationToken);
+        FailsToRegister?.Invoke(tag) == true
+            ? ValueTask.FromException<bool>(new RcCacheException("The tag's server could not be reached (HookedStore).") { Shard = "hooked" })
+            : inner.TagAsync(tag, members, expectedVersion, cancellationToken);
 
     public ValueTask<RcRemovalResult> InvalidateTagAsync(TagKeys tag, CancellationToken cancellationToken) => inner.InvalidateTagAsync(tag, cancellationToken);
 
