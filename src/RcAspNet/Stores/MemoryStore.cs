@@ -276,12 +276,9 @@ internal sealed class MemoryStore : IRcStore
             Monitor.Exit(tag);
         }
 
-        // Members count against the size limit, as the entries they name do.
-        if (Interlocked.Add(ref _size, grown) > _sizeLimit)
-        {
-            Compact(Now());
-        }
-
+        // Members count against the size limit, as the entries they name do; the write that follows a registration
+        // compacts. Compacting here would find a fill's own member without its entry, not written yet, and refuse it.
+        Interlocked.Add(ref _size, grown);
         return new(unchanged);
     }
 

@@ -19,10 +19,9 @@ public sealed class TaggedFillTests
         // A fill registers under its tags, then writes. A full memory store compacts in between, and drops members whose
         // entries it does not hold: had the fill then written, the tag would not know the entry, and an invalidation of
         // the tag would leave it readable for its whole lifetime.
-        var time = TimeProvider.System;
-        var inner = new MemoryStore(100_000, time, RcMetrics.Standalone);
+        var inner = new MemoryStore(100_000, TimeProvider.System, RcMetrics.Standalone);
         var store = new HookedStore(inner);
-        var keyspace = new CacheNamespace("default", store, "m:", TimeSpan.FromDays(3), TestStores.Options(), time, RcMetrics.Standalone, NullLogger.Instance);
+        var keyspace = Keyspace(store, "m:");
         string[] tags = [Tag];
         var key = keyspace.Key("page:1");
         keyspace.Watch(key, tags);
@@ -49,6 +48,36 @@ public sealed class TaggedFillTests
     }
 
     [Fact]
+    public async Task AMemoryStoreFillWhoseOwnRegistrationFillsTheStore_IsStillWritten()
+    {
+        // A full store: the fill's registration takes it past its limit. Compacting then would drop the fill's own
+        // member, its entry not written yet, and refuse its write; the write compacts instead, the fill's entry kept.
+        var time = new ManualTimeProvider();
+        var inner = new MemoryStore(10_000, time, RcMetrics.Standalone);
+        for (var i = 0; inner.Size < 9_800; i++)
+        {
+            // Up to 9,880 bytes held (an entry takes 64 bytes, its key and its value), 120 short of the limit: less than
+            // the fill's registration adds (a new tag, and its member).
+            var key = $"m:filler:{i}";
+            await inner.SetAsync(key, new byte[Math.Min(2_000, 9_880 - (int)inner.Size - 64 - (key.Length * 2))], TimeSpan.FromHours(1), true, CancellationToken.None);
+        }
+
+        time.Advance(TimeSpan.FromSeconds(1)); // the fillers are older: compaction evicts them first
+        var keyspace = new CacheNamespace("default", new HookedStore(inner), "m:", TimeSpan.FromDays(3), TestStores.Options(), time, RcMetrics.Standalone, NullLogger.Instance);
+        string[] tags = [Tag];
+        var page = keyspace.Key("page:1");
+        var versions = await keyspace.ReadTagVersionsAsync(tags, CancellationToken.None);
+        var lease = await keyspace.LeaseAsync(page, CacheNamespace.Expectation(null), CancellationToken.None);
+        Assert.Equal(9_880, inner.Size);
+
+        await keyspace.FillAsync("page:1", new byte[100], EntryTiming.For(TimeSpan.FromMinutes(5)), tags, versions, keyspace.ChangeMark(page), lease);
+
+        Assert.NotNull(await inner.GetAsync(page, CancellationToken.None));
+        await keyspace.InvalidateTagAsync(Tag, CancellationToken.None);
+        Assert.Null(await inner.GetAsync(page, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task ABatchWithAKeyThatCanHaveNoLease_StillRegistersItsLeasedFillsBeforeTheyWrite()
     {
         // A key with a } and no hash tag of its own can have no lease on Redis (no name shares its slot): with tags, it is
@@ -57,7 +86,7 @@ public sealed class TaggedFillTests
         var server = await SharedRedis.Single;
         await using var inner = await TestStores.RedisAsync();
         var store = new HookedStore(inner);
-        var keyspace = new CacheNamespace("default", store, SharedRedis.UniqueNamespace(), TimeSpan.FromDays(3), TestStores.Options(), TimeProvider.System, RcMetrics.Standalone, NullLogger.Instance);
+        var keyspace = Keyspace(store);
         string[] tags = [Tag];
         string[] keys = [keyspace.Key("odd}key"), keyspace.Key("page:1")];
         foreach (var key in keys)
@@ -108,7 +137,7 @@ public sealed class TaggedFillTests
     {
         await using var inner = await TestStores.RedisAsync();
         var store = new HookedStore(inner) { FailsToRegister = static t => t.Routing.Contains("failing", StringComparison.Ordinal) };
-        var keyspace = new CacheNamespace("default", store, SharedRedis.UniqueNamespace(), TimeSpan.FromDays(3), TestStores.Options(), TimeProvider.System, RcMetrics.Standalone, NullLogger.Instance);
+        var keyspace = Keyspace(store);
         string[] keys = [keyspace.Key("tagged"), keyspace.Key("plain")];
         var versions = await keyspace.ReadTagVersionsAsync(["failing"], CancellationToken.None);
         var leases = await keyspace.LeaseManyAsync(keys, CancellationToken.None);
@@ -137,7 +166,7 @@ public sealed class TaggedFillTests
         var server = await SharedRedis.Single;
         await using var inner = await TestStores.RedisAsync();
         var store = new HookedStore(inner);
-        var keyspace = new CacheNamespace("default", store, SharedRedis.UniqueNamespace(), TimeSpan.FromDays(3), TestStores.Options(), TimeProvider.System, RcMetrics.Standalone, NullLogger.Instance);
+        var keyspace = Keyspace(store);
         string[] tags = [Tag];
         var key = keyspace.Key("page:1");
         keyspace.Watch(key, tags);
@@ -178,7 +207,7 @@ public sealed class TaggedFillTests
             _ => await TestStores.ClusterAsync(),
         };
         var store = new HookedStore(inner);
-        var keyspace = new CacheNamespace("default", store, SharedRedis.UniqueNamespace(), TimeSpan.FromDays(3), TestStores.Options(), TimeProvider.System, RcMetrics.Standalone, NullLogger.Instance);
+        var keyspace = Keyspace(store);
         string[] tags = [Tag];
         var key = keyspace.Key("page:1");
 
@@ -237,4 +266,8 @@ public sealed class TaggedFillTests
         var numbers = reply.Split("\r\n").Where(static l => l.StartsWith(':')).Select(static l => long.Parse(l[1..], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         return (numbers[0], numbers[1]);
     }
+
+    /// <summary>The default cache's namespace over <paramref name="store"/>, as AddRcCache makes it.</summary>
+    private static CacheNamespace Keyspace(HookedStore store, string? prefix = null) =>
+        new("default", store, prefix ?? SharedRedis.UniqueNamespace(), TimeSpan.FromDays(3), TestStores.Options(), TimeProvider.System, RcMetrics.Standalone, NullLogger.Instance);
 }
