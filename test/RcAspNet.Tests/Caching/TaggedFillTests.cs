@@ -24,27 +24,20 @@ public sealed class TaggedFillTests
         var keyspace = Keyspace(store, "m:");
         string[] tags = [Tag];
         var key = keyspace.Key("page:1");
-        keyspace.Watch(key, tags);
-        try
+        using var watch = Watching(keyspace, tags, key);
+        var versions = await keyspace.ReadTagVersionsAsync(tags, CancellationToken.None);
+        var since = keyspace.ChangeMark(key);
+        store.BeforeFill = async _ =>
         {
-            var versions = await keyspace.ReadTagVersionsAsync(tags, CancellationToken.None);
-            var since = keyspace.ChangeMark(key);
-            store.BeforeFill = async _ =>
+            for (var i = 0; i < 3; i++)
             {
-                for (var i = 0; i < 3; i++)
-                {
-                    await inner.SetAsync($"m:filler:{i}", new byte[40_000], TimeSpan.FromHours(1), true, CancellationToken.None);
-                }
-            };
+                await inner.SetAsync($"m:filler:{i}", new byte[40_000], TimeSpan.FromHours(1), true, CancellationToken.None);
+            }
+        };
 
-            await FillAsync(keyspace, key, tags, versions, since, asABatchWrites);
-            await keyspace.InvalidateTagAsync(Tag, CancellationToken.None);
-            Assert.Null(await inner.GetAsync(key, CancellationToken.None));
-        }
-        finally
-        {
-            keyspace.Unwatch(key, tags);
-        }
+        await FillAsync(keyspace, key, tags, versions, since, asABatchWrites);
+        await keyspace.InvalidateTagAsync(Tag, CancellationToken.None);
+        Assert.Null(await inner.GetAsync(key, CancellationToken.None));
     }
 
     [Fact]
@@ -89,47 +82,33 @@ public sealed class TaggedFillTests
         var keyspace = Keyspace(store);
         string[] tags = [Tag];
         string[] keys = [keyspace.Key("odd}key"), keyspace.Key("page:1")];
-        foreach (var key in keys)
-        {
-            keyspace.Watch(key, tags);
-        }
-
-        try
-        {
-            var versions = await keyspace.ReadTagVersionsAsync(tags, CancellationToken.None);
-            var leases = await keyspace.LeaseManyAsync(keys, CancellationToken.None);
-            Assert.Null(leases![0]);
-            Assert.NotNull(leases[1]);
-            var readAfterTheFill = new List<byte[]?>();
-            store.BeforeFill = async _ => await keyspace.InvalidateTagAsync(Tag, CancellationToken.None);
-            store.AfterFill = async _ =>
-            {
-                foreach (var key in keys)
-                {
-                    readAfterTheFill.Add(await inner.GetAsync(key, CancellationToken.None));
-                }
-            };
-            var timing = EntryTiming.For(TimeSpan.FromMinutes(5));
-            await keyspace.SetManyNamespacedAsync(
-                [.. keys.Select((key, i) => new PendingWrite(key, "\"before the change\""u8.ToArray(), timing, tags, keyspace.ChangeMark(key), leases[i], CacheNamespace.Expectation(null)))],
-                versions,
-                replaces: false,
-                CancellationToken.None);
-
-            Assert.Equal([null, null], readAfterTheFill);
-            Assert.Equal(":0\r\n", await server.CommandAsync("EXISTS", keys[0], keys[1]));
-
-            // The same key filled alone (GetOrSetAsync): no lease, so not stored.
-            await keyspace.FillAsync("odd}key", "\"v\""u8.ToArray(), timing, tags, versions, keyspace.ChangeMark(keys[0]), lease: null);
-            Assert.Equal(":0\r\n", await server.CommandAsync("EXISTS", keys[0]));
-        }
-        finally
+        using var watch = Watching(keyspace, tags, keys);
+        var versions = await keyspace.ReadTagVersionsAsync(tags, CancellationToken.None);
+        var leases = await keyspace.LeaseManyAsync(keys, CancellationToken.None);
+        Assert.Null(leases![0]);
+        Assert.NotNull(leases[1]);
+        var readAfterTheFill = new List<byte[]?>();
+        store.BeforeFill = async _ => await keyspace.InvalidateTagAsync(Tag, CancellationToken.None);
+        store.AfterFill = async _ =>
         {
             foreach (var key in keys)
             {
-                keyspace.Unwatch(key, tags);
+                readAfterTheFill.Add(await inner.GetAsync(key, CancellationToken.None));
             }
-        }
+        };
+        var timing = EntryTiming.For(TimeSpan.FromMinutes(5));
+        await keyspace.SetManyNamespacedAsync(
+            [.. keys.Select((key, i) => new PendingWrite(key, "\"before the change\""u8.ToArray(), timing, tags, keyspace.ChangeMark(key), leases[i], CacheNamespace.Expectation(null)))],
+            versions,
+            replaces: false,
+            CancellationToken.None);
+
+        Assert.Equal([null, null], readAfterTheFill);
+        Assert.Equal(":0\r\n", await server.CommandAsync("EXISTS", keys[0], keys[1]));
+
+        // The same key filled alone (GetOrSetAsync): no lease, so not stored.
+        await keyspace.FillAsync("odd}key", "\"v\""u8.ToArray(), timing, tags, versions, keyspace.ChangeMark(keys[0]), lease: null);
+        Assert.Equal(":0\r\n", await server.CommandAsync("EXISTS", keys[0]));
     }
 
     [Fact]
@@ -169,23 +148,16 @@ public sealed class TaggedFillTests
         var keyspace = Keyspace(store);
         string[] tags = [Tag];
         var key = keyspace.Key("page:1");
-        keyspace.Watch(key, tags);
-        try
-        {
-            var versions = await keyspace.ReadTagVersionsAsync(tags, CancellationToken.None);
-            store.BeforeFill = static async _ => await Task.Delay(300);
-            await FillAsync(keyspace, key, tags, versions, keyspace.ChangeMark(key), asABatchWrites: false);
+        using var watch = Watching(keyspace, tags, key);
+        var versions = await keyspace.ReadTagVersionsAsync(tags, CancellationToken.None);
+        store.BeforeFill = static async _ => await Task.Delay(300);
+        await FillAsync(keyspace, key, tags, versions, keyspace.ChangeMark(key), asABatchWrites: false);
 
-            // Both lifetimes in one step, so that no pause of this process comes between them.
-            var lifetimes = await server.CommandAsync("EVAL", "return {redis.call('pttl', KEYS[1]), redis.call('pttl', KEYS[2])}", "2", keyspace.TagKeys(Tag).Members, key);
-            var (members, entry) = ParsePair(lifetimes);
-            Assert.True(entry > 0, $"the fill was written: {lifetimes}");
-            Assert.True(members >= entry, $"the tag's members set expires in {members} ms, the entry in {entry} ms");
-        }
-        finally
-        {
-            keyspace.Unwatch(key, tags);
-        }
+        // Both lifetimes in one step, so that no pause of this process comes between them.
+        var lifetimes = await server.CommandAsync("EVAL", "return {redis.call('pttl', KEYS[1]), redis.call('pttl', KEYS[2])}", "2", keyspace.TagKeys(Tag).Members, key);
+        var (members, entry) = ParsePair(lifetimes);
+        Assert.True(entry > 0, $"the fill was written: {lifetimes}");
+        Assert.True(members >= entry, $"the tag's members set expires in {members} ms, the entry in {entry} ms");
     }
 
     [Theory]
@@ -214,30 +186,23 @@ public sealed class TaggedFillTests
         // What a load does before its factory runs, after a miss: it watches the key, reads the tags' versions, takes its
         // change mark and its lease. The application then changes the post and invalidates its tag, and that call has
         // returned by the time the fill's write is sent: a read from then on must not find what the factory computed.
-        keyspace.Watch(key, tags);
-        try
+        using var watch = Watching(keyspace, tags, key);
+        var versions = await keyspace.ReadTagVersionsAsync(tags, CancellationToken.None);
+        var since = keyspace.ChangeMark(key);
+        var invalidated = false;
+        byte[]? readAfterTheFill = [];
+        store.BeforeFill = async _ =>
         {
-            var versions = await keyspace.ReadTagVersionsAsync(tags, CancellationToken.None);
-            var since = keyspace.ChangeMark(key);
-            var invalidated = false;
-            byte[]? readAfterTheFill = [];
-            store.BeforeFill = async _ =>
-            {
-                await keyspace.InvalidateTagAsync(Tag, CancellationToken.None);
-                invalidated = true;
-            };
-            store.AfterFill = async written => readAfterTheFill = await inner.GetAsync(written, CancellationToken.None);
+            await keyspace.InvalidateTagAsync(Tag, CancellationToken.None);
+            invalidated = true;
+        };
+        store.AfterFill = async written => readAfterTheFill = await inner.GetAsync(written, CancellationToken.None);
 
-            await FillAsync(keyspace, key, tags, versions, since, asABatchWrites);
+        await FillAsync(keyspace, key, tags, versions, since, asABatchWrites);
 
-            Assert.True(invalidated);
-            Assert.Null(readAfterTheFill);
-            Assert.Null(await inner.GetAsync(key, CancellationToken.None));
-        }
-        finally
-        {
-            keyspace.Unwatch(key, tags);
-        }
+        Assert.True(invalidated);
+        Assert.Null(readAfterTheFill);
+        Assert.Null(await inner.GetAsync(key, CancellationToken.None));
     }
 
     /// <summary>What a load does once its factory returned, after a miss: it takes the key's lease and writes under it.</summary>
@@ -270,4 +235,26 @@ public sealed class TaggedFillTests
     /// <summary>The default cache's namespace over <paramref name="store"/>, as AddRcCache makes it.</summary>
     private static CacheNamespace Keyspace(HookedStore store, string? prefix = null) =>
         new("default", store, prefix ?? SharedRedis.UniqueNamespace(), TimeSpan.FromDays(3), TestStores.Options(), TimeProvider.System, RcMetrics.Standalone, NullLogger.Instance);
+
+    /// <summary>What a load does as it begins: it watches its keys (and their tags) until it has written; disposing unwatches.</summary>
+    private static Watch Watching(CacheNamespace keyspace, string[] tags, params string[] keys)
+    {
+        foreach (var key in keys)
+        {
+            keyspace.Watch(key, tags);
+        }
+
+        return new Watch(keyspace, tags, keys);
+    }
+
+    private sealed class Watch(CacheNamespace keyspace, string[] tags, string[] keys) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var key in keys)
+            {
+                keyspace.Unwatch(key, tags);
+            }
+        }
+    }
 }
