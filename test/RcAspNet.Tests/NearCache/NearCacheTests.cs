@@ -40,7 +40,7 @@ public abstract class NearCacheTests(Xunit.Abstractions.ITestOutputHelper output
     protected abstract void Store(RcOptions options);
 
     /// <summary>An app instance with the near cache on.</summary>
-    protected ServiceProvider Node(long maximumSize = 64 * 1024 * 1024)
+    protected ServiceProvider Node(long maximumSize = 64 * 1024 * 1024, TimeProvider? clock = null)
     {
         var node = TestServices.Build(o =>
         {
@@ -50,6 +50,13 @@ public abstract class NearCacheTests(Xunit.Abstractions.ITestOutputHelper output
             o.CircuitBreakDuration = TimeSpan.FromMilliseconds(200);
             o.NearCache.Enabled = true;
             o.NearCache.MaximumSize = maximumSize;
+        },
+        s =>
+        {
+            if (clock is not null)
+            {
+                s.AddSingleton(clock);
+            }
         });
         _nodes.Add(node);
         return node;
@@ -258,24 +265,46 @@ public abstract class NearCacheTests(Xunit.Abstractions.ITestOutputHelper output
         Assert.InRange(near.Size, 1, Limit);
     }
 
+    /// <summary>
+    /// A read the near cache answers still renews a sliding entry in Redis: the key's <c>PTTL</c> rises after one such
+    /// read. The clock is this test's own, so the renewal throttle (one per hundredth of the window) allows exactly the
+    /// renewals the test makes room for, and the window is long enough that no pause of a loaded machine expires the key.
+    /// </summary>
     [Fact]
     public async Task SlidingEntry_ReadOnlyFromMemory_StillRenewsInRedis()
     {
-        var node = Node();
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var node = Node(clock: clock);
         var cache = node.GetRequiredService<IDistributedCache>();
-        await cache.SetStringAsync("sliding", "kept", new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromSeconds(3) });
+        await cache.SetStringAsync("sliding", "kept", new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(1) });
+
+        // The first read renews and drops the copy; the clock stands still, so the reads after it renew nothing and keep one.
         await WarmAsync(node, "sliding");
 
-        // Read for longer than the window: renewals must reach Redis although the reads are answered in memory.
-        var reading = Stopwatch.StartNew();
-        while (reading.Elapsed < TimeSpan.FromSeconds(5))
+        // Let Redis count down a little, so that a renewal shows as a rise.
+        var waited = Stopwatch.StartNew();
+        long before;
+        while ((before = await PttlAsync("sliding")) > 60_000)
         {
-            Assert.Equal("kept", await cache.GetStringAsync("sliding"));
-            await Task.Delay(25);
+            Assert.True(waited.Elapsed < Deadline, $"sliding's PTTL never fell below 60 s (last {before} ms).");
+            await Task.Delay(50);
         }
 
-        var pttl = long.Parse((await ServerOf("sliding").CommandAsync("PTTL", Ns + "sliding")).Trim(':', '\r', '\n'), CultureInfo.InvariantCulture);
-        Assert.InRange(pttl, 1, 3100);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        using var metrics = new MetricsRecorder(node);
+        Assert.Equal("kept", await cache.GetStringAsync("sliding"));
+        Assert.Equal(1, metrics.Sum("rc.near.hits"));
+
+        // The renewal is sent in the background: wait for it to land, then check it gave the window plus at most 1%.
+        waited.Restart();
+        long after;
+        while ((after = await PttlAsync("sliding")) <= before)
+        {
+            Assert.True(waited.Elapsed < Deadline, $"The renewal never reached Redis (PTTL {after} ms, {before} ms before the read).");
+            await Task.Delay(20);
+        }
+
+        Assert.InRange(after, before + 1, 60_600);
     }
 
     [Fact]
@@ -316,6 +345,9 @@ public abstract class NearCacheTests(Xunit.Abstractions.ITestOutputHelper output
 
         throw new InvalidOperationException($"No server holds {key}.");
     }
+
+    private async Task<long> PttlAsync(string key) =>
+        long.Parse((await ServerOf(key).CommandAsync("PTTL", Ns + key)).Trim(':', '\r', '\n'), CultureInfo.InvariantCulture);
 
     private protected static RcAspNet.Stores.Near.NearCopies Near(ServiceProvider node) => node.GetRequiredService<StoreFactory>().Near!;
 
