@@ -271,6 +271,8 @@ public sealed class LoadingTests
     public async Task EagerRefresh_NoReaderRunsTheFactory_AndTheEntryIsRefreshedInTheBackground(string store)
     {
         await using var fixture = await Fixture.StartAsync(store, o => o.EagerRefreshThreshold = 0.5);
+        // A long lifetime: the entry's TTL in Redis, which real time also shortens, outlasts a loaded machine's pauses.
+        var hundred = new RcEntryOptions { Expiration = TimeSpan.FromSeconds(100) };
         var version = 1;
         var runs = 0;
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -282,19 +284,19 @@ public sealed class LoadingTests
             return Volatile.Read(ref version);
         }
 
-        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("hot", Factory, TenSeconds));
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("hot", Factory, hundred));
         for (var round = 2; round <= 4; round++)
         {
             // Before the threshold: a hit, nothing refreshed.
-            await fixture.PassAsync(TimeSpan.FromSeconds(4));
-            Assert.Equal(round - 1, await fixture.Cache.GetOrSetAsync("hot", Factory, TenSeconds));
+            await fixture.PassAsync(TimeSpan.FromSeconds(40));
+            Assert.Equal(round - 1, await fixture.Cache.GetOrSetAsync("hot", Factory, hundred));
             Assert.Equal(round - 1, Volatile.Read(ref runs));
 
             // Past it, with the factory held shut: every reader gets the entry at once, and one refresh runs.
             Volatile.Write(ref gate, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             Volatile.Write(ref version, round);
-            await fixture.PassAsync(TimeSpan.FromSeconds(2));
-            var readers = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => fixture.Cache.GetOrSetAsync("hot", Factory, TenSeconds).AsTask()));
+            await fixture.PassAsync(TimeSpan.FromSeconds(20));
+            var readers = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => fixture.Cache.GetOrSetAsync("hot", Factory, hundred).AsTask())).WaitAsync(TimeSpan.FromSeconds(30));
             Assert.All(readers, r => Assert.Equal(round - 1, r));
 
             // The refresh runs in the background (in a flow of its own), so it may start after the readers are answered.

@@ -46,7 +46,7 @@ public abstract class NearCacheTests(Xunit.Abstractions.ITestOutputHelper output
         {
             Store(o);
             o.Namespace = Ns;
-            o.OperationTimeout = TimeSpan.FromSeconds(2);
+            o.OperationTimeout = TimeSpan.FromSeconds(10);
             o.CircuitBreakDuration = TimeSpan.FromMilliseconds(200);
             o.NearCache.Enabled = true;
             o.NearCache.MaximumSize = maximumSize;

@@ -17,6 +17,8 @@ namespace RcAspNet.Tests.Stores;
 /// </summary>
 public sealed class AppConnectionTests : IAsyncLifetime
 {
+    // Every call here is expected to succeed: a slow moment of a loaded machine must not turn one into a dropped write.
+    private static readonly TimeSpan Unhurried = TimeSpan.FromSeconds(10);
     private RedisServer _server = null!;
 
     public async Task InitializeAsync() => _server = await RedisServer.StartAsync();
@@ -30,7 +32,7 @@ public sealed class AppConnectionTests : IAsyncLifetime
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration["ConnectionStrings:cache"] = _server.EndPoint;
         builder.AddRedisClient("cache");
-        builder.Services.AddRcCache(o => (o.Store, o.Namespace) = (RcStoreKind.Redis, "app:")).UseRcRedisConnection();
+        builder.Services.AddRcCache(o => (o.Store, o.Namespace, o.OperationTimeout) = (RcStoreKind.Redis, "app:", Unhurried)).UseRcRedisConnection();
         using var host = builder.Build();
         var multiplexer = host.Services.GetRequiredService<IConnectionMultiplexer>();
         await multiplexer.GetDatabase().PingAsync();
@@ -56,7 +58,7 @@ public sealed class AppConnectionTests : IAsyncLifetime
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Services.AddKeyedSingleton<IConnectionMultiplexer>("sessions", (_, _) => ConnectionMultiplexer.Connect(_server.EndPoint));
-        builder.Services.AddRcCache(o => (o.Store, o.Namespace) = (RcStoreKind.Redis, "keyed:")).UseRcRedisConnection("sessions");
+        builder.Services.AddRcCache(o => (o.Store, o.Namespace, o.OperationTimeout) = (RcStoreKind.Redis, "keyed:", Unhurried)).UseRcRedisConnection("sessions");
         using var host = builder.Build();
         var cache = host.Services.GetRequiredService<IRcCache>();
         await cache.SetAsync("k", 1);
@@ -71,7 +73,7 @@ public sealed class AppConnectionTests : IAsyncLifetime
         builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(_server.EndPoint));
         builder.Services.AddRcCache(static o =>
         {
-            (o.Store, o.Namespace) = (RcStoreKind.Redis, "main:");
+            (o.Store, o.Namespace, o.OperationTimeout) = (RcStoreKind.Redis, "main:", Unhurried);
             o.Caches["pages"] = new RcNamedCacheOptions { Store = RcStoreKind.Redis, Namespace = "pages:" };
         }).UseRcRedisConnection();
         using var host = builder.Build();
@@ -90,6 +92,7 @@ public sealed class AppConnectionTests : IAsyncLifetime
         builder.Configuration["Rc:Store"] = "Redis";
         builder.Configuration["Rc:RedisConnectionName"] = "cache";
         builder.Configuration["Rc:Namespace"] = "named:";
+        builder.Configuration["Rc:OperationTimeout"] = "00:00:10";
         builder.Services.AddRcCache(builder.Configuration.GetSection("Rc"));
         using var host = builder.Build();
         var cache = host.Services.GetRequiredService<IRcCache>();
