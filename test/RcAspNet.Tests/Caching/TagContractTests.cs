@@ -253,42 +253,52 @@ public abstract class TagContractTests : StoreNodesTest
             }
         }
 
-        // A first clear compiles the clear's code; a second one is timed.
+        // A first clear compiles the clear's code (and the racing node connects); a second one is timed.
         await FillAsync();
         await Cache.ClearAsync();
+        await Node(1).GetAsync<string>(tagged[0]);
         await FillAsync();
         var timed = System.Diagnostics.Stopwatch.StartNew();
         await Cache.ClearAsync();
         var length = timed.Elapsed;
 
-        await FillAsync();
-        var started = System.Diagnostics.Stopwatch.StartNew();
-        var clear = Cache.ClearAsync().AsTask();
-        var during = 0;
-        for (var i = 0; i < Tags; i++)
+        // A pause of a loaded machine can make the timed clear slow and the raced one quick: the race is run again
+        // until enough of its writes began while the clear ran. Every run's writes must be found by their tags.
+        var raced = 0;
+        for (var run = 0; run < 5 && raced < Tags / 4; run++)
         {
-            var at = length * (i + 0.5) / (2 * Tags);
-            if (started.Elapsed < at)
+            await FillAsync();
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            var clear = Cache.ClearAsync().AsTask();
+            var during = 0;
+            for (var i = 0; i < Tags; i++)
             {
-                await Task.Delay(at - started.Elapsed);
+                var at = length * (i + 0.5) / (2 * Tags);
+                if (started.Elapsed < at)
+                {
+                    await Task.Delay(at - started.Elapsed);
+                }
+
+                during += clear.IsCompleted ? 0 : 1;
+                await Node(1).SetAsync(tagged[i], "during", Tagged($"t{i}"));
             }
 
-            during += clear.IsCompleted ? 0 : 1;
-            await Node(1).SetAsync(tagged[i], "during", Tagged($"t{i}"));
+            await clear;
+            raced = Math.Max(raced, during);
+            for (var i = 0; i < Tags; i++)
+            {
+                await Cache.InvalidateTagAsync($"t{i}");
+            }
+
+            Assert.All(await Cache.GetManyAsync<string>(tagged), Assert.Null);
+            if (Nodes[0].GetRequiredService<CacheRegistry>().Stores[0] is MemoryStore)
+            {
+                // The memory store clears in one step under its locks: there is nothing to race.
+                return;
+            }
         }
 
-        await clear;
-        if (Nodes[0].GetRequiredService<CacheRegistry>().Stores[0] is not MemoryStore)
-        {
-            Assert.True(during >= Tags / 4, $"Only {during} of {Tags} writes began while the clear ran: the test did not race it.");
-        }
-
-        for (var i = 0; i < Tags; i++)
-        {
-            await Cache.InvalidateTagAsync($"t{i}");
-        }
-
-        Assert.All(await Cache.GetManyAsync<string>(tagged), Assert.Null);
+        Assert.True(raced >= Tags / 4, $"At most {raced} of {Tags} writes began while a clear ran, in five runs: the test did not race it.");
     }
 
     [Fact]
