@@ -26,6 +26,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     private readonly int _concurrency;
     private readonly Lock _lock = new();
     private readonly Func<CancellationToken, Task> _flush;
+    private readonly CancellationTokenSource _ended = new(); // what the flushes' work stops on: the batch's end, not a caller's token
     private Lookups? _queue;
     private Task _flushes = Task.CompletedTask; // under _lock: done when every flush begun so far has resolved what it took
     private bool _disposed;
@@ -89,8 +90,14 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
 
     public Task FlushAsync(CancellationToken cancellationToken = default) => FlushCoreAsync(waitForEarlier: true, cancellationToken);
 
+    /// <summary>
+    /// Takes what is queued and resolves it. The resolution is shared (another caller may wait for any lookup it took),
+    /// so it runs until done or until the batch ends, whatever the caller's token does: that token bounds only the
+    /// caller's own wait, and one that fired before the call takes nothing.
+    /// </summary>
     private async Task FlushCoreAsync(bool waitForEarlier, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         BatchEntry[] entries = [];
         TaskCompletionSource? taken = null;
         Task earlier;
@@ -117,20 +124,15 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
 
         if (taken is not null)
         {
+            var resolving = ResolveTakenAsync(entries, taken);
             try
             {
-                await ResolveAsync(entries, cancellationToken).ConfigureAwait(false);
-                taken.SetResult();
+                await resolving.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !resolving.IsCompleted)
             {
-                // Cancellation, or a failure this flush did not expect: no handle may stay pending.
-                foreach (var entry in entries)
-                {
-                    entry.Fail(ex);
-                }
-
-                taken.SetResult();
+                // Its failure, if it fails, reaches the handles: observed here, since this caller no longer waits for it.
+                _ = resolving.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                 throw;
             }
         }
@@ -138,6 +140,26 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         if (waitForEarlier && !earlier.IsCompleted && s_loading.Value != this)
         {
             await earlier.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ResolveTakenAsync(BatchEntry[] entries, TaskCompletionSource taken)
+    {
+        try
+        {
+            await ResolveAsync(entries, _ended.Token).ConfigureAwait(false);
+            taken.SetResult();
+        }
+        catch (Exception ex)
+        {
+            // The batch ended, or a failure this flush did not expect: no handle may stay pending.
+            foreach (var entry in entries)
+            {
+                entry.Fail(ex);
+            }
+
+            taken.SetResult();
+            throw;
         }
     }
 
@@ -157,6 +179,11 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         BatchEntry[] abandoned = [];
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return default;
+            }
+
             _disposed = true;
             if (_queue is { } queue)
             {
@@ -172,6 +199,8 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
                 "The request ended before this batched lookup was flushed: await its handle, or IRcBatch.FlushAsync(), before the response is complete."));
         }
 
+        // A flush whose callers all stopped waiting stops too (its loaders see their token fire).
+        _ended.Cancel();
         return default;
     }
 

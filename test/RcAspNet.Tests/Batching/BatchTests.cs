@@ -240,6 +240,55 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
         Assert.Equal(2, second.Value);
     }
 
+    /// <summary>
+    /// Two parts of one request share the batch: the flush that one of them starts takes the other's lookups too, so the
+    /// token it gives bounds its own wait, not the flush. The other part still gets its value, and the flush's loaders
+    /// run to the end.
+    /// </summary>
+    [Fact]
+    public async Task AFlushWhoseCallerGivesUp_StillResolvesTheLookupsItTookForOthers()
+    {
+        await using var services = Sharded();
+        await using var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var loading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var mine = batch.Load("mine", async _ =>
+        {
+            loading.TrySetResult();
+            await gate.Task;
+            return 1;
+        });
+        var theirs = batch.Load("theirs", async _ =>
+        {
+            await gate.Task;
+            return 2;
+        });
+
+        using var leaving = new CancellationTokenSource();
+        var flush = batch.FlushAsync(leaving.Token);
+        await loading.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await leaving.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => flush.WaitAsync(TimeSpan.FromSeconds(30)));
+
+        gate.SetResult();
+        Assert.Equal(2, await theirs.ResolveAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(1, await mine.ResolveAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
+        await Eventually.TrueAsync(async () => await services.GetRequiredService<IRcCache>().GetAsync<int>("theirs") == 2);
+    }
+
+    [Fact]
+    public async Task AFlushWhoseCallerHasGivenUpAlready_TakesNothing()
+    {
+        await using var services = Sharded();
+        await using var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        var lookup = batch.Load("kept", _ => ValueTask.FromResult(3));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => batch.FlushAsync(new CancellationToken(canceled: true)));
+        Assert.False(lookup.IsResolved);
+        Assert.Equal(3, await lookup.ResolveAsync());
+    }
+
     [Fact]
     public async Task LoaderThatThrows_FaultsOnlyItsOwnHandle()
     {
