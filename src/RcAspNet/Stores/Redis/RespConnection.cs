@@ -48,7 +48,7 @@ internal sealed class RespConnection : IDisposable
     /// </summary>
     public static RespConnection Open(EndPoint endPoint, RespSettings settings, long deadline)
     {
-        var socket = Connect(endPoint, deadline);
+        var socket = Connect(endPoint, settings.Lookup, deadline);
         SslStream? tls = null;
         try
         {
@@ -239,17 +239,17 @@ internal sealed class RespConnection : IDisposable
 
     public static long Deadline(TimeSpan timeout) => Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
 
-    private static Socket Connect(EndPoint endPoint, long deadline)
+    private static Socket Connect(EndPoint endPoint, Func<string, IPAddress[]> lookup, long deadline)
     {
         if (endPoint is DnsEndPoint dns)
         {
-            var addresses = Dns.GetHostAddresses(dns.Host);
+            var addresses = HostResolver.Resolve(dns.Host, lookup, deadline);
             Exception? last = null;
             foreach (var address in addresses.OrderBy(static a => a.AddressFamily == AddressFamily.InterNetwork ? 0 : 1))
             {
                 try
                 {
-                    return Connect(new IPEndPoint(address, dns.Port), deadline);
+                    return Connect(new IPEndPoint(address, dns.Port), lookup, deadline);
                 }
                 catch (SocketException ex)
                 {

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Security;
 using System.Security.Authentication;
 using StackExchange.Redis;
@@ -27,6 +28,9 @@ internal sealed record RespSettings(string? User, string? Password, int Database
         NullIfBlank(configuration.SslHost),
         configuration.SslProtocols ?? SslProtocols.None,
         string.IsNullOrEmpty(authorityFile) ? null : TrustedAuthority.Validation(TrustedAuthority.Load(authorityFile)));
+
+    /// <summary>Gets how a host name is looked up: the system's resolver (bounded by the connect's deadline, <see cref="HostResolver"/>); tests give one that never answers.</summary>
+    public Func<string, IPAddress[]> Lookup { get; init; } = Dns.GetHostAddresses;
 
     // StackExchange.Redis sends no user or password that is blank.
     private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
