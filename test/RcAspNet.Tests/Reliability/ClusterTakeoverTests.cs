@@ -55,6 +55,44 @@ public sealed class ClusterTakeoverTests
     }
 
     /// <summary>
+    /// A clear made while a slot's keys are moving to a newcomer (a primary that owns no slot yet, so not one the clear
+    /// scans) misses the keys already moved; once the newcomer is given the slot, none of them is served.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task SlotTakenOverByANewcomerDuringAClear_ItsMovedEntriesAreNeverServed(bool synchronous)
+    {
+        await using var cluster = await RedisClusterServers.StartAsync();
+        await using var newcomer = await StartNewcomerAsync(cluster);
+        await using var services = Services(cluster);
+        var cache = services.GetRequiredService<IDistributedCache>();
+        await cache.SetStringAsync(Key, "v1");
+        Assert.Equal("v1", await ReadAsync(cache, synchronous));
+
+        var slot = HashSlot.Of(Ns + Key);
+        var number = slot.ToString(CultureInfo.InvariantCulture);
+        var nodes = await RedisClusterServers.NodesAsync(cluster.Nodes[0]);
+        var from = nodes.Single(n => n.Owns(slot));
+        var to = nodes.Single(n => n.Port == newcomer.Port);
+        await CopyWhileImportingAsync(cluster.ServerAt(from.Port), from.Id, newcomer, number);
+
+        Assert.Equal(0, (await services.GetRequiredService<IRcCache>().ClearAsync()).Pending);
+        Assert.Null(await ReadAsync(cache, synchronous));
+        Assert.StartsWith(":1", await newcomer.CommandAsync("CLUSTER", "COUNTKEYSINSLOT", number), StringComparison.Ordinal);
+
+        // The slot goes to the newcomer; reads follow the move, and never serve the entry it still holds.
+        await AssignAsync(cluster.Nodes.Append(newcomer), newcomer, number, to.Id);
+        await Eventually.TrueAsync(async () =>
+        {
+            Assert.Null(await ReadAsync(cache, synchronous));
+            return (await newcomer.CommandAsync("EXISTS", Ns + Key)).StartsWith(":0", StringComparison.Ordinal);
+        });
+        Assert.Null(await ReadAsync(cache, synchronous));
+        await ServesAgainAsync(cache, () => ReadAsync(cache, synchronous));
+    }
+
+    /// <summary>
     /// While the slot migrates to the newcomer, the old primary answers ASK for a key it does not hold, the removed one
     /// included. A primary that owns no slot yet was never verified: what it answers is not served.
     /// </summary>
