@@ -32,7 +32,7 @@ internal abstract class BatchEntry(string key, string namespacedKey, RcEntryOpti
     public abstract void Fail(Exception error);
 
     /// <summary>Marks the entry as taken by a flush, for callers that await it meanwhile.</summary>
-    public abstract void TakenBy(Task flush);
+    public abstract void TakenBy(FlushWork flush);
 
     /// <summary>What the misses of one loader share when they go through the cache's loader (a load-many loader's one call), or null.</summary>
     public virtual object? Share(int members) => null;

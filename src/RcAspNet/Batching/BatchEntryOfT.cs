@@ -31,7 +31,7 @@ internal abstract class BatchEntry<T> : BatchEntry
 
     public override void Fail(Exception error) => Promise.SetError(error);
 
-    public override void TakenBy(Task flush) => Promise.Flushing = flush;
+    public override void TakenBy(FlushWork flush) => Promise.Flushing = flush;
 
     public override async Task LoadThroughAsync(RcCache cache, ReadOnlyMemory<byte>? value, EntryHeader header, long loadsEndedAtRead, object? shared, SemaphoreSlim loads, CancellationToken cancellationToken)
     {

@@ -28,7 +28,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     private readonly Func<CancellationToken, Task> _flush;
     private readonly CancellationTokenSource _ended = new(); // what the flushes' work stops on: the batch's end, not a caller's token
     private Lookups? _queue;
-    private Task _flushes = Task.CompletedTask; // under _lock: done when every flush begun so far has resolved what it took
+    private readonly List<FlushWork> _running = []; // under _lock: the flushes that have not resolved all they took
     private bool _disposed;
 
     public RcBatch(IServiceProvider services, CacheRegistry registry, RcMetrics metrics, IOptions<RcOptions> options, ILogger<RcBatch> logger)
@@ -91,45 +91,45 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     public Task FlushAsync(CancellationToken cancellationToken = default) => FlushCoreAsync(waitForEarlier: true, cancellationToken);
 
     /// <summary>
-    /// Takes what is queued and resolves it. The resolution is shared (another caller may wait for any lookup it took),
-    /// so it runs until done or until the batch ends, whatever the caller's token does: that token bounds only the
-    /// caller's own wait, and one that fired before the call takes nothing.
+    /// Takes what is queued and resolves it. The resolution is shared (another caller may wait for any lookup it took,
+    /// <see cref="FlushWork"/>): the caller's token bounds its own wait, and cancels the flush's loaders only when no
+    /// one else waits for it. A token that fired before the call takes nothing.
     /// </summary>
     private async Task FlushCoreAsync(bool waitForEarlier, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         BatchEntry[] entries = [];
-        TaskCompletionSource? taken = null;
-        Task earlier;
+        FlushWork? work = null;
+        FlushWork[] earlier;
         lock (_lock)
         {
             // Lookups that another caller's flush took and is still resolving were queued before this call too: it
             // returns once they are resolved as well, so that every handle queued before it can be read (unless it is
             // made by a loader those flushes run, which they wait for).
-            earlier = _flushes;
+            earlier = _running.Count == 0 ? [] : [.. _running];
             if (_queue is { Entries.Count: > 0 } queue)
             {
                 entries = queue.Take();
-                taken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                _flushes = earlier.IsCompleted ? taken.Task : Task.WhenAll(earlier, taken.Task);
+                work = new FlushWork(_ended.Token);
+                _running.Add(work);
 
                 // Under the lock: a caller that resolves one of these, finds the queue empty and then no flush to wait
                 // for would read a lookup not resolved yet.
                 foreach (var entry in entries)
                 {
-                    entry.TakenBy(taken.Task);
+                    entry.TakenBy(work);
                 }
             }
         }
 
-        if (taken is not null)
+        if (work is not null)
         {
-            var resolving = ResolveTakenAsync(entries, taken);
+            var resolving = ResolveTakenAsync(entries, work);
             try
             {
-                await resolving.WaitAsync(cancellationToken).ConfigureAwait(false);
+                await work.WaitAsync(resolving, joined: true, cancellationToken).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !resolving.IsCompleted)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 // Its failure, if it fails, reaches the handles: observed here, since this caller no longer waits for it.
                 _ = resolving.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
@@ -137,29 +137,36 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
             }
         }
 
-        if (waitForEarlier && !earlier.IsCompleted && s_loading.Value != this)
+        if (waitForEarlier && earlier.Length > 0 && s_loading.Value != this)
         {
-            await earlier.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await Task.WhenAll(earlier.Select(e => e.WaitAsync(e.Done, joined: false, cancellationToken))).ConfigureAwait(false);
         }
     }
 
-    private async Task ResolveTakenAsync(BatchEntry[] entries, TaskCompletionSource taken)
+    private async Task ResolveTakenAsync(BatchEntry[] entries, FlushWork work)
     {
         try
         {
-            await ResolveAsync(entries, _ended.Token).ConfigureAwait(false);
-            taken.SetResult();
+            await ResolveAsync(entries, work.Token).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            // The batch ended, or a failure this flush did not expect: no handle may stay pending.
+            // Cancelled, or a failure this flush did not expect: no handle may stay pending.
             foreach (var entry in entries)
             {
                 entry.Fail(ex);
             }
 
-            taken.SetResult();
             throw;
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _running.Remove(work);
+            }
+
+            work.Complete();
         }
     }
 
@@ -199,9 +206,8 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
                 "The request ended before this batched lookup was flushed: await its handle, or IRcBatch.FlushAsync(), before the response is complete."));
         }
 
-        // A flush whose callers all stopped waiting stops too (its loaders see their token fire).
-        _ended.Cancel();
-        return default;
+        // A flush still running stops (its loaders see their token fire), on another thread than the scope's disposal.
+        return new(_ended.CancelAsync());
     }
 
     /// <summary>

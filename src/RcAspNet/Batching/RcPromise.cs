@@ -40,7 +40,7 @@ public sealed class RcPromise<T>
     }
 
     /// <summary>Gets the flush this lookup is part of once one has taken it, to wait for.</summary>
-    internal Task? Flushing { get; set; }
+    internal RcAspNet.Batching.FlushWork? Flushing { get; set; }
 
 
     internal void SetResult(T value)
@@ -76,8 +76,11 @@ public sealed class RcPromise<T>
 
             if (!IsResolved)
             {
-                // Taken by a flush still running (another caller's, or the one above if it was): wait for this lookup.
-                await WhenResolved().WaitAsync(cancellationToken).ConfigureAwait(false);
+                // Taken by a flush still running (another caller's, or the one above if it was): wait for this lookup,
+                // as one of that flush's waiters (the flush goes on while one waits).
+                await (Flushing is { } flushing
+                    ? flushing.WaitAsync(WhenResolved(), joined: false, cancellationToken)
+                    : WhenResolved().WaitAsync(cancellationToken)).ConfigureAwait(false);
             }
         }
 

@@ -242,8 +242,8 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
 
     /// <summary>
     /// Two parts of one request share the batch: the flush that one of them starts takes the other's lookups too, so the
-    /// token it gives bounds its own wait, not the flush. The other part still gets its value, and the flush's loaders
-    /// run to the end.
+    /// token it gives bounds its own wait, not the flush. While the other part waits for one of them, the flush and its
+    /// loaders go on, and every lookup it took is resolved.
     /// </summary>
     [Fact]
     public async Task AFlushWhoseCallerGivesUp_StillResolvesTheLookupsItTookForOthers()
@@ -253,16 +253,47 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
         var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var loading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var mine = batch.Load("mine", async _ =>
+        var mine = batch.Load("mine", async token =>
         {
             loading.TrySetResult();
-            await gate.Task;
+            await gate.Task.WaitAsync(token);
             return 1;
         });
-        var theirs = batch.Load("theirs", async _ =>
+        var theirs = batch.Load("theirs", async token =>
         {
-            await gate.Task;
+            await gate.Task.WaitAsync(token);
             return 2;
+        });
+
+        using var leaving = new CancellationTokenSource();
+        var flush = batch.FlushAsync(leaving.Token);
+        await loading.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var theirsRead = theirs.ResolveAsync().AsTask();
+        await leaving.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => flush.WaitAsync(TimeSpan.FromSeconds(30)));
+
+        gate.SetResult();
+        Assert.Equal(2, await theirsRead.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(1, await mine.ResolveAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
+        await Eventually.TrueAsync(async () => await services.GetRequiredService<IRcCache>().GetAsync<int>("theirs") == 2);
+    }
+
+    /// <summary>
+    /// A caller that gives up on a flush no one else waits for cancels its loaders, and returns once they have ended (as
+    /// before): the next flush of the batch does not wait for them.
+    /// </summary>
+    [Fact]
+    public async Task AFlushItsOnlyWaiterGivesUp_CancelsItsLoaders_AndTheNextFlushGoesOn()
+    {
+        await using var services = Sharded();
+        await using var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        var loading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var slow = batch.Load("slow", async token =>
+        {
+            loading.TrySetResult();
+            await Task.Delay(Timeout.Infinite, token);
+            return 1;
         });
 
         using var leaving = new CancellationTokenSource();
@@ -270,11 +301,12 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
         await loading.Task.WaitAsync(TimeSpan.FromSeconds(30));
         await leaving.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => flush.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.True(slow.IsResolved);
+        Assert.ThrowsAny<OperationCanceledException>(() => slow.Value);
 
-        gate.SetResult();
-        Assert.Equal(2, await theirs.ResolveAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
-        Assert.Equal(1, await mine.ResolveAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
-        await Eventually.TrueAsync(async () => await services.GetRequiredService<IRcCache>().GetAsync<int>("theirs") == 2);
+        var next = batch.Load("next", _ => ValueTask.FromResult(5));
+        await batch.FlushAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(5, next.Value);
     }
 
     [Fact]
