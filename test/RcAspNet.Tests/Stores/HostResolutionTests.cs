@@ -55,14 +55,45 @@ public sealed class HostResolutionTests : IAsyncLifetime
         {
             // Each call on a thread of its own, as synchronous callers are; each must return with a timeout.
             var calls = Enumerable.Range(0, 4).Select(i => Task.Factory.StartNew(
-                () => Assert.ThrowsAny<TimeoutException>(() => client.Get($"k{i}", RespConnection.Deadline(TimeSpan.FromMilliseconds(300)))),
+                () => Assert.Throws<ConnectTimeoutException>(() => client.Get($"k{i}", RespConnection.Deadline(TimeSpan.FromMilliseconds(300)))),
                 CancellationToken.None,
                 TaskCreationOptions.LongRunning,
                 TaskScheduler.Default)).ToArray();
             var all = Task.WhenAll(calls);
             Assert.Same(all, await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(30))));
             await all;
+
+            // One lookup for all four (it may start after a caller's deadline on a loaded machine, but never twice).
+            await Eventually.TrueAsync(() => Task.FromResult(Volatile.Read(ref lookups) >= 1));
             Assert.Equal(1, Volatile.Read(ref lookups));
+        }
+        finally
+        {
+            hung.Set();
+        }
+    }
+
+    [Fact]
+    public async Task ASeedWhoseLookupNeverAnswers_IsPassedOver_ForTheNext()
+    {
+        using var hung = new ManualResetEventSlim();
+        var settings = Settings(host =>
+        {
+            if (host == "silent.rc-test")
+            {
+                hung.Wait();
+                throw new InvalidOperationException("released by the test's end");
+            }
+
+            return [IPAddress.Loopback];
+        });
+        using var client = new BlockingRedisClient([new DnsEndPoint("silent.rc-test", _server.Port), new DnsEndPoint(Host, _server.Port)], settings);
+        await _server.CommandAsync("SET", "next-seed", "yes");
+        try
+        {
+            // The first call spends its deadline on the silent seed's lookup; the next goes to the other seed.
+            Assert.ThrowsAny<TimeoutException>(() => client.Get("next-seed", RespConnection.Deadline(TimeSpan.FromMilliseconds(300))));
+            Assert.Equal("yes"u8.ToArray(), client.Get("next-seed", RespConnection.Deadline(TimeSpan.FromSeconds(10))));
         }
         finally
         {

@@ -304,7 +304,7 @@ internal sealed class BlockingRedisClient : IDisposable
             {
                 return RespConnection.Open(endPoint, _settings, deadline);
             }
-            catch (Exception ex) when (ex is SocketException or IOException && otherSeeds && attempt + 1 < _seeds.Length && Array.IndexOf(_seeds, endPoint) is var index and >= 0)
+            catch (Exception ex) when (ex is SocketException or IOException or ConnectTimeoutException && otherSeeds && attempt + 1 < _seeds.Length && Array.IndexOf(_seeds, endPoint) is var index and >= 0)
             {
                 var next = (index + 1) % _seeds.Length;
                 Volatile.Write(ref _seed, next);

@@ -60,6 +60,7 @@ internal static class HostResolver
             catch (Exception ex)
             {
                 lookup.SetException(ex);
+                _ = lookup.Task.Exception; // observed: every caller may have stopped waiting
             }
             finally
             {
@@ -74,7 +75,7 @@ internal static class HostResolver
             IsBackground = true,
             Name = "rc resolve",
         };
-        thread.Start();
+        thread.UnsafeStart(); // not with the first caller's context (its activity, its AsyncLocals) for as long as it hangs
         return lookup.Task;
     }
 }
