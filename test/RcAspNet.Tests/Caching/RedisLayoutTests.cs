@@ -56,6 +56,11 @@ public sealed class RedisLayoutTests : IAsyncLifetime
         Assert.Contains("$8\r\nblog:ttl\r\n", log, StringComparison.Ordinal);
         Assert.Contains("$4\r\n1234\r\n", log, StringComparison.Ordinal);
         Assert.Matches("(?i)(\\$6\r\npsetex|\\$3\r\nset)\r\n\\$8\r\nblog:ttl\r\n", log);
+
+        // And the key has a lifetime, of at most that (gone, -2, if a pause outlasted it; never -1, none).
+        var pttl = long.Parse((await Server.CommandAsync("PTTL", "blog:ttl")).Trim(':', '\r', '\n'), CultureInfo.InvariantCulture);
+        Assert.NotEqual(-1, pttl);
+        Assert.True(pttl <= 1234, $"PTTL {pttl}");
     }
 
     [Fact]

@@ -268,7 +268,8 @@ public abstract class NearCacheTests(Xunit.Abstractions.ITestOutputHelper output
     /// <summary>
     /// A read the near cache answers still renews a sliding entry in Redis: the key's <c>PTTL</c> rises after one such
     /// read. The clock is this test's own, so the renewal throttle (one per hundredth of the window) allows exactly the
-    /// renewals the test makes room for, and the window is long enough that no pause of a loaded machine expires the key.
+    /// renewals the test makes room for; the key is set to 30 s before the read, and the renewal gives it the window's
+    /// 60.6 s, so no pause of a loaded machine can make a renewal look absent or present.
     /// </summary>
     [Fact]
     public async Task SlidingEntry_ReadOnlyFromMemory_StillRenewsInRedis()
@@ -278,17 +279,27 @@ public abstract class NearCacheTests(Xunit.Abstractions.ITestOutputHelper output
         var cache = node.GetRequiredService<IDistributedCache>();
         await cache.SetStringAsync("sliding", "kept", new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(1) });
 
-        // The first read renews and drops the copy; the clock stands still, so the reads after it renew nothing and keep one.
+        // The first read renews (to 60.6 s, past the write's 60 s); once that has landed, the key is set to 30 s. Each
+        // of the two drops the copy once Redis reports it; the clock stands still, so no read after the first renews.
+        using var reported = new MetricsRecorder(node);
         await WarmAsync(node, "sliding");
-
-        // Let Redis count down a little, so that a renewal shows as a rise.
         var waited = Stopwatch.StartNew();
-        long before;
-        while ((before = await PttlAsync("sliding")) > 60_000)
+        while (await PttlAsync("sliding") <= 60_000)
         {
-            Assert.True(waited.Elapsed < Deadline, $"sliding's PTTL never fell below 60 s (last {before} ms).");
-            await Task.Delay(50);
+            Assert.True(waited.Elapsed < Deadline, "The first read's renewal never reached Redis.");
+            await Task.Delay(20);
         }
+
+        await ServerOf("sliding").CommandAsync("PEXPIRE", Ns + "sliding", "30000");
+        while (reported.Sum("rc.near.invalidations") < 2)
+        {
+            Assert.True(waited.Elapsed < Deadline, "Redis never reported both changes to the near cache.");
+            await Task.Delay(20);
+        }
+
+        await WarmAsync(node, "sliding");
+        var before = await PttlAsync("sliding");
+        Assert.InRange(before, 1, 30_000);
 
         clock.Advance(TimeSpan.FromSeconds(1));
         using var metrics = new MetricsRecorder(node);
@@ -298,13 +309,13 @@ public abstract class NearCacheTests(Xunit.Abstractions.ITestOutputHelper output
         // The renewal is sent in the background: wait for it to land, then check it gave the window plus at most 1%.
         waited.Restart();
         long after;
-        while ((after = await PttlAsync("sliding")) <= before)
+        while ((after = await PttlAsync("sliding")) <= 30_000)
         {
             Assert.True(waited.Elapsed < Deadline, $"The renewal never reached Redis (PTTL {after} ms, {before} ms before the read).");
             await Task.Delay(20);
         }
 
-        Assert.InRange(after, before + 1, 60_600);
+        Assert.InRange(after, 30_001, 60_600);
     }
 
     [Fact]

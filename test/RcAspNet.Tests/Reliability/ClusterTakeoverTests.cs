@@ -381,10 +381,7 @@ public sealed class ClusterTakeoverTests
         string KeyOf(ClusterNode owner) => Enumerable.Range(0, 1000).Select(static i => $"entry:{i}").First(k => owner.Owns(HashSlot.Of(Ns + k)) && HashSlot.Of(Ns + k) != slot);
         var (onTo, onOther) = (KeyOf(to), KeyOf(other));
         var onFrom = Enumerable.Range(0, 1000).Select(static i => $"other:{i}").Where(k => from.Owns(HashSlot.Of(Ns + k)) && HashSlot.Of(Ns + k) != slot).Take(4).ToArray();
-        foreach (var key in onFrom.Append(onTo).Append(onOther))
-        {
-            await WrittenAsync(cache, key, "v1");
-        }
+        await WrittenAsync(cache, [.. onFrom.Append(onTo).Append(onOther)], "v1");
 
         // The slot (which holds no key) moves, and the application learns it from a read the old primary redirects.
         Assert.Null(await cache.GetStringAsync(Key));
@@ -440,10 +437,7 @@ public sealed class ClusterTakeoverTests
         var from = primaries.Single(p => p.Owns(slot));
         var to = primaries.First(p => p.Id != from.Id);
         var others = Enumerable.Range(0, 1000).Select(static i => $"other:{i}").Where(k => from.Owns(HashSlot.Of(Ns + k)) && HashSlot.Of(Ns + k) != slot).Take(4).ToArray();
-        foreach (var key in others.Prepend(Key))
-        {
-            await WrittenAsync(cache, key, "v1");
-        }
+        await WrittenAsync(cache, [.. others.Prepend(Key)], "v1");
 
         await CopyWhileImportingAsync(cluster.ServerAt(from.Port), from.Id, cluster.ServerAt(to.Port), number);
         return (from, to, number, others);
@@ -467,13 +461,29 @@ public sealed class ClusterTakeoverTests
     }
 
     /// <summary>
-    /// Writes <paramref name="key"/> until it reads back: a <see cref="FoldingServices"/> cache drops a write a slow moment
-    /// of a loaded machine made time out, and the set-up needs every one of its entries.
+    /// Writes <paramref name="keys"/> until all of them read back: a <see cref="FoldingServices"/> cache drops a write a
+    /// slow moment of a loaded machine made time out (which may fold into a clear of others), and the set-up needs
+    /// every one of its entries.
     /// </summary>
-    private static Task WrittenAsync(IDistributedCache cache, string key, string value) => Eventually.TrueAsync(async () =>
+    private static Task WrittenAsync(IDistributedCache cache, string[] keys, string value) => Eventually.TrueAsync(async () =>
     {
-        await cache.SetStringAsync(key, value);
-        return await cache.GetStringAsync(key) == value;
+        foreach (var key in keys)
+        {
+            if (await cache.GetStringAsync(key) != value)
+            {
+                await cache.SetStringAsync(key, value);
+            }
+        }
+
+        foreach (var key in keys)
+        {
+            if (await cache.GetStringAsync(key) != value)
+            {
+                return false;
+            }
+        }
+
+        return true;
     });
 
     /// <summary>Waits until the entry's slot is served again: a value written through the cache is what <paramref name="read"/> returns.</summary>
