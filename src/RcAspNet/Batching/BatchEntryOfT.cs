@@ -9,7 +9,7 @@ internal abstract class BatchEntry<T> : BatchEntry
         : base(key, namespacedKey, options)
     {
         Batch = batch;
-        Promise = new RcPromise<T>(batch.Flush);
+        Promise = new RcPromise<T>(batch);
     }
 
     /// <summary>Gets the batch the lookup is queued in, which runs its loader (<see cref="RcBatch.AsLoaderAsync"/>).</summary>

@@ -27,9 +27,9 @@ public interface IRcBatch
     /// from a loader of that flush, which it waits for). Lookups queued while it runs (by loaders) go to the next flush;
     /// a loader that needs one awaits its handle's <see cref="RcPromise{T}.ResolveAsync"/>, which waits for that lookup
     /// alone. <paramref name="cancellationToken"/> bounds this caller's wait: the flush may have taken lookups that
-    /// others wait for, and goes on while one of them does; its loaders are cancelled once every caller waiting for it
-    /// has given up (the last returns once they have ended), or when the batch's scope ends. A token cancelled before the
-    /// call takes nothing.
+    /// others wait for, and goes on while one of them does; when the last of them gives up, its loaders are cancelled
+    /// (that caller returns once they have ended), as they are when the batch's scope ends, and a lookup it took that no
+    /// one was awaiting fails as cancelled. A token cancelled before the call takes nothing.
     /// </summary>
     /// <param name="cancellationToken">Stops this caller's wait.</param>
     Task FlushAsync(CancellationToken cancellationToken = default);

@@ -49,6 +49,9 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     /// <summary>Gets what a handle calls to flush the batch: it waits for what it takes, not for earlier flushes (<see cref="RcPromise{T}.ResolveAsync"/>).</summary>
     internal Func<CancellationToken, Task> Flush => _flush;
 
+    /// <summary>Gets whether the current flow runs a loader of this batch (<see cref="AsLoaderAsync"/>), which its flush waits for.</summary>
+    internal bool IsLoading => s_loading.Value == this;
+
     /// <summary>Gets how many lookups wait for the next flush.</summary>
     internal int PendingCount
     {
@@ -103,6 +106,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         FlushWork[] earlier;
         lock (_lock)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             // Lookups that another caller's flush took and is still resolving were queued before this call too: it
             // returns once they are resolved as well, so that every handle queued before it can be read (unless it is
             // made by a loader those flushes run, which they wait for).
@@ -127,7 +131,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
             var resolving = ResolveTakenAsync(entries, work);
             try
             {
-                await work.WaitAsync(resolving, joined: true, cancellationToken).ConfigureAwait(false);
+                await work.WaitAsync(resolving, joined: true, IsLoading, cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -137,9 +141,9 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
             }
         }
 
-        if (waitForEarlier && earlier.Length > 0 && s_loading.Value != this)
+        if (waitForEarlier && earlier.Length > 0 && !IsLoading)
         {
-            await Task.WhenAll(earlier.Select(e => e.WaitAsync(e.Done, joined: false, cancellationToken))).ConfigureAwait(false);
+            await Task.WhenAll(earlier.Select(e => e.WaitAsync(e.Done, joined: false, inLoader: false, cancellationToken))).ConfigureAwait(false);
         }
     }
 
@@ -206,8 +210,9 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
                 "The request ended before this batched lookup was flushed: await its handle, or IRcBatch.FlushAsync(), before the response is complete."));
         }
 
-        // A flush still running stops (its loaders see their token fire), on another thread than the scope's disposal.
-        return new(_ended.CancelAsync());
+        // A flush still running stops (its loaders see their token fire).
+        _ended.Cancel();
+        return default;
     }
 
     /// <summary>

@@ -13,13 +13,13 @@ public sealed class RcPromise<T>
     private const int Resolving = 1;
     private const int Resolved = 2;
 
-    private readonly Func<CancellationToken, Task> _flush;
+    private readonly RcAspNet.Batching.RcBatch _batch;
     private int _state;
     private T? _value;
     private ExceptionDispatchInfo? _error;
     private TaskCompletionSource? _resolved; // made only for a caller that waits for a lookup a flush has taken
 
-    internal RcPromise(Func<CancellationToken, Task> flush) => _flush = flush;
+    internal RcPromise(RcAspNet.Batching.RcBatch batch) => _batch = batch;
 
     /// <summary>Gets whether the lookup has been resolved (with a value or an error).</summary>
     public bool IsResolved => Volatile.Read(ref _state) == Resolved;
@@ -41,7 +41,6 @@ public sealed class RcPromise<T>
 
     /// <summary>Gets the flush this lookup is part of once one has taken it, to wait for.</summary>
     internal RcAspNet.Batching.FlushWork? Flushing { get; set; }
-
 
     internal void SetResult(T value)
     {
@@ -71,7 +70,7 @@ public sealed class RcPromise<T>
         {
             if (Flushing is null)
             {
-                await _flush(cancellationToken).ConfigureAwait(false);
+                await _batch.Flush(cancellationToken).ConfigureAwait(false);
             }
 
             if (!IsResolved)
@@ -79,7 +78,7 @@ public sealed class RcPromise<T>
                 // Taken by a flush still running (another caller's, or the one above if it was): wait for this lookup,
                 // as one of that flush's waiters (the flush goes on while one waits).
                 await (Flushing is { } flushing
-                    ? flushing.WaitAsync(WhenResolved(), joined: false, cancellationToken)
+                    ? flushing.WaitAsync(WhenResolved(), joined: false, _batch.IsLoading, cancellationToken)
                     : WhenResolved().WaitAsync(cancellationToken)).ConfigureAwait(false);
             }
         }

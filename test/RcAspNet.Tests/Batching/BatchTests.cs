@@ -309,6 +309,38 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
         Assert.Equal(5, next.Value);
     }
 
+    /// <summary>
+    /// A loader that waits for another lookup of its own flush is not one of the flush's waiters: when the caller gives
+    /// up, the loaders are cancelled all the same, the next flush goes on, and the request's scope ends.
+    /// </summary>
+    [Fact]
+    public async Task AFlushWhoseLoaderAwaitsASibling_IsCancelledWhenItsCallerGivesUp()
+    {
+        await using var services = Sharded();
+        var scope = services.CreateAsyncScope();
+        var batch = scope.ServiceProvider.GetRequiredService<IRcBatch>();
+        var loading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = batch.Load("first", async token =>
+        {
+            loading.TrySetResult();
+            await Task.Delay(Timeout.Infinite, token);
+            return 1;
+        });
+        var second = batch.Load("second", async token => await first.ResolveAsync(token) + 1);
+
+        using var leaving = new CancellationTokenSource();
+        var flush = batch.FlushAsync(leaving.Token);
+        await loading.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await leaving.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => flush.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.True(first.IsResolved && second.IsResolved);
+
+        var next = batch.Load("next", _ => ValueTask.FromResult(5));
+        await batch.FlushAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(5, next.Value);
+        await scope.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
     [Fact]
     public async Task AFlushWhoseCallerHasGivenUpAlready_TakesNothing()
     {
