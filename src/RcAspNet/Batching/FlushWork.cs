@@ -5,8 +5,8 @@ namespace RcAspNet.Batching;
 /// <see cref="IRcBatch.FlushAsync"/> that wait for it, and handles it took that are awaited. Each waiter's token bounds
 /// its own wait. When the last waiter gives up, the flush's loaders are cancelled, and that waiter returns once the flush
 /// is done, as a flush with one caller always did. The batch's end cancels it too.
-/// A loader of the batch that waits (for a lookup, or a flush of its own) is not counted and never waits for a flush
-/// to be done: the flush waits for it.
+/// A loader of the batch that waits for a lookup is not counted (the flush waits for it), and a loader that gives up
+/// never waits for a flush to be done; a flush a loader starts counts it as its caller.
 /// </summary>
 internal sealed class FlushWork
 {
