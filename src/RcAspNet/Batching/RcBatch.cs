@@ -25,7 +25,6 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly int _concurrency;
     private readonly Lock _lock = new();
-    private readonly Func<CancellationToken, Task> _flush;
     private readonly CancellationTokenSource _ended = new(); // what the flushes' work stops on: the batch's end, not a caller's token
     private Lookups? _queue;
     private readonly List<FlushWork> _running = []; // under _lock: the flushes that have not resolved all they took
@@ -43,11 +42,10 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
         _metrics = metrics;
         _logger = logger;
         _concurrency = options.Value.BatchConcurrency;
-        _flush = token => FlushCoreAsync(waitForEarlier: false, token);
     }
 
-    /// <summary>Gets what a handle calls to flush the batch: it waits for what it takes, not for earlier flushes (<see cref="RcPromise{T}.ResolveAsync"/>).</summary>
-    internal Func<CancellationToken, Task> Flush => _flush;
+    /// <summary>Flushes the batch for a handle: waits for what it takes, not for earlier flushes (<see cref="RcPromise{T}.ResolveAsync"/>).</summary>
+    internal Task FlushForHandleAsync(CancellationToken cancellationToken) => FlushCoreAsync(waitForEarlier: false, cancellationToken);
 
     /// <summary>Gets whether the current flow runs a loader of this batch (<see cref="AsLoaderAsync"/>), which its flush waits for.</summary>
     internal bool IsLoading => s_loading.Value == this;

@@ -1,4 +1,5 @@
 using System.Runtime.ExceptionServices;
+using RcAspNet.Batching;
 
 namespace RcAspNet;
 
@@ -13,13 +14,13 @@ public sealed class RcPromise<T>
     private const int Resolving = 1;
     private const int Resolved = 2;
 
-    private readonly RcAspNet.Batching.RcBatch _batch;
+    private readonly RcBatch _batch;
     private int _state;
     private T? _value;
     private ExceptionDispatchInfo? _error;
     private TaskCompletionSource? _resolved; // made only for a caller that waits for a lookup a flush has taken
 
-    internal RcPromise(RcAspNet.Batching.RcBatch batch) => _batch = batch;
+    internal RcPromise(RcBatch batch) => _batch = batch;
 
     /// <summary>Gets whether the lookup has been resolved (with a value or an error).</summary>
     public bool IsResolved => Volatile.Read(ref _state) == Resolved;
@@ -40,7 +41,7 @@ public sealed class RcPromise<T>
     }
 
     /// <summary>Gets the flush this lookup is part of once one has taken it, to wait for.</summary>
-    internal RcAspNet.Batching.FlushWork? Flushing { get; set; }
+    internal FlushWork? Flushing { get; set; }
 
     internal void SetResult(T value)
     {
@@ -70,7 +71,7 @@ public sealed class RcPromise<T>
         {
             if (Flushing is null)
             {
-                await _batch.Flush(cancellationToken).ConfigureAwait(false);
+                await _batch.FlushForHandleAsync(cancellationToken).ConfigureAwait(false);
             }
 
             if (!IsResolved)

@@ -37,6 +37,21 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
         more?.Invoke(o);
     });
 
+    /// <summary>
+    /// Flushes <paramref name="batch"/> with a token of its own, waits until a loader has begun (<paramref name="loading"/>),
+    /// does what else must happen before (<paramref name="before"/>), then gives up, and asserts that the flush call ends
+    /// as cancelled.
+    /// </summary>
+    private static async Task FlushAndGiveUpAsync(IRcBatch batch, Task loading, Action? before = null)
+    {
+        using var leaving = new CancellationTokenSource();
+        var flush = batch.FlushAsync(leaving.Token);
+        await loading.WaitAsync(TimeSpan.FromSeconds(30));
+        before?.Invoke();
+        await leaving.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => flush.WaitAsync(TimeSpan.FromSeconds(30)));
+    }
+
     private async Task ResetAsync()
     {
         foreach (var server in servers.Shards.Append(servers.Single))
@@ -265,15 +280,11 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
             return 2;
         });
 
-        using var leaving = new CancellationTokenSource();
-        var flush = batch.FlushAsync(leaving.Token);
-        await loading.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        var theirsRead = theirs.ResolveAsync().AsTask();
-        await leaving.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => flush.WaitAsync(TimeSpan.FromSeconds(30)));
+        Task<int>? theirsRead = null;
+        await FlushAndGiveUpAsync(batch, loading.Task, () => theirsRead = theirs.ResolveAsync().AsTask());
 
         gate.SetResult();
-        Assert.Equal(2, await theirsRead.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(2, await theirsRead!.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Equal(1, await mine.ResolveAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
         await Eventually.TrueAsync(async () => await services.GetRequiredService<IRcCache>().GetAsync<int>("theirs") == 2);
     }
@@ -296,11 +307,7 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
             return 1;
         });
 
-        using var leaving = new CancellationTokenSource();
-        var flush = batch.FlushAsync(leaving.Token);
-        await loading.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        await leaving.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => flush.WaitAsync(TimeSpan.FromSeconds(30)));
+        await FlushAndGiveUpAsync(batch, loading.Task);
         Assert.True(slow.IsResolved);
         Assert.ThrowsAny<OperationCanceledException>(() => slow.Value);
 
@@ -328,11 +335,7 @@ public sealed class BatchTests(BatchServers servers) : IClassFixture<BatchServer
         });
         var second = batch.Load("second", async token => await first.ResolveAsync(token) + 1);
 
-        using var leaving = new CancellationTokenSource();
-        var flush = batch.FlushAsync(leaving.Token);
-        await loading.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        await leaving.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => flush.WaitAsync(TimeSpan.FromSeconds(30)));
+        await FlushAndGiveUpAsync(batch, loading.Task);
         Assert.True(first.IsResolved && second.IsResolved);
 
         var next = batch.Load("next", _ => ValueTask.FromResult(5));
