@@ -19,11 +19,14 @@
 # RcCached-embedded / OutputCache-memory, the Redis reads (GET, MGET, EVAL/EVALSHA) each run sent per request, and the
 # app process's CPU time (user + system, from /proc) per request: wrk, the app and Redis share the machine's cores, so
 # requests/s moves with how the scheduler shares them, and CPU per request is the steadier measure of what a request
-# costs the app.
+# costs the app. It also counts the methods the JIT compiled during the measured run (from the runtime's perf map): the
+# warm-up is long enough when that is a few hundred (what wrk's new connections tier up), not thousands. After 3 s of
+# warm-up both caches' apps were still compiling 2,000-3,000 methods during the run, in the tiers that instrument
+# them, and the app with more code on its request path paid more for it.
 # wrk's full outputs are kept in $RESULTS.
 #
 # Usage: benchmarks/http/run.sh
-#   environment: DURATION=10s WARMUP=3s THREADS=2 CONNECTIONS=64 POSTS=50 RESULTS=artifacts/http-bench
+#   environment: DURATION=10s WARMUP=20s THREADS=2 CONNECTIONS=64 POSTS=50 RESULTS=artifacts/http-bench
 #                REDIS_CLIENT_VERSION=3.4.35 (builds the app on that StackExchange.Redis instead of the declared one)
 #                ROUNDS=1 (runs the whole set that many times, interleaved; ratios are of each run's median requests/s,
 #                and the median of each round's ratio)
@@ -39,7 +42,7 @@ cd "$(dirname "$0")/../.."
 export LC_NUMERIC=C
 
 DURATION=${DURATION:-10s}
-WARMUP=${WARMUP:-3s}
+WARMUP=${WARMUP:-20s}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 POSTS=${POSTS:-50}
@@ -152,6 +155,8 @@ start_app() {
       Rc__Redis="127.0.0.1:$redis_port" \
       Blog__SeedPosts="$POSTS" \
       Blog__PostCaching="$mode" \
+      DOTNET_PerfMapEnabled=3 \
+      DOTNET_PerfMapJitDumpPath="$work" \
       dotnet "bin/Release/net10.0/BlogApp.dll" --urls "http://127.0.0.1:$app_port"
   ) >"$work/app.log" 2>&1 &
   app_pid=$!
@@ -183,6 +188,11 @@ hit_check() {
   esac
 }
 
+# How many methods the app's JIT has compiled so far: the lines of its perf map.
+jitted_methods() {
+  wc -l <"$work/perf-$app_pid.map" 2>/dev/null || echo 0
+}
+
 # The app's CPU time so far (user + system), in clock ticks: fields 14 and 15 of /proc/PID/stat.
 app_cpu_ticks() {
   awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$app_pid/stat" 2>/dev/null || echo 0
@@ -201,8 +211,10 @@ for run in $RUNS; do
   check=$(hit_check "$mode" "$base/post/$POSTS")
   redis-cli -p "$redis_port" config resetstat >/dev/null
   cpu_before=$(app_cpu_ticks)
+  jit_before=$(jitted_methods)
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$work/posts.lua" "$base" -- "$POSTS" >"$out"
   cpu_after=$(app_cpu_ticks)
+  jitted=$(( $(jitted_methods) - jit_before ))
   keys=$(redis-cli -p "$redis_port" dbsize)
   # Redis reads during the measured run (GET, MGET, and EVALSHA for the output cache's store), per request.
   reads=$(redis-cli -p "$redis_port" info commandstats | tr -d '\r' | awk -F'[:=,]' '$1 ~ /^cmdstat_(get|mget|evalsha|eval)$/ { n += $3 } END { print n + 0 }')
@@ -217,7 +229,7 @@ for run in $RUNS; do
   # The app's CPU time (user + system, in clock ticks) over the measured run, per request, in µs.
   cpu_us=$(awk -v t=$((cpu_after - cpu_before)) -v hz="$(getconf CLK_TCK)" -v n="${requests:-0}" 'BEGIN { printf "%.1f", (n > 0 && t > 0) ? t * 1e6 / hz / n : 0 }')
   cpu_all[$label]+="$cpu_us "
-  rows+=("| $label | $round | $mode | $store | $rps | $p50 | $p99 | $errors | $check | $keys | $reads | $per_request | $cpu_us |")
+  rows+=("| $label | $round | $mode | $store | $rps | $p50 | $p99 | $errors | $check | $keys | $reads | $per_request | $cpu_us | $jitted |")
   echo "$label, round $round (PostCaching=$mode, Rc:Store=$store): $rps requests/s, p50 $p50 ms, p99 $p99 ms, errors $errors, $check, $keys Redis keys"
   stop "$app_pid"
   app_pid=""
@@ -266,8 +278,8 @@ echo "StackExchange.Redis: $(ls "$app_dir"/bin/Release/net10.0/StackExchange.Red
 echo "OpenTelemetry in the app: $([ "${OTEL_SDK_DISABLED:-}" = true ] && echo "off (OTEL_SDK_DISABLED=true)" || echo "on (request spans, RcAspNet's store-call spans, metrics)")"
 echo "GET /post/{1..$POSTS}, wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency after a $WARMUP warm-up, $(nproc) cores; full outputs in $RESULTS/"
 echo
-echo "| Run | Round | Blog:PostCaching | Rc:Store | Requests/s | p50 (ms) | p99 (ms) | Errors | Hit check | Redis keys | Redis reads | Reads per request | App CPU µs/request |"
-echo "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |"
+echo "| Run | Round | Blog:PostCaching | Rc:Store | Requests/s | p50 (ms) | p99 (ms) | Errors | Hit check | Redis keys | Redis reads | Reads per request | App CPU µs/request | Methods compiled during the run |"
+echo "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
 printf '%s\n' "${rows[@]}"
 echo
 echo "| Run | Median requests/s over $ROUNDS round(s) | Range | Median app CPU µs/request |"
