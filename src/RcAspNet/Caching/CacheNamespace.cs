@@ -353,6 +353,13 @@ internal sealed partial class CacheNamespace
         _store.LeaseManyAsync(namespacedKeys, cancellationToken);
 
     /// <summary>
+    /// Whether a load's value may be stored: not when its lease could not be taken, nor when it carries tags and has no
+    /// lease (on Redis, a key with a } and no hash tag of its own can have none), since only a lease keeps an
+    /// invalidation that comes as it writes from leaving it readable (<see cref="SetTaggedAsync"/>).
+    /// </summary>
+    private static bool MayFill(FillLease? lease, bool tagged) => lease is not { IsHeld: false } && !(tagged && lease is null);
+
+    /// <summary>
     /// Writes what a load computed (with <paramref name="versions"/>, a value that carries <paramref name="tags"/>, as
     /// <see cref="SetTaggedAsync"/> writes it), unless this process changed the key since the load began (its mark,
     /// <paramref name="since"/>): a delete or a replacing write made meanwhile is never undone. A change made while it
@@ -362,11 +369,9 @@ internal sealed partial class CacheNamespace
     public async ValueTask FillAsync(string key, byte[] value, EntryTiming timing, IReadOnlyList<string>? tags, TagVersions? versions, long since, FillLease? lease = null)
     {
         var namespaced = Key(key);
-        if (ChangeMark(namespaced) != since || lease is { IsHeld: false } || (versions is not null && lease is null))
+        if (ChangeMark(namespaced) != since || !MayFill(lease, tagged: versions is not null))
         {
-            // Changed here, or the lease could not be taken: the value is answered, not stored (a miss is safe). So is a
-            // value with tags and no lease (on Redis, a key with a } and no hash tag of its own can have none): only a
-            // lease keeps an invalidation that comes as it writes from leaving it readable (SetTaggedAsync).
+            // Changed here, or it may not be stored (MayFill): the value is answered, not stored (a miss is safe).
             return;
         }
 
@@ -609,10 +614,10 @@ internal sealed partial class CacheNamespace
                 Changed(namespaced);
             }
 
-            if ((since is { } mark && ChangeMark(namespaced) != mark) || lease is { IsHeld: false } || (!replaces && tags is { Count: > 0 } && lease is null))
+            if ((since is { } mark && ChangeMark(namespaced) != mark) || !MayFill(lease, tagged: !replaces && tags is { Count: > 0 }))
             {
-                // This process removed or replaced the key while the value loaded, or its lease could not be taken, or it
-                // carries tags and can have none: as FillAsync, not written.
+                // This process removed or replaced the key while the value loaded, or it may not be stored (MayFill): as
+                // FillAsync, not written.
                 continue;
             }
 
