@@ -9,7 +9,8 @@ namespace RcAspNet.Tests.Stores;
 /// <summary>
 /// The slot table itself (<see cref="SharedGets"/>) on a real server: a slot serves one GET at a
 /// time, a reused slot never hands one key's reply to a reader of another, a GET whose key changed before it was
-/// sent is never opened to readers, and one whose reply came back is joined no more. The server of this class is its
+/// sent is never opened to readers, and one whose reply came back is joined no more but taken over by the next GET of
+/// its slot. The server of this class is its
 /// own, frozen while readers join, so that no reply comes back before the test says.
 /// </summary>
 public sealed class SharedGetSlotTests : IAsyncLifetime
@@ -87,6 +88,72 @@ public sealed class SharedGetSlotTests : IAsyncLifetime
         Assert.Equal("first value", (string?)await reply);
         Assert.Null(gets.TryJoin(_first, slot));
         Assert.False(gets.Seal(slot, ticket));
+    }
+
+    [Fact]
+    public async Task AGetWhoseReplyCameBack_IsTakenOverByTheNextReader_AndTheReadersAfterItJoinThatOne()
+    {
+        // Until its reader's continuation runs, which on a busy pool is long after the reply, the slot serves a new GET,
+        // so that the readers that come meanwhile share it instead of each sending its own.
+        var gets = new SharedGets();
+        var slot = SharedGets.SlotOf(_first);
+        var ticket = gets.Take(_first, slot);
+        Assert.Equal("first value", (string?)await gets.Send(Database, _first, slot, ticket));
+        Assert.Null(gets.TryJoin(_first, slot));
+
+        var next = gets.Take(_second, slot);
+        Assert.True(next > ticket);
+        var (reply, joined, late) = WhileFrozen(() =>
+        {
+            var reply = gets.Send(Database, _second, slot, next);
+            Assert.Equal(-1, gets.Take(_first, slot)); // in flight: not taken over
+            var joined = gets.TryJoin(_second, slot);
+
+            // The first GET's reader seals it at last: nobody had joined it, and it leaves the slot to the GET that took it.
+            Assert.False(gets.Seal(slot, ticket));
+            return (reply, joined, gets.TryJoin(_second, slot));
+        });
+        Assert.Same(reply, joined);
+        Assert.Same(reply, late);
+        Assert.Equal("second value", (string?)await reply);
+        Assert.True(gets.Seal(slot, next));
+        Assert.True(gets.Take(_first, slot) > next); // free again
+    }
+
+    [Fact]
+    public async Task AGetTakenOver_StillSaysItsReadersJoinedIt_WhenItIsSealed()
+    {
+        // Its readers hold its reply's array: its own reader must answer with a copy.
+        var gets = new SharedGets();
+        var slot = SharedGets.SlotOf(_first);
+        var ticket = gets.Take(_first, slot);
+        var (reply, joined) = WhileFrozen(() =>
+        {
+            var reply = gets.Send(Database, _first, slot, ticket);
+            return (reply, gets.TryJoin(_first, slot));
+        });
+        Assert.Same(reply, joined);
+        await reply;
+        var next = gets.Take(_first, slot);
+        Assert.True(next > ticket);
+        Assert.True(gets.Seal(slot, ticket));
+        Assert.Equal("first value", (string?)await gets.Send(Database, _first, slot, next));
+        Assert.False(gets.Seal(slot, next));
+    }
+
+    [Fact]
+    public async Task AGetClosedByAWrite_IsNotTakenOver_TillItsReaderSealsIt()
+    {
+        // Its GET may not be sent yet: its reply, written when it is, would land over the GET that took the slot.
+        var gets = new SharedGets();
+        var slot = SharedGets.SlotOf(_first);
+        var ticket = gets.Take(_first, slot);
+        gets.Forget(_first);
+        Assert.Equal(-1, gets.Take(_first, slot));
+        Assert.Equal("first value", (string?)await gets.Send(Database, _first, slot, ticket));
+        Assert.Equal(-1, gets.Take(_first, slot));
+        Assert.False(gets.Seal(slot, ticket));
+        Assert.True(gets.Take(_first, slot) > ticket);
     }
 
     [Fact]

@@ -6,8 +6,10 @@ namespace RcAspNet.Stores.Redis;
 /// The GETs of a store in flight, so that concurrent readers of one key send one GET, as output caching's lookups are
 /// collapsed. A fixed table of slots, by the key's hash, holds at most one GET each, with no lock and no allocation: a
 /// slot's state (a version, a phase and how many readers joined) is one word that every change swaps atomically, and
-/// its key and reply are written only by the reader that holds it. A reader whose slot holds another key's GET sends its
-/// own, unshared.
+/// its key and reply are written only by the reader that holds it. A reader whose slot holds another GET in flight
+/// sends its own, unshared. A GET whose reply is back holds its slot only until its reader's continuation runs, which
+/// on a busy thread pool is long after: the first reader to come meanwhile takes the slot over for a GET of its own, so
+/// that the readers after it join that one instead of each sending its own.
 /// <para>
 /// A reader joins only a GET still in flight (its reply not back yet) whose key this node has not changed since it
 /// began. A GET takes its slot before it is sent, and a write or removal through the store closes the key's slot before
@@ -32,6 +34,10 @@ internal sealed class SharedGets
     private readonly string?[] _keys = new string?[Slots];
     private readonly Task<RedisValue>?[] _replies = new Task<RedisValue>?[Slots];
 
+    // The last GET of each slot that another took over: its version, and how many readers had joined it (a state with
+    // no phase), for its reader's seal, written just after the takeover.
+    private readonly long[] _handedOver = new long[Slots];
+
     /// <summary>The slot of <paramref name="key"/>.</summary>
     public static int SlotOf(string key) => key.GetHashCode() & (Slots - 1);
 
@@ -43,7 +49,7 @@ internal sealed class SharedGets
         {
             // Read before the swap: if it succeeds, the slot was this same GET's all along. A reply that came back is
             // no longer in flight (its reader has yet to seal it): it may predate a write another node made since, so a
-            // reader that begins now sends a GET of its own.
+            // reader that begins now sends a GET of its own, and takes the slot over for it (Take).
             var reply = Volatile.Read(ref _replies[slot]);
             if (!string.Equals(Volatile.Read(ref _keys[slot]), key, StringComparison.Ordinal) || reply is null || reply.IsCompleted)
             {
@@ -61,16 +67,33 @@ internal sealed class SharedGets
 
     /// <summary>
     /// Takes the slot for a GET of <paramref name="key"/>: the ticket to send it with (<see cref="Send"/>) and to seal it
-    /// with, or -1 when the slot holds another GET (this one is then sent unshared).
+    /// with, or -1 when the slot holds another GET in flight (this one is then sent unshared). A slot whose GET is
+    /// answered and not sealed yet is taken over: its reader's <see cref="Seal"/> then leaves the slot alone.
     /// </summary>
     public long Take(string key, int slot)
     {
         ref var state = ref _states[slot];
         var seen = Volatile.Read(ref state);
         var taken = State(VersionOf(seen) + 1, Taken, 0);
-        if (PhaseOf(seen) != Free || Interlocked.CompareExchange(ref state, taken, seen) != seen)
+
+        // Open, its reply was written before it opened and is not written again by its reader, so a swap against the
+        // state read before the reply proves the reply was that GET's. (A closed slot's GET may not be sent yet: its reply
+        // could still be written, over the GET that took it over.)
+        if (PhaseOf(seen) switch
+            {
+                Free => false,
+                Open => Volatile.Read(ref _replies[slot]) is not { IsCompleted: true },
+                _ => true,
+            }
+            || Interlocked.CompareExchange(ref state, taken, seen) != seen)
         {
             return -1;
+        }
+
+        if (PhaseOf(seen) == Open)
+        {
+            // Answered, nobody joins it any more: its count is final.
+            Volatile.Write(ref _handedOver[slot], State(VersionOf(seen), Free, JoinedOf(seen)));
         }
 
         Volatile.Write(ref _keys[slot], key);
@@ -95,7 +118,11 @@ internal sealed class SharedGets
         return reply;
     }
 
-    /// <summary>Seals the GET of <paramref name="ticket"/>: nobody joins it any more, and its slot is free. Returns whether anyone joined.</summary>
+    /// <summary>
+    /// Seals the GET of <paramref name="ticket"/>: nobody joins it any more, and its slot is free unless another GET took
+    /// it over. Returns whether anyone joined (for a GET taken over whose count the next GET has not recorded yet, or has
+    /// recorded over with a later one's, whether anyone may have).
+    /// </summary>
     public bool Seal(int slot, long ticket)
     {
         if (ticket < 0)
@@ -106,6 +133,14 @@ internal sealed class SharedGets
         ref var state = ref _states[slot];
         Close(slot, ticket, key: null);
         var closed = Volatile.Read(ref state);
+        if (VersionOf(closed) != ticket)
+        {
+            // Taken over: the slot, its key and its reply are the next GET's.
+            var handed = Volatile.Read(ref _handedOver[slot]);
+            return VersionOf(handed) != ticket || JoinedOf(handed) > 0;
+        }
+
+        // Closed, and still this GET's: nobody else takes a closed slot, so nothing written here is another GET's.
         Volatile.Write(ref _replies[slot], null);
         Volatile.Write(ref _keys[slot], null);
         Volatile.Write(ref state, State(ticket, Free, 0));
