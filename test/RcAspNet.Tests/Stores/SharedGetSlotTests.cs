@@ -107,6 +107,7 @@ public sealed class SharedGetSlotTests : IAsyncLifetime
         {
             var reply = gets.Send(Database, _second, slot, next);
             Assert.Equal(-1, gets.Take(_first, slot)); // in flight: not taken over
+            Assert.Null(gets.TryJoin(_first, slot)); // the slot's key is the new GET's
             var joined = gets.TryJoin(_second, slot);
 
             // The first GET's reader seals it at last: nobody had joined it, and it leaves the slot to the GET that took it.

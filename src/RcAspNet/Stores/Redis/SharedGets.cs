@@ -24,7 +24,8 @@ internal sealed class SharedGets
     private const int Slots = 256;
 
     // A slot's state: version << 34 | phase << 32 | readers that joined. The version grows with every GET that takes
-    // the slot, so a swap against a state read earlier fails if any other GET came and went in between.
+    // the slot, so a swap against a state read earlier fails if any other GET came and went in between. It has 30 bits:
+    // a GET taken over would have to wait 2^30 GETs of its slot for its reader's seal to mistake another's for its own.
     private const long Free = 0;
     private const long Taken = 1; // held, not sent yet: nobody may join
     private const long Open = 2; // sent: readers of its key may join
