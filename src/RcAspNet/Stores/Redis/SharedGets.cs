@@ -80,13 +80,8 @@ internal sealed class SharedGets
         // Open, its reply was written before it opened and is not written again by its reader, so a swap against the
         // state read before the reply proves the reply was that GET's. (A closed slot's GET may not be sent yet: its reply
         // could still be written, over the GET that took it over.)
-        if (PhaseOf(seen) switch
-            {
-                Free => false,
-                Open => Volatile.Read(ref _replies[slot]) is not { IsCompleted: true },
-                _ => true,
-            }
-            || Interlocked.CompareExchange(ref state, taken, seen) != seen)
+        var takes = PhaseOf(seen) == Free || (PhaseOf(seen) == Open && Volatile.Read(ref _replies[slot]) is { IsCompleted: true });
+        if (!takes || Interlocked.CompareExchange(ref state, taken, seen) != seen)
         {
             return -1;
         }
