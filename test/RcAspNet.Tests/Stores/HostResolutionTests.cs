@@ -91,8 +91,20 @@ public sealed class HostResolutionTests : IAsyncLifetime
         await _server.CommandAsync("SET", "next-seed", "yes");
         try
         {
-            // The first call spends its deadline on the silent seed's lookup; the next goes to the other seed.
-            Assert.ThrowsAny<TimeoutException>(() => client.Get("next-seed", RespConnection.Deadline(TimeSpan.FromMilliseconds(300))));
+            // The first call spends its deadline on the silent seed's lookup, and times out; or, when the wait for the
+            // lookup ends a moment before the deadline (a wait's clock is coarser than the deadline's), it goes on to the
+            // other seed in what is left, and may be answered there. The next call goes to the other seed.
+            byte[]? first = null;
+            var failure = Record.Exception(() => first = client.Get("next-seed", RespConnection.Deadline(TimeSpan.FromMilliseconds(300))));
+            if (failure is null)
+            {
+                Assert.Equal("yes"u8.ToArray(), first);
+            }
+            else
+            {
+                Assert.IsAssignableFrom<TimeoutException>(failure);
+            }
+
             Assert.Equal("yes"u8.ToArray(), client.Get("next-seed", RespConnection.Deadline(TimeSpan.FromSeconds(10))));
         }
         finally
