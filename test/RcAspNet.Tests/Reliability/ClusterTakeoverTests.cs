@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using RcAspNet.Caching;
 using RcAspNet.Stores.Redis;
 using RcAspNet.Tests.Infrastructure;
@@ -20,6 +21,8 @@ public sealed class ClusterTakeoverTests
 {
     private const string Ns = "takeover:";
     private const string Key = "post:1";
+
+    private readonly LogRecorder _logs = new();
 
     /// <summary>
     /// A newcomer with a copy of an entry the application then removed is given the entry's slot: the old primary
@@ -387,14 +390,16 @@ public sealed class ClusterTakeoverTests
     }
 
     /// <summary>A cache whose removals kept for a server fold into a clear past two, and whose circuits open soon.</summary>
-    private static ServiceProvider FoldingServices(RedisClusterServers cluster) => TestServices.Build(o =>
-    {
-        (o.Store, o.Redis, o.Namespace) = (RcStoreKind.Redis, cluster.Configuration, Ns);
-        o.PendingRemovalLimit = 2;
-        o.OperationTimeout = TimeSpan.FromMilliseconds(500);
-        o.CircuitBreakerThreshold = 3;
-        o.CircuitBreakDuration = TimeSpan.FromSeconds(1);
-    });
+    private ServiceProvider FoldingServices(RedisClusterServers cluster) => TestServices.Build(
+        o =>
+        {
+            (o.Store, o.Redis, o.Namespace) = (RcStoreKind.Redis, cluster.Configuration, Ns);
+            o.PendingRemovalLimit = 2;
+            o.OperationTimeout = TimeSpan.FromMilliseconds(500);
+            o.CircuitBreakerThreshold = 3;
+            o.CircuitBreakDuration = TimeSpan.FromSeconds(1);
+        },
+        Logged);
 
     /// <summary>
     /// Writes the entry and four others of its primary, then gives another primary (which owns slots) a copy of the
@@ -458,11 +463,22 @@ public sealed class ClusterTakeoverTests
     });
 
     /// <summary>Waits until the entry's slot is served again: a value written through the cache is what <paramref name="read"/> returns.</summary>
-    private static Task ServesAgainAsync(IDistributedCache cache, Func<Task<string?>> read) => Eventually.TrueAsync(async () =>
+    private async Task ServesAgainAsync(IDistributedCache cache, Func<Task<string?>> read)
     {
-        await cache.SetStringAsync(Key, "v2");
-        return await read() == "v2";
-    });
+        try
+        {
+            await Eventually.TrueAsync(async () =>
+            {
+                await cache.SetStringAsync(Key, "v2");
+                return await read() == "v2";
+            });
+        }
+        catch (Xunit.Sdk.FailException ex)
+        {
+            // What the store did meanwhile (its circuits, recoveries and deliveries) is what tells why.
+            throw new Xunit.Sdk.XunitException($"{ex.Message} The store's log:{Environment.NewLine}{string.Join(Environment.NewLine, _logs.Records.Select(static r => $"{r.Level} {r.Id.Name}: {r.Message} {r.Exception}"))}");
+        }
+    }
 
     /// <summary>Asserts that <paramref name="server"/> holds a value for the entry, not nil.</summary>
     private static async Task AssertHoldsTheEntryAsync(RedisServer server)
@@ -471,8 +487,10 @@ public sealed class ClusterTakeoverTests
         Assert.True(stored.StartsWith('$') && !stored.StartsWith("$-1", StringComparison.Ordinal), stored);
     }
 
-    private static ServiceProvider Services(RedisClusterServers cluster) =>
-        TestServices.Build(o => (o.Store, o.Redis, o.Namespace) = (RcStoreKind.Redis, cluster.Configuration, Ns));
+    private ServiceProvider Services(RedisClusterServers cluster) =>
+        TestServices.Build(o => (o.Store, o.Redis, o.Namespace) = (RcStoreKind.Redis, cluster.Configuration, Ns), Logged);
+
+    private void Logged(IServiceCollection services) => services.AddLogging(b => b.AddProvider(_logs).SetMinimumLevel(LogLevel.Debug));
 
     private static async Task<string?> ReadAsync(IDistributedCache cache, bool synchronous) =>
         synchronous ? cache.GetString(Key) : await cache.GetStringAsync(Key);
