@@ -80,13 +80,13 @@ internal sealed class SharedGets
         // Open, its reply was written before it opened and is not written again by its reader, so a swap against the
         // state read before the reply proves the reply was that GET's. (A closed slot's GET may not be sent yet: its reply
         // could still be written, over the GET that took it over.)
-        var takes = PhaseOf(seen) == Free || (PhaseOf(seen) == Open && Volatile.Read(ref _replies[slot]) is { IsCompleted: true });
-        if (!takes || Interlocked.CompareExchange(ref state, taken, seen) != seen)
+        var answered = PhaseOf(seen) == Open && Volatile.Read(ref _replies[slot]) is { IsCompleted: true };
+        if (!(PhaseOf(seen) == Free || answered) || Interlocked.CompareExchange(ref state, taken, seen) != seen)
         {
             return -1;
         }
 
-        if (PhaseOf(seen) == Open)
+        if (answered)
         {
             // Answered, nobody joins it any more: its count is final.
             Volatile.Write(ref _handedOver[slot], State(VersionOf(seen), Free, JoinedOf(seen)));
