@@ -1,3 +1,4 @@
+using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
@@ -134,6 +135,11 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
             {
                 errors.Add($"{shardPath}:Host: must not be empty.");
             }
+            else if (!IsHost(shard.Host))
+            {
+                // Connected to as written, "redis:6380" would be looked up as a name, and the shard never reached.
+                errors.Add($"{shardPath}:Host: '{shard.Host}' is not a host name or address; give its port in {shardPath}:Port, and no scheme or path.");
+            }
 
             if (shard.Port is < 1 or > 65535)
             {
@@ -166,6 +172,10 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
             }
         }
     }
+
+    /// <summary>Whether <paramref name="host"/> is an IP address, or a name, without a port, scheme, path or space.</summary>
+    private static bool IsHost(string host) =>
+        IPAddress.TryParse(host, out _) ? !host.Contains("]:", StringComparison.Ordinal) : host.AsSpan().IndexOfAny(":/ \t") < 0;
 
     private static void CheckAuthorityFile(List<string> errors, string path, string? file)
     {
