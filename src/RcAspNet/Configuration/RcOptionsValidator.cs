@@ -137,7 +137,8 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
             }
             else if (!IsHost(shard.Host))
             {
-                // Connected to as written, "redis:6380" would be looked up as a name, and the shard never reached.
+                // Connected to as written, "redis:6380" would be looked up as a name and never reached, "[::1]:6380" would
+                // lose its port, and "[::1]" would take another place on the Ketama ring than "::1".
                 errors.Add($"{shardPath}:Host: '{shard.Host}' is not a host name or address; give its port in {shardPath}:Port, and no scheme or path.");
             }
 
@@ -173,9 +174,20 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
         }
     }
 
-    /// <summary>Whether <paramref name="host"/> is an IP address, or a name, without a port, scheme, path or space.</summary>
-    private static bool IsHost(string host) =>
-        IPAddress.TryParse(host, out _) ? !host.Contains("]:", StringComparison.Ordinal) : host.AsSpan().IndexOfAny(":/ \t") < 0;
+    /// <summary>
+    /// Whether <paramref name="host"/> is a name, or an IP address without brackets, with no port, scheme, path or space:
+    /// a host with a colon must be an IPv6 address, whose zone (after <c>%</c>) has none.
+    /// </summary>
+    private static bool IsHost(string host)
+    {
+        if (host.AsSpan().IndexOfAny("[]/") >= 0 || host.Any(char.IsWhiteSpace))
+        {
+            return false;
+        }
+
+        var zone = host.IndexOf('%', StringComparison.Ordinal);
+        return !host.Contains(':', StringComparison.Ordinal) || (IPAddress.TryParse(host, out _) && (zone < 0 || host.IndexOf(':', zone) < 0));
+    }
 
     private static void CheckAuthorityFile(List<string> errors, string path, string? file)
     {

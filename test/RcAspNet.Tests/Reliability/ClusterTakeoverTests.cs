@@ -171,7 +171,7 @@ public sealed class ClusterTakeoverTests
     {
         await using var cluster = await RedisClusterServers.StartAsync();
         await using var newcomer = await StartNewcomerAsync(cluster);
-        await using var services = TestServices.Build(o => (o.Store, o.Redis, o.Namespace, o.NearCache.Enabled) = (RcStoreKind.Redis, cluster.Configuration, Ns, true));
+        await using var services = TestServices.Build(o => (o.Store, o.Redis, o.Namespace, o.NearCache.Enabled) = (RcStoreKind.Redis, cluster.Configuration, Ns, true), Logged);
         var cache = services.GetRequiredService<IDistributedCache>();
         Assert.Null(await cache.GetStringAsync(Key)); // connected, and its primary routed to (a slot with keys cannot move without them)
 
@@ -473,7 +473,7 @@ public sealed class ClusterTakeoverTests
                 return await read() == "v2";
             });
         }
-        catch (Xunit.Sdk.FailException ex)
+        catch (Xunit.Sdk.XunitException ex)
         {
             // What the store did meanwhile (its circuits, recoveries and deliveries) is what tells why.
             throw new Xunit.Sdk.XunitException($"{ex.Message} The store's log:{Environment.NewLine}{string.Join(Environment.NewLine, _logs.Records.Select(static r => $"{r.Level} {r.Id.Name}: {r.Message} {r.Exception}"))}");
