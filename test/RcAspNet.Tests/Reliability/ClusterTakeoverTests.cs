@@ -113,31 +113,29 @@ public sealed class ClusterTakeoverTests
 
         // The client reads the configuration again before anything is read: the store routes the slot to the newcomer.
         var connection = (await store.GetConnectionsAsync(CancellationToken.None)).Values.Single();
-        try
-        {
-            await Eventually.TrueAsync(async () =>
+        await Eventually.TrueAsync(
+            async () =>
             {
                 await connection.ConfigureAsync();
                 return store.RoutedTo(Ns + Key) is IPEndPoint { Port: var port } && port == newcomer.Port;
+            },
+            why: async () =>
+            {
+                // A full run failed here once in several: who each server, and the client's view of each, says owns the slot.
+                var views = new List<string>();
+                foreach (var server in cluster.Nodes.Append(newcomer))
+                {
+                    views.Add($"{server.Port} says {string.Join(",", (await RedisClusterServers.NodesAsync(server)).Where(n => n.Owns(HashSlot.Of(Ns + Key))).Select(static n => n.Port))}");
+                }
+
+                foreach (var endPoint in connection.GetEndPoints())
+                {
+                    var server = connection.GetServer(endPoint);
+                    views.Add($"the client's {endPoint} (connected: {server.IsConnected}) says {server.ClusterConfiguration?.GetBySlot(HashSlot.Of(Ns + Key))?.EndPoint}");
+                }
+
+                return $"The store routes the slot to {store.RoutedTo(Ns + Key)}, the newcomer is {newcomer.Port}; {string.Join("; ", views)}.";
             });
-        }
-        catch (Xunit.Sdk.XunitException ex)
-        {
-            // A full run failed here once in several: who each server, and the client's view of each, says owns the slot.
-            var views = new List<string>();
-            foreach (var server in cluster.Nodes.Append(newcomer))
-            {
-                views.Add($"{server.Port} says {string.Join(",", (await RedisClusterServers.NodesAsync(server)).Where(n => n.Owns(HashSlot.Of(Ns + Key))).Select(static n => n.Port))}");
-            }
-
-            foreach (var endPoint in connection.GetEndPoints())
-            {
-                var server = connection.GetServer(endPoint);
-                views.Add($"the client's {endPoint} (connected: {server.IsConnected}) says {server.ClusterConfiguration?.GetBySlot(HashSlot.Of(Ns + Key))?.EndPoint}");
-            }
-
-            throw new Xunit.Sdk.XunitException($"{ex.Message} The store routes the slot to {store.RoutedTo(Ns + Key)}, the newcomer is {newcomer.Port}; {string.Join("; ", views)}.");
-        }
 
         await ServesAgainAsync(cache, () => cache.GetStringAsync(Key));
         await AssertHoldsTheEntryAsync(newcomer);
@@ -489,22 +487,13 @@ public sealed class ClusterTakeoverTests
     });
 
     /// <summary>Waits until the entry's slot is served again: a value written through the cache is what <paramref name="read"/> returns.</summary>
-    private async Task ServesAgainAsync(IDistributedCache cache, Func<Task<string?>> read)
-    {
-        try
+    private Task ServesAgainAsync(IDistributedCache cache, Func<Task<string?>> read) => Eventually.TrueAsync(
+        async () =>
         {
-            await Eventually.TrueAsync(async () =>
-            {
-                await cache.SetStringAsync(Key, "v2");
-                return await read() == "v2";
-            });
-        }
-        catch (Xunit.Sdk.XunitException ex)
-        {
-            // What the store did meanwhile (its circuits, recoveries and deliveries) is what tells why.
-            throw new Xunit.Sdk.XunitException($"{ex.Message} The store's log:{Environment.NewLine}{string.Join(Environment.NewLine, _logs.Records.Select(static r => $"{r.Level} {r.Id.Name}: {r.Message} {r.Exception}"))}");
-        }
-    }
+            await cache.SetStringAsync(Key, "v2");
+            return await read() == "v2";
+        },
+        why: () => Task.FromResult($"The store's log (its circuits, recoveries and deliveries):{Environment.NewLine}{string.Join(Environment.NewLine, _logs.Records.Select(static r => $"{r.Level} {r.Id.Name}: {r.Message} {r.Exception}"))}"));
 
     /// <summary>Asserts that <paramref name="server"/> holds a value for the entry, not nil.</summary>
     private static async Task AssertHoldsTheEntryAsync(RedisServer server)
