@@ -107,6 +107,10 @@ public sealed class ClusterTakeoverTests
         var store = (RedisStore)services.GetRequiredService<CacheRegistry>().Stores[0];
         Assert.Null(await cache.GetStringAsync(Key)); // connected, and its primary routed to (a slot with keys cannot move without them)
 
+        // The store knows the slot map before the slot moves: what it learns next, it learns from the configuration read
+        // again, not from its first reading of it.
+        await Eventually.TrueAsync(() => Task.FromResult(store.RoutedTo(Ns + Key) is IPEndPoint { Port: var first } && first != newcomer.Port));
+
         var slot = HashSlot.Of(Ns + Key).ToString(CultureInfo.InvariantCulture);
         var to = (await RedisClusterServers.NodesAsync(cluster.Nodes[0])).Single(n => n.Port == newcomer.Port);
         await AssignAsync(cluster.Nodes.Append(newcomer), newcomer, slot, to.Id);

@@ -5,8 +5,8 @@ namespace RcAspNet.Stores.Redis;
 
 /// <summary>
 /// Which primary owns each hash slot of a Redis Cluster, as the multiplexer last learned it: read from its cluster
-/// configuration (no I/O), rebuilt when it reports a change, and corrected slot by slot by MOVED replies (those the
-/// multiplexer reports, and those a read followed, <see cref="RedisTopology.FollowedTo"/>).
+/// configuration (no I/O), rebuilt when it reports a change or reads the configuration again, and corrected slot by slot
+/// by MOVED replies (those the multiplexer reports, and those a read followed, <see cref="RedisTopology.FollowedTo"/>).
 /// A failed-over or resharded slot so leads to the circuit of the primary that serves it now. A primary that takes over
 /// slots while it owned none (a replica promoted, or a node added) is reported (<c>gaining</c>) before the map that
 /// routes to it is published: it may lack removals its predecessor acknowledged; so are the first map's primaries
@@ -19,6 +19,12 @@ namespace RcAspNet.Stores.Redis;
 /// </summary>
 internal sealed class ClusterSlotMap : IDisposable
 {
+    /// <summary>
+    /// How often the servers' configurations are looked at: the multiplexer reads them again (its periodic check,
+    /// <c>ConfigureAsync</c>) without raising <c>ConfigurationChanged</c>, which only a failure it blames on a server raises.
+    /// </summary>
+    private static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(1);
+
     private readonly IConnectionMultiplexer _connection;
     private readonly Action<IReadOnlyCollection<EndPoint>, bool> _gaining;
     private readonly TimeProvider _time;
@@ -27,6 +33,9 @@ internal sealed class ClusterSlotMap : IDisposable
     private readonly Lock _lock = new();
     private readonly EndPoint?[] _lastOwners = new EndPoint?[HashSlot.Count]; // each slot's last known owner (a map may name none for a while)
     private readonly long[] _changedAt = new long[HashSlot.Count]; // when each slot's known owner last changed (the time of _time)
+    private readonly Dictionary<EndPoint, ClusterConfiguration> _read = []; // under _lock: each server's configuration, as the map last read it
+    private readonly ITimer _check;
+    private ClusterConfiguration? _source; // under _lock: the configuration the map was last built from
     private EndPoint?[]? _owners;
     private HashSet<EndPoint> _primaries = [];
 
@@ -39,6 +48,9 @@ internal sealed class ClusterSlotMap : IDisposable
         _moved = moved;
         connection.ConfigurationChanged += OnConfigurationChanged;
         connection.HashSlotMoved += OnHashSlotMoved;
+
+        // Real time, not the map's clock: the multiplexer reads the configuration again on its own.
+        _check = TimeProvider.System.CreateTimer(static map => ((ClusterSlotMap)map!).TryCheck(), this, CheckInterval, CheckInterval);
     }
 
     /// <summary>Returns the primaries that own slots, as the map knows them; none while the topology is not known.</summary>
@@ -88,16 +100,94 @@ internal sealed class ClusterSlotMap : IDisposable
     /// <summary>Stops following the multiplexer (an application's own one outlives the store).</summary>
     public void Dispose()
     {
+        _check.Dispose();
         _connection.ConfigurationChanged -= OnConfigurationChanged;
         _connection.HashSlotMoved -= OnHashSlotMoved;
     }
 
-    private void OnConfigurationChanged(object? sender, EndPointEventArgs e)
+    private void OnConfigurationChanged(object? sender, EndPointEventArgs e) => Rebuild();
+
+    private void Rebuild()
     {
         Volatile.Write(ref _owners, null);
 
         // Rebuild now, so that a primary that took over slots is reported before a call is routed to it.
         _ = OwnerOf(0);
+    }
+
+    /// <summary>
+    /// Looks, on the timer, as <see cref="Check"/> does. What fails is looked at again a second later, as the multiplexer
+    /// drops what its own <c>ConfigurationChanged</c> handler throws: a timer's exception would end the process.
+    /// </summary>
+    private void TryCheck()
+    {
+        try
+        {
+            Check();
+        }
+        catch (Exception)
+        {
+        }
+    }
+
+    /// <summary>Rebuilds a map that was built once a server answered the configuration again since it was last read.</summary>
+    private void Check()
+    {
+        if (Volatile.Read(ref _owners) is null)
+        {
+            return;
+        }
+
+        bool answered;
+        lock (_lock)
+        {
+            answered = Configurations().Any(c => !_read.TryGetValue(c.EndPoint, out var read) || !ReferenceEquals(read, c.Configuration));
+        }
+
+        if (answered)
+        {
+            Rebuild();
+        }
+    }
+
+    /// <summary>Each connected server's configuration, as the multiplexer last read it from that server.</summary>
+    private IEnumerable<(EndPoint EndPoint, ClusterConfiguration Configuration)> Configurations()
+    {
+        foreach (var endPoint in _connection.GetEndPoints())
+        {
+            var server = _connection.GetServer(endPoint);
+            if (server.IsConnected && server.ClusterConfiguration is { } configuration)
+            {
+                yield return (endPoint, configuration);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The configuration to map the slots from: one a server answered since the map last read them, since the multiplexer
+    /// routes by the last one it read, and a server it has not asked again (one it connected to before a slot moved)
+    /// keeps an old one; else the one the map was built from while its server is connected; else any connected server's.
+    /// Null while no server is connected.
+    /// </summary>
+    private ClusterConfiguration? Read()
+    {
+        lock (_lock)
+        {
+            ClusterConfiguration? answered = null, source = null, any = null;
+            foreach (var (endPoint, configuration) in Configurations())
+            {
+                if (!_read.TryGetValue(endPoint, out var read) || !ReferenceEquals(read, configuration))
+                {
+                    _read[endPoint] = configuration;
+                    answered ??= configuration;
+                }
+
+                source ??= ReferenceEquals(configuration, _source) ? configuration : null;
+                any ??= configuration;
+            }
+
+            return _source = answered ?? source ?? any;
+        }
     }
 
     /// <summary>
@@ -144,36 +234,30 @@ internal sealed class ClusterSlotMap : IDisposable
 
     private EndPoint?[]? Build()
     {
-        foreach (var endPoint in _connection.GetEndPoints())
+        if (Read() is not { } configuration)
         {
-            var server = _connection.GetServer(endPoint);
-            if (!server.IsConnected || server.ClusterConfiguration is not { } configuration)
+            return null;
+        }
+
+        var owners = new EndPoint?[HashSlot.Count];
+        foreach (var node in configuration.Nodes)
+        {
+            if (node.IsReplica || node.EndPoint is null)
             {
                 continue;
             }
 
-            var owners = new EndPoint?[HashSlot.Count];
-            foreach (var node in configuration.Nodes)
+            foreach (var range in node.Slots)
             {
-                if (node.IsReplica || node.EndPoint is null)
+                for (var slot = range.From; slot <= range.To && slot < HashSlot.Count; slot++)
                 {
-                    continue;
-                }
-
-                foreach (var range in node.Slots)
-                {
-                    for (var slot = range.From; slot <= range.To && slot < HashSlot.Count; slot++)
-                    {
-                        owners[slot] = node.EndPoint;
-                    }
+                    owners[slot] = node.EndPoint;
                 }
             }
-
-            Report(owners);
-            return owners;
         }
 
-        return null;
+        Report(owners);
+        return owners;
     }
 
     /// <summary>
