@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using StackExchange.Redis;
 
@@ -5,8 +6,11 @@ namespace RcAspNet.Stores.Redis;
 
 /// <summary>
 /// Which primary owns each hash slot of a Redis Cluster, as the multiplexer last learned it: read from its cluster
-/// configuration (no I/O), rebuilt when it reports a change or reads the configuration again, and corrected slot by slot
-/// by MOVED replies (those the multiplexer reports, and those a read followed, <see cref="RedisTopology.FollowedTo"/>).
+/// configuration (no I/O), rebuilt when it reports a change or reads a server's configuration again, and corrected slot by
+/// slot by MOVED replies (those the multiplexer reports, and those a read followed, <see cref="RedisTopology.FollowedTo"/>).
+/// Each server's configuration is its own view, as the client last asked it, and one it has not asked since a slot moved
+/// is old: a slot's owner is the primary that claims it with the highest config epoch in any view, as Redis Cluster
+/// itself settles claims (a failover and a finished migration raise the new owner's epoch above the old one's).
 /// A failed-over or resharded slot so leads to the circuit of the primary that serves it now. A primary that takes over
 /// slots while it owned none (a replica promoted, or a node added) is reported (<c>gaining</c>) before the map that
 /// routes to it is published: it may lack removals its predecessor acknowledged; so are the first map's primaries
@@ -20,8 +24,9 @@ namespace RcAspNet.Stores.Redis;
 internal sealed class ClusterSlotMap : IDisposable
 {
     /// <summary>
-    /// How often the servers' configurations are looked at: the multiplexer reads them again (its periodic check,
-    /// <c>ConfigureAsync</c>) without raising <c>ConfigurationChanged</c>, which only a failure it blames on a server raises.
+    /// How often the servers' configurations are looked at: the multiplexer reads them again without raising
+    /// <c>ConfigurationChanged</c> (which ends only a reconfiguration it blames on a server) on a <c>ConfigureAsync</c>,
+    /// the application's or <see cref="RedisTopology.Learn"/>'s, and as it connects to a server it found meanwhile.
     /// </summary>
     private static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(1);
 
@@ -34,18 +39,19 @@ internal sealed class ClusterSlotMap : IDisposable
     private readonly EndPoint?[] _lastOwners = new EndPoint?[HashSlot.Count]; // each slot's last known owner (a map may name none for a while)
     private readonly long[] _changedAt = new long[HashSlot.Count]; // when each slot's known owner last changed (the time of _time)
     private readonly Dictionary<EndPoint, ClusterConfiguration> _read = []; // under _lock: each server's configuration, as the map last read it
+    private readonly Action<Exception> _checkFailed;
     private readonly ITimer _check;
-    private ClusterConfiguration? _source; // under _lock: the configuration the map was last built from
     private EndPoint?[]? _owners;
     private HashSet<EndPoint> _primaries = [];
 
-    public ClusterSlotMap(IConnectionMultiplexer connection, TimeProvider time, Action<IReadOnlyCollection<EndPoint>, bool> gaining, Action<IReadOnlyDictionary<(EndPoint From, EndPoint To), long>, Func<int, EndPoint?>> handedOver, Action moved)
+    public ClusterSlotMap(IConnectionMultiplexer connection, TimeProvider time, Action<IReadOnlyCollection<EndPoint>, bool> gaining, Action<IReadOnlyDictionary<(EndPoint From, EndPoint To), long>, Func<int, EndPoint?>> handedOver, Action moved, Action<Exception> checkFailed)
     {
         _connection = connection;
         _time = time;
         _gaining = gaining;
         _handedOver = handedOver;
         _moved = moved;
+        _checkFailed = checkFailed;
         connection.ConfigurationChanged += OnConfigurationChanged;
         connection.HashSlotMoved += OnHashSlotMoved;
 
@@ -109,15 +115,20 @@ internal sealed class ClusterSlotMap : IDisposable
 
     private void Rebuild()
     {
-        Volatile.Write(ref _owners, null);
+        // Under the lock: a build under way from older configurations publishes first, and is then built over.
+        lock (_lock)
+        {
+            Volatile.Write(ref _owners, null);
+        }
 
         // Rebuild now, so that a primary that took over slots is reported before a call is routed to it.
         _ = OwnerOf(0);
     }
 
     /// <summary>
-    /// Looks, on the timer, as <see cref="Check"/> does. What fails is looked at again a second later, as the multiplexer
-    /// drops what its own <c>ConfigurationChanged</c> handler throws: a timer's exception would end the process.
+    /// Looks, on the timer, as <see cref="Check"/> does. What fails is reported and tried again on the next tick or call
+    /// (the map is rebuilt when it is next needed): a timer's exception would end the process, and the multiplexer drops
+    /// what its own <c>ConfigurationChanged</c> handler throws.
     /// </summary>
     private void TryCheck()
     {
@@ -125,8 +136,9 @@ internal sealed class ClusterSlotMap : IDisposable
         {
             Check();
         }
-        catch (Exception)
+        catch (Exception exception)
         {
+            _checkFailed(exception);
         }
     }
 
@@ -160,33 +172,6 @@ internal sealed class ClusterSlotMap : IDisposable
             {
                 yield return (endPoint, configuration);
             }
-        }
-    }
-
-    /// <summary>
-    /// The configuration to map the slots from: one a server answered since the map last read them, since the multiplexer
-    /// routes by the last one it read, and a server it has not asked again (one it connected to before a slot moved)
-    /// keeps an old one; else the one the map was built from while its server is connected; else any connected server's.
-    /// Null while no server is connected.
-    /// </summary>
-    private ClusterConfiguration? Read()
-    {
-        lock (_lock)
-        {
-            ClusterConfiguration? answered = null, source = null, any = null;
-            foreach (var (endPoint, configuration) in Configurations())
-            {
-                if (!_read.TryGetValue(endPoint, out var read) || !ReferenceEquals(read, configuration))
-                {
-                    _read[endPoint] = configuration;
-                    answered ??= configuration;
-                }
-
-                source ??= ReferenceEquals(configuration, _source) ? configuration : null;
-                any ??= configuration;
-            }
-
-            return _source = answered ?? source ?? any;
         }
     }
 
@@ -232,32 +217,79 @@ internal sealed class ClusterSlotMap : IDisposable
 
     private void OnHashSlotMoved(object? sender, HashSlotMovedEventArgs moved) => Learn(moved.HashSlot, moved.NewEndPoint);
 
+    /// <summary>
+    /// Builds and publishes the map from every connected server's configuration, as the multiplexer last read each: a
+    /// slot goes to the primary that claims it with the highest config epoch. One build at a time, and none over a map
+    /// published meanwhile, so that a build from older configurations never lands over a newer one. Null while no
+    /// server is connected.
+    /// </summary>
     private EndPoint?[]? Build()
     {
-        if (Read() is not { } configuration)
+        EndPoint?[]? owners = null;
+        var changed = false;
+        lock (_lock)
         {
-            return null;
-        }
-
-        var owners = new EndPoint?[HashSlot.Count];
-        foreach (var node in configuration.Nodes)
-        {
-            if (node.IsReplica || node.EndPoint is null)
+            if (Volatile.Read(ref _owners) is { } built)
             {
-                continue;
+                return built;
             }
 
-            foreach (var range in node.Slots)
+            var epochs = new long[HashSlot.Count];
+            foreach (var (endPoint, configuration) in Configurations())
             {
-                for (var slot = range.From; slot <= range.To && slot < HashSlot.Count; slot++)
+                _read[endPoint] = configuration;
+                owners ??= new EndPoint?[HashSlot.Count];
+                foreach (var node in configuration.Nodes)
                 {
-                    owners[slot] = node.EndPoint;
+                    if (node.IsReplica || node.EndPoint is null)
+                    {
+                        continue;
+                    }
+
+                    var epoch = ConfigEpoch(node);
+                    foreach (var range in node.Slots)
+                    {
+                        for (var slot = range.From; slot <= range.To && slot < HashSlot.Count; slot++)
+                        {
+                            if (owners[slot] is null || epoch > epochs[slot])
+                            {
+                                owners[slot] = node.EndPoint;
+                                epochs[slot] = epoch;
+                            }
+                        }
+                    }
                 }
             }
+
+            changed = owners is not null && Report(owners);
         }
 
-        Report(owners);
+        // Told outside the lock, as a learned move is.
+        if (changed)
+        {
+            _moved();
+        }
+
         return owners;
+    }
+
+    /// <summary>The config epoch a view gives a node: the seventh field of its <c>CLUSTER NODES</c> line; 0 if it has none.</summary>
+    private static long ConfigEpoch(ClusterNode node)
+    {
+        var fields = node.Raw.AsSpan();
+        for (var i = 0; i < 6; i++)
+        {
+            var space = fields.IndexOf(' ');
+            if (space < 0)
+            {
+                return 0;
+            }
+
+            fields = fields[(space + 1)..];
+        }
+
+        var end = fields.IndexOf(' ');
+        return long.TryParse(end < 0 ? fields : fields[..end], NumberStyles.None, CultureInfo.InvariantCulture, out var epoch) ? epoch : 0;
     }
 
     /// <summary>
@@ -278,8 +310,11 @@ internal sealed class ClusterSlotMap : IDisposable
         return pairs;
     }
 
-    /// <summary>Publishes a new map, reporting the primaries that own slots now and owned none in the last one.</summary>
-    private void Report(EndPoint?[] owners)
+    /// <summary>
+    /// Publishes a new map, reporting the primaries that own slots now and owned none in the last one. Returns whether
+    /// calls go elsewhere now (<c>moved</c> is to be told).
+    /// </summary>
+    private bool Report(EndPoint?[] owners)
     {
         var primaries = owners.OfType<EndPoint>().ToHashSet();
         bool changed;
@@ -319,9 +354,6 @@ internal sealed class ClusterSlotMap : IDisposable
             Volatile.Write(ref _owners, owners);
         }
 
-        if (changed)
-        {
-            _moved();
-        }
+        return changed;
     }
 }

@@ -278,6 +278,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
             // A connect still under way closes what it made itself (ConnectAsync).
             _disposed = true;
             connection = _connection;
+            _slots?.Dispose();
         }
 
         if (connection is null)
@@ -286,7 +287,6 @@ internal sealed partial class RedisTopology : IAsyncDisposable
         }
 
         connection.ConnectionFailed -= OnConnectionFailed;
-        _slots?.Dispose();
         if (_shared is null)
         {
             // The application's own multiplexer is the application's to close.
@@ -321,8 +321,16 @@ internal sealed partial class RedisTopology : IAsyncDisposable
             return null;
         }
 
-        Interlocked.CompareExchange(ref _slots, new ClusterSlotMap(connection, _time, (endPoints, first) => _slotsGained([.. endPoints.Select(NodeAt)], first), ReportHandovers, _slotsMoved), null);
-        return _slots;
+        lock (_connectLock)
+        {
+            // One map, made once: a map follows the multiplexer until it is disposed, and none is made after the store was.
+            if (_slots is null && !_disposed)
+            {
+                Volatile.Write(ref _slots, new ClusterSlotMap(connection, _time, (endPoints, first) => _slotsGained([.. endPoints.Select(NodeAt)], first), ReportHandovers, _slotsMoved, exception => LogSlotMapCheckFailed(_logger, _shard, exception)));
+            }
+
+            return _slots;
+        }
     }
 
     private void ReportHandovers(IReadOnlyDictionary<(EndPoint From, EndPoint To), long> pairs, Func<int, EndPoint?> ownerAfter)
