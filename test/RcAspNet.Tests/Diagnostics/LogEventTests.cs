@@ -107,6 +107,25 @@ public sealed class LogEventTests
             static r => Assert.DoesNotContain(Key, r.Message, StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// Each event the library declares has an id and a name of its own: a dashboard or alert that filters on an id must
+    /// not also catch another event (two once shared 102).
+    /// </summary>
+    [Fact]
+    public void EveryEvent_HasAnIdAndANameOfItsOwn()
+    {
+        var events = typeof(RcOptions).Assembly.GetTypes()
+            .SelectMany(static t => t.GetMethods(System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.DeclaredOnly))
+            .Select(static m => (Method: m, Event: m.GetCustomAttributes(typeof(LoggerMessageAttribute), false).OfType<LoggerMessageAttribute>().SingleOrDefault()))
+            .Where(static e => e.Event is not null)
+            .Select(static e => (Where: $"{e.Method.DeclaringType!.Name}.{e.Method.Name}", e.Event!.EventId, e.Event.EventName))
+            .ToArray();
+
+        Assert.True(events.Length > 30, $"found only {events.Length} events");
+        Assert.All(events.GroupBy(static e => e.EventId), static g => Assert.True(g.Count() == 1, $"event id {g.Key} is declared by {string.Join(", ", g.Select(static e => e.Where))}"));
+        Assert.All(events.GroupBy(static e => e.EventName), static g => Assert.True(g.Count() == 1, $"event name {g.Key} is declared by {string.Join(", ", g.Select(static e => e.Where))}"));
+    }
+
     [Fact]
     public async Task ValueTooLarge_Is200RcValueTooLarge()
     {

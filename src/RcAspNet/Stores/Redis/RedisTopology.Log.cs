@@ -8,7 +8,11 @@ internal sealed partial class RedisTopology
         Message = "Connecting to cache server {Shard} failed; the next operation tries again.")]
     private static partial void LogConnectFailed(ILogger logger, string shard, Exception exception);
 
-    [LoggerMessage(EventId = 102, EventName = "RcSeveralServers", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 114, EventName = "RcSeveralServers", Level = LogLevel.Warning,
         Message = "Cache server {Shard} lists {Count} servers that are not a cluster (a primary and its replicas?): a restarted server's identity, which decides whether removals it may have lost are sent again, and the near cache's invalidations are read from the first one listed, {First}. List only the primary.")]
     private static partial void LogSeveralServers(ILogger logger, string shard, int count, string first);
+
+    [LoggerMessage(EventId = 115, EventName = "RcSlotMapCheckFailed", Level = LogLevel.Warning,
+        Message = "Looking at cache server {Shard}'s cluster configurations failed; the slot map is looked at again within a second.")]
+    private static partial void LogSlotMapCheckFailed(ILogger logger, string shard, Exception exception);
 }
