@@ -191,10 +191,12 @@ internal static class ThroughputCommand
         var handOffs = (ThreadPool.CompletedWorkItemCount - workItems) / (double)operations;
         var contended = (Monitor.LockContentionCount - contentions) / (double)operations;
         var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
-        var after = ThreadTimes();
-        var byThread = after.Select(t => (t.Key, Ticks: t.Value - threads.GetValueOrDefault(t.Key))).GroupBy(static t => t.Key.Name)
-            .Select(static g => (Name: g.Key, Ticks: g.Sum(static t => t.Ticks))).Where(static g => g.Ticks > 0).OrderByDescending(static g => g.Ticks)
-            .Select(g => $"{g.Name} {100.0 * g.Ticks / Math.Max(1, after.Values.Sum() - threads.Values.Sum()):0}%");
+        // Shares of what the threads alive at the end ran meanwhile: a thread that ended took its ticks with it, so the
+        // whole is the sum of these threads' own, not the difference of the two totals (which printed shares over 100 %).
+        var ran = ThreadTimes().Select(t => (t.Key.Name, Ticks: t.Value - threads.GetValueOrDefault(t.Key))).Where(static t => t.Ticks > 0).ToArray();
+        var total = Math.Max(1, ran.Sum(static t => t.Ticks));
+        var byThread = ran.GroupBy(static t => t.Name).Select(static g => (Name: g.Key, Ticks: g.Sum(static t => t.Ticks))).OrderByDescending(static g => g.Ticks)
+            .Select(g => $"{g.Name} {100.0 * g.Ticks / total:0}%");
         return new(operations / elapsed, allocated / (double)operations, used.TotalMicroseconds / operations, handOffs, contended, string.Join(", ", byThread.Take(6)));
     }
 
