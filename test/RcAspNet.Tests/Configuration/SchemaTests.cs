@@ -132,6 +132,7 @@ public sealed class SchemaTests
                 "NotInEnumeration: #/Rc.Store",
                 "NumberTooBig: #/Rc.Shards.a.Port",
                 "PatternMismatch: #/Rc.OperationTimeout",
+                "PatternMismatch: #/Rc.Store", // a name in another case: start-up takes "redis" as Redis
             ],
             Leaves(errors).Select(static e => $"{e.Kind}: {e.Path}").Order(StringComparer.Ordinal));
     }
@@ -180,6 +181,10 @@ public sealed class SchemaTests
     [InlineData("""{ "Rc": { "Caches": { "posts": { "Router": "Ketama" } } } }""", "NullExpected: #/Rc.Caches.posts.Router", "Rc:Caches:posts: Redis, Router and Shards apply only to a cache with a Store of its own")]
     [InlineData("""{ "Rc": { "Caches": { "posts": { "Store": null, "Shards": { "cache01": { "Port": 6379 } } } } } }""", "NoAdditionalPropertiesAllowed: #/Rc.Caches.posts.Shards.cache01", "Rc:Caches:posts: Redis, Router and Shards apply only to a cache with a Store of its own")]
     [InlineData("""{ "Rc": { "Caches": { "posts": { "Store": "Redis", "Redis": " " } } } }""", "PatternMismatch: #/Rc.Caches.posts.Redis", "Rc:Caches:posts:Redis: Store=Redis needs a StackExchange.Redis configuration string")]
+    [InlineData("""{ "Rc": { "Caches": { "posts": { "Store": "redis", "Redis": " " } } } }""", "PatternMismatch: #/Rc.Caches.posts.Redis", "Rc:Caches:posts:Redis: Store=Redis needs a StackExchange.Redis configuration string")]
+    [InlineData("""{ "Rc": { "Store": "sharded" } }""", "PropertyRequired: #/Rc.Shards", "Rc:Shards: Store=Sharded needs at least one shard")]
+    [InlineData("""{ "Rc": { "Store": "Rediss" } }""", "PatternMismatch: #/Rc.Store", "Rc:Store: 'Rediss' is not allowed; use one of Memory, Redis, Sharded, Null.")]
+    [InlineData("""{ "Rc": { "Router": "crc" } }""", "PatternMismatch: #/Rc.Router", "Rc:Router: 'crc' is not allowed; use one of Crc32, Ketama.")]
     public async Task Schema_RefusesWhatStartUpRefuses(string json, string schemaError, string startupError)
     {
         Assert.Contains(schemaError, Flatten((await LoadSchemaAsync()).Validate(json)).Select(static e => $"{e.Kind}: {e.Path}"));
@@ -208,6 +213,7 @@ public sealed class SchemaTests
     [InlineData("""{ "Rc": { "Store": "Sharded", "Shards": { "cache01": { "Password": null } } } }""")]
     [InlineData("""{ "Rc": { "Caches": { "pages": {} } } }""")]
     [InlineData("""{ "Rc": { "Store": "Redis", "Redis": "localhost:6379", "Shards": { "cache01": { "Port": 6380 } } } }""")]
+    [InlineData("""{ "Rc": { "Store": "sharded", "Router": "KETAMA", "StampedeProtection": "fleet", "FailureMode": "throw", "Shards": { "cache01": { "Port": 6379 } }, "Caches": { "posts": { "Store": "redis", "Redis": "localhost:6379", "StampedeProtection": "process" }, "pages": { "Store": "null" } } } }""")]
     public async Task Schema_AcceptsWhatStartUpAccepts(string json)
     {
         Assert.Empty((await LoadSchemaAsync()).Validate(json).Select(static e => e.ToString()));
