@@ -121,7 +121,7 @@ public sealed class LogEventTests
             .Select(static e => (Where: $"{e.Method.DeclaringType!.Name}.{e.Method.Name}", e.Event!.EventId, e.Event.EventName))
             .ToArray();
 
-        Assert.True(events.Length > 30, $"found only {events.Length} events");
+        Assert.True(events.Length >= 20, $"found only {events.Length} events: the reflection missed some");
         Assert.All(events.GroupBy(static e => e.EventId), static g => Assert.True(g.Count() == 1, $"event id {g.Key} is declared by {string.Join(", ", g.Select(static e => e.Where))}"));
         Assert.All(events.GroupBy(static e => e.EventName), static g => Assert.True(g.Count() == 1, $"event name {g.Key} is declared by {string.Join(", ", g.Select(static e => e.Where))}"));
     }

@@ -41,6 +41,7 @@ internal sealed class ClusterSlotMap : IDisposable
     private readonly Dictionary<EndPoint, ClusterConfiguration> _read = []; // under _lock: each server's configuration, as the map last read it
     private readonly Action<Exception> _checkFailed;
     private readonly ITimer _check;
+    private volatile bool _disposed;
     private EndPoint?[]? _owners;
     private HashSet<EndPoint> _primaries = [];
 
@@ -89,7 +90,7 @@ internal sealed class ClusterSlotMap : IDisposable
     }
 
     /// <summary>Returns the primary that serves <paramref name="slot"/>, or null while the topology is not known.</summary>
-    public EndPoint? OwnerOf(int slot) => (Volatile.Read(ref _owners) ?? Build())?[slot];
+    public EndPoint? OwnerOf(int slot) => (Volatile.Read(ref _owners) ?? Build(again: false))?[slot];
 
     /// <summary>
     /// Runs <paramref name="work"/> while no new map is being put in use: what it decides by the map is not undone by a
@@ -106,29 +107,19 @@ internal sealed class ClusterSlotMap : IDisposable
     /// <summary>Stops following the multiplexer (an application's own one outlives the store).</summary>
     public void Dispose()
     {
+        _disposed = true;
         _check.Dispose();
         _connection.ConfigurationChanged -= OnConfigurationChanged;
         _connection.HashSlotMoved -= OnHashSlotMoved;
     }
 
-    private void OnConfigurationChanged(object? sender, EndPointEventArgs e) => Rebuild();
-
-    private void Rebuild()
-    {
-        // Under the lock: a build under way from older configurations publishes first, and is then built over.
-        lock (_lock)
-        {
-            Volatile.Write(ref _owners, null);
-        }
-
-        // Rebuild now, so that a primary that took over slots is reported before a call is routed to it.
-        _ = OwnerOf(0);
-    }
+    // Rebuilt now, so that a primary that took over slots is reported before a call is routed to it.
+    private void OnConfigurationChanged(object? sender, EndPointEventArgs e) => Build(again: true);
 
     /// <summary>
-    /// Looks, on the timer, as <see cref="Check"/> does. What fails is reported and tried again on the next tick or call
-    /// (the map is rebuilt when it is next needed): a timer's exception would end the process, and the multiplexer drops
-    /// what its own <c>ConfigurationChanged</c> handler throws.
+    /// Looks, on the timer, as <see cref="Check"/> does. What fails (a look, or a rebuild and what it reports) is logged
+    /// and tried again on the next tick, since the configurations a failed build read are not taken as read: a timer's
+    /// exception would end the process, and the multiplexer drops what its own <c>ConfigurationChanged</c> handler throws.
     /// </summary>
     private void TryCheck()
     {
@@ -145,7 +136,7 @@ internal sealed class ClusterSlotMap : IDisposable
     /// <summary>Rebuilds a map that was built once a server answered the configuration again since it was last read.</summary>
     private void Check()
     {
-        if (Volatile.Read(ref _owners) is null)
+        if (_disposed || Volatile.Read(ref _owners) is null)
         {
             return;
         }
@@ -158,7 +149,7 @@ internal sealed class ClusterSlotMap : IDisposable
 
         if (answered)
         {
-            Rebuild();
+            Build(again: true);
         }
     }
 
@@ -182,7 +173,7 @@ internal sealed class ClusterSlotMap : IDisposable
     /// </summary>
     public bool Learn(int slot, EndPoint owner)
     {
-        if ((Volatile.Read(ref _owners) ?? Build()) is not { } owners || slot is < 0 or >= HashSlot.Count || Equals(owners[slot], owner))
+        if ((Volatile.Read(ref _owners) ?? Build(again: false)) is not { } owners || slot is < 0 or >= HashSlot.Count || Equals(owners[slot], owner))
         {
             return false;
         }
@@ -218,27 +209,33 @@ internal sealed class ClusterSlotMap : IDisposable
     private void OnHashSlotMoved(object? sender, HashSlotMovedEventArgs moved) => Learn(moved.HashSlot, moved.NewEndPoint);
 
     /// <summary>
-    /// Builds and publishes the map from every connected server's configuration, as the multiplexer last read each: a
-    /// slot goes to the primary that claims it with the highest config epoch. One build at a time, and none over a map
-    /// published meanwhile, so that a build from older configurations never lands over a newer one. Null while no
-    /// server is connected.
+    /// Builds the map from every connected server's configuration, as the multiplexer last read each (a slot goes to the
+    /// primary that claims it with the highest config epoch), and publishes it over the one in use (<paramref name="again"/>)
+    /// or where there is none. One build at a time: calls go on with the map in use meanwhile, and a build from older
+    /// configurations never lands over a newer one. The map in use, or null, while no server is connected.
     /// </summary>
-    private EndPoint?[]? Build()
+    private EndPoint?[]? Build(bool again)
     {
-        EndPoint?[]? owners = null;
-        var changed = false;
+        EndPoint?[] owners;
+        bool changed;
         lock (_lock)
         {
-            if (Volatile.Read(ref _owners) is { } built)
+            var current = Volatile.Read(ref _owners);
+            if (current is not null && !again)
             {
-                return built;
+                return current;
             }
 
-            var epochs = new long[HashSlot.Count];
-            foreach (var (endPoint, configuration) in Configurations())
+            var views = Configurations().ToArray();
+            if (views.Length == 0)
             {
-                _read[endPoint] = configuration;
-                owners ??= new EndPoint?[HashSlot.Count];
+                return current;
+            }
+
+            owners = new EndPoint?[HashSlot.Count];
+            var epochs = new long[HashSlot.Count];
+            foreach (var (_, configuration) in views)
+            {
                 foreach (var node in configuration.Nodes)
                 {
                     if (node.IsReplica || node.EndPoint is null)
@@ -261,7 +258,13 @@ internal sealed class ClusterSlotMap : IDisposable
                 }
             }
 
-            changed = owners is not null && Report(owners);
+            changed = Report(owners);
+
+            // Taken as read once the map they made is in use: a build that failed before is tried again.
+            foreach (var (endPoint, configuration) in views)
+            {
+                _read[endPoint] = configuration;
+            }
         }
 
         // Told outside the lock, as a learned move is.

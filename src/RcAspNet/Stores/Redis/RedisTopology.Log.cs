@@ -13,6 +13,6 @@ internal sealed partial class RedisTopology
     private static partial void LogSeveralServers(ILogger logger, string shard, int count, string first);
 
     [LoggerMessage(EventId = 115, EventName = "RcSlotMapCheckFailed", Level = LogLevel.Warning,
-        Message = "Looking at cache server {Shard}'s cluster configurations failed; the slot map is looked at again within a second.")]
+        Message = "Following cache server {Shard}'s cluster configuration failed (reading it, or rebuilding the slot map from it); it is tried again within a second.")]
     private static partial void LogSlotMapCheckFailed(ILogger logger, string shard, Exception exception);
 }

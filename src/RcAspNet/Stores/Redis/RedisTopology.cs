@@ -295,7 +295,6 @@ internal sealed partial class RedisTopology : IAsyncDisposable
         }
     }
 
-    /// <summary>The slot map of a cluster, or null for a single server and while the topology is not known yet.</summary>
     /// <summary>Runs <paramref name="work"/> while the cluster's slot map is not changing (<see cref="ClusterSlotMap.WhileSettled"/>); at once elsewhere.</summary>
     public void WhileSlotsSettled(Action work)
     {
@@ -309,6 +308,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
         }
     }
 
+    /// <summary>The slot map of a cluster, or null for a single server and while the topology is not known yet.</summary>
     private ClusterSlotMap? SlotMap()
     {
         if (Volatile.Read(ref _slots) is { } slots)
