@@ -125,7 +125,8 @@ public sealed class ClusterTakeoverTests
             },
             why: async () =>
             {
-                // A full run failed here once in several: who each server, and the client's view of each, says owns the slot.
+                // Who each server, and the client's view of each, says owns the slot: a view the client never read again
+                // (the newcomer's, read as it connected) names the old owner.
                 var views = new List<string>();
                 foreach (var server in cluster.Nodes.Append(newcomer))
                 {
