@@ -19,7 +19,9 @@ namespace RcAspNet.Stores.Redis;
 /// slot's owner changes: each primary that took slots from another is reported with it (<c>handedOver</c>) before the
 /// map is published too, with the earliest moment the owner of one of those slots last changed (the time of
 /// <c>time</c>), so that what was held for the old one since (a clear of its namespaces) holds for the new one. Once the
-/// map is published, <c>moved</c> is told.
+/// map is published, <c>moved</c> is told. An owner learned from a MOVED holds against the views read before it: a
+/// rebuild meanwhile would route the slot back to the server that redirected it, and hand the new owner's removals back
+/// to it; once every view was read again, the views decide.
 /// </summary>
 internal sealed class ClusterSlotMap : IDisposable
 {
@@ -39,6 +41,7 @@ internal sealed class ClusterSlotMap : IDisposable
     private readonly EndPoint?[] _lastOwners = new EndPoint?[HashSlot.Count]; // each slot's last known owner (a map may name none for a while)
     private readonly long[] _changedAt = new long[HashSlot.Count]; // when each slot's known owner last changed (the time of _time)
     private readonly Dictionary<EndPoint, ClusterConfiguration> _read = []; // under _lock: each server's configuration, as the map last read it
+    private readonly Dictionary<int, (EndPoint Owner, Dictionary<EndPoint, ClusterConfiguration> Before)> _learned = []; // under _lock: slots learned from a MOVED, with the views read before it
     private readonly Action<Exception> _checkFailed;
     private readonly ITimer _check;
     private volatile bool _disposed;
@@ -113,8 +116,11 @@ internal sealed class ClusterSlotMap : IDisposable
         _connection.HashSlotMoved -= OnHashSlotMoved;
     }
 
+    /// <summary>Builds the map again from the configurations as the multiplexer last read them, as a reported change does.</summary>
+    internal void Rebuild() => Build(again: true);
+
     // Rebuilt now, so that a primary that took over slots is reported before a call is routed to it.
-    private void OnConfigurationChanged(object? sender, EndPointEventArgs e) => Build(again: true);
+    private void OnConfigurationChanged(object? sender, EndPointEventArgs e) => Rebuild();
 
     /// <summary>
     /// Looks, on the timer, as <see cref="Check"/> does. What fails (a look, or a rebuild and what it reports) is logged
@@ -156,12 +162,11 @@ internal sealed class ClusterSlotMap : IDisposable
     /// <summary>Each connected server's configuration, as the multiplexer last read it from that server.</summary>
     private IEnumerable<(EndPoint EndPoint, ClusterConfiguration Configuration)> Configurations()
     {
-        foreach (var endPoint in _connection.GetEndPoints())
+        foreach (var server in _connection.GetServers())
         {
-            var server = _connection.GetServer(endPoint);
             if (server.IsConnected && server.ClusterConfiguration is { } configuration)
             {
-                yield return (endPoint, configuration);
+                yield return (server.EndPoint, configuration);
             }
         }
     }
@@ -198,6 +203,7 @@ internal sealed class ClusterSlotMap : IDisposable
             }
 
             current[slot] = owner;
+            _learned[slot] = (owner, Configurations().ToDictionary(static c => c.EndPoint, static c => c.Configuration));
             _lastOwners[slot] = owner;
             _changedAt[slot] = _time.GetTimestamp();
         }
@@ -255,6 +261,19 @@ internal sealed class ClusterSlotMap : IDisposable
                             }
                         }
                     }
+                }
+            }
+
+            // A slot learned from a MOVED keeps its owner until every view was read after it: one read before it is older.
+            foreach (var (slot, learned) in _learned)
+            {
+                if (views.All(v => !learned.Before.TryGetValue(v.EndPoint, out var before) || !ReferenceEquals(before, v.Configuration)))
+                {
+                    _learned.Remove(slot);
+                }
+                else
+                {
+                    owners[slot] = learned.Owner;
                 }
             }
 
