@@ -101,7 +101,7 @@ internal sealed partial class RedisTopology : IAsyncDisposable
                 return kind;
             }
 
-            var connected = connection.GetEndPoints().Select(ep => connection.GetServer(ep)).Where(static s => s.IsConnected).ToArray();
+            var connected = connection.GetServers().Where(static s => s.IsConnected).ToArray();
             if (connected.Length == 0)
             {
                 return TopologyKind.Unknown;
@@ -222,8 +222,8 @@ internal sealed partial class RedisTopology : IAsyncDisposable
 
     /// <summary>Gets the cluster's primaries as the client knows them now; on one server, that server.</summary>
     public IServer[] Primaries(IConnectionMultiplexer connection) => Kind == TopologyKind.Cluster
-        ? connection.GetEndPoints().Select(ep => connection.GetServer(ep)).Where(static s => s.IsConnected && !s.IsReplica).ToArray()
-        : [connection.GetServer(connection.GetEndPoints().First(ep => connection.GetServer(ep) is { IsConnected: true, IsReplica: false }))];
+        ? connection.GetServers().Where(static s => s.IsConnected && !s.IsReplica).ToArray()
+        : [connection.GetServers().First(static s => s is { IsConnected: true, IsReplica: false })];
 
     /// <summary>
     /// The server behind <paramref name="node"/>, for commands that go to one server (PING, INFO, SCAN); a stand-in
