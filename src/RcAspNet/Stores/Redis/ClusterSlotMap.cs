@@ -21,7 +21,7 @@ namespace RcAspNet.Stores.Redis;
 /// <c>time</c>), so that what was held for the old one since (a clear of its namespaces) holds for the new one. Once the
 /// map is published, <c>moved</c> is told. An owner learned from a MOVED holds against the views read before it: a
 /// rebuild meanwhile would route the slot back to the server that redirected it, and hand the new owner's removals back
-/// to it; once every view was read again, the views decide.
+/// to it; the first views read after it that name the slot's owner decide.
 /// </summary>
 internal sealed class ClusterSlotMap : IDisposable
 {
@@ -42,6 +42,7 @@ internal sealed class ClusterSlotMap : IDisposable
     private readonly long[] _changedAt = new long[HashSlot.Count]; // when each slot's known owner last changed (the time of _time)
     private readonly Dictionary<EndPoint, ClusterConfiguration> _read = []; // under _lock: each server's configuration, as the map last read it
     private readonly Dictionary<int, (EndPoint Owner, Dictionary<EndPoint, ClusterConfiguration> Before)> _learned = []; // under _lock: slots learned from a MOVED, with the views read before it
+    private Dictionary<EndPoint, ClusterConfiguration>? _viewsAtLearn; // under _lock: the views the last learn found
     private readonly Action<Exception> _checkFailed;
     private readonly ITimer _check;
     private volatile bool _disposed;
@@ -203,7 +204,7 @@ internal sealed class ClusterSlotMap : IDisposable
             }
 
             current[slot] = owner;
-            _learned[slot] = (owner, Configurations().ToDictionary(static c => c.EndPoint, static c => c.Configuration));
+            _learned[slot] = (owner, ViewsNow());
             _lastOwners[slot] = owner;
             _changedAt[slot] = _time.GetTimestamp();
         }
@@ -213,6 +214,18 @@ internal sealed class ClusterSlotMap : IDisposable
     }
 
     private void OnHashSlotMoved(object? sender, HashSlotMovedEventArgs moved) => Learn(moved.HashSlot, moved.NewEndPoint);
+
+    /// <summary>Each connected server's configuration now, shared by the slots learned while none was read again (a reshard's many MOVEDs).</summary>
+    private Dictionary<EndPoint, ClusterConfiguration> ViewsNow()
+    {
+        var views = Configurations().ToArray();
+        if (_viewsAtLearn is not { } last || last.Count != views.Length || !views.All(v => last.TryGetValue(v.EndPoint, out var seen) && ReferenceEquals(seen, v.Configuration)))
+        {
+            _viewsAtLearn = last = views.ToDictionary(static v => v.EndPoint, static v => v.Configuration);
+        }
+
+        return last;
+    }
 
     /// <summary>
     /// Builds the map from every connected server's configuration, as the multiplexer last read each (a slot goes to the
@@ -264,16 +277,27 @@ internal sealed class ClusterSlotMap : IDisposable
                 }
             }
 
-            // A slot learned from a MOVED keeps its owner until every view was read after it: one read before it is older.
+            // A slot learned from a MOVED keeps its owner against the views read before it: the first views read after
+            // it that name the slot's owner decide (the highest epoch among them). The multiplexer reads one server
+            // again on a MOVED or a lost connection, all of them only on a ConfigureAsync. (A reply that was on its way
+            // when the slot moved counts as read after it: the multiplexer does not say when it asked.)
             foreach (var (slot, learned) in _learned)
             {
-                if (views.All(v => !learned.Before.TryGetValue(v.EndPoint, out var before) || !ReferenceEquals(before, v.Configuration)))
+                EndPoint? claimant = null;
+                var claimed = long.MinValue;
+                foreach (var (endPoint, configuration) in views)
+                {
+                    if ((!learned.Before.TryGetValue(endPoint, out var before) || !ReferenceEquals(before, configuration))
+                        && configuration.GetBySlot(slot) is { IsReplica: false, EndPoint: { } owner } node && ConfigEpoch(node) is var epoch && epoch > claimed)
+                    {
+                        (claimant, claimed) = (owner, epoch);
+                    }
+                }
+
+                owners[slot] = claimant ?? learned.Owner;
+                if (claimant is not null)
                 {
                     _learned.Remove(slot);
-                }
-                else
-                {
-                    owners[slot] = learned.Owner;
                 }
             }
 

@@ -590,9 +590,9 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             }
 
             var statuses = new List<ShardStatus>();
-            foreach (var endPoint in connection.GetEndPoints())
+            foreach (var server in connection.GetServers())
             {
-                var server = connection.GetServer(endPoint);
+                var endPoint = server.EndPoint;
                 var name = $"{_shard}/{endPoint}";
                 var node = server.IsReplica ? null : _topology.NodeAt(endPoint);
                 try
