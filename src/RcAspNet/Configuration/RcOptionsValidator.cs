@@ -165,6 +165,14 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
             }
         }
 
+        if (store == RcStoreKind.Sharded && router == RcRouterKind.Crc32)
+        {
+            foreach (var same in Crc32Router.SameNumbers([.. shards.Keys]))
+            {
+                errors.Add($"{path}:Shards: {Crc32Router.SameNumberRule(same)}");
+            }
+        }
+
         if (store == RcStoreKind.Sharded && router == RcRouterKind.Ketama)
         {
             foreach (var clash in shards.GroupBy(static s => KetamaRouter.Identity(s.Value.Host, s.Value.Port, s.Value.Db, s.Value.UnixSocketPath)).Where(static g => g.Count() > 1))

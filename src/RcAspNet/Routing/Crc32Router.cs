@@ -19,15 +19,37 @@ internal sealed class Crc32Router : IRcRouter
     {
         ArgumentNullException.ThrowIfNull(shards);
         _shards = RouterHelpers.CheckNames(shards, nameof(shards));
-        if (_shards.All(static s => long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _)))
+        if (SameNumbers(_shards).FirstOrDefault() is { } same)
         {
-            Array.Sort(_shards, static (a, b) => long.Parse(a, CultureInfo.InvariantCulture).CompareTo(long.Parse(b, CultureInfo.InvariantCulture)));
+            throw new ArgumentException(SameNumberRule(same), nameof(shards));
+        }
+
+        if (IsNumeric(_shards))
+        {
+            Array.Sort(_shards, static (a, b) => Number(a).CompareTo(Number(b)));
         }
         else
         {
             Array.Sort(_shards, StringComparer.Ordinal);
         }
     }
+
+    /// <summary>
+    /// The groups of integer shard names that are one number ("1" and "01"): rc keys integer hosts by their value, so it
+    /// would have one host where these are two, and their sorted order, which routing indexes, would be undecided.
+    /// </summary>
+    internal static IEnumerable<string[]> SameNumbers(IReadOnlyCollection<string> shards) => IsNumeric(shards)
+        ? shards.GroupBy(Number).Where(static g => g.Count() > 1).Select(static g => g.ToArray())
+        : [];
+
+    /// <summary>The rule a group of <see cref="SameNumbers"/> breaks, naming its shards.</summary>
+    internal static string SameNumberRule(IEnumerable<string> same) =>
+        $"Shard names {string.Join(" and ", same)} are one number: with CRC32 routing, integer shard names are rc's integer hosts, each a number of its own.";
+
+    private static bool IsNumeric(IEnumerable<string> shards) =>
+        shards.All(static s => long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _));
+
+    private static long Number(string shard) => long.Parse(shard, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
 
     /// <inheritdoc/>
     public IReadOnlyList<string> Shards => _shards;

@@ -308,6 +308,18 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public async Task Start_Crc32ShardNamesOfOneNumber_Fails()
+    {
+        var message = await StartupErrorAsync(new()
+        {
+            ["Rc:Store"] = "Sharded",
+            ["Rc:Shards:1:Port"] = "7001",
+            ["Rc:Shards:01:Port"] = "7002",
+        });
+        Assert.Matches("Rc:Shards: Shard names (1 and 01|01 and 1) are one number", message); // configuration sorts the keys by number: either may come first
+    }
+
+    [Fact]
     public async Task Start_KetamaShardsOnOneServer_Fails()
     {
         var message = await StartupErrorAsync(new()

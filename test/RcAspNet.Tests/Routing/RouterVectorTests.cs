@@ -55,6 +55,17 @@ public sealed class RouterVectorTests
         Assert.Equal(["B", "a10", "a9", "b"], router.Shards);
     }
 
+    [Theory]
+    [InlineData("1", "01")]
+    [InlineData("+2", "2")]
+    [InlineData("0", "-0")]
+    public void Crc32_IntegerShardNamesOfOneNumber_IsAnArgumentError(string first, string second)
+    {
+        var error = Assert.Throws<ArgumentException>(() => new Crc32Router([first, "7", second]));
+        Assert.Equal("shards", error.ParamName);
+        Assert.Contains($"{first} and {second} are one number", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Crc32_NoShards_IsAnArgumentError() =>
         Assert.Equal("shards", Assert.Throws<ArgumentException>(() => new Crc32Router([])).ParamName);
