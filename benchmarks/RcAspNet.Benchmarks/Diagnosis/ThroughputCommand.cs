@@ -25,7 +25,7 @@ internal static class ThroughputCommand
 
     public static async Task<int> RunAsync(string[] args)
     {
-        if (CommandOptions.Parse(args, "throughput [--seconds 5] [--rounds 3] [--only raw-get,raw-get-deadline,store-get,ms-get,rc-get,rc-tryget,raw-set,raw-set-deadline,store-set,ms-set,rc-set,raw-fill,raw-lease-fill,raw-lease-fill-sha,raw-setnxget-fill,rc-fill,mem-fill] [--allocations true] [--callers 64] [--cluster true]", "--seconds", "--rounds", "--only", "--callers", "--allocations", "--cluster") is not { } options)
+        if (CommandOptions.Parse(args, "throughput [--seconds 5] [--rounds 3] [--only raw-get,raw-get-awaited,raw-get-timed,raw-get-rcconn,raw-get-deadline,store-get,ms-get,rc-get,rc-tryget,raw-set,raw-set-deadline,store-set,ms-set,rc-set,raw-fill,raw-lease-fill,raw-lease-fill-sha,raw-setnxget-fill,rc-fill,mem-fill] [--allocations true] [--callers 64] [--cluster true]", "--seconds", "--rounds", "--only", "--callers", "--allocations", "--cluster") is not { } options)
         {
             return 2;
         }
@@ -45,12 +45,14 @@ internal static class ThroughputCommand
         var rawKeys = Enumerable.Range(0, MostCallers).Select(static c => (RedisKey)$"{Keys.Raw}post:{c}").ToArray();
         var microsoft = fixture.Microsoft;
         var cache = fixture.Cache;
-        // Layers of rc-get, for diagnosis: the raw GET of the library's own entry bounded as the store bounds it, and the
-        // store alone (internal, through CacheRegistry.Stores as LayerBenchmarks reaches it).
+        // Layers of rc-get, for diagnosis: the raw GET awaited by one more async method, and through TimedReply with no
+        // token; the raw GET of the library's own entry on the store's own connection, and bounded as the store bounds it;
+        // and the store alone (internal, through CacheRegistry.Stores as LayerBenchmarks reaches it).
         var namespacedKeys = keys.Select(static k => Keys.RcNamespace + k).ToArray();
         var rcKeys = namespacedKeys.Select(static k => (RedisKey)k).ToArray();
         var store = fixture.Services.GetRequiredService<CacheRegistry>().Stores[0];
         using var deadline = new CancellationTokenSource(TimeSpan.FromHours(1));
+        var rcConnection = (await ((IRedisBackedStore)store).GetConnectionsAsync(CancellationToken.None)).Values.First().GetDatabase();
         var writers = Enumerable.Range(0, MostCallers).Select(static _ => new ArrayBufferWriter<byte>(2048)).ToArray();
 
         // Misses that load: each on a key never read before (a short value that lives 30 s, so that the server holds a
@@ -64,6 +66,9 @@ internal static class ThroughputCommand
         var contenders = new (string Name, Func<int, ValueTask> Operation)[]
         {
             ("raw-get", c => new ValueTask(raw.StringGetAsync(rawKeys[c]))),
+            ("raw-get-awaited", c => AwaitedAsync(raw.StringGetAsync(rawKeys[c]))),
+            ("raw-get-timed", c => RawWithDeadlineAsync(raw.StringGetAsync(rawKeys[c]), CancellationToken.None)),
+            ("raw-get-rcconn", c => new ValueTask(rcConnection.StringGetAsync(rcKeys[c]))),
             ("raw-get-deadline", c => RawWithDeadlineAsync(raw.StringGetAsync(rcKeys[c]), deadline.Token)),
             ("store-get", c => StoreGetAsync(store, namespacedKeys[c])),
             ("ms-get", c => new ValueTask(microsoft.GetAsync(keys[c]))),
@@ -148,6 +153,9 @@ internal static class ThroughputCommand
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    /// <summary>The reply awaited by one more async method, as any layer over the client awaits it.</summary>
+    private static async ValueTask AwaitedAsync<T>(Task<T> reply) => await reply.ConfigureAwait(false);
+
     private static async ValueTask RawWithDeadlineAsync<T>(Task<T> reply, CancellationToken deadline) =>
         await (reply.IsCompleted ? new ValueTask<T>(reply) : TimedReply<T>.WaitAsync(reply, deadline, CancellationToken.None));
 
