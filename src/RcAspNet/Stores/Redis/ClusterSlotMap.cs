@@ -21,7 +21,8 @@ namespace RcAspNet.Stores.Redis;
 /// <c>time</c>), so that what was held for the old one since (a clear of its namespaces) holds for the new one. Once the
 /// map is published, <c>moved</c> is told. An owner learned from a MOVED holds against the views read before it: a
 /// rebuild meanwhile would route the slot back to the server that redirected it, and hand the new owner's removals back
-/// to it; the first views read after it that name the slot's owner decide.
+/// to it; a view read after it settles the slot when it names the learned owner, or a claim newer than every claim
+/// before it.
 /// </summary>
 internal sealed class ClusterSlotMap : IDisposable
 {
@@ -41,7 +42,7 @@ internal sealed class ClusterSlotMap : IDisposable
     private readonly EndPoint?[] _lastOwners = new EndPoint?[HashSlot.Count]; // each slot's last known owner (a map may name none for a while)
     private readonly long[] _changedAt = new long[HashSlot.Count]; // when each slot's known owner last changed (the time of _time)
     private readonly Dictionary<EndPoint, ClusterConfiguration> _read = []; // under _lock: each server's configuration, as the map last read it
-    private readonly Dictionary<int, (EndPoint Owner, Dictionary<EndPoint, ClusterConfiguration> Before)> _learned = []; // under _lock: slots learned from a MOVED, with the views read before it
+    private readonly Dictionary<int, (EndPoint Owner, Dictionary<EndPoint, ClusterConfiguration> Before, long Epoch)> _learned = []; // under _lock: slots learned from a MOVED, with the views read before it and the highest epoch they gave the slot
     private Dictionary<EndPoint, ClusterConfiguration>? _viewsAtLearn; // under _lock: the views the last learn found
     private readonly Action<Exception> _checkFailed;
     private readonly ITimer _check;
@@ -204,7 +205,8 @@ internal sealed class ClusterSlotMap : IDisposable
             }
 
             current[slot] = owner;
-            _learned[slot] = (owner, ViewsNow());
+            var before = ViewsNow();
+            _learned[slot] = (owner, before, before.Values.Select(c => Claim(c, slot).Epoch).DefaultIfEmpty(-1).Max());
             _lastOwners[slot] = owner;
             _changedAt[slot] = _time.GetTimestamp();
         }
@@ -215,17 +217,24 @@ internal sealed class ClusterSlotMap : IDisposable
 
     private void OnHashSlotMoved(object? sender, HashSlotMovedEventArgs moved) => Learn(moved.HashSlot, moved.NewEndPoint);
 
-    /// <summary>Each connected server's configuration now, shared by the slots learned while none was read again (a reshard's many MOVEDs).</summary>
+    /// <summary>
+    /// Every server's configuration now, connected or not (one that reconnects may keep its old one until it is read
+    /// again), shared by the slots learned while none was read again (a reshard's many MOVEDs).
+    /// </summary>
     private Dictionary<EndPoint, ClusterConfiguration> ViewsNow()
     {
-        var views = Configurations().ToArray();
-        if (_viewsAtLearn is not { } last || last.Count != views.Length || !views.All(v => last.TryGetValue(v.EndPoint, out var seen) && ReferenceEquals(seen, v.Configuration)))
+        var views = _connection.GetServers().Where(static s => s.ClusterConfiguration is not null).ToArray();
+        if (_viewsAtLearn is not { } last || last.Count != views.Length || !views.All(v => last.TryGetValue(v.EndPoint, out var seen) && ReferenceEquals(seen, v.ClusterConfiguration)))
         {
-            _viewsAtLearn = last = views.ToDictionary(static v => v.EndPoint, static v => v.Configuration);
+            _viewsAtLearn = last = views.ToDictionary(static v => v.EndPoint, static v => v.ClusterConfiguration!);
         }
 
         return last;
     }
+
+    /// <summary>The primary a view says serves <paramref name="slot"/>, and the config epoch it gives it; none and -1 if it names none.</summary>
+    private static (EndPoint? Owner, long Epoch) Claim(ClusterConfiguration view, int slot) =>
+        view.GetBySlot(slot) is { IsReplica: false, EndPoint: { } owner } node ? (owner, ConfigEpoch(node)) : (null, -1);
 
     /// <summary>
     /// Builds the map from every connected server's configuration, as the multiplexer last read each (a slot goes to the
@@ -277,25 +286,27 @@ internal sealed class ClusterSlotMap : IDisposable
                 }
             }
 
-            // A slot learned from a MOVED keeps its owner against the views read before it: the first views read after
-            // it that name the slot's owner decide (the highest epoch among them). The multiplexer reads one server
-            // again on a MOVED or a lost connection, all of them only on a ConfigureAsync. (A reply that was on its way
-            // when the slot moved counts as read after it: the multiplexer does not say when it asked.)
+            // A slot learned from a MOVED keeps its owner against the views read before it, and against a view read after
+            // it that has not heard of the move (gossip reaches servers in turn): it yields to a view read after it that
+            // names the learned owner, or a claim with an epoch above every claim of the slot before it (a failover, or
+            // a later move). A wrong learned owner redirects the slot's next read, which the map learns in turn. The
+            // multiplexer reads one server again on a MOVED or a lost connection, all of them only on a ConfigureAsync.
             foreach (var (slot, learned) in _learned)
             {
-                EndPoint? claimant = null;
-                var claimed = long.MinValue;
+                EndPoint? settled = null;
+                var highest = long.MinValue;
                 foreach (var (endPoint, configuration) in views)
                 {
                     if ((!learned.Before.TryGetValue(endPoint, out var before) || !ReferenceEquals(before, configuration))
-                        && configuration.GetBySlot(slot) is { IsReplica: false, EndPoint: { } owner } node && ConfigEpoch(node) is var epoch && epoch > claimed)
+                        && Claim(configuration, slot) is ({ } owner, var epoch)
+                        && (owner.Equals(learned.Owner) || epoch > learned.Epoch) && epoch > highest)
                     {
-                        (claimant, claimed) = (owner, epoch);
+                        (settled, highest) = (owner, epoch);
                     }
                 }
 
-                owners[slot] = claimant ?? learned.Owner;
-                if (claimant is not null)
+                owners[slot] = settled ?? learned.Owner;
+                if (settled is not null)
                 {
                     _learned.Remove(slot);
                 }
