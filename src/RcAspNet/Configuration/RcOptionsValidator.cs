@@ -7,7 +7,8 @@ using Microsoft.Extensions.Options;
 namespace RcAspNet.Configuration;
 
 /// <summary>Checks <see cref="RcOptions"/> at start-up and reports every wrong setting in one message, each by its path.</summary>
-internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
+/// <param name="routers">The routers registered in DI: one routes every sharded store's shards instead of its <c>Router</c>.</param>
+internal sealed class RcOptionsValidator(IEnumerable<IRcRouter> routers) : IValidateOptions<RcOptions>
 {
     /// <summary>Where a setting that a timer waits for ends: .NET's timers wait at most 49.17:02:47.294.</summary>
     private static readonly TimeSpan LongestTimerWait = TimeSpan.FromDays(49);
@@ -29,7 +30,7 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
         }
         else
         {
-            CheckStore(errors, path, options.Store, options.Redis, options.Router, options.Shards, $"{path}:RedisConnectionName naming a connection string, or UseRcRedisConnection()");
+            CheckStore(errors, path, options.Store, options.Redis, options.Router, options.Shards, $"{path}:RedisConnectionName naming a connection string, or UseRcRedisConnection()", customRouter: routers.Any());
         }
         Positive(errors, $"{path}:DefaultExpiration", options.DefaultExpiration);
         TimerWait(errors, $"{path}:OperationTimeout", options.OperationTimeout);
@@ -57,7 +58,7 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
             {
                 // Without a configuration string of its own, a Redis cache shares the application's connection, if it was given one.
                 CheckStore(errors, cachePath, store, cache.Redis, cache.Router ?? RcRouterKind.Crc32, cache.Shards,
-                    "UseRcRedisConnection() to share the application's connection", sharesAppConnection: options.UsesAppConnection && cache.Redis is null);
+                    "UseRcRedisConnection() to share the application's connection", sharesAppConnection: options.UsesAppConnection && cache.Redis is null, customRouter: routers.Any());
             }
             else if (cache.Redis is not null || cache.Router is not null || cache.Shards.Count > 0)
             {
@@ -82,7 +83,7 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
             : ValidateOptionsResult.Fail($"RcAspNet is not configured correctly: {string.Join(" ", errors)}");
     }
 
-    private static void CheckStore(List<string> errors, string path, RcStoreKind store, string? redis, RcRouterKind router, Dictionary<string, RcShardOptions> shards, string otherwise, bool sharesAppConnection = false)
+    private static void CheckStore(List<string> errors, string path, RcStoreKind store, string? redis, RcRouterKind router, Dictionary<string, RcShardOptions> shards, string otherwise, bool sharesAppConnection = false, bool customRouter = false)
     {
         if (!Enum.IsDefined(store))
         {
@@ -165,7 +166,7 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
             }
         }
 
-        if (store == RcStoreKind.Sharded && router == RcRouterKind.Crc32)
+        if (store == RcStoreKind.Sharded && router == RcRouterKind.Crc32 && !customRouter)
         {
             foreach (var same in Crc32Router.SameNumbers([.. shards.Keys]))
             {
@@ -173,7 +174,7 @@ internal sealed class RcOptionsValidator : IValidateOptions<RcOptions>
             }
         }
 
-        if (store == RcStoreKind.Sharded && router == RcRouterKind.Ketama)
+        if (store == RcStoreKind.Sharded && router == RcRouterKind.Ketama && !customRouter)
         {
             foreach (var clash in shards.GroupBy(static s => KetamaRouter.Identity(s.Value.Host, s.Value.Port, s.Value.Db, s.Value.UnixSocketPath)).Where(static g => g.Count() > 1))
             {

@@ -44,7 +44,7 @@ internal sealed class Crc32Router : IRcRouter
 
     /// <summary>The rule a group of <see cref="SameNumbers"/> breaks, naming its shards.</summary>
     internal static string SameNumberRule(IEnumerable<string> same) =>
-        $"Shard names {string.Join(" and ", same)} are one number: with CRC32 routing, integer shard names are rc's integer hosts, each a number of its own.";
+        $"Shard names {string.Join(" and ", same)} are one number: with CRC32 routing, integer shard names are rc's integer hosts, so give each a number of its own.";
 
     private static bool IsNumeric(IEnumerable<string> shards) =>
         shards.All(static s => long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _));

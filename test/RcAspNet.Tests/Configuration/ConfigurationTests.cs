@@ -319,6 +319,23 @@ public sealed class ConfigurationTests
         Assert.Matches("Rc:Shards: Shard names (1 and 01|01 and 1) are one number", message); // configuration sorts the keys by number: either may come first
     }
 
+    /// <summary>A router of the application's routes every sharded store, the default cache's and a named cache's: the CRC32 router's rule on names does not apply.</summary>
+    [Theory]
+    [InlineData("Rc")]
+    [InlineData("Rc:Caches:pages")]
+    public void Bind_ShardNamesOfOneNumber_WithARouterOfTheApplications_AreValid(string path)
+    {
+        using var host = Build(
+            new()
+            {
+                [$"{path}:Store"] = "Sharded",
+                [$"{path}:Shards:1:Port"] = "7001",
+                [$"{path}:Shards:01:Port"] = "7002",
+            },
+            b => b.Services.AddSingleton<IRcRouter>(new FirstShardRouter(["1", "01"])));
+        Assert.NotNull(host.Services.GetRequiredService<IOptions<RcOptions>>().Value);
+    }
+
     [Fact]
     public async Task Start_KetamaShardsOnOneServer_Fails()
     {
@@ -513,5 +530,13 @@ public sealed class ConfigurationTests
     {
         using var host = Build(new() { ["Rc:Store"] = store, ["Rc:Redis"] = "127.0.0.1:1", ["Rc:Shards:a:Port"] = "1" });
         Assert.IsType(expected, host.Services.GetRequiredService<CacheRegistry>().Stores[0]);
+    }
+
+    /// <summary>A router of the application's: every key on its first shard.</summary>
+    private sealed class FirstShardRouter(IReadOnlyList<string> shards) : IRcRouter
+    {
+        public IReadOnlyList<string> Shards => shards;
+
+        public int GetShard(string key) => 0;
     }
 }
