@@ -152,10 +152,11 @@ internal static class ThroughputCommand
         return 0;
     }
 
+    /// <summary>The reply awaited by one more async method (pooled, as the library's own are).</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    /// <summary>The reply awaited by one more async method, as any layer over the client awaits it.</summary>
     private static async ValueTask AwaitedAsync<T>(Task<T> reply) => await reply.ConfigureAwait(false);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask RawWithDeadlineAsync<T>(Task<T> reply, CancellationToken deadline) =>
         await (reply.IsCompleted ? new ValueTask<T>(reply) : TimedReply<T>.WaitAsync(reply, deadline, CancellationToken.None));
 
