@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.IO.Hashing;
+using System.Numerics;
 using RcAspNet.Routing;
 
 namespace RcAspNet;
@@ -46,10 +47,11 @@ internal sealed class Crc32Router : IRcRouter
     internal static string SameNumberRule(IEnumerable<string> same) =>
         $"Shard names {string.Join(" and ", same)} are one number: with CRC32 routing, integer shard names are rc's integer hosts, so give each a number of its own.";
 
+    /// <summary>Whether every name is an integer, of any size, as Python's are.</summary>
     private static bool IsNumeric(IEnumerable<string> shards) =>
-        shards.All(static s => long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _));
+        shards.All(static s => BigInteger.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _));
 
-    private static long Number(string shard) => long.Parse(shard, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+    private static BigInteger Number(string shard) => BigInteger.Parse(shard, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
 
     /// <inheritdoc/>
     public IReadOnlyList<string> Shards => _shards;

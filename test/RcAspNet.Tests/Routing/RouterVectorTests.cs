@@ -48,6 +48,14 @@ public sealed class RouterVectorTests
         Assert.Equal(["1", "2", "9", "10"], router.Shards);
     }
 
+    /// <summary>Past 64 bits too: rc's hosts are Python integers, of any size.</summary>
+    [Fact]
+    public void Crc32_IntegerShardNamesPast64Bits_SortNumerically()
+    {
+        var router = new Crc32Router(["100000000000000000000", "9", "-100000000000000000000"]);
+        Assert.Equal(["-100000000000000000000", "9", "100000000000000000000"], router.Shards);
+    }
+
     [Fact]
     public void Crc32_OtherShardNames_SortOrdinally()
     {
