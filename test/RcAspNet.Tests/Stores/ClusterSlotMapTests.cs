@@ -25,24 +25,21 @@ public sealed class ClusterSlotMapTests
     [Fact]
     public async Task AnOwnerLearnedFromAMoved_HoldsAgainstViewsReadBeforeIt()
     {
-        await using var cluster = await RedisClusterServers.StartAsync();
-        await using var connection = await ConnectionMultiplexer.ConnectAsync(cluster.Configuration + ",allowAdmin=true"); // CLUSTER NODES to one server
-        var (map, handovers, failures) = await MapAsync(connection);
-        using var _ = map;
-        var (from, to, _) = Primaries(map);
+        await using var cluster = await ClusterUnderMap.StartAsync();
+        var (map, from, to) = (cluster.Map, cluster.From, cluster.To);
 
-        await AssignAsync(cluster, to);
+        await cluster.AssignAsync(to);
         Assert.True(map.Learn(Slot, to));
-        Assert.Equal([(from, to)], handovers.ToArray());
+        Assert.Equal([(from, to)], cluster.Handovers.ToArray());
 
         map.Rebuild();
         Assert.Equal(to, map.OwnerOf(Slot));
 
-        await ReadAgainAsync(connection, from);
+        await cluster.ReadAgainAsync(from);
         map.Rebuild();
         Assert.Equal(to, map.OwnerOf(Slot));
-        Assert.Equal([(from, to)], handovers.ToArray()); // never handed back
-        Assert.Empty(failures);
+        Assert.Equal([(from, to)], cluster.Handovers.ToArray()); // never handed back
+        Assert.Empty(cluster.Failures);
     }
 
     /// <summary>
@@ -53,23 +50,20 @@ public sealed class ClusterSlotMapTests
     [Fact]
     public async Task AnOwnerLearnedFromAMoved_HoldsAgainstAViewThatHasNotHeardOfTheMove_UntilTheNextMoved()
     {
-        await using var cluster = await RedisClusterServers.StartAsync();
-        await using var connection = await ConnectionMultiplexer.ConnectAsync(cluster.Configuration + ",allowAdmin=true"); // CLUSTER NODES to one server
-        var (map, handovers, failures) = await MapAsync(connection);
-        using var _ = map;
-        var (from, to, other) = Primaries(map);
+        await using var cluster = await ClusterUnderMap.StartAsync();
+        var (map, from, to) = (cluster.Map, cluster.From, cluster.To);
 
         Assert.True(map.Learn(Slot, to));
-        await ReadAgainAsync(connection, other);
+        await cluster.ReadAgainAsync(cluster.Third);
         map.Rebuild();
         Assert.Equal(to, map.OwnerOf(Slot));
 
         Assert.True(map.Learn(Slot, from)); // what the learned owner answers a read of the slot with
-        await ReadAgainAsync(connection, other);
+        await cluster.ReadAgainAsync(cluster.Third);
         map.Rebuild();
         Assert.Equal(from, map.OwnerOf(Slot));
-        Assert.Equal([(from, to), (to, from)], handovers.ToArray());
-        Assert.Empty(failures);
+        Assert.Equal([(from, to), (to, from)], cluster.Handovers.ToArray());
+        Assert.Empty(cluster.Failures);
     }
 
     /// <summary>
@@ -79,76 +73,118 @@ public sealed class ClusterSlotMapTests
     [Fact]
     public async Task AnOwnerLearnedFromAMoved_YieldsToANewerOwnerInAViewReadAfterIt()
     {
-        await using var cluster = await RedisClusterServers.StartAsync();
-        await using var connection = await ConnectionMultiplexer.ConnectAsync(cluster.Configuration + ",allowAdmin=true"); // CLUSTER NODES to one server
-        var (map, handovers, failures) = await MapAsync(connection);
-        using var _ = map;
-        var (from, to, third) = Primaries(map);
+        await using var cluster = await ClusterUnderMap.StartAsync();
+        var (map, from, to, third) = (cluster.Map, cluster.From, cluster.To, cluster.Third);
 
-        await AssignAsync(cluster, to);
+        await cluster.AssignAsync(to);
         Assert.True(map.Learn(Slot, to));
-        await AssignAsync(cluster, third);
+        await cluster.AssignAsync(third);
         map.Rebuild();
         Assert.Equal(to, map.OwnerOf(Slot));
 
-        await ReadAgainAsync(connection, from);
+        await cluster.ReadAgainAsync(from);
         map.Rebuild();
         Assert.Equal(third, map.OwnerOf(Slot));
-        Assert.Equal([(from, to), (to, third)], handovers.ToArray());
-        Assert.Empty(failures);
+        Assert.Equal([(from, to), (to, third)], cluster.Handovers.ToArray());
+        Assert.Empty(cluster.Failures);
     }
 
-    /// <summary>A map over <paramref name="connection"/>, once the multiplexer holds every server's configuration: one that came later would make the map's timer rebuild it.</summary>
-    private static async Task<(ClusterSlotMap Map, ConcurrentQueue<(EndPoint From, EndPoint To)> Handovers, ConcurrentQueue<Exception> Failures)> MapAsync(IConnectionMultiplexer connection)
+    /// <summary>
+    /// A cluster of three primaries, a multiplexer (admin: it asks one server for <c>CLUSTER NODES</c>), and a slot map
+    /// over it, made once the multiplexer holds every server's configuration (one that came later would make the map's
+    /// timer rebuild it). <see cref="From"/> owns <see cref="Slot"/> at the start.
+    /// </summary>
+    private sealed class ClusterUnderMap : IAsyncDisposable
     {
-        await Eventually.TrueAsync(() => Task.FromResult(connection.GetServers() is { Length: 3 } servers && servers.All(static s => s.ClusterConfiguration is not null)));
-        var handovers = new ConcurrentQueue<(EndPoint, EndPoint)>();
-        var failures = new ConcurrentQueue<Exception>();
-        var map = new ClusterSlotMap(
-            connection,
-            TimeProvider.System,
-            static (_, _) => { },
-            (pairs, _) =>
-            {
-                foreach (var pair in pairs.Keys)
-                {
-                    handovers.Enqueue(pair);
-                }
-            },
-            static () => { },
-            failures.Enqueue);
-        return (map, handovers, failures);
-    }
+        private readonly RedisClusterServers _servers;
+        private readonly ConnectionMultiplexer _connection;
 
-    /// <summary>Has the multiplexer read <paramref name="endPoint"/>'s configuration again (<c>CLUSTER NODES</c>), as it reads one on a MOVED.</summary>
-    private static async Task ReadAgainAsync(IConnectionMultiplexer connection, EndPoint endPoint)
-    {
-        var server = connection.GetServer(endPoint);
-        var before = server.ClusterConfiguration;
-        await server.ClusterNodesAsync();
-        await Eventually.TrueAsync(() => Task.FromResult(!ReferenceEquals(server.ClusterConfiguration, before)));
-    }
-
-    /// <summary>The slot's owner as the map first reads it, and the two other primaries.</summary>
-    private static (EndPoint From, EndPoint To, EndPoint Third) Primaries(ClusterSlotMap map)
-    {
-        var from = map.OwnerOf(Slot);
-        Assert.NotNull(from);
-        var others = map.Owners().Where(p => !p.Equals(from)).ToArray();
-        Assert.Equal(2, others.Length);
-        return (from, others[0], others[1]);
-    }
-
-    /// <summary>Gives the (empty) slot to <paramref name="to"/> on every node, itself first, with an epoch above every other node's.</summary>
-    private static async Task AssignAsync(RedisClusterServers cluster, EndPoint to)
-    {
-        var owner = cluster.ServerAt(((IPEndPoint)to).Port);
-        var id = (await RedisClusterServers.NodesAsync(owner)).Single(n => n.Port == owner.Port).Id;
-        var bumped = await owner.CommandAsync("CLUSTER", "BUMPEPOCH");
-        Assert.True(bumped.StartsWith("+BUMPED", StringComparison.Ordinal) || bumped.StartsWith("+STILL", StringComparison.Ordinal), bumped);
-        foreach (var server in cluster.Nodes.OrderBy(s => s == owner ? 0 : 1))
+        private ClusterUnderMap(RedisClusterServers servers, ConnectionMultiplexer connection)
         {
-            Assert.StartsWith("+OK", await server.CommandAsync("CLUSTER", "SETSLOT", Slot.ToString(CultureInfo.InvariantCulture), "NODE", id), StringComparison.Ordinal);
+            _servers = servers;
+            _connection = connection;
+            Map = new ClusterSlotMap(
+                connection,
+                TimeProvider.System,
+                static (_, _) => { },
+                (pairs, _) =>
+                {
+                    foreach (var pair in pairs.Keys)
+                    {
+                        Handovers.Enqueue(pair);
+                    }
+                },
+                static () => { },
+                Failures.Enqueue);
+            From = Map.OwnerOf(Slot) ?? throw new InvalidOperationException("The map names no owner of the slot.");
+            var others = Map.Owners().Where(p => !p.Equals(From)).ToArray();
+            Assert.Equal(2, others.Length);
+            (To, Third) = (others[0], others[1]);
+        }
+
+        public ClusterSlotMap Map { get; }
+
+        /// <summary>Gets the handovers the map reported, in order.</summary>
+        public ConcurrentQueue<(EndPoint From, EndPoint To)> Handovers { get; } = new();
+
+        /// <summary>Gets what the map's checks failed with.</summary>
+        public ConcurrentQueue<Exception> Failures { get; } = new();
+
+        public EndPoint From { get; }
+
+        public EndPoint To { get; }
+
+        public EndPoint Third { get; }
+
+        public static async Task<ClusterUnderMap> StartAsync()
+        {
+            var servers = await RedisClusterServers.StartAsync();
+            ConnectionMultiplexer? connection = null;
+            try
+            {
+                connection = await ConnectionMultiplexer.ConnectAsync(servers.Configuration + ",allowAdmin=true");
+                await Eventually.TrueAsync(() => Task.FromResult(connection.GetServers() is { Length: 3 } all && all.All(static s => s.ClusterConfiguration is not null)));
+                return new ClusterUnderMap(servers, connection);
+            }
+            catch
+            {
+                if (connection is not null)
+                {
+                    await connection.DisposeAsync();
+                }
+
+                await servers.DisposeAsync();
+                throw;
+            }
+        }
+
+        /// <summary>Has the multiplexer read <paramref name="endPoint"/>'s configuration again (<c>CLUSTER NODES</c>), as it reads one on a MOVED.</summary>
+        public async Task ReadAgainAsync(EndPoint endPoint)
+        {
+            var server = _connection.GetServer(endPoint);
+            var before = server.ClusterConfiguration;
+            await server.ClusterNodesAsync();
+            await Eventually.TrueAsync(() => Task.FromResult(!ReferenceEquals(server.ClusterConfiguration, before)));
+        }
+
+        /// <summary>Gives the (empty) slot to <paramref name="to"/> on every node, itself first, with an epoch above every other node's.</summary>
+        public async Task AssignAsync(EndPoint to)
+        {
+            var owner = _servers.ServerAt(((IPEndPoint)to).Port);
+            var id = (await RedisClusterServers.NodesAsync(owner)).Single(n => n.Port == owner.Port).Id;
+            var bumped = await owner.CommandAsync("CLUSTER", "BUMPEPOCH");
+            Assert.True(bumped.StartsWith("+BUMPED", StringComparison.Ordinal) || bumped.StartsWith("+STILL", StringComparison.Ordinal), bumped);
+            foreach (var server in _servers.Nodes.OrderBy(s => s == owner ? 0 : 1))
+            {
+                Assert.StartsWith("+OK", await server.CommandAsync("CLUSTER", "SETSLOT", Slot.ToString(CultureInfo.InvariantCulture), "NODE", id), StringComparison.Ordinal);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Map.Dispose();
+            await _connection.DisposeAsync();
+            await _servers.DisposeAsync();
         }
     }
 }
