@@ -10,8 +10,9 @@ namespace RcAspNet.Tests.Stores;
 /// <summary>
 /// The slot map itself (<see cref="ClusterSlotMap"/>) over a real cluster and multiplexer: an owner learned from a MOVED
 /// holds against the servers' views the client read before it, which a rebuild meanwhile would otherwise route back to
-/// the server that redirected the slot (and hand the new owner's kept removals back to it), and yields to the first view
-/// read after it.
+/// the server that redirected the slot (and hand the new owner's kept removals back to it), and against a view read
+/// after it that has not heard of the move. A view read after it that names that owner, or a newer claim, settles it; the
+/// next MOVED corrects a wrong one; and the views decide while the learned owner is not connected.
 /// </summary>
 public sealed class ClusterSlotMapTests
 {
@@ -90,6 +91,24 @@ public sealed class ClusterSlotMapTests
     }
 
     /// <summary>
+    /// A MOVED that names a server the client is not connected to (removed from the cluster, or not reached yet) cannot be
+    /// corrected by that server's redirection: the views decide.
+    /// </summary>
+    [Fact]
+    public async Task AnOwnerLearnedFromAMoved_ThatIsNotConnected_YieldsToTheViews()
+    {
+        await using var cluster = await ClusterUnderMap.StartAsync();
+        var (map, from) = (cluster.Map, cluster.From);
+        var gone = new IPEndPoint(IPAddress.Loopback, 1);
+
+        Assert.True(map.Learn(Slot, gone));
+        map.Rebuild();
+        Assert.Equal(from, map.OwnerOf(Slot));
+        Assert.Equal([(from, gone), (gone, from)], cluster.Handovers.ToArray());
+        Assert.Empty(cluster.Failures);
+    }
+
+    /// <summary>
     /// A cluster of three primaries, a multiplexer (admin: it asks one server for <c>CLUSTER NODES</c>), and a slot map
     /// over it, made once the multiplexer holds every server's configuration (one that came later would make the map's
     /// timer rebuild it). <see cref="From"/> owns <see cref="Slot"/> at the start.
@@ -116,10 +135,18 @@ public sealed class ClusterSlotMapTests
                 },
                 static () => { },
                 Failures.Enqueue);
-            From = Map.OwnerOf(Slot) ?? throw new InvalidOperationException("The map names no owner of the slot.");
-            var others = Map.Owners().Where(p => !p.Equals(From)).ToArray();
-            Assert.Equal(2, others.Length);
-            (To, Third) = (others[0], others[1]);
+            try
+            {
+                From = Map.OwnerOf(Slot) ?? throw new InvalidOperationException("The map names no owner of the slot.");
+                var others = Map.Owners().Where(p => !p.Equals(From)).ToArray();
+                Assert.Equal(2, others.Length);
+                (To, Third) = (others[0], others[1]);
+            }
+            catch
+            {
+                Map.Dispose();
+                throw;
+            }
         }
 
         public ClusterSlotMap Map { get; }
@@ -182,9 +209,15 @@ public sealed class ClusterSlotMapTests
 
         public async ValueTask DisposeAsync()
         {
-            Map.Dispose();
-            await _connection.DisposeAsync();
-            await _servers.DisposeAsync();
+            try
+            {
+                Map.Dispose();
+                await _connection.DisposeAsync();
+            }
+            finally
+            {
+                await _servers.DisposeAsync();
+            }
         }
     }
 }

@@ -22,7 +22,7 @@ namespace RcAspNet.Stores.Redis;
 /// map is published, <c>moved</c> is told. An owner learned from a MOVED holds against the views read before it: a
 /// rebuild meanwhile would route the slot back to the server that redirected it, and hand the new owner's removals back
 /// to it; a view read after it settles the slot when it names the learned owner, or a claim newer than every claim
-/// before it.
+/// before it, and the views decide while the learned owner is not connected.
 /// </summary>
 internal sealed class ClusterSlotMap : IDisposable
 {
@@ -289,10 +289,18 @@ internal sealed class ClusterSlotMap : IDisposable
             // A slot learned from a MOVED keeps its owner against the views read before it, and against a view read after
             // it that has not heard of the move (gossip reaches servers in turn): it yields to a view read after it that
             // names the learned owner, or a claim with an epoch above every claim of the slot before it (a failover, or
-            // a later move). A wrong learned owner redirects the slot's next read, which the map learns in turn. The
-            // multiplexer reads one server again on a MOVED or a lost connection, all of them only on a ConfigureAsync.
+            // a later move). A wrong learned owner redirects the slot's next read, which the map learns in turn; one
+            // that is not connected cannot, so the views decide then (a node removed from the cluster, or one the client
+            // has not reached yet, which the next redirection teaches again). The multiplexer reads one server again on
+            // a MOVED or a lost connection, all of them only on a ConfigureAsync.
             foreach (var (slot, learned) in _learned)
             {
+                if (!views.Any(v => v.EndPoint.Equals(learned.Owner)))
+                {
+                    _learned.Remove(slot);
+                    continue;
+                }
+
                 EndPoint? settled = null;
                 var highest = long.MinValue;
                 foreach (var (endPoint, configuration) in views)
