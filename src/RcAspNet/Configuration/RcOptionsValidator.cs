@@ -2,14 +2,20 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace RcAspNet.Configuration;
 
 /// <summary>Checks <see cref="RcOptions"/> at start-up and reports every wrong setting in one message, each by its path.</summary>
-/// <param name="routers">The routers registered in DI: one routes every sharded store's shards instead of its <c>Router</c>.</param>
-internal sealed class RcOptionsValidator(IEnumerable<IRcRouter> routers) : IValidateOptions<RcOptions>
+/// <param name="services">
+/// What DI can make: a router of the application's (<see cref="IRcRouter"/>) routes every sharded store's shards instead
+/// of its <c>Router</c>. Asked, not made: a router made from these options would wait for this check.
+/// </param>
+internal sealed class RcOptionsValidator(IServiceProviderIsService? services = null) : IValidateOptions<RcOptions>
 {
+    private readonly bool _customRouter = services?.IsService(typeof(IRcRouter)) == true;
+
     /// <summary>Where a setting that a timer waits for ends: .NET's timers wait at most 49.17:02:47.294.</summary>
     private static readonly TimeSpan LongestTimerWait = TimeSpan.FromDays(49);
 
@@ -30,7 +36,7 @@ internal sealed class RcOptionsValidator(IEnumerable<IRcRouter> routers) : IVali
         }
         else
         {
-            CheckStore(errors, path, options.Store, options.Redis, options.Router, options.Shards, $"{path}:RedisConnectionName naming a connection string, or UseRcRedisConnection()", customRouter: routers.Any());
+            CheckStore(errors, path, options.Store, options.Redis, options.Router, options.Shards, $"{path}:RedisConnectionName naming a connection string, or UseRcRedisConnection()", customRouter: _customRouter);
         }
         Positive(errors, $"{path}:DefaultExpiration", options.DefaultExpiration);
         TimerWait(errors, $"{path}:OperationTimeout", options.OperationTimeout);
@@ -58,7 +64,7 @@ internal sealed class RcOptionsValidator(IEnumerable<IRcRouter> routers) : IVali
             {
                 // Without a configuration string of its own, a Redis cache shares the application's connection, if it was given one.
                 CheckStore(errors, cachePath, store, cache.Redis, cache.Router ?? RcRouterKind.Crc32, cache.Shards,
-                    "UseRcRedisConnection() to share the application's connection", sharesAppConnection: options.UsesAppConnection && cache.Redis is null, customRouter: routers.Any());
+                    "UseRcRedisConnection() to share the application's connection", sharesAppConnection: options.UsesAppConnection && cache.Redis is null, customRouter: _customRouter);
             }
             else if (cache.Redis is not null || cache.Router is not null || cache.Shards.Count > 0)
             {

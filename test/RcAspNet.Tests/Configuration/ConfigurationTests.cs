@@ -319,7 +319,10 @@ public sealed class ConfigurationTests
         Assert.Matches("Rc:Shards: Shard names (1 and 01|01 and 1) are one number", message); // configuration sorts the keys by number: either may come first
     }
 
-    /// <summary>A router of the application's routes every sharded store, the default cache's and a named cache's: the CRC32 router's rule on names does not apply.</summary>
+    /// <summary>
+    /// A router of the application's routes every sharded store, the default cache's and a named cache's: the CRC32
+    /// router's rule on names does not apply. The router is made from the options, so their check must not make it.
+    /// </summary>
     [Theory]
     [InlineData("Rc")]
     [InlineData("Rc:Caches:pages")]
@@ -332,8 +335,11 @@ public sealed class ConfigurationTests
                 [$"{path}:Shards:1:Port"] = "7001",
                 [$"{path}:Shards:01:Port"] = "7002",
             },
-            b => b.Services.AddSingleton<IRcRouter>(new FirstShardRouter(["1", "01"])));
+            b => b.Services.AddSingleton<IRcRouter>(static sp => new FirstShardRouter([.. Shards(sp.GetRequiredService<IOptions<RcOptions>>().Value)])));
         Assert.NotNull(host.Services.GetRequiredService<IOptions<RcOptions>>().Value);
+        Assert.Equal(2, host.Services.GetRequiredService<IRcRouter>().Shards.Count); // made from the options, after their check
+
+        static IEnumerable<string> Shards(RcOptions options) => options.Shards.Count > 0 ? options.Shards.Keys : options.Caches.Values.SelectMany(static c => c.Shards.Keys);
     }
 
     [Fact]
