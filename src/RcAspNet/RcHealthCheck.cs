@@ -13,14 +13,23 @@ internal sealed class RcHealthCheck(CacheRegistry registry) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var statuses = (await Task.WhenAll(registry.Stores.Select(s => s.CheckHealthAsync(cancellationToken).AsTask())).ConfigureAwait(false))
-            .SelectMany(static s => s)
-            .ToArray();
-        var data = statuses.ToDictionary(
-            static s => s.Shard,
-            static s => (object)((s.IsUp ? $"up ({s.Latency?.TotalMilliseconds.ToString("0.0", CultureInfo.InvariantCulture)} ms)" : $"down: {s.Error}")
-                + (s.Serves ? "" : ", held out of service") + (s.PendingRemovals > 0 ? $", {s.PendingRemovals} removals kept" : "")),
-            StringComparer.Ordinal);
+        var stores = registry.StoresByCache.ToArray();
+        var perStore = await Task.WhenAll(stores.Select(s => s.Store.CheckHealthAsync(cancellationToken).AsTask())).ConfigureAwait(false);
+        var statuses = perStore.SelectMany(static s => s).ToArray();
+
+        // Each server under its shard's name (the first store is the default cache's), and a named cache's own store's
+        // under the cache's name too: stores of one kind name their servers alike ("redis", "memory", or shard names).
+        var data = new Dictionary<string, object>(StringComparer.Ordinal);
+        for (var i = 0; i < stores.Length; i++)
+        {
+            foreach (var s in perStore[i])
+            {
+                var name = i == 0 ? s.Shard : $"{stores[i].Cache}/{s.Shard}";
+                data[name] = (s.IsUp ? $"up ({s.Latency?.TotalMilliseconds.ToString("0.0", CultureInfo.InvariantCulture)} ms)" : $"down: {s.Error}")
+                    + (s.Serves ? "" : ", held out of service") + (s.PendingRemovals > 0 ? $", {s.PendingRemovals} removals kept" : "");
+            }
+        }
+
         var down = statuses.Count(static s => !s.IsUp);
         var held = statuses.Count(static s => !s.Serves || s.PendingRemovals > 0);
         return down == 0 && held == 0 ? HealthCheckResult.Healthy($"{statuses.Length} cache server(s) up.", data)

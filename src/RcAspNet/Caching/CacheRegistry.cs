@@ -13,6 +13,7 @@ internal sealed class CacheRegistry : IDisposable, IAsyncDisposable
 {
     private readonly Dictionary<string, RcCache> _named = new(StringComparer.Ordinal);
     private readonly List<IRcStore> _stores = [];
+    private readonly List<string> _owners = []; // the cache that configured each store ("default" for the default store)
 
     public CacheRegistry(IOptions<RcOptions> options, StoreFactory factory, IRcSerializer serializer, TimeProvider time, RcMetrics metrics, ILoggerFactory loggerFactory)
     {
@@ -23,7 +24,8 @@ internal sealed class CacheRegistry : IDisposable, IAsyncDisposable
         var shared = settings.Caches.Where(static c => c.Value.Store is null).Select(c => NamespaceOf(settings, c.Key, c.Value)).Append(settings.Namespace).ToArray();
         var store = factory.Create(settings.Store, settings.Redis, settings.Router, settings.Shards, shared);
         _stores.Add(store);
-        DefaultNamespace = new CacheNamespace("default", store, settings.Namespace, settings.DefaultExpiration, settings, time, metrics, logger);
+        _owners.Add(DefaultName);
+        DefaultNamespace = new CacheNamespace(DefaultName, store, settings.Namespace, settings.DefaultExpiration, settings, time, metrics, logger);
         var loading = LoadSettings.From(settings);
         Default = new RcCache(DefaultNamespace, serializer, settings.BypassValues, loading, logger);
         foreach (var (name, cache) in settings.Caches)
@@ -33,6 +35,7 @@ internal sealed class CacheRegistry : IDisposable, IAsyncDisposable
             {
                 own = factory.Create(kind, cache.Redis, cache.Router ?? RcRouterKind.Crc32, cache.Shards, [NamespaceOf(settings, name, cache)]);
                 _stores.Add(own);
+                _owners.Add(name);
             }
 
             var keyspace = new CacheNamespace(name, own, NamespaceOf(settings, name, cache), cache.DefaultExpiration ?? settings.DefaultExpiration, settings, time, metrics, logger);
@@ -50,6 +53,12 @@ internal sealed class CacheRegistry : IDisposable, IAsyncDisposable
     public CacheNamespace DefaultNamespace { get; }
 
     public IReadOnlyList<IRcStore> Stores => _stores;
+
+    /// <summary>Gets each store with the cache that configured it: the default cache's, then named caches' own.</summary>
+    public IEnumerable<(string Cache, IRcStore Store)> StoresByCache => _owners.Zip(_stores);
+
+    /// <summary>The default cache's name, as metrics and the health check give it.</summary>
+    public const string DefaultName = "default";
 
     public RcCache Get(string name) => _named.TryGetValue(name, out var cache)
         ? cache
