@@ -10,6 +10,8 @@ internal sealed class InFlightLoad<T>
     private readonly CancellationTokenSource _cancellation = new();
     private int _waiters = 1;
     private int _givenUp;
+    private int _unwaited; // a caller stopped waiting for it past a timeout: its failure may reach no one
+    private int _reported;
 
     public Task<T> Task => _result.Task;
 
@@ -64,25 +66,51 @@ internal sealed class InFlightLoad<T>
     /// </summary>
     public void GiveUp() => Volatile.Write(ref _givenUp, 1);
 
-    public async Task RunAsync(Func<CancellationToken, Task<T>> work)
+    /// <summary>
+    /// A caller stopped waiting for this load past a timeout (it was answered otherwise, or failed): a failure of the
+    /// load may then reach no caller. Returns that failure if the load has failed already and it was not reported yet.
+    /// </summary>
+    public Exception? StopWaiting()
+    {
+        Volatile.Write(ref _unwaited, 1);
+        return Unread();
+    }
+
+    /// <summary>
+    /// Runs the load's work. Returns its failure when a caller stopped waiting for it (<see cref="StopWaiting"/>) and
+    /// nobody reported it yet: the caller logs it once, however many callers stopped waiting.
+    /// </summary>
+    public async Task<Exception?> RunAsync(Func<CancellationToken, Task<T>> work)
     {
         try
         {
             _result.TrySetResult(await work(_cancellation.Token).ConfigureAwait(false));
         }
-        catch (OperationCanceledException ex) when (ex is not RequestEndedException)
+        catch (OperationCanceledException ex) when (ex is not RequestEndedException && _cancellation.IsCancellationRequested)
         {
+            // Every caller left, and the work stopped on its token.
             _result.TrySetCanceled(ex.CancellationToken);
         }
         catch (Exception ex)
         {
+            // Its own cancellation too (a client's timeout, say): the callers get it as the factory threw it.
             _result.TrySetException(ex);
+            if (Waiters == 0)
+            {
+                _ = Task.Exception; // every caller left: no one reads it
+            }
         }
         finally
         {
             _cancellation.Dispose();
         }
+
+        return Unread();
     }
+
+    /// <summary>The load's failure, the first time it is asked for once a caller stopped waiting for the load.</summary>
+    private Exception? Unread() =>
+        Task.IsFaulted && Volatile.Read(ref _unwaited) != 0 && Interlocked.Exchange(ref _reported, 1) == 0 ? Task.Exception!.InnerException : null;
 
     public async ValueTask<T> WaitAsync(CancellationToken cancellationToken)
     {
@@ -130,6 +158,11 @@ internal sealed class InFlightLoad<T>
     {
         if (Interlocked.Decrement(ref _waiters) == 0)
         {
+            if (Task.IsFaulted)
+            {
+                _ = Task.Exception; // it failed as the last caller left: no one reads it
+            }
+
             try
             {
                 await _cancellation.CancelAsync().ConfigureAwait(false);

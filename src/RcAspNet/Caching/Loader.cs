@@ -144,7 +144,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
                 if (!done)
                 {
                     LogFactoryTimedOut(logger, keyspace.Name, "soft_timeout", soft);
-                    ObserveInBackground(load);
+                    StopWaiting(load);
                     if (await ConfirmAsync(request, fallback!).ConfigureAwait(false) is { } confirmed)
                     {
                         return confirmed.Outcome == LoadOutcome.Stale ? Stale(request, confirmed.Value, "soft_timeout") : confirmed;
@@ -165,7 +165,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
                 {
                     load.GiveUp();
                 }
-                ObserveInBackground(load);
+                StopWaiting(load);
                 if (fallback is not null && await ConfirmAsync(request, fallback).ConfigureAwait(false) is { } confirmed)
                 {
                     return confirmed.Outcome == LoadOutcome.Stale ? Stale(request, confirmed.Value, "hard_timeout") : confirmed;
@@ -311,13 +311,13 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
     }
 
     /// <summary>A load no caller waits for any more: its failure is logged, never left unobserved.</summary>
-    private void ObserveInBackground<T>(InFlightLoad<T> load) =>
-        _ = load.Task.ContinueWith(
-            static (task, state) => LogRefreshFailed((ILogger)state!, task.Exception!.InnerException!.GetType().Name),
-            logger,
-            CancellationToken.None,
-            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
+    private void StopWaiting<T>(InFlightLoad<T> load)
+    {
+        if (load.StopWaiting() is { } failure)
+        {
+            LogRefreshFailed(logger, failure.GetType().Name);
+        }
+    }
 
     /// <summary>One refresh per key in this process (and per fleet with <c>Fleet</c>), that no reader waits for.</summary>
     private void RefreshInBackground<T>(LoadRequest<T> request, long writtenAt)
@@ -340,12 +340,12 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
         // The load's first waiter is nobody: a reader that joins it and leaves never cancels it.
         if (!TryStarting(request, request.NamespacedKey, load))
         {
-            ObserveInBackground(load);
+            StopWaiting(load);
             return;
         }
 
         Start(() => RunAsync(request.NamespacedKey, load, token => WorkAsync(request, writtenAt, reread: false, token)), detached: true);
-        ObserveInBackground(load);
+        StopWaiting(load);
     }
 
     /// <summary>Runs a load, and takes it out of the table when it ends (if it is there: one of another type runs outside it).</summary>
@@ -353,7 +353,10 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
     {
         try
         {
-            await load.RunAsync(work).ConfigureAwait(false);
+            if (await load.RunAsync(work).ConfigureAwait(false) is { } unread)
+            {
+                LogRefreshFailed(logger, unread.GetType().Name);
+            }
         }
         finally
         {

@@ -266,6 +266,80 @@ public sealed class LoadingTests
         await Eventually.TrueAsync(() => Task.FromResult(fixture.Logs.Records.Any(static r => r.Id.Id == 305)));
     }
 
+    [Fact]
+    public async Task AFactoryThatFailsAfterManyCallersStoppedWaiting_IsLoggedOnce()
+    {
+        // Each caller past the soft timeout is answered with the fallback and leaves the load running: its failure is
+        // reported once for the load, not once per caller (a hung factory would otherwise hold one continuation for each).
+        await using var fixture = await Fixture.StartAsync("memory", o => (o.FailSafe.MaxDuration, o.FactorySoftTimeout) = (TimeSpan.FromHours(1), TimeSpan.FromMilliseconds(50)));
+        await fixture.Cache.SetAsync("post", 1, TenSeconds);
+        await fixture.PassAsync(TimeSpan.FromSeconds(11));
+        var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(1, await fixture.Cache.GetOrSetAsync("post", async _ => await gate.Task, TenSeconds));
+        }
+
+        Assert.Equal(3, fixture.Metrics.Sum("rc.cache.stale", static t => t["rc.stale.reason"] == "soft_timeout"));
+        gate.SetException(new InvalidOperationException("the database is down"));
+        var keyspace = ((RcCache)fixture.Cache).Keyspace;
+        await Eventually.TrueAsync(() => Task.FromResult(keyspace.Watches == 0));
+        Assert.Single(fixture.Logs.Records, static r => r.Id.Id == 305);
+    }
+
+    [Fact]
+    public async Task AFactoryThatFailsAfterEveryCallerLeft_LeavesNoUnobservedException()
+    {
+        var message = $"the database is down {Guid.NewGuid():N}";
+        var unobserved = 0;
+        EventHandler<UnobservedTaskExceptionEventArgs> count = (_, e) =>
+        {
+            if (e.Exception.InnerExceptions.Any(x => x.Message == message))
+            {
+                Interlocked.Increment(ref unobserved);
+            }
+        };
+        TaskScheduler.UnobservedTaskException += count;
+        try
+        {
+            await using var fixture = await Fixture.StartAsync("memory", static _ => { });
+            var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (var leave = new CancellationTokenSource())
+            {
+                // The factory ignores its token, as one that sends a query without it does.
+                var call = fixture.Cache.GetOrSetAsync("post", async _ => await gate.Task, TenSeconds, leave.Token).AsTask();
+                await leave.CancelAsync();
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+            }
+
+            gate.SetException(new InvalidOperationException(message));
+            var keyspace = ((RcCache)fixture.Cache).Keyspace;
+            await Eventually.TrueAsync(() => Task.FromResult(keyspace.Watches == 0));
+            gate = null;
+            for (var i = 0; i < 3; i++)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+            }
+
+            Assert.Equal(0, Volatile.Read(ref unobserved));
+        }
+        finally
+        {
+            TaskScheduler.UnobservedTaskException -= count;
+        }
+    }
+
+    [Fact]
+    public async Task AFactoryThatCancelsItself_FailsItsCallerWithItsOwnException()
+    {
+        // An HTTP client's timeout, say: not a caller's cancellation, and its detail reaches the caller.
+        await using var fixture = await Fixture.StartAsync("memory", static _ => { });
+        var thrown = await Assert.ThrowsAsync<TaskCanceledException>(async () => await fixture.Cache.GetOrSetAsync<int>(
+            "post", static _ => throw new TaskCanceledException("the source timed out", new TimeoutException()), TenSeconds));
+        Assert.IsType<TimeoutException>(thrown.InnerException);
+    }
+
     [Theory]
     [MemberData(nameof(Stores))]
     public async Task EagerRefresh_NoReaderRunsTheFactory_AndTheEntryIsRefreshedInTheBackground(string store)
