@@ -110,6 +110,13 @@ internal static class CachedEndpointPolicyFactory
             problems.Add("an MVC AuthorizeFilter authorizes it inside the endpoint, which a shared hit skips: require authorization with [Authorize] or RequireAuthorization() (which UseAuthorization() enforces before the cache), mark it [AllowAnonymous] if anyone may see it, or set UserScope = RcUserScope.PerUser.");
         }
 
+        foreach (var filter in endpoint.Metadata.GetMetadata<ActionDescriptor>()?.FilterDescriptors.Select(static f => AuthorizationFilterType(f.Filter)).OfType<Type>().Distinct() ?? [])
+        {
+            // An authorization filter of MVC's that checks something other than the user (an API key, HTTPS) runs inside
+            // the endpoint, after the cache, whoever the user is: a hit would skip it in every scope.
+            problems.Add($"the MVC authorization filter {filter.Name} runs inside the endpoint, which a hit skips: check it before the cache, with [Authorize(Policy = ...)] (which UseAuthorization() enforces before the cache) or a middleware before UseRcCache().");
+        }
+
         if (problems.Count > 0)
         {
             throw new InvalidOperationException($"Endpoint '{name}' cannot be cached: {string.Join(" ", problems)}");
@@ -233,6 +240,23 @@ internal static class CachedEndpointPolicyFactory
         return ($"Page:{page.ViewEnginePath}", arguments);
     }
 
+    /// <summary>
+    /// The type of an MVC authorization filter other than [Authorize]'s and [AllowAnonymous]'s (which the factory and the
+    /// middleware handle), by instance, by type or as a service; null for any other filter.
+    /// </summary>
+    private static Type? AuthorizationFilterType(IFilterMetadata filter)
+    {
+        var type = filter switch
+        {
+            TypeFilterAttribute typed => typed.ImplementationType,
+            ServiceFilterAttribute service => service.ServiceType,
+            _ => filter.GetType(),
+        };
+        return typeof(IAuthorizationFilter).IsAssignableFrom(type) || typeof(IAsyncAuthorizationFilter).IsAssignableFrom(type)
+            ? type == typeof(AuthorizeFilter) || type == typeof(AllowAnonymousFilter) ? null : type
+            : null;
+    }
+
     /// <summary>[FormatFilter], or a format filter added to MVC's filters by instance, by type or as a service.</summary>
     private static bool IsFormatFilter(IFilterMetadata filter) =>
         filter is FormatFilterAttribute or FormatFilter
@@ -255,6 +279,12 @@ internal static class CachedEndpointPolicyFactory
             || bindingSource is not null && (bindingSource == BindingSource.Services || bindingSource == BindingSource.Special || bindingSource == BindingSource.Body
                 || bindingSource == BindingSource.FormFile || bindingSource.Id == "FromKeyedServices"))
         {
+            return null;
+        }
+
+        if (bindingSource == BindingSource.Custom || binding?.BinderType is not null)
+        {
+            problems.Add($"its parameter '{parameter}' is bound by a model binder of its own, whose value the key cannot read: bind it from the route, the query string, a header or the form ([FromRoute], [FromQuery], [FromHeader], [FromForm]).");
             return null;
         }
 

@@ -169,28 +169,54 @@ public sealed class RcCachedStartupTests
         Assert.Equal(System.Net.HttpStatusCode.Unauthorized, anonymous.StatusCode);
     }
 
-    [Fact]
-    public async Task ASharedActionThatAnMvcAuthorizeFilterAuthorizes_StopsStartUp()
+    /// <summary>The start-up error of an app that maps <paramref name="controller"/> alone, with MVC's options as given.</summary>
+    private static async Task<string> MvcStartupErrorAsync(Type controller, Action<Microsoft.AspNetCore.Mvc.MvcOptions>? mvc = null)
     {
-        // A global AuthorizeFilter authorizes inside the endpoint, after the cache: a shared hit would skip it.
         var builder = WebApplication.CreateBuilder();
         builder.WebHost.UseTestServer();
         builder.Services.AddRcCache(static _ => { });
         builder.Services.AddAuthorization();
-        builder.Services.AddControllers(static o => o.Filters.Add(new Microsoft.AspNetCore.Mvc.Authorization.AuthorizeFilter()))
-            .ConfigureApplicationPartManager(static parts =>
+        builder.Services.AddControllers(o => mvc?.Invoke(o))
+            .ConfigureApplicationPartManager(parts =>
             {
                 parts.ApplicationParts.Clear();
-                parts.FeatureProviders.Add(new OnlyController(typeof(SharedReportController)));
-                parts.ApplicationParts.Add(new Microsoft.AspNetCore.Mvc.ApplicationParts.AssemblyPart(typeof(SharedReportController).Assembly));
+                parts.FeatureProviders.Add(new OnlyController(controller));
+                parts.ApplicationParts.Add(new Microsoft.AspNetCore.Mvc.ApplicationParts.AssemblyPart(controller.Assembly));
             });
         await using var app = builder.Build();
         app.UseRcCache();
         app.MapControllers();
+        return (await Assert.ThrowsAsync<InvalidOperationException>(() => app.StartAsync())).Message;
+    }
 
-        var message = (await Assert.ThrowsAsync<InvalidOperationException>(() => app.StartAsync())).Message;
+    [Fact]
+    public async Task ASharedActionThatAnMvcAuthorizeFilterAuthorizes_StopsStartUp()
+    {
+        // A global AuthorizeFilter authorizes inside the endpoint, after the cache: a shared hit would skip it.
+        var message = await MvcStartupErrorAsync(typeof(SharedReportController), static o => o.Filters.Add(new Microsoft.AspNetCore.Mvc.Authorization.AuthorizeFilter()));
         Assert.Contains("SharedReport", message, StringComparison.Ordinal);
         Assert.Contains("AuthorizeFilter", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ActionsThatAnMvcAuthorizationFilterGuards_StopStartUp_InEveryScope()
+    {
+        // An API key or HTTPS is checked inside the endpoint, whoever the user is: a hit of any scope would skip it.
+        var message = await MvcStartupErrorAsync(typeof(GuardedReportController));
+        Assert.Contains("GuardedReportController.ByKey", message, StringComparison.Ordinal);
+        Assert.Contains("GuardedReportController.OverHttps", message, StringComparison.Ordinal);
+        Assert.Contains("GuardedReportController.ByTypedKey", message, StringComparison.Ordinal);
+        Assert.Contains("ApiKeyAttribute runs inside the endpoint", message, StringComparison.Ordinal);
+        Assert.Contains("RequireHttpsAttribute runs inside the endpoint", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnArgumentThatAModelBinderOfTheAppsBinds_StopsStartUp()
+    {
+        // The binder reads the host: keyed by a route or query value named "tenant", every tenant would share one entry.
+        var message = await MvcStartupErrorAsync(typeof(TenantReportController));
+        Assert.Contains("TenantReport", message, StringComparison.Ordinal);
+        Assert.Contains("'tenant' is bound by a model binder of its own", message, StringComparison.Ordinal);
     }
 
     [Fact]
