@@ -115,6 +115,26 @@ public static class Program
             return $"left #{n}";
         });
 
+        cached.MapGet("/left/throwing", [RcCached] async (Counters counters, CancellationToken aborted) =>
+        {
+            // The same, with a client that reports its cancellation as an error of its own (SqlClient's "Operation
+            // cancelled by user", a SqlException).
+            var n = counters.Next("left/throwing");
+            if (n == 1)
+            {
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, aborted);
+                }
+                catch (OperationCanceledException)
+                {
+                    throw new InvalidOperationException("Operation cancelled by user.");
+                }
+            }
+
+            return $"left #{n}";
+        });
+
         cached.MapGet("/gives-up", [RcCached] string (Counters counters) =>
         {
             // A handler that gives up on its own (an HTTP client's timeout, say), its request still there.
@@ -222,6 +242,15 @@ public static class Program
             response.Headers.LastModified = "Wed, 01 Jan 2025 00:00:00 GMT";
             return $"dated {id} #{counters.Next("dated")}";
         });
+
+        // A file whose handler honours the request's conditions: a miss that revalidates still renders the entry whole.
+        cached.MapGet("/file/{id:int}", [RcCached] (int id, Counters counters) => Results.File(
+            System.Text.Encoding.UTF8.GetBytes($"file {id} #{counters.Next("file")}"), "text/plain", lastModified: new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero)));
+
+        // A result that commits its bytes to the response's writer and never flushes them, as a server completes them;
+        // in its request, and away from it (eager refresh renders every miss away from its request).
+        cached.MapGet("/writer/{id:int}", [RcCached] (int id, Counters counters) => new WriterResult($"writer {id} #{counters.Next("writer")}"));
+        cached.MapGet("/writer/detached/{id:int}", [RcCached(EagerRefreshThreshold = 0.5)] (int id, Counters counters) => new WriterResult($"writer {id} #{counters.Next("writer")}"));
 
         // A handler that sets its own entity tag: the cache keeps it instead of computing one.
         cached.MapGet("/own-etag/{id:int}", [RcCached(UserScope = RcUserScope.Shared)] (int id, HttpResponse response, Counters counters) =>

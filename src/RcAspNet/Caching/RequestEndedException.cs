@@ -4,4 +4,5 @@ namespace RcAspNet.Caching;
 /// A factory gave up because the request it rendered for ended (its visitor left): no failure of its source, so
 /// fail-safe does not throttle the key for it (a timeout, an HTTP client's included, does).
 /// </summary>
-internal sealed class RequestEndedException(OperationCanceledException inner) : OperationCanceledException("The request the factory rendered for ended.", inner, inner.CancellationToken);
+internal sealed class RequestEndedException(Exception inner, CancellationToken requestAborted)
+    : OperationCanceledException("The request the factory rendered for ended.", inner, requestAborted);

@@ -56,7 +56,7 @@ internal sealed class DetachedRequest
         {
             // A render away from its request renders the entry, whole: not the 304 or the part that the visitor's
             // conditions or range would get from a handler that honours them (the entry answers those itself).
-            if (!IsConditional(name))
+            if (!RequestConditions.IsCondition(name))
             {
                 _headers[name] = value;
             }
@@ -94,11 +94,6 @@ internal sealed class DetachedRequest
 
     public static DetachedRequest Of(HttpContext http) => new(http);
 
-    private static bool IsConditional(string name) =>
-        HeaderNames.IfNoneMatch.Equals(name, StringComparison.OrdinalIgnoreCase) || HeaderNames.IfModifiedSince.Equals(name, StringComparison.OrdinalIgnoreCase)
-        || HeaderNames.IfMatch.Equals(name, StringComparison.OrdinalIgnoreCase) || HeaderNames.IfUnmodifiedSince.Equals(name, StringComparison.OrdinalIgnoreCase)
-        || HeaderNames.IfRange.Equals(name, StringComparison.OrdinalIgnoreCase) || HeaderNames.Range.Equals(name, StringComparison.OrdinalIgnoreCase);
-
     /// <summary>Runs <paramref name="next"/> on a context of its own, and returns what it rendered with the headers it set.</summary>
     public async Task<CachedResponse> RenderAsync(RequestDelegate next)
     {
@@ -125,7 +120,8 @@ internal sealed class DetachedRequest
         }
 
         features.Set<IHttpResponseFeature>(responseFeature);
-        features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(body));
+        var rendering = new StreamResponseBodyFeature(body);
+        features.Set<IHttpResponseBodyFeature>(rendering);
         features.Set<IHttpBodyControlFeature>(responseFeature);
         features.Set<IServiceProvidersFeature>(new ServiceProvidersFeature { RequestServices = scope.ServiceProvider });
         features.Set<IHttpConnectionFeature>(_connection);
@@ -158,6 +154,9 @@ internal sealed class DetachedRequest
         try
         {
             await next(http).ConfigureAwait(false);
+
+            // What the handler wrote to the body's writer and did not flush is written, as a server completes it.
+            await rendering.CompleteAsync().ConfigureAwait(false);
             var response = http.Response;
 
             // What goes with the response is what the handler set, as for a render in its request: taken before the

@@ -174,9 +174,11 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
                             handlerTag = sending is null && http.Response.Headers.ETag.Count == 1 ? http.Response.Headers.ETag.ToString() : null;
                         }
                     }
-                    catch (OperationCanceledException ex) when (away is null && http.RequestAborted.IsCancellationRequested)
+                    catch (Exception ex) when (away is null && http.RequestAborted.IsCancellationRequested && ex is not RcCacheException)
                     {
-                        throw new RequestEndedException(ex);
+                        // Its visitor left, whatever the handler threw as it gave up (SqlClient reports its cancellation
+                        // as an error of its own): not a failure of its source, which the requests that joined it render.
+                        throw new RequestEndedException(ex, http.RequestAborted);
                     }
                     catch (RcCacheException ex)
                     {
@@ -364,8 +366,9 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
             SetStatus(http, policy, "MISS");
             spilled.TrySetResult(CachedResponse.Sent(http.Response.StatusCode, http.Response.ContentType));
         });
-        http.Features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(buffer));
-        var render = RenderRestAsync(http, body);
+        var rendering = new StreamResponseBodyFeature(buffer);
+        http.Features.Set<IHttpResponseBodyFeature>(rendering);
+        var render = RenderRestAsync(http, body, rendering);
         if (await Task.WhenAny(render, spilled.Task).ConfigureAwait(false) != render || spilled.Task.IsCompleted)
         {
             if (!HttpMethods.IsHead(http.Request.Method))
@@ -385,16 +388,25 @@ internal sealed partial class RcCacheMiddleware(RequestDelegate next, CachedEndp
         }, null);
     }
 
-    /// <summary>Runs the rest of the pipeline, and gives the response its own body back when it ends.</summary>
-    private async Task RenderRestAsync(HttpContext http, IHttpResponseBodyFeature body)
+    /// <summary>
+    /// Runs the rest of the pipeline, and gives the response its own body back when it ends. The handler renders the
+    /// entry, whole, as a render away from its request does: the request's conditions and range are hidden from it (a
+    /// handler that honours them would answer a 304 or a 412, which is not stored), and the entry answers them itself.
+    /// </summary>
+    private async Task RenderRestAsync(HttpContext http, IHttpResponseBodyFeature body, StreamResponseBodyFeature rendering)
     {
+        var conditions = RequestConditions.Take(http.Request.Headers);
         try
         {
             await next(http).ConfigureAwait(false);
+
+            // What the handler wrote to the body's writer and did not flush is written, as a server completes it.
+            await rendering.CompleteAsync().ConfigureAwait(false);
         }
         finally
         {
             http.Features.Set(body);
+            RequestConditions.PutBack(http.Request.Headers, conditions);
         }
     }
 

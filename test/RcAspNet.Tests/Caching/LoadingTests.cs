@@ -62,7 +62,7 @@ public sealed class LoadingTests
         Assert.Equal(1, await fixture.Cache.GetOrSetAsync("post", source.Next, TenSeconds));
         await fixture.PassAsync(TimeSpan.FromSeconds(11));
 
-        Assert.Equal(1, await fixture.Cache.GetOrSetAsync<int>("post", static _ => throw new RequestEndedException(new OperationCanceledException("The visitor left.")), TenSeconds));
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync<int>("post", static _ => throw new RequestEndedException(new OperationCanceledException("The visitor left."), CancellationToken.None), TenSeconds));
         Assert.Equal(2, await fixture.Cache.GetOrSetAsync("post", source.Next, TenSeconds));
         Assert.Equal(0, fixture.Metrics.Sum("rc.cache.stale", static t => t["rc.stale.reason"] == "throttled"));
 

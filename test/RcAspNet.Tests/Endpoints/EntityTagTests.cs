@@ -100,6 +100,19 @@ public abstract class EntityTagTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ARevalidatingMiss_OfAHandlerThatHonoursConditions_IsStored_AndAnswered304FromTheEntry()
+    {
+        // The handler (Results.File with a Last-Modified) would answer the revalidation 304 itself, which is not stored:
+        // it renders the entry whole, and the entry answers the condition.
+        var revalidating = await SendAsync("/file/1", ifModifiedSince: "Wed, 01 Jan 2025 00:00:00 GMT");
+        Assert.Equal((HttpStatusCode.NotModified, "", "MISS"), (revalidating.Response.StatusCode, revalidating.Body, CacheStatus(revalidating.Response)));
+
+        var plain = await SendAsync("/file/1");
+        Assert.Equal((HttpStatusCode.OK, "file 1 #1", "HIT"), (plain.Response.StatusCode, plain.Body, CacheStatus(plain.Response)));
+        Assert.Equal(1, App.Counters.Get("file"));
+    }
+
+    [Fact]
     public async Task OtherIfNoneMatch_GetsTheEntry()
     {
         var miss = await SendAsync("/hello/bob");
