@@ -322,9 +322,10 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
     /// <summary>One refresh per key in this process (and per fleet with <c>Fleet</c>), that no reader waits for.</summary>
     private void RefreshInBackground<T>(LoadRequest<T> request, long writtenAt)
     {
-        if (_loads.ContainsKey(request.NamespacedKey))
+        if (_loads.ContainsKey(request.NamespacedKey) || IsThrottled(request.NamespacedKey, keyspace.NowMilliseconds))
         {
-            // Under way already: a hit on a hot key does not take the namespace's lock of watches to back out.
+            // Under way already: a hit on a hot key does not take the namespace's lock of watches to back out. Or a
+            // refresh failed within ThrottleDuration: a source that is down is not tried on every hit.
             return;
         }
 
@@ -344,8 +345,22 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
             return;
         }
 
-        Start(() => RunAsync(request.NamespacedKey, load, token => WorkAsync(request, writtenAt, reread: false, token)), detached: true);
+        Start(() => RunAsync(request.NamespacedKey, load, token => RefreshAsync(request, writtenAt, token)), detached: true);
         StopWaiting(load);
+    }
+
+    /// <summary>A refresh's work: one that fails throttles the key, as fail-safe does, so that the next hits do not run it again at once.</summary>
+    private async Task<T> RefreshAsync<T>(LoadRequest<T> request, long writtenAt, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await WorkAsync(request, writtenAt, reread: false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsFactoryFailure(ex, cancellationToken))
+        {
+            Throttle(request.NamespacedKey, request.Policy.Throttle);
+            throw;
+        }
     }
 
     /// <summary>Runs a load, and takes it out of the table when it ends (if it is there: one of another type runs outside it).</summary>

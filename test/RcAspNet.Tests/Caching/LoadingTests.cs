@@ -383,6 +383,34 @@ public sealed class LoadingTests
         }
     }
 
+    [Fact]
+    public async Task EagerRefresh_ThatFails_IsNotTriedAgainUntilTheThrottleEnds()
+    {
+        // The source is down: a refresh per hit would hammer it, as fail-safe's throttle keeps loads from doing.
+        await using var fixture = await Fixture.StartAsync("memory", o => (o.EagerRefreshThreshold, o.FailSafe.ThrottleDuration) = (0.5, TimeSpan.FromSeconds(30)));
+        var hundred = new RcEntryOptions { Expiration = TimeSpan.FromSeconds(100) };
+        var source = new Source();
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("hot", source.Next, hundred));
+        source.Failing = true;
+        await fixture.PassAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("hot", source.Next, hundred));
+        await Eventually.TrueAsync(() => Task.FromResult(source.Runs == 2 && !fixture.Loader.IsLoading(fixture.Namespace + "hot")));
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(1, await fixture.Cache.GetOrSetAsync("hot", source.Next, hundred));
+        }
+
+        Assert.False(fixture.Loader.IsLoading(fixture.Namespace + "hot"));
+        Assert.Equal(2, source.Runs);
+
+        // Past the throttle, the next hit refreshes again.
+        await fixture.PassAsync(TimeSpan.FromSeconds(31));
+        source.Failing = false;
+        Assert.Equal(1, await fixture.Cache.GetOrSetAsync("hot", source.Next, hundred));
+        await Eventually.TrueAsync(async () => await fixture.Cache.GetAsync<int>("hot") == 3);
+    }
+
     [Theory]
     [MemberData(nameof(Stores))]
     public async Task EagerRefresh_AReadThatFoundTheEntryBeforeARefreshReplacedIt_RefreshesNothing(string store)
