@@ -52,6 +52,24 @@ public sealed class SchemaTests
         }
     }
 
+    public static TheoryData<Type, string> Enums => new()
+    {
+        { typeof(RcStoreKind), "/definitions/store" },
+        { typeof(RcRouterKind), "/definitions/router" },
+        { typeof(RcStampedeProtection), "/definitions/stampedeProtection" },
+        { typeof(RcFailureMode), "/definitions/Rc/properties/FailureMode" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Enums))]
+    public void Schema_ListsExactlyTheValuesOfEachEnum(Type type, string pointer)
+    {
+        var at = pointer.Split('/', StringSplitOptions.RemoveEmptyEntries).Aggregate(Schema, static (e, name) => e.GetProperty(name));
+        var listed = at.GetProperty("anyOf").EnumerateArray().Single(static a => a.TryGetProperty("enum", out _)).GetProperty("enum")
+            .EnumerateArray().Select(static v => v.GetString()).ToArray();
+        Assert.Equal(Enum.GetNames(type), listed);
+    }
+
     [Fact]
     public void Schema_PutsNoKeywordBesideARef()
     {
