@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
@@ -159,12 +160,9 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
                 LogFactoryTimedOut(logger, keyspace.Name, "hard_timeout", hard);
 
                 // Past the hard timeout the factory is taken for hung (a slow one is waited for past a soft timeout:
-                // joining it spares its source a second run). Under Fleet, a load of its own would only wait for the
-                // fleet's lock, which the hung one holds: it is joined still.
-                if (!policy.Fleet)
-                {
-                    load.GiveUp();
-                }
+                // joining it spares its source a second run). Under Fleet, its holder lets the fleet's lock go then
+                // (RenewAsync), so a load of the callers after it takes the lock, or waits for another node's.
+                load.GiveUp();
                 StopWaiting(load);
                 if (fallback is not null && await ConfirmAsync(request, fallback).ConfigureAwait(false) is { } confirmed)
                 {
@@ -549,7 +547,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
                 return value.Value;
             }
 
-            renewing = RenewAsync(request.NamespacedKey, token, renewal.Token);
+            renewing = RenewAsync(request.NamespacedKey, token, RenewalLimit(request.Policy), renewal.Token);
             return await LoadAndStoreAsync(request, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -565,19 +563,38 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
     }
 
     /// <summary>
-    /// Keeps the lock while the factory runs, renewing it every third of its lifetime. A renewal that fails (the store did
+    /// How long a holder keeps the fleet's lock while its factory runs: its hard timeout, past which its callers take the
+    /// factory for hung and the fleet's next caller runs its own, or else as long as its fill may be written at all.
+    /// </summary>
+    private static TimeSpan RenewalLimit(LoadPolicy policy) => policy.HardTimeout > TimeSpan.Zero ? policy.HardTimeout : FillLease.Lifetime;
+
+    /// <summary>
+    /// Keeps the lock while the factory runs, renewing it every third of its lifetime, up to <paramref name="limit"/>,
+    /// when it lets it go: a hung factory does not hold the key for the whole fleet. A renewal that fails (the store did
     /// not answer) is tried again at the next one; one that finds the lock lost changes nothing (the compare fails).
     /// </summary>
-    private async Task RenewAsync(string namespacedKey, string token, CancellationToken stop)
+    private async Task RenewAsync(string namespacedKey, string token, TimeSpan limit, CancellationToken stop)
     {
         var period = LockLifetime / 3;
+
+        // Real time, as the lock's lifetime on the server is (not the cache's clock).
+        var since = Stopwatch.GetTimestamp();
         while (!stop.IsCancellationRequested)
         {
             try
             {
-                // Real time, as the lock's lifetime on the server is (not the cache's clock).
-                await Task.Delay(period, stop).ConfigureAwait(false);
-                await RenewOnceAsync(namespacedKey, token).ConfigureAwait(false);
+                var left = limit - Stopwatch.GetElapsedTime(since);
+                if (left <= TimeSpan.Zero)
+                {
+                    await UnlockQuietlyAsync(namespacedKey, token).ConfigureAwait(false);
+                    return;
+                }
+
+                await Task.Delay(period < left ? period : left, stop).ConfigureAwait(false);
+                if (Stopwatch.GetElapsedTime(since) < limit)
+                {
+                    await RenewOnceAsync(namespacedKey, token).ConfigureAwait(false);
+                }
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {

@@ -143,6 +143,42 @@ public sealed class FleetLoadTests
     }
 
     [Fact]
+    public async Task AHolderWhoseFactoryHangsPastTheHardTimeout_LetsTheFleetsLockGo()
+    {
+        // Its factory is taken for hung: the holder's next caller, and another node's, each run a factory of their own
+        // rather than wait for a lock renewed for as long as the hung one runs.
+        var ns = SharedRedis.UniqueNamespace();
+        await using var holder = await NodeAsync("redis", ns, o => o.FactoryHardTimeout = TimeSpan.FromMilliseconds(300));
+        await using var other = await NodeAsync("redis", ns);
+        holder.GetRequiredService<CacheRegistry>().Default.Loader.LockLifetime = TimeSpan.FromSeconds(3);
+        var hung = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var patient = new RcEntryOptions { FactoryHardTimeout = TimeSpan.FromSeconds(30) };
+        try
+        {
+            // Another node's caller, which has no hard timeout, takes the lock over.
+            var cache = holder.GetRequiredService<IRcCache>();
+            await Assert.ThrowsAsync<TimeoutException>(async () => await cache.GetOrSetAsync<string>("post:1", async _ => await hung.Task));
+            var elsewhere = other.GetRequiredService<IRcCache>().GetOrSetAsync<string>("post:1", static _ => ValueTask.FromResult("the other node's")).AsTask();
+            Assert.Equal("the other node's", await elsewhere.WaitAsync(TimeSpan.FromSeconds(30)));
+
+            // The holder's own next caller does not join the hung load: it runs its own (a long hard timeout of its own:
+            // had it joined, nothing would answer it within it).
+            await Assert.ThrowsAsync<TimeoutException>(async () => await cache.GetOrSetAsync<string>("post:2", async _ => await hung.Task));
+            Assert.Equal("the holder's", await cache.GetOrSetAsync<string>("post:2", static _ => ValueTask.FromResult("the holder's"), patient));
+        }
+        finally
+        {
+            hung.SetResult("the hung one's");
+        }
+
+        // The hung factory ends at last: what it loaded is not written over what the fleet loaded after it.
+        var loader = holder.GetRequiredService<CacheRegistry>().Default.Loader;
+        await Eventually.TrueAsync(() => Task.FromResult(!loader.IsLoading(ns + "post:1") && !loader.IsLoading(ns + "post:2")));
+        Assert.Equal("the other node's", await other.GetRequiredService<IRcCache>().GetAsync<string>("post:1"));
+        Assert.Equal("the holder's", await other.GetRequiredService<IRcCache>().GetAsync<string>("post:2"));
+    }
+
+    [Fact]
     public async Task AHolderWhoseFactoryMetATimeout_KeepsRenewingItsLock()
     {
         // The factory's own call to the lock's server times out, which spends the caller's failure budget on that
