@@ -68,10 +68,6 @@ internal sealed partial class RedisTopology : IAsyncDisposable
         // A command for a server that is not connected fails at once, instead of waiting in the client's backlog until
         // it times out: a dead server then costs a call nothing, and its circuit opens after the threshold.
         _configuration.BacklogPolicy = BacklogPolicy.FailFast;
-
-        // The client's exceptions name the command and its key unless told not to, and a failure is logged with its
-        // exception at Warning, where no key may appear.
-        _configuration.IncludeDetailInExceptions = false;
         _shard = shard;
         _timeout = timeout;
         _time = time;
