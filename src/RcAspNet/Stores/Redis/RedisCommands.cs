@@ -317,13 +317,17 @@ internal static class RedisCommands
     private static string NewLeaseToken() => Guid.NewGuid().ToString("N");
 
     /// <summary><c>GET</c> and <c>PTTL</c> in one round trip, for the near cache.</summary>
-    public static async Task<(RedisValue, TimeSpan?)> GetWithTimeToLiveAsync(IDatabase db, string key)
+    /// <summary>
+    /// <c>GET</c> and <c>PTTL</c> in one round trip, for the near cache on one server. PTTL's own reply, not the client's
+    /// <c>KeyTimeToLiveAsync</c>, which answers null both for a key without TTL (-1) and for one gone since the GET (-2).
+    /// </summary>
+    public static async Task<(byte[]? Value, long TimeToLiveMs)> GetWithTimeToLiveAsync(IDatabase db, string key)
     {
         var batch = db.CreateBatch();
         var value = batch.StringGetAsync(key);
-        var ttl = batch.KeyTimeToLiveAsync(key);
+        var ttl = batch.ExecuteAsync("PTTL", (RedisKey)key);
         batch.Execute();
-        return (await value.ConfigureAwait(false), await ttl.ConfigureAwait(false));
+        return ((byte[]?)await value.ConfigureAwait(false), (long)await ttl.ConfigureAwait(false));
     }
 
     /// <summary>

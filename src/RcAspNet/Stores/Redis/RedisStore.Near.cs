@@ -18,17 +18,11 @@ internal sealed partial class RedisStore
         TimeSpan lifetime;
         try
         {
-            if (IsCluster)
-            {
-                long ttl;
-                (value, ttl) = await _calls.RunAsync(node, "get", (Node: node, read.Key), static (db, s) => RedisCommands.GetWithTimeToLiveAsync(s.Node.ServerIn(db.Multiplexer), s.Key), ((byte[]?)null, -2L), cancellationToken, wrongTypeIsMiss: true).ConfigureAwait(false);
-                lifetime = Lifetime(ttl);
-            }
-            else
-            {
-                var (bytes, ttl) = await _calls.RunAsync(node, "get", read.Key, static (db, key) => RedisCommands.GetWithTimeToLiveAsync(db, key), (RedisValue.Null, (TimeSpan?)null), cancellationToken, wrongTypeIsMiss: true).ConfigureAwait(false);
-                (value, lifetime) = (bytes, ttl ?? TimeSpan.MaxValue);
-            }
+            long ttl;
+            (value, ttl) = IsCluster
+                ? await _calls.RunAsync(node, "get", (Node: node, read.Key), static (db, s) => RedisCommands.GetWithTimeToLiveAsync(s.Node.ServerIn(db.Multiplexer), s.Key), ((byte[]?)null, -2L), cancellationToken, wrongTypeIsMiss: true).ConfigureAwait(false)
+                : await _calls.RunAsync(node, "get", read.Key, static (db, key) => RedisCommands.GetWithTimeToLiveAsync(db, key), ((byte[]?)null, -2L), cancellationToken, wrongTypeIsMiss: true).ConfigureAwait(false);
+            lifetime = Lifetime(ttl);
         }
         catch (RedirectedReadException redirection)
         {
@@ -49,7 +43,10 @@ internal sealed partial class RedisStore
         return value;
     }
 
-    /// <summary>The near copy's lifetime from a PTTL reply: -1 is a key without TTL (kept until Redis invalidates it).</summary>
+    /// <summary>
+    /// The near copy's lifetime from a PTTL reply: -1 is a key without TTL (kept until Redis invalidates it), -2 a key
+    /// gone since its GET (expired between the two: not kept).
+    /// </summary>
     private static TimeSpan Lifetime(long ttlMs) => ttlMs == -1 ? TimeSpan.MaxValue : TimeSpan.FromMilliseconds(ttlMs);
 
     /// <summary>The near cache's link to <paramref name="node"/>: null until the link is made, and then reads go to Redis without the near cache.</summary>
