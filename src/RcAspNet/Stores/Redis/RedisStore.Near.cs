@@ -1,5 +1,4 @@
 using RcAspNet.Stores.Near;
-using StackExchange.Redis;
 
 namespace RcAspNet.Stores.Redis;
 
