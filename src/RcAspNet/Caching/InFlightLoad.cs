@@ -72,7 +72,9 @@ internal sealed class InFlightLoad<T>
     /// </summary>
     public Exception? StopWaiting()
     {
-        Volatile.Write(ref _unwaited, 1);
+        // A full fence: RunAsync sets the result and then reads the flag, this sets the flag and then reads the result,
+        // so one of the two sees the other's.
+        Interlocked.Exchange(ref _unwaited, 1);
         return Unread();
     }
 
