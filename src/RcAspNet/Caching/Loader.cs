@@ -160,9 +160,12 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
                 LogFactoryTimedOut(logger, keyspace.Name, "hard_timeout", hard);
 
                 // Past the hard timeout the factory is taken for hung (a slow one is waited for past a soft timeout:
-                // joining it spares its source a second run). Under Fleet, its holder lets the fleet's lock go then
-                // (RenewAsync), so a load of the callers after it takes the lock, or waits for another node's.
-                load.GiveUp();
+                // joining it spares its source a second run). Under Fleet, a load of its own would only wait for the
+                // fleet's lock, which the hung one holds (up to RenewalLimit): it is joined still.
+                if (!policy.Fleet)
+                {
+                    load.GiveUp();
+                }
                 StopWaiting(load);
                 if (fallback is not null && await ConfirmAsync(request, fallback).ConfigureAwait(false) is { } confirmed)
                 {
@@ -547,7 +550,7 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
                 return value.Value;
             }
 
-            renewing = RenewAsync(request.NamespacedKey, token, RenewalLimit(request.Policy), renewal.Token);
+            renewing = RenewAsync(request.NamespacedKey, token, RenewalLimit, renewal.Token);
             return await LoadAndStoreAsync(request, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -563,10 +566,11 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
     }
 
     /// <summary>
-    /// How long a holder keeps the fleet's lock while its factory runs: its hard timeout, past which its callers take the
-    /// factory for hung and the fleet's next caller runs its own, or else as long as its fill may be written at all.
+    /// Gets or sets how long a holder keeps the fleet's lock while its factory runs: as long as its fill may be written at
+    /// all (a slow factory keeps it, and the fleet waits for it rather than run the factory again); a hung one lets it go
+    /// then, and another node's waiter takes it over.
     /// </summary>
-    private static TimeSpan RenewalLimit(LoadPolicy policy) => policy.HardTimeout > TimeSpan.Zero ? policy.HardTimeout : FillLease.Lifetime;
+    internal TimeSpan RenewalLimit { get; set; } = FillLease.Lifetime;
 
     /// <summary>
     /// Keeps the lock while the factory runs, renewing it every third of its lifetime, up to <paramref name="limit"/>,
