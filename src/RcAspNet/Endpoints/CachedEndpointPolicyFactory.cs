@@ -242,7 +242,8 @@ internal static class CachedEndpointPolicyFactory
 
     /// <summary>
     /// The type of an MVC authorization filter other than [Authorize]'s and [AllowAnonymous]'s (which the factory and the
-    /// middleware handle), by instance, by type or as a service; null for any other filter.
+    /// middleware handle) and [RequireHttps]'s (an app that requires HTTPS redirects before the cache, and HSTS keeps
+    /// browsers on HTTPS: a filter in every action besides), by instance, by type or as a service; null for any other filter.
     /// </summary>
     private static Type? AuthorizationFilterType(IFilterMetadata filter)
     {
@@ -253,7 +254,7 @@ internal static class CachedEndpointPolicyFactory
             _ => filter.GetType(),
         };
         return typeof(IAuthorizationFilter).IsAssignableFrom(type) || typeof(IAsyncAuthorizationFilter).IsAssignableFrom(type)
-            ? type == typeof(AuthorizeFilter) || type == typeof(AllowAnonymousFilter) ? null : type
+            ? typeof(AuthorizeFilter).IsAssignableFrom(type) || type == typeof(AllowAnonymousFilter) || typeof(RequireHttpsAttribute).IsAssignableFrom(type) ? null : type
             : null;
     }
 

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Mvc.Filters;
 
 namespace RcAspNet.Tests.Endpoints;
 
-/// <summary>Actions that an MVC authorization filter of the application's guards, which a hit would skip.</summary>
+/// <summary>Actions that MVC authorization filters guard: an API-key filter of the application's, which a hit would skip, and [RequireHttps].</summary>
 [Route("guarded-report")]
 public sealed class GuardedReportController : ControllerBase
 {
