@@ -590,6 +590,8 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
                 var left = limit - Stopwatch.GetElapsedTime(since);
                 if (left <= TimeSpan.Zero)
                 {
+                    // A unit of work of its own, as a renewal is: not skipped for what the factory's own calls spent.
+                    FailureBudget.Open();
                     await UnlockQuietlyAsync(namespacedKey, token).ConfigureAwait(false);
                     return;
                 }

@@ -112,8 +112,8 @@ internal static class CachedEndpointPolicyFactory
 
         foreach (var filter in endpoint.Metadata.GetMetadata<ActionDescriptor>()?.FilterDescriptors.Select(static f => AuthorizationFilterType(f.Filter)).OfType<Type>().Distinct() ?? [])
         {
-            // An authorization filter of MVC's that checks something other than the user (an API key, HTTPS) runs inside
-            // the endpoint, after the cache, whoever the user is: a hit would skip it in every scope.
+            // An authorization filter of MVC's that checks something other than the user (an API key) runs inside the
+            // endpoint, after the cache, whoever the user is: a hit would skip it in every scope.
             problems.Add($"the MVC authorization filter {filter.Name} runs inside the endpoint, which a hit skips: check it before the cache, with [Authorize(Policy = ...)] (which UseAuthorization() enforces before the cache) or a middleware before UseRcCache().");
         }
 
