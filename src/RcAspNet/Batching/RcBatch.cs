@@ -40,7 +40,7 @@ internal sealed partial class RcBatch : IRcBatch, IAsyncDisposable
 
         _cache = registry.Default;
         _metrics = metrics;
-        _logger = logger;
+        _logger = new QuietLogger(logger);
         _concurrency = options.Value.BatchConcurrency;
     }
 
