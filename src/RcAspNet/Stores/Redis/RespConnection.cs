@@ -18,6 +18,7 @@ internal sealed class RespConnection : IDisposable
 {
     private readonly Socket _socket;
     private readonly SslStream? _tls;
+    private readonly TlsRecordStream? _records;
     private readonly ArrayBufferWriter<byte> _out = new(256);
     private byte[] _in = new byte[8192];
     private int _start;
@@ -25,10 +26,14 @@ internal sealed class RespConnection : IDisposable
     private int _receiveTimeout = -1;
     private int _unreadReplies;
 
-    private RespConnection(Socket socket, SslStream? tls, EndPoint endPoint)
+    // A TLS record's most plaintext: a read with room for it leaves nothing decrypted behind in the SslStream.
+    private const int MostRecordPlaintext = 16 * 1024;
+
+    private RespConnection(Socket socket, SslStream? tls, TlsRecordStream? records, EndPoint endPoint)
     {
         _socket = socket;
         _tls = tls;
+        _records = records;
         EndPoint = endPoint;
     }
 
@@ -50,12 +55,13 @@ internal sealed class RespConnection : IDisposable
     {
         var socket = Connect(endPoint, settings.Lookup, deadline);
         SslStream? tls = null;
+        TlsRecordStream? records = null;
         try
         {
             if (settings.Ssl)
             {
                 socket.ReceiveTimeout = socket.SendTimeout = RemainingMilliseconds(deadline);
-                tls = new SslStream(new NetworkStream(socket, ownsSocket: false));
+                tls = new SslStream(records = new TlsRecordStream(socket));
                 tls.AuthenticateAsClient(new SslClientAuthenticationOptions
                 {
                     TargetHost = settings.SslHost ?? (endPoint as DnsEndPoint)?.Host ?? (endPoint as IPEndPoint)?.Address.ToString(),
@@ -64,7 +70,7 @@ internal sealed class RespConnection : IDisposable
                 });
             }
 
-            var connection = new RespConnection(socket, tls, endPoint);
+            var connection = new RespConnection(socket, tls, records, endPoint);
             if (settings.Password is not null)
             {
                 var auth = settings.User is null ? connection.Command(2).Arg("AUTH") : connection.Command(3).Arg("AUTH").Arg(settings.User);
@@ -183,7 +189,8 @@ internal sealed class RespConnection : IDisposable
     /// <summary>Waits up to <paramref name="timeout"/> for something to read; false when nothing came (the connection stays usable).</summary>
     public bool WaitForData(TimeSpan timeout)
     {
-        if (_end > _start)
+        // Over TLS, bytes received and not decrypted yet are the record stream's: the socket no longer has them.
+        if (_end > _start || _records is { HasBuffered: true })
         {
             return true;
         }
@@ -464,9 +471,9 @@ internal sealed class RespConnection : IDisposable
             _start = 0;
         }
 
-        if (_end == _in.Length)
+        if (_end == _in.Length || (_tls is not null && _in.Length - _end < MostRecordPlaintext))
         {
-            Array.Resize(ref _in, _in.Length * 2);
+            Array.Resize(ref _in, Math.Max(_in.Length * 2, _end + MostRecordPlaintext));
         }
 
         var timeout = RemainingMilliseconds(deadline);
