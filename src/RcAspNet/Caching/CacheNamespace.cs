@@ -31,24 +31,13 @@ internal sealed partial class CacheNamespace
     private const int NamespacedSlots = 256;
     private readonly string?[] _namespaced = new string?[NamespacedSlots];
 
-    // What this process changed, by stripe of keys, and how often it cleared the namespace (ChangeMark).
-    private readonly long[] _changes = new long[KeyStripes.Count];
-    private long _clears;
+    // What this process changed while loads were under way: one log for every namespace of the app.
+    private readonly ChangeLog _log;
 
-    // The keys a load of this process is under way for, whose changes are counted per key (ChangeMark): a change to
-    // another key of a stripe never makes such a load unjoinable, nor drops its fill. Stamped from one clock, so that a
-    // key watched again never repeats a mark it had.
-    private readonly ConcurrentDictionary<string, KeyWatch> _watched = new(StringComparer.Ordinal);
-    private long _clock;
-    private int _watchedCount; // changed under the lock of _watched; a change reads it first, to skip the lookup when no load runs
-
-    // Likewise the tags of those loads, whose invalidations are counted per tag (TagMark), under the same lock.
-    private readonly ConcurrentDictionary<string, KeyWatch> _watchedTags = new(StringComparer.Ordinal);
-    private int _watchedTagCount;
-
-    public CacheNamespace(string name, IRcStore store, string prefix, TimeSpan defaultExpiration, RcOptions options, TimeProvider time, RcMetrics metrics, ILogger logger)
+    public CacheNamespace(string name, IRcStore store, string prefix, TimeSpan defaultExpiration, RcOptions options, TimeProvider time, RcMetrics metrics, ILogger logger, ChangeLog? changes = null)
     {
         Name = name;
+        _log = changes ?? new ChangeLog();
         _store = store;
         Prefix = prefix;
         DefaultExpiration = defaultExpiration;
@@ -402,96 +391,25 @@ internal sealed partial class CacheNamespace
     /// so the mark counts that key alone; without one, it counts the key's stripe (a change to another key of the stripe
     /// then counts too, and a watched key's mark, negative, never equals an unwatched one's).
     /// </summary>
-    public long ChangeMark(string namespacedKey) => _watched.TryGetValue(namespacedKey, out var watch)
-        ? -1 - Volatile.Read(ref watch.LastChange) - Volatile.Read(ref _clears)
-        : Volatile.Read(ref _changes[KeyStripes.Of(namespacedKey)]) + Volatile.Read(ref _clears);
+    public long ChangeMark(string namespacedKey) => _log.ChangeMark(namespacedKey);
 
     /// <summary>Gets how many keys and tags loads of this process watch (for tests).</summary>
-    public int Watches => Volatile.Read(ref _watchedCount) + Volatile.Read(ref _watchedTagCount);
+    public int Watches => _log.Watches;
 
     /// <summary>
     /// A load of <paramref name="namespacedKey"/>, whose entry carries <paramref name="tags"/>, begins: until
     /// <see cref="Unwatch"/>, changes of the key and invalidations of those tags are counted per key and per tag.
     /// </summary>
-    public void Watch(string namespacedKey, IReadOnlyList<string>? tags = null)
-    {
-        lock (_watched)
-        {
-            Hold(_watched, namespacedKey, ref _watchedCount);
-            for (var i = 0; tags is not null && i < tags.Count; i++)
-            {
-                if (tags[i] is { } tag)
-                {
-                    // (A null tag fails the load, which then unwatches what it watched.)
-                    Hold(_watchedTags, tag, ref _watchedTagCount);
-                }
-            }
-        }
-    }
+    public void Watch(string namespacedKey, IReadOnlyList<string>? tags = null) => _log.Watch(namespacedKey, Prefix, tags);
 
     /// <summary>A load that <see cref="Watch"/>ed <paramref name="namespacedKey"/> and <paramref name="tags"/> ended.</summary>
-    public void Unwatch(string namespacedKey, IReadOnlyList<string>? tags = null)
-    {
-        lock (_watched)
-        {
-            Release(_watched, namespacedKey, ref _watchedCount);
-            for (var i = 0; tags is not null && i < tags.Count; i++)
-            {
-                if (tags[i] is { } tag)
-                {
-                    Release(_watchedTags, tag, ref _watchedTagCount);
-                }
-            }
-        }
-    }
-
-    private void Hold(ConcurrentDictionary<string, KeyWatch> watches, string name, ref int count)
-    {
-        if (watches.TryGetValue(name, out var watch))
-        {
-            watch.Holders++;
-        }
-        else
-        {
-            // A stamp of its own: above every earlier one, so that a key or tag watched again never repeats a mark.
-            watches[name] = new KeyWatch { Holders = 1, LastChange = Interlocked.Increment(ref _clock) };
-            Volatile.Write(ref count, count + 1);
-        }
-    }
-
-    private static void Release(ConcurrentDictionary<string, KeyWatch> watches, string name, ref int count)
-    {
-        if (watches.TryGetValue(name, out var watch) && --watch.Holders == 0)
-        {
-            watches.TryRemove(name, out _);
-            Volatile.Write(ref count, count - 1);
-        }
-    }
+    public void Unwatch(string namespacedKey, IReadOnlyList<string>? tags = null) => _log.Unwatch(namespacedKey, Prefix, tags);
 
     /// <summary>This process is about to replace or remove <paramref name="namespacedKey"/>: loads begun before are not written over it, nor joined.</summary>
     private string Changed(string namespacedKey)
     {
-        Interlocked.Increment(ref _changes[KeyStripes.Of(namespacedKey)]);
-        if (Volatile.Read(ref _watchedCount) != 0 && _watched.TryGetValue(namespacedKey, out var watch))
-        {
-            Stamp(watch);
-        }
-
+        _log.Changed(namespacedKey);
         return namespacedKey;
-    }
-
-    /// <summary>
-    /// Records a change of a watched key or tag. Raised, never lowered: two changes at once must not leave the earlier
-    /// stamp, which with a clear between would sum to a mark seen before.
-    /// </summary>
-    private void Stamp(KeyWatch watch)
-    {
-        var stamp = Interlocked.Increment(ref _clock);
-        for (var seen = Volatile.Read(ref watch.LastChange); seen < stamp;)
-        {
-            var was = Interlocked.CompareExchange(ref watch.LastChange, stamp, seen);
-            seen = was == seen ? stamp : was;
-        }
     }
 
     /// <summary>
@@ -502,13 +420,7 @@ internal sealed partial class CacheNamespace
     /// not counted again, which would cost every write a step: a read after it finds the new value, and a fill writes
     /// only where the key holds what its load read.)
     /// </summary>
-    private void Landed(string namespacedKey)
-    {
-        if (Volatile.Read(ref _watchedCount) != 0 && _watched.TryGetValue(namespacedKey, out var watch))
-        {
-            Stamp(watch);
-        }
-    }
+    private void Landed(string namespacedKey) => _log.Landed(namespacedKey);
 
     private void Landed(IReadOnlyList<string> namespacedKeys)
     {
@@ -882,7 +794,7 @@ internal sealed partial class CacheNamespace
             throw new InvalidOperationException("This cache has no namespace: clearing it would delete every key of its servers. Give it a Namespace.");
         }
 
-        Interlocked.Increment(ref _clears);
+        _log.Cleared();
         return ClearedAsync(_store.ClearAsync(Prefix, cancellationToken));
     }
 
@@ -895,7 +807,7 @@ internal sealed partial class CacheNamespace
         }
         finally
         {
-            Interlocked.Increment(ref _clears);
+            _log.Cleared();
         }
     }
 
@@ -1058,38 +970,14 @@ internal sealed partial class CacheNamespace
         }
     }
 
-    private void TagChanged(string tag)
-    {
-        if (Volatile.Read(ref _watchedTagCount) != 0 && _watchedTags.TryGetValue(tag, out var watch))
-        {
-            Stamp(watch);
-        }
-    }
+    private void TagChanged(string tag) => _log.TagChanged(Prefix, tag);
 
     /// <summary>
     /// How this process has invalidated <paramref name="tags"/> while loads watched them (<see cref="Watch"/>): a negative
     /// mark that differs after each invalidation of one of them; 0 for no tags, and for tags not all watched. A load takes
     /// its mark while it watches its tags, so a mark of 0 never equals a tagged load's.
     /// </summary>
-    public long TagMark(IReadOnlyList<string>? tags) =>
-        tags is { Count: > 0 } && Volatile.Read(ref _watchedTagCount) != 0 && WatchedStamps(tags) is { } stamps ? -1 - stamps : 0;
-
-    /// <summary>The sum of <paramref name="tags"/>' stamps when every one is watched, else null.</summary>
-    private long? WatchedStamps(IReadOnlyList<string> tags)
-    {
-        var stamps = 0L;
-        for (var i = 0; i < tags.Count; i++)
-        {
-            if (tags[i] is not { } tag || !_watchedTags.TryGetValue(tag, out var watch))
-            {
-                return null;
-            }
-
-            stamps += Volatile.Read(ref watch.LastChange);
-        }
-
-        return stamps;
-    }
+    public long TagMark(IReadOnlyList<string>? tags) => _log.TagMark(Prefix, tags);
 
     /// <summary>Registers written entries under their tags, then removes those whose tag was invalidated since <paramref name="versions"/>.</summary>
     /// <remarks>

@@ -25,7 +25,10 @@ internal sealed class CacheRegistry : IDisposable, IAsyncDisposable
         var store = factory.Create(settings.Store, settings.Redis, settings.Router, settings.Shards, shared);
         _stores.Add(store);
         _owners.Add(DefaultName);
-        DefaultNamespace = new CacheNamespace(DefaultName, store, settings.Namespace, settings.DefaultExpiration, settings, time, metrics, logger);
+        // One log of changes for every namespace: two caches may map one key (a named cache's namespace lies under the
+        // default one, whose clear covers it; two caches may be given one namespace).
+        var changes = new ChangeLog();
+        DefaultNamespace = new CacheNamespace(DefaultName, store, settings.Namespace, settings.DefaultExpiration, settings, time, metrics, logger, changes);
         var loading = LoadSettings.From(settings);
         Default = new RcCache(DefaultNamespace, serializer, settings.BypassValues, loading, logger);
         foreach (var (name, cache) in settings.Caches)
@@ -38,7 +41,7 @@ internal sealed class CacheRegistry : IDisposable, IAsyncDisposable
                 _owners.Add(name);
             }
 
-            var keyspace = new CacheNamespace(name, own, NamespaceOf(settings, name, cache), cache.DefaultExpiration ?? settings.DefaultExpiration, settings, time, metrics, logger);
+            var keyspace = new CacheNamespace(name, own, NamespaceOf(settings, name, cache), cache.DefaultExpiration ?? settings.DefaultExpiration, settings, time, metrics, logger, changes);
             _named[name] = new RcCache(keyspace, serializer, cache.BypassValues ?? settings.BypassValues, loading.With(cache), logger);
         }
     }

@@ -473,6 +473,100 @@ public sealed class LoadingTests
         await Eventually.TrueAsync(async () => await feeds.GetAsync<int>("feed") == 7);
     }
 
+    public static TheoryData<string, string> StoresAndRemovals => new()
+    {
+        { "memory", "clear" }, { "memory", "delete" }, { "redis", "clear" }, { "redis", "delete" },
+        { "shards", "clear" }, { "shards", "delete" }, { "cluster", "clear" }, { "cluster", "delete" },
+    };
+
+    [Theory]
+    [MemberData(nameof(StoresAndRemovals))]
+    public async Task ARemovalThroughTheDefaultCache_OfANamedCachesKey_KeepsItsLoadFromBeingJoinedAfter(string store, string removal)
+    {
+        // "pages" has the namespace {default's}pages:, so the default cache's clear covers its keys, and its key "post" is
+        // the default cache's "pages:post". A load of pages that began before the removal must not answer a read after it.
+        await using var fixture = await Fixture.StartAsync(store, static o => o.Caches["pages"] = new RcNamedCacheOptions());
+        var pages = fixture.Named("pages");
+        var (started, gate) = (new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        var before = pages.GetOrSetAsync(
+            "post",
+            async _ =>
+            {
+                started.SetResult();
+                await gate.Task;
+                return 1;
+            },
+            TenSeconds).AsTask();
+        await started.Task;
+
+        await (removal == "clear" ? fixture.Cache.ClearAsync() : fixture.Cache.DeleteAsync("pages:post"));
+
+        // Begun after the removal returned: it loads for itself (joining the gated load, it would wait for the gate).
+        Assert.Equal(2, await pages.GetOrSetAsync("post", static _ => ValueTask.FromResult(2), TenSeconds).AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
+        gate.SetResult();
+        Assert.Equal(1, await before);
+        Assert.Equal(2, await pages.GetAsync<int>("post"));
+    }
+
+    [Theory]
+    [InlineData("redis")]
+    [InlineData("shards")]
+    [InlineData("cluster")]
+    public async Task AFillWithoutALease_IsNotWrittenOverARemovalThroughAnotherCache(string store)
+    {
+        // A key with a } and no hash tag has no fill lease on Redis: only this process's log of changes keeps its fill
+        // from landing over a removal made while its factory ran, whichever cache made it.
+        await using var fixture = await Fixture.StartAsync(store, static o => o.Caches["pages"] = new RcNamedCacheOptions());
+        var pages = fixture.Named("pages");
+        var (started, gate) = (new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        var before = pages.GetOrSetAsync(
+            "post}",
+            async _ =>
+            {
+                started.SetResult();
+                await gate.Task;
+                return 1;
+            },
+            TenSeconds).AsTask();
+        await started.Task;
+
+        await fixture.Cache.DeleteAsync("pages:post}");
+        gate.SetResult();
+        Assert.Equal(1, await before);
+        Assert.Equal(0, await pages.GetAsync<int>("post}"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task TwoCachesOfOneNamespace_ATagInvalidatedThroughOne_KeepsTheOthersLoadFromBeingJoinedAfter(string store)
+    {
+        await using var fixture = await Fixture.StartAsync(store, static o =>
+        {
+            o.Caches["pages"] = new RcNamedCacheOptions { Namespace = o.Namespace + "shared:" };
+            o.Caches["admin"] = new RcNamedCacheOptions { Namespace = o.Namespace + "shared:" };
+        });
+        var (pages, admin) = (fixture.Named("pages"), fixture.Named("admin"));
+        var tagged = new RcEntryOptions { Expiration = TimeSpan.FromSeconds(10), Tags = ["post:1"] };
+        var (started, gate) = (new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        var before = pages.GetOrSetAsync(
+            "post",
+            async _ =>
+            {
+                started.SetResult();
+                await gate.Task;
+                return 1;
+            },
+            tagged).AsTask();
+        await started.Task;
+
+        await admin.InvalidateTagAsync("post:1");
+
+        Assert.Equal(2, await pages.GetOrSetAsync("post", static _ => ValueTask.FromResult(2), tagged).AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
+        gate.SetResult();
+        Assert.Equal(1, await before);
+        Assert.Equal(2, await pages.GetAsync<int>("post"));
+    }
+
     [Fact]
     public async Task BadEntryOptions_AreArgumentErrorsNamingTheSetting()
     {
