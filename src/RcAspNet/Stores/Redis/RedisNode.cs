@@ -134,6 +134,19 @@ internal sealed class RedisNode
     public void ClearGone() => ClearHeldAt = _time.GetTimestamp();
 
     /// <summary>
+    /// Records that a clear of the server's namespaces reached its end there: keys of a slot migrating away meanwhile may
+    /// have left before its scan came to them and reached the other primary after that one's scan ended, so the clear
+    /// counts as held (<see cref="HeldClearSince"/>), as one kept and delivered does.
+    /// </summary>
+    public void ClearSent()
+    {
+        lock (Sync)
+        {
+            ClearGone();
+        }
+    }
+
+    /// <summary>
     /// Returns whether a clear of the server's namespaces is kept for it (or being delivered), or was held while a slot
     /// whose owner last changed at <paramref name="changedAt"/> may have had keys moving away: since then, or within
     /// <c>Rc:RemovalReplayWindow</c>, whichever is longer (a reshard moves a slot's keys before it hands the slot over,

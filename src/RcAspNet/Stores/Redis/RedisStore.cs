@@ -684,6 +684,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
                     scan = null;
                     if (++pass == patterns.Length)
                     {
+                        node.ClearSent();
                         return Ended(new(removed, pending));
                     }
 
