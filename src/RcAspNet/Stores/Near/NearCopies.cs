@@ -46,6 +46,12 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
             return false;
         }
 
+        if (!link.Vouches)
+        {
+            // The link has not kept up lately: invalidations may be waiting unread. The copy is served again once it has.
+            return false;
+        }
+
         entry.Used(now);
         value = entry.Value;
         return true;
@@ -85,7 +91,7 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
             var reads = read.Reads;
             End(stripe, read);
             Saw(stripe, read.Key, reads, value);
-            if (reads.Disagree || value is null || timeToLive <= TimeSpan.Zero || !read.Link.IsUp || read.Link.Epoch != read.Epoch)
+            if (reads.Disagree || value is null || timeToLive <= TimeSpan.Zero || !read.Link.IsUp || read.Link.Epoch != read.Epoch || !read.Link.Vouches)
             {
                 return;
             }

@@ -39,6 +39,7 @@ internal sealed partial class ServerLink : IDisposable
     private volatile bool _disposed;
     private bool _behind;
     private int _up;
+    private long _vouchedUntil; // Stopwatch ticks
     private long _epoch;
     private RespConnection? _connection;
     private Exception? _refusal;
@@ -75,6 +76,15 @@ internal sealed partial class ServerLink : IDisposable
 
     /// <summary>Gets whether the server is tracking for this link now, so that copies read through it may be served.</summary>
     public bool IsUp => Volatile.Read(ref _up) != 0;
+
+    /// <summary>
+    /// Gets whether the link answered a heartbeat lately enough to vouch for its copies: its answer came after every
+    /// invalidation the server sent before it. A link whose thread stalls (a process paused, a callback that blocks)
+    /// leaves them unread yet up; its copies are then not served from one heartbeat and three timeouts after the last
+    /// answered heartbeat was sent, which a link that keeps up never reaches (it sends the next one a heartbeat after an
+    /// answer, and is down a timeout after that without one).
+    /// </summary>
+    public bool Vouches => Stopwatch.GetTimestamp() < Volatile.Read(ref _vouchedUntil);
 
     /// <summary>Gets the link's epoch: it moves on whenever the link goes down or the server flushes, invalidating every older copy.</summary>
     public long Epoch => Interlocked.Read(ref _epoch);
@@ -242,6 +252,7 @@ internal sealed partial class ServerLink : IDisposable
                     CheckClusterState(reply.ThrowIfError());
                 }
 
+                Vouch(heartbeatSent);
                 heartbeatSent = 0;
                 nextHeartbeat = Stopwatch.GetTimestamp() + interval;
             }
@@ -283,8 +294,13 @@ internal sealed partial class ServerLink : IDisposable
         _invalidated(changed.Length);
     }
 
+    /// <summary>The link has read everything the server sent before <paramref name="current"/> (<see cref="Vouches"/>).</summary>
+    private void Vouch(long current) =>
+        Volatile.Write(ref _vouchedUntil, current + (long)((PingInterval + (3 * _timeout)).TotalSeconds * Stopwatch.Frequency));
+
     private void Up()
     {
+        Vouch(Stopwatch.GetTimestamp());
         Interlocked.Increment(ref _epoch);
         Volatile.Write(ref _up, 1);
         LogLinkUp(_logger, EndPointName);
