@@ -205,7 +205,8 @@ internal sealed partial class ServerLink : IDisposable
     /// <summary>
     /// Reads push messages; every second a heartbeat (a PING, or on a cluster <c>CLUSTER INFO</c>) proves that the server
     /// still listens and that this link is not behind its invalidations, or it takes the link down: its answer must come
-    /// within the timeout, after whatever the server pushed before it.
+    /// within the timeout, after whatever the server pushed before it. An answer that came in time while this thread did
+    /// not run (the process paused) is found among what waits to be read, for up to another timeout.
     /// </summary>
     private void Listen(RespConnection connection, bool clusterHeartbeat)
     {
@@ -213,11 +214,21 @@ internal sealed partial class ServerLink : IDisposable
         var heartbeatSent = 0L;
         var lastRead = 0L;
         var nextHeartbeat = Stopwatch.GetTimestamp() + interval;
+        var drainUntil = 0L;
         while (!_disposed)
         {
             var now = Stopwatch.GetTimestamp();
             if (heartbeatSent != 0 && Stopwatch.GetElapsedTime(heartbeatSent, now) >= _timeout)
             {
+                // What arrived while this thread did not run (the process paused) is read first, for up to another
+                // timeout: the heartbeat's answer may be among it. (Its copies are not served meanwhile: Vouches.)
+                drainUntil = drainUntil == 0 ? now + (long)(_timeout.TotalSeconds * Stopwatch.Frequency) : drainUntil;
+                if (now < drainUntil && connection.WaitForData(TimeSpan.Zero))
+                {
+                    ReadOne();
+                    continue;
+                }
+
                 // A server still sending at the end of the wait is not lost: only this link is behind, and only its
                 // copies go. (One that stopped right after a burst the link is still reading passes for one that sends:
                 // its restart is caught by its run_id when the link connects again, and its silence by the data path's
@@ -239,23 +250,29 @@ internal sealed partial class ServerLink : IDisposable
                 : Stopwatch.GetElapsedTime(now, nextHeartbeat);
             if (connection.WaitForData(wait > TimeSpan.Zero ? wait : TimeSpan.Zero))
             {
-                var reply = connection.Read(RespConnection.Deadline(_timeout));
-                lastRead = Stopwatch.GetTimestamp();
-                if (reply.Kind == RespKind.Push)
-                {
-                    Handle(reply);
-                    continue;
-                }
-
-                if (clusterHeartbeat)
-                {
-                    CheckClusterState(reply.ThrowIfError());
-                }
-
-                Vouch(heartbeatSent);
-                heartbeatSent = 0;
-                nextHeartbeat = Stopwatch.GetTimestamp() + interval;
+                ReadOne();
             }
+        }
+
+        void ReadOne()
+        {
+            var reply = connection.Read(RespConnection.Deadline(_timeout));
+            lastRead = Stopwatch.GetTimestamp();
+            if (reply.Kind == RespKind.Push)
+            {
+                Handle(reply);
+                return;
+            }
+
+            if (clusterHeartbeat)
+            {
+                CheckClusterState(reply.ThrowIfError());
+            }
+
+            Vouch(heartbeatSent);
+            heartbeatSent = 0;
+            drainUntil = 0;
+            nextHeartbeat = Stopwatch.GetTimestamp() + interval;
         }
     }
 
