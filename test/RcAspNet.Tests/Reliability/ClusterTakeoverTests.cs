@@ -76,6 +76,43 @@ public sealed class ClusterTakeoverTests
     }
 
     /// <summary>
+    /// A clear that ran while no slot migrated holds nothing for later: a slot resharded after it, with a key written
+    /// after it, keeps that key on its new primary, which serves it (it is not cleared as if the clear had missed it).
+    /// </summary>
+    [Fact]
+    public async Task ASlotReshardedAfterAClearThatRanWhileNothingMigrated_KeepsWhatWasWrittenSince()
+    {
+        await using var cluster = await RedisClusterServers.StartAsync();
+        await using var services = Services(cluster);
+        var cache = services.GetRequiredService<IDistributedCache>();
+        await cache.SetStringAsync(Key, "v0");
+        Assert.Equal(0, (await services.GetRequiredService<IRcCache>().ClearAsync()).Pending);
+        await cache.SetStringAsync(Key, "v1");
+        Assert.Equal("v1", await cache.GetStringAsync(Key));
+
+        // The slot moves to another primary with its key, as a reshard moves it.
+        var slot = HashSlot.Of(Ns + Key).ToString(CultureInfo.InvariantCulture);
+        var nodes = await RedisClusterServers.NodesAsync(cluster.Nodes[0]);
+        var from = nodes.Single(n => n.IsPrimary && n.Owns(HashSlot.Of(Ns + Key)));
+        var to = nodes.First(n => n.IsPrimary && n.Id != from.Id);
+        var (source, target) = (cluster.ServerAt(from.Port), cluster.ServerAt(to.Port));
+        Assert.StartsWith("+OK", await target.CommandAsync("CLUSTER", "SETSLOT", slot, "IMPORTING", from.Id), StringComparison.Ordinal);
+        Assert.StartsWith("+OK", await source.CommandAsync("CLUSTER", "SETSLOT", slot, "MIGRATING", to.Id), StringComparison.Ordinal);
+        var moved = await source.CommandAsync("MIGRATE", "127.0.0.1", to.Port.ToString(CultureInfo.InvariantCulture), Ns + Key, "0", "5000");
+        Assert.True(moved.StartsWith("+OK", StringComparison.Ordinal), moved);
+        await AssignAsync(cluster.Nodes, target, slot, to.Id);
+
+        // Read from the new primary once the store routes the slot there; the entry was never cleared on it.
+        var store = (RedisStore)services.GetRequiredService<CacheRegistry>().Stores[0];
+        await Eventually.TrueAsync(async () =>
+        {
+            var read = await cache.GetStringAsync(Key);
+            return store.RoutedTo(Ns + Key) is IPEndPoint { Port: var port } && port == to.Port && read == "v1";
+        });
+        Assert.StartsWith(":1", await target.CommandAsync("EXISTS", Ns + Key), StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// While the slot migrates to the newcomer, the old primary answers ASK for a key it does not hold, the removed one
     /// included. A primary that owns no slot yet was never verified: what it answers is not served.
     /// </summary>

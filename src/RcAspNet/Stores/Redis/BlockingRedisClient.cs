@@ -114,6 +114,15 @@ internal sealed class BlockingRedisClient : IDisposable
     public string RunId(EndPoint? endPoint, long deadline) =>
         RunAt(endPoint, 0, deadline, static (c, _, d) => RunIdOf(c.Command(2).Arg("INFO").Arg("server").Call(d).ThrowIfError().AsString()));
 
+    /// <summary>
+    /// Whether the cluster node at <paramref name="endPoint"/> says of itself, in <c>CLUSTER NODES</c>, that a slot
+    /// migrates from it or to it (<c>[slot-&gt;-id]</c>, <c>[slot-&lt;-id]</c>: a node tells its own alone).
+    /// </summary>
+    public bool Migrating(EndPoint endPoint, long deadline) =>
+        RunAt(endPoint, 0, deadline, static (c, _, d) => c.Command(2).Arg("CLUSTER").Arg("NODES").Call(d).ThrowIfError().AsString()?.Split('\n')
+            .FirstOrDefault(static l => l.Contains("myself", StringComparison.Ordinal)) is { } myself
+            && (myself.Contains("->-", StringComparison.Ordinal) || myself.Contains("-<-", StringComparison.Ordinal)), otherSeeds: false);
+
     /// <summary>The <c>run_id</c> line of <c>INFO server</c>.</summary>
     public static string RunIdOf(string? info) =>
         info?.Split('\n').Select(static l => l.Trim()).FirstOrDefault(static l => l.StartsWith("run_id:", StringComparison.Ordinal))?["run_id:".Length..]

@@ -19,6 +19,7 @@ internal sealed class RedisNode
     private IServer? _server;
     private int _suspicions;
     private int _refusalReported;
+    private int _clearsRunning;
 
     /// <param name="name">The shard tag: the store's shard name, and for a cluster node its endpoint after a slash.</param>
     /// <param name="endPoint">The server's endpoint; null for a store's first node, which follows the configuration.</param>
@@ -134,16 +135,27 @@ internal sealed class RedisNode
     public void ClearGone() => ClearHeldAt = _time.GetTimestamp();
 
     /// <summary>
-    /// Records that a clear of the server's namespaces reached its end there: keys of a slot migrating away meanwhile may
-    /// have left before its scan came to them and reached the other primary after that one's scan ended, so the clear
-    /// counts as held (<see cref="HeldClearSince"/>), as one kept and delivered does.
+    /// A clear of the server's namespaces begins on it: until it ends (<see cref="ClearEnded"/>), a slot it hands over
+    /// may carry keys its scan has not reached yet, so the clear counts as held (<see cref="HeldClearSince"/>).
     /// </summary>
-    public void ClearSent()
+    public void ClearStarted() => Interlocked.Increment(ref _clearsRunning);
+
+    /// <summary>
+    /// A clear of the server's namespaces ended on it. While a slot migrated (<paramref name="migrating"/>), a key of it
+    /// may have left before the scan came to it and reached the other primary after that one's scan ended: the clear
+    /// then counts as held, as one kept and delivered does.
+    /// </summary>
+    public void ClearEnded(bool migrating)
     {
-        lock (Sync)
+        if (migrating)
         {
-            ClearGone();
+            lock (Sync)
+            {
+                ClearGone();
+            }
         }
+
+        Interlocked.Decrement(ref _clearsRunning);
     }
 
     /// <summary>
@@ -156,7 +168,7 @@ internal sealed class RedisNode
     {
         lock (Sync)
         {
-            return Removals.AnyClear is not null || ClearHeldAt >= Math.Min(changedAt, _time.GetTimestamp() - _window);
+            return Removals.AnyClear is not null || Volatile.Read(ref _clearsRunning) > 0 || ClearHeldAt >= Math.Min(changedAt, _time.GetTimestamp() - _window);
         }
     }
 

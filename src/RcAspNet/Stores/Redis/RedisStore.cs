@@ -448,7 +448,7 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             }
 
             // Every primary that owns slots (a disconnected one included: its clear is kept), or the one server.
-            Task<RcRemovalResult[]> ClearOn(IEnumerable<RedisNode> nodes) => Task.WhenAll(nodes.Select(node => ClearNodeAsync(node, prefix, removal, cancellationToken)));
+            Task<RcRemovalResult[]> ClearOn(IEnumerable<RedisNode> nodes) => Task.WhenAll(nodes.Select(node => ClearMigratingAsync(node, prefix, removal, cancellationToken)));
             RcRemovalResult[] results;
             try
             {
@@ -641,6 +641,66 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     internal RedisCalls Calls => _calls;
 
     /// <summary>
+    /// Clears one node (<see cref="ClearNodeAsync"/>). On a cluster, a clear that ends while a slot migrates, or while
+    /// a primary without slots may be importing one, is held for the node: the keys of such a slot may move past the
+    /// scans, so the primary its slots go to is cleared too (<see cref="RemovalDelivery.HandOver"/>). A migration that
+    /// began and ended during the clear handed its slot over while the clear ran, which holds it as well.
+    /// </summary>
+    private async Task<RcRemovalResult> ClearMigratingAsync(RedisNode node, string prefix, Removal removal, CancellationToken cancellationToken)
+    {
+        node.ClearStarted();
+        var migrating = true;
+        try
+        {
+            var result = await ClearNodeAsync(node, prefix, removal, cancellationToken).ConfigureAwait(false);
+            migrating = IsCluster && await MayBeMigratingAsync().ConfigureAwait(false);
+            return result;
+        }
+        finally
+        {
+            node.ClearEnded(migrating);
+        }
+    }
+
+    /// <summary>
+    /// Whether a slot of the cluster may be migrating: a primary says so of itself in <c>CLUSTER NODES</c>, asked on
+    /// the library's own connections (the multiplexer refuses <c>CLUSTER</c> outside admin mode), or a primary owns no
+    /// slots (it may be importing its first); true when that cannot be read.
+    /// </summary>
+    private async Task<bool> MayBeMigratingAsync()
+    {
+        try
+        {
+            var connection = (await _topology.GetDatabaseAsync(CancellationToken.None).ConfigureAwait(false)).Multiplexer;
+            var deadline = RespConnection.Deadline(_options.OperationTimeout);
+            foreach (var endPoint in connection.GetEndPoints())
+            {
+                var server = connection.GetServer(endPoint);
+                if (!server.IsConnected || server.IsReplica)
+                {
+                    continue;
+                }
+
+                if (server.ClusterConfiguration is { } configuration && configuration.Nodes.Any(static n => !n.IsReplica && n.IsConnected && n.Slots.Count == 0))
+                {
+                    return true;
+                }
+
+                if (_blocking.Migrating(endPoint, deadline))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>
     /// Deletes the keys under <paramref name="prefix"/> on one node, a SCAN page at a time, after the fill leases of keys
     /// under it (<see cref="RedisCommands.ClearPatterns"/>); what it cannot finish (the server fails, the call is
     /// cancelled) is kept as a clear of the node.
@@ -684,7 +744,6 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
                     scan = null;
                     if (++pass == patterns.Length)
                     {
-                        node.ClearSent();
                         return Ended(new(removed, pending));
                     }
 
