@@ -56,6 +56,12 @@ public sealed class NearLinkStallTests
             await Eventually.TrueAsync(() => Task.FromResult(!copies.TryGet(ns + "b", link, out _)), TimeSpan.FromSeconds(20));
             Assert.True(link.IsUp);
 
+            // A read of b from Redis meanwhile is not kept, and the copy it contradicts goes: none is left to serve later.
+            Assert.Equal(1, copies.Count);
+            var fresh = copies.BeginRead(ns + "b", link)!;
+            copies.Complete(fresh, "v2"u8.ToArray(), Minute);
+            Assert.Equal(0, copies.Count);
+
             // The thread goes on: b's invalidation lands (its copy is gone for good), or the link fell behind and went down.
             stall.Set();
             await Eventually.TrueAsync(() => Task.FromResult(link.Vouches || !link.IsUp));

@@ -93,6 +93,13 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
             Saw(stripe, read.Key, reads, value);
             if (reads.Disagree || value is null || timeToLive <= TimeSpan.Zero || !read.Link.IsUp || read.Link.Epoch != read.Epoch || !read.Link.Vouches)
             {
+                // Not kept; nor is a copy kept before that differs from what Redis just answered (Observe), which a link
+                // that is not vouching now would serve again once it is.
+                if (_entries.TryGetValue(read.Key, out var kept) && !Same(kept.Value, value))
+                {
+                    Remove(kept);
+                }
+
                 return;
             }
 
