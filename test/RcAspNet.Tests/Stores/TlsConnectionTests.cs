@@ -62,6 +62,33 @@ public sealed class TlsConnectionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task MessagesThatArrivedInOneRecord_AreEachSeenWaiting()
+    {
+        // Published in one transaction, so that the server writes both at once, in one record: the first fills the
+        // connection's first buffer to its last byte, and what the record holds past it must not stay in the SslStream.
+        using var connection = Open();
+        Assert.Equal("subscribe", connection.Command(2).Arg("SUBSCRIBE").Arg("news").Call(RespConnection.Deadline(Timeout)).Items![0].AsString());
+        string[] payloads = [new string('x', PayloadSize(8192)), "item 2"];
+        using (var publisher = Open())
+        {
+            publisher.Command(1).Arg("MULTI").SendWithoutReply(RespConnection.Deadline(Timeout));
+            foreach (var payload in payloads)
+            {
+                publisher.Command(3).Arg("PUBLISH").Arg("news").Arg(payload).SendWithoutReply(RespConnection.Deadline(Timeout));
+            }
+
+            Assert.Equal(2, publisher.Command(1).Arg("EXEC").Call(RespConnection.Deadline(Timeout)).Items!.Length);
+        }
+
+        await WaitUntilSentAsync();
+        foreach (var payload in payloads)
+        {
+            Assert.True(connection.WaitForData(Timeout), $"a message of {payload.Length} bytes arrived, but the connection does not see it waiting");
+            Assert.Equal(["message", "news", payload], connection.Read(RespConnection.Deadline(Timeout)).Items!.Select(static m => m.AsString()));
+        }
+    }
+
+    [Fact]
     public void AValueLargerThanARecord_IsReadWhole()
     {
         using var connection = Open();
