@@ -679,6 +679,9 @@ public sealed class RemovalDeliveryTests(ITestOutputHelper output) : IAsyncLifet
         }
 
         Assert.All(edited, key => Assert.Null(cache.GetString(key)));
+
+        // Nothing asynchronous has connected the multiplexer: the store routes every key to its stand-in node.
+        Assert.Null(((RedisStore)services.GetRequiredService<CacheRegistry>().Stores[0]).RoutedTo(ns + keys[0]));
         var primaryKeys = await cluster.ServerAt(primary.Port).CommandAsync("DBSIZE");
         cluster.ServerAt(primary.Port).Kill();
         replica.Resume();

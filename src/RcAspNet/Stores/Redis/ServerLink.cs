@@ -81,8 +81,8 @@ internal sealed partial class ServerLink : IDisposable
     /// Gets whether the link answered a heartbeat lately enough to vouch for its copies: its answer came after every
     /// invalidation the server sent before it. A link whose thread stalls (a process paused, a callback that blocks)
     /// leaves them unread yet up; its copies are then not served from one heartbeat and three timeouts after the last
-    /// answered heartbeat was sent, which a link that keeps up never reaches (it sends the next one a heartbeat after an
-    /// answer, and is down a timeout after that without one).
+    /// answered heartbeat was sent. A link that keeps up sends the next one a heartbeat after an answer and is down a
+    /// timeout after that without one, so it reaches that only when its thread is late by more than a timeout.
     /// </summary>
     public bool Vouches => Stopwatch.GetTimestamp() < Volatile.Read(ref _vouchedUntil);
 
