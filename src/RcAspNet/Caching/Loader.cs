@@ -437,7 +437,8 @@ internal sealed partial class Loader(CacheNamespace keyspace, LoadSettings setti
         }
         catch (RcCacheException)
         {
-            // The lease's server failed (FailureMode=Throw): the value is answered, not written, as a failed write is.
+            // The lease's server failed (FailureMode=Throw): the value is answered, not written, as one whose read failed
+            // is. (A fill that fails after a lease was taken surfaces under Throw, to this caller and those that joined.)
             lease = FillLease.NotTaken;
         }
         catch when (reading is not null)
