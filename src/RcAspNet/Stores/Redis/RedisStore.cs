@@ -656,6 +656,12 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
             migrating = IsCluster && await MayBeMigratingAsync().ConfigureAwait(false);
             return result;
         }
+        catch (ClusterFoundException)
+        {
+            // The stand-in cleared nothing: ClearAsync clears the cluster's primaries instead.
+            migrating = false;
+            throw;
+        }
         finally
         {
             node.ClearEnded(migrating);
