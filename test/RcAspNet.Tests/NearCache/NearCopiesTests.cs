@@ -48,6 +48,20 @@ public sealed class NearCopiesTests : IAsyncLifetime
     }
 
     [Fact]
+    public void AReadTooLargeToKeep_DropsTheOlderCopyItContradicts()
+    {
+        var copies = new NearCopies(1024, TimeProvider.System);
+        var first = copies.BeginRead("k", _link!)!;
+        copies.Complete(first, "v1"u8.ToArray(), Minute);
+        Assert.True(copies.TryGet("k", _link!, out _));
+
+        // The key changed to a value past the limit: not kept, and the node has returned it, so v1 must not be served.
+        var second = copies.BeginRead("k", _link!)!;
+        copies.Complete(second, new byte[4096], Minute);
+        Assert.False(copies.TryGet("k", _link!, out _));
+    }
+
+    [Fact]
     public void ACopy_ExpiresWithItsKey_CountedFromWhenItsReadWasSent()
     {
         // The server read the key's TTL somewhere between the send and the reply: the copy must not outlive the key by

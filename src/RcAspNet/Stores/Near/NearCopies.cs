@@ -110,6 +110,12 @@ internal sealed class NearCopies(long sizeLimit, TimeProvider time)
             var entry = new NearEntry(read.Key, value, read.Link, read.Epoch, expiresAt, now);
             if (entry.Size > sizeLimit)
             {
+                // Too large to keep; nor is an older copy kept that differs from it (as above).
+                if (_entries.TryGetValue(read.Key, out var older) && !Same(older.Value, value))
+                {
+                    Remove(older);
+                }
+
                 return;
             }
 

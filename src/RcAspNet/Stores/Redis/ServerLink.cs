@@ -205,8 +205,8 @@ internal sealed partial class ServerLink : IDisposable
     /// <summary>
     /// Reads push messages; every second a heartbeat (a PING, or on a cluster <c>CLUSTER INFO</c>) proves that the server
     /// still listens and that this link is not behind its invalidations, or it takes the link down: its answer must come
-    /// within the timeout, after whatever the server pushed before it. An answer that came in time while this thread did
-    /// not run (the process paused) is found among what waits to be read, for up to another timeout.
+    /// within the timeout, after whatever the server pushed before it. An answer that came while this thread did not run
+    /// (the process paused) is looked for among what waits to be read, for up to another timeout.
     /// </summary>
     private void Listen(RespConnection connection, bool clusterHeartbeat)
     {
@@ -221,7 +221,7 @@ internal sealed partial class ServerLink : IDisposable
             if (heartbeatSent != 0 && Stopwatch.GetElapsedTime(heartbeatSent, now) >= _timeout)
             {
                 // What arrived while this thread did not run (the process paused) is read first, for up to another
-                // timeout: the heartbeat's answer may be among it. (Its copies are not served meanwhile: Vouches.)
+                // timeout: the heartbeat's answer may be among it. (Its copies stay bounded by Vouches meanwhile.)
                 drainUntil = drainUntil == 0 ? now + (long)(_timeout.TotalSeconds * Stopwatch.Frequency) : drainUntil;
                 if (now < drainUntil && connection.WaitForData(TimeSpan.Zero))
                 {
