@@ -120,8 +120,8 @@ internal sealed class BlockingRedisClient : IDisposable
     /// </summary>
     public bool Migrating(EndPoint endPoint, long deadline) =>
         RunAt(endPoint, 0, deadline, static (c, _, d) => c.Command(2).Arg("CLUSTER").Arg("NODES").Call(d).ThrowIfError().AsString()?.Split('\n')
-            .FirstOrDefault(static l => l.Contains("myself", StringComparison.Ordinal)) is { } myself
-            && (myself.Contains("->-", StringComparison.Ordinal) || myself.Contains("-<-", StringComparison.Ordinal)), otherSeeds: false);
+            .FirstOrDefault(static l => l.Split(' ') is [_, _, var flags, ..] && flags.Split(',').Contains("myself")) is not { } myself
+            || myself.Contains("->-", StringComparison.Ordinal) || myself.Contains("-<-", StringComparison.Ordinal), otherSeeds: false);
 
     /// <summary>The <c>run_id</c> line of <c>INFO server</c>.</summary>
     public static string RunIdOf(string? info) =>

@@ -20,6 +20,7 @@ internal sealed class RedisNode
     private int _suspicions;
     private int _refusalReported;
     private int _clearsRunning;
+    private long _clearEndedAt = long.MinValue; // under Sync
 
     /// <param name="name">The shard tag: the store's shard name, and for a cluster node its endpoint after a slash.</param>
     /// <param name="endPoint">The server's endpoint; null for a store's first node, which follows the configuration.</param>
@@ -143,16 +144,20 @@ internal sealed class RedisNode
     /// <summary>
     /// A clear of the server's namespaces ended on it. While a slot migrated (<paramref name="migrating"/>), a key of it
     /// may have left before the scan came to it and reached the other primary after that one's scan ended: the clear
-    /// then counts as held, as one kept and delivered does.
+    /// then counts as held, as one kept and delivered does. Either way it counts for a handover this node learns of
+    /// within <c>Rc:RemovalReplayWindow</c> after it: a slot that moved while it ran, and was handed over before it
+    /// ended, may be learned of only later (by a redirection, or the client's next reading of the cluster).
     /// </summary>
     public void ClearEnded(bool migrating)
     {
-        if (migrating)
+        lock (Sync)
         {
-            lock (Sync)
+            if (migrating)
             {
                 ClearGone();
             }
+
+            _clearEndedAt = _time.GetTimestamp();
         }
 
         Interlocked.Decrement(ref _clearsRunning);
@@ -168,7 +173,8 @@ internal sealed class RedisNode
     {
         lock (Sync)
         {
-            return Removals.AnyClear is not null || Volatile.Read(ref _clearsRunning) > 0 || ClearHeldAt >= Math.Min(changedAt, _time.GetTimestamp() - _window);
+            var windowStart = _time.GetTimestamp() - _window;
+            return Removals.AnyClear is not null || Volatile.Read(ref _clearsRunning) > 0 || _clearEndedAt >= windowStart || ClearHeldAt >= Math.Min(changedAt, windowStart);
         }
     }
 

@@ -641,10 +641,11 @@ internal sealed partial class RedisStore : IRcStore, IRedisBackedStore
     internal RedisCalls Calls => _calls;
 
     /// <summary>
-    /// Clears one node (<see cref="ClearNodeAsync"/>). On a cluster, a clear that ends while a slot migrates, or while
-    /// a primary without slots may be importing one, is held for the node: the keys of such a slot may move past the
-    /// scans, so the primary its slots go to is cleared too (<see cref="RemovalDelivery.HandOver"/>). A migration that
-    /// began and ended during the clear handed its slot over while the clear ran, which holds it as well.
+    /// Clears one node (<see cref="ClearNodeAsync"/>). On a cluster, the keys of a slot migrating while it runs may move
+    /// past the scans, so the primary such a slot goes to is cleared too (<see cref="RemovalDelivery.HandOver"/>): the
+    /// clear is held for the node while it runs, for a handover learned of within <c>Rc:RemovalReplayWindow</c> after it
+    /// (a slot handed over while it ran may be learned of late), and after that too when it ends while a slot migrates
+    /// or a primary without slots may be importing one (<see cref="RedisNode.ClearEnded"/>).
     /// </summary>
     private async Task<RcRemovalResult> ClearMigratingAsync(RedisNode node, string prefix, Removal removal, CancellationToken cancellationToken)
     {
